@@ -1,0 +1,70 @@
+"""Plain data shared by the engine, the server, the checker and the benchmark.
+
+The engine's public surface (implemented in ``vibeserve_runtime.engine``):
+
+    engine = Engine.from_spec(spec: StackSpec)          # builds model + components
+    engine.tokenizer                                     # .encode(str)->list[int], .decode(list[int])->str, .eos_token_id
+    engine.add_request(Request)                          # queue a request
+    engine.abort_request(request_id)                     # drop it and free its KV blocks
+    engine.step() -> list[StepOutput]                    # one scheduler iteration
+    engine.has_unfinished_requests() -> bool
+    engine.generate(prompts: list[list[int]], params) -> list[list[int]]   # offline helper
+    engine.teacher_forced_logits(prompt_ids, forced_ids) -> Tensor[len(forced_ids)+1, vocab]
+        # prefill the prompt, then decode the forced tokens one at a time through the KV cache;
+        # row i is the next-token logits after prompt + forced_ids[:i] (fp32, on CPU).
+    engine.stats() -> dict   # kv blocks used/allocated, running/waiting counts, prefix-cache hits
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SamplingParams:
+    max_tokens: int = 16
+    temperature: float = 0.0          # 0 means greedy
+    top_k: int = 0                    # 0 disables
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    stop_token_ids: list[int] = field(default_factory=list)
+    ignore_eos: bool = False
+
+
+@dataclass
+class Request:
+    request_id: str
+    prompt_token_ids: list[int]
+    params: SamplingParams = field(default_factory=SamplingParams)
+    arrival_time: float = 0.0
+
+
+@dataclass
+class StepOutput:
+    request_id: str
+    new_token_ids: list[int]
+    finished: bool
+    finish_reason: str | None = None   # "stop" | "length" | "abort"
+    num_prompt_tokens: int = 0
+    num_output_tokens: int = 0
+
+
+@dataclass
+class ModelSpec:
+    arch: str                           # "llama" | "gpt2" | "mixtral"
+    preset: str | None = None           # a named config in models/presets.py
+    config: dict[str, Any] = field(default_factory=dict)   # overrides / a full HF-style config
+    weights: str = "random"             # "random" | "path" | "gguf"
+    path: str | None = None
+    seed: int = 0
+    dtype: str = "float32"
+
+
+@dataclass
+class StackSpec:
+    name: str
+    model: ModelSpec
+    components: dict[str, str]
+    params: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
