@@ -13,6 +13,19 @@ The engine's public surface (implemented in ``vibeserve_runtime.engine``):
         # prefill the prompt, then decode the forced tokens one at a time through the KV cache;
         # row i is the next-token logits after prompt + forced_ids[:i] (fp32, on CPU).
     engine.stats() -> dict   # kv blocks used/allocated, running/waiting counts, prefix-cache hits
+
+Also available:
+
+    Engine.from_weights(spec, hf_config, hf_state_dict, meta)   # build from weights already loaded
+    vibeserve_runtime.engine.load_stack_spec(path | dir | dict | StackSpec) -> StackSpec
+        # validated against design_space.json, defaults filled; ValueError names the bad field
+    vibeserve_runtime.engine.register_component(dimension, name, factory)   # see engine/registry.py
+    vibeserve_runtime.models.load_model_weights(model_spec) -> (hf_config, hf_state_dict, meta)
+        # HF checkpoint naming; meta: arch, vocab_size, eos/bos ids, max_position_embeddings, gguf (GGUF only)
+    vibeserve_runtime.models.hf_reference.build_hf_reference(hf_config, hf_state_dict) -> transformers model
+    engine.meta, engine.hf_config, engine.max_model_len, engine.eos_token_id
+Stop strings (SamplingParams.stop) finish a request with reason "stop" once the decoded output
+contains one; the token that completed it is still reported, so the server trims the text.
 """
 from __future__ import annotations
 

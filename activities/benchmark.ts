@@ -1,0 +1,52 @@
+// Benchmark: measure a verified candidate on the scenario's workload with vLLM's metric names.
+// Runs on the runtime queue, one GPU per activity.
+import { existsSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { Context, log } from '@temporalio/activity';
+import { candidateDir, readJsonIfExists, writeJsonAtomic } from '../lib/artifactStore.js';
+import { runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
+import type { BenchmarkInput, BenchmarkOutput, Metrics } from '../lib/searchTypes.js';
+import type { DeviceSlots } from './gpuSlots.js';
+
+/** bench.json may hold the metrics flat or under `metrics` (the report reads both). */
+function flatMetrics(raw: Record<string, unknown>): Metrics {
+  const nested = raw.metrics && typeof raw.metrics === 'object' ? (raw.metrics as Record<string, unknown>) : {};
+  const out: Metrics = {};
+  for (const [k, v] of Object.entries({ ...raw, ...nested })) {
+    if (typeof v === 'number' || typeof v === 'string' || v === null) out[k] = v;
+  }
+  return out;
+}
+
+function objectiveOf(metrics: Metrics, objective: string): number | null {
+  const v = metrics[objective];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+export function createBenchmark(slots: DeviceSlots) {
+  return async function benchmark(input: BenchmarkInput): Promise<BenchmarkOutput> {
+    const ctx = Context.current();
+    const dir = candidateDir(input.searchId, input.candidateId);
+    const benchPath = path.join(dir, 'bench.json');
+    const previous = readJsonIfExists<Record<string, unknown>>(benchPath);
+    if (previous) {
+      log.info('benchmark resumed from an earlier attempt', { candidateId: input.candidateId, after: ctx.info.heartbeatDetails });
+      const metrics = flatMetrics(previous);
+      return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: true };
+    }
+    const workloadPath = path.join(dir, 'workload.json');
+    writeJsonAtomic(workloadPath, input.workload);
+    const partial = path.join(dir, `bench.attempt-${ctx.info.attempt}.json`);
+    return slots.with(async (env, slot) => {
+      const result = await runVerbInActivity<Record<string, unknown>>(
+        'bench',
+        ['--stack', input.stackDir, '--device', input.device, '--workload', workloadPath, '--out', partial],
+        { stage: 'benchmark', timeoutMs: input.timeoutS * 1000, env: runtimeEnv(env), heartbeatBase: { candidateId: input.candidateId, slot } },
+      );
+      if (existsSync(partial)) renameSync(partial, benchPath);
+      else writeJsonAtomic(benchPath, result);
+      const metrics = flatMetrics(result);
+      return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: false };
+    });
+  };
+}

@@ -1,0 +1,25 @@
+// Activities by the queue that runs them. The control worker registers `controlActivities`
+// (CPU-only work: planning, building, bookkeeping); a runtime worker registers the activities
+// made by `createRuntimeActivities` for its devices.
+import { build } from './build.js';
+import { createBenchmark } from './benchmark.js';
+import { finalizeSearch } from './finalize.js';
+import type { DeviceSlots } from './gpuSlots.js';
+import { plan } from './plan.js';
+import { createVerify } from './verify.js';
+
+export const controlActivities = {
+  plan,
+  build,
+  finalizeSearch,
+};
+
+export function createRuntimeActivities(slots: DeviceSlots) {
+  return {
+    verify: createVerify(slots),
+    benchmark: createBenchmark(slots),
+  };
+}
+
+export type ControlActivities = typeof controlActivities;
+export type RuntimeActivities = ReturnType<typeof createRuntimeActivities>;

@@ -1,0 +1,12 @@
+// The design-space context of a plan round: hardware, model, fixed tokenizer and constraints.
+import { tokenizerFor, type SpaceContext } from '../designSpace.js';
+import type { PlanInput } from './types.js';
+
+export function spaceContextFor(input: Pick<PlanInput, 'scenario' | 'hardware' | 'constraints'>): SpaceContext {
+  return {
+    hardware: input.hardware,
+    arch: input.scenario.model.arch,
+    tokenizer: tokenizerFor(input.scenario),
+    constraints: input.constraints,
+  };
+}

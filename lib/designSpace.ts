@@ -1,0 +1,366 @@
+// The design space as data (python-runtime/vibeserve_runtime/design_space.json, shared with the
+// Python runtime): which choices exist, which the hardware can run, which combinations are valid,
+// and how designs are enumerated, sampled, repaired and identified.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Choices, Design, HardwareTarget, ParamValue } from './architect/types.js';
+import { pick, type Rng } from './architect/rng.js';
+
+export const DESIGN_SPACE_PATH = fileURLToPath(
+  new URL('../python-runtime/vibeserve_runtime/design_space.json', import.meta.url),
+);
+
+export interface ChoiceRequirements {
+  device?: 'cpu' | 'cuda';
+  min_compute_capability?: number;
+  min_devices?: number;
+}
+
+export interface DimensionDef {
+  description: string;
+  searchable: boolean;
+  appliesTo?: string[];
+  choices: Record<string, { description: string; requires: ChoiceRequirements }>;
+  default: string;
+}
+
+export interface ParamDef {
+  type: 'int' | 'bool' | 'int[]';
+  values: ParamValue[];
+  default: ParamValue;
+  appliesWhen?: Record<string, string>;
+}
+
+export interface ConstraintDef {
+  id: string;
+  if: Record<string, string>;
+  then: Record<string, string[]>;
+  requiresParam?: string;
+  why: string;
+}
+
+export interface DesignSpace {
+  version: number;
+  dimensions: Record<string, DimensionDef>;
+  params: Record<string, ParamDef>;
+  constraints: ConstraintDef[];
+}
+
+/** What decides which designs are valid for one search. */
+export interface SpaceContext {
+  hardware: HardwareTarget;
+  /** Model architecture ("llama" | "gpt2" | "mixtral"); gates dimensions such as moe. */
+  arch: string;
+  /** The tokenizer is fixed by the model/scenario, never searched. */
+  tokenizer: string;
+  /** dimension → allowed choices, from the scenario and from steering. */
+  constraints?: Record<string, string[]>;
+}
+
+const cache = new Map<string, DesignSpace>();
+
+export function loadDesignSpace(path: string = DESIGN_SPACE_PATH): DesignSpace {
+  const hit = cache.get(path);
+  if (hit) return hit;
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the design space at ${path}: ${(err as Error).message}`);
+  }
+  const space = JSON.parse(raw) as DesignSpace;
+  if (!space.dimensions || !space.params || !Array.isArray(space.constraints)) {
+    throw new Error(`${path} is not a design space: it needs "dimensions", "params" and "constraints"`);
+  }
+  cache.set(path, space);
+  return space;
+}
+
+/** Why a choice cannot run on this hardware, or null when it can. */
+export function hardwareBlocker(
+  space: DesignSpace,
+  dimension: string,
+  choice: string,
+  hw: HardwareTarget,
+): string | null {
+  const def = space.dimensions[dimension]?.choices[choice];
+  if (!def) return `unknown choice ${dimension}=${choice}`;
+  const req = def.requires ?? {};
+  if (req.device === 'cuda' && hw.device !== 'cuda') return `${dimension}=${choice} needs a CUDA GPU`;
+  if (req.min_compute_capability !== undefined) {
+    if (hw.device !== 'cuda' || hw.computeCapability === undefined) {
+      return `${dimension}=${choice} needs compute capability >= ${req.min_compute_capability}`;
+    }
+    if (hw.computeCapability < req.min_compute_capability) {
+      return `${dimension}=${choice} needs compute capability >= ${req.min_compute_capability}, the GPU has ${hw.computeCapability}`;
+    }
+  }
+  if (req.min_devices !== undefined && hw.gpuCount < req.min_devices) {
+    return `${dimension}=${choice} needs ${req.min_devices} GPUs, the worker has ${hw.gpuCount}`;
+  }
+  return null;
+}
+
+function dimensionApplies(def: DimensionDef, arch: string): boolean {
+  return !def.appliesTo || def.appliesTo.includes(arch);
+}
+
+/** Dimensions the architect may vary for this context (searchable and relevant to the model). */
+export function searchedDimensions(space: DesignSpace, ctx: SpaceContext): string[] {
+  return Object.entries(space.dimensions)
+    .filter(([, def]) => def.searchable && dimensionApplies(def, ctx.arch))
+    .map(([name]) => name);
+}
+
+/** The choices of one dimension that this context offers, in design-space order. */
+export function offeredChoices(space: DesignSpace, dimension: string, ctx: SpaceContext): string[] {
+  const def = space.dimensions[dimension];
+  if (!def) throw new Error(`unknown design dimension "${dimension}"`);
+  if (dimension === 'tokenizer') return [ctx.tokenizer];
+  if (!def.searchable || !dimensionApplies(def, ctx.arch)) return [def.default];
+  const allowed = ctx.constraints?.[dimension];
+  return Object.keys(def.choices).filter(
+    (c) => hardwareBlocker(space, dimension, c, ctx.hardware) === null && (!allowed || allowed.includes(c)),
+  );
+}
+
+/** Parameters that matter for these choices (others are dropped so they do not split design ids). */
+export function applicableParams(space: DesignSpace, choices: Choices): string[] {
+  return Object.entries(space.params)
+    .filter(([, def]) => !def.appliesWhen || Object.entries(def.appliesWhen).every(([d, c]) => choices[d] === c))
+    .map(([name]) => name);
+}
+
+/** Every reason these choices and params are invalid for the context; empty when valid. */
+export function validateDesign(
+  space: DesignSpace,
+  choices: Choices,
+  params: Record<string, ParamValue>,
+  ctx: SpaceContext,
+): string[] {
+  const problems: string[] = [];
+  for (const [dim, def] of Object.entries(space.dimensions)) {
+    const choice = choices[dim];
+    if (choice === undefined) {
+      problems.push(`missing dimension "${dim}"`);
+      continue;
+    }
+    if (!(choice in def.choices)) {
+      problems.push(`unknown choice ${dim}=${choice} (known: ${Object.keys(def.choices).join(', ')})`);
+      continue;
+    }
+    const blocker = hardwareBlocker(space, dim, choice, ctx.hardware);
+    if (blocker) problems.push(blocker);
+    const allowed = ctx.constraints?.[dim];
+    if (allowed && def.searchable && dimensionApplies(def, ctx.arch) && !allowed.includes(choice)) {
+      problems.push(`${dim}=${choice} is excluded by the search constraints (allowed: ${allowed.join(', ')})`);
+    }
+  }
+  for (const dim of Object.keys(choices)) {
+    if (!(dim in space.dimensions)) problems.push(`unknown dimension "${dim}"`);
+  }
+  for (const c of space.constraints) {
+    if (!Object.entries(c.if).every(([d, v]) => choices[d] === v)) continue;
+    for (const [d, allowed] of Object.entries(c.then)) {
+      if (!allowed.includes(choices[d] ?? '')) {
+        problems.push(`constraint ${c.id}: ${d} must be one of ${allowed.join(', ')} (${c.why})`);
+      }
+    }
+    if (c.requiresParam && params[c.requiresParam] === undefined) {
+      problems.push(`constraint ${c.id}: parameter ${c.requiresParam} is required (${c.why})`);
+    }
+  }
+  for (const [name, value] of Object.entries(params)) {
+    const def = space.params[name];
+    if (!def) {
+      problems.push(`unknown parameter "${name}"`);
+      continue;
+    }
+    if (!def.values.some((v) => sameValue(v, value))) {
+      problems.push(`parameter ${name}=${JSON.stringify(value)} is not one of ${JSON.stringify(def.values)}`);
+    }
+  }
+  return problems;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Moves dimensions that break a constraint to their first allowed choice (only where the context
+ * offers one), so that mutating one dimension still yields a valid design. Null if unrepairable.
+ */
+export function repairChoices(space: DesignSpace, choices: Choices, ctx: SpaceContext): Choices | null {
+  const out = { ...choices };
+  for (let pass = 0; pass < 4; pass++) {
+    let changed = false;
+    for (const c of space.constraints) {
+      if (!Object.entries(c.if).every(([d, v]) => out[d] === v)) continue;
+      for (const [d, allowed] of Object.entries(c.then)) {
+        if (allowed.includes(out[d] ?? '')) continue;
+        const fix = offeredChoices(space, d, ctx).find((x) => allowed.includes(x));
+        if (!fix) return null;
+        out[d] = fix;
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  return out;
+}
+
+/** Canonical JSON (sorted keys) so that equal designs hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function designId(choices: Choices, params: Record<string, ParamValue>, llmComponent?: string): string {
+  const h = createHash('sha256').update(canonicalJson({ choices, params, llm: llmComponent }));
+  return h.digest('hex').slice(0, 12);
+}
+
+/** Builds a Design: keeps only applicable params (filling defaults) and assigns the stable id. */
+export function makeDesign(
+  space: DesignSpace,
+  choices: Choices,
+  params: Record<string, ParamValue>,
+  extra: Partial<Omit<Design, 'id' | 'choices' | 'params'>> = {},
+): Design {
+  const kept: Record<string, ParamValue> = {};
+  for (const name of applicableParams(space, choices)) {
+    kept[name] = params[name] !== undefined ? params[name]! : space.params[name]!.default;
+  }
+  const ordered: Choices = {};
+  for (const dim of Object.keys(space.dimensions)) if (choices[dim] !== undefined) ordered[dim] = choices[dim]!;
+  return {
+    id: designId(ordered, kept, extra.llmTask?.componentName),
+    choices: ordered,
+    params: kept,
+    builder: extra.builder ?? 'template',
+    ...extra,
+  };
+}
+
+/** Every valid choice combination for the context (params at their defaults). */
+export function enumerateChoiceCombos(space: DesignSpace, ctx: SpaceContext): Choices[] {
+  const dims = Object.keys(space.dimensions);
+  let combos: Choices[] = [{}];
+  for (const dim of dims) {
+    const offered = offeredChoices(space, dim, ctx);
+    const next: Choices[] = [];
+    for (const partial of combos) for (const c of offered) next.push({ ...partial, [dim]: c });
+    combos = next;
+  }
+  return combos.filter((c) => {
+    const params = Object.fromEntries(applicableParams(space, c).map((p) => [p, space.params[p]!.default]));
+    return validateDesign(space, c, params, ctx).length === 0;
+  });
+}
+
+/** A uniformly random valid design (choices, then applicable params). */
+export function sampleDesign(space: DesignSpace, ctx: SpaceContext, rng: Rng, origin = 'random'): Design {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const choices: Choices = {};
+    for (const dim of Object.keys(space.dimensions)) {
+      const offered = offeredChoices(space, dim, ctx);
+      if (offered.length === 0) throw new Error(noChoiceMessage(dim, ctx));
+      choices[dim] = pick(rng, offered);
+    }
+    const params: Record<string, ParamValue> = {};
+    for (const p of applicableParams(space, choices)) params[p] = pick(rng, space.params[p]!.values);
+    if (validateDesign(space, choices, params, ctx).length === 0) return makeDesign(space, choices, params, { origin });
+  }
+  const combos = enumerateChoiceCombos(space, ctx);
+  if (combos.length === 0) throw new Error(`no valid design exists for ${describeContext(ctx)}`);
+  const choices = pick(rng, combos);
+  const params: Record<string, ParamValue> = {};
+  for (const p of applicableParams(space, choices)) params[p] = pick(rng, space.params[p]!.values);
+  return makeDesign(space, choices, params, { origin });
+}
+
+function noChoiceMessage(dim: string, ctx: SpaceContext): string {
+  return `no choice of "${dim}" is available for ${describeContext(ctx)}; relax the constraint on ${dim}`;
+}
+
+function describeContext(ctx: SpaceContext): string {
+  const hw = ctx.hardware;
+  return `${ctx.arch} on ${hw.kind} (${hw.device}, ${hw.gpuCount} GPU${hw.gpuCount === 1 ? '' : 's'}` +
+    `${hw.computeCapability !== undefined ? `, cc ${hw.computeCapability}` : ''})`;
+}
+
+/**
+ * The generic stack the search has to beat: the data defaults, with CUDA graphs on a GPU
+ * (continuous batching + paged KV + CUDA graphs, the library's stand-in for a general engine).
+ */
+export function defaultDesign(space: DesignSpace, ctx: SpaceContext): Design {
+  const choices: Choices = {};
+  for (const [dim, def] of Object.entries(space.dimensions)) {
+    const offered = offeredChoices(space, dim, ctx);
+    if (offered.length === 0) throw new Error(noChoiceMessage(dim, ctx));
+    choices[dim] = offered.includes(def.default) ? def.default : offered[0]!;
+  }
+  if (ctx.hardware.device === 'cuda' && offeredChoices(space, 'execution', ctx).includes('cuda_graphs')) {
+    choices.execution = 'cuda_graphs';
+  }
+  const repaired = repairChoices(space, choices, ctx) ?? choices;
+  const params = Object.fromEntries(Object.entries(space.params).map(([k, d]) => [k, d.default]));
+  return makeDesign(space, repaired, params, { origin: 'default' });
+}
+
+/** Designs one step away: one dimension changed (then repaired) or one parameter moved to an adjacent value. */
+export function neighbors(space: DesignSpace, design: Design, ctx: SpaceContext): Design[] {
+  const out = new Map<string, Design>();
+  const add = (choices: Choices | null, params: Record<string, ParamValue>) => {
+    if (!choices) return;
+    const d = makeDesign(space, choices, params, { origin: 'model-free:neighbor' });
+    if (d.id !== design.id && validateDesign(space, d.choices, d.params, ctx).length === 0) out.set(d.id, d);
+  };
+  for (const dim of searchedDimensions(space, ctx)) {
+    for (const c of offeredChoices(space, dim, ctx)) {
+      if (c === design.choices[dim]) continue;
+      add(repairChoices(space, { ...design.choices, [dim]: c }, ctx), design.params);
+    }
+  }
+  for (const [name, value] of Object.entries(design.params)) {
+    const values = space.params[name]!.values;
+    const i = values.findIndex((v) => sameValue(v, value));
+    for (const j of [i - 1, i + 1]) {
+      if (j >= 0 && j < values.length) add(design.choices, { ...design.params, [name]: values[j]! });
+    }
+  }
+  return [...out.values()];
+}
+
+/**
+ * Region keys of a design: every pair of non-default choices. A failure marks the region of the
+ * failing design's choices; a later design is pruned if it contains a region that failed twice or
+ * a single-choice region that failed.
+ */
+export function regionKeys(space: DesignSpace, choices: Choices): string[] {
+  const dims = Object.keys(choices)
+    .filter((d) => space.dimensions[d]?.searchable)
+    .sort();
+  const keys: string[] = [];
+  for (let i = 0; i < dims.length; i++) {
+    keys.push(`${dims[i]}=${choices[dims[i]!]}`);
+    for (let j = i + 1; j < dims.length; j++) {
+      keys.push(`${dims[i]}=${choices[dims[i]!]},${dims[j]}=${choices[dims[j]!]}`);
+    }
+  }
+  return keys;
+}
+
+/** The tokenizer a scenario implies: its own kind, else the model's (HF json) or byte-level for random weights. */
+export function tokenizerFor(scenario: { tokenizer?: { kind?: string } | null; model: { weights?: string } }): string {
+  if (scenario.tokenizer?.kind) return scenario.tokenizer.kind;
+  return !scenario.model.weights || scenario.model.weights === 'random' ? 'byte' : 'hf_json';
+}

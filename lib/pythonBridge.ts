@@ -1,0 +1,239 @@
+// Runs `python -m vibeserve_runtime <verb>` as docs/boundary.md describes: its own process group,
+// a time limit, JSON-line events on stdout, exit codes mapped to retryable or not.
+// A candidate that hangs or crashes takes down only its own process group.
+import { spawn } from 'node:child_process';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from './failures.js';
+import { projectRoot, pythonExecutable } from './paths.js';
+
+export interface ProgressEvent {
+  event: 'progress';
+  stage: string;
+  done: number;
+  total: number;
+  message?: string;
+  [extra: string]: unknown;
+}
+
+export interface ErrorEvent {
+  event: 'error';
+  kind: 'candidate' | 'infrastructure' | 'usage';
+  reason: string;
+  message: string;
+}
+
+export type RuntimeEvent =
+  | ProgressEvent
+  | ErrorEvent
+  | { event: 'result'; [k: string]: unknown }
+  | { event: 'log'; level?: string; message?: string }
+  | { event: string; [k: string]: unknown };
+
+export interface ProcessOutcome<R = Record<string, unknown>> {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  result: R | null;
+  error: ErrorEvent | null;
+  timedOut: boolean;
+  aborted: boolean;
+  stderrTail: string[];
+  durationMs: number;
+}
+
+export interface RunOptions {
+  timeoutMs: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  signal?: AbortSignal;
+  onEvent?: (event: RuntimeEvent) => void;
+  /** Time between SIGTERM and SIGKILL of the group when stopping it. */
+  killGraceMs?: number;
+}
+
+const STDERR_TAIL_LINES = 20;
+
+/** Spawns a command in a new process group and reads its JSON-line events. Never throws for a
+ * non-zero exit: the caller decides what an exit code means. */
+export function runJsonLines<R = Record<string, unknown>>(command: string, args: string[], opts: RunOptions): Promise<ProcessOutcome<R>> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: opts.cwd ?? projectRoot,
+      env: opts.env ?? process.env,
+      detached: true, // own process group, so one kill reaches every process the verb started
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let result: R | null = null;
+    let error: ErrorEvent | null = null;
+    let timedOut = false;
+    let aborted = false;
+    const stderrTail: string[] = [];
+    let killTimer: NodeJS.Timeout | undefined;
+
+    const killGroup = () => {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      signalGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => child.pid !== undefined && signalGroup(child.pid, 'SIGKILL'), opts.killGraceMs ?? 3000);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, opts.timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      killGroup();
+    };
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const event = parseEventLine(line);
+      if (!event) {
+        pushTail(stderrTail, line);
+        return;
+      }
+      if (event.event === 'result') {
+        const { event: _tag, ...payload } = event;
+        result = payload as R;
+      } else if (event.event === 'error') {
+        error = event as ErrorEvent;
+      }
+      opts.onEvent?.(event);
+    });
+    createInterface({ input: child.stderr! }).on('line', (line) => pushTail(stderrTail, line));
+
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${command}: ${e.message}`));
+    });
+    child.on('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      // The leader may exit before processes it forked; make sure none outlive the verb.
+      if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+      resolve({ exitCode, signal, result, error, timedOut, aborted, stderrTail, durationMs: Date.now() - started });
+    });
+  });
+}
+
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // the group is already gone
+  }
+}
+
+function pushTail(tail: string[], line: string): void {
+  if (!line.trim()) return;
+  tail.push(line);
+  if (tail.length > STDERR_TAIL_LINES) tail.shift();
+}
+
+export function parseEventLine(line: string): RuntimeEvent | null {
+  const trimmed = line.trim();
+  if (!trimmed.startsWith('{')) return null;
+  try {
+    const obj = JSON.parse(trimmed) as unknown;
+    if (obj && typeof obj === 'object' && typeof (obj as { event?: unknown }).event === 'string') return obj as RuntimeEvent;
+  } catch {
+    // not JSON: a log line
+  }
+  return null;
+}
+
+/** Environment for a runtime verb: the runtime package importable even without `pip install -e`. */
+export function runtimeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const pyPath = [path.join(projectRoot, 'python-runtime'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  return { ...process.env, PYTHONPATH: pyPath, PYTHONUNBUFFERED: '1', ...extra };
+}
+
+export function runVerb<R = Record<string, unknown>>(verb: string, args: string[], opts: RunOptions): Promise<ProcessOutcome<R>> {
+  return runJsonLines<R>(pythonExecutable(), ['-m', 'vibeserve_runtime', verb, ...args], { ...opts, env: opts.env ?? runtimeEnv() });
+}
+
+/** How an outcome is to be treated (docs/boundary.md, exit codes). */
+export type OutcomeClass =
+  | { kind: 'ok' }
+  | { kind: 'candidate'; reason: string; message: string }
+  | { kind: 'usage'; reason: string; message: string }
+  | { kind: 'infrastructure'; message: string }
+  | { kind: 'cancelled' };
+
+export function classifyOutcome(verb: string, o: ProcessOutcome<unknown>, timeoutMs: number): OutcomeClass {
+  if (o.aborted) return { kind: 'cancelled' };
+  if (o.timedOut) {
+    return { kind: 'candidate', reason: 'timeout', message: `${verb} did not finish within ${Math.round(timeoutMs / 1000)} s (the candidate's time limit)` };
+  }
+  const last = o.error?.message ?? o.stderrTail.at(-1) ?? 'no output';
+  if (o.exitCode === 0) {
+    if (o.result !== null) return { kind: 'ok' };
+    return { kind: 'infrastructure', message: `${verb} exited 0 without a result event (${last})` };
+  }
+  if (o.exitCode === 2) return { kind: 'candidate', reason: o.error?.reason ?? 'candidate_error', message: last };
+  if (o.exitCode === 3) return { kind: 'usage', reason: o.error?.reason ?? 'usage', message: last };
+  const how = o.signal ? `was killed by ${o.signal}` : `exited with code ${o.exitCode}`;
+  return { kind: 'infrastructure', message: `${verb} ${how}: ${last}` };
+}
+
+export { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from './failures.js';
+
+export interface VerbActivityOptions extends Omit<RunOptions, 'signal' | 'onEvent'> {
+  /** The candidate pipeline stage, carried in heartbeats and rejections. */
+  stage: string;
+  /** Extra fields every heartbeat carries (e.g. what a retry may skip). */
+  heartbeatBase?: Record<string, unknown>;
+  heartbeatEveryMs?: number;
+}
+
+/** Runs a verb inside a Temporal activity: progress events become heartbeat details, the process is
+ * heartbeated while alive (so a dead worker is noticed within the heartbeat timeout), cancellation
+ * kills the process group, and exit codes become retryable or non-retryable failures. */
+export async function runVerbInActivity<R = Record<string, unknown>>(verb: string, args: string[], opts: VerbActivityOptions): Promise<R> {
+  const ctx = Context.current();
+  let last: Record<string, unknown> = { ...opts.heartbeatBase, stage: opts.stage, done: 0, total: 0 };
+  ctx.heartbeat(last);
+  const beat = setInterval(() => ctx.heartbeat(last), opts.heartbeatEveryMs ?? 1000);
+  let outcome: ProcessOutcome<R>;
+  try {
+    outcome = await runVerb<R>(verb, args, {
+      ...opts,
+      signal: ctx.cancellationSignal,
+      onEvent: (e) => {
+        if (e.event !== 'progress') return;
+        const p = e as ProgressEvent;
+        last = { ...opts.heartbeatBase, stage: opts.stage, step: p.stage, done: p.done, total: p.total, message: p.message };
+        ctx.heartbeat(last);
+      },
+    });
+  } finally {
+    clearInterval(beat);
+  }
+  const c = classifyOutcome(verb, outcome, opts.timeoutMs);
+  switch (c.kind) {
+    case 'ok':
+      return outcome.result as R;
+    case 'cancelled':
+      throw new CancelledFailure(`${verb} cancelled`);
+    case 'candidate':
+      throw ApplicationFailure.create({
+        message: c.message,
+        type: FAILURE_CANDIDATE,
+        nonRetryable: true,
+        details: [{ reason: c.reason, message: c.message, stage: opts.stage } satisfies RejectionDetails],
+      });
+    case 'usage':
+      throw ApplicationFailure.create({
+        message: c.message,
+        type: FAILURE_USAGE,
+        nonRetryable: true,
+        details: [{ reason: c.reason, message: c.message, stage: opts.stage } satisfies RejectionDetails],
+      });
+    case 'infrastructure':
+      throw ApplicationFailure.retryable(c.message, FAILURE_INFRA);
+  }
+}

@@ -1,0 +1,209 @@
+// The data that travels between the search workflow, its candidate children, the activities and
+// the CLI. Type-only (safe to import from workflow code); every value is plain JSON and small.
+import type { Design, HardwareTarget, LlmSettings, LlmUsage, SearchMemory } from './architect/types.js';
+import type { BenchWorkload } from './benchWorkload.js';
+import type { Scenario } from './scenario.js';
+
+export type { Design, HardwareTarget, LlmSettings, LlmUsage, SearchMemory };
+
+export type Metrics = Record<string, number | string | null>;
+
+/** One evaluated candidate (docs/boundary.md, "CandidateResult"). */
+export interface CandidateResult {
+  candidateId: string;
+  round: number;
+  design: Design;
+  status: 'accepted' | 'rejected';
+  /** Machine tag for a rejection: build_failed, wrong_output, out_of_memory, timeout, ... */
+  reason?: string;
+  /** One line a person can act on. */
+  message?: string;
+  /** Which stage rejected it: build | verify | benchmark. */
+  stage?: string;
+  metrics?: Metrics;
+  objective?: number;
+  checkPath?: string;
+  benchPath?: string;
+  stackDir?: string;
+  /** Wall time of the candidate pipeline, from the child workflow's clock. */
+  durationMs?: number;
+}
+
+export interface SearchBudget {
+  rounds: number;
+  maxCandidates: number;
+  wallTimeMs: number;
+}
+
+export interface SearchOptions {
+  /** Continue-as-new once the history has this many events (Temporal also suggests it itself). */
+  continueAsNewAfterEvents: number;
+  /** How many accepted candidates the leaderboard keeps (the rest stay in the artifact store). */
+  leaderboardSize: number;
+  /** The queue that runs plan/build activities and the workflows. */
+  controlQueue: string;
+  /** The queue that verifies and benchmarks (vibeserve-runtime-<kind>). */
+  runtimeQueue: string;
+  /** Heartbeat timeout of the long runtime activities. */
+  heartbeatTimeoutMs: number;
+}
+
+export interface SearchInput {
+  searchId: string;
+  scenario: Scenario;
+  /** Where the scenario came from (shown in status, kept in search.json). */
+  scenarioFile?: string;
+  hardware: HardwareTarget;
+  budget: SearchBudget;
+  options: SearchOptions;
+  llm?: LlmSettings;
+  /** Present after continue-as-new: everything the search must not forget, kept compact. */
+  carried?: CarriedState;
+}
+
+export type SearchStatus = 'running' | 'paused' | 'stopping' | 'done' | 'stopped' | 'failed';
+
+/** A candidate started but not yet reported; its report arrives by signal to the search's id. */
+export interface PendingCandidate {
+  candidateId: string;
+  workflowId: string;
+  round: number;
+  startedAt: number;
+}
+
+export interface RoundSummary {
+  round: number;
+  /** Best objective so far, after this round. */
+  best: number | null;
+  bestCandidateId: string | null;
+  accepted: number;
+  rejected: number;
+}
+
+export interface SteerRequest {
+  /** Free text for the architect's next plan. */
+  hint?: string;
+  /** dimension -> allowed choices; narrows what the architect may propose from the next plan on. */
+  constraints?: Record<string, string[]>;
+}
+
+export interface CarriedState {
+  startedAt: number;
+  round: number;
+  /** The current round's designs that have not been started yet. */
+  queue: Array<{ candidateId: string; design: Design }>;
+  pending: PendingCandidate[];
+  /** Accepted candidates, best first, at most `leaderboardSize`. */
+  leaderboard: CandidateResult[];
+  /** Rejected candidates, with metrics stripped (reasons are what matter). */
+  rejected: CandidateResult[];
+  /** Ids of every candidate already counted, so a duplicate report is ignored. */
+  reportedIds: string[];
+  acceptedCount: number;
+  startedCount: number;
+  totalCandidateMs: number;
+  rounds: RoundSummary[];
+  memory: SearchMemory | null;
+  hints: string[];
+  constraints: Record<string, string[]>;
+  paused: boolean;
+  stopRequested: boolean;
+  baseline: CandidateResult | null;
+  /** How many times this search has continued as new. */
+  runIndex: number;
+  failure: string | null;
+}
+
+export interface SearchProgress {
+  searchId: string;
+  scenario: string;
+  objective: string;
+  status: SearchStatus;
+  round: number;
+  budget: SearchBudget;
+  /** Candidates run at once (scenario search.concurrency). */
+  concurrency: number;
+  candidates: { started: number; done: number; running: number; accepted: number; rejected: number; queued: number };
+  best: { candidateId: string; objective: number } | null;
+  startedAt: number;
+  /** Workflow time of the last workflow task (for elapsed time in clients without clock skew). */
+  now: number;
+  meanCandidateMs: number | null;
+  runIndex: number;
+  hints: string[];
+  constraints: Record<string, string[]>;
+  details: string;
+  failure: string | null;
+}
+
+export interface SearchSummary {
+  searchId: string;
+  status: SearchStatus;
+  rounds: number;
+  candidates: number;
+  accepted: number;
+  rejected: number;
+  best: CandidateResult | null;
+  failure: string | null;
+  searchJson: string;
+}
+
+export interface CandidateInput {
+  searchId: string;
+  /** The search's workflow id; the candidate signals its report there (survives continue-as-new). */
+  parentWorkflowId: string;
+  candidateId: string;
+  round: number;
+  design: Design;
+  scenario: Scenario;
+  hardware: HardwareTarget;
+  runtimeQueue: string;
+  heartbeatTimeoutMs: number;
+  llm?: LlmSettings;
+}
+
+export interface BuildInput {
+  searchId: string;
+  candidateId: string;
+  design: Design;
+  scenario: Scenario;
+  hardware: HardwareTarget;
+}
+
+export interface BuildOutput {
+  stackDir: string;
+  specHash: string;
+}
+
+export interface VerifyInput {
+  searchId: string;
+  candidateId: string;
+  stackDir: string;
+  device: 'cpu' | 'cuda';
+  timeoutS: number;
+}
+
+export interface VerifyOutput {
+  passed: boolean;
+  checkPath: string;
+  checks: number;
+  /** True when a previous attempt's finished report was reused instead of checking again. */
+  resumed: boolean;
+}
+
+export interface BenchmarkInput {
+  searchId: string;
+  candidateId: string;
+  stackDir: string;
+  device: 'cpu' | 'cuda';
+  workload: BenchWorkload;
+  objective: string;
+  timeoutS: number;
+}
+
+export interface BenchmarkOutput {
+  metrics: Metrics;
+  objective: number | null;
+  benchPath: string;
+  resumed: boolean;
+}

@@ -1,0 +1,80 @@
+"""Deliberately broken components, registered through the engine's registry from code inside the
+stack directory (as a builder would add them), must fail the checker; the same mechanism with a
+correct component passes, so the failure is the bug's, not the mechanism's."""
+import json
+import textwrap
+
+import pytest
+
+from runtime_stacks import TINY_LLAMA, error_of, materialize, result_of, run_verb
+
+KV_OFF_BY_ONE = '''
+from vibeserve_runtime.components.kv_cache.paged import PagedKVCache
+from vibeserve_runtime.engine import register_component
+
+
+class OffByOnePagedKVCache(PagedKVCache):
+    def slot(self, seq, pos):   # writes token pos into the slot of pos - 1
+        return super().slot(seq, max(pos - 1, 0))
+
+
+def factory(ctx):
+    return OffByOnePagedKVCache(ctx.num_layers, ctx.num_kv_heads, ctx.head_dim, ctx.num_blocks(),
+                                ctx.params["block_size"], ctx.max_model_len, ctx.dtype, ctx.device,
+                                prefix_caching=ctx.params["prefix_caching"])
+
+
+register_component("kv_cache", "custom_kv_off_by_one", factory)
+'''
+
+CORRECT_KV = KV_OFF_BY_ONE.replace("return super().slot(seq, max(pos - 1, 0))", "return super().slot(seq, pos)") \
+                          .replace("custom_kv_off_by_one", "custom_kv_correct")
+
+ROPE_WRONG_OFFSET = '''
+from vibeserve_runtime.engine import register_component, registered
+from vibeserve_runtime.models.rope import RotaryEmbedding
+
+
+class WrongOffsetRope(RotaryEmbedding):
+    def rope_positions(self, positions):   # positions from 8 on are rotated one step too far
+        return positions + (positions >= 8).long()
+
+
+registered("rope")   # load the library's own components first, then replace its RoPE
+register_component("rope", "standard", WrongOffsetRope, replace=True)
+register_component("rope", "custom_rope_wrong_offset", WrongOffsetRope)
+'''
+
+
+def _stack_with(tmp_path, module_src: str, name: str, dimension: str, choose: dict):
+    spec = {**TINY_LLAMA, "components": {**TINY_LLAMA["components"], **choose},
+            "custom_components": {name: {"dimension": dimension, "module": f"{name}.py"}}}
+    stack = materialize(tmp_path, spec)
+    (stack / f"{name}.py").write_text(textwrap.dedent(module_src))
+    return stack
+
+
+def _failed_checks(evs):
+    return {c["name"] for c in result_of(evs)["checks"] if not c["passed"]}
+
+
+@pytest.mark.parametrize("src,name,dim,choose", [
+    (KV_OFF_BY_ONE, "custom_kv_off_by_one", "kv_cache", {"kv_cache": "custom_kv_off_by_one"}),
+    (ROPE_WRONG_OFFSET, "custom_rope_wrong_offset", "rope", {}),
+], ids=["kv-cache-off-by-one", "rope-wrong-offset"])
+def test_broken_component_fails_the_checker(tmp_path, src, name, dim, choose):
+    stack = _stack_with(tmp_path, src, name, dim, choose)
+    rc, evs, err = run_verb("check", "--stack", str(stack), "--new-tokens", "12", timeout=400)
+    e = error_of(evs)
+    assert rc == 2 and e["kind"] == "candidate" and e["reason"] == "wrong_output", (evs[-2:], err[-1500:])
+    failed = _failed_checks(evs)
+    assert "logits" in failed
+    logits = next(c for c in result_of(evs)["checks"] if c["name"] == "logits")
+    assert logits["value"] > logits["threshold"]
+
+
+def test_correct_custom_component_passes(tmp_path):
+    stack = _stack_with(tmp_path, CORRECT_KV, "custom_kv_correct", "kv_cache", {"kv_cache": "custom_kv_correct"})
+    rc, evs, err = run_verb("check", "--stack", str(stack), "--new-tokens", "12", timeout=400)
+    assert rc == 0 and result_of(evs)["passed"], (evs[-2:], err[-1500:])
+    assert json.loads((stack / "stack.json").read_text())["components"]["kv_cache"] == "custom_kv_correct"

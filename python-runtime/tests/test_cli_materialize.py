@@ -1,0 +1,66 @@
+"""materialize / hardware verbs: JSON-line events and the exit codes of docs/boundary.md."""
+import json
+import os
+
+import pytest
+
+from runtime_stacks import TINY_LLAMA, error_of, materialize, result_of, run_verb
+
+
+def test_materialize_writes_a_self_contained_stack(tmp_path):
+    rc, evs, _ = run_verb("materialize", "--spec", json.dumps(TINY_LLAMA), "--out", str(tmp_path / "s"))
+    assert rc == 0
+    assert evs[0]["event"] == "progress" and evs[-1]["event"] == "result"
+    res = result_of(evs)
+    d = tmp_path / "s"
+    assert res["stack_dir"] == str(d.resolve()) and len(res["spec_hash"]) == 64 and res["files"] > 20
+    spec = json.loads((d / "stack.json").read_text())
+    assert spec["components"]["attention"] == "sdpa" and spec["components"]["sampling"] == "sort_based"
+    assert spec["params"]["block_size"] == 16 and spec["params"]["max_model_len"] == 256
+    assert (d / "vibeserve_runtime" / "engine").is_dir() and (d / "vibeserve_runtime" / "checker").is_dir()
+    assert not list(d.rglob("__pycache__")) and not (d / "vibeserve_runtime" / "tests").exists()
+    assert os.access(d / "serve.sh", os.X_OK)
+    manifest = json.loads((d / "MANIFEST.json").read_text())
+    assert manifest["spec_hash"] == res["spec_hash"]
+    # same spec → same hash (content-addressed); a different spec → a different one
+    rc, evs2, _ = run_verb("materialize", "--spec", str(d / "stack.json"), "--out", str(tmp_path / "t"))
+    assert rc == 0 and result_of(evs2)["spec_hash"] == res["spec_hash"]
+    other = {**TINY_LLAMA, "components": {"kv_cache": "contiguous"}}
+    assert materialize(tmp_path, other, "u") and json.loads((tmp_path / "u" / "MANIFEST.json").read_text())["spec_hash"] != res["spec_hash"]
+
+
+@pytest.mark.parametrize("patch,field", [
+    ({"model": {"arch": "llamax", "preset": "tiny-llama"}}, "model.arch"),
+    ({"model": {"arch": "llama", "preset": "no-such-preset"}}, "model.preset"),
+    ({"components": {"attention": "flash9"}}, "components.attention"),
+    ({"components": {"attention": "triton_paged"}}, "components.attention"),
+    ({"components": {"scheduler": "chunked_prefill", "kv_cache": "contiguous"}}, "components.kv_cache"),
+    ({"params": {"block_size": "big"}}, "params.block_size"),
+    ({"device": "tpu"}, "device"),
+    ({"colour": "blue"}, "colour"),
+])
+def test_bad_spec_names_the_field_and_exits_3(tmp_path, patch, field):
+    rc, evs, _ = run_verb("materialize", "--spec", json.dumps({**TINY_LLAMA, **patch}), "--out", str(tmp_path / "s"))
+    err = error_of(evs)
+    assert rc == 3 and err["kind"] == "usage" and err["reason"] == "bad_spec"
+    assert err["field"] == field and field in err["message"]
+    assert not (tmp_path / "s").exists()
+
+
+def test_missing_model_path_and_bad_arguments_are_usage_errors(tmp_path):
+    spec = {**TINY_LLAMA, "model": {"arch": "llama", "weights": "path", "path": str(tmp_path / "nope")}}
+    rc, evs, _ = run_verb("materialize", "--spec", json.dumps(spec), "--out", str(tmp_path / "s"))
+    assert rc == 3 and error_of(evs)["reason"] == "missing_model"
+    rc, evs, _ = run_verb("materialize", "--spec", "{not json", "--out", str(tmp_path / "s"))
+    assert rc == 3 and error_of(evs)["reason"] == "bad_spec"
+    rc, evs, _ = run_verb("check")
+    assert rc == 3 and error_of(evs)["reason"] == "bad_arguments"
+    rc, evs, _ = run_verb("check", "--stack", str(tmp_path / "missing"))
+    assert rc == 3 and "materialize" in error_of(evs)["message"]
+
+
+def test_hardware_reports_torch_and_devices():
+    rc, evs, _ = run_verb("hardware")
+    res = result_of(evs)
+    assert rc == 0 and res["device"] in ("cpu", "cuda") and res["torch"].startswith("2.")
+    assert isinstance(res["gpus"], list) and (res["device"] == "cuda") == bool(res["gpus"])

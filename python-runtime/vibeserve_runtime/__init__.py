@@ -1,0 +1,1 @@
+"""VibeServe runtime: serving-engine components, reference checker and benchmark harness."""

@@ -1,0 +1,83 @@
+"""The individual checks. Each returns {"name", "value", "threshold", "passed", "detail"}."""
+from __future__ import annotations
+
+import torch
+
+
+def _check(name: str, value, threshold, passed: bool, detail: str) -> dict:
+    return {"name": name, "value": value, "threshold": threshold, "passed": bool(passed), "detail": detail}
+
+
+def logit_scale(ref_rows: list[torch.Tensor]) -> float:
+    return float(torch.cat([r.flatten() for r in ref_rows]).std()) or 1.0
+
+
+def margins(rows: torch.Tensor) -> torch.Tensor:
+    top2 = rows.topk(2, dim=-1).values
+    return top2[:, 0] - top2[:, 1]
+
+
+def logits_close(stack_rows: list[torch.Tensor], ref_rows: list[torch.Tensor], tol: float, scale: float) -> dict:
+    worst, mean_err, where = 0.0, 0.0, ""
+    for i, (s, r) in enumerate(zip(stack_rows, ref_rows)):
+        if tuple(s.shape) != tuple(r.shape):
+            return _check("logits", None, tol, False,
+                          f"prompt {i}: stack returned logits of shape {tuple(s.shape)}, reference {tuple(r.shape)}")
+        if not torch.isfinite(s).all():
+            return _check("logits", None, tol, False, f"prompt {i}: stack logits contain NaN/inf")
+        err = (s.float() - r).abs() / scale
+        mean_err = max(mean_err, float(err.mean()))
+        if float(err.max()) > worst:
+            worst = float(err.max())
+            row = int(err.max(dim=-1).values.argmax())
+            where = f"prompt {i}, position {row} ({'prefill' if row == 0 else 'decode step ' + str(row)})"
+    return _check("logits", worst, tol, worst <= tol,
+                  f"max |stack - reference| / logit std (std={scale:.4g}); worst at {where or '-'}; "
+                  f"mean error {mean_err:.3g}")
+
+
+def _first_mismatch(a: list[int], b: list[int]) -> int | None:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def tokens_agree(name: str, got: list[list[int]], want: list[list[int]], margin_rows: list[torch.Tensor],
+                 margin_threshold: float, what: str) -> dict:
+    """Token sequences must agree up to the first position where the reference margin (along the
+    shared prefix) is below margin_threshold; a mismatch at a clear margin fails."""
+    bad, notes = 0, []
+    for i, (g, w, rows) in enumerate(zip(got, want, margin_rows)):
+        j = _first_mismatch(g, w)
+        if j is None:
+            notes.append(f"#{i}: all {len(w)} equal")
+            continue
+        if j >= min(len(g), len(w)):
+            bad += 1
+            notes.append(f"#{i}: lengths differ ({len(g)} vs {len(w)})")
+            continue
+        m = float(margins(rows[j:j + 1])[0])
+        if m < margin_threshold:
+            notes.append(f"#{i}: equal for {j}, then differs at a near-tie (margin {m:.3g})")
+        else:
+            bad += 1
+            notes.append(f"#{i}: differs at token {j} ({g[j]} vs {w[j]}) where the reference margin {m:.3g} is clear")
+    return _check(name, bad, 0, bad == 0, f"{what}; mismatches at a clear margin counted. " + "; ".join(notes))
+
+
+def max_tokens_respected(outputs: dict[str, list[int]], wanted: dict[str, int], finished: list[str]) -> dict:
+    wrong = [f"{rid}: {len(outputs.get(rid, []))}/{n}" for rid, n in wanted.items() if len(outputs.get(rid, [])) != n]
+    unfinished = sorted(set(wanted) - set(finished))
+    ok = not wrong and not unfinished
+    return _check("max_tokens", len(wrong) + len(unfinished), 0, ok,
+                  "every request produced exactly max_tokens tokens and finished" if ok else
+                  f"wrong lengths: {wrong[:5]}; never finished: {unfinished[:5]}")
+
+
+def streams_incrementally(stream_steps: dict[str, list[int]]) -> dict:
+    multi = {rid: s for rid, s in stream_steps.items() if len(s) >= 2}
+    inc = [rid for rid, s in multi.items() if s[0] < s[-1] and s == sorted(s)]
+    frac = len(inc) / len(multi) if multi else 0.0
+    return _check("streaming", frac, 1.0, bool(multi) and frac >= 1.0,
+                  f"{len(inc)}/{len(multi)} requests delivered their tokens over several engine steps, in order")

@@ -1,0 +1,1 @@
+"""The verbs that the TypeScript side starts: materialize, check, bench, serve, hardware."""

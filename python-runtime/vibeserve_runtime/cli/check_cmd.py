@@ -1,0 +1,107 @@
+"""`check --stack <dir>`: correctness of a stack vs the fp32 transformers reference.
+
+Runs in the trusted installed runtime; the stack's own engine runs in a child process
+(candidate_process.py) and only its observations come back.
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from .. import events
+from ..checker import checks
+from ..checker.integrity import integrity_report
+from ..checker.tolerances import MARGIN_FACTOR, logit_tolerance
+from ..materialize import load_stack_dir
+from .candidate_process import run_candidate
+
+
+def _prompts(n: int, new_tokens: int, vocab: int, max_len: int, seed: int) -> tuple[list, list]:
+    rng = random.Random(seed)
+    room = max(4, min(64, max_len - new_tokens - 8))
+    lens = [min(room, x) for x in (3, 17, 33, 50, 9, 26, 41, 60)][:n]
+    lens += [rng.randint(2, room) for _ in range(n - len(lens))]
+    draw = lambda k: [rng.randrange(3, vocab) for _ in range(k)]
+    fillers = [(draw(min(room, 11)), new_tokens + 5), (draw(min(room, 29)), max(2, new_tokens // 3))]
+    return [draw(k) for k in lens], fillers
+
+
+def write_report(report: dict, path: str | None) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(report, indent=2))
+
+
+def run(args) -> int:
+    stack_dir, spec = load_stack_dir(args.stack)
+    device = args.device or spec["device"]
+    total = 5
+    events.progress("check", 0, total, "integrity of protected code")
+    integ = integrity_report(stack_dir)
+    integrity = checks._check("integrity", len(integ["changed"]), 0, integ["passed"], integ["detail"])
+    if not integ["passed"]:
+        report = {"passed": False, "checks": [integrity], "reference": None, "report_path": args.report}
+        write_report(report, args.report)
+        events.result(**report)
+        raise events.CandidateError("integrity_violation", integ["detail"])
+
+    events.progress("check", 1, total, "building the fp32 transformers reference")
+    from ..reference import HFReference
+    try:
+        ref = HFReference(spec["model"], device)
+    except (FileNotFoundError, ValueError) as e:
+        raise events.UsageError("missing_model" if isinstance(e, FileNotFoundError) else "bad_spec", str(e))
+    max_len = min(spec["params"].get("max_model_len") or 4096, ref.max_positions)
+    n = args.new_tokens
+    prompts, fillers = _prompts(args.num_prompts, n, ref.vocab_size, max_len, args.seed)
+
+    events.progress("check", 2, total, "reference greedy decoding")
+    ref_tokens, ref_rows = zip(*(ref.greedy(p, n) for p in prompts))
+
+    events.progress("check", 3, total, "running the stack")
+    ref.offload()
+    obs = run_candidate(stack_dir, "check_probe", {"prompts": prompts, "forced": [list(t) for t in ref_tokens],
+                                                   "new_tokens": n, "fillers": fillers}, device=args.device)
+    ref.reload()
+
+    events.progress("check", 4, total, "comparing")
+    try:
+        results, tol, scale = _compare(ref, spec, prompts, fillers, n, ref_tokens, ref_rows, obs, integrity, args.tolerance)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+        raise events.CandidateError("wrong_output", f"the stack's observations are malformed: {type(e).__name__}: {e}")
+    passed = all(c["passed"] for c in results)
+    report = {"passed": passed, "checks": results, "reference": ref.name, "report_path": args.report,
+              "stack": spec["name"], "device": device, "tolerance": tol, "logit_scale": scale,
+              "prompt_lens": [len(p) for p in prompts], "new_tokens": n, "engine_stats": obs.get("stats")}
+    write_report(report, args.report)
+    events.progress("check", total, total, "passed" if passed else "failed")
+    events.result(**report)
+    if not passed:
+        failed = [c["name"] for c in results if not c["passed"]]
+        raise events.CandidateError("wrong_output", f"failed checks: {', '.join(failed)}")
+    return events.EXIT_OK
+
+
+def _compare(ref, spec, prompts, fillers, n, ref_tokens, ref_rows, obs, integrity, tolerance=None):
+    tol = tolerance or logit_tolerance(spec["model"]["dtype"], spec["components"]["linear"])
+    scale = checks.logit_scale(list(ref_rows))
+    margin_thr = MARGIN_FACTOR * tol * scale
+    alone = [list(map(int, g))[:n] for g in obs["alone"]]
+    for seq in alone + [list(v) for v in obs["batch"].values()]:
+        if any(not 0 <= int(t) < ref.vocab_size for t in seq):
+            raise ValueError(f"the stack produced a token id outside the vocabulary [0, {ref.vocab_size})")
+    rows_along_alone = [ref.logits_along(p, g) for p, g in zip(prompts, alone)]
+    batch_main = [obs["batch"][f"p{i}"] for i in range(len(prompts))]
+    wanted = {f"p{i}": n for i in range(len(prompts))} | {f"x{j}": m for j, (_, m) in enumerate(fillers)}
+    results = [
+        checks.logits_close(obs["tf_logits"], list(ref_rows), tol, scale),
+        checks.tokens_agree("greedy_tokens", alone, [list(t) for t in ref_tokens], list(ref_rows), margin_thr,
+                            f"stack greedy vs reference greedy, {n} tokens each, margin threshold {margin_thr:.3g}"),
+        checks.tokens_agree("batch_invariance", batch_main, alone, rows_along_alone, margin_thr,
+                            "alone vs inside a staggered mixed-length batch"),
+        checks.max_tokens_respected(obs["batch"], wanted, obs["finished"]),
+        checks.streams_incrementally(obs["stream_steps"]),
+        integrity,
+    ]
+    return results, tol, scale

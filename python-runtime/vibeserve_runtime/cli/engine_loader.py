@@ -1,0 +1,59 @@
+"""Build the engine of a stack from its normalized spec (runs in the candidate's own code)."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+
+def import_custom_components(spec: dict[str, Any], stack_dir: Path | None) -> None:
+    """custom_components: {name: {dimension, module}}; importing a module registers its component
+    (engine.registry.register_component). module is a dotted name or a .py path in the stack dir."""
+    for name, c in (spec.get("custom_components") or {}).items():
+        mod = c["module"]
+        if mod.endswith(".py"):
+            path = (stack_dir / mod) if stack_dir and not Path(mod).is_absolute() else Path(mod)
+            s = importlib.util.spec_from_file_location(f"vibeserve_custom_{name}", path)
+            if s is None or not path.is_file():
+                raise FileNotFoundError(f"custom_components.{name}.module: {path} not found")
+            m = importlib.util.module_from_spec(s)
+            s.loader.exec_module(m)
+        else:
+            importlib.import_module(mod)
+
+
+def build_engine(spec: dict[str, Any], device: str | None = None, stack_dir: Path | None = None):
+    from ..engine import Engine
+    from ..engine.spec import load_stack_spec
+
+    from ..engine import spec as engine_spec
+
+    import_custom_components(spec, stack_dir)
+    full = spec
+    spec = {k: v for k, v in spec.items() if k != "custom_components"}
+    if device:
+        spec["device"] = device
+    tok_path = spec["params"].get("tokenizer_path")
+    if tok_path and "tokenizer_path" not in getattr(engine_spec, "ENGINE_PARAMS", {}):
+        # This engine does not take tokenizer files: build it on the byte tokenizer, then attach ours.
+        spec = {**spec, "params": {k: v for k, v in spec["params"].items() if k != "tokenizer_path"},
+                "components": {**spec["components"], "tokenizer": "byte"}}
+        engine = Engine.from_spec(load_stack_spec(spec))
+        from ..tokenizers import load_tokenizer
+        engine.tokenizer = load_tokenizer(full, engine.meta)
+        if engine.tokenizer.eos_token_id is not None:
+            engine.eos_token_id = engine.tokenizer.eos_token_id
+        return engine
+    return Engine.from_spec(load_stack_spec(spec))
+
+
+def assert_runs_stack_code(stack_dir: Path) -> None:
+    """A stack with its own code copy must run that copy, not the installed runtime."""
+    import vibeserve_runtime
+    if (stack_dir / "vibeserve_runtime").is_dir():
+        here = Path(vibeserve_runtime.__file__).resolve().parent.parent
+        if here != stack_dir.resolve():
+            raise RuntimeError(f"expected to run the stack's code under {stack_dir}, imported {here} "
+                               f"(PYTHONPATH={os.environ.get('PYTHONPATH')})")

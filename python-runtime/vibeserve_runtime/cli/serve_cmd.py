@@ -1,0 +1,65 @@
+"""`serve --stack <dir>`: the stack's OpenAI-compatible server. Prints {"event":"ready","url":…}.
+
+A stack with its own code copy is served by that copy: this process re-executes itself with the
+stack directory first on sys.path (same pid and process group, so the caller's kill still works).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from .. import events
+from ..materialize import load_stack_dir
+from .engine_loader import build_engine
+
+
+def _running_stack_code(stack_dir: Path) -> bool:
+    import vibeserve_runtime
+    return Path(vibeserve_runtime.__file__).resolve().parent.parent == stack_dir.resolve()
+
+
+def run(args) -> int:
+    stack_dir, spec = load_stack_dir(args.stack)
+    if (stack_dir / "vibeserve_runtime").is_dir() and not _running_stack_code(stack_dir):
+        from .candidate_process import candidate_env
+        env = candidate_env(stack_dir)
+        if args.api_key:
+            env["VIBESERVE_API_KEY"] = args.api_key   # kept out of the process list
+        argv = [sys.executable, "-m", "vibeserve_runtime", "serve", "--stack", str(stack_dir), "--host", args.host,
+                "--port", str(args.port), "--max-queue", str(args.max_queue)]
+        argv += ["--device", args.device] if args.device else []
+        argv += ["--served-model-name", args.served_model_name] if args.served_model_name else []
+        sys.stdout.flush()
+        os.chdir(stack_dir)
+        os.execve(sys.executable, argv, env)
+
+    import uvicorn
+    from ..server.app import create_app
+
+    events.progress("serve", 0, 2, "building engine")
+    engine = build_engine(spec, args.device, stack_dir)
+    name = args.served_model_name or spec["name"]
+    app = create_app(engine, name, api_key=args.api_key, max_queue=args.max_queue)
+    events.progress("serve", 1, 2, "starting HTTP server")
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                                           timeout_graceful_shutdown=5))
+
+    async def main():
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            port = server.servers[0].sockets[0].getsockname()[1]
+            host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+            events.emit("ready", url=f"http://{host}:{port}", model=name, pid=os.getpid())
+        await task
+
+    try:
+        asyncio.run(main())
+    except SystemExit:   # uvicorn exits when it cannot bind
+        pass
+    if not server.started:
+        raise events.UsageError("port_unavailable", f"could not listen on {args.host}:{args.port}")
+    return events.EXIT_OK

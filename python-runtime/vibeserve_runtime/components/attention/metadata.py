@@ -1,0 +1,35 @@
+"""What one forward pass needs to know about its batch of sequences.
+
+Tokens of all sequences are flattened into one [T] axis (nano-vllm style). Sequence b contributes
+query_lens[b] tokens whose K/V land in cache slots slot_mapping[...], and after this pass it has
+context_lens[b] tokens in the cache, found through block_tables[b] (block ids, block_size tokens each).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class AttentionMetadata:
+    positions: torch.Tensor        # [T] position of each token in its sequence
+    slot_mapping: torch.Tensor     # [T] flat cache slot (block * block_size + offset) for each token's K/V
+    block_tables: torch.Tensor     # [B, max_blocks] int64
+    context_lens: torch.Tensor     # [B] tokens in cache after this pass
+    query_lens: torch.Tensor       # [B] new tokens per sequence this pass
+    token_batch_idx: torch.Tensor  # [T] which sequence a token belongs to
+    token_q_idx: torch.Tensor      # [T] index of the token among its sequence's new tokens
+    max_q: int                     # host int: longest query (1 for a pure decode batch)
+    fresh_prefill: bool = False    # host bool: no sequence has cached tokens before this pass
+
+    @property
+    def is_decode(self) -> bool:
+        return self.max_q == 1
+
+
+def store_kv(k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
+             slot_mapping: torch.Tensor) -> None:
+    kvh, hd = k.shape[-2:]
+    k_cache.view(-1, kvh, hd).index_copy_(0, slot_mapping, k)
+    v_cache.view(-1, kvh, hd).index_copy_(0, slot_mapping, v)

@@ -1,0 +1,50 @@
+"""Shared storage and the interface the scheduler and engine use."""
+from __future__ import annotations
+
+import torch
+
+
+class KVCacheBase:
+    def __init__(self, num_layers: int, num_kv_heads: int, head_dim: int, num_blocks: int, block_size: int,
+                 max_model_len: int, dtype, device):
+        self.block_size = block_size
+        self.num_blocks = num_blocks
+        self.max_model_len = max_model_len
+        self.max_blocks_per_seq = -(-max_model_len // block_size)
+        self.scratch_block = num_blocks
+        shape = (num_blocks + 1, block_size, num_kv_heads, head_dim)
+        self.k_caches = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
+        self.v_caches = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
+        self.bytes_per_token = 2 * num_layers * num_kv_heads * head_dim * torch.tensor([], dtype=dtype).element_size()
+
+    # --- interface -------------------------------------------------------------------------
+    def allocate(self, seq) -> bool:
+        """Admit a sequence: give it room for all its current tokens (may set seq.num_computed from a cache hit)."""
+        raise NotImplementedError
+
+    def reserve(self, seq, total_tokens: int) -> bool:
+        """Make room for the sequence to hold total_tokens; False when out of blocks."""
+        raise NotImplementedError
+
+    def free(self, seq) -> None:
+        raise NotImplementedError
+
+    def on_computed(self, seq) -> None:
+        """Called after seq.num_computed advanced (the paged cache publishes full blocks here)."""
+
+    def slot(self, seq, pos: int) -> int:
+        """Flat cache slot of token `pos` of `seq`."""
+        return seq.block_table[pos // self.block_size] * self.block_size + pos % self.block_size
+
+    def stats(self, seqs) -> dict:
+        """Occupancy; `seqs` are the sequences holding blocks (for tokens-used counts)."""
+        raise NotImplementedError
+
+    def tokens_used(self, seqs) -> int:
+        """Distinct cached tokens (a block shared by a common prefix counts once)."""
+        fill: dict[int, int] = {}
+        for s in seqs:
+            for i, b in enumerate(s.block_table):
+                n = min(max(s.num_computed - i * self.block_size, 0), self.block_size)
+                fill[b] = max(fill.get(b, 0), n)
+        return sum(fill.values())

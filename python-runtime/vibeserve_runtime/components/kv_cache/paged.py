@@ -1,0 +1,108 @@
+"""Fixed-size blocks handed out on demand, with hash-based prefix caching.
+
+A full block is published under a hash chained over all tokens up to its end, so a later request
+with the same prefix reuses the block (refcounted) instead of recomputing it. Freed blocks keep
+their hash until reallocated, so a finished request's prefix stays reusable while memory allows.
+"""
+from __future__ import annotations
+
+from .base import KVCacheBase
+
+
+class PagedKVCache(KVCacheBase):
+    def __init__(self, num_layers, num_kv_heads, head_dim, num_blocks, block_size, max_model_len, dtype, device,
+                 prefix_caching: bool = True):
+        super().__init__(num_layers, num_kv_heads, head_dim, num_blocks, block_size, max_model_len, dtype, device)
+        self.prefix_caching = prefix_caching
+        self.ref = [0] * num_blocks
+        self.free_blocks = dict.fromkeys(range(num_blocks))   # insertion-ordered set: oldest freed first
+        self.block_hash: list[int | None] = [None] * num_blocks
+        self.block_tokens: list[tuple | None] = [None] * num_blocks
+        self.hash_to_block: dict[int, int] = {}
+        self.seq_hashes: dict[str, list[int]] = {}             # request id -> hashes of its published blocks
+        self.hit_tokens = 0
+        self.query_tokens = 0
+
+    def _take_free_block(self) -> int:
+        b = next(iter(self.free_blocks))
+        del self.free_blocks[b]
+        if self.block_hash[b] is not None:                    # evict its cached content
+            if self.hash_to_block.get(self.block_hash[b]) == b:
+                del self.hash_to_block[self.block_hash[b]]
+            self.block_hash[b] = self.block_tokens[b] = None
+        self.ref[b] = 1
+        return b
+
+    def _hash(self, prev: int | None, tokens: tuple) -> int:
+        return hash((prev, tokens))
+
+    def allocate(self, seq) -> bool:
+        bs = self.block_size
+        hashes, hits = [], []
+        if self.prefix_caching:
+            prev = None
+            # at least the last token must be computed to get next-token logits
+            for i in range((len(seq) - 1) // bs):
+                toks = tuple(seq.token_ids[i * bs:(i + 1) * bs])
+                h = self._hash(prev, toks)
+                b = self.hash_to_block.get(h)
+                if b is None or self.block_tokens[b] != toks:
+                    break
+                hashes.append(h)
+                hits.append(b)
+                prev = h
+            self.query_tokens += len(seq)
+        need = -(-len(seq) // bs) - len(hits)
+        # hit blocks sitting in the free list are not available as fresh blocks
+        if need > len(self.free_blocks) - sum(1 for b in hits if self.ref[b] == 0):
+            return False
+        for b in hits:
+            if self.ref[b] == 0:
+                del self.free_blocks[b]
+            self.ref[b] += 1
+        seq.block_table = hits + [self._take_free_block() for _ in range(need)]
+        seq.num_computed = seq.num_cached_prompt = len(hits) * bs
+        self.seq_hashes[seq.request_id] = hashes
+        self.hit_tokens += len(hits) * bs
+        return True
+
+    def reserve(self, seq, total_tokens: int) -> bool:
+        if total_tokens > self.max_model_len:
+            return False
+        need = -(-total_tokens // self.block_size) - len(seq.block_table)
+        if need > len(self.free_blocks):
+            return False
+        seq.block_table.extend(self._take_free_block() for _ in range(need))
+        return True
+
+    def on_computed(self, seq) -> None:
+        if not self.prefix_caching:
+            return
+        hashes = self.seq_hashes.setdefault(seq.request_id, [])
+        bs = self.block_size
+        while (len(hashes) + 1) * bs <= seq.num_computed:
+            i = len(hashes)
+            toks = tuple(seq.token_ids[i * bs:(i + 1) * bs])
+            h = self._hash(hashes[-1] if hashes else None, toks)
+            b = seq.block_table[i]
+            if self.block_hash[b] is None and h not in self.hash_to_block:
+                self.block_hash[b], self.block_tokens[b] = h, toks
+                self.hash_to_block[h] = b
+            hashes.append(h)
+
+    def free(self, seq) -> None:
+        for b in reversed(seq.block_table):   # tail blocks first: they are the least likely to be shared
+            self.ref[b] -= 1
+            if self.ref[b] == 0:
+                self.free_blocks[b] = None
+        seq.block_table = []
+        self.seq_hashes.pop(seq.request_id, None)
+
+    def stats(self, seqs=()) -> dict:
+        used_blocks = sum(1 for r in self.ref if r > 0)
+        return {"kv_cache": "paged", "kv_blocks_used": used_blocks, "kv_blocks_total": self.num_blocks,
+                "kv_tokens_used": self.tokens_used(seqs),
+                "kv_tokens_allocated": used_blocks * self.block_size,
+                "kv_tokens_capacity": self.num_blocks * self.block_size,
+                "prefix_cache_hit_tokens": self.hit_tokens, "prefix_cache_query_tokens": self.query_tokens,
+                "cached_blocks": len(self.hash_to_block)}

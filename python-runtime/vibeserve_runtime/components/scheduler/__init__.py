@@ -1,0 +1,1 @@
+"""Batching policies: `schedule() -> [(seq, num_new_tokens)]` for the next forward pass."""

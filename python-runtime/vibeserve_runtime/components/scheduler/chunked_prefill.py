@@ -1,0 +1,23 @@
+"""Chunked prefill: every step carries one decode token per running sequence plus prompt chunks of
+at most chunk_size tokens, within max_num_batched_tokens, so long prompts never stall decodes."""
+from __future__ import annotations
+
+from .base import SchedulerBase
+
+
+class ChunkedPrefillScheduler(SchedulerBase):
+    name = "chunked_prefill"
+
+    def schedule(self) -> list:
+        budget = self.max_num_batched_tokens
+        batch = []
+        # decodes first (one token each), then partially prefilled prompts, oldest first
+        for seq in sorted(list(self.running), key=lambda s: s.num_uncomputed > 1):
+            if seq not in self.running or budget <= 0:
+                continue
+            n = min(seq.num_uncomputed, self.chunk_size, budget)
+            if self.reserve_or_preempt(seq, seq.num_computed + n):
+                batch.append((seq, n))
+                budget -= n
+        batch = [(s, n) for s, n in batch if s in self.running]
+        return batch + self.admit_prefills(budget, chunk=self.chunk_size)

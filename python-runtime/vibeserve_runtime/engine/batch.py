@@ -1,0 +1,44 @@
+"""Turn a scheduled batch [(seq, n_new_tokens)] into model inputs and attention metadata."""
+from __future__ import annotations
+
+import torch
+
+from ..components.attention.metadata import AttentionMetadata
+from ..components.kv_cache.base import KVCacheBase
+
+
+def build_batch(batch, kv, device):
+    """-> (input_ids [T], meta, sample_idx [S], sampled seqs). A sequence is sampled when this pass
+    computes its last known token."""
+    ids, pos, slots, tb, tq, qlens, ctx, tables, sample_idx, sampled = [], [], [], [], [], [], [], [], [], []
+    bs = kv.block_size
+    inline_slots = type(kv).slot is KVCacheBase.slot   # a cache that overrides slot() is asked per token
+    for b, (seq, n) in enumerate(batch):
+        start = seq.num_computed
+        ids += seq.token_ids[start:start + n]
+        pos += range(start, start + n)
+        table = seq.block_table
+        slots += [table[p // bs] * bs + p % bs for p in range(start, start + n)] if inline_slots \
+            else [kv.slot(seq, p) for p in range(start, start + n)]
+        tb += [b] * n
+        tq += range(n)
+        qlens.append(n)
+        ctx.append(start + n)
+        tables.append(table[:-(-(start + n) // bs)])
+        if start + n == len(seq):
+            sample_idx.append(len(ids) - 1)
+            sampled.append(seq)
+    width = max(len(t) for t in tables)
+    tables = [t + [kv.scratch_block] * (width - len(t)) for t in tables]
+
+    # one host-to-device copy for everything (per-copy latency dominates small decode steps)
+    parts = [ids, pos, slots, tb, tq, qlens, ctx, sample_idx, [x for t in tables for x in t]]
+    flat = torch.tensor([x for p in parts for x in p], dtype=torch.long)
+    if torch.device(device).type == "cuda":
+        flat = flat.pin_memory().to(device, non_blocking=True)
+    ids_t, pos_t, slots_t, tb_t, tq_t, qlens_t, ctx_t, sidx_t, tables_t = flat.split([len(p) for p in parts])
+    meta = AttentionMetadata(positions=pos_t, slot_mapping=slots_t, block_tables=tables_t.view(len(tables), width),
+                             context_lens=ctx_t, query_lens=qlens_t, token_batch_idx=tb_t, token_q_idx=tq_t,
+                             max_q=max(qlens),
+                             fresh_prefill=all(seq.num_computed == 0 for seq, _ in batch) and max(qlens) > 1)
+    return ids_t, meta, sidx_t, sampled

@@ -1,0 +1,67 @@
+"""Registers the library's own implementations of every dimension."""
+from __future__ import annotations
+
+from ..components.attention.sdpa import SDPAAttention
+from ..components.execution.eager import EagerRunner
+from ..components.execution.torch_compile import TorchCompileRunner
+from ..components.kv_cache.contiguous import ContiguousKVCache
+from ..components.kv_cache.paged import PagedKVCache
+from ..components.linear.int8_weight_only import Int8WeightOnlyLinear
+from ..components.linear.native import NativeLinear
+from ..components.moe.loop import LoopMoE
+from ..components.sampling.gumbel import GumbelSampler
+from ..components.sampling.sort_based import SortBasedSampler
+from ..components.scheduler.chunked_prefill import ChunkedPrefillScheduler
+from ..components.scheduler.continuous import ContinuousScheduler
+from ..components.scheduler.static import StaticScheduler
+from ..models.rope import RotaryEmbedding
+from .registry import register_component
+
+
+def _triton_paged():
+    from ..components.attention.triton_paged import TritonPagedAttention
+    return TritonPagedAttention()
+
+
+def _cuda_graphs(model, kv, params, device):
+    from ..components.execution.cuda_graphs import CudaGraphRunner
+    return CudaGraphRunner(model, kv, params, device)
+
+
+def _fp8(weight, bias=None):
+    from ..components.linear.fp8 import Fp8Linear
+    return Fp8Linear(weight, bias)
+
+
+def _fused_moe(*args):
+    from ..components.moe.fused_triton import FusedTritonMoE
+    return FusedTritonMoE(*args)
+
+
+def _contiguous(ctx):
+    return ContiguousKVCache(ctx.num_layers, ctx.num_kv_heads, ctx.head_dim, ctx.params["max_batch_size"],
+                             ctx.params["block_size"], ctx.max_model_len, ctx.dtype, ctx.device)
+
+
+def _paged(ctx):
+    return PagedKVCache(ctx.num_layers, ctx.num_kv_heads, ctx.head_dim, ctx.num_blocks(), ctx.params["block_size"],
+                        ctx.max_model_len, ctx.dtype, ctx.device, prefix_caching=ctx.params["prefix_caching"])
+
+
+def _scheduler(cls):
+    return lambda kv, p: cls(kv, p["max_batch_size"], p["max_num_batched_tokens"], p["chunk_size"])
+
+
+for dim, name, factory in [
+    ("attention", "sdpa", SDPAAttention), ("attention", "triton_paged", _triton_paged),
+    ("kv_cache", "contiguous", _contiguous), ("kv_cache", "paged", _paged),
+    ("scheduler", "static", _scheduler(StaticScheduler)), ("scheduler", "continuous", _scheduler(ContinuousScheduler)),
+    ("scheduler", "chunked_prefill", _scheduler(ChunkedPrefillScheduler)),
+    ("execution", "eager", EagerRunner), ("execution", "cuda_graphs", _cuda_graphs),
+    ("execution", "torch_compile", TorchCompileRunner),
+    ("linear", "native", NativeLinear), ("linear", "int8_weight_only", Int8WeightOnlyLinear), ("linear", "fp8", _fp8),
+    ("moe", "loop", LoopMoE), ("moe", "fused_triton", _fused_moe),
+    ("sampling", "sort_based", SortBasedSampler), ("sampling", "gumbel", GumbelSampler),
+    ("rope", "standard", RotaryEmbedding),
+]:
+    register_component(dim, name, factory, replace=False)

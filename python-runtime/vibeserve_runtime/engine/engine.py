@@ -1,0 +1,232 @@
+"""The engine: a model plus the components a stack spec chose, driven one scheduler step at a time."""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import torch
+
+from ..models import ModelParts, build_model, load_model_weights
+from ..models.loading import torch_dtype
+from ..types import Request, SamplingParams, StackSpec, StepOutput
+from .batch import build_batch
+from .registry import get_component
+from .sequence import Sequence, SeqStatus
+from .spec import load_stack_spec
+
+
+@dataclass
+class BuildContext:
+    """What a KV-cache factory needs to size itself."""
+    num_layers: int
+    num_kv_heads: int
+    head_dim: int
+    max_model_len: int
+    params: dict
+    dtype: torch.dtype
+    device: torch.device
+
+    def num_blocks(self) -> int:
+        bs = self.params["block_size"]
+        per_seq = -(-self.max_model_len // bs)
+        if self.params.get("kv_cache_tokens"):
+            n = self.params["kv_cache_tokens"] // bs
+        elif self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            per_token = 2 * self.num_layers * self.num_kv_heads * self.head_dim * torch.tensor([], dtype=self.dtype).element_size()
+            n = int(free * self.params["gpu_memory_utilization"]) // (per_token * bs)
+        else:
+            n = self.params["max_batch_size"] * per_seq
+        if n < per_seq:
+            raise ValueError(f"params.kv_cache_tokens: room for {n * bs} tokens cannot hold one sequence of "
+                             f"max_model_len={self.max_model_len}")
+        return n
+
+
+def model_parts(spec: StackSpec) -> ModelParts:
+    """The factories the spec chose for the model's layers."""
+    c = spec.components
+    return ModelParts(linear=get_component("linear", c["linear"]), attention=get_component("attention", c["attention"])(),
+                      rope=get_component("rope", c["rope"]), moe=get_component("moe", c["moe"]))
+
+
+def load_tokenizer_for(spec: StackSpec, meta: dict):
+    try:
+        from ..tokenizers import load_tokenizer
+    except ImportError:
+        from ..tokenizers.byte import ByteTokenizer
+        return ByteTokenizer(meta["vocab_size"])
+    return load_tokenizer(spec, meta)
+
+
+class Engine:
+    def __init__(self, spec: StackSpec, model, kv_cache, scheduler, runner, sampler, tokenizer, hf_config, meta):
+        self.spec, self.model, self.kv, self.scheduler = spec, model, kv_cache, scheduler
+        self.runner, self.sampler, self.tokenizer = runner, sampler, tokenizer
+        self.hf_config, self.meta = hf_config, meta
+        self.device = torch.device(spec.device)
+        self.max_model_len = kv_cache.max_model_len
+        self.eos_token_id = meta.get("eos_token_id")
+        if getattr(tokenizer, "eos_token_id", None) is not None:
+            self.eos_token_id = tokenizer.eos_token_id
+        self.seqs: dict[str, Sequence] = {}
+        self._pending: list[StepOutput] = []
+        self.num_steps = 0
+        self.num_forward_tokens = 0
+
+    # --- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_spec(cls, spec) -> "Engine":
+        spec = load_stack_spec(spec)
+        device = torch.device(spec.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device: 'cuda' requested but no CUDA GPU is visible to PyTorch")
+        hf_config, sd, meta = load_model_weights(spec.model, device=device)
+        return cls.from_weights(spec, hf_config, sd, meta)
+
+    @classmethod
+    def from_weights(cls, spec, hf_config: dict, state_dict: dict, meta: dict) -> "Engine":
+        """Build from already loaded weights (HF naming); the caller's dict is left intact."""
+        spec = load_stack_spec(spec)
+        model = build_model(hf_config, dict(state_dict), model_parts(spec)).to(torch.device(spec.device))
+        return cls.from_model(spec, model, hf_config, meta)
+
+    @classmethod
+    def from_model(cls, spec, model, hf_config: dict, meta: dict) -> "Engine":
+        """Wrap a built model (see model_parts) with a fresh KV cache, scheduler, runner and sampler.
+        The model's attention layers are re-pointed at the new cache, so one model can serve
+        several engines in turn (benchmarks reuse big weights this way)."""
+        spec = load_stack_spec(spec)
+        device = torch.device(spec.device)
+        c, p = spec.components, spec.params
+        max_pos = meta["max_position_embeddings"] or 2048
+        max_model_len = p["max_model_len"] or min(max_pos, 4096)
+        if max_model_len > max_pos:
+            raise ValueError(f"params.max_model_len={max_model_len} exceeds the model's {max_pos} positions")
+        ctx = BuildContext(len(model.layers), model.num_kv_heads, model.head_dim, max_model_len, p,
+                           torch_dtype(spec.model.dtype), device)
+        kv = get_component("kv_cache", c["kv_cache"])(ctx)
+        for layer, k, v in zip(model.attention_layers, kv.k_caches, kv.v_caches):
+            layer.k_cache, layer.v_cache = k, v
+        scheduler = get_component("scheduler", c["scheduler"])(kv, p)
+        runner = get_component("execution", c["execution"])(model, kv, p, device)
+        sampler = get_component("sampling", c["sampling"])()
+        return cls(spec, model, kv, scheduler, runner, sampler, load_tokenizer_for(spec, meta), hf_config, meta)
+
+    # --- requests --------------------------------------------------------------------------
+    def add_request(self, request: Request) -> None:
+        n = len(request.prompt_token_ids)
+        if n == 0:
+            raise ValueError("prompt is empty: give at least one token")
+        if n >= self.max_model_len:
+            raise ValueError(f"prompt has {n} tokens; this stack's context is {self.max_model_len} tokens "
+                             "(prompt + at least one generated token must fit)")
+        if request.request_id in self.seqs:
+            raise ValueError(f"request id {request.request_id!r} is already in use")
+        vocab = self.meta["vocab_size"]
+        if any(not 0 <= t < vocab for t in request.prompt_token_ids):
+            raise ValueError(f"prompt token ids must lie in [0, {vocab})")
+        seq = Sequence(request, self.device)
+        self.seqs[seq.request_id] = seq
+        self.scheduler.add(seq)
+
+    def abort_request(self, request_id: str) -> bool:
+        seq = self.seqs.pop(request_id, None)
+        if seq is None:
+            return False
+        self.scheduler.remove(request_id)
+        seq.status = SeqStatus.FINISHED
+        self._pending.append(StepOutput(request_id, [], True, "abort", seq.num_prompt_tokens, seq.num_output_tokens))
+        return True
+
+    def has_unfinished_requests(self) -> bool:
+        return self.scheduler.has_unfinished() or bool(self._pending)
+
+    # --- stepping --------------------------------------------------------------------------
+    def step(self) -> list[StepOutput]:
+        outputs, self._pending = self._pending, []
+        batch = self.scheduler.schedule()
+        if not batch:
+            return outputs
+        input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device)
+        logits = self.runner.run(input_ids, meta, sample_idx)   # rows only for sequences that finished their prompt
+        self.num_steps += 1
+        self.num_forward_tokens += input_ids.numel()
+        for seq, n in batch:
+            seq.num_computed += n
+            self.kv.on_computed(seq)
+        if sampled:
+            for seq, tok in zip(sampled, self.sampler(logits, sampled)):
+                outputs.append(self._append_token(seq, tok))
+        return outputs
+
+    def _append_token(self, seq: Sequence, tok: int) -> StepOutput:
+        seq.token_ids.append(tok)
+        p = seq.params
+        reason = None
+        if (tok == self.eos_token_id and not p.ignore_eos) or tok in p.stop_token_ids:
+            reason = "stop"
+        elif p.stop and any(s in self.tokenizer.decode(seq.output_token_ids) for s in p.stop):
+            reason = "stop"
+        elif seq.num_output_tokens >= p.max_tokens or len(seq) >= self.max_model_len:
+            reason = "length"
+        if reason:
+            seq.status, seq.finish_reason = SeqStatus.FINISHED, reason
+            self.scheduler.finish(seq)
+            self.seqs.pop(seq.request_id, None)
+        return StepOutput(seq.request_id, [tok], reason is not None, reason, seq.num_prompt_tokens, seq.num_output_tokens)
+
+    # --- offline helpers -------------------------------------------------------------------
+    def generate(self, prompts: list[list[int]], params: SamplingParams | list[SamplingParams] | None = None) -> list[list[int]]:
+        params = params or SamplingParams()
+        plist = params if isinstance(params, list) else [params] * len(prompts)
+        ids = [f"gen-{uuid.uuid4().hex[:8]}-{i}" for i in range(len(prompts))]
+        for rid, prompt, sp in zip(ids, prompts, plist):
+            self.add_request(Request(rid, list(prompt), sp, time.time()))
+        out = {rid: [] for rid in ids}
+        while any(rid in self.seqs for rid in ids):
+            for o in self.step():
+                if o.request_id in out:
+                    out[o.request_id] += o.new_token_ids
+        return [out[rid] for rid in ids]
+
+    @torch.inference_mode()
+    def teacher_forced_logits(self, prompt_ids: list[int], forced_ids: list[int]) -> torch.Tensor:
+        """Row i: next-token logits after prompt + forced_ids[:i], computed through the KV cache."""
+        if len(prompt_ids) + len(forced_ids) > self.max_model_len:
+            raise ValueError(f"prompt + forced tokens ({len(prompt_ids) + len(forced_ids)}) exceed max_model_len "
+                             f"{self.max_model_len}")
+        seq = Sequence(Request(f"tf-{uuid.uuid4().hex[:8]}", list(prompt_ids), SamplingParams()), self.device)
+        if not self.kv.allocate(seq):
+            raise RuntimeError("teacher_forced_logits: no free KV-cache room; run it while the engine is idle")
+        rows = []
+        try:
+            chunk = self.spec.params["max_num_batched_tokens"]
+            i = 0
+            while True:
+                while seq.num_computed < len(seq):
+                    n = min(chunk, len(seq) - seq.num_computed)
+                    if not self.kv.reserve(seq, seq.num_computed + n):
+                        raise RuntimeError("teacher_forced_logits: KV cache full")
+                    input_ids, meta, sample_idx, _ = build_batch([(seq, n)], self.kv, self.device)
+                    logits = self.runner.run(input_ids, meta, sample_idx)
+                    seq.num_computed += n
+                    self.kv.on_computed(seq)
+                rows.append(logits[-1].float().cpu())
+                if i == len(forced_ids):
+                    break
+                seq.token_ids.append(int(forced_ids[i]))
+                i += 1
+        finally:
+            self.kv.free(seq)
+        return torch.stack(rows)
+
+    def stats(self) -> dict:
+        running = self.scheduler.running
+        s = self.kv.stats(running)
+        s.update(num_running=len(running), num_waiting=len(self.scheduler.waiting),
+                 num_preemptions=self.scheduler.num_preemptions, num_steps=self.num_steps,
+                 num_forward_tokens=self.num_forward_tokens, max_model_len=self.max_model_len,
+                 components=dict(self.spec.components))
+        return s

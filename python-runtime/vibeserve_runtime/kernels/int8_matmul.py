@@ -1,0 +1,47 @@
+"""y = x @ (q * scale[:, None]).T for int8 q [N, K] and per-output-channel scale [N].
+
+Weight tiles are loaded as int8 and converted in registers: a decode step reads half the bytes of
+bf16 weights, which is what bounds it.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _int8_matmul_kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K,
+                        s_xm, s_wn, s_ym,
+                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    kk = tl.arange(0, BLOCK_K)
+    acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        k = k0 + kk
+        x = tl.load(x_ptr + m[:, None] * s_xm + k[None, :], mask=(m[:, None] < M) & (k[None, :] < K), other=0.0)
+        w = tl.load(w_ptr + n[None, :] * s_wn + k[:, None], mask=(n[None, :] < N) & (k[:, None] < K), other=0)
+        acc += tl.dot(x, w.to(x.dtype))
+    scale = tl.load(s_ptr + n, mask=n < N, other=0.0).to(tl.float32)
+    acc = acc * scale[None, :]
+    tl.store(y_ptr + m[:, None] * s_ym + n[None, :], acc.to(y_ptr.dtype.element_ty),
+             mask=(m[:, None] < M) & (n[None, :] < N))
+
+
+def int8_weight_only_matmul(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor,
+                            block_n: int | None = None, block_k: int = 128) -> torch.Tensor:
+    M, K = x.shape
+    N = qweight.shape[0]
+    if block_n is None:   # narrow tiles for narrow layers, so a decode GEMV still spreads over every SM
+        block_n = 16 if N <= 8192 else (32 if N <= 16384 else 64)
+    x = x.contiguous()
+    y = torch.empty(M, N, device=x.device, dtype=x.dtype)
+    block_m = 16 if M <= 16 else (32 if M <= 32 else 64)
+    grid = (triton.cdiv(M, block_m), triton.cdiv(N, block_n))
+    _int8_matmul_kernel[grid](x, qweight, scale, y, M, N, K, x.stride(0), qweight.stride(0), y.stride(0),
+                              BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
+                              num_warps=4, num_stages=3 if x.is_cuda else 1)
+    return y

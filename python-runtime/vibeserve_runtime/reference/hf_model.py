@@ -1,0 +1,75 @@
+"""Hugging Face transformers in fp32 on the very weights the engine loads.
+
+The state dict comes from the runtime's own `load_model_weights` (same config, same tensors, in
+the stack's dtype, so bf16-rounded weights are compared as such), then the model is built in fp32
+with plain attention and no cache: the least clever way to compute the right answer.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+def load_weights(model_spec: dict):
+    try:
+        from ..models import load_model_weights
+    except ImportError:
+        from ..models.loading import load_model_weights
+    return load_model_weights(model_spec)
+
+
+def build_hf_model(hf_config: dict, hf_state_dict: dict, dtype=torch.float32, device="cpu"):
+    """Saved through a directory so transformers applies its own checkpoint conversions
+    (e.g. v5 fuses Mixtral's per-expert weights)."""
+    import transformers
+    from safetensors.torch import save_file
+
+    cfg = dict(hf_config)
+    with tempfile.TemporaryDirectory(prefix="vibeserve-ref-") as d:
+        (Path(d) / "config.json").write_text(json.dumps(cfg))
+        save_file({k: v.detach().contiguous().cpu() for k, v in hf_state_dict.items()}, str(Path(d) / "model.safetensors"))
+        model = transformers.AutoModelForCausalLM.from_pretrained(d, dtype=dtype, attn_implementation="eager")
+    return model.to(device).eval()
+
+
+class HFReference:
+    def __init__(self, model_spec: dict, device: str = "cpu"):
+        if device == "cuda":   # an fp32 reference means fp32 matmuls, not TF32
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+        cfg, sd, meta = load_weights(model_spec)
+        self.hf_config, self.meta, self.device = cfg, meta, device
+        self.model = build_hf_model(cfg, sd, torch.float32, device)
+        self.name = f"transformers {__import__('transformers').__version__} {type(self.model).__name__} fp32 ({meta.get('source', '')})"
+        self.vocab_size = cfg["vocab_size"]
+        self.max_positions = cfg.get("max_position_embeddings") or cfg.get("n_positions") or 2048
+
+    def offload(self) -> None:
+        """Give the GPU to the candidate while it runs (an fp32 8B reference holds 32 GB)."""
+        if self.device == "cuda":
+            self.model.to("cpu")
+            torch.cuda.empty_cache()
+
+    def reload(self) -> None:
+        if self.device == "cuda":
+            self.model.to("cuda")
+
+    @torch.inference_mode()
+    def logits(self, ids: list[int]) -> torch.Tensor:
+        x = torch.tensor([ids], device=self.device)
+        return self.model(input_ids=x, use_cache=False).logits[0].float().cpu()
+
+    def greedy(self, prompt: list[int], n: int) -> tuple[list[int], torch.Tensor]:
+        """n greedy tokens (full recompute each step, no cache) and the n+1 next-token logit rows
+        along prompt + tokens."""
+        ids = list(prompt)
+        for _ in range(n):
+            ids.append(int(self.logits(ids)[-1].argmax()))
+        return ids[len(prompt):], self.logits_along(prompt, ids[len(prompt):])
+
+    def logits_along(self, prompt: list[int], tokens: list[int]) -> torch.Tensor:
+        """Row i: next-token logits after prompt + tokens[:i] (len(tokens)+1 rows)."""
+        return self.logits(list(prompt) + list(tokens))[len(prompt) - 1:]

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { devServerArgs } from '../../lib/devServer.js';
+import { projectRoot } from '../../lib/paths.js';
+import { parseScenario } from '../../lib/scenario.js';
+import { buildSearchInput, parseBudget, searchWorkflowId } from '../../lib/searchStart.js';
+import { temporalTarget, uiLink } from '../../lib/temporalConnection.js';
+
+const demo = parseScenario(readFileSync(path.join(projectRoot, 'scenarios', 'cpu-demo.yaml'), 'utf8'), 'cpu-demo.yaml');
+
+describe('starting a search', () => {
+  it('derives the workflow id from scenario and name', () => {
+    expect(searchWorkflowId('cpu-demo', 'demo')).toBe('vibeserve-cpu-demo-demo');
+    expect(() => searchWorkflowId('cpu-demo', 'My Run')).toThrow("--name 'My Run' must match [a-z0-9-]+");
+  });
+
+  it('applies budget overrides and routes to the runtime queue of the hardware kind', () => {
+    const { workflowId, input } = buildSearchInput({ scenario: demo, name: 'x', budget: parseBudget('rounds=5,candidates=7,minutes=2') });
+    expect(workflowId).toBe('vibeserve-cpu-demo-x');
+    expect(input.budget).toEqual({ rounds: 5, maxCandidates: 7, wallTimeMs: 120_000 });
+    expect(input.options.runtimeQueue).toBe('vibeserve-runtime-cpu');
+    expect(input.hardware).toEqual({ kind: 'cpu', device: 'cpu', gpuCount: 0 });
+    const gpu = buildSearchInput({ scenario: { ...demo, hardware: { kind: 'h100', gpus: 1 } }, name: 'x' });
+    expect(gpu.input.options.runtimeQueue).toBe('vibeserve-runtime-h100');
+    expect(gpu.input.hardware).toMatchObject({ device: 'cuda', computeCapability: 9 });
+    expect(() => parseBudget('hours=3')).toThrow("--budget 'hours=3' is not understood");
+  });
+
+  it('keeps only the NAME of the LLM key variable in the workflow input', () => {
+    const { input } = buildSearchInput({ scenario: demo, name: 'x', llm: { model: 'm', baseURL: 'http://127.0.0.1:9/v1', apiKeyEnv: 'OPENAI_API_KEY' } });
+    expect(input.scenario.search.architect).toBe('llm');
+    expect(JSON.stringify(input)).not.toMatch(/sk-/);
+  });
+
+  it('registers the typed search attributes with the dev server', () => {
+    const args = devServerArgs({ port: 7999, dbFile: '/tmp/x.db', logFile: '/tmp/x.log' });
+    expect(args).toEqual(expect.arrayContaining(['--port', '7999', '--ui-port', '8999', '--db-filename', '/tmp/x.db']));
+    expect(args.filter((a) => a.startsWith('VibeServe'))).toEqual(['VibeServeScenario=Keyword', 'VibeServeStatus=Keyword', 'VibeServeRound=Int', 'VibeServeBestMetric=Double']);
+  });
+
+  it('reads the cluster, namespace, TLS files and API key from the environment', () => {
+    expect(temporalTarget({})).toMatchObject({ address: 'localhost:7233', namespace: 'default', external: false, tls: undefined });
+    const cloud = temporalTarget({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'ns.acct', TEMPORAL_API_KEY: 'k' });
+    expect(cloud).toMatchObject({ external: true, namespace: 'ns.acct', apiKey: 'k', tls: {} });
+    expect(() => temporalTarget({ TEMPORAL_TLS_CERT: '/nonexistent.pem' })).toThrow('TEMPORAL_TLS_CERT=/nonexistent.pem cannot be read (ENOENT)');
+    expect(uiLink('vibeserve-cpu-demo-demo', {})).toBe('http://localhost:8233/namespaces/default/workflows/vibeserve-cpu-demo-demo');
+  });
+});

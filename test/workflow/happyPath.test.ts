@@ -1,0 +1,104 @@
+// A whole search on CPU through the real Python verbs: plan → build → verify → benchmark →
+// leaderboard → search.json, watched through the CLI, then replayed for determinism.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../lib/paths.js';
+import { startSearch } from '../../lib/searchStart.js';
+import type { SearchSummary } from '../../lib/searchTypes.js';
+import { leaderboardQuery, progressQuery } from '../../workflows/messages.js';
+import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute } from '../../workflows/searchAttributes.js';
+import { vibeserve } from './cli.js';
+import { connect, readSearchJson, startTestSearch, startWorker, suite, tinyScenario, workflowBundlePath, type WorkerProcess } from './harness.js';
+
+const s = suite('happy');
+let client: Client;
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  client = await connect(s.address);
+  workers.push(await startWorker(s, 'controlWorker'), await startWorker(s, 'runtimeWorker'));
+});
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.kill()));
+  await client?.connection.close();
+});
+
+describe('happy path', () => {
+  it('runs a search end to end, attaches a second start, and reports through the CLI', async () => {
+    const scenario = tinyScenario({ name: 'wf-happy', rounds: 1, perRound: 2, concurrency: 2 });
+    const { workflowId, input } = await startTestSearch(client, s, scenario, 'a');
+    expect(workflowId).toBe('vibeserve-wf-happy-a');
+
+    // Same scenario + name again: attaches to the running search instead of starting another.
+    const again = await startSearch(client, workflowId, input);
+    expect(again.kind).toBe('attached');
+    const first = await client.workflow.getHandle(workflowId).describe();
+    expect(again.kind === 'attached' && again.handle.firstExecutionRunId).toBe(first.runId);
+
+    const watched = await vibeserve(['watch', workflowId], s.env, 400_000);
+    expect(watched.stderr).toBe('');
+    expect(watched.code).toBe(0);
+    expect(watched.stdout).toContain(`/namespaces/default/workflows/${workflowId}`);
+    expect(watched.stdout).toMatch(/search vibeserve-wf-happy-a done: 1 round\(s\), 2 candidates/);
+
+    const handle = client.workflow.getHandle(workflowId);
+    const summary = (await handle.result()) as SearchSummary;
+    expect(summary).toMatchObject({ status: 'done', rounds: 1, candidates: 2 });
+    const results = readSearchJson(s, workflowId);
+    expect(summary.accepted, `rejections: ${JSON.stringify(results.rejected.map((r) => [r.candidateId, r.reason, r.message]))}`).toBeGreaterThanOrEqual(1);
+
+    expect(results.status).toBe('done');
+    const ids = [...results.leaderboard, ...results.rejected].map((c) => c.candidateId).sort();
+    expect(ids).toEqual(['r1-c0', 'r1-c1']);
+    for (const c of results.leaderboard) expect(c.objective).toBeGreaterThan(0);
+    // Leaderboard is ordered best first by the objective (output throughput: higher is better).
+    const objs = results.leaderboard.map((c) => c.objective!);
+    expect(objs).toEqual([...objs].sort((a, b) => b - a));
+
+    const board = await handle.query(leaderboardQuery);
+    expect(board.leaderboard.map((c) => c.candidateId)).toEqual(results.leaderboard.map((c) => c.candidateId));
+    const progress = await handle.query(progressQuery);
+    expect(progress).toMatchObject({ status: 'done', round: 1, candidates: { done: 2, running: 0 } });
+
+    const d = await handle.describe();
+    expect(d.typedSearchAttributes.get(scenarioAttribute)).toBe('wf-happy');
+    expect(d.typedSearchAttributes.get(statusAttribute)).toBe('done');
+    expect(d.typedSearchAttributes.get(roundAttribute)).toBe(1);
+    expect(d.typedSearchAttributes.get(bestMetricAttribute)).toBeCloseTo(summary.best!.objective!, 6);
+
+    const listed = await vibeserve(['list', '--scenario', 'wf-happy'], s.env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/vibeserve-wf-happy-a\s+done\s+round 1/);
+
+    // Starting the finished search again does not start a second one.
+    const finished = await startSearch(client, workflowId, input);
+    expect(finished.kind).toBe('finished');
+
+    // The live histories replay against the current workflow code (determinism guard).
+    const children = [`${workflowId}.r1-c0`, `${workflowId}.r1-c1`];
+    const histories = await Promise.all([workflowId, ...children].map(async (id) => ({ workflowId: id, history: await client.workflow.getHandle(id).fetchHistory() })));
+    const bundle = await workflowBundlePath();
+    for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: bundle } }, histories)) {
+      expect(r.error, `replay of ${r.workflowId}`).toBeUndefined();
+    }
+    // VIBESERVE_RECORD_HISTORIES=1 refreshes the fixtures replay.test.ts guards (protobuf JSON).
+    if (process.env.VIBESERVE_RECORD_HISTORIES) {
+      for (const h of histories.slice(0, 2)) {
+        writeFileSync(path.join(projectRoot, 'test', 'fixtures', 'histories', `${h.workflowId}.json`), JSON.stringify(h.history, null, 1));
+      }
+    }
+  });
+
+  it('rejects a bad scenario before starting anything, naming file and field', async () => {
+    const bad = path.join(s.home, 'bad.yaml');
+    writeFileSync(bad, 'name: x\nmodel: {arch: llama, preset: tiny-llama}\nworkload: {prompt_len: 8, output_len: 4, num_requests: -1}\n');
+    const r = await vibeserve(['search', bad, '--name', 'bad'], s.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`vibeserve search: ${bad}: field 'workload.num_requests' must be ≥ 1, got -1`);
+    await expect(client.workflow.getHandle('vibeserve-x-bad').describe()).rejects.toThrow(/not found/i);
+  });
+});

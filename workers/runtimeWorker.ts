@@ -1,0 +1,83 @@
+// The runtime worker: verify and benchmark activities on the queue of this host's hardware
+// (vibeserve-runtime-h100, ..., or vibeserve-runtime-cpu), one activity slot per GPU, each pinned
+// with CUDA_VISIBLE_DEVICES. Run: `npx tsx workers/runtimeWorker.ts`.
+import { pathToFileURL } from 'node:url';
+import { Worker } from '@temporalio/worker';
+import { DeviceSlots } from '../activities/gpuSlots.js';
+import { createRuntimeActivities } from '../activities/index.js';
+import { runtimeQueueFor } from '../lib/scenario.js';
+import { connectWorker, temporalTarget } from '../lib/temporalConnection.js';
+import { detectHardware, gpusByKind, type HardwareReport } from './hardwareDetection.js';
+
+export interface RuntimeQueuePlan {
+  queue: string;
+  slots: DeviceSlots;
+  description: string;
+}
+
+/** One queue per GPU kind on this host, or the CPU queue. VIBESERVE_RUNTIME_QUEUE renames a
+ * single queue (tests, or a pool of hosts that should share one queue). */
+export function planRuntimeQueues(report: HardwareReport, env: NodeJS.ProcessEnv = process.env): RuntimeQueuePlan[] {
+  const plans: RuntimeQueuePlan[] = [];
+  const useGpus = report.device === 'cuda' && env.VIBESERVE_FORCE_CPU !== '1';
+  if (useGpus) {
+    for (const [kind, gpus] of gpusByKind(report)) {
+      plans.push({
+        queue: `vibeserve-runtime-${kind}`,
+        slots: new DeviceSlots(gpus.map((g) => String(g.index)), true),
+        description: `${gpus.length}× ${gpus[0].name} (${gpus[0].memoryMiB} MiB, sm ${gpus[0].computeCapability ?? '?'})`,
+      });
+    }
+  } else {
+    const n = Math.max(1, Number.parseInt(env.VIBESERVE_CPU_SLOTS ?? '1', 10) || 1);
+    plans.push({
+      queue: runtimeQueueFor('cpu'),
+      slots: new DeviceSlots(Array.from({ length: n }, (_, i) => `cpu${i}`), false),
+      description: `CPU, ${n} slot(s)`,
+    });
+  }
+  if (env.VIBESERVE_RUNTIME_QUEUE) {
+    if (plans.length !== 1) throw new Error('VIBESERVE_RUNTIME_QUEUE needs a host with a single GPU kind');
+    plans[0].queue = env.VIBESERVE_RUNTIME_QUEUE;
+  }
+  return plans;
+}
+
+export async function createRuntimeWorkers(report: HardwareReport = detectHardware()): Promise<Array<{ plan: RuntimeQueuePlan; worker: Worker }>> {
+  const target = temporalTarget();
+  const connection = await connectWorker(target);
+  const plans = planRuntimeQueues(report);
+  return Promise.all(
+    plans.map(async (plan) => ({
+      plan,
+      worker: await Worker.create({
+        connection,
+        namespace: target.namespace,
+        taskQueue: plan.queue,
+        activities: createRuntimeActivities(plan.slots),
+        maxConcurrentActivityTaskExecutions: plan.slots.size,
+        // In-flight benchmarks get this long to finish on SIGTERM before they are cancelled
+        // (which kills their process group); the server then retries them elsewhere.
+        shutdownGraceTime: process.env.VIBESERVE_SHUTDOWN_GRACE || '60s',
+      }),
+    })),
+  );
+}
+
+async function main(): Promise<void> {
+  const report = detectHardware();
+  if (report.note) console.error(`runtime worker: ${report.note}`);
+  const workers = await createRuntimeWorkers(report);
+  for (const { plan } of workers) {
+    console.log(JSON.stringify({ event: 'ready', worker: 'runtime', queue: plan.queue, slots: plan.slots.size, devices: plan.description, pid: process.pid }));
+  }
+  await Promise.all(workers.map(({ worker }) => worker.run()));
+  console.log(JSON.stringify({ event: 'stopped', worker: 'runtime' }));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    console.error(`runtime worker: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,167 @@
+// One candidate: build (control queue) → verify (runtime queue) → benchmark (runtime queue).
+// Infrastructure failures are retried by the activities' retry policy; a candidate's own failure
+// ends here as a rejected CandidateResult with its reason — never as a failed search.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  executeChild,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  TimeoutFailure,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ControlActivities, RuntimeActivities } from '../activities/index.js';
+import { benchWorkloadFor } from '../lib/benchWorkload.js';
+import { FAILURE_CANDIDATE, FAILURE_USAGE, type RejectionDetails } from '../lib/failures.js';
+import type { BuildInput, BuildOutput, CandidateInput, CandidateResult } from '../lib/searchTypes.js';
+import { candidateReportSignal } from './messages.js';
+
+const retry = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '20 seconds',
+  maximumAttempts: 6,
+  nonRetryableErrorTypes: [FAILURE_CANDIDATE, FAILURE_USAGE],
+};
+
+const control = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry,
+});
+
+function runtimeActivities(input: CandidateInput, timeoutS: number) {
+  return proxyActivities<RuntimeActivities>({
+    taskQueue: input.runtimeQueue,
+    // The verb's own limit plus room for process start-up; the heartbeat notices a dead worker.
+    startToCloseTimeout: (timeoutS + 120) * 1000,
+    heartbeatTimeout: input.heartbeatTimeoutMs,
+    retry,
+  });
+}
+
+class Rejection extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly stage: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function candidateWorkflow(input: CandidateInput): Promise<CandidateResult> {
+  const started = Date.now();
+  const base = { candidateId: input.candidateId, round: input.round, design: input.design };
+  const device = input.hardware.device;
+  let stage = 'build';
+  const enter = (s: string) => {
+    stage = s;
+    setCurrentDetails(`**${input.candidateId}** (round ${input.round}) — ${s}\n\n${describeDesign(input)}`);
+  };
+  let result: CandidateResult;
+  try {
+    enter('build');
+    const built = await buildStage(input);
+
+    enter('verify');
+    const verify = runtimeActivities(input, input.scenario.search.check_timeout_s).verify;
+    const checked = await verify({
+      searchId: input.searchId,
+      candidateId: input.candidateId,
+      stackDir: built.stackDir,
+      device,
+      timeoutS: input.scenario.search.check_timeout_s,
+    });
+
+    enter('benchmark');
+    const benchmark = runtimeActivities(input, input.scenario.search.bench_timeout_s).benchmark;
+    const bench = await benchmark({
+      searchId: input.searchId,
+      candidateId: input.candidateId,
+      stackDir: built.stackDir,
+      device,
+      workload: benchWorkloadFor(input.scenario),
+      objective: input.scenario.objective,
+      timeoutS: input.scenario.search.bench_timeout_s,
+    });
+    if (bench.objective === null) {
+      throw new Rejection('missing_metric', `the benchmark reported no '${input.scenario.objective}'`, 'benchmark');
+    }
+    result = {
+      ...base,
+      status: 'accepted',
+      metrics: bench.metrics,
+      objective: bench.objective,
+      checkPath: checked.checkPath,
+      benchPath: bench.benchPath,
+      stackDir: built.stackDir,
+    };
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    result = { ...base, status: 'rejected', ...rejectionOf(err, stage) };
+    log.info('candidate rejected', { candidateId: input.candidateId, reason: result.reason, stage });
+  }
+  result.durationMs = Date.now() - started;
+  enter(result.status === 'accepted' ? `accepted: ${input.scenario.objective} = ${result.objective}` : `rejected (${result.reason})`);
+  await reportToSearch(input.parentWorkflowId, result);
+  return result;
+}
+
+/** Template designs are built by an activity; LLM-built designs by the LLM builder workflow, a
+ * child of its own so each LLM call is an activity and a crash resumes mid-conversation. */
+async function buildStage(input: CandidateInput): Promise<BuildOutput> {
+  const buildInput: BuildInput = {
+    searchId: input.searchId,
+    candidateId: input.candidateId,
+    design: input.design,
+    scenario: input.scenario,
+    hardware: input.hardware,
+  };
+  if (input.design.builder === 'llm') {
+    return executeChild<(i: BuildInput & { llm?: CandidateInput['llm']; runtimeQueue: string }) => Promise<BuildOutput>>('llmBuilderWorkflow', {
+      workflowId: `${workflowInfo().workflowId}.llm-build`,
+      args: [{ ...buildInput, llm: input.llm, runtimeQueue: input.runtimeQueue }],
+    });
+  }
+  return control.build(buildInput);
+}
+
+function rejectionOf(err: unknown, stage: string): Pick<CandidateResult, 'reason' | 'message' | 'stage'> {
+  if (err instanceof Rejection) return { reason: err.reason, message: err.message, stage: err.stage };
+  let cause: unknown = err;
+  while (cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) cause = cause.cause;
+  if (cause instanceof ApplicationFailure) {
+    const d = cause.details?.[0] as Partial<RejectionDetails> | undefined;
+    if (cause.type === FAILURE_CANDIDATE || cause.type === FAILURE_USAGE) {
+      return { reason: d?.reason ?? 'candidate_error', message: d?.message ?? cause.message, stage: d?.stage ?? stage };
+    }
+    // Retries exhausted on an infrastructure error: the candidate is not proven bad, but the search
+    // must go on; the reason says so.
+    return { reason: 'infrastructure_error', message: cause.message, stage };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return { reason: 'infrastructure_timeout', message: `${stage} timed out (${cause.timeoutType}) after all retries`, stage };
+  }
+  return { reason: 'infrastructure_error', message: err instanceof Error ? err.message : String(err), stage };
+}
+
+async function reportToSearch(parentWorkflowId: string, result: CandidateResult): Promise<void> {
+  try {
+    await getExternalWorkflowHandle(parentWorkflowId).signal(candidateReportSignal, result);
+  } catch (err) {
+    // The search has already closed (stopped or finished); the result is still this workflow's.
+    log.warn('search did not take the report', { parentWorkflowId, error: String(err) });
+  }
+}
+
+function describeDesign(input: CandidateInput): string {
+  const choices = Object.entries(input.design.choices)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  return `${choices}${input.design.hypothesis ? `\n\nHypothesis: ${input.design.hypothesis}` : ''}`;
+}

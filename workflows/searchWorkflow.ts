@@ -1,0 +1,452 @@
+// The outer loop of a search: rounds of plan → CandidateWorkflow children (bounded concurrency)
+// → collect → prune → next, within a budget of rounds, candidates and wall time. Everything the
+// search must remember lives in CarriedState, which is handed to the next run on continue-as-new.
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  WorkflowIdReusePolicy,
+} from '@temporalio/workflow';
+import type { ControlActivities } from '../activities/index.js';
+import type { CandidateOutcome, PlanOutput, SearchMemory } from '../lib/architect/types.js';
+import { FAILURE_USAGE } from '../lib/failures.js';
+import type {
+  CandidateResult,
+  CarriedState,
+  SearchInput,
+  SearchProgress,
+  SearchStatus,
+  SearchSummary,
+  SteerRequest,
+} from '../lib/searchTypes.js';
+import { candidateWorkflow } from './candidateWorkflow.js';
+import {
+  candidateReportSignal,
+  leaderboardQuery,
+  pauseUpdate,
+  progressQuery,
+  resumeUpdate,
+  steerUpdate,
+  stopUpdate,
+  type ControlAck,
+} from './messages.js';
+import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute } from './searchAttributes.js';
+
+const control = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FAILURE_USAGE] },
+});
+
+/** A fresh run always starts below this many events, so continue-as-new cannot loop. */
+const MIN_CONTINUE_AS_NEW_EVENTS = 16;
+/** Rejections kept in workflow state; older ones remain in search.json and the artifact store. */
+const MAX_REJECTED_KEPT = 500;
+
+type ExtraState = CarriedState & {
+  /** Outcomes the architect has not seen yet (handed to the next plan, then cleared). */
+  newOutcomes: CandidateOutcome[];
+  /** Hints the architect has not seen yet. */
+  newHints: string[];
+  roundClosed: boolean;
+  exhausted: boolean;
+};
+
+export async function searchWorkflow(input: SearchInput): Promise<SearchSummary> {
+  const info = workflowInfo();
+  const { scenario, budget, options } = input;
+  const higherIsBetter = !scenario.objective.endsWith('_ms');
+  const st: ExtraState = (input.carried as ExtraState | undefined) ?? freshState(input);
+  let status: SearchStatus = st.failure ? 'failed' : st.stopRequested ? 'stopping' : st.paused ? 'paused' : 'running';
+  let version = 0; // bumped by every message, so the main loop wakes up
+  const bump = () => void version++;
+
+  const better = (a: number, b: number) => (higherIsBetter ? a > b : a < b);
+  const best = (): CandidateResult | null => st.leaderboard[0] ?? null;
+  const wallDeadline = st.startedAt + budget.wallTimeMs;
+  const wallTimeLeft = () => wallDeadline - Date.now();
+  const budgetReached = () => st.startedCount >= budget.maxCandidates || wallTimeLeft() <= 0;
+
+  // ---- messages -------------------------------------------------------------------------------
+  const absorb = (r: CandidateResult) => {
+    if (st.reportedIds.includes(r.candidateId)) return; // a report counts exactly once
+    st.reportedIds.push(r.candidateId);
+    st.pending = st.pending.filter((p) => p.candidateId !== r.candidateId);
+    st.totalCandidateMs += r.durationMs ?? 0;
+    if (r.design.origin === 'default') st.baseline = r;
+    if (r.status === 'accepted' && typeof r.objective === 'number') {
+      st.acceptedCount++;
+      const at = st.leaderboard.findIndex((x) => better(r.objective!, x.objective!));
+      st.leaderboard.splice(at === -1 ? st.leaderboard.length : at, 0, r);
+      st.leaderboard.length = Math.min(st.leaderboard.length, options.leaderboardSize);
+    } else {
+      st.rejected.push({ ...r, status: 'rejected', metrics: undefined });
+      if (st.rejected.length > MAX_REJECTED_KEPT) st.rejected.shift();
+    }
+    st.newOutcomes.push({
+      designId: r.design.id,
+      design: r.design,
+      status: r.status,
+      reason: r.reason,
+      metrics: numericMetrics(r.metrics),
+      objective: r.objective,
+      round: r.round,
+    });
+    bump();
+  };
+
+  const ack = (message: string): ControlAck => ({ status, message });
+  setHandler(candidateReportSignal, absorb);
+  setHandler(progressQuery, () => progress());
+  setHandler(leaderboardQuery, () => ({ leaderboard: st.leaderboard, rejected: st.rejected }));
+  setHandler(
+    steerUpdate,
+    (req: SteerRequest) => {
+      if (req.hint) {
+        st.hints.push(req.hint);
+        st.newHints.push(req.hint);
+      }
+      for (const [dim, allowed] of Object.entries(req.constraints ?? {})) st.constraints[dim] = allowed;
+      bump();
+      return ack(`steering applies from the next plan (round ${st.round + 1})`);
+    },
+    {
+      validator: (req: SteerRequest) => {
+        const hasConstraints = req.constraints && Object.keys(req.constraints).length > 0;
+        if (!req.hint && !hasConstraints) throw new Error('steer needs a hint or a constraint');
+        for (const [dim, allowed] of Object.entries(req.constraints ?? {})) {
+          if (!Array.isArray(allowed) || allowed.length === 0 || allowed.some((c) => typeof c !== 'string')) {
+            throw new Error(`constraint '${dim}' must list at least one allowed choice`);
+          }
+        }
+      },
+    },
+  );
+  setHandler(pauseUpdate, () => {
+    if (st.stopRequested || isFinal(status)) return ack(`search is ${status}; nothing to pause`);
+    st.paused = true;
+    setStatus('paused');
+    bump();
+    return ack('paused: running candidates finish, no new ones start until resume');
+  });
+  setHandler(resumeUpdate, () => {
+    if (!st.paused) return ack(`search is ${status}, not paused`);
+    st.paused = false;
+    if (!st.stopRequested) setStatus('running');
+    bump();
+    return ack('resumed');
+  });
+  setHandler(stopUpdate, () => {
+    if (isFinal(status)) return ack(`search is already ${status}`);
+    st.stopRequested = true;
+    st.paused = false;
+    st.queue = [];
+    setStatus('stopping');
+    bump();
+    return ack(`stopping: waiting for ${st.pending.length} running candidate(s), then writing results`);
+  });
+
+  // ---- helpers --------------------------------------------------------------------------------
+  function setStatus(s: SearchStatus) {
+    status = s;
+    upsertSearchAttributes([{ key: statusAttribute, value: s }]);
+    showDetails();
+  }
+
+  function showDetails() {
+    const b = best();
+    setCurrentDetails(
+      [
+        `### ${scenario.name} — ${status}`,
+        `Round ${st.round}/${budget.rounds} · candidates ${st.reportedIds.length} done, ${st.pending.length} running, ${st.rejected.length} rejected (budget ${budget.maxCandidates})`,
+        b ? `Best: **${b.candidateId}** ${scenario.objective} = ${b.objective}` : 'Best: none yet',
+        st.hints.length ? `Hints: ${st.hints.map((h) => `“${h}”`).join('; ')}` : '',
+        st.failure ? `Failure: ${st.failure}` : '',
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
+    );
+  }
+
+  function progress(): SearchProgress {
+    const b = best();
+    const done = st.reportedIds.length;
+    return {
+      searchId: input.searchId,
+      scenario: scenario.name,
+      objective: scenario.objective,
+      status,
+      round: st.round,
+      budget,
+      concurrency: scenario.search.concurrency,
+      candidates: {
+        started: st.startedCount,
+        done,
+        running: st.pending.length,
+        accepted: st.acceptedCount,
+        rejected: done - st.acceptedCount,
+        queued: st.queue.length,
+      },
+      best: b ? { candidateId: b.candidateId, objective: b.objective! } : null,
+      startedAt: st.startedAt,
+      now: Date.now(),
+      meanCandidateMs: done > 0 ? st.totalCandidateMs / done : null,
+      runIndex: st.runIndex,
+      hints: st.hints,
+      constraints: st.constraints,
+      details: `round ${st.round}, ${st.pending.length} running`,
+      failure: st.failure,
+    };
+  }
+
+  async function writeResults(final: boolean): Promise<string> {
+    return control.finalizeSearch({
+      searchId: input.searchId,
+      workflowId: info.workflowId,
+      scenario,
+      scenarioFile: input.scenarioFile,
+      status,
+      rounds: st.rounds,
+      leaderboard: st.leaderboard,
+      rejected: st.rejected,
+      baseline: st.baseline,
+      llmUsage: st.memory?.llmUsage ?? null,
+      startedAt: st.startedAt,
+      finishedAt: final ? Date.now() : null,
+      failure: st.failure,
+    });
+  }
+
+  async function planNextRound(): Promise<void> {
+    st.round++;
+    st.roundClosed = false;
+    upsertSearchAttributes([{ key: roundAttribute, value: st.round }]);
+    showDetails();
+    const count = Math.min(scenario.search.candidates_per_round, budget.maxCandidates - st.startedCount);
+    let out: PlanOutput;
+    try {
+      out = await control.plan({
+        scenario,
+        round: st.round,
+        hardware: input.hardware,
+        history: st.newOutcomes,
+        memory: st.memory ?? emptyMemory(),
+        hints: st.newHints,
+        constraints: { ...scenario.constraints, ...st.constraints },
+        count,
+        seed: scenario.model.seed * 100_003 + st.round,
+        architect: scenario.search.architect,
+        builder: scenario.search.builder,
+        llm: input.llm,
+      });
+    } catch (err) {
+      // The architect could not plan even after retries: keep everything found so far and end.
+      st.failure = `planning round ${st.round} failed: ${rootMessage(err)}`;
+      st.exhausted = true;
+      log.error('plan failed', { error: st.failure });
+      return;
+    }
+    st.memory = out.memory;
+    st.newOutcomes = [];
+    st.newHints = [];
+    const designs = out.designs.slice(0, count);
+    if (designs.length === 0) st.exhausted = true; // the architect has nothing new to try
+    st.queue = designs.map((design, i) => ({ candidateId: `r${st.round}-c${i}`, design }));
+  }
+
+  async function startNextCandidate(): Promise<void> {
+    const next = st.queue.shift()!;
+    const workflowId = `${info.workflowId}.${next.candidateId}`;
+    st.pending.push({ candidateId: next.candidateId, workflowId, round: st.round, startedAt: Date.now() });
+    st.startedCount++;
+    try {
+      const handle = await startChild(candidateWorkflow, {
+        workflowId,
+        taskQueue: options.controlQueue,
+        args: [
+          {
+            searchId: input.searchId,
+            parentWorkflowId: info.workflowId,
+            candidateId: next.candidateId,
+            round: st.round,
+            design: next.design,
+            scenario,
+            hardware: input.hardware,
+            runtimeQueue: options.runtimeQueue,
+            heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+            llm: input.llm,
+          },
+        ],
+        // Candidates outlive a continue-as-new of the search; they report by signal to its id.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      });
+      // Within this run the result also arrives directly; absorb() ignores the duplicate.
+      handle.result().then(absorb, (err) => absorb(lostCandidate(next, `candidate workflow failed: ${rootMessage(err)}`)));
+    } catch (err) {
+      absorb(lostCandidate(next, `candidate could not start: ${rootMessage(err)}`));
+    }
+  }
+
+  function lostCandidate(c: { candidateId: string; design: CandidateResult['design'] }, message: string): CandidateResult {
+    const round = st.pending.find((p) => p.candidateId === c.candidateId)?.round ?? st.round;
+    return { candidateId: c.candidateId, round, design: c.design, status: 'rejected', reason: 'candidate_workflow_failed', message };
+  }
+
+  function closeRound() {
+    st.roundClosed = true;
+    const inRound = [...st.leaderboard, ...st.rejected].filter((r) => r.round === st.round);
+    const b = best();
+    st.rounds.push({
+      round: st.round,
+      best: b?.objective ?? null,
+      bestCandidateId: b?.candidateId ?? null,
+      accepted: inRound.filter((r) => r.status === 'accepted').length,
+      rejected: inRound.filter((r) => r.status === 'rejected').length,
+    });
+    if (b?.objective !== undefined) upsertSearchAttributes([{ key: bestMetricAttribute, value: b.objective }]);
+    showDetails();
+  }
+
+  function historyTooLong(): boolean {
+    const now = workflowInfo();
+    return now.continueAsNewSuggested || now.historyLength >= Math.max(options.continueAsNewAfterEvents, MIN_CONTINUE_AS_NEW_EVENTS);
+  }
+
+  async function continueAsNewIfLong(): Promise<void> {
+    if (!historyTooLong()) return;
+    await condition(allHandlersFinished);
+    log.info('continuing as new', { runIndex: st.runIndex + 1, pending: st.pending.length, historyLength: workflowInfo().historyLength });
+    await continueAsNew<typeof searchWorkflow>({ ...input, carried: { ...st, runIndex: st.runIndex + 1 } as ExtraState });
+  }
+
+  // ---- the loop -------------------------------------------------------------------------------
+  upsertSearchAttributes([
+    { key: scenarioAttribute, value: scenario.name },
+    { key: statusAttribute, value: status },
+    { key: roundAttribute, value: st.round },
+  ]);
+  showDetails();
+
+  while (true) {
+    const roundIdle = st.queue.length === 0 && st.pending.length === 0;
+    if (roundIdle) {
+      if (st.round > 0 && !st.roundClosed) {
+        closeRound();
+        await writeResults(false);
+      }
+      const out = st.stopRequested || st.exhausted || st.round >= budget.rounds || budgetReached();
+      if (out) break;
+      if (st.paused) {
+        await condition(() => !st.paused || st.stopRequested);
+        continue;
+      }
+      await continueAsNewIfLong();
+      await planNextRound();
+      continue;
+    }
+
+    if (st.stopRequested || budgetReached()) st.queue = []; // what has not started will not start
+    while (!st.paused && st.queue.length > 0 && st.pending.length < scenario.search.concurrency) {
+      await startNextCandidate();
+    }
+    await continueAsNewIfLong();
+
+    const seen = version;
+    const canStart = () => !st.paused && st.queue.length > 0 && st.pending.length < scenario.search.concurrency;
+    const wakeIn = wallTimeLeft() > 0 ? wallTimeLeft() : lostAfterMs(input) + wallTimeLeft();
+    const woke = await condition(() => version !== seen || canStart(), Math.max(wakeIn, 1000));
+    if (!woke && wallTimeLeft() <= -lostAfterMs(input)) {
+      // Far past the wall-time budget and the candidates' own time limits: they are not coming back.
+      for (const p of [...st.pending]) {
+        absorb({ candidateId: p.candidateId, round: p.round, design: { id: p.candidateId, choices: {}, params: {}, builder: 'template' }, status: 'rejected', reason: 'lost', message: 'no report within the time limits' });
+      }
+    }
+  }
+
+  const finalStatus: SearchStatus = st.failure ? 'failed' : st.stopRequested ? 'stopped' : 'done';
+  setStatus(finalStatus);
+  const searchJson = await writeResults(true);
+  await condition(allHandlersFinished);
+  return {
+    searchId: input.searchId,
+    status: finalStatus,
+    rounds: st.round,
+    candidates: st.reportedIds.length,
+    accepted: st.acceptedCount,
+    rejected: st.reportedIds.length - st.acceptedCount,
+    best: best(),
+    failure: st.failure,
+    searchJson,
+  };
+}
+
+function freshState(input: SearchInput): ExtraState {
+  return {
+    startedAt: Date.now(),
+    round: 0,
+    queue: [],
+    pending: [],
+    leaderboard: [],
+    rejected: [],
+    reportedIds: [],
+    acceptedCount: 0,
+    startedCount: 0,
+    totalCandidateMs: 0,
+    rounds: [],
+    memory: null,
+    hints: [],
+    constraints: {},
+    paused: false,
+    stopRequested: false,
+    baseline: null,
+    runIndex: 0,
+    failure: null,
+    newOutcomes: [],
+    newHints: [],
+    roundClosed: true,
+    exhausted: false,
+  };
+}
+
+function emptyMemory(): SearchMemory {
+  return {
+    explored: [],
+    outcomes: [],
+    failedRegions: [],
+    regionStats: {},
+    notes: [],
+    llmUsage: { promptTokens: 0, completionTokens: 0, costUsd: 0, calls: 0 },
+  };
+}
+
+function isFinal(s: SearchStatus): boolean {
+  return s === 'done' || s === 'stopped' || s === 'failed';
+}
+
+/** Grace after the wall-time budget before a silent candidate counts as lost. */
+function lostAfterMs(input: SearchInput): number {
+  const s = input.scenario.search;
+  return (s.check_timeout_s + s.bench_timeout_s) * 1000 + 10 * 60_000;
+}
+
+function numericMetrics(m: CandidateResult['metrics']): Record<string, number> | undefined {
+  if (!m) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) if (typeof v === 'number') out[k] = v;
+  return out;
+}
+
+function rootMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause) e = (e as { cause: unknown }).cause;
+  return e instanceof Error ? e.message : String(e);
+}
