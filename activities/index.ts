@@ -7,17 +7,20 @@ import { finalizeSearch } from './finalize.js';
 import type { DeviceSlots } from './gpuSlots.js';
 import { plan } from './plan.js';
 import { createVerify } from './verify.js';
+import { createLlmRuntimeActivities, llmControlActivities } from './llm.js';
 
 export const controlActivities = {
   plan,
   build,
   finalizeSearch,
+  ...llmControlActivities,
 };
 
 export function createRuntimeActivities(slots: DeviceSlots) {
   return {
     verify: createVerify(slots),
     benchmark: createBenchmark(slots),
+    ...createLlmRuntimeActivities(slots),
   };
 }
 

@@ -27,10 +27,16 @@ export interface LlmChatInput {
   maxTokens?: number;
 }
 
-export async function llmChat(input: LlmChatInput): Promise<ChatReply> {
+/** Heartbeats while a long call runs, so a dead worker is noticed within the heartbeat timeout. */
+function keepBeating(details: Record<string, unknown>): () => void {
   const ctx = Context.current();
-  ctx.heartbeat({ stage: 'llm', messages: input.messages.length });
-  const beat = setInterval(() => ctx.heartbeat({ stage: 'llm', messages: input.messages.length }), 5000);
+  ctx.heartbeat(details);
+  const timer = setInterval(() => ctx.heartbeat(details), 2000);
+  return () => clearInterval(timer);
+}
+
+export async function llmChat(input: LlmChatInput): Promise<ChatReply> {
+  const stop = keepBeating({ stage: 'llm', messages: input.messages.length });
   try {
     const client = new LlmClient(input.settings);
     return await client.chat({ messages: input.messages, tools: input.tools, maxTokens: input.maxTokens });
@@ -40,7 +46,7 @@ export async function llmChat(input: LlmChatInput): Promise<ChatReply> {
     if (err instanceof LlmError && !err.retryable) throw ApplicationFailure.nonRetryable(message, FAILURE_LLM_FATAL);
     throw ApplicationFailure.retryable(message, FAILURE_LLM_TRANSIENT);
   } finally {
-    clearInterval(beat);
+    stop();
   }
 }
 
@@ -69,6 +75,7 @@ export async function prepareLlmWorkspace(input: PrepareWorkspaceInput): Promise
   if (existsSync(marker)) return JSON.parse(readFileSync(marker, 'utf8')) as PreparedWorkspace;
   mkdirSync(workspace, { recursive: true });
   const ctx = Context.current();
+  const stop = keepBeating({ stage: 'build', step: 'materialize' });
   let built;
   try {
     built = await buildFromTemplate({
@@ -77,9 +84,9 @@ export async function prepareLlmWorkspace(input: PrepareWorkspaceInput): Promise
       hardware: input.hardware,
       outDir: path.join(workspace, 'stack'),
       signal: ctx.cancellationSignal,
-      onEvent: (e) => e.event === 'progress' && ctx.heartbeat({ stage: 'build', step: 'materialize' }),
     });
   } catch (err) {
+    stop();
     if (err instanceof BuildError && err.kind !== 'infrastructure') {
       throw ApplicationFailure.create({
         message: err.message,
@@ -90,6 +97,7 @@ export async function prepareLlmWorkspace(input: PrepareWorkspaceInput): Promise
     }
     throw ApplicationFailure.retryable((err as Error).message, FAILURE_INFRA);
   }
+  stop();
   const protectedEntries = protectedRuntimeEntries();
   const trusted = trustedRuntimeHashes(protectedEntries);
   const stackDir = built.stackDir;
@@ -108,16 +116,28 @@ export interface BuilderToolInput {
   call: { id: string; name: string; arguments: string };
 }
 
-export async function runBuilderTool(input: BuilderToolInput): Promise<ToolOutcome> {
-  const ctx = Context.current();
-  ctx.heartbeat({ stage: 'tool', tool: input.call.name });
-  const beat = setInterval(() => ctx.heartbeat({ stage: 'tool', tool: input.call.name }), 5000);
-  try {
-    return await executeTool(input.call.name, input.call.arguments, input.context, ctx.cancellationSignal);
-  } finally {
-    clearInterval(beat);
-  }
+/** What a runtime worker lends a tool that runs candidate code: one device, pinned by environment. */
+export interface ToolDeviceSlots {
+  with<T>(fn: (env: NodeJS.ProcessEnv, slot: string) => Promise<T>): Promise<T>;
 }
+
+const RUNS_CANDIDATE = new Set(['run_checker', 'run_short_benchmark']);
+
+export function createRunBuilderTool(slots?: ToolDeviceSlots) {
+  return async function runBuilderTool(input: BuilderToolInput): Promise<ToolOutcome> {
+    const ctx = Context.current();
+    const stop = keepBeating({ stage: 'tool', tool: input.call.name });
+    const run = (context: ToolContext) => executeTool(input.call.name, input.call.arguments, context, ctx.cancellationSignal);
+    try {
+      if (!slots || !RUNS_CANDIDATE.has(input.call.name)) return await run(input.context);
+      return await slots.with((env) => run({ ...input.context, env: { ...input.context.env, ...(env as Record<string, string>) } }));
+    } finally {
+      stop();
+    }
+  };
+}
+
+export const runBuilderTool = createRunBuilderTool();
 
 export interface FinalizeInput {
   context: ToolContext;
@@ -135,5 +155,9 @@ export async function finalizeLlmWorkspace(input: FinalizeInput): Promise<{ inte
 
 export const llmControlActivities = { llmChat };
 export const llmRuntimeActivities = { prepareLlmWorkspace, runBuilderTool, finalizeLlmWorkspace };
+/** The runtime worker's variant: tools that run candidate code take one of its device slots. */
+export function createLlmRuntimeActivities(slots: ToolDeviceSlots) {
+  return { prepareLlmWorkspace, runBuilderTool: createRunBuilderTool(slots), finalizeLlmWorkspace };
+}
 export type LlmControlActivities = typeof llmControlActivities;
 export type LlmRuntimeActivities = typeof llmRuntimeActivities;

@@ -32,6 +32,8 @@ export interface LlmBuilderInput {
   limits?: Partial<LlmBuilderLimits>;
   workspaceDir?: string;
   memoryBytes?: number;
+  /** How soon a dead worker is noticed (its activities heartbeat every 5 s). */
+  heartbeatTimeoutMs?: number;
 }
 
 export interface LlmBuilderOutput {
@@ -44,17 +46,19 @@ export interface LlmBuilderOutput {
   transcriptPath: string;
 }
 
-const control = proxyActivities<LlmControlActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 6, nonRetryableErrorTypes: ['LlmFatal'] },
-});
+function controlActivities(heartbeatTimeoutMs: number) {
+  return proxyActivities<LlmControlActivities>({
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: heartbeatTimeoutMs,
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 6, nonRetryableErrorTypes: ['LlmFatal'] },
+  });
+}
 
-function runtime(queue: string, timeoutS: number) {
+function runtime(queue: string, timeoutS: number, heartbeatTimeoutMs: number) {
   return proxyActivities<LlmRuntimeActivities>({
     taskQueue: queue,
     startToCloseTimeout: (timeoutS + 180) * 1000,
-    heartbeatTimeout: '1 minute',
+    heartbeatTimeout: heartbeatTimeoutMs,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FAILURE_CANDIDATE, FAILURE_USAGE] },
   });
 }
@@ -82,7 +86,9 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
   const limits = { ...DEFAULT_LLM_BUILDER_LIMITS, ...input.limits };
   const checkTimeoutS = input.scenario.search?.check_timeout_s ?? 600;
   const benchTimeoutS = Math.min(input.scenario.search?.bench_timeout_s ?? 600, 600);
-  const tools = runtime(input.runtimeQueue, Math.max(checkTimeoutS, benchTimeoutS));
+  const heartbeatTimeoutMs = input.heartbeatTimeoutMs ?? 30_000;
+  const tools = runtime(input.runtimeQueue, Math.max(checkTimeoutS, benchTimeoutS), heartbeatTimeoutMs);
+  const control = controlActivities(heartbeatTimeoutMs);
 
   const prepared = await tools.prepareLlmWorkspace({
     searchId: input.searchId,

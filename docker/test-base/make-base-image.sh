@@ -25,7 +25,8 @@ trap 'rm -rf "$rootfs"' EXIT
 
 base_prefix="$("$PYTHON" -c 'import sys; print(sys.base_prefix)')"
 ver="$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
-site="$base_prefix/lib/python$ver/site-packages"
+# Where the base interpreter itself looks for packages (Debian's python uses dist-packages).
+site="$("$base_prefix/bin/python$ver" -I -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
 # The interpreter and its standard library, at the same path (keeps the binary's rpath valid).
 mkdir -p "$rootfs$base_prefix/bin" "$rootfs$base_prefix/lib" "$rootfs$site"

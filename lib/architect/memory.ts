@@ -12,7 +12,10 @@ export const MEMORY_LIMITS = {
 };
 
 /** Reasons that say nothing about the design's choices (the builder or the machine failed). */
-const NON_DESIGN_REASONS = new Set(['integrity_violation', 'llm_budget_exhausted', 'llm_unavailable', 'infrastructure', 'cancelled']);
+const NON_DESIGN_REASONS = new Set([
+  'integrity_violation', 'llm_budget_exhausted', 'llm_unavailable', 'llm_turn_limit',
+  'infrastructure', 'infrastructure_error', 'infrastructure_timeout', 'cancelled', 'lost',
+]);
 
 export function emptyUsage(): LlmUsage {
   return { promptTokens: 0, completionTokens: 0, costUsd: 0, calls: 0 };
@@ -99,8 +102,11 @@ export function recordProposals(memory: SearchMemory, designs: Design[]): Search
 export function recordOutcomes(memory: SearchMemory, outcomes: CandidateOutcome[], scenario: ScenarioLike): SearchMemory {
   const space = loadDesignSpace();
   const known = new Set(memory.outcomes.map((o) => o.id));
-  const fresh = outcomes.filter((o) => !known.has(o.designId));
-  if (fresh.length === 0) return recordProposals(memory, outcomes.map((o) => o.design));
+  // A report that lost its design (e.g. a candidate that never reported) teaches nothing.
+  const fresh = outcomes
+    .map((o) => ({ ...o, designId: o.designId ?? o.design?.id }))
+    .filter((o) => o.designId && o.design && Object.keys(o.design.choices ?? {}).length > 0 && !known.has(o.designId));
+  if (fresh.length === 0) return recordProposals(memory, outcomes.filter((o) => o.design?.id).map((o) => o.design));
   const regionStats: Record<string, [number, number]> = { ...memory.regionStats };
   const failedRegions = new Set(memory.failedRegions);
   for (const o of fresh) {
@@ -119,8 +125,9 @@ export function recordOutcomes(memory: SearchMemory, outcomes: CandidateOutcome[
   const higher = (x: OutcomeSummary) => orientedScore(scenario.objective, x.obj ?? Number.NEGATIVE_INFINITY);
   const accepted = all.filter((o) => o.ok).sort((a, b) => higher(b) - higher(a)).slice(0, MEMORY_LIMITS.accepted);
   const rejected = all.filter((o) => !o.ok).slice(-MEMORY_LIMITS.rejected);
-  const withIds = recordProposals(memory, outcomes.map((o) => o.design));
-  return { ...withIds, outcomes: [...accepted, ...rejected], regionStats, failedRegions: [...failedRegions] };
+  const withIds = recordProposals(memory, fresh.map((o) => o.design));
+  const llmUsage = fresh.reduce((u, o) => addUsage(u, o.llmUsage), memory.llmUsage);
+  return { ...withIds, outcomes: [...accepted, ...rejected], regionStats, failedRegions: [...failedRegions], llmUsage };
 }
 
 /** Appends a note (a steering hint, an architect observation), dropping the oldest beyond the budget. */

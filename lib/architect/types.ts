@@ -46,6 +46,8 @@ export interface CandidateOutcome {
   /** The scenario objective, oriented as measured (see `objectiveHigherIsBetter`). */
   objective?: number;
   round?: number;
+  /** LLM use of the builder for this candidate (folded into the search's total by the architect). */
+  llmUsage?: LlmUsage;
 }
 
 /** What the architect remembers across rounds and continue-as-new; kept compact on purpose. */

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { pythonExecutable } from "../paths.js";
+import { projectRoot, pythonExecutable } from "../paths.js";
 
 export interface ServeOptions {
   host?: string;
@@ -44,7 +44,9 @@ export async function serveArtifact(artifactDir: string, opts: ServeOptions = {}
   const args = ["-m", "vibeserve_runtime", "serve", "--stack", stackDir, "--host", opts.host ?? "127.0.0.1", "--port", String(opts.port ?? 8000)];
   if (opts.device) args.push("--device", opts.device);
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: "1" };
-  if (existsSync(path.join(stackDir, "vibeserve_runtime"))) env.PYTHONPATH = [stackDir, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  // A stack without its own runtime copy runs on the project's runtime (python-runtime/).
+  const ownRuntime = existsSync(path.join(stackDir, "vibeserve_runtime")) ? stackDir : null;
+  env.PYTHONPATH = [ownRuntime, path.join(projectRoot, "python-runtime"), env.PYTHONPATH].filter(Boolean).join(path.delimiter);
   // The key travels in the environment, never on the command line where `ps` would show it.
   if (opts.apiKey) env.VIBESERVE_API_KEY = opts.apiKey;
 

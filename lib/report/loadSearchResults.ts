@@ -216,6 +216,17 @@ export function loadSearchResults(searchIdOrDir: string, root?: string): SearchR
   };
 }
 
+/** The leaderboard plus the baseline when it is a separate measurement (a search may use one of
+ * its own candidates, the generic default stack, as the baseline). */
+export function measuredCandidates(r: SearchResults): CandidateView[] {
+  const separate = r.baseline && !r.leaderboard.some((c) => c.candidateId === r.baseline!.candidateId);
+  return [...r.leaderboard, ...(separate ? [r.baseline!] : [])];
+}
+
+export function isBaselineCandidate(r: SearchResults, c: CandidateView): boolean {
+  return c.isBaseline || (r.baseline !== null && c.candidateId === r.baseline.candidateId);
+}
+
 /** All candidates that can be exported: accepted ones with a stack directory. */
 export function findCandidate(results: SearchResults, candidateId?: string): CandidateView {
   const all = [...results.leaderboard, ...results.rejected];

@@ -2,7 +2,7 @@
 // and data-* attributes with the plotted value, so tests (and curious users) can check a figure
 // against the bench.json it came from.
 import type { CandidateView, SearchResults } from "./loadSearchResults.js";
-import { metricValue } from "./loadSearchResults.js";
+import { isBaselineCandidate, measuredCandidates, metricValue } from "./loadSearchResults.js";
 import { emptyPlot, esc, fmt, frame, linearScale, palette, svgOpen, xAxis, yAxis } from "./svg.js";
 
 export interface Plot {
@@ -56,14 +56,14 @@ export function paretoPlot(r: SearchResults): Plot {
   const lMetric = r.latencyMetric;
   const title = `${label(tMetric)} vs ${label(lMetric)}`;
   const f = frame(640, 380);
-  const all = [...r.leaderboard, ...(r.baseline ? [r.baseline] : [])];
-  const pts = all
+  const pts = measuredCandidates(r)
     .map((c) => ({ c, t: metricValue(c.bench, tMetric), l: metricValue(c.bench, lMetric) }))
     .filter((p): p is { c: CandidateView; t: number; l: number } => p.t !== null && p.l !== null);
   if (pts.length === 0) return { name: "pareto", title, svg: emptyPlot(f, title, "pareto", "no benchmarked candidate yet") };
   const x = linearScale(pts.map((p) => p.l), f.left, f.right, { zero: true });
   const y = linearScale(pts.map((p) => p.t), f.bottom, f.top, { zero: true });
   const front = paretoFront(pts.filter((p) => !p.c.isBaseline), (p) => p.t, (p) => p.l);
+  const baseId = r.baseline?.candidateId;
   let body = yAxis(f, y, `${label(tMetric)} (tok/s) ↑`) + xAxis(f, x, `${label(lMetric)} ↓`);
   if (front.length > 1) {
     // Staircase through the front: everything below-right of it is dominated.
@@ -86,19 +86,20 @@ export function paretoPlot(r: SearchResults): Plot {
       : `<circle class="mark ${cls}" cx="${cx}" cy="${cy}" r="${onFront ? 7 : 5}" fill="${color}" fill-opacity="${onFront ? 1 : 0.6}"`;
     body += `${shape} data-candidate="${esc(p.c.candidateId)}" data-throughput="${p.t}" data-latency="${p.l}"><title>${esc(p.c.candidateId)}: ${esc(fmt(p.t))} tok/s at ${esc(fmt(p.l))} ms</title>${p.c.isBaseline ? "</rect>" : "</circle>"}`;
     const nearRight = Number(cx) > f.right - 120; // keep labels of right-most points inside the figure
-    body += `<text x="${Number(cx) + (nearRight ? -9 : 9)}" y="${Number(cy) - 7}" text-anchor="${nearRight ? "end" : "start"}" fill="${palette.ink}" font-size="11">${esc(p.c.candidateId)}</text>`;
+    const name = p.c.candidateId === baseId && !p.c.isBaseline ? `${p.c.candidateId} (baseline)` : p.c.candidateId;
+    body += `<text x="${Number(cx) + (nearRight ? -9 : 9)}" y="${Number(cy) - 7}" text-anchor="${nearRight ? "end" : "start"}" fill="${palette.ink}" font-size="11">${esc(name)}</text>`;
   }
   const lx = f.right - 150;
   body += `<circle cx="${lx}" cy="${f.top + 6}" r="6" fill="${palette.accent}"/><text x="${lx + 10}" y="${f.top + 10}" fill="${palette.ink}">Pareto front</text>`;
   body += `<circle cx="${lx}" cy="${f.top + 24}" r="5" fill="${palette.primary}" fill-opacity="0.6"/><text x="${lx + 10}" y="${f.top + 28}" fill="${palette.ink}">dominated</text>`;
-  if (r.baseline) body += `<rect x="${lx - 5}" y="${f.top + 37}" width="10" height="10" fill="${palette.muted}"/><text x="${lx + 10}" y="${f.top + 46}" fill="${palette.ink}">baseline</text>`;
+  if (pts.some((p) => p.c.isBaseline)) body += `<rect x="${lx - 5}" y="${f.top + 37}" width="10" height="10" fill="${palette.muted}"/><text x="${lx + 10}" y="${f.top + 46}" fill="${palette.ink}">baseline</text>`;
   return { name: "pareto", title, svg: `${svgOpen(f, title, "pareto")}${body}</svg>` };
 }
 
 /** Small multiples: mean / median / p99 of TTFT, TPOT, ITL and E2EL for each measured candidate. */
 export function latencyPercentilesPlot(r: SearchResults): Plot {
   const title = "Latency percentiles per candidate (ms)";
-  const cands = [...r.leaderboard, ...(r.baseline ? [r.baseline] : [])].filter((c) => c.bench);
+  const cands = measuredCandidates(r).filter((c) => c.bench);
   const families = ["ttft", "tpot", "itl", "e2el"];
   const stats = ["mean", "median", "p99"];
   const panelW = 340;
@@ -146,7 +147,7 @@ export function latencyPercentilesPlot(r: SearchResults): Plot {
 export function baselineComparisonPlot(r: SearchResults): Plot {
   const metric = r.objectiveMetric;
   const title = `Baseline comparison: ${label(metric)}`;
-  const rows = [...(r.baseline ? [r.baseline] : []), ...r.leaderboard].filter((c) => c.objective !== null);
+  const rows = [...(r.baseline ? [r.baseline] : []), ...r.leaderboard.filter((c) => c.candidateId !== r.baseline?.candidateId)].filter((c) => c.objective !== null);
   const f = frame(640, Math.max(160, 70 + rows.length * 30), { left: 230, right: 90, top: 40, bottom: 40 });
   if (rows.length === 0) return { name: "baseline-comparison", title, svg: emptyPlot(f, title, "baseline-comparison", "no benchmarked candidate yet") };
   const x = linearScale(rows.map((c) => c.objective!), f.left, f.right, { zero: true });
@@ -157,12 +158,13 @@ export function baselineComparisonPlot(r: SearchResults): Plot {
   const rowH = (f.bottom - f.top) / rows.length;
   rows.forEach((c, i) => {
     const yTop = f.top + i * rowH + rowH * 0.15;
-    const color = c.isBaseline ? palette.muted : c === best ? palette.accent : palette.primary;
+    const isBase = isBaselineCandidate(r, c);
+    const color = isBase ? palette.muted : c === best ? palette.accent : palette.primary;
     const w = Math.max(1, x(c.objective!) - f.left);
-    const name = c.isBaseline ? `${c.candidateId} (baseline)` : c === best ? `${c.candidateId} (best)` : c.candidateId;
+    const name = isBase ? `${c.candidateId} (baseline${c === best ? ", best" : ""})` : c === best ? `${c.candidateId} (best)` : c.candidateId;
     body += `<text x="${f.left - 8}" y="${(yTop + rowH * 0.35).toFixed(1)}" text-anchor="end" dominant-baseline="middle" fill="${palette.ink}">${esc(name)}</text>`;
     body += `<rect class="mark" data-candidate="${esc(c.candidateId)}" data-value="${c.objective}" x="${f.left}" y="${yTop.toFixed(1)}" width="${w.toFixed(1)}" height="${(rowH * 0.7).toFixed(1)}" fill="${color}"><title>${esc(c.candidateId)}: ${esc(fmt(c.objective))}</title></rect>`;
-    const speedup = base && !c.isBaseline ? ` (${fmt(r.higherIsBetter ? c.objective! / base : base / c.objective!)}×)` : "";
+    const speedup = base && !isBase ? ` (${fmt(r.higherIsBetter ? c.objective! / base : base / c.objective!)}×)` : "";
     body += `<text x="${(f.left + w + 6).toFixed(1)}" y="${(yTop + rowH * 0.35).toFixed(1)}" dominant-baseline="middle" fill="${palette.ink}">${esc(fmt(c.objective))}${esc(speedup)}</text>`;
   });
   return { name: "baseline-comparison", title, svg: `${svgOpen(f, title, "baseline-comparison")}${body}</svg>` };

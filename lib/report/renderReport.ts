@@ -1,7 +1,7 @@
 // One self-contained HTML page (inline CSS and SVG, no scripts, no network) summarizing a search.
 import path from "node:path";
 import type { CandidateView, SearchResults } from "./loadSearchResults.js";
-import { metricValue } from "./loadSearchResults.js";
+import { isBaselineCandidate, measuredCandidates, metricValue } from "./loadSearchResults.js";
 import type { Plot } from "./plots.js";
 import { esc, fmt } from "./svg.js";
 
@@ -41,8 +41,8 @@ function checkCell(c: CandidateView): string {
 function leaderboard(r: SearchResults): string {
   const metrics = [r.objectiveMetric, ...LEADERBOARD_METRICS.filter((m) => m !== r.objectiveMetric)];
   const head = `<tr><th>#</th><th>candidate</th><th>round</th>${metrics.map((m) => `<th>${esc(m)}</th>`).join("")}<th>correctness</th></tr>`;
-  const rows = [...r.leaderboard, ...(r.baseline ? [r.baseline] : [])].map((c, i) => {
-    const rank = c.isBaseline ? "base" : String(i + 1);
+  const rows = measuredCandidates(r).map((c, i) => {
+    const rank = c.isBaseline ? "base" : isBaselineCandidate(r, c) ? `${i + 1} (baseline)` : String(i + 1);
     const cells = metrics.map((m) => `<td class="num" data-metric="${esc(m)}">${esc(fmt(metricValue(c.bench, m)))}</td>`).join("");
     return `<tr data-candidate="${esc(c.candidateId)}"><td>${rank}</td><td><a href="#cand-${esc(c.candidateId)}">${esc(c.candidateId)}</a></td><td>${c.isBaseline ? "–" : c.round}</td>${cells}<td>${c.isBaseline ? "reference baseline" : checkCell(c)}</td></tr>`;
   });
@@ -60,6 +60,7 @@ function rejectedTable(r: SearchResults): string {
 function baselineTable(r: SearchResults): string {
   const best = r.leaderboard[0];
   if (!r.baseline || !best) return "<p>No baseline was measured in this search.</p>";
+  if (best.candidateId === r.baseline.candidateId) return `<p>The baseline ${esc(best.candidateId)} is also the best candidate: no searched stack beat it.</p>`;
   const metrics = ["output_throughput", "request_throughput", "total_token_throughput", "median_ttft_ms", "median_tpot_ms", "median_itl_ms", "p99_e2el_ms"];
   const rows = metrics.map((m) => {
     const b = metricValue(r.baseline!.bench, m);

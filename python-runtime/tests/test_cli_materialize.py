@@ -64,3 +64,13 @@ def test_hardware_reports_torch_and_devices():
     res = result_of(evs)
     assert rc == 0 and res["device"] in ("cpu", "cuda") and res["torch"].startswith("2.")
     assert isinstance(res["gpus"], list) and (res["device"] == "cuda") == bool(res["gpus"])
+
+
+def test_gpu_stack_on_a_cpu_machine_is_a_usage_error(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    stack = materialize(tmp_path, {**TINY_LLAMA, "device": "cuda"})
+    for verb in ("check", "bench", "serve"):
+        rc, evs, _ = run_verb(verb, "--stack", str(stack))
+        assert rc == 3 and error_of(evs)["reason"] == "device_unavailable", verb

@@ -8,7 +8,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from vibeserve_runtime.kernels.int8_matmul import int8_weight_only_matmul  # noqa: E402
-from vibeserve_runtime.kernels.moe_grouped_gemm import align_by_expert, grouped_gemm  # noqa: E402
+from vibeserve_runtime.kernels.moe_grouped_gemm import _grouped_gemm_torch, align_by_expert, grouped_gemm  # noqa: E402
 from vibeserve_runtime.kernels.paged_attention import paged_attention_decode  # noqa: E402
 from vibeserve_runtime.components.linear.int8_weight_only import quantize_per_channel  # noqa: E402
 
@@ -62,6 +62,9 @@ def test_grouped_gemm_matches_per_expert_loop(T, E, top_k):
     got = grouped_gemm(x, w, pairs, block_expert, T * top_k, rows_per_token=top_k)
     want = torch.stack([x[p // top_k] @ w[ids.view(-1)[p]].T for p in range(T * top_k)])
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    # the CPU path used without Triton agrees too
+    cpu = _grouped_gemm_torch(x.cpu(), w.cpu(), pairs.cpu(), block_expert.cpu(), torch.empty_like(want.cpu()), top_k)
+    torch.testing.assert_close(cpu, want.cpu(), atol=1e-4, rtol=1e-4)
     # every pair appears exactly once in the sorted layout, inside a tile of its own expert
     valid = pairs[pairs >= 0]
     assert sorted(valid.tolist()) == list(range(T * top_k))

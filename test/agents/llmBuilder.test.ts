@@ -85,6 +85,17 @@ function codingScript(componentName: string, code: string): ScriptStep[] {
   ];
 }
 
+/** Every string and byte payload of a protobuf history, decoded as UTF-8 text. */
+function decodedText(value: unknown, out: string[] = [], seen = new Set<unknown>()): string {
+  if (value instanceof Uint8Array) out.push(Buffer.from(value).toString('utf8'));
+  else if (typeof value === 'string') out.push(value);
+  else if (value && typeof value === 'object' && !seen.has(value)) {
+    seen.add(value);
+    for (const v of Object.values(value)) decodedText(v, out, seen);
+  }
+  return out.join('\n');
+}
+
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true })
@@ -177,9 +188,7 @@ describe('LLM builder workflow', () => {
 
     // Nothing in the workflow history or in the artifacts holds the key.
     const history = await handle.fetchHistory();
-    const historyText = JSON.stringify(history, (_k, v) =>
-      v && v.type === 'Buffer' && Array.isArray(v.data) ? Buffer.from(v.data).toString('utf8') : v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v,
-    );
+    const historyText = decodedText(history);
     expect(historyText).toContain('custom_fast_sampler'); // the payloads were decoded
     expect(historyText).not.toContain(CANARY);
     for (const f of walk(home)) expect(readFileSync(f).includes(CANARY), f).toBe(false);

@@ -8,7 +8,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumPath, launchChromium, type HeadlessBrowser } from "../../lib/report/headlessChromium.js";
-import { listSearchIds, loadSearchResults } from "../../lib/report/loadSearchResults.js";
+import { listSearchIds, loadSearchResults, measuredCandidates } from "../../lib/report/loadSearchResults.js";
 import { fmt } from "../../lib/report/svg.js";
 import { writeReport, type WrittenReport } from "../../lib/report/writeReport.js";
 import { countColor, countNonWhite, decodePng } from "./decodePng.js";
@@ -127,7 +127,7 @@ describe.skipIf(!hasChromium).each(listSearchIds(FIXTURE))("report of fixture se
   it("renders every measured candidate with its bench.json figures and no console errors", async () => {
     const written = await writeReport(searchId, { artifactsRoot: FIXTURE, outDir: out });
     const r = loadSearchResults(searchId, FIXTURE);
-    const measured = [...r.leaderboard, ...(r.baseline ? [r.baseline] : [])].filter((c) => c.bench);
+    const measured = measuredCandidates(r).filter((c) => c.bench);
     expect(measured.length).toBeGreaterThan(0);
     const page = await chromium.context.newPage();
     const problems: string[] = [];

@@ -32,6 +32,8 @@ export type Responder = ScriptStep | ((req: RecordedRequest['body'], index: numb
 
 export class ScriptedOpenAI {
   readonly requests: RecordedRequest[] = [];
+  /** Chat requests that arrived (counted before any scripted delay, unlike `requests`). */
+  received = 0;
   private server: Server | undefined;
   private script: Responder[] = [];
   private fallback: Responder | undefined;
@@ -85,6 +87,7 @@ export class ScriptedOpenAI {
       res.end(JSON.stringify({ error: { message: 'request body is not JSON', type: 'invalid_request_error' } }));
       return;
     }
+    this.received++;
     const index = this.served++;
     const next = this.script.length ? this.script.shift()! : this.fallback;
     let step: ScriptStep = !next

@@ -112,3 +112,14 @@ describe('pruning and memory', () => {
     expect(digest).toMatch(/Best accepted designs/);
   });
 });
+
+describe('LLM usage accounting', () => {
+  it('adds the builder usage reported with outcomes to the search total, once', async () => {
+    const table = syntheticLandscape(scenario);
+    const r0 = await planRound(input({ count: 2 }));
+    const outcomes = r0.designs.map((d) => ({ ...table.evaluate(d), llmUsage: { promptTokens: 1000, completionTokens: 200, costUsd: 0.01, calls: 4 } }));
+    const once = recordOutcomes(r0.memory, outcomes, scenario);
+    const twice = recordOutcomes(once, outcomes, scenario);
+    expect(twice.llmUsage).toEqual({ promptTokens: 2000, completionTokens: 400, costUsd: 0.02, calls: 8 });
+  });
+});

@@ -12,6 +12,7 @@ from .. import events
 from ..bench.metrics import RequestRecord, compute_metrics, median_of_runs
 from ..bench.workload import Workload, arrival_offsets, make_requests
 from ..materialize import load_stack_dir
+from .engine_loader import require_device
 from .materialize_cmd import read_json_arg
 
 _OVERRIDES = ("num_prompts", "input_len", "output_len", "dataset", "request_rate", "arrival",
@@ -68,6 +69,7 @@ def run(args) -> int:
             raise events.UsageError("bad_arguments", "bench needs --stack <dir> (offline/baseline) or --url <server>")
         stack_dir, spec = load_stack_dir(args.stack)
         device = args.device or spec["device"]
+        require_device(device)
         out["stack"], out["device"] = spec["name"], device
         from ..models.presets import get_preset
         vocab = (spec["model"]["config"].get("vocab_size") or

@@ -15,6 +15,7 @@ from ..checker.integrity import integrity_report
 from ..checker.tolerances import MARGIN_FACTOR, logit_tolerance
 from ..materialize import load_stack_dir
 from .candidate_process import run_candidate
+from .engine_loader import require_device
 
 
 def _prompts(n: int, new_tokens: int, vocab: int, max_len: int, seed: int) -> tuple[list, list]:
@@ -36,6 +37,7 @@ def write_report(report: dict, path: str | None) -> None:
 def run(args) -> int:
     stack_dir, spec = load_stack_dir(args.stack)
     device = args.device or spec["device"]
+    require_device(device)
     total = 5
     events.progress("check", 0, total, "integrity of protected code")
     integ = integrity_report(stack_dir)

@@ -24,6 +24,16 @@ def import_custom_components(spec: dict[str, Any], stack_dir: Path | None) -> No
             importlib.import_module(mod)
 
 
+def require_device(device: str) -> None:
+    """A stack for a GPU sent to a machine without one is a routing mistake, not a candidate fault."""
+    if device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            from ..events import UsageError
+            raise UsageError("device_unavailable", f"the stack needs device {device!r} but this machine has no "
+                             "CUDA GPU visible to PyTorch; run it on a GPU worker or pass --device cpu")
+
+
 def build_engine(spec: dict[str, Any], device: str | None = None, stack_dir: Path | None = None):
     from ..engine import Engine
     from ..engine.spec import load_stack_spec

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import events
 from ..materialize import load_stack_dir
-from .engine_loader import build_engine
+from .engine_loader import build_engine, require_device
 
 
 def _running_stack_code(stack_dir: Path) -> bool:
@@ -22,6 +22,7 @@ def _running_stack_code(stack_dir: Path) -> bool:
 
 def run(args) -> int:
     stack_dir, spec = load_stack_dir(args.stack)
+    require_device(args.device or spec["device"])
     if (stack_dir / "vibeserve_runtime").is_dir() and not _running_stack_code(stack_dir):
         from .candidate_process import candidate_env
         env = candidate_env(stack_dir)

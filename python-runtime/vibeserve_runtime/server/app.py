@@ -83,7 +83,7 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         if prompt_len == 0:
             raise APIError(400, "the prompt is empty", param=param)
         if max_tokens is None:
-            max_tokens = room
+            max_tokens = max(room, 1)
         if room < 1 or max_tokens > room:
             raise APIError(400, f"This model's maximum context length is {engine.max_model_len} tokens. However, you "
                            f"requested {prompt_len + max_tokens} tokens ({prompt_len} in the {param}, {max_tokens} in "
@@ -105,14 +105,14 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         raise APIError(400, "prompt must be a string, a list of token ids, or a list with one of those "
                        "(batched prompts are not supported)", param="prompt")
 
-    async def _run(http: Request, rid: str, ids: list[int], sp: SamplingParams, stop: list[str]) -> AsyncIterator[tuple]:
+    async def _run(rid: str, ids: list[int], sp: SamplingParams, stop: list[str]) -> AsyncIterator[tuple]:
         """Yields (text delta, finish_reason|None, completion tokens) per engine step."""
         text = OutputText(tok, stop)
         start = time.perf_counter()
         first = True
         n_out = 0
+        gen = aengine.generate(EngineRequest(rid, ids, sp))
         try:
-            gen = aengine.generate(EngineRequest(rid, ids, sp))
             async for out in gen:
                 if first:
                     metrics.ttft.observe(time.perf_counter() - start)
@@ -130,6 +130,8 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
             raise APIError(503, f"The engine stopped: {e}", "server_error")
         except ValueError as e:
             raise APIError(400, str(e), param="prompt")
+        finally:
+            await gen.aclose()   # however this ends (client gone, stop string), the engine lets go
         metrics.e2e.observe(time.perf_counter() - start)
         metrics.prompt_tokens.inc(len(ids))
         metrics.generation_tokens.inc(n_out)
@@ -139,7 +141,7 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         created = int(time.time())
         obj = "chat.completion" if chat else "text_completion"
         usage = lambda n: {"prompt_tokens": len(ids), "completion_tokens": n, "total_tokens": len(ids) + n}
-        stream = _run(http, rid, ids, sp, body.stop_list())
+        stream = _run(rid, ids, sp, body.stop_list())
 
         if not body.stream:
             async def collect():
