@@ -41,7 +41,7 @@ from vibeserve_runtime.models import build_model, load_model_weights  # noqa: E4
 from vibeserve_runtime.types import Request, SamplingParams  # noqa: E402
 
 
-# --- timing helpers ------------------------------------------------------------------------
+# --- timing --------------------------------------------------------------------------------
 def sync(dev):
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)

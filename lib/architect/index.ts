@@ -28,6 +28,13 @@ export async function planRound(input: PlanInput): Promise<PlanOutput> {
       notes = `random: ${designs.length} designs`;
       break;
     case 'llm': {
+      if (!input.llm) {
+        // A scenario may ask for the LLM architect while the search was started without an endpoint.
+        const r = proposeModelFree(prepared);
+        designs = r.designs;
+        notes = `the scenario asks for the llm architect but the search has no LLM endpoint (start it with --llm-model, --llm-base-url, --llm-api-key-env); planned model-free. ${r.notes}`;
+        break;
+      }
       const r = await proposeWithLlm(prepared);
       designs = r.designs;
       notes = r.notes;

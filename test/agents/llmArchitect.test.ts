@@ -125,4 +125,10 @@ describe('LLM architect through the scripted OpenAI-compatible server', () => {
     expect(down.notes).toMatch(/unreachable/);
     expect(JSON.stringify(down)).not.toContain(CANARY);
   });
+
+  it('plans model-free with a clear note when the scenario asks for the llm architect without an endpoint', async () => {
+    const out = await planRound(input({ llm: undefined, count: 3 }));
+    expect(out.designs).toHaveLength(3);
+    expect(out.notes).toMatch(/no LLM endpoint \(start it with --llm-model, --llm-base-url, --llm-api-key-env\)/);
+  });
 });

@@ -177,7 +177,7 @@ class Engine:
             self.seqs.pop(seq.request_id, None)
         return StepOutput(seq.request_id, [tok], reason is not None, reason, seq.num_prompt_tokens, seq.num_output_tokens)
 
-    # --- offline helpers -------------------------------------------------------------------
+    # --- offline use -----------------------------------------------------------------------
     def generate(self, prompts: list[list[int]], params: SamplingParams | list[SamplingParams] | None = None) -> list[list[int]]:
         params = params or SamplingParams()
         plist = params if isinstance(params, list) else [params] * len(prompts)

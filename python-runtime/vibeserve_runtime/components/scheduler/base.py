@@ -77,6 +77,7 @@ class SchedulerBase:
     def decode_batch(self) -> list:
         batch = []
         for seq in list(self.running):
-            if seq in self.running and self.reserve_or_preempt(seq, len(seq)):
+            # status, not list membership: O(1) per sequence at large batch sizes
+            if seq.status is SeqStatus.RUNNING and self.reserve_or_preempt(seq, len(seq)):
                 batch.append((seq, 1))
-        return [(s, n) for s, n in batch if s in self.running]
+        return [(s, n) for s, n in batch if s.status is SeqStatus.RUNNING]

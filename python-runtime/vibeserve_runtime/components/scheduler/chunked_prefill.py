@@ -2,6 +2,7 @@
 at most chunk_size tokens, within max_num_batched_tokens, so long prompts never stall decodes."""
 from __future__ import annotations
 
+from ...engine.sequence import SeqStatus
 from .base import SchedulerBase
 
 
@@ -13,11 +14,11 @@ class ChunkedPrefillScheduler(SchedulerBase):
         batch = []
         # decodes first (one token each), then partially prefilled prompts, oldest first
         for seq in sorted(list(self.running), key=lambda s: s.num_uncomputed > 1):
-            if seq not in self.running or budget <= 0:
+            if seq.status is not SeqStatus.RUNNING or budget <= 0:
                 continue
             n = min(seq.num_uncomputed, self.chunk_size, budget)
             if self.reserve_or_preempt(seq, seq.num_computed + n):
                 batch.append((seq, n))
                 budget -= n
-        batch = [(s, n) for s, n in batch if s in self.running]
+        batch = [(s, n) for s, n in batch if s.status is SeqStatus.RUNNING]
         return batch + self.admit_prefills(budget, chunk=self.chunk_size)
