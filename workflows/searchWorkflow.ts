@@ -154,7 +154,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
     return ack(`stopping: waiting for ${st.pending.length} running candidate(s), then writing results`);
   });
 
-  // ---- helpers --------------------------------------------------------------------------------
+  // ---- internals ------------------------------------------------------------------------------
   function setStatus(s: SearchStatus) {
     status = s;
     upsertSearchAttributes([{ key: statusAttribute, value: s }]);

@@ -144,6 +144,7 @@ def device_decode_loop(engine, prompt_len, n_tokens, use_graph, compile_fn):
     ids, meta, sidx, _ = build_batch([(seq, prompt_len)], kv, dev)
     with torch.inference_mode():
         tok = engine.runner.run(ids, meta, sidx).argmax(-1)
+    first = tok.clone()                            # warm-up steps advance tok; the timed run restarts from here
     table = torch.full((1, kv.max_blocks_per_seq), kv.scratch_block, dtype=torch.long, device=dev)
     table[0, :len(seq.block_table)] = torch.tensor(seq.block_table, device=dev)
     pos = torch.tensor([prompt_len], device=dev)
@@ -180,6 +181,7 @@ def device_decode_loop(engine, prompt_len, n_tokens, use_graph, compile_fn):
         else:
             run = step
         pos.fill_(start_pos)
+        tok.copy_(first)
         sync(dev)
         t = time.perf_counter()
         for _ in range(n_tokens):

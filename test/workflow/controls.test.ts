@@ -81,3 +81,17 @@ describe('steering a running search', () => {
     expect(late.stderr.trim()).toBe(`vibeserve pause: search ${workflowId} is completed, not running`);
   });
 });
+
+describe('watching a search that did not finish', () => {
+  it('exits non-zero with a one-line reason', async () => {
+    const scenario = tinyScenario({ name: 'wf-terminated' });
+    const { workflowId } = await startTestSearch(client, s, scenario, 'a');
+    await client.workflow.getHandle(workflowId).terminate('operator pulled the plug');
+    const watched = await vibeserve(['watch', workflowId], s.env);
+    expect(watched.code).toBe(1);
+    expect(watched.stderr.trim()).toBe(`search ${workflowId} ended terminated: operator pulled the plug`);
+    const missing = await vibeserve(['watch', 'vibeserve-no-such-search'], s.env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe('vibeserve watch: no search with id vibeserve-no-such-search (see `vibeserve list`)');
+  });
+});

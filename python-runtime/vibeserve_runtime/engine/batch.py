@@ -1,6 +1,8 @@
 """Turn a scheduled batch [(seq, n_new_tokens)] into model inputs and attention metadata."""
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from ..components.attention.metadata import AttentionMetadata
@@ -31,14 +33,17 @@ def build_batch(batch, kv, device):
     width = max(len(t) for t in tables)
     tables = [t + [kv.scratch_block] * (width - len(t)) for t in tables]
 
-    # one host-to-device copy for everything (per-copy latency dominates small decode steps)
-    parts = [ids, pos, slots, tb, tq, qlens, ctx, sample_idx, [x for t in tables for x in t]]
-    flat = torch.tensor([x for p in parts for x in p], dtype=torch.long)
+    # one host-to-device copy for everything (per-copy latency dominates small decode steps); ids, positions,
+    # slots and context lengths come first so a decode batch can hand them on as one [4, B] block
+    parts = [ids, pos, slots, ctx, tb, tq, qlens, sample_idx, list(itertools.chain.from_iterable(tables))]
+    flat = torch.tensor(list(itertools.chain.from_iterable(parts)), dtype=torch.long)
     if torch.device(device).type == "cuda":
         flat = flat.pin_memory().to(device, non_blocking=True)
-    ids_t, pos_t, slots_t, tb_t, tq_t, qlens_t, ctx_t, sidx_t, tables_t = flat.split([len(p) for p in parts])
+    ids_t, pos_t, slots_t, ctx_t, tb_t, tq_t, qlens_t, sidx_t, tables_t = flat.split([len(p) for p in parts])
+    decode = max(qlens) == 1
     meta = AttentionMetadata(positions=pos_t, slot_mapping=slots_t, block_tables=tables_t.view(len(tables), width),
                              context_lens=ctx_t, query_lens=qlens_t, token_batch_idx=tb_t, token_q_idx=tq_t,
                              max_q=max(qlens),
-                             fresh_prefill=all(seq.num_computed == 0 for seq, _ in batch) and max(qlens) > 1)
+                             fresh_prefill=all(seq.num_computed == 0 for seq, _ in batch) and not decode,
+                             decode_inputs=flat[:4 * len(ids)].view(4, len(ids)) if decode else None)
     return ids_t, meta, sidx_t, sampled

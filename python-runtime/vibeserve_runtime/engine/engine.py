@@ -82,6 +82,9 @@ class Engine:
         device = torch.device(spec.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device: 'cuda' requested but no CUDA GPU is visible to PyTorch")
+        if spec.components.get("tp", "1") != "1":     # one process per device; this one becomes rank 0
+            from ..parallel import launch_tensor_parallel_engine
+            return launch_tensor_parallel_engine(spec)
         hf_config, sd, meta = load_model_weights(spec.model, device=device)
         return cls.from_weights(spec, hf_config, sd, meta)
 
@@ -89,6 +92,9 @@ class Engine:
     def from_weights(cls, spec, hf_config: dict, state_dict: dict, meta: dict) -> "Engine":
         """Build from already loaded weights (HF naming); the caller's dict is left intact."""
         spec = load_stack_spec(spec)
+        if spec.components.get("tp", "1") != "1":
+            raise ValueError("components.tp > 1: build with Engine.from_spec, which starts one process per device "
+                             "(each loads the weights named by spec.model)")
         model = build_model(hf_config, dict(state_dict), model_parts(spec)).to(torch.device(spec.device))
         return cls.from_model(spec, model, hf_config, meta)
 

@@ -80,8 +80,9 @@ def normalize_spec(spec: StackSpec) -> StackSpec:
         choice = ALIASES.get(dim, {}).get(choice, choice)
         if dim in NOT_COMPONENTS:
             comps[dim] = choice
-            if dim == "tp" and str(choice) != "1":
-                raise ValueError(f"components.tp={choice!r}: this engine runs single-device stacks only (tp=1)")
+            if dim == "tp":
+                comps[dim] = choice = str(choice)
+                _check_tp(choice, dims["tp"], device)
             continue
         if dim not in dims and dim != "rope":
             raise ValueError(f"components.{dim}: unknown dimension; known: {', '.join(sorted(dims))}")
@@ -128,6 +129,19 @@ def normalize_spec(spec: StackSpec) -> StackSpec:
     for dim in ("attention", "kv_cache", "scheduler", "execution", "linear", "moe", "sampling", "rope"):
         get_component(dim, comps[dim])   # fails early, naming the field, if nothing implements it
     return StackSpec(name=spec.name, model=model, components=comps, params=params, device=device)
+
+
+def _check_tp(choice: str, dim: dict, device: str) -> None:
+    """tp > 1 runs one process per GPU (NCCL), or processes sharing the CPU (gloo)."""
+    if choice not in dim["choices"]:
+        raise ValueError(f"components.tp={choice!r}: unknown choice; choose one of {', '.join(dim['choices'])}")
+    need = dim["choices"][choice].get("requires", {}).get("min_devices", 1)
+    if need > 1 and device.startswith("cuda"):
+        import torch
+        have = torch.cuda.device_count()
+        if have < need:
+            raise ValueError(f"components.tp={choice!r} needs {need} GPUs on this host; PyTorch sees {have}. "
+                             "Use tp='1', or run on a host with more GPUs")
 
 
 def _check_param(name, value, typ):

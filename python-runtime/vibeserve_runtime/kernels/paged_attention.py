@@ -54,7 +54,7 @@ def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, scale,
 
 def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
                            block_tables: torch.Tensor, context_lens: torch.Tensor, scale: float,
-                           block_n: int = 64) -> torch.Tensor:
+                           block_n: int = 64, num_warps: int = 4, num_stages: int = 2) -> torch.Tensor:
     """q [B, H, D]; k/v_cache [num_blocks, block_size, kv_heads, D]; returns [B, H, D]."""
     B, H, D = q.shape
     _, block_size, kvh, _ = k_cache.shape
@@ -69,5 +69,18 @@ def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
         block_tables.stride(0), out.stride(0), out.stride(1),
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=D,
         BLOCK_SIZE=block_size, BLOCK_N=max(16, min(block_n, 128)), IEEE=q.dtype == torch.float32,
-        num_warps=4, num_stages=2 if q.is_cuda else 1)
+        num_warps=num_warps, num_stages=num_stages if q.is_cuda else 1)
     return out
+
+
+# An opaque op for torch.compile: Inductor calls the kernel as is instead of re-compiling the Triton
+# source itself (which mistypes the float scale), and fuses the elementwise work around it.
+@torch.library.custom_op("vibeserve::paged_attention_decode", mutates_args=())
+def paged_attention_decode_op(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
+                              block_tables: torch.Tensor, context_lens: torch.Tensor, scale: float) -> torch.Tensor:
+    return paged_attention_decode(q, k_cache, v_cache, block_tables, context_lens, scale)
+
+
+@paged_attention_decode_op.register_fake
+def _(q, k_cache, v_cache, block_tables, context_lens, scale):
+    return torch.empty_like(q.contiguous())

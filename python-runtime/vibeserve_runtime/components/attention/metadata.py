@@ -22,14 +22,19 @@ class AttentionMetadata:
     token_q_idx: torch.Tensor      # [T] index of the token among its sequence's new tokens
     max_q: int                     # host int: longest query (1 for a pure decode batch)
     fresh_prefill: bool = False    # host bool: no sequence has cached tokens before this pass
+    decode_inputs: torch.Tensor | None = None   # decode batches: [4, B] rows input ids, positions, slots, context
+                                                # lens in one block, so a graph runner refreshes them with one copy
 
     @property
     def is_decode(self) -> bool:
         return self.max_q == 1
 
 
+# A custom op that declares its mutation: under torch.compile an in-place index_copy_ into the cache
+# (a graph input) is functionalized into a copy of the whole cache per layer; this op is re-inplaced.
+@torch.library.custom_op("vibeserve::store_kv", mutates_args=("k_cache", "v_cache"))
 def store_kv(k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
              slot_mapping: torch.Tensor) -> None:
     kvh, hd = k.shape[-2:]
-    k_cache.view(-1, kvh, hd).index_copy_(0, slot_mapping, k)
-    v_cache.view(-1, kvh, hd).index_copy_(0, slot_mapping, v)
+    k_cache.view(-1, kvh, hd).index_copy_(0, slot_mapping, k.reshape(-1, kvh, hd))
+    v_cache.view(-1, kvh, hd).index_copy_(0, slot_mapping, v.reshape(-1, kvh, hd))

@@ -34,19 +34,20 @@ class CudaGraphRunner:
         self.buckets = sorted({b for b in params.get("graph_batch_sizes", [1, 2, 4, 8, 16, 32]) if b <= max_bs} | {1})
         n = self.buckets[-1]
         scratch_slot = kv_cache.scratch_block * kv_cache.block_size
-        self.buf = dict(
-            input_ids=torch.zeros(n, dtype=torch.long, device=device),
-            positions=torch.zeros(n, dtype=torch.long, device=device),
-            slot_mapping=torch.full((n,), scratch_slot, dtype=torch.long, device=device),
-            block_tables=torch.full((n, kv_cache.max_blocks_per_seq), kv_cache.scratch_block, dtype=torch.long, device=device),
-            context_lens=torch.ones(n, dtype=torch.long, device=device),
-        )
+        # rows: input ids, positions, slot mapping, context lens (the layout of meta.decode_inputs)
+        self.inputs = torch.zeros(4, n, dtype=torch.long, device=device)
+        self.inputs[2].fill_(scratch_slot)
+        self.inputs[3].fill_(1)
+        self.block_tables = torch.full((n, kv_cache.max_blocks_per_seq), kv_cache.scratch_block, dtype=torch.long,
+                                       device=device)
         self.scratch_slot = scratch_slot
         self.query_lens = torch.ones(n, dtype=torch.long, device=device)
         self.arange = torch.arange(n, device=device)
         self.zeros = torch.zeros(n, dtype=torch.long, device=device)
         fn = self._forward
         if params.get("compile_decode"):
+            # one specialization per bucket; the default limit (8) would silently drop the rest to eager
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, len(self.buckets) + 4)
             fn = torch.compile(fn, dynamic=False)
         self.graphs, self.outputs = {}, {}
         self.fn = fn
@@ -57,11 +58,11 @@ class CudaGraphRunner:
             for bs in reversed(self.buckets):
                 meta = self._meta(bs)
                 for _ in range(2):   # warm-up (and compile) outside capture
-                    fn(self.buf["input_ids"][:bs], meta)
+                    fn(self.inputs[0, :bs], meta)
                 torch.cuda.synchronize(device)
                 g = torch.cuda.CUDAGraph()
                 with torch.cuda.graph(g, pool=pool):
-                    self.outputs[bs] = fn(self.buf["input_ids"][:bs], meta)
+                    self.outputs[bs] = fn(self.inputs[0, :bs], meta)
                 pool = g.pool()
                 self.graphs[bs] = g
         torch.cuda.synchronize(device)
@@ -70,10 +71,9 @@ class CudaGraphRunner:
         return self.model.compute_logits(self.model(input_ids, meta))
 
     def _meta(self, bs: int) -> AttentionMetadata:
-        b = self.buf
-        return AttentionMetadata(positions=b["positions"][:bs], slot_mapping=b["slot_mapping"][:bs],
-                                 block_tables=b["block_tables"][:bs], context_lens=b["context_lens"][:bs],
-                                 query_lens=self.query_lens[:bs], token_batch_idx=self.arange[:bs],
+        x = self.inputs
+        return AttentionMetadata(positions=x[1, :bs], slot_mapping=x[2, :bs], block_tables=self.block_tables[:bs],
+                                 context_lens=x[3, :bs], query_lens=self.query_lens[:bs], token_batch_idx=self.arange[:bs],
                                  token_q_idx=self.zeros[:bs], max_q=1)
 
     @torch.inference_mode()
@@ -82,16 +82,23 @@ class CudaGraphRunner:
         if not meta.is_decode or B > self.buckets[-1]:
             return self.model.compute_logits(self.model(input_ids, meta)[sample_idx])
         bs = next(b for b in self.buckets if b >= B)
-        b = self.buf
-        b["input_ids"][:B].copy_(input_ids)
-        b["positions"][:B].copy_(meta.positions)
-        b["slot_mapping"][:B].copy_(meta.slot_mapping)
-        b["slot_mapping"][B:bs].fill_(self.scratch_slot)
-        b["context_lens"][:B].copy_(meta.context_lens)
-        b["context_lens"][B:bs].fill_(1)
-        b["block_tables"][:bs].fill_(self.kv.scratch_block)
-        b["block_tables"][:B, :meta.block_tables.shape[1]].copy_(meta.block_tables)
-        if not self.capture:
-            return self.fn(b["input_ids"][:bs], self._meta(bs))[:B][sample_idx]
-        self.graphs[bs].replay()
-        return self.outputs[bs][:B][sample_idx]
+        x = self.inputs
+        if meta.decode_inputs is not None:
+            x[:, :B].copy_(meta.decode_inputs)
+        else:
+            for row, t in enumerate((input_ids, meta.positions, meta.slot_mapping, meta.context_lens)):
+                x[row, :B].copy_(t)
+        if B < bs:   # padding rows: K/V to the scratch slot, attend to one scratch token
+            x[2, B:bs].fill_(self.scratch_slot)
+            x[3, B:bs].fill_(1)
+            self.block_tables[B:bs, 0].fill_(self.kv.scratch_block)
+        # columns past a row's context are never read (the kernels mask by context length, and any stale
+        # entry is still a valid block id), so only the live part of the table is refreshed
+        self.block_tables[:B, :meta.block_tables.shape[1]].copy_(meta.block_tables)
+        if self.capture:
+            self.graphs[bs].replay()
+            logits = self.outputs[bs]
+        else:
+            logits = self.fn(x[0, :bs], self._meta(bs))
+        # a decode batch samples every row, in order
+        return logits[:B] if sample_idx.shape[0] == B else logits[:B][sample_idx]

@@ -1,0 +1,198 @@
+// The README's results table, generated from the JSON files under bench/results/: one row per
+// scenario run (bench/scenarios/compare_stacks.py) and a short list of the other benchmark files.
+// Pure functions over parsed files, so the table is testable without touching the README.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fmt } from '../report/svg.js';
+
+export const START_MARKER = '<!-- results:start -->';
+export const END_MARKER = '<!-- results:end -->';
+
+export interface MetricSummary {
+  median: number;
+  min: number;
+  max: number;
+  n?: number;
+}
+
+export interface StackResult {
+  mode?: string;
+  components?: Record<string, string>;
+  metrics?: Record<string, MetricSummary>;
+  runs?: Array<Record<string, unknown>>;
+}
+
+export interface SweepPoint {
+  stack: string;
+  max_concurrency: number;
+  output_throughput: number;
+  [k: string]: unknown;
+}
+
+/** What compare_stacks.py writes (the fields the table and plots read). */
+export interface ScenarioResult {
+  scenario: string;
+  device: string;
+  command: string;
+  objective: string;
+  objective_direction?: 'higher' | 'lower';
+  workload?: Record<string, unknown>;
+  search?: {
+    candidates_evaluated?: number;
+    accepted?: number;
+    rejected?: Array<{ candidate?: string; reason?: string }>;
+    wall_time_s?: number | null;
+    best_design?: { choices?: Record<string, string>; params?: Record<string, unknown> } | null;
+  } | null;
+  stacks: Record<string, StackResult>;
+  ratio_vs_generic: number | null;
+  ratio_vs_hf_generate?: number | null;
+  target?: { ratio_vs_generic: number; met?: boolean | null };
+  concurrency_sweep?: SweepPoint[];
+  errors?: Array<{ stack?: string; error: string }>;
+  complete?: boolean;
+}
+
+export interface OtherResult {
+  file: string;
+  device: string | null;
+  figures: Array<[string, string]>;
+}
+
+export interface ResultsSet {
+  scenarios: Array<{ file: string; result: ScenarioResult }>;
+  others: OtherResult[];
+}
+
+export const STACK_ORDER = ['hf-generate', 'generic', 'searched'];
+
+export function isScenarioResult(d: unknown): d is ScenarioResult {
+  return !!d && typeof d === 'object' && 'scenario' in d && 'stacks' in d && typeof (d as ScenarioResult).stacks === 'object';
+}
+
+/** Reads every *.json under dir (summary.json is the run's index, not a result). */
+export function loadResults(dir: string): ResultsSet {
+  const out: ResultsSet = { scenarios: [], others: [] };
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'summary.json').sort();
+  } catch {
+    return out;
+  }
+  for (const file of files) {
+    let d: unknown;
+    try {
+      d = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+    } catch (err) {
+      out.others.push({ file, device: null, figures: [['error', `not valid JSON: ${(err as Error).message}`]] });
+      continue;
+    }
+    if (isScenarioResult(d)) out.scenarios.push({ file, result: d });
+    else out.others.push(summarizeOther(file, d));
+  }
+  return out;
+}
+
+/** Numeric leaves of another benchmark file (two levels deep), so the README shows what is there. */
+export function summarizeOther(file: string, d: unknown, limit = 12): OtherResult {
+  const figures: Array<[string, string]> = [];
+  const obj = (d && typeof d === 'object' ? d : {}) as Record<string, unknown>;
+  const device = typeof obj.device === 'string' ? obj.device : null;
+  const visit = (prefix: string, v: unknown, depth: number) => {
+    if (figures.length >= limit) return;
+    if (typeof v === 'number' && Number.isFinite(v)) figures.push([prefix, fmt(v)]);
+    else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 2) {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) visit(prefix ? `${prefix}.${k}` : k, x, depth + 1);
+    }
+  };
+  visit('', obj, 0);
+  return { file, device, figures };
+}
+
+function median(r: ScenarioResult, stack: string, metric: string): MetricSummary | null {
+  return r.stacks[stack]?.metrics?.[metric] ?? null;
+}
+
+/** "median (min–max)" */
+export function cell(m: MetricSummary | null): string {
+  if (!m) return '–';
+  return m.min === m.max ? fmt(m.median) : `${fmt(m.median)} (${fmt(m.min)}–${fmt(m.max)})`;
+}
+
+function ratioCell(r: ScenarioResult): string {
+  if (r.ratio_vs_generic === null || r.ratio_vs_generic === undefined) return 'n/a';
+  const t = r.target?.ratio_vs_generic;
+  const verdict = t === undefined ? '' : r.ratio_vs_generic >= t ? ' ✅' : ' ❌';
+  return `**${fmt(r.ratio_vs_generic)}×**${verdict}`;
+}
+
+function designCell(r: ScenarioResult): string {
+  const c = r.search?.best_design?.choices;
+  if (!c) return '–';
+  return ['attention', 'kv_cache', 'scheduler', 'execution', 'linear', 'moe']
+    .filter((k) => c[k] !== undefined)
+    .map((k) => c[k])
+    .join(', ');
+}
+
+function searchCell(r: ScenarioResult): string {
+  const s = r.search;
+  if (!s) return 'not run';
+  const wall = typeof s.wall_time_s === 'number' ? `, ${Math.round(s.wall_time_s)} s` : '';
+  return `${s.candidates_evaluated ?? '?'} (${s.accepted ?? '?'} ok, ${s.rejected?.length ?? 0} rejected${wall})`;
+}
+
+/** The markdown that goes between the README markers. */
+export function renderResultsMarkdown(set: ResultsSet, imagesDir = 'docs/images'): string {
+  const lines: string[] = [];
+  lines.push('_Generated by `npx tsx scripts/results-table.ts` from `bench/results/*.json`; do not edit by hand._', '');
+  if (set.scenarios.length === 0) {
+    lines.push('No scenario results yet: run `scripts/gpu/run-scenarios.sh` on a GPU host (see docs/gpu-runs.md).');
+  } else {
+    const devices = [...new Set(set.scenarios.map((s) => s.result.device))];
+    lines.push(`Device: ${devices.join('; ')}. Medians of the repetitions with (min–max); each stack runs the scenario's workload, interleaved. ` +
+      'hf-generate is transformers `generate`, one request at a time; generic is continuous batching + paged KV (+ CUDA graphs on a GPU) with default choices; searched is the search\'s best stack. ' +
+      'Ratio: searched over generic on the objective (for a latency objective, generic over searched), so above 1 means the searched stack is better.', '');
+    lines.push('| scenario | objective | hf-generate | generic | searched | ratio vs generic (target) | output tok/s hf / generic / searched | median TTFT ms (generic / searched) | median TPOT ms (generic / searched) | search: candidates | best design |');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const { file, result: r } of set.scenarios) {
+      const obj = r.objective;
+      const tp = STACK_ORDER.map((s) => fmt(median(r, s, 'output_throughput')?.median)).join(' / ');
+      const ttft = ['generic', 'searched'].map((s) => fmt(median(r, s, 'median_ttft_ms')?.median)).join(' / ');
+      const tpot = ['generic', 'searched'].map((s) => fmt(median(r, s, 'median_tpot_ms')?.median)).join(' / ');
+      const target = r.target?.ratio_vs_generic !== undefined ? ` (≥ ${fmt(r.target.ratio_vs_generic)}×)` : '';
+      lines.push(
+        `| [${r.scenario}](bench/results/${file}) | ${obj.replace(/_/g, ' ')} | ${cell(median(r, 'hf-generate', obj))} | ${cell(median(r, 'generic', obj))} | ` +
+          `${cell(median(r, 'searched', obj))} | ${ratioCell(r)}${target} | ${tp} | ${ttft} | ${tpot} | ${searchCell(r)} | ${designCell(r)} |`,
+      );
+    }
+    const notes = set.scenarios.flatMap(({ result: r }) => (r.errors ?? []).map((e) => `- ${r.scenario}${e.stack ? ` (${e.stack})` : ''}: ${e.error.replace(/\s+/g, ' ').slice(0, 200)}`));
+    if (notes.length) lines.push('', 'Recorded problems:', '', ...notes);
+    lines.push('', `![Latency percentiles per stack](${imagesDir}/results-latency.png)`);
+    if (set.scenarios.some(({ result: r }) => sweepStacks(r).length > 0)) lines.push('', `![Throughput vs concurrency](${imagesDir}/results-throughput-concurrency.png)`);
+  }
+  if (set.others.length) {
+    lines.push('', 'Other benchmark files:', '');
+    for (const o of set.others) {
+      const figs = o.figures.map(([k, v]) => `${k} ${v}`).join('; ');
+      lines.push(`- [${o.file}](bench/results/${o.file})${o.device ? ` (${o.device})` : ''}: ${figs || 'no numeric figures'}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Stacks with at least two sweep points (a line needs two). */
+export function sweepStacks(r: ScenarioResult): string[] {
+  const counts = new Map<string, number>();
+  for (const p of r.concurrency_sweep ?? []) counts.set(p.stack, (counts.get(p.stack) ?? 0) + 1);
+  return [...counts].filter(([, n]) => n >= 2).map(([s]) => s);
+}
+
+/** Replaces what lies between the markers, or appends a "Results" section with them. */
+export function spliceReadme(readme: string, body: string): string {
+  const block = `${START_MARKER}\n${body}\n${END_MARKER}`;
+  const a = readme.indexOf(START_MARKER);
+  const b = readme.indexOf(END_MARKER);
+  if (a !== -1 && b > a) return readme.slice(0, a) + block + readme.slice(b + END_MARKER.length);
+  return `${readme.replace(/\s*$/, '')}\n\n## Results\n\n${block}\n`;
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Runs seed scenarios end to end on this host and records them against baselines:
+#   scripts/gpu/run-scenarios.sh <results-dir> <scenario.yaml>...
+# For each scenario: `vibeserve search` on the embedded stack (Temporal dev server, control worker,
+# runtime worker for this host's GPU), watched to the end, then one comparison process
+# (bench/scenarios/compare_stacks.py): transformers `generate` vs the generic stack vs the searched
+# best stack, interleaved, 3 repetitions. Writes <results-dir>/<scenario>.json per scenario,
+# <results-dir>/summary.json, run.log and logs.tar.xz. A failing scenario is recorded and the next
+# one runs; the stack is always taken down at the end.
+# Environment:
+#   VIBESERVE_RUN_BUDGET_S   seconds the whole run may take (default 570; one scenario per 10-minute slot)
+#   VIBESERVE_CPU_DRY_RUN=1  run each scenario's CPU variant (bench/scenarios/cpu_variant.py); also
+#                            chosen automatically when nvidia-smi sees no GPU
+#   VIBESERVE_PORT           Temporal port (default 7233; the UI uses port+1000)
+#   VIBESERVE_HF_PROMPTS     requests per repetition for the transformers baseline (default 8)
+#   VIBESERVE_COMPARE_REPS   repetitions of the comparison (default 3)
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo"
+[ $# -ge 2 ] || { echo "usage: $0 <results-dir> <scenario.yaml>..." >&2; exit 2; }
+run_cmd="$0 $*"
+results=$(mkdir -p "$1" && cd "$1" && pwd)
+shift
+for f in "$@"; do [ -f "$f" ] || { echo "run-scenarios: no scenario file $f" >&2; exit 2; }; done
+t_start=$(date +%s)
+budget=${VIBESERVE_RUN_BUDGET_S:-570}
+left() { echo $((t_start + budget - $(date +%s))); }
+exec > >(tee -a "$results/run.log") 2>&1
+echo "run-scenarios: $(date -u +%FT%TZ) $run_cmd (budget ${budget}s)"
+
+# shellcheck source=unpack.sh
+source "$repo/scripts/gpu/unpack.sh" || { echo "run-scenarios: unpacking the tools failed" >&2; exit 1; }
+set +e
+py=${VIBESERVE_PYTHON:-python3}
+export VIBESERVE_HOME=${VIBESERVE_HOME:-$repo/.vibeserve}
+vibeserve() { node "$repo/cli/bin/vibeserve.mjs" "$@"; }
+command -v node >/dev/null || { echo "run-scenarios: no node on PATH (send the tools part first)" >&2; exit 1; }
+[ -d "$repo/node_modules/@temporalio" ] || { echo "run-scenarios: no node_modules (send the deps part)" >&2; exit 1; }
+
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+cpu_mode=${VIBESERVE_CPU_DRY_RUN:-}
+if [ -z "$gpu" ]; then
+  [ -n "$cpu_mode" ] || echo "run-scenarios: nvidia-smi sees no GPU; running the scenarios' CPU variants"
+  cpu_mode=1
+  gpu="cpu ($(nproc) cores, dry run)"
+fi
+echo "run-scenarios: device: $gpu; node $(node --version); $($py -c 'import torch; print("torch", torch.__version__)')"
+
+# A fresh Temporal history, so `--name gpu` starts a new search even if an earlier run used it.
+mkdir -p "$VIBESERVE_HOME"
+[ -f "$VIBESERVE_HOME/up.json" ] || { [ -f "$VIBESERVE_HOME/temporal.db" ] && mv "$VIBESERVE_HOME/temporal.db" "$VIBESERVE_HOME/temporal.db.$t_start"; }
+port=${VIBESERVE_PORT:-7233}
+teardown() { vibeserve down; }
+trap teardown EXIT
+if ! timeout 240 node "$repo/cli/bin/vibeserve.mjs" up --port "$port" --ui-port $((port + 1000)); then
+  echo "run-scenarios: vibeserve up failed; logs under $VIBESERVE_HOME/logs" >&2
+  "$py" - "$results/summary.json" "$gpu" "$run_cmd" <<'EOF'
+import json, sys
+json.dump({"device": sys.argv[2], "command": sys.argv[3], "error": "vibeserve up failed", "scenarios": []}, open(sys.argv[1], "w"), indent=2)
+EOF
+  exit 1
+fi
+
+n=$#
+i=0
+for file in "$@"; do
+  i=$((i + 1))
+  name=$("$py" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["name"])' "$file")
+  scen=$file
+  if [ -n "$cpu_mode" ]; then
+    scen=$("$py" "$repo/bench/scenarios/cpu_variant.py" "$file" "$VIBESERVE_HOME/cpu-scenarios/$name.yaml")
+  fi
+  id="vibeserve-$name-gpu"
+  # This scenario's share of what is left; the comparison needs about a third of it.
+  share=$(( $(left) / (n - i + 1) ))
+  search_limit=$(( share * 62 / 100 ))
+  echo "=== [$i/$n] $name: search (up to ${search_limit}s), then comparison; $(left)s left"
+  t0=$(date +%s)
+  vibeserve search "$scen" --name gpu || echo "run-scenarios: $name: search did not start"
+  timeout "$search_limit" node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 10
+  rc=$?
+  if [ $rc -eq 124 ]; then
+    echo "run-scenarios: $name: search still running after ${search_limit}s; stopping it (the best so far counts)"
+    timeout 30 node "$repo/cli/bin/vibeserve.mjs" stop "$id"
+    timeout 120 node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 5
+  fi
+  echo "run-scenarios: $name: search took $(( $(date +%s) - t0 ))s"
+  compare_budget=$(( $(left) / (n - i + 1) - 45 ))
+  [ $compare_budget -gt 30 ] || compare_budget=30
+  "$py" "$repo/bench/scenarios/compare_stacks.py" --scenario "$scen" \
+    --search-json "$VIBESERVE_HOME/artifacts/$id/search.json" --out "$results/$name.json" \
+    --device-name "$gpu" --run-command "$run_cmd" --time-budget-s "$compare_budget" \
+    --reps "${VIBESERVE_COMPARE_REPS:-3}" --hf-prompts "${VIBESERVE_HF_PROMPTS:-8}" \
+    --work-dir "$VIBESERVE_HOME/compare" ${cpu_mode:+--device cpu}
+  crc=$?
+  if [ $crc -ne 0 ]; then
+    echo "run-scenarios: $name: comparison exited $crc"
+    "$py" - "$results/$name.json" "$name" "$gpu" "$run_cmd" "$crc" <<'EOF'
+import json, pathlib, sys
+p = pathlib.Path(sys.argv[1])
+d = json.loads(p.read_text()) if p.is_file() else {"scenario": sys.argv[2], "device": sys.argv[3], "command": sys.argv[4], "stacks": {}}
+d.setdefault("errors", []).append({"stack": "*", "error": f"compare_stacks.py exited {sys.argv[5]} (see run.log)"})
+p.write_text(json.dumps(d, indent=2))
+EOF
+  fi
+done
+
+"$py" - "$results" "$gpu" "$run_cmd" "$@" <<'EOF'
+import json, pathlib, sys, yaml
+res, gpu, cmd, files = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+rows = []
+for f in files:
+    name = yaml.safe_load(open(f))["name"]
+    p = res / f"{name}.json"
+    d = json.loads(p.read_text()) if p.is_file() else {}
+    rows.append({"scenario": name, "file": p.name if p.is_file() else None, "objective": d.get("objective"),
+                 "ratio_vs_generic": d.get("ratio_vs_generic"), "target": d.get("target"),
+                 "complete": d.get("complete", False), "errors": len(d.get("errors", [])) if d else 1})
+json.dump({"device": gpu, "command": cmd, "scenarios": rows}, open(res / "summary.json", "w"), indent=2)
+for r in rows:
+    print(f"summary: {r['scenario']:28s} ratio vs generic {r['ratio_vs_generic']}  target {r['target']}  errors {r['errors']}")
+EOF
+tar -C "$VIBESERVE_HOME" -cJf "$results/logs.tar.xz" logs 2>/dev/null
+echo "run-scenarios: done in $(( $(date +%s) - t_start ))s; results in $results"
