@@ -7,6 +7,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from './failures.js';
+import { forgetGroup, recordGroup } from './orphanReaper.js';
 import { projectRoot, pythonExecutable } from './paths.js';
 
 export interface ProgressEvent {
@@ -49,6 +50,8 @@ export interface RunOptions {
   cwd?: string;
   signal?: AbortSignal;
   onEvent?: (event: RuntimeEvent) => void;
+  /** Called with the process group id right after the spawn, and with null once it is gone. */
+  onGroup?: (pgid: number | null) => void;
   /** Time between SIGTERM and SIGKILL of the group when stopping it. */
   killGraceMs?: number;
 }
@@ -66,6 +69,7 @@ export function runJsonLines<R = Record<string, unknown>>(command: string, args:
       detached: true, // own process group, so one kill reaches every process the verb started
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (child.pid !== undefined) opts.onGroup?.(child.pid);
     let result: R | null = null;
     let error: ErrorEvent | null = null;
     let timedOut = false;
@@ -115,6 +119,7 @@ export function runJsonLines<R = Record<string, unknown>>(command: string, args:
       opts.signal?.removeEventListener('abort', onAbort);
       // The leader may exit before processes it forked; make sure none outlive the verb.
       if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+      opts.onGroup?.(null);
       resolve({ exitCode, signal, result, error, timedOut, aborted, stderrTail, durationMs: Date.now() - started });
     });
   });
@@ -182,7 +187,7 @@ export function classifyOutcome(verb: string, o: ProcessOutcome<unknown>, timeou
 
 export { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from './failures.js';
 
-export interface VerbActivityOptions extends Omit<RunOptions, 'signal' | 'onEvent'> {
+export interface VerbActivityOptions extends Omit<RunOptions, 'signal' | 'onEvent' | 'onGroup'> {
   /** The candidate pipeline stage, carried in heartbeats and rejections. */
   stage: string;
   /** Extra fields every heartbeat carries (e.g. what a retry may skip). */
@@ -203,6 +208,7 @@ export async function runVerbInActivity<R = Record<string, unknown>>(verb: strin
     outcome = await runVerb<R>(verb, args, {
       ...opts,
       signal: ctx.cancellationSignal,
+      onGroup: (pgid) => (pgid === null ? forgetGroup(ctx.info.activityId) : recordGroup(ctx.info.activityId, pgid)),
       onEvent: (e) => {
         if (e.event !== 'progress') return;
         const p = e as ProgressEvent;

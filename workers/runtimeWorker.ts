@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { DeviceSlots } from '../activities/gpuSlots.js';
 import { createRuntimeActivities } from '../activities/index.js';
+import { reapOrphanedGroups } from '../lib/orphanReaper.js';
 import { runtimeQueueFor } from '../lib/scenario.js';
 import { connectWorker, temporalTarget } from '../lib/temporalConnection.js';
 import { detectHardware, gpusByKind, type HardwareReport } from './hardwareDetection.js';
@@ -67,6 +68,8 @@ export async function createRuntimeWorkers(report: HardwareReport = detectHardwa
 async function main(): Promise<void> {
   const report = detectHardware();
   if (report.note) console.error(`runtime worker: ${report.note}`);
+  const reaped = reapOrphanedGroups();
+  if (reaped > 0) console.error(`runtime worker: stopped ${reaped} verb process group(s) left by a dead worker`);
   const workers = await createRuntimeWorkers(report);
   for (const { plan } of workers) {
     console.log(JSON.stringify({ event: 'ready', worker: 'runtime', queue: plan.queue, slots: plan.slots.size, devices: plan.description, pid: process.pid }));

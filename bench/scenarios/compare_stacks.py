@@ -21,6 +21,7 @@ import json
 import os
 import queue
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -70,7 +71,7 @@ def generic_spec(sc: dict, device: str) -> dict[str, Any]:
     params: dict[str, Any] = {k: p["default"] for k, p in ds["params"].items()}
     params["max_model_len"] = int(sc["workload"]["prompt_len"]) + int(sc["workload"]["output_len"])
     if tok.get("path"):
-        params["tokenizer_path"] = tok["path"]
+        params["tokenizer_path"] = str(REPO / tok["path"])   # scenario paths are relative to the repository
     m = sc["model"]
     model = {"arch": m["arch"], "preset": m.get("preset"), "config": m.get("config") or {},
              "weights": m.get("weights", "random"), "path": m.get("path"), "seed": m.get("seed", 0),
@@ -79,6 +80,7 @@ def generic_spec(sc: dict, device: str) -> dict[str, Any]:
 
 
 def materialize(spec: dict, out_dir: Path) -> Path:
+    shutil.rmtree(out_dir, ignore_errors=True)   # a stack of an earlier run of this scenario
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     spec_file = out_dir.parent / f"{out_dir.name}.spec.json"
     spec_file.write_text(json.dumps(spec, indent=2))
@@ -312,11 +314,13 @@ def sweep(children: dict, w: Workload, vocab: int, spec: str, deadline: float, s
     """Output throughput of each engine at several concurrencies (same requests, arrivals at t=0)."""
     points: list[dict] = []
     result["concurrency_sweep"] = points
-    levels = sorted({int(c) for c in spec.split(",") if c.strip()})
-    reqs = make_requests(w, vocab, 99, avoid=set(range(3)))
-    payload = {"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs], "arrivals": [0.0] * len(reqs)}
+    # Levels above the workload's request count would repeat the largest one.
+    levels = sorted({min(int(c), w.num_prompts) for c in spec.split(",") if c.strip()})
+    all_reqs = make_requests(w, vocab, 99, avoid=set(range(3)))
     last = 0.0
     for c in levels:
+        reqs = all_reqs[:max(8, 4 * c)]   # enough to keep c requests in flight most of the run
+        payload = {"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs], "arrivals": [0.0] * len(reqs)}
         for name, ch in children.items():
             if time.monotonic() + last > deadline:
                 result["errors"].append({"stack": "*", "error": f"sweep stopped at concurrency {c}: time budget"})

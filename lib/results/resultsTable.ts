@@ -93,16 +93,16 @@ export function loadResults(dir: string): ResultsSet {
   return out;
 }
 
-/** Numeric leaves of another benchmark file (two levels deep), so the README shows what is there. */
-export function summarizeOther(file: string, d: unknown, limit = 12): OtherResult {
+/** Numeric leaves of another benchmark file (three levels deep), so the README shows what is there. */
+export function summarizeOther(file: string, d: unknown, limit = 16): OtherResult {
   const figures: Array<[string, string]> = [];
   const obj = (d && typeof d === 'object' ? d : {}) as Record<string, unknown>;
   const device = typeof obj.device === 'string' ? obj.device : null;
   const visit = (prefix: string, v: unknown, depth: number) => {
     if (figures.length >= limit) return;
     if (typeof v === 'number' && Number.isFinite(v)) figures.push([prefix, fmt(v)]);
-    else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 2) {
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) visit(prefix ? `${prefix}.${k}` : k, x, depth + 1);
+    else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 3) {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) visit(prefix && prefix !== 'figures' ? `${prefix}.${k}` : k, x, depth + 1);
     }
   };
   visit('', obj, 0);

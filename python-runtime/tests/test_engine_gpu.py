@@ -83,3 +83,13 @@ def test_quantized_linear_close_to_native(linear):
     rel = ((a - b).norm() / b.norm()).item()
     assert rel < (0.03 if linear == "int8_weight_only" else 0.08), rel
     assert _agreement(q.generate(PROMPTS, GREEDY), ref.generate(PROMPTS, GREEDY)) > 0.5
+
+
+@pytest.mark.parametrize("preset,arch", [("tiny-llama", "llama"), ("tiny-gpt2", "gpt2")])
+def test_gpu_compiled_decode_graphs_match_hf(preset, arch):
+    """params.compile_decode: the torch.compile'd step (custom ops for the paged kernel and the cache
+    store) captured in CUDA graphs."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    e = engine(preset, arch, params={"compile_decode": True}, kv_cache="paged", attention="triton_paged",
+               execution="cuda_graphs")
+    assert e.generate(PROMPTS, GREEDY) == reference(preset, arch)

@@ -38,6 +38,34 @@ def test_paged_attention_matches_sdpa(block_size, heads, kv_heads):
         torch.testing.assert_close(out[b], want, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("block_size,heads,kv_heads", [(8, 4, 2), (16, 6, 2)])
+def test_paged_attention_with_new_kv_stores_and_attends(block_size, heads, kv_heads):
+    """The decode step's own K/V: written to its slot, and attended to as the context's last token."""
+    torch.manual_seed(3)
+    D, num_blocks = 32, 40
+    ctx = [1, 37, 70, 16]
+    k_cache = torch.randn(num_blocks, block_size, kv_heads, D, device=DEV)
+    v_cache = torch.randn(num_blocks, block_size, kv_heads, D, device=DEV)
+    perm = torch.randperm(num_blocks).tolist()
+    max_blocks = -(-max(ctx) // block_size)
+    tables = torch.tensor([perm[i * max_blocks:(i + 1) * max_blocks] for i in range(len(ctx))], device=DEV)
+    slots = torch.tensor([int(tables[b, (n - 1) // block_size]) * block_size + (n - 1) % block_size
+                          for b, n in enumerate(ctx)], device=DEV)
+    q = torch.randn(len(ctx), heads, D, device=DEV)
+    k_new = torch.randn(len(ctx), kv_heads, D, device=DEV)
+    v_new = torch.randn(len(ctx), kv_heads, D, device=DEV)
+    want_k, want_v = k_cache.clone(), v_cache.clone()
+    want_k.view(-1, kv_heads, D)[slots] = k_new
+    want_v.view(-1, kv_heads, D)[slots] = v_new
+    lens = torch.tensor(ctx, device=DEV)
+    want = paged_attention_decode(q, want_k, want_v, tables, lens, D ** -0.5)
+    out = paged_attention_decode(q, k_cache, v_cache, tables, lens, D ** -0.5, k_new=k_new, v_new=v_new,
+                                 slot_mapping=slots)
+    torch.testing.assert_close(k_cache, want_k)
+    torch.testing.assert_close(v_cache, want_v)
+    torch.testing.assert_close(out, want, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("M,N,K", [(1, 96, 200), (5, 64, 128), (33, 130, 64)])
 def test_int8_matmul_matches_dequantized(M, N, K):
     torch.manual_seed(1)

@@ -24,15 +24,53 @@ def spec(model, tp, **components):
             "params": {"block_size": 8, "max_batch_size": 4}}
 
 
+# A linear layer from the stack's own code (as a generated component would be): the worker rank must
+# register it too, or it cannot build its model.
+CUSTOM_LINEAR = """
+from torch import nn
+from vibeserve_runtime.engine.registry import register_component
+
+
+class TransposedLinear(nn.Module):
+    def __init__(self, weight, bias=None):
+        super().__init__()
+        self.wt = nn.Parameter(weight.t().contiguous(), requires_grad=False)
+        self.bias = None if bias is None else nn.Parameter(bias, requires_grad=False)
+
+    def forward(self, x):
+        y = x @ self.wt
+        return y if self.bias is None else y + self.bias
+
+
+register_component("linear", "transposed_from_stack", TransposedLinear)
+"""
+
+
+@pytest.fixture
+def stack_linear(tmp_path):
+    import importlib.util
+    from vibeserve_runtime.engine.registry import unregister_component
+    path = tmp_path / "transposed_linear.py"
+    path.write_text(CUSTOM_LINEAR)
+    s = importlib.util.spec_from_file_location("vibeserve_custom_transposed_linear", path)
+    s.loader.exec_module(importlib.util.module_from_spec(s))
+    yield "transposed_from_stack"
+    unregister_component("linear", "transposed_from_stack")
+
+
 # qwen2 is the llama code path plus q/k/v biases (GQA 4 query / 2 KV heads); gpt2 has its own layout
-@pytest.mark.parametrize("arch,preset,kv_cache", [("qwen2", "tiny-qwen2", "paged"), ("gpt2", "tiny-gpt2", "contiguous")])
-def test_tp2_matches_tp1_and_transformers(arch, preset, kv_cache):
+@pytest.mark.parametrize("arch,preset,kv_cache,stack_code", [("qwen2", "tiny-qwen2", "paged", False),
+                                                             ("gpt2", "tiny-gpt2", "contiguous", True)])
+def test_tp2_matches_tp1_and_transformers(arch, preset, kv_cache, stack_code, request):
     model = {"arch": arch, "preset": preset, "seed": 3}
+    comps = {"kv_cache": kv_cache}
+    if stack_code:
+        comps["linear"] = request.getfixturevalue("stack_linear")
     cfg, sd, _ = load_model_weights(model)
     with torch.no_grad():
         want = build_hf_reference(cfg, sd)(torch.tensor([PROMPT + FORCED])).logits[0, len(PROMPT) - 1:].float()
-    single = Engine.from_spec(spec(model, "1", kv_cache=kv_cache))
-    with Engine.from_spec(spec(model, "2", kv_cache=kv_cache)) as tp2:
+    single = Engine.from_spec(spec(model, "1", **comps))
+    with Engine.from_spec(spec(model, "2", **comps)) as tp2:
         got = tp2.teacher_forced_logits(PROMPT, FORCED)
         tokens = tp2.generate(BATCH)
         reports = tp2.rank_reports

@@ -2,6 +2,10 @@
 
 One program per (sequence, kv head) handles all query heads of that GQA group, so each K/V tile is
 read from memory once; an online softmax walks the context BLOCK_N tokens at a time.
+
+With new K/V given (the decode step's own token), the same program also writes them to their cache
+slot and takes the token's attention term from registers instead of from the cache: one launch
+per layer instead of three (two cache stores and the attention).
 """
 from __future__ import annotations
 
@@ -11,10 +15,10 @@ import triton.language as tl
 
 
 @triton.jit
-def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, scale,
-                         s_qb, s_qh, s_kb, s_kt, s_kh, s_btb, s_ob, s_oh,
+def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, kn_ptr, vn_ptr, slot_ptr, scale,
+                         s_qb, s_qh, s_kb, s_kt, s_kh, s_btb, s_ob, s_oh, s_knb, s_knh, s_vnb, s_vnh,
                          GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
-                         BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr, IEEE: tl.constexpr):
+                         BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr, IEEE: tl.constexpr, NEW_KV: tl.constexpr):
     b = tl.program_id(0)
     kvh = tl.program_id(1)
     ctx = tl.load(ctx_ptr + b)
@@ -26,9 +30,17 @@ def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, scale,
     m_i = tl.full([GROUP_PAD], float("-inf"), tl.float32)
     l_i = tl.zeros([GROUP_PAD], tl.float32)
     acc = tl.zeros([GROUP_PAD, HEAD_DIM], tl.float32)
-    for i in range(0, tl.cdiv(ctx, BLOCK_N)):
+    n_cached = ctx - 1 if NEW_KV else ctx      # the new token (position ctx - 1) is not read back from the cache
+    if NEW_KV:
+        kn = tl.load(kn_ptr + b * s_knb + kvh * s_knh + d)
+        vn = tl.load(vn_ptr + b * s_vnb + kvh * s_vnh + d)
+        slot = tl.load(slot_ptr + b)
+        dst = (slot // BLOCK_SIZE) * s_kb + (slot % BLOCK_SIZE) * s_kt + kvh * s_kh + d
+        tl.store(k_ptr + dst, kn)
+        tl.store(v_ptr + dst, vn)
+    for i in range(0, tl.cdiv(n_cached, BLOCK_N)):
         tok = i * BLOCK_N + n
-        valid = tok < ctx
+        valid = tok < n_cached
         blk = tl.load(bt_ptr + b * s_btb + tok // BLOCK_SIZE, mask=valid, other=0)
         off = blk * s_kb + (tok % BLOCK_SIZE) * s_kt + kvh * s_kh
         k = tl.load(k_ptr + off[:, None] + d[None, :], mask=valid[:, None], other=0.0)
@@ -47,6 +59,14 @@ def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, scale,
         else:
             acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
         m_i = m_new
+    if NEW_KV:
+        s_n = tl.sum(q.to(tl.float32) * kn.to(tl.float32)[None, :], 1) * scale      # [GROUP_PAD]
+        m_new = tl.maximum(m_i, s_n)
+        p_n = tl.exp(s_n - m_new)
+        alpha = tl.exp(m_i - m_new)
+        l_i = l_i * alpha + p_n
+        # p is rounded to the cache dtype like the tiles' p above
+        acc = acc * alpha[:, None] + p_n.to(vn.dtype).to(tl.float32)[:, None] * vn.to(tl.float32)[None, :]
     out = acc / l_i[:, None]
     tl.store(o_ptr + b * s_ob + heads[:, None] * s_oh + d[None, :], out.to(o_ptr.dtype.element_ty),
              mask=(g < GROUP)[:, None])
@@ -54,8 +74,12 @@ def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, scale,
 
 def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
                            block_tables: torch.Tensor, context_lens: torch.Tensor, scale: float,
-                           block_n: int = 64, num_warps: int = 4, num_stages: int = 2) -> torch.Tensor:
-    """q [B, H, D]; k/v_cache [num_blocks, block_size, kv_heads, D]; returns [B, H, D]."""
+                           block_n: int = 128, num_warps: int = 4, num_stages: int = 2,
+                           k_new: torch.Tensor | None = None, v_new: torch.Tensor | None = None,
+                           slot_mapping: torch.Tensor | None = None) -> torch.Tensor:
+    """q [B, H, D]; k/v_cache [num_blocks, block_size, kv_heads, D]; returns [B, H, D].
+    k_new/v_new [B, kv_heads, D] with slot_mapping [B]: this step's K/V, stored into the cache here
+    (context_lens then count them, as the last token)."""
     B, H, D = q.shape
     _, block_size, kvh, _ = k_cache.shape
     if D & (D - 1) or D < 16:
@@ -63,18 +87,21 @@ def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
     group = H // kvh
     q = q.contiguous()
     out = torch.empty_like(q)
+    new_kv = k_new is not None
+    kn, vn, slots = (k_new, v_new, slot_mapping) if new_kv else (q, q, context_lens)   # unused when not new_kv
     _paged_decode_kernel[(B, kvh)](
-        q, k_cache, v_cache, block_tables, context_lens, out, scale,
+        q, k_cache, v_cache, block_tables, context_lens, out, kn, vn, slots, scale,
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
-        block_tables.stride(0), out.stride(0), out.stride(1),
+        block_tables.stride(0), out.stride(0), out.stride(1), kn.stride(0), kn.stride(1), vn.stride(0), vn.stride(1),
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=D,
-        BLOCK_SIZE=block_size, BLOCK_N=max(16, min(block_n, 128)), IEEE=q.dtype == torch.float32,
+        BLOCK_SIZE=block_size, BLOCK_N=max(16, min(block_n, 128)), IEEE=q.dtype == torch.float32, NEW_KV=new_kv,
         num_warps=num_warps, num_stages=num_stages if q.is_cuda else 1)
     return out
 
 
-# An opaque op for torch.compile: Inductor calls the kernel as is instead of re-compiling the Triton
-# source itself (which mistypes the float scale), and fuses the elementwise work around it.
+# Opaque ops for torch.compile: Inductor calls the kernel as is instead of re-compiling the Triton source
+# itself (which mistypes the float scale), and fuses the elementwise work around it. The cache writes are
+# declared, so functionalization keeps them in place rather than copying the cache.
 @torch.library.custom_op("vibeserve::paged_attention_decode", mutates_args=())
 def paged_attention_decode_op(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
                               block_tables: torch.Tensor, context_lens: torch.Tensor, scale: float) -> torch.Tensor:
@@ -83,4 +110,17 @@ def paged_attention_decode_op(q: torch.Tensor, k_cache: torch.Tensor, v_cache: t
 
 @paged_attention_decode_op.register_fake
 def _(q, k_cache, v_cache, block_tables, context_lens, scale):
+    return torch.empty_like(q.contiguous())
+
+
+@torch.library.custom_op("vibeserve::paged_attention_decode_store", mutates_args=("k_cache", "v_cache"))
+def paged_attention_decode_store_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor,
+                                    v_cache: torch.Tensor, slot_mapping: torch.Tensor, block_tables: torch.Tensor,
+                                    context_lens: torch.Tensor, scale: float) -> torch.Tensor:
+    return paged_attention_decode(q, k_cache, v_cache, block_tables, context_lens, scale,
+                                  k_new=k, v_new=v, slot_mapping=slot_mapping)
+
+
+@paged_attention_decode_store_op.register_fake
+def _(q, k, v, k_cache, v_cache, slot_mapping, block_tables, context_lens, scale):
     return torch.empty_like(q.contiguous())

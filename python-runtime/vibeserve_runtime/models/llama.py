@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .fused import silu_mul
 from .norms import RMSNorm
 from .parts import ModelParts
 from .rope import rope_params
@@ -46,8 +47,7 @@ class LlamaMLP(nn.Module):
         self.down = parts.linear(sd.pop(p + "mlp.down_proj.weight"))
 
     def forward(self, x):
-        g, u = self.gate_up(x).chunk(2, dim=-1)
-        return self.down(F.silu(g) * u)
+        return self.down(silu_mul(self.gate_up(x)))
 
 
 def mixtral_moe(cfg: dict, sd: dict, p: str, parts: ModelParts) -> nn.Module:

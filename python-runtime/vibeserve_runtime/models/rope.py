@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from .fused import rope
+
 
 def rope_params(cfg: dict) -> tuple[float, dict | None]:
     params = cfg.get("rope_parameters") or {}
@@ -49,11 +51,4 @@ class RotaryEmbedding(nn.Module):
         return positions
 
     def forward(self, positions: torch.Tensor, q: torch.Tensor, k: torch.Tensor):
-        p = self.rope_positions(positions)
-        cos, sin = self.cos[p].unsqueeze(1), self.sin[p].unsqueeze(1)   # [T, 1, hd/2]
-        return _rotate(q, cos, sin), _rotate(k, cos, sin)
-
-
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x.float().chunk(2, dim=-1)
-    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).to(x.dtype)
+        return rope(q, k, self.cos, self.sin, self.rope_positions(positions))   # cos/sin: [max_pos, hd/2]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..engine.engine import Engine
 from ..engine.spec import load_stack_spec, spec_to_dict
+from .custom_components import stack_component_modules
 from .process_group import apply_safe_comm_env, destroy_tp_group, free_port, init_tp_group
 from .rank_engine import build_rank_engine
 from .step_broadcast import BroadcastingRunner
@@ -29,14 +30,18 @@ class TensorParallelEngine(Engine):
             return
         try:
             self.runner.stop_workers()
-            for p in self.workers:
+            for p in self.workers:     # rank 0 hosts the rendezvous store: keep it up until they are gone
                 p.wait(timeout=timeout_s)
         finally:
             for p in self.workers:
                 if p.poll() is None:
                     p.kill()
+                    p.wait()
             destroy_tp_group()
             self.tp = None
+        bad = [(r, p.returncode) for r, p in enumerate(self.workers, 1) if p.returncode != 0]
+        if bad:
+            print(f"tensor parallel: worker ranks exited abnormally after shutdown: {bad}", file=sys.stderr)
 
     def __enter__(self):
         return self
@@ -49,7 +54,8 @@ def _worker_env(spec, rank: int, ws: int, port: int) -> dict:
     env = apply_safe_comm_env(dict(os.environ))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
     env.update(VIBESERVE_TP_RANK=str(rank), VIBESERVE_TP_WORLD_SIZE=str(ws), VIBESERVE_TP_ADDR="127.0.0.1",
-               VIBESERVE_TP_PORT=str(port), VIBESERVE_TP_SPEC=json.dumps(spec_to_dict(spec)))
+               VIBESERVE_TP_PORT=str(port), VIBESERVE_TP_SPEC=json.dumps(spec_to_dict(spec)),
+               VIBESERVE_TP_COMPONENT_MODULES=json.dumps(stack_component_modules(spec.components)))
     return env
 
 
@@ -63,7 +69,7 @@ def launch_tensor_parallel_engine(spec, init_timeout_s: float = 120.0) -> Tensor
     port = free_port()
     apply_safe_comm_env()
     workers = [subprocess.Popen([sys.executable, "-m", "vibeserve_runtime.parallel.worker"],
-                                env=_worker_env(spec, r, ws, port), stdout=sys.stderr)
+                                env=_worker_env(spec, r, ws, port), stdout=2)   # stdout is rank 0's event stream
                for r in range(1, ws)]
     try:
         tp = init_tp_group(0, ws, spec.device, "127.0.0.1", port, timeout_s=init_timeout_s)

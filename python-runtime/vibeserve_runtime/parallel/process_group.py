@@ -65,7 +65,8 @@ def init_tp_group(rank: int, world_size: int, device: str, master_addr: str, mas
     dist.init_process_group(backend, init_method=f"tcp://{master_addr}:{master_port}", rank=rank,
                             world_size=world_size, timeout=timeout,
                             **({"device_id": dev} if backend == "nccl" else {}))
-    control = dist.new_group(backend="gloo", timeout=timeout) if backend == "nccl" else dist.group.WORLD
+    control = dist.new_group(backend="gloo", timeout=timeout)   # its own group, so step messages never
+                                                                # interleave with the model's collectives
     return TPGroup(rank, world_size, dev, dist.group.WORLD, control)
 
 

@@ -10,6 +10,7 @@ import sys
 
 import torch
 
+from .custom_components import import_component_modules
 from .process_group import destroy_tp_group, init_tp_group
 from .rank_engine import build_rank_engine
 from .step_broadcast import serve_steps
@@ -18,6 +19,7 @@ from .step_broadcast import serve_steps
 def main() -> int:
     rank, ws = int(os.environ["VIBESERVE_TP_RANK"]), int(os.environ["VIBESERVE_TP_WORLD_SIZE"])
     spec = json.loads(os.environ["VIBESERVE_TP_SPEC"])
+    import_component_modules(json.loads(os.environ.get("VIBESERVE_TP_COMPONENT_MODULES", "[]")))
     if spec.get("device", "cpu") == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // ws))   # ranks share the host's cores
     tp = init_tp_group(rank, ws, spec.get("device", "cpu"), os.environ["VIBESERVE_TP_ADDR"],
@@ -32,4 +34,7 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.stdout = sys.stderr
-    sys.exit(main())
+    code = main()
+    sys.stderr.flush()
+    # skip interpreter teardown: communication threads left by the backend may abort the process there
+    os._exit(code)

@@ -39,8 +39,17 @@ def _pad(x, meta):
 def sdpa_fresh_prefill(q, k, v, meta: AttentionMetadata, scale: float):
     """Whole prompts with nothing cached: attend over the new K/V directly with a causal kernel (flash
     on GPU). Right padding is harmless under a causal mask: real queries never see later positions."""
-    out = F.scaled_dot_product_attention(_pad(q, meta), _pad(k, meta), _pad(v, meta), is_causal=True, scale=scale,
+    B, T = meta.context_lens.shape[0], q.shape[0]
+    if B * meta.max_q == T:   # equal lengths: the flat tokens already are [B, max_q], no padding copies
+        def pad(x):
+            return x.view(B, meta.max_q, *x.shape[1:]).transpose(1, 2)
+    else:
+        def pad(x):
+            return _pad(x, meta)
+    out = F.scaled_dot_product_attention(pad(q), pad(k), pad(v), is_causal=True, scale=scale,
                                          enable_gqa=k.shape[1] != q.shape[1])
+    if B * meta.max_q == T:
+        return out.transpose(1, 2).reshape(T, *q.shape[1:])
     return out.transpose(1, 2)[meta.token_batch_idx, meta.token_q_idx]
 
 
