@@ -18,16 +18,18 @@ temporal_bin=$(readlink -f "$temporal_bin")
 [ -f "$dest/tools/node.xz" ] || xz -9 -T0 -c "$(readlink -f "$(command -v node)")" > "$dest/tools/node.xz"
 [ -f "$dest/tools/temporal.xz" ] || xz -9 -T0 -c "$temporal_bin" > "$dest/tools/temporal.xz"
 
-# Only what the workers and the CLI load at run time, and only the x86-64 Linux native parts.
+# Only what the workers and the CLI load at run time, and only the x86-64 Linux native parts
+# (playwright-core stays: the CLI loads the report command, which imports it, at start).
 tar -cf - \
   --exclude='node_modules/@temporalio/core-bridge/releases/aarch64*' \
   --exclude='node_modules/@temporalio/core-bridge/releases/*darwin*' \
   --exclude='node_modules/@temporalio/core-bridge/releases/*windows*' \
   --exclude='node_modules/@temporalio/core-bridge/sdk-core' \
-  --exclude='node_modules/typescript' --exclude='node_modules/playwright-core' \
+  --exclude='node_modules/typescript' \
   --exclude='node_modules/vitest' --exclude='node_modules/@vitest' --exclude='node_modules/vite' \
   --exclude='node_modules/@rollup' --exclude='node_modules/rollup' \
-  node_modules | xz -9 -T0 > "$dest/deps/node_modules.tar.xz"
+  node_modules | xz -9 -T0 > "$dest/deps/node_modules.tar.xz.part"
+mv "$dest/deps/node_modules.tar.xz.part" "$dest/deps/node_modules.tar.xz"
 
 # Server-side Python deps the GPU image does not ship (it has torch, triton, transformers).
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$pyver" --implementation cp \

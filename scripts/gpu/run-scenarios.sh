@@ -29,7 +29,8 @@ exec > >(tee -a "$results/run.log") 2>&1
 echo "run-scenarios: $(date -u +%FT%TZ) $run_cmd (budget ${budget}s)"
 
 # shellcheck source=unpack.sh
-source "$repo/scripts/gpu/unpack.sh" || { echo "run-scenarios: unpacking the tools failed" >&2; exit 1; }
+# (an explicit argument: a sourced script would otherwise see this script's own $1)
+source "$repo/scripts/gpu/unpack.sh" "${VIBESERVE_PARTS_DIR:-$repo/.carry/gpu}" || { echo "run-scenarios: unpacking the tools failed" >&2; exit 1; }
 set +e
 py=${VIBESERVE_PYTHON:-python3}
 export VIBESERVE_HOME=${VIBESERVE_HOME:-$repo/.vibeserve}

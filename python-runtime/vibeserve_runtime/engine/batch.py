@@ -15,6 +15,21 @@ def build_batch(batch, kv, device):
     ids, pos, slots, tb, tq, qlens, ctx, tables, sample_idx, sampled = [], [], [], [], [], [], [], [], [], []
     bs = kv.block_size
     inline_slots = type(kv).slot is KVCacheBase.slot   # a cache that overrides slot() is asked per token
+    if inline_slots and all(n == 1 for _, n in batch):   # one token each (decode): no per-token ranges
+        B = len(batch)
+        for seq, _ in batch:
+            p = seq.num_computed
+            table = seq.block_table
+            ids.append(seq.token_ids[p])
+            pos.append(p)
+            slots.append(table[p // bs] * bs + p % bs)
+            ctx.append(p + 1)
+            tables.append(table[:p // bs + 1])
+            if p + 1 == len(seq):
+                sample_idx.append(len(ids) - 1)
+                sampled.append(seq)
+        tb, tq, qlens = list(range(B)), [0] * B, [1] * B
+        batch = ()
     for b, (seq, n) in enumerate(batch):
         start = seq.num_computed
         ids += seq.token_ids[start:start + n]
@@ -44,6 +59,6 @@ def build_batch(batch, kv, device):
     meta = AttentionMetadata(positions=pos_t, slot_mapping=slots_t, block_tables=tables_t.view(len(tables), width),
                              context_lens=ctx_t, query_lens=qlens_t, token_batch_idx=tb_t, token_q_idx=tq_t,
                              max_q=max(qlens),
-                             fresh_prefill=all(seq.num_computed == 0 for seq, _ in batch) and not decode,
+                             fresh_prefill=not decode and all(seq.num_computed == 0 for seq, _ in batch),
                              decode_inputs=flat[:4 * len(ids)].view(4, len(ids)) if decode else None)
     return ids_t, meta, sidx_t, sampled
