@@ -151,10 +151,15 @@ export function parseEventLine(line: string): RuntimeEvent | null {
   return null;
 }
 
-/** Environment for a runtime verb: the runtime package importable even without `pip install -e`. */
+/** Variables that hold credentials: never handed to runtime verbs, which run candidate code. */
+const SECRET_VARIABLE = /(API_?KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL|TLS_KEY)/i;
+
+/** Environment for a runtime verb: the runtime package importable even without `pip install -e`,
+ *  and no credentials (an LLM or Temporal key must never reach candidate code or its logs). */
 export function runtimeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const pyPath = [path.join(projectRoot, 'python-runtime'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-  return { ...process.env, PYTHONPATH: pyPath, PYTHONUNBUFFERED: '1', ...extra };
+  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SECRET_VARIABLE.test(name)));
+  return { ...base, PYTHONPATH: pyPath, PYTHONUNBUFFERED: '1', ...extra };
 }
 
 export function runVerb<R = Record<string, unknown>>(verb: string, args: string[], opts: RunOptions): Promise<ProcessOutcome<R>> {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot, pythonExecutable } from '../../lib/paths.js';
-import { classifyOutcome, parseEventLine, runJsonLines, runVerb, type RuntimeEvent } from '../../lib/pythonBridge.js';
+import { classifyOutcome, parseEventLine, runJsonLines, runtimeEnv, runVerb, type RuntimeEvent } from '../../lib/pythonBridge.js';
 import { isAlive, waitForExit } from '../../lib/devServer.js';
 
 const fixture = path.join(projectRoot, 'test', 'fixtures', 'python', 'jsonl_verb.py');
@@ -11,6 +11,21 @@ const run = (mode: string, timeoutMs = 20_000, signal?: AbortSignal) => {
 };
 
 describe('python bridge', () => {
+  it('hands runtime verbs no credentials, only what the caller passes explicitly', () => {
+    process.env.CANARY_LLM_API_KEY = 'sk-canary-0123';
+    process.env.TEMPORAL_TLS_KEY = '/secret/client.key';
+    try {
+      const env = runtimeEnv({ VIBESERVE_API_KEY: 'given-on-purpose' });
+      expect(Object.values(env)).not.toContain('sk-canary-0123');
+      expect(env.TEMPORAL_TLS_KEY).toBeUndefined();
+      expect(env.VIBESERVE_API_KEY).toBe('given-on-purpose');
+      expect(env.PYTHONPATH).toContain('python-runtime');
+    } finally {
+      delete process.env.CANARY_LLM_API_KEY;
+      delete process.env.TEMPORAL_TLS_KEY;
+    }
+  });
+
   it('parses JSON lines and treats anything else as a log', () => {
     expect(parseEventLine('{"event":"progress","stage":"x","done":1,"total":2}')).toMatchObject({ event: 'progress', done: 1 });
     expect(parseEventLine('loading weights...')).toBeNull();
