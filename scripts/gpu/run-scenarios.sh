@@ -9,7 +9,7 @@
 # one runs; the stack is always taken down at the end.
 # Environment:
 #   VIBESERVE_RUN_BUDGET_S   seconds the whole run may take (default 570; one scenario per 10-minute slot)
-#   VIBESERVE_CPU_DRY_RUN=1  run each scenario's CPU variant (bench/scenarios/cpu_variant.py); also
+#   VIBESERVE_CPU_DRY_RUN=1  run each scenario's CPU variant (bench/scenarios/prepare_scenario.py); also
 #                            chosen automatically when nvidia-smi sees no GPU
 #   VIBESERVE_PORT           Temporal port (default 7233; the UI uses port+1000)
 #   VIBESERVE_HF_PROMPTS     requests per repetition for the transformers baseline (default 8)
@@ -49,10 +49,16 @@ echo "run-scenarios: device: $gpu; node $(node --version); $($py -c 'import torc
 
 # A fresh Temporal history, so `--name gpu` starts a new search even if an earlier run used it.
 mkdir -p "$VIBESERVE_HOME"
-[ -f "$VIBESERVE_HOME/up.json" ] || { [ -f "$VIBESERVE_HOME/temporal.db" ] && mv "$VIBESERVE_HOME/temporal.db" "$VIBESERVE_HOME/temporal.db.$t_start"; }
+fresh=
+if [ ! -f "$VIBESERVE_HOME/up.json" ]; then
+  fresh=1
+  [ -f "$VIBESERVE_HOME/temporal.db" ] && mv "$VIBESERVE_HOME/temporal.db" "$VIBESERVE_HOME/temporal.db.$t_start"
+fi
 port=${VIBESERVE_PORT:-7233}
-teardown() { vibeserve down; }
+# Straight to the log file: the tee above may already be gone when the run is being killed.
+teardown() { node "$repo/cli/bin/vibeserve.mjs" down >>"$results/run.log" 2>&1; }
 trap teardown EXIT
+trap 'exit 143' TERM INT
 if ! timeout 240 node "$repo/cli/bin/vibeserve.mjs" up --port "$port" --ui-port $((port + 1000)); then
   echo "run-scenarios: vibeserve up failed; logs under $VIBESERVE_HOME/logs" >&2
   "$py" - "$results/summary.json" "$gpu" "$run_cmd" <<'EOF'
@@ -67,16 +73,17 @@ i=0
 for file in "$@"; do
   i=$((i + 1))
   name=$("$py" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["name"])' "$file")
-  scen=$file
-  if [ -n "$cpu_mode" ]; then
-    scen=$("$py" "$repo/bench/scenarios/cpu_variant.py" "$file" "$VIBESERVE_HOME/cpu-scenarios/$name.yaml")
-  fi
+  # The searched copy: paths made absolute (and the CPU variant on a dry run).
+  scen=$("$py" "$repo/bench/scenarios/prepare_scenario.py" "$file" "$VIBESERVE_HOME/scenarios/$name.yaml" ${cpu_mode:+--cpu}) \
+    || { echo "run-scenarios: $name: cannot read $file"; continue; }
   id="vibeserve-$name-gpu"
   # This scenario's share of what is left; the comparison needs about a third of it.
   share=$(( $(left) / (n - i + 1) ))
   search_limit=$(( share * 62 / 100 ))
   echo "=== [$i/$n] $name: search (up to ${search_limit}s), then comparison; $(left)s left"
   t0=$(date +%s)
+  # The history is fresh, so artifacts under this id are an earlier run's: keep them aside.
+  [ -n "$fresh" ] && [ -d "$VIBESERVE_HOME/artifacts/$id" ] && mv "$VIBESERVE_HOME/artifacts/$id" "$VIBESERVE_HOME/artifacts/$id.$t_start"
   vibeserve search "$scen" --name gpu || echo "run-scenarios: $name: search did not start"
   timeout "$search_limit" node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 10
   rc=$?
