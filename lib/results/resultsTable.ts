@@ -94,19 +94,23 @@ export function loadResults(dir: string): ResultsSet {
 }
 
 /** Numeric leaves of another benchmark file (three levels deep), so the README shows what is there. */
+const HEADLINE = /(per_s$|throughput$|fraction|_ms$|efficiency$|speedup|(^|_)ratio($|_)|roofline)/;
+
 export function summarizeOther(file: string, d: unknown, limit = 16): OtherResult {
   const figures: Array<[string, string]> = [];
   const obj = (d && typeof d === 'object' ? d : {}) as Record<string, unknown>;
   const device = typeof obj.device === 'string' ? obj.device : null;
   const visit = (prefix: string, v: unknown, depth: number) => {
-    if (figures.length >= limit) return;
+    if (figures.length >= 200) return;
     if (typeof v === 'number' && Number.isFinite(v)) figures.push([prefix, fmt(v)]);
     else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 3) {
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) visit(prefix && prefix !== 'figures' ? `${prefix}.${k}` : k, x, depth + 1);
     }
   };
   visit('', obj, 0);
-  return { file, device, figures };
+  // Rates, latencies and fractions are the figures; sizes, counts and wall times are bookkeeping.
+  const headline = figures.filter(([k]) => HEADLINE.test(k.split('.').pop()!));
+  return { file, device, figures: (headline.length ? headline : figures).slice(0, limit) };
 }
 
 function median(r: ScenarioResult, stack: string, metric: string): MetricSummary | null {
@@ -151,7 +155,7 @@ export function renderResultsMarkdown(set: ResultsSet, imagesDir = 'docs/images'
   } else {
     const devices = [...new Set(set.scenarios.map((s) => s.result.device))];
     lines.push(`Device: ${devices.join('; ')}. Medians of the repetitions with (min–max); each stack runs the scenario's workload, interleaved. ` +
-      'hf-generate is transformers `generate`, one request at a time; generic is continuous batching + paged KV (+ CUDA graphs on a GPU) with default choices; searched is the search\'s best stack. ' +
+      'hf-generate is transformers `generate`, one request at a time, back to back (it ignores a request rate); generic is continuous batching + paged KV (+ CUDA graphs on a GPU) with default choices; searched is the search\'s best stack. ' +
       'Ratio: searched over generic on the objective (for a latency objective, generic over searched), so above 1 means the searched stack is better.', '');
     lines.push('| scenario | objective | hf-generate | generic | searched | ratio vs generic (target) | output tok/s hf / generic / searched | median TTFT ms (generic / searched) | median TPOT ms (generic / searched) | search: candidates | best design |');
     lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
