@@ -37,6 +37,8 @@ export interface ConstraintDef {
   if: Record<string, string>;
   then: Record<string, string[]>;
   requiresParam?: string;
+  /** the constraint holds only for these model architectures (e.g. MoE-specific rules) */
+  onlyForArch?: string[];
   why: string;
 }
 
@@ -161,6 +163,7 @@ export function validateDesign(
     if (!(dim in space.dimensions)) problems.push(`unknown dimension "${dim}"`);
   }
   for (const c of space.constraints) {
+    if (!constraintApplies(c, ctx.arch)) continue;
     if (!Object.entries(c.if).every(([d, v]) => choices[d] === v)) continue;
     for (const [d, allowed] of Object.entries(c.then)) {
       if (!allowed.includes(choices[d] ?? '')) {
@@ -184,6 +187,10 @@ export function validateDesign(
   return problems;
 }
 
+function constraintApplies(c: ConstraintDef, arch: string | undefined): boolean {
+  return !c.onlyForArch || (arch !== undefined && c.onlyForArch.includes(arch));
+}
+
 function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -197,6 +204,7 @@ export function repairChoices(space: DesignSpace, choices: Choices, ctx: SpaceCo
   for (let pass = 0; pass < 4; pass++) {
     let changed = false;
     for (const c of space.constraints) {
+      if (!constraintApplies(c, ctx.arch)) continue;
       if (!Object.entries(c.if).every(([d, v]) => out[d] === v)) continue;
       for (const [d, allowed] of Object.entries(c.then)) {
         if (allowed.includes(out[d] ?? '')) continue;

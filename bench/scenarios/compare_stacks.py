@@ -68,6 +68,8 @@ def generic_spec(sc: dict, device: str) -> dict[str, Any]:
     comps["tokenizer"] = tok["kind"]   # fixed by the scenario, not searched
     if device == "cuda":
         comps["execution"] = "cuda_graphs"
+        if sc["model"]["arch"] == "mixtral":
+            comps["moe"] = "fused_triton"   # design_space.json: graphs-need-fused-moe
     params: dict[str, Any] = {k: p["default"] for k, p in ds["params"].items()}
     params["max_model_len"] = int(sc["workload"]["prompt_len"]) + int(sc["workload"]["output_len"])
     if tok.get("path"):

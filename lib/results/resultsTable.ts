@@ -127,7 +127,7 @@ function ratioCell(r: ScenarioResult): string {
   if (r.ratio_vs_generic === null || r.ratio_vs_generic === undefined) return 'n/a';
   const t = r.target?.ratio_vs_generic;
   const verdict = t === undefined ? '' : r.ratio_vs_generic >= t ? ' ✅' : ' ❌';
-  return `**${fmt(r.ratio_vs_generic)}×**${verdict}`;
+  return `**${r.ratio_vs_generic.toFixed(2)}×**${verdict}`;
 }
 
 function designCell(r: ScenarioResult): string {

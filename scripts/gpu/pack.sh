@@ -35,7 +35,7 @@ mv "$dest/deps/node_modules.tar.xz.part" "$dest/deps/node_modules.tar.xz"
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$pyver" --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -d "$dest/deps/wheels" fastapi starlette pydantic pydantic-core annotated-types typing-inspection \
-  uvicorn gguf openai distro jiter sniffio
+  uvicorn gguf openai distro jiter sniffio jsonschema jsonschema-specifications referencing rpds-py
 
 for part in tools deps; do
   size=$(du -sb "$dest/$part" | cut -f1)

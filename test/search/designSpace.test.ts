@@ -70,6 +70,14 @@ describe('constraints', () => {
     expect(validateDesign(space, chunked, {}, ctx(cpu)).join()).toMatch(/chunked-prefill-needs-paged/);
   });
 
+  it('pairs CUDA graphs with the fused MoE kernel for MoE models only', () => {
+    const graphs = { ...defaultDesign(space, ctx(h100, 'mixtral')).choices, execution: 'cuda_graphs', moe: 'loop' };
+    const params = { graph_batch_sizes: [1, 2, 4, 8] };
+    expect(validateDesign(space, graphs, params, ctx(h100, 'mixtral')).join()).toMatch(/graphs-need-fused-moe/);
+    expect(repairChoices(space, graphs, ctx(h100, 'mixtral'))?.moe).toBe('fused_triton');
+    expect(validateDesign(space, graphs, params, ctx(h100, 'llama')).join()).not.toMatch(/graphs-need-fused-moe/);
+  });
+
   it('requires graph batch buckets with CUDA graphs', () => {
     const choices = { ...defaultDesign(space, ctx(h100)).choices, execution: 'cuda_graphs' };
     expect(validateDesign(space, choices, {}, ctx(h100)).join()).toMatch(/graph_batch_sizes is required/);

@@ -109,6 +109,8 @@ def normalize_spec(spec: StackSpec) -> StackSpec:
                                      f"{req['min_compute_capability']}, this GPU has {cc[0]}.{cc[1]}")
 
     for c in ds.get("constraints", []):
+        if c.get("onlyForArch") and model.arch not in c["onlyForArch"]:
+            continue
         if all(comps.get(k) == v for k, v in c["if"].items()):
             for k, allowed in c.get("then", {}).items():
                 if comps.get(k) not in allowed:
