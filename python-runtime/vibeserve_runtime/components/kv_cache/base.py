@@ -1,10 +1,12 @@
 """Shared storage and the interface the scheduler and engine use."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 
 
-class KVCacheBase:
+class KVCacheBase(ABC):
     def __init__(self, num_layers: int, num_kv_heads: int, head_dim: int, num_blocks: int, block_size: int,
                  max_model_len: int, dtype, device):
         self.block_size = block_size
@@ -18,16 +20,19 @@ class KVCacheBase:
         self.bytes_per_token = 2 * num_layers * num_kv_heads * head_dim * torch.tensor([], dtype=dtype).element_size()
 
     # --- interface -------------------------------------------------------------------------
+    @abstractmethod
     def allocate(self, seq) -> bool:
         """Admit a sequence: give it room for all its current tokens (may set seq.num_computed from a cache hit)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def reserve(self, seq, total_tokens: int) -> bool:
         """Make room for the sequence to hold total_tokens; False when out of blocks."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def free(self, seq) -> None:
-        raise NotImplementedError
+        ...
 
     def on_computed(self, seq) -> None:
         """Called after seq.num_computed advanced (the paged cache publishes full blocks here)."""
@@ -36,9 +41,10 @@ class KVCacheBase:
         """Flat cache slot of token `pos` of `seq`."""
         return seq.block_table[pos // self.block_size] * self.block_size + pos % self.block_size
 
+    @abstractmethod
     def stats(self, seqs) -> dict:
         """Occupancy; `seqs` are the sequences holding blocks (for tokens-used counts)."""
-        raise NotImplementedError
+        ...
 
     def tokens_used(self, seqs) -> int:
         """Distinct cached tokens (a block shared by a common prefix counts once)."""
