@@ -74,3 +74,15 @@ def test_gpu_stack_on_a_cpu_machine_is_a_usage_error(tmp_path):
     for verb in ("check", "bench", "serve"):
         rc, evs, _ = run_verb(verb, "--stack", str(stack))
         assert rc == 3 and error_of(evs)["reason"] == "device_unavailable", verb
+
+
+def test_arch_scoped_constraint_binds_moe_models_only(tmp_path):
+    """CUDA graphs need the fused MoE kernel, but only where there is an MoE to run (materialize
+    needs no GPU, so a cuda stack can be validated here)."""
+    graphs = {"execution": "cuda_graphs", "moe": "loop"}
+    llama = {**TINY_LLAMA, "components": {**TINY_LLAMA["components"], **graphs}, "device": "cuda"}
+    assert materialize(tmp_path, llama, "llama").exists()
+    mixtral = {**llama, "model": {"arch": "mixtral", "preset": "tiny-mixtral", "seed": 0}}
+    rc, evs, _ = run_verb("materialize", "--spec", json.dumps(mixtral), "--out", str(tmp_path / "mixtral"))
+    err = error_of(evs)
+    assert rc == 3 and err["field"] == "components.moe" and "graphs-need-fused-moe" in err["message"]

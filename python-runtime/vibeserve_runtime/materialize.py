@@ -169,6 +169,8 @@ def _presets() -> dict:
 
 def _check_constraints(ds: dict, components: dict[str, str], device: str, model: dict) -> None:
     for c in ds.get("constraints", []):
+        if c.get("onlyForArch") and model.get("arch") not in c["onlyForArch"]:
+            continue
         if all(components.get(d) == v for d, v in c["if"].items()):
             for d, allowed in c["then"].items():
                 if components.get(d) not in allowed:
