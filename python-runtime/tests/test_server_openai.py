@@ -108,9 +108,23 @@ def test_bad_requests_get_openai_errors(client):
         client.completions.create(model="other-model", prompt="x")
 
 
-def test_client_disconnect_aborts_and_frees_kv(server):
+# A context long enough that the engine cannot finish the request before the disconnect is noticed,
+# even on a fast machine (the engine generates in its own thread, whatever the client reads).
+LONG_SPEC = {**SPEC, "model": {**TINY_LLAMA["model"], "config": {"max_position_embeddings": 8192}},
+             "params": {"max_model_len": 8192, "max_batch_size": 2}}
+
+
+@pytest.fixture(scope="module")
+def long_server(tmp_path_factory):
+    s = Server(materialize(tmp_path_factory.mktemp("srv-long"), LONG_SPEC))
+    yield s
+    s.close()
+
+
+def test_client_disconnect_aborts_and_frees_kv(long_server):
+    server = long_server
     aborted_before = server.metric("vibeserve:num_requests_aborted")
-    body = {"model": "tiny", "prompt": "disconnect", "max_tokens": 240, "temperature": 0, "stream": True,
+    body = {"model": "tiny", "prompt": "disconnect", "max_tokens": 8000, "temperature": 0, "stream": True,
             "ignore_eos": True}
     with httpx.Client(timeout=30) as c:
         with c.stream("POST", server.url + "/v1/completions", json=body) as r:
