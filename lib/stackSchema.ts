@@ -7,17 +7,20 @@ export const STACK_SCHEMA_PATH = fileURLToPath(
   new URL('../python-runtime/vibeserve_runtime/stack_schema.json', import.meta.url),
 );
 
+/** The model part of a stack spec, as stack_schema.json defines it. */
+export interface ModelSpec {
+  arch: string;
+  preset?: string | null;
+  config?: Record<string, unknown>;
+  weights?: string;
+  path?: string | null;
+  seed?: number;
+  dtype?: string;
+}
+
 export interface StackSpec {
   name: string;
-  model: {
-    arch: string;
-    preset?: string | null;
-    config?: Record<string, unknown>;
-    weights?: string;
-    path?: string | null;
-    seed?: number;
-    dtype?: string;
-  };
+  model: ModelSpec;
   components: Record<string, string>;
   params: Record<string, unknown>;
   device: 'cpu' | 'cuda';

@@ -1,6 +1,8 @@
 // Plain, serializable data exchanged between the search workflow and the architect/builder
 // activities. Everything here travels in Temporal payloads, so it stays small and JSON-only.
 
+import type { ModelSpec } from '../stackSchema.js';
+
 /** One dimension → one choice, e.g. {attention: "sdpa", kv_cache: "paged"}. */
 export type Choices = Record<string, string>;
 
@@ -105,15 +107,7 @@ export interface LlmUsage {
 export interface ScenarioLike {
   name: string;
   description?: string;
-  model: {
-    arch: string;
-    preset?: string | null;
-    config?: Record<string, unknown>;
-    weights?: string;
-    path?: string | null;
-    seed?: number;
-    dtype?: string;
-  };
+  model: ModelSpec;
   tokenizer?: { kind?: string; path?: string | null } | null;
   workload: {
     prompt_len?: number;

@@ -1,35 +1,23 @@
 // With a tiny history threshold the search continues as new several times, mid-round included;
 // the leaderboard, counts and reports of candidates running across the boundary all survive.
-import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SearchSummary } from '../../lib/searchTypes.js';
 import { leaderboardQuery, progressQuery } from '../../workflows/messages.js';
-import { connect, readSearchJson, startTestSearch, startWorker, suite, tinyScenario, type WorkerProcess } from './harness.js';
+import { readSearchJson, startTestSearch, suite, useWorkers, tinyScenario } from './harness.js';
 
 const s = suite('can');
-let client: Client;
-const workers: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  client = await connect(s.address);
-  workers.push(await startWorker(s, 'controlWorker'), await startWorker(s, 'runtimeWorker'));
-});
-
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill()));
-  await client?.connection.close();
-});
+const stack = useWorkers(s);
 
 describe('continue-as-new', () => {
   it('keeps the leaderboard and every report across runs', async () => {
     const scenario = tinyScenario({ name: 'wf-can', rounds: 2, perRound: 1, concurrency: 1 });
-    const { workflowId } = await startTestSearch(client, s, scenario, 'a', { continueAsNewAfterEvents: 16 });
-    const handle = client.workflow.getHandle(workflowId);
+    const { workflowId } = await startTestSearch(stack.client, s, scenario, 'a', { continueAsNewAfterEvents: 16 });
+    const handle = stack.client.workflow.getHandle(workflowId);
     const summary = (await handle.result()) as SearchSummary;
     expect(summary).toMatchObject({ status: 'done', rounds: 2, candidates: 2 });
 
     const runs: string[] = [];
-    for await (const w of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs.push(w.runId);
+    for await (const w of stack.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs.push(w.runId);
     expect(runs.length).toBeGreaterThanOrEqual(2);
     const progress = await handle.query(progressQuery);
     expect(progress.runIndex).toBe(runs.length - 1);

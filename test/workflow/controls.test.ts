@@ -1,30 +1,18 @@
 // Pause, steer, resume and stop-and-finish through the real CLI against a running search.
-import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SearchSummary } from '../../lib/searchTypes.js';
 import { progressQuery } from '../../workflows/messages.js';
 import { vibeserve } from './cli.js';
-import { connect, readSearchJson, startTestSearch, startWorker, suite, tinyScenario, waitFor, type WorkerProcess } from './harness.js';
+import { readSearchJson, startTestSearch, suite, useWorkers, tinyScenario, waitFor } from './harness.js';
 
 const s = suite('controls');
-let client: Client;
-const workers: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  client = await connect(s.address);
-  workers.push(await startWorker(s, 'controlWorker'), await startWorker(s, 'runtimeWorker'));
-});
-
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill()));
-  await client?.connection.close();
-});
+const stack = useWorkers(s);
 
 describe('steering a running search', () => {
   it('pauses, takes a hint and a constraint, resumes, and stops after finishing running candidates', async () => {
     const scenario = tinyScenario({ name: 'wf-controls', rounds: 4, perRound: 1, concurrency: 1 });
-    const { workflowId } = await startTestSearch(client, s, scenario, 'a');
-    const handle = client.workflow.getHandle(workflowId);
+    const { workflowId } = await startTestSearch(stack.client, s, scenario, 'a');
+    const handle = stack.client.workflow.getHandle(workflowId);
 
     const paused = await vibeserve(['pause', workflowId], s.env);
     expect(paused.stderr).toBe('');
@@ -85,8 +73,8 @@ describe('steering a running search', () => {
 describe('watching a search that did not finish', () => {
   it('exits non-zero with a one-line reason', async () => {
     const scenario = tinyScenario({ name: 'wf-terminated' });
-    const { workflowId } = await startTestSearch(client, s, scenario, 'a');
-    await client.workflow.getHandle(workflowId).terminate('operator pulled the plug');
+    const { workflowId } = await startTestSearch(stack.client, s, scenario, 'a');
+    await stack.client.workflow.getHandle(workflowId).terminate('operator pulled the plug');
     const watched = await vibeserve(['watch', workflowId], s.env);
     expect(watched.code).toBe(1);
     expect(watched.stderr.trim()).toBe(`search ${workflowId} ended terminated: operator pulled the plug`);

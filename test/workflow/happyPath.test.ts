@@ -2,41 +2,29 @@
 // leaderboard → search.json, watched through the CLI, then replayed for determinism.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../lib/paths.js';
 import { startSearch } from '../../lib/searchStart.js';
 import type { SearchSummary } from '../../lib/searchTypes.js';
 import { leaderboardQuery, progressQuery } from '../../workflows/messages.js';
 import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute } from '../../workflows/searchAttributes.js';
 import { vibeserve } from './cli.js';
-import { connect, readSearchJson, startTestSearch, startWorker, suite, tinyScenario, workflowBundlePath, type WorkerProcess } from './harness.js';
+import { readSearchJson, startTestSearch, suite, useWorkers, tinyScenario, workflowBundlePath } from './harness.js';
 
 const s = suite('happy');
-let client: Client;
-const workers: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  client = await connect(s.address);
-  workers.push(await startWorker(s, 'controlWorker'), await startWorker(s, 'runtimeWorker'));
-});
-
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill()));
-  await client?.connection.close();
-});
+const stack = useWorkers(s);
 
 describe('happy path', () => {
   it('runs a search end to end, attaches a second start, and reports through the CLI', async () => {
     const scenario = tinyScenario({ name: 'wf-happy', rounds: 1, perRound: 2, concurrency: 2 });
-    const { workflowId, input } = await startTestSearch(client, s, scenario, 'a');
+    const { workflowId, input } = await startTestSearch(stack.client, s, scenario, 'a');
     expect(workflowId).toBe('vibeserve-wf-happy-a');
 
     // Same scenario + name again: attaches to the running search instead of starting another.
-    const again = await startSearch(client, workflowId, input);
+    const again = await startSearch(stack.client, workflowId, input);
     expect(again.kind).toBe('attached');
-    const first = await client.workflow.getHandle(workflowId).describe();
+    const first = await stack.client.workflow.getHandle(workflowId).describe();
     expect(again.kind === 'attached' && again.handle.firstExecutionRunId).toBe(first.runId);
 
     const watched = await vibeserve(['watch', workflowId], s.env, 400_000);
@@ -45,7 +33,7 @@ describe('happy path', () => {
     expect(watched.stdout).toContain(`/namespaces/default/workflows/${workflowId}`);
     expect(watched.stdout).toMatch(/search vibeserve-wf-happy-a done: 1 round\(s\), 2 candidates/);
 
-    const handle = client.workflow.getHandle(workflowId);
+    const handle = stack.client.workflow.getHandle(workflowId);
     const summary = (await handle.result()) as SearchSummary;
     expect(summary).toMatchObject({ status: 'done', rounds: 1, candidates: 2 });
     const results = readSearchJson(s, workflowId);
@@ -75,12 +63,12 @@ describe('happy path', () => {
     expect(listed.stdout).toMatch(/vibeserve-wf-happy-a\s+done\s+round 1/);
 
     // Starting the finished search again does not start a second one.
-    const finished = await startSearch(client, workflowId, input);
+    const finished = await startSearch(stack.client, workflowId, input);
     expect(finished.kind).toBe('finished');
 
     // The live histories replay against the current workflow code (determinism guard).
     const children = [`${workflowId}.r1-c0`, `${workflowId}.r1-c1`];
-    const histories = await Promise.all([workflowId, ...children].map(async (id) => ({ workflowId: id, history: await client.workflow.getHandle(id).fetchHistory() })));
+    const histories = await Promise.all([workflowId, ...children].map(async (id) => ({ workflowId: id, history: await stack.client.workflow.getHandle(id).fetchHistory() })));
     const bundle = await workflowBundlePath();
     for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: bundle } }, histories)) {
       expect(r.error, `replay of ${r.workflowId}`).toBeUndefined();
@@ -99,6 +87,6 @@ describe('happy path', () => {
     const r = await vibeserve(['search', bad, '--name', 'bad'], s.env);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`vibeserve search: ${bad}: field 'workload.num_requests' must be ≥ 1, got -1`);
-    await expect(client.workflow.getHandle('vibeserve-x-bad').describe()).rejects.toThrow(/not found/i);
+    await expect(stack.client.workflow.getHandle('vibeserve-x-bad').describe()).rejects.toThrow(/not found/i);
   });
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { projectRoot } from '../../lib/paths.js';
 import { parseScenario, type Scenario } from '../../lib/scenario.js';
 import { buildSearchInput, startSearch, type BudgetOverrides } from '../../lib/searchStart.js';
@@ -166,4 +166,24 @@ export function readSearchJson(s: Suite, searchId: string): {
   rounds: Array<{ round: number }>;
 } {
   return JSON.parse(readFileSync(path.join(s.home, 'artifacts', searchId, 'search.json'), 'utf8'));
+}
+
+/** A control and a runtime worker plus a connected client for every test of a file, stopped after it. */
+export function useWorkers(s: Suite): { readonly client: Client } {
+  const workers: WorkerProcess[] = [];
+  let client: Client | undefined;
+  beforeAll(async () => {
+    client = await connect(s.address);
+    workers.push(await startWorker(s, 'controlWorker'), await startWorker(s, 'runtimeWorker'));
+  });
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.kill()));
+    await client?.connection.close();
+  });
+  return {
+    get client() {
+      if (!client) throw new Error('useWorkers: the client is available only inside tests');
+      return client;
+    },
+  };
 }
