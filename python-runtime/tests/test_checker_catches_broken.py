@@ -78,3 +78,56 @@ def test_correct_custom_component_passes(tmp_path):
     rc, evs, err = run_verb("check", "--stack", str(stack), "--new-tokens", "12", timeout=400)
     assert rc == 0 and result_of(evs)["passed"], (evs[-2:], err[-1500:])
     assert json.loads((stack / "stack.json").read_text())["components"]["kv_cache"] == "custom_kv_correct"
+
+
+# Routing without Mixtral's top-k renormalization: every token's expert mix is scaled down.
+MOE_UNNORMALIZED = '''
+import torch
+import torch.nn.functional as F
+from vibeserve_runtime.components.moe.loop import LoopMoE
+from vibeserve_runtime.engine import register_component
+
+
+class UnnormalizedLoopMoE(LoopMoE):
+    def forward(self, x):
+        probs = F.softmax(F.linear(x, self.gate).float(), dim=-1)
+        weights, ids = torch.topk(probs, self.top_k, dim=-1)
+        weights = weights.to(x.dtype)
+        out = torch.zeros_like(x)
+        for e in range(len(self.gate_up)):
+            tok, slot = torch.where(ids == e)
+            if tok.numel():
+                g, u = self.gate_up[e](x[tok]).chunk(2, dim=-1)
+                out.index_add_(0, tok, self.down[e](F.silu(g) * u) * weights[tok, slot, None])
+        return out
+
+
+register_component("moe", "custom_moe_unnormalized", UnnormalizedLoopMoE)
+'''
+
+CORRECT_MOE = MOE_UNNORMALIZED.replace("weights = weights.to(x.dtype)",
+                                       "weights = (weights / weights.sum(dim=-1, keepdim=True)).to(x.dtype)") \
+                              .replace("custom_moe_unnormalized", "custom_moe_correct")
+
+BF16_MIXTRAL = {"name": "mixtral-bf16", "model": {"arch": "mixtral", "preset": "tiny-mixtral", "seed": 1, "dtype": "bfloat16"},
+                "components": {"kv_cache": "paged", "scheduler": "continuous"}, "params": {"max_model_len": 128}}
+
+
+@pytest.mark.parametrize("src,name,passes", [
+    (CORRECT_MOE, "custom_moe_correct", True),
+    (MOE_UNNORMALIZED, "custom_moe_unnormalized", False),
+], ids=["correct-moe", "moe-without-renormalization"])
+def test_bf16_moe_is_judged_against_transformers_own_bf16_rounding(tmp_path, src, name, passes):
+    """In bf16, routing near-ties flip under rounding, so the MoE logit bounds are calibrated on
+    transformers' own bf16 run; they still reject a routing bug that moves every position."""
+    spec = {**BF16_MIXTRAL, "components": {**BF16_MIXTRAL["components"], "moe": name},
+            "custom_components": {name: {"dimension": "moe", "module": f"{name}.py"}}}
+    stack = materialize(tmp_path, spec)
+    (stack / f"{name}.py").write_text(textwrap.dedent(src))
+    rc, evs, err = run_verb("check", "--stack", str(stack), "--new-tokens", "12", timeout=400)
+    logits = next(c for c in result_of(evs)["checks"] if c["name"] == "logits")
+    assert "calibrated on transformers in the stack's dtype" in logits["detail"], logits
+    if passes:
+        assert rc == 0 and result_of(evs)["passed"], (logits, err[-1500:])
+    else:
+        assert rc == 2 and error_of(evs)["reason"] == "wrong_output" and not logits["passed"], logits

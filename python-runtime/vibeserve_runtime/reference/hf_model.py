@@ -45,6 +45,10 @@ class HFReference:
         self.model = build_hf_model(cfg, sd, torch.float32, device)
         self.name = f"transformers {__import__('transformers').__version__} {type(self.model).__name__} fp32 ({meta.get('source', '')})"
         self.vocab_size = cfg["vocab_size"]
+        self.dtype = model_spec.get("dtype", "float32")
+        # Models whose tokens are routed to experts: a near-tie in the router flips under rounding.
+        self.routes_experts = bool(cfg.get("num_local_experts"))
+        self._state_dict = sd if self.routes_experts else None   # only kept for same_dtype_rows
         self.max_positions = cfg.get("max_position_embeddings") or cfg.get("n_positions") or 2048
 
     def offload(self) -> None:
@@ -73,3 +77,18 @@ class HFReference:
     def logits_along(self, prompt: list[int], tokens: list[int]) -> torch.Tensor:
         """Row i: next-token logits after prompt + tokens[:i] (len(tokens)+1 rows)."""
         return self.logits(list(prompt) + list(tokens))[len(prompt) - 1:]
+
+    @torch.inference_mode()
+    def same_dtype_rows(self, prompts: list[list[int]], tokens: list[list[int]]) -> list[torch.Tensor]:
+        """The logit rows of `logits_along` computed by transformers itself in the stack's dtype:
+        how far plain rounding moves this model from its fp32 answer (the calibration of MoE checks)."""
+        dtype = getattr(torch, self.dtype)
+        model = build_hf_model(self.hf_config, self._state_dict, dtype, self.device)
+        rows = []
+        for p, t in zip(prompts, tokens):
+            x = torch.tensor([list(p) + list(t)], device=self.device)
+            rows.append(model(input_ids=x, use_cache=False).logits[0].float().cpu()[len(p) - 1:])
+        del model
+        if self.device == "cuda":
+            torch.cuda.empty_cache()
+        return rows
