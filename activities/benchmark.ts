@@ -1,11 +1,12 @@
 // Benchmark: measure a verified candidate on the scenario's workload with vLLM's metric names.
-// Runs on the runtime queue, one GPU per activity.
+// Runs on the runtime queue, one GPU per activity; an LLM-built stack only inside the sandbox.
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { Context, log } from '@temporalio/activity';
 import { candidateDir, readJsonIfExists, writeJsonAtomic } from '../lib/artifactStore.js';
 import { runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
-import type { BenchmarkInput, BenchmarkOutput, Metrics } from '../lib/searchTypes.js';
+import type { BenchmarkInput, BenchmarkOutput, Metrics, UntrustedStack } from '../lib/searchTypes.js';
+import { runUntrustedVerbInActivity, sandboxEnv, type SandboxNote } from '../lib/untrustedVerb.js';
 import type { DeviceSlots } from './gpuSlots.js';
 
 /** bench.json may hold the metrics flat or under `metrics` (the report reads both). */
@@ -28,20 +29,22 @@ export function createBenchmark(slots: DeviceSlots) {
     const ctx = Context.current();
     const dir = candidateDir(input.searchId, input.candidateId);
     const benchPath = path.join(dir, 'bench.json');
-    const previous = readJsonIfExists<Record<string, unknown>>(benchPath);
+    const previous = readJsonIfExists<Record<string, unknown> & { sandbox?: SandboxNote }>(benchPath);
     if (previous) {
       log.info('benchmark resumed from an earlier attempt', { candidateId: input.candidateId, after: ctx.info.heartbeatDetails });
       const metrics = flatMetrics(previous);
-      return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: true };
+      return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: true, ...(previous.sandbox ? { sandbox: previous.sandbox.protections } : {}) };
     }
     const workloadPath = path.join(dir, 'workload.json');
     writeJsonAtomic(workloadPath, input.workload);
-    const partial = path.join(dir, `bench.attempt-${ctx.info.attempt}.json`);
     return slots.with(async (env, slot) => {
+      const heartbeatBase = { candidateId: input.candidateId, slot };
+      if (input.untrusted) return benchInSandbox(input, input.untrusted, benchPath, env, heartbeatBase);
+      const partial = path.join(dir, `bench.attempt-${ctx.info.attempt}.json`);
       const result = await runVerbInActivity<Record<string, unknown>>(
         'bench',
         ['--stack', input.stackDir, '--device', input.device, '--workload', workloadPath, '--out', partial],
-        { stage: 'benchmark', timeoutMs: input.timeoutS * 1000, env: runtimeEnv(env), heartbeatBase: { candidateId: input.candidateId, slot } },
+        { stage: 'benchmark', timeoutMs: input.timeoutS * 1000, env: runtimeEnv(env), heartbeatBase },
       );
       if (existsSync(partial)) renameSync(partial, benchPath);
       else writeJsonAtomic(benchPath, result);
@@ -49,4 +52,21 @@ export function createBenchmark(slots: DeviceSlots) {
       return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: false };
     });
   };
+}
+
+/**
+ * The benchmark in the sandbox on an LLM-built stack. The workload goes inline (the sandbox need not
+ * see the artifact directory), and bench.json is written here from the verb's result event, not
+ * from a file in the workspace the candidate could rewrite.
+ */
+async function benchInSandbox(input: BenchmarkInput, untrusted: UntrustedStack, benchPath: string, env: NodeJS.ProcessEnv, heartbeatBase: Record<string, unknown>): Promise<BenchmarkOutput> {
+  const { result, note } = await runUntrustedVerbInActivity<Record<string, unknown>>(
+    'bench',
+    ['--stack', input.stackDir, '--device', input.device, '--workload', JSON.stringify(input.workload)],
+    { ...untrusted, stackDir: input.stackDir },
+    { stage: 'benchmark', timeoutMs: input.timeoutS * 1000, env: sandboxEnv(env), heartbeatBase },
+  );
+  writeJsonAtomic(benchPath, { ...result, sandbox: note });
+  const metrics = flatMetrics(result);
+  return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: false, sandbox: note.protections };
 }

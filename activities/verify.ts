@@ -1,18 +1,28 @@
 // Verify: the candidate must match the reference before it is ever benchmarked. Runs on the
-// runtime queue, one GPU per activity; `check` exits 2 when the candidate is wrong.
+// runtime queue, one GPU per activity; `check` exits 2 when the candidate is wrong. A template-built
+// stack is checked directly; an LLM-built one only inside the sandbox (lib/untrustedVerb.ts).
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { candidateDir, readJsonIfExists, writeJsonAtomic } from '../lib/artifactStore.js';
-import { FAILURE_CANDIDATE, runtimeEnv, runVerbInActivity, type RejectionDetails } from '../lib/pythonBridge.js';
-import type { VerifyInput, VerifyOutput } from '../lib/searchTypes.js';
+import { candidateRejection, runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
+import type { UntrustedStack, VerifyInput, VerifyOutput } from '../lib/searchTypes.js';
+import { runUntrustedVerbInActivity, sandboxEnv, type SandboxNote } from '../lib/untrustedVerb.js';
 import type { DeviceSlots } from './gpuSlots.js';
 
 interface CheckResult {
   passed: boolean;
   checks: Array<{ name: string; passed: boolean }>;
   report_path?: string | null;
+  /** Present when the check ran sandboxed. */
+  sandbox?: SandboxNote;
+}
+
+interface CheckRun {
+  input: VerifyInput;
+  checkPath: string;
+  env: NodeJS.ProcessEnv;
+  heartbeatBase: Record<string, unknown>;
 }
 
 export function createVerify(slots: DeviceSlots) {
@@ -20,42 +30,61 @@ export function createVerify(slots: DeviceSlots) {
     const ctx = Context.current();
     const dir = candidateDir(input.searchId, input.candidateId);
     const checkPath = path.join(dir, 'check.json');
-    // A previous attempt may have finished the check and died before reporting: reuse it.
+    // A previous attempt may have finished the check and died before reporting: reuse it (an
+    // untrusted stack's only if that attempt ran sandboxed and found its protected files intact).
     const previous = readJsonIfExists<CheckResult>(checkPath);
-    if (previous?.passed === true) {
+    if (previous?.passed === true && (!input.untrusted || previous.sandbox?.integrity.length === 0)) {
       log.info('verify resumed from an earlier attempt', { candidateId: input.candidateId, after: ctx.info.heartbeatDetails });
-      return { passed: true, checkPath, checks: previous.checks?.length ?? 0, resumed: true };
+      return { passed: true, checkPath, checks: previous.checks?.length ?? 0, resumed: true, ...(previous.sandbox ? { sandbox: previous.sandbox.protections } : {}) };
     }
-    const partial = path.join(dir, `check.attempt-${ctx.info.attempt}.json`);
-    const keepReport = (result: CheckResult | null) => {
-      if (existsSync(partial)) renameSync(partial, checkPath);
-      else if (result) writeJsonAtomic(checkPath, result);
-    };
     return slots.with(async (env, slot) => {
-      let result: CheckResult;
-      try {
-        result = await runVerbInActivity<CheckResult>('check', ['--stack', input.stackDir, '--device', input.device, '--report', partial], {
-          stage: 'verify',
-          timeoutMs: input.timeoutS * 1000,
-          env: runtimeEnv(env),
-          heartbeatBase: { candidateId: input.candidateId, slot },
-        });
-      } catch (err) {
-        keepReport(null); // a failed check still leaves its evidence for the report
-        throw err;
-      }
-      keepReport(result);
+      const run: CheckRun = { input, checkPath, env, heartbeatBase: { candidateId: input.candidateId, slot } };
+      const result = input.untrusted ? await checkInSandbox(run, input.untrusted) : await checkDirectly(run);
       if (!result.passed) {
         const failed = result.checks.filter((c) => !c.passed).map((c) => c.name);
-        const message = `correctness check failed: ${failed.join(', ') || 'see check.json'}`;
-        throw ApplicationFailure.create({
-          message,
-          type: FAILURE_CANDIDATE,
-          nonRetryable: true,
-          details: [{ reason: 'wrong_output', message, stage: 'verify' } satisfies RejectionDetails],
-        });
+        throw candidateRejection('wrong_output', `correctness check failed: ${failed.join(', ') || 'see check.json'}`, 'verify');
       }
-      return { passed: true, checkPath, checks: result.checks.length, resumed: false };
+      return { passed: true, checkPath, checks: result.checks.length, resumed: false, ...(result.sandbox ? { sandbox: result.sandbox.protections } : {}) };
     });
   };
+}
+
+/** The trusted checker on a template-built stack: it writes its report straight into the artifacts. */
+async function checkDirectly({ input, checkPath, env, heartbeatBase }: CheckRun): Promise<CheckResult> {
+  const partial = path.join(path.dirname(checkPath), `check.attempt-${Context.current().info.attempt}.json`);
+  const keepReport = (result: CheckResult | null) => {
+    if (existsSync(partial)) renameSync(partial, checkPath);
+    else if (result) writeJsonAtomic(checkPath, result);
+  };
+  let result: CheckResult;
+  try {
+    result = await runVerbInActivity<CheckResult>('check', ['--stack', input.stackDir, '--device', input.device, '--report', partial], {
+      stage: 'verify',
+      timeoutMs: input.timeoutS * 1000,
+      env: runtimeEnv(env),
+      heartbeatBase,
+    });
+  } catch (err) {
+    keepReport(null); // a failed check still leaves its evidence for the report
+    throw err;
+  }
+  keepReport(result);
+  return result;
+}
+
+/**
+ * The checker in the sandbox on an LLM-built stack. The candidate may rewrite anything in its
+ * workspace, a report file the checker wrote there included, so check.json is written here from
+ * the checker's result event, which only the checker process can emit; a stack whose protected
+ * files changed is recorded as failed, and rejected with `integrity_violation`.
+ */
+async function checkInSandbox({ input, checkPath, env, heartbeatBase }: CheckRun, untrusted: UntrustedStack): Promise<CheckResult> {
+  const { result, note } = await runUntrustedVerbInActivity<CheckResult>('check', ['--stack', input.stackDir, '--device', input.device], { ...untrusted, stackDir: input.stackDir }, {
+    stage: 'verify',
+    timeoutMs: input.timeoutS * 1000,
+    env: sandboxEnv(env),
+    heartbeatBase,
+    onResult: (r, ran) => writeJsonAtomic(checkPath, { ...r, passed: r.passed === true && ran.integrity.length === 0, sandbox: ran }),
+  });
+  return { ...result, sandbox: note };
 }

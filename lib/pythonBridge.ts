@@ -200,18 +200,24 @@ export interface VerbActivityOptions extends Omit<RunOptions, 'signal' | 'onEven
   heartbeatEveryMs?: number;
 }
 
-/** Runs a verb inside a Temporal activity: progress events become heartbeat details, the process is
- * heartbeated while alive (so a dead worker is noticed within the heartbeat timeout), cancellation
- * kills the process group, and exit codes become retryable or non-retryable failures. */
-export async function runVerbInActivity<R = Record<string, unknown>>(verb: string, args: string[], opts: VerbActivityOptions): Promise<R> {
+/** What a running verb needs from its activity: cancellation, progress, its process group. */
+export interface ActivityHooks {
+  signal: AbortSignal;
+  onEvent: (event: RuntimeEvent) => void;
+  onGroup: (pgid: number | null) => void;
+}
+
+/** Supervises a verb process inside a Temporal activity: progress events become heartbeat details,
+ * the activity is heartbeated while the process lives (so a dead worker is noticed within the
+ * heartbeat timeout), cancellation reaches the process through the hooks' signal, and its process
+ * group is recorded so a restarted worker can stop what a dead one left behind. */
+export async function superviseInActivity<R>(opts: VerbActivityOptions, launch: (hooks: ActivityHooks) => Promise<ProcessOutcome<R>>): Promise<ProcessOutcome<R>> {
   const ctx = Context.current();
   let last: Record<string, unknown> = { ...opts.heartbeatBase, stage: opts.stage, done: 0, total: 0 };
   ctx.heartbeat(last);
   const beat = setInterval(() => ctx.heartbeat(last), opts.heartbeatEveryMs ?? 1000);
-  let outcome: ProcessOutcome<R>;
   try {
-    outcome = await runVerb<R>(verb, args, {
-      ...opts,
+    return await launch({
       signal: ctx.cancellationSignal,
       onGroup: (pgid) => (pgid === null ? forgetGroup(ctx.info.activityId) : recordGroup(ctx.info.activityId, pgid)),
       onEvent: (e) => {
@@ -224,6 +230,21 @@ export async function runVerbInActivity<R = Record<string, unknown>>(verb: strin
   } finally {
     clearInterval(beat);
   }
+}
+
+/** The non-retryable failure that rejects a candidate (the workflow turns it into its reason). */
+export function candidateRejection(reason: string, message: string, stage: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    message,
+    type: FAILURE_CANDIDATE,
+    nonRetryable: true,
+    details: [{ reason, message, stage } satisfies RejectionDetails],
+  });
+}
+
+/** The verb's result, or the failure its outcome stands for: exit codes become retryable or
+ * non-retryable failures (docs/boundary.md). */
+export function resultOrFailure<R>(verb: string, outcome: ProcessOutcome<R>, opts: Pick<VerbActivityOptions, 'stage' | 'timeoutMs'>): R {
   const c = classifyOutcome(verb, outcome, opts.timeoutMs);
   switch (c.kind) {
     case 'ok':
@@ -231,12 +252,7 @@ export async function runVerbInActivity<R = Record<string, unknown>>(verb: strin
     case 'cancelled':
       throw new CancelledFailure(`${verb} cancelled`);
     case 'candidate':
-      throw ApplicationFailure.create({
-        message: c.message,
-        type: FAILURE_CANDIDATE,
-        nonRetryable: true,
-        details: [{ reason: c.reason, message: c.message, stage: opts.stage } satisfies RejectionDetails],
-      });
+      throw candidateRejection(c.reason, c.message, opts.stage);
     case 'usage':
       throw ApplicationFailure.create({
         message: c.message,
@@ -247,4 +263,10 @@ export async function runVerbInActivity<R = Record<string, unknown>>(verb: strin
     case 'infrastructure':
       throw ApplicationFailure.retryable(c.message, FAILURE_INFRA);
   }
+}
+
+/** Runs a (trusted) verb inside a Temporal activity, supervised and classified as above. */
+export async function runVerbInActivity<R = Record<string, unknown>>(verb: string, args: string[], opts: VerbActivityOptions): Promise<R> {
+  const outcome = await superviseInActivity<R>(opts, (hooks) => runVerb<R>(verb, args, { ...opts, ...hooks }));
+  return resultOrFailure(verb, outcome, opts);
 }

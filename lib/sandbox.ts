@@ -33,6 +33,8 @@ export interface SandboxOptions {
   cwd?: string;
   signal?: AbortSignal;
   onStdoutLine?: (line: string) => void;
+  /** Called with the process group id right after the spawn, and with null once it is gone. */
+  onGroup?: (pgid: number | null) => void;
   /** Paths (inside the workspace) mounted read-only on top of the writable workspace. */
   readOnly?: string[];
   /** Paths outside the workspace the candidate must be able to read (e.g. the runtime, a model directory). */
@@ -43,6 +45,8 @@ export interface SandboxResult {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   timedOut: boolean;
+  /** Killed because opts.signal was aborted. */
+  aborted: boolean;
   stdout: string;
   stderr: string;
   durationMs: number;
@@ -191,9 +195,11 @@ export function runSandboxed(opts: SandboxOptions): Promise<SandboxResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: opts.cwd ?? workspace, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) opts.onGroup?.(child.pid);
     let stdout = '';
     let stderr = '';
     let timedOut = false;
+    let aborted = false;
     const killGroup = (sig: NodeJS.Signals) => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, sig);
@@ -205,8 +211,12 @@ export function runSandboxed(opts: SandboxOptions): Promise<SandboxResult> {
       timedOut = true;
       killGroup('SIGKILL');
     }, opts.timeoutMs);
-    const onAbort = () => killGroup('SIGKILL');
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const onAbort = () => {
+      aborted = true;
+      killGroup('SIGKILL');
+    };
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       stdout = (stdout + line + '\n').slice(-200_000);
       opts.onStdoutLine?.(line);
@@ -214,20 +224,25 @@ export function runSandboxed(opts: SandboxOptions): Promise<SandboxResult> {
     child.stderr!.on('data', (c) => (stderr = (stderr + c).slice(-50_000)));
     child.on('error', (e) => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      opts.onGroup?.(null);
       reject(new Error(`cannot start the sandbox (${command}): ${e.message}`));
     });
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       killGroup('SIGKILL');
-      resolve({ exitCode, signal, timedOut, stdout, stderr, durationMs: Date.now() - started, protections });
+      opts.onGroup?.(null);
+      resolve({ exitCode, signal, timedOut, aborted, stdout, stderr, durationMs: Date.now() - started, protections });
     });
   });
 }
 
 export interface SandboxedVerbOutcome {
   exitCode: number | null;
+  signal: NodeJS.Signals | null;
   timedOut: boolean;
+  aborted: boolean;
   result: Record<string, unknown> | null;
   error: { kind: string; reason: string; message: string } | null;
   stderrTail: string;
@@ -237,38 +252,53 @@ export interface SandboxedVerbOutcome {
 
 /**
  * Runs `python -m vibeserve_runtime <verb>` inside the sandbox, with the workspace as its only
- * writable place. `-P` keeps the current directory off sys.path, so files the candidate wrote
- * cannot shadow the trusted runtime (which comes from the installed package, not the workspace).
+ * writable place. `-P` keeps the current directory off sys.path and `-s` the user site (under
+ * HOME, which is in the workspace), so files the candidate wrote cannot shadow or extend the
+ * trusted runtime (which comes from the installed package, not the workspace). The verb's first
+ * result and first error are its answer; nothing may follow them.
  */
 export async function runVerbSandboxed(
   verb: string,
   args: string[],
-  opts: { workspace: string; python: string; runtimePath: string; visible?: string[]; timeoutMs: number; memoryBytes?: number; env?: Record<string, string>; readOnly?: string[]; signal?: AbortSignal; onEvent?: (e: Record<string, unknown>) => void },
+  opts: {
+    workspace: string;
+    python: string;
+    runtimePath: string;
+    visible?: string[];
+    timeoutMs: number;
+    memoryBytes?: number;
+    env?: Record<string, string>;
+    readOnly?: string[];
+    signal?: AbortSignal;
+    onEvent?: (e: Record<string, unknown>) => void;
+    onGroup?: (pgid: number | null) => void;
+  },
 ): Promise<SandboxedVerbOutcome> {
   let result: Record<string, unknown> | null = null;
   let error: SandboxedVerbOutcome['error'] = null;
   const r = await runSandboxed({
     workspace: opts.workspace,
     command: opts.python,
-    args: ['-P', '-m', 'vibeserve_runtime', verb, ...args],
+    args: ['-P', '-s', '-m', 'vibeserve_runtime', verb, ...args],
     timeoutMs: opts.timeoutMs,
     memoryBytes: opts.memoryBytes,
     env: { PYTHONPATH: opts.runtimePath, ...opts.env },
     readOnly: opts.readOnly,
     visible: [opts.runtimePath, ...(opts.visible ?? [])],
     signal: opts.signal,
+    onGroup: opts.onGroup,
     onStdoutLine: (line) => {
       const t = line.trim();
       if (!t.startsWith('{')) return;
       try {
         const e = JSON.parse(t) as Record<string, unknown>;
-        if (e.event === 'result') result = e;
-        else if (e.event === 'error') error = e as unknown as SandboxedVerbOutcome['error'];
+        if (e.event === 'result') result ??= e;
+        else if (e.event === 'error') error ??= e as unknown as SandboxedVerbOutcome['error'];
         opts.onEvent?.(e);
       } catch {
         // a log line
       }
     },
   });
-  return { exitCode: r.exitCode, timedOut: r.timedOut, result, error, stderrTail: r.stderr.split('\n').filter(Boolean).slice(-8).join('\n'), protections: r.protections, durationMs: r.durationMs };
+  return { exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, aborted: r.aborted, result, error, stderrTail: r.stderr.split('\n').filter(Boolean).slice(-8).join('\n'), protections: r.protections, durationMs: r.durationMs };
 }

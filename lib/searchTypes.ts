@@ -170,9 +170,27 @@ export interface BuildInput {
   hardware: HardwareTarget;
 }
 
+/**
+ * A stack whose code an LLM wrote: every verb that runs it does so inside the sandbox, in its
+ * workspace, with the protected files mounted read-only and hash-checked afterwards against the
+ * hashes taken when the stack was materialized, before any of its code ran.
+ */
+export interface UntrustedStack {
+  /** The only place the candidate may write; the stack directory lies inside it. */
+  workspace: string;
+  /** Runtime entries (checker/integrity.py's list) the candidate must not change. */
+  protectedEntries: string[];
+  /** Protected path -> sha256, from before the candidate's code ever ran. */
+  expectedHashes: Record<string, string>;
+  /** Limit on the candidate's private memory, when the search sets one. */
+  memoryBytes?: number;
+}
+
 export interface BuildOutput {
   stackDir: string;
   specHash: string;
+  /** Set by the LLM builder: the stack is untrusted and runs only inside the sandbox. */
+  untrusted?: UntrustedStack;
 }
 
 export interface VerifyInput {
@@ -181,6 +199,8 @@ export interface VerifyInput {
   stackDir: string;
   device: 'cpu' | 'cuda';
   timeoutS: number;
+  /** Present for LLM-built stacks: check them in the sandbox. Template stacks run directly. */
+  untrusted?: UntrustedStack;
 }
 
 export interface VerifyOutput {
@@ -189,6 +209,8 @@ export interface VerifyOutput {
   checks: number;
   /** True when a previous attempt's finished report was reused instead of checking again. */
   resumed: boolean;
+  /** The sandbox's protections when the check ran sandboxed (also recorded in check.json). */
+  sandbox?: string[];
 }
 
 export interface BenchmarkInput {
@@ -199,6 +221,8 @@ export interface BenchmarkInput {
   workload: BenchWorkload;
   objective: string;
   timeoutS: number;
+  /** Present for LLM-built stacks: benchmark them in the sandbox. */
+  untrusted?: UntrustedStack;
 }
 
 export interface BenchmarkOutput {
@@ -206,4 +230,6 @@ export interface BenchmarkOutput {
   objective: number | null;
   benchPath: string;
   resumed: boolean;
+  /** The sandbox's protections when the benchmark ran sandboxed (also recorded in bench.json). */
+  sandbox?: string[];
 }

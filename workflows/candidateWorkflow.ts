@@ -1,6 +1,7 @@
 // One candidate: build (control queue) → verify (runtime queue) → benchmark (runtime queue).
 // Infrastructure failures are retried by the activities' retry policy; a candidate's own failure
-// ends here as a rejected CandidateResult with its reason — never as a failed search.
+// ends here as a rejected CandidateResult with its reason — never as a failed search. Code an LLM
+// wrote is untrusted: its verify and benchmark run in the sandbox.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -67,6 +68,11 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
   try {
     enter('build');
     const built = await buildStage(input);
+    const untrusted = input.design.builder === 'llm' ? built.untrusted : undefined;
+    if (input.design.builder === 'llm' && !untrusted) {
+      // Never run LLM-written code outside the sandbox, even if a builder forgot to say where it lives.
+      throw new Rejection('build_failed', 'the LLM builder returned no workspace to sandbox the stack in', 'build');
+    }
 
     enter('verify');
     const verify = runtimeActivities(input, input.scenario.search.check_timeout_s).verify;
@@ -76,6 +82,7 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
       stackDir: built.stackDir,
       device,
       timeoutS: input.scenario.search.check_timeout_s,
+      ...(untrusted ? { untrusted } : {}),
     });
 
     enter('benchmark');
@@ -88,6 +95,7 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
       workload: benchWorkloadFor(input.scenario),
       objective: input.scenario.objective,
       timeoutS: input.scenario.search.bench_timeout_s,
+      ...(untrusted ? { untrusted } : {}),
     });
     if (bench.objective === null) {
       throw new Rejection('missing_metric', `the benchmark reported no '${input.scenario.objective}'`, 'benchmark');

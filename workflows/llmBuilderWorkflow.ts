@@ -10,6 +10,7 @@ import { builderSystemPrompt, builderTaskPrompt, repairPrompt, uncheckedPrompt }
 import { BUILDER_TOOLS, type ToolContext, type ToolOutcome } from '../lib/builder/toolSchemas.js';
 import { FAILURE_CANDIDATE, FAILURE_USAGE, type RejectionDetails } from '../lib/failures.js';
 import type { ChatMessage } from '../lib/llm/client.js';
+import type { UntrustedStack } from '../lib/searchTypes.js';
 
 export interface LlmBuilderLimits {
   maxTurns: number;
@@ -44,6 +45,8 @@ export interface LlmBuilderOutput {
   repairs: number;
   llmUsage: LlmUsage;
   transcriptPath: string;
+  /** What verify and benchmark need to run this LLM-written stack in the sandbox. */
+  untrusted: UntrustedStack;
 }
 
 function controlActivities(heartbeatTimeoutMs: number) {
@@ -113,6 +116,13 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
       outputLen: Math.min(input.scenario.workload.output_len ?? 32, 64),
       maxConcurrency: 4,
     },
+  };
+
+  const untrusted: UntrustedStack = {
+    workspace: prepared.workspace,
+    protectedEntries: prepared.protectedEntries,
+    expectedHashes: prepared.expectedHashes,
+    ...(input.memoryBytes ? { memoryBytes: input.memoryBytes } : {}),
   };
 
   const messages: ChatMessage[] = [
@@ -211,13 +221,13 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
       if (integrity.length) throw reject('integrity_violation', `protected files changed: ${integrity.slice(0, 5).join(', ')}`);
       log.info('LLM builder finished', { candidateId: input.candidateId, turns, toolCalls, repairs });
       show('built: the checker passes');
-      return { stackDir: prepared.stackDir, specHash: prepared.specHash, turns, toolCalls, repairs, llmUsage: usage, transcriptPath };
+      return { stackDir: prepared.stackDir, specHash: prepared.specHash, turns, toolCalls, repairs, llmUsage: usage, transcriptPath, untrusted };
     }
     const auto = await runTool({ id: `auto-check-${turns}`, name: 'run_checker', arguments: '{}' });
     if (auto.checkerPassed) {
       const { integrity, transcriptPath } = await finish('built');
       if (integrity.length) throw reject('integrity_violation', `protected files changed: ${integrity.slice(0, 5).join(', ')}`);
-      return { stackDir: prepared.stackDir, specHash: prepared.specHash, turns, toolCalls, repairs, llmUsage: usage, transcriptPath };
+      return { stackDir: prepared.stackDir, specHash: prepared.specHash, turns, toolCalls, repairs, llmUsage: usage, transcriptPath, untrusted };
     }
     messages.push({ role: 'user', content: `${uncheckedPrompt()}\nChecker result: ${auto.output}` });
     await repairOrGiveUp();

@@ -1,11 +1,14 @@
 // Objective tables: something that answers "what would this design measure?" without running it,
 // so that search policies can be compared at equal budget many times over. Two kinds: a
 // deterministic synthetic landscape (with interactions, failing regions and an SLO trade-off), and
-// a table of real measurements read from a finished search's artifacts.
+// tables of real measurements: a finished search's artifacts, or a design sweep's file
+// (bench/gpu/design_sweep.py).
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { CandidateOutcome, Design, ScenarioLike } from './types.js';
+import { designId } from '../designSpace.js';
+import { parseScenario } from '../scenario.js';
+import type { CandidateOutcome, Design, HardwareTarget, ScenarioLike } from './types.js';
 
 export interface ObjectiveTable {
   name: string;
@@ -75,7 +78,8 @@ export function syntheticLandscape(scenario: ScenarioLike): ObjectiveTable {
   };
 }
 
-interface MeasuredRow {
+/** One measured design: what an objective table built from measurements answers with. */
+export interface MeasuredRow {
   design: Design;
   status: 'accepted' | 'rejected';
   reason?: string;
@@ -83,13 +87,21 @@ interface MeasuredRow {
   objective?: number;
 }
 
+/** A table of real measurements, answering unmeasured designs with their nearest measured one. */
+export interface MeasuredTable extends ObjectiveTable {
+  rows: number;
+  measured: readonly MeasuredRow[];
+  /** The hardware the measurements were taken for (design sweeps record it). */
+  hardware?: HardwareTarget;
+  /** The scenario's own constraints, which the search would have applied. */
+  constraints?: Record<string, string[]>;
+}
+
 /**
  * Real measurements from a search's artifact directory (search.json, else candidates/<id>/
- * design.json + bench.json). A design that was measured answers with its measurement; any other
- * design answers with its nearest measured design (fewest differing choices and params), i.e. a
- * 1-nearest-neighbour reading of the measured landscape.
+ * design.json + bench.json).
  */
-export function measuredTable(artifactDir: string): ObjectiveTable & { rows: number } {
+export function measuredTable(artifactDir: string): MeasuredTable {
   const rows: MeasuredRow[] = [];
   const searchJson = path.join(artifactDir, 'search.json');
   let scenario: ScenarioLike | undefined;
@@ -115,6 +127,48 @@ export function measuredTable(artifactDir: string): ObjectiveTable & { rows: num
   }
   if (!scenario) throw new Error(`${artifactDir} has no search.json with the scenario; point at a search's artifact directory (.vibeserve/artifacts/<searchId>)`);
   if (rows.length === 0) throw new Error(`${artifactDir} holds no measured candidates`);
+  return nearestNeighbourTable(`measured:${path.basename(artifactDir)}`, scenario, rows);
+}
+
+/** What bench/gpu/design_sweep.py writes. */
+interface SweepFile {
+  scenario?: unknown;
+  hardware?: HardwareTarget;
+  rows?: (MeasuredRow & { status: string })[];
+}
+
+/**
+ * A design sweep's table (bench/gpu/design_sweep.py): many designs of one scenario measured on one
+ * device. Design ids are recomputed, so a table whose ids no longer match this design space's
+ * (a changed space, or Python and TypeScript disagreeing) is refused rather than misread.
+ */
+export function tableFromFile(file: string): MeasuredTable {
+  let raw: SweepFile;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as SweepFile;
+  } catch (err) {
+    throw new Error(`cannot read the design-sweep table ${file}: ${(err as Error).message}`);
+  }
+  if (!raw.scenario || !Array.isArray(raw.rows)) {
+    throw new Error(`${file} is not a design-sweep table (bench/gpu/design_sweep.py): it needs "scenario" and "rows"`);
+  }
+  // The scenario goes through the same validation as a scenario file (JSON is YAML).
+  const scenario = parseScenario(JSON.stringify(raw.scenario), file);
+  const rows = raw.rows.filter((r): r is MeasuredRow => r.design?.choices !== undefined && (r.status === 'accepted' || r.status === 'rejected'));
+  for (const r of rows) {
+    const id = designId(r.design.choices, r.design.params ?? {});
+    if (id !== r.design.id) throw new Error(`${file}: design ${r.design.id} hashes to ${id} here; the table was measured for another design space`);
+  }
+  if (rows.length === 0) throw new Error(`${file} holds no measured designs yet`);
+  return { ...nearestNeighbourTable(`sweep:${path.basename(file)}`, scenario, rows), hardware: raw.hardware, constraints: scenario.constraints };
+}
+
+/**
+ * A measured design answers with its measurement; any other design with its nearest measured
+ * design (fewest differing choices and params), i.e. a 1-nearest-neighbour reading of the
+ * measured landscape.
+ */
+function nearestNeighbourTable(name: string, scenario: ScenarioLike, rows: MeasuredRow[]): MeasuredTable {
   const objectiveName = scenario.objective;
   const byId = new Map(rows.map((r) => [r.design.id, r]));
   const distance = (a: Design, b: Design) => {
@@ -126,9 +180,10 @@ export function measuredTable(artifactDir: string): ObjectiveTable & { rows: num
     return d;
   };
   return {
-    name: `measured:${path.basename(artifactDir)}`,
+    name,
     scenario,
     rows: rows.length,
+    measured: rows,
     evaluate(design: Design): CandidateOutcome {
       const row = byId.get(design.id) ?? [...rows].sort((a, b) => distance(design, a.design) - distance(design, b.design) || (a.design.id < b.design.id ? -1 : 1))[0]!;
       const objective = row.objective ?? row.metrics?.[objectiveName];

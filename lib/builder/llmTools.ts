@@ -4,10 +4,10 @@
 // ever runs inside the sandbox; protected files are never writable through these tools.
 import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pythonExecutable } from '../paths.js';
-import { prepareWorkspace, runVerbSandboxed, SANDBOX_GID, SANDBOX_UID } from '../sandbox.js';
+import { SANDBOX_GID, SANDBOX_UID } from '../sandbox.js';
+import { runUntrustedVerb } from '../untrustedVerb.js';
 import { MAX_LIST, MAX_READ_CHARS, MAX_WRITE_BYTES, TOOL_NAMES, type ToolContext, type ToolOutcome } from './toolSchemas.js';
-import { INSTALLED_RUNTIME, integrityDiff, isProtectedPath, listStackFiles, PathOutsideStack, protectedHashes, readOnlyMounts, resolveInStack } from './workspace.js';
+import { integrityDiff, isProtectedPath, listStackFiles, PathOutsideStack, protectedHashes, resolveInStack } from './workspace.js';
 
 export { BUILDER_TOOLS, TOOL_NAMES } from './toolSchemas.js';
 export type { ToolContext, ToolOutcome } from './toolSchemas.js';
@@ -105,18 +105,8 @@ export function checkIntegrity(ctx: ToolContext): string[] {
   return integrityDiff(ctx.expectedHashes, protectedHashes(ctx.stackDir, ctx.protectedEntries));
 }
 
-async function runInSandbox(verb: string, args: string[], ctx: ToolContext, timeoutS: number, signal?: AbortSignal) {
-  prepareWorkspace(ctx.workspace, readOnlyMounts(ctx.protectedEntries));
-  return runVerbSandboxed(verb, args, {
-    workspace: ctx.workspace,
-    python: pythonExecutable(),
-    runtimePath: path.dirname(INSTALLED_RUNTIME),
-    timeoutMs: timeoutS * 1000,
-    memoryBytes: ctx.memoryBytes,
-    env: ctx.env,
-    readOnly: readOnlyMounts(ctx.protectedEntries),
-    signal,
-  });
+function runInSandbox(verb: string, args: string[], ctx: ToolContext, timeoutS: number, signal?: AbortSignal) {
+  return runUntrustedVerb(verb, args, ctx, { timeoutMs: timeoutS * 1000, env: ctx.env, signal });
 }
 
 async function runChecker(ctx: ToolContext, signal?: AbortSignal): Promise<ToolOutcome> {
@@ -124,8 +114,7 @@ async function runChecker(ctx: ToolContext, signal?: AbortSignal): Promise<ToolO
   mkdirSync(path.dirname(report), { recursive: true });
   giveToSandbox(ctx.workspace, path.dirname(report));
   const out = await runInSandbox('check', ['--stack', ctx.stackDir, '--device', ctx.device, '--report', report, '--timeout', String(ctx.checkTimeoutS)], ctx, ctx.checkTimeoutS + 60, signal);
-  const changed = checkIntegrity(ctx);
-  if (changed.length) return violation(`protected files changed while the candidate ran: ${changed.slice(0, 6).join(', ')}`);
+  if (out.integrity.length) return violation(`protected files changed while the candidate ran: ${out.integrity.slice(0, 6).join(', ')}`);
   if (out.error?.reason === 'integrity_violation') return violation(out.error.message);
   const checks = (out.result?.checks as Array<{ name: string; value: unknown; threshold: unknown; passed: boolean; detail?: string }> | undefined) ?? [];
   const passed = out.exitCode === 0 && out.result?.passed === true;
@@ -142,8 +131,7 @@ async function runShortBenchmark(ctx: ToolContext, signal?: AbortSignal): Promis
   const b = ctx.bench;
   const args = ['--stack', ctx.stackDir, '--device', ctx.device, '--num-prompts', String(b.numPrompts), '--input-len', String(b.inputLen), '--output-len', String(b.outputLen), '--max-concurrency', String(b.maxConcurrency), '--warmups', '1', '--repetitions', '1', '--timeout', String(ctx.benchTimeoutS)];
   const out = await runInSandbox('bench', args, ctx, ctx.benchTimeoutS + 60, signal);
-  const changed = checkIntegrity(ctx);
-  if (changed.length) return violation(`protected files changed while the candidate ran: ${changed.slice(0, 6).join(', ')}`);
+  if (out.integrity.length) return violation(`protected files changed while the candidate ran: ${out.integrity.slice(0, 6).join(', ')}`);
   if (out.exitCode !== 0 || !out.result) {
     return { status: 'error', output: json({ error: out.error?.reason ?? (out.timedOut ? 'timeout' : 'crashed'), message: (out.error?.message ?? out.stderrTail).slice(0, 1500) }) };
   }

@@ -4,7 +4,7 @@
 // outside the stack, is an integrity violation.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot, pythonExecutable } from '../paths.js';
 import { runtimeEnv } from '../pythonBridge.js';
@@ -38,22 +38,49 @@ function walkFiles(root: string, rel = ''): string[] {
   return out.sort();
 }
 
+/** sha256 of a regular file, read in chunks without following a final symlink. Anything else (a
+ * link, a FIFO, a device a candidate left in its place) gets a marker that matches no hash, so it
+ * is neither followed nor read by the trusted worker. */
 function sha(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
+  const st = lstatSync(file);
+  if (!st.isFile()) return `not a regular file (mode ${st.mode.toString(8)})`;
+  const hash = createHash('sha256');
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
-/** sha256 of every protected file: runtime entries under vibeserve_runtime/, plus stack-level files. */
+function lexists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** sha256 of every protected file: runtime entries under vibeserve_runtime/, plus stack-level files.
+ * The stack directory and its vibeserve_runtime/ must be real directories: a candidate that swapped
+ * either for a link gets a marker entry, which no expected set contains. */
 export function protectedHashes(stackDir: string, entries: string[]): Record<string, string> {
   const out: Record<string, string> = {};
+  const code = path.join(stackDir, 'vibeserve_runtime');
+  for (const dir of [stackDir, code]) {
+    if (lexists(dir) && !lstatSync(dir).isDirectory()) return { [path.basename(dir)]: 'not a directory' };
+  }
   for (const name of STACK_LEVEL_PROTECTED) {
     const p = path.join(stackDir, name);
-    if (existsSync(p)) out[name] = sha(p);
+    if (lexists(p)) out[name] = sha(p);
   }
-  const code = path.join(stackDir, 'vibeserve_runtime');
   for (const entry of entries) {
     const p = path.join(code, entry);
-    if (!existsSync(p)) continue;
-    if (statSync(p).isDirectory()) for (const f of walkFiles(p)) out[`vibeserve_runtime/${entry}/${f}`] = sha(path.join(p, f));
+    if (!lexists(p)) continue;
+    if (lstatSync(p).isDirectory()) for (const f of walkFiles(p)) out[`vibeserve_runtime/${entry}/${f}`] = sha(path.join(p, f));
     else out[`vibeserve_runtime/${entry}`] = sha(p);
   }
   return out;

@@ -18,6 +18,7 @@ export interface MetricSummary {
 export interface StackResult {
   mode?: string;
   components?: Record<string, string>;
+  params?: Record<string, unknown>;
   metrics?: Record<string, MetricSummary>;
   runs?: Array<Record<string, unknown>>;
 }
@@ -42,7 +43,7 @@ export interface ScenarioResult {
     accepted?: number;
     rejected?: Array<{ candidate?: string; reason?: string }>;
     wall_time_s?: number | null;
-    best_design?: { choices?: Record<string, string>; params?: Record<string, unknown> } | null;
+    best_design?: { choices?: Record<string, string>; params?: Record<string, unknown>; origin?: string } | null;
   } | null;
   stacks: Record<string, StackResult>;
   ratio_vs_generic: number | null;
@@ -136,7 +137,19 @@ function designCell(r: ScenarioResult): string {
   return ['attention', 'kv_cache', 'scheduler', 'execution', 'linear', 'moe']
     .filter((k) => c[k] !== undefined)
     .map((k) => c[k])
-    .join(', ');
+    .join(', ') + (searchedIsGeneric(r) ? ' (the generic default itself)' : '');
+}
+
+/** The searched stack has the generic stack's components and parameters: any ratio is run-to-run
+ * spread between two copies of one design, not a gain of the search. */
+function searchedIsGeneric(r: ScenarioResult): boolean {
+  const best = r.search?.best_design;
+  const generic = r.stacks?.generic;
+  if (!best?.choices || !generic?.components) return false;
+  const same = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+    Object.keys({ ...a, ...b }).every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
+  const params = Object.fromEntries(Object.entries(generic.params ?? {}).filter(([k]) => k in (best.params ?? {})));
+  return same(best.choices, generic.components) && same(best.params ?? {}, params);
 }
 
 function searchCell(r: ScenarioResult): string {
@@ -170,7 +183,12 @@ export function renderResultsMarkdown(set: ResultsSet, imagesDir = 'docs/images'
           `${cell(median(r, 'searched', obj))} | ${ratioCell(r)}${target} | ${tp} | ${ttft} | ${tpot} | ${searchCell(r)} | ${designCell(r)} |`,
       );
     }
-    const notes = set.scenarios.flatMap(({ result: r }) => (r.errors ?? []).map((e) => `- ${r.scenario}${e.stack ? ` (${e.stack})` : ''}: ${e.error.replace(/\s+/g, ' ').slice(0, 200)}`));
+    const notes = set.scenarios.flatMap(({ result: r }) => [
+      ...(searchedIsGeneric(r) && typeof r.ratio_vs_generic === 'number'
+        ? [`- ${r.scenario}: the searched stack is the generic default design, so its ${r.ratio_vs_generic.toFixed(2)}× is the spread between two runs of one design, not a gain of the search`]
+        : []),
+      ...(r.errors ?? []).map((e) => `- ${r.scenario}${e.stack ? ` (${e.stack})` : ''}: ${e.error.replace(/\s+/g, ' ').slice(0, 200)}`),
+    ]);
     if (notes.length) lines.push('', 'Recorded problems:', '', ...notes);
     lines.push('', `![Latency percentiles per stack](${imagesDir}/results-latency.png)`);
     if (set.scenarios.some(({ result: r }) => sweepStacks(r).length > 0)) lines.push('', `![Throughput vs concurrency](${imagesDir}/results-throughput-concurrency.png)`);

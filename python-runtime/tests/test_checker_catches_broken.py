@@ -126,8 +126,47 @@ def test_bf16_moe_is_judged_against_transformers_own_bf16_rounding(tmp_path, src
     (stack / f"{name}.py").write_text(textwrap.dedent(src))
     rc, evs, err = run_verb("check", "--stack", str(stack), "--new-tokens", "12", timeout=400)
     logits = next(c for c in result_of(evs)["checks"] if c["name"] == "logits")
-    assert "calibrated on transformers in the stack's dtype" in logits["detail"], logits
+    assert "calibrated on transformers at the stack's precision" in logits["detail"], logits
     if passes:
         assert rc == 0 and result_of(evs)["passed"], (logits, err[-1500:])
     else:
         assert rc == 2 and error_of(evs)["reason"] == "wrong_output" and not logits["passed"], logits
+
+
+# int8 dequantization with each channel's scale taken from its neighbour.
+INT8_SHIFTED_SCALES = '''
+import torch.nn.functional as F
+from vibeserve_runtime.components.linear.int8_weight_only import Int8WeightOnlyLinear
+from vibeserve_runtime.engine import register_component, registered
+
+
+class ShiftedScaleInt8Linear(Int8WeightOnlyLinear):
+    def forward(self, x):
+        w = self.qweight.to(x.dtype) * self.scale.roll(1)[:, None]
+        return F.linear(x, w, self.bias)
+
+
+registered("linear")   # the library's own first, then replace its int8 layer
+register_component("linear", "int8_weight_only", ShiftedScaleInt8Linear, replace=True)
+register_component("linear", "custom_int8_shifted_scales", ShiftedScaleInt8Linear)
+'''
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["int8", "int8-shifted-scales"])
+def test_int8_is_judged_against_transformers_with_the_same_quantized_weights(tmp_path, broken):
+    """int8 weight-only bounds are calibrated on transformers running the very weights the stack's
+    quantizer makes; a dequantization bug still fails."""
+    spec = {**TINY_LLAMA, "model": {**TINY_LLAMA["model"], "dtype": "bfloat16"},
+            "components": {**TINY_LLAMA["components"], "linear": "int8_weight_only"}}
+    if broken:
+        spec["custom_components"] = {"custom_int8_shifted_scales": {"dimension": "linear", "module": "custom_int8_shifted_scales.py"}}
+    stack = materialize(tmp_path, spec)
+    if broken:
+        (stack / "custom_int8_shifted_scales.py").write_text(textwrap.dedent(INT8_SHIFTED_SCALES))
+    rc, evs, err = run_verb("check", "--stack", str(stack), "--new-tokens", "12", timeout=400)
+    logits = next(c for c in result_of(evs)["checks"] if c["name"] == "logits")
+    assert "calibrated on transformers at the stack's precision" in logits["detail"], logits
+    if broken:
+        assert rc == 2 and error_of(evs)["reason"] == "wrong_output" and not logits["passed"], logits
+    else:
+        assert rc == 0 and result_of(evs)["passed"], (logits, err[-1500:])

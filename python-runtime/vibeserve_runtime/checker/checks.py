@@ -33,10 +33,11 @@ def error_stats(rows: list[torch.Tensor], ref_rows: list[torch.Tensor], scale: f
 
 
 def logits_close(stack_rows: list[torch.Tensor], ref_rows: list[torch.Tensor], tol: float, scale: float,
-                 same_dtype: list[torch.Tensor] | None = None) -> dict:
-    """Teacher-forced logits within `tol` of the reference. With `same_dtype` (transformers' own rows
-    in the stack's dtype, for models whose routing rounding can flip) the bounds are calibrated on
-    what that run shows (tolerances.calibrated_bounds)."""
+                 same_precision: list[torch.Tensor] | None = None) -> dict:
+    """Teacher-forced logits within `tol` of the reference. With `same_precision` (transformers' own
+    rows at the stack's dtype and weight format, for quantized stacks and for models whose routing
+    can flip under rounding) the bounds are calibrated on what that run shows
+    (tolerances.calibrated_bounds)."""
     for i, (s, r) in enumerate(zip(stack_rows, ref_rows)):
         if tuple(s.shape) != tuple(r.shape):
             return _check("logits", None, tol, False,
@@ -46,14 +47,14 @@ def logits_close(stack_rows: list[torch.Tensor], ref_rows: list[torch.Tensor], t
     worst, mean_err, where = error_stats(stack_rows, ref_rows, scale)
     detail = (f"max |stack - reference| / logit std (std={scale:.4g}); worst at {where or '-'}; "
               f"mean error {mean_err:.3g}")
-    if same_dtype is None:
+    if same_precision is None:
         return _check("logits", worst, tol, worst <= tol, detail)
-    hf_worst, hf_mean, _ = error_stats(same_dtype, ref_rows, scale)
+    hf_worst, hf_mean, _ = error_stats(same_precision, ref_rows, scale)
     worst_bound, mean_bound = calibrated_bounds(tol, hf_worst, hf_mean)
     passed = worst <= worst_bound and mean_err <= mean_bound
     return _check("logits", worst, worst_bound, passed,
-                  f"{detail}; bounds calibrated on transformers in the stack's dtype (its worst {hf_worst:.3g}, "
-                  f"mean {hf_mean:.3g}; expert routing flips under rounding): worst <= {worst_bound:.3g}, "
+                  f"{detail}; bounds calibrated on transformers at the stack's precision (its worst {hf_worst:.3g}, "
+                  f"mean {hf_mean:.3g}): worst <= {worst_bound:.3g}, "
                   f"mean <= {mean_bound:.3g}")
 
 

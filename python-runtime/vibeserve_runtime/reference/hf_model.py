@@ -48,7 +48,7 @@ class HFReference:
         self.dtype = model_spec.get("dtype", "float32")
         # Models whose tokens are routed to experts: a near-tie in the router flips under rounding.
         self.routes_experts = bool(cfg.get("num_local_experts"))
-        self._state_dict = sd if self.routes_experts else None   # only kept for same_dtype_rows
+        self._state_dict = sd   # kept for same_precision_rows until release_weights()
         self.max_positions = cfg.get("max_position_embeddings") or cfg.get("n_positions") or 2048
 
     def offload(self) -> None:
@@ -78,12 +78,19 @@ class HFReference:
         """Row i: next-token logits after prompt + tokens[:i] (len(tokens)+1 rows)."""
         return self.logits(list(prompt) + list(tokens))[len(prompt) - 1:]
 
+    def release_weights(self) -> None:
+        self._state_dict = None
+
     @torch.inference_mode()
-    def same_dtype_rows(self, prompts: list[list[int]], tokens: list[list[int]]) -> list[torch.Tensor]:
-        """The logit rows of `logits_along` computed by transformers itself in the stack's dtype:
-        how far plain rounding moves this model from its fp32 answer (the calibration of MoE checks)."""
-        dtype = getattr(torch, self.dtype)
-        model = build_hf_model(self.hf_config, self._state_dict, dtype, self.device)
+    def same_precision_rows(self, prompts: list[list[int]], tokens: list[list[int]], linear: str) -> list[torch.Tensor]:
+        """The logit rows of `logits_along` computed by transformers itself in the stack's dtype and
+        weight format (reference/fake_quant.py): how far plain rounding and quantization move this
+        model from its fp32 answer, which calibrates the checker's bounds."""
+        from .fake_quant import apply_linear_format
+        if self._state_dict is None:
+            raise RuntimeError("the reference's weights were released before same_precision_rows")
+        model = build_hf_model(self.hf_config, self._state_dict, getattr(torch, self.dtype), self.device)
+        apply_linear_format(model, linear)
         rows = []
         for p, t in zip(prompts, tokens):
             x = torch.tensor([list(p) + list(t)], device=self.device)
