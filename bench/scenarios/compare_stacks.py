@@ -10,7 +10,7 @@ the searched best stack, in one process, interleaved, with the runtime's bench l
 - hf-generate: transformers `generate`, one request at a time, on the first --hf-prompts requests
   of each repetition (it is sequential; its per-request figures do not depend on the count).
 Both engines stay loaded in their own processes (bench/scenarios/stack_child.py, the stack's own
-code); every repetition runs all stacks on the same requests, in a rotating order, so drift in
+code) with one KV pool size on a GPU; every repetition runs all stacks on the same requests, in a rotating order, so drift in
 clocks or temperature hits every stack alike. The output JSON is rewritten after every repetition,
 so a run cut short still leaves its figures.
 """
@@ -94,12 +94,25 @@ def materialize(spec: dict, out_dir: Path) -> Path:
     return out_dir
 
 
+def equal_kv_cache_tokens(stack_dirs) -> int | None:
+    """Room for twice the largest batch of full-length sequences of any of the stacks."""
+    sizes = []
+    for d in stack_dirs:
+        _, spec = load_stack_dir(d)
+        p = spec["params"]
+        if p.get("max_model_len") and p.get("max_batch_size"):
+            sizes.append(2 * int(p["max_batch_size"]) * int(p["max_model_len"]))
+    return max(sizes) if sizes else None
+
+
 class StackChild:
     """A stack's engine in its own process (the stack's code), answering one repetition at a time."""
 
-    def __init__(self, stack_dir: Path, device: str, warmup: list):
+    def __init__(self, stack_dir: Path, device: str, warmup: list, kv_cache_tokens: int | None = None):
         self.stack_dir = stack_dir
         cmd = [sys.executable, str(CHILD), "--stack", str(stack_dir), "--device", device, "--warmup", json.dumps(warmup)]
+        if kv_cache_tokens:
+            cmd += ["--kv-cache-tokens", str(kv_cache_tokens)]
         self.proc = subprocess.Popen(cmd, cwd=stack_dir, env=candidate_env(stack_dir), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1)
         self.lines: queue.Queue = queue.Queue()
@@ -241,6 +254,10 @@ def main() -> int:
     vocab = model_spec["config"].get("vocab_size") or _preset_vocab(model_spec)
     warm = [[q.prompt_token_ids, q.max_tokens] for q in make_requests(Workload(**{**w.to_dict(), "num_prompts": 2}), vocab, 10_000)]
 
+    # One KV pool size for every stack: they load at the same time, so sizing each from free GPU
+    # memory would hand most of it to whichever starts first and leave the two on unequal footing.
+    kv_tokens = equal_kv_cache_tokens(stack_dirs.values()) if device == "cuda" else None
+    result["kv_cache_tokens"] = kv_tokens
     children: dict[str, StackChild] = {}
     for name in ("generic", "searched"):
         if name in stack_dirs:
@@ -248,7 +265,7 @@ def main() -> int:
             if not integ["passed"]:
                 result["errors"].append({"stack": name, "error": f"integrity: {integ['detail']}"})
                 continue
-            children[name] = StackChild(stack_dirs[name], device, warm)   # both load while hf loads
+            children[name] = StackChild(stack_dirs[name], device, warm, kv_tokens)   # both load while hf loads
     hf_model = None
     try:
         t0 = time.perf_counter()

@@ -22,6 +22,9 @@ def main() -> int:
     ap.add_argument("--stack", required=True)
     ap.add_argument("--device")
     ap.add_argument("--warmup", default="[]", help="JSON list of [prompt_ids, max_tokens]")
+    ap.add_argument("--kv-cache-tokens", type=int,
+                    help="fixed KV pool size; the stacks of one comparison load at the same time, and sizing "
+                         "from free GPU memory would give whichever starts first most of it")
     args = ap.parse_args()
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)   # stray prints of the engine must not corrupt the protocol
@@ -33,6 +36,8 @@ def main() -> int:
 
     t0 = time.perf_counter()
     stack_dir, spec = load_stack_dir(args.stack)
+    if args.kv_cache_tokens:
+        spec["params"]["kv_cache_tokens"] = args.kv_cache_tokens
     assert_runs_stack_code(stack_dir)
     engine = build_engine(spec, args.device, stack_dir)
     warm = json.loads(args.warmup)

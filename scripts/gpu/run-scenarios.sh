@@ -90,7 +90,11 @@ for file in "$@"; do
   if [ $rc -eq 124 ]; then
     echo "run-scenarios: $name: search still running after ${search_limit}s; stopping it (the best so far counts)"
     timeout 30 node "$repo/cli/bin/vibeserve.mjs" stop "$id"
-    timeout 120 node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 5
+    # A stopped search still finishes its running candidate (check + benchmark, a few minutes)
+    # before it writes search.json; without that file the comparison has no searched stack.
+    wait_s=$(( $(left) / (n - i + 1) - 90 ))
+    [ $wait_s -ge 120 ] || wait_s=120
+    timeout "$wait_s" node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 5
   fi
   echo "run-scenarios: $name: search took $(( $(date +%s) - t0 ))s"
   compare_budget=$(( $(left) / (n - i + 1) - 45 ))

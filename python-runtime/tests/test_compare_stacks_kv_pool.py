@@ -1,0 +1,35 @@
+"""The scenario comparison loads its stacks side by side, so each gets one fixed KV pool size
+(bench/scenarios/compare_stacks.py) instead of a share of whatever GPU memory is free when it starts."""
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from runtime_stacks import TINY_LLAMA, materialize
+from vibeserve_runtime.cli.candidate_process import candidate_env
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "bench" / "scenarios"
+
+
+def _compare_stacks():
+    spec = importlib.util.spec_from_file_location("compare_stacks", SCENARIOS / "compare_stacks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_pool_holds_twice_the_largest_batch_of_full_sequences(tmp_path):
+    small = materialize(tmp_path / "a", TINY_LLAMA)                                     # 8 × 256
+    big = materialize(tmp_path / "b", {**TINY_LLAMA, "params": {**TINY_LLAMA["params"], "max_batch_size": 32}})
+    assert _compare_stacks().equal_kv_cache_tokens([small, big]) == 2 * 32 * 256
+
+
+def test_the_stack_child_builds_its_pool_at_the_size_it_is_given(tmp_path):
+    stack = materialize(tmp_path, TINY_LLAMA)
+    p = subprocess.run([sys.executable, str(SCENARIOS / "stack_child.py"), "--stack", str(stack), "--device", "cpu",
+                        "--kv-cache-tokens", "1024"], input='{"stop": true}\n', capture_output=True, text=True,
+                       timeout=300, cwd=stack, env=candidate_env(stack))
+    assert p.returncode == 0, p.stderr[-2000:]
+    ready = json.loads(p.stdout.splitlines()[0])
+    assert ready["ready"] and ready["stats"]["kv_tokens_capacity"] == 1024
