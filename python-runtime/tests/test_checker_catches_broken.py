@@ -173,3 +173,12 @@ def test_int8_is_judged_against_transformers_with_the_same_quantized_weights(tmp
         assert rc == 2 and error_of(evs)["reason"] == "wrong_output" and not logits["passed"], logits
     else:
         assert rc == 0 and result_of(evs)["passed"], (logits, err[-1500:])
+
+
+def test_int8_moe_loop_is_calibrated_with_its_quantized_experts(tmp_path):
+    """The per-expert loop quantizes every expert through `linear`; the reference does the same."""
+    spec = {**BF16_MIXTRAL, "components": {**BF16_MIXTRAL["components"], "moe": "loop", "linear": "int8_weight_only"}}
+    stack = materialize(tmp_path, spec)
+    rc, evs, err = run_verb("check", "--stack", str(stack), "--new-tokens", "12", timeout=400, env={"TRITON_INTERPRET": "0"})
+    logits = next(c for c in result_of(evs)["checks"] if c["name"] == "logits")
+    assert rc == 0 and result_of(evs)["passed"], (logits, err[-1500:])

@@ -33,3 +33,17 @@ def test_native_is_untouched_and_an_unknown_format_is_refused():
     assert apply_linear_format(model, "native") == 0
     with pytest.raises(ValueError, match="no reference rounding"):
         apply_linear_format(model, "int4_magic")
+
+
+def test_moe_experts_are_rounded_only_when_the_engine_quantizes_them():
+    cfg, sd, _ = load_weights({"arch": "mixtral", "preset": "tiny-mixtral", "weights": "random", "seed": 0, "dtype": "float32"})
+    experts = lambda m: {k: v.clone() for k, v in m.named_parameters() if ".experts." in k}
+    fused = build_hf_model(cfg, sd)
+    before = experts(fused)
+    apply_linear_format(fused, "int8_weight_only")                          # moe=fused_triton: experts stay
+    assert all(torch.equal(before[k], v) for k, v in experts(fused).items())
+    looped = build_hf_model(cfg, sd)
+    n = apply_linear_format(looped, "int8_weight_only", quantize_experts=True)   # moe=loop: built from `linear`
+    layers, n_experts = cfg["num_hidden_layers"], cfg["num_local_experts"]
+    assert n == layers * (4 + 2 * n_experts)
+    assert all(not torch.equal(before[k], v) for k, v in experts(looped).items())

@@ -3,8 +3,10 @@ quantization alone moves the model from its fp32 answer.
 
 Each projection the engine builds through `components.linear` (attention q/k/v/o, MLP gate/up/down;
 GPT-2's c_attn/c_proj/c_fc) gets the weights the stack's int8 or fp8 layer computes with, made by the
-runtime's own quantizers; fp8 also rounds each input row to e4m3, as `Fp8Linear` does. Embeddings,
-the LM head and MoE experts are not quantized by the engine and are left alone.
+runtime's own quantizers; fp8 also rounds each input row to e4m3, as `Fp8Linear` does. MoE experts
+are quantized only where the engine does it (the `loop` MoE builds each expert from `linear`; the
+fused kernel keeps them in the model dtype); their fp8 inputs are not rounded, as transformers runs
+the experts without a module to hook. Embeddings and the LM head are never quantized.
 """
 from __future__ import annotations
 
@@ -36,9 +38,9 @@ def _fp8_rows(module: nn.Module, args: tuple) -> tuple:
 
 
 @torch.no_grad()
-def apply_linear_format(model: nn.Module, linear: str) -> int:
-    """Rewrites the model's projections in place for `linear` ('native' leaves it as is); returns
-    how many were rewritten."""
+def apply_linear_format(model: nn.Module, linear: str, quantize_experts: bool = False) -> int:
+    """Rewrites the model's projections (and with `quantize_experts` each MoE expert's matrices) in
+    place for `linear` ('native' leaves it as is); returns how many were rewritten."""
     if linear == "native":
         return 0
     if linear not in ("int8_weight_only", "fp8"):
@@ -56,4 +58,11 @@ def apply_linear_format(model: nn.Module, linear: str) -> int:
         if linear == "fp8":
             module.register_forward_pre_hook(_fp8_rows)
         n += 1
+    if quantize_experts:
+        for name, param in model.named_parameters():
+            # transformers' fused experts: [experts, out, in] per projection, one matrix per expert
+            if ".experts." in name and param.dim() == 3:
+                for e in range(param.shape[0]):
+                    param[e].copy_(quantize(param[e]))
+                    n += 1
     return n

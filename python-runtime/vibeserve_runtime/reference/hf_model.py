@@ -82,7 +82,8 @@ class HFReference:
         self._state_dict = None
 
     @torch.inference_mode()
-    def same_precision_rows(self, prompts: list[list[int]], tokens: list[list[int]], linear: str) -> list[torch.Tensor]:
+    def same_precision_rows(self, prompts: list[list[int]], tokens: list[list[int]], linear: str,
+                            quantize_experts: bool = False) -> list[torch.Tensor]:
         """The logit rows of `logits_along` computed by transformers itself in the stack's dtype and
         weight format (reference/fake_quant.py): how far plain rounding and quantization move this
         model from its fp32 answer, which calibrates the checker's bounds."""
@@ -90,7 +91,7 @@ class HFReference:
         if self._state_dict is None:
             raise RuntimeError("the reference's weights were released before same_precision_rows")
         model = build_hf_model(self.hf_config, self._state_dict, getattr(torch, self.dtype), self.device)
-        apply_linear_format(model, linear)
+        apply_linear_format(model, linear, quantize_experts)
         rows = []
         for p, t in zip(prompts, tokens):
             x = torch.tensor([list(p) + list(t)], device=self.device)
