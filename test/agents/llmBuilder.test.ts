@@ -3,29 +3,27 @@
 // server, the real checker in the sandbox on a tiny random-weight Llama.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { WorkflowFailedError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
 import { llmControlActivities, llmRuntimeActivities } from '../../activities/llm.js';
-import { defaultDesign, loadDesignSpace, makeDesign } from '../../lib/designSpace.js';
-import type { Design, HardwareTarget, ScenarioLike } from '../../lib/architect/types.js';
+import type { Design, ScenarioLike } from '../../lib/architect/types.js';
 import type { LlmBuilderInput, LlmBuilderOutput } from '../../workflows/llmBuilderWorkflow.js';
-import { workflowBundlePath } from '../workflow/harness.js';
 import { ScriptedOpenAI, type RecordedRequest, type ScriptStep } from '../helpers/scriptedOpenAI.js';
+import { cpuHardware as hardware, registerSampler, samplerTaskDesign, useInProcessWorkers } from './llmHarness.js';
 
 const KEY_ENV = 'VIBESERVE_TEST_BUILDER_KEY';
 const CANARY = 'sk-canary-builder-5e1f0c2a9d7b4410';
 const server = new ScriptedOpenAI();
-const tag = Math.random().toString(16).slice(2, 8);
-const controlQueue = `llm-builder-control-${tag}`;
-const runtimeQueue = `llm-builder-runtime-${tag}`;
-let client: Client;
-let connection: Connection;
-let workers: Worker[] = [];
-let running: Promise<void>[] = [];
-let home: string;
+const env = useInProcessWorkers({
+  name: 'llm-builder',
+  server,
+  keyEnv: KEY_ENV,
+  key: CANARY,
+  controlActivities: llmControlActivities,
+  runtimeActivities: llmRuntimeActivities,
+});
+const { tag, controlQueue, runtimeQueue } = env;
 
-const hardware: HardwareTarget = { kind: 'cpu', device: 'cpu', gpuCount: 0 };
 const scenario: ScenarioLike & { search: { check_timeout_s: number; bench_timeout_s: number } } = {
   name: 'builder-test',
   model: { arch: 'llama', preset: 'tiny-llama', config: {}, weights: 'random', path: null, seed: 0, dtype: 'float32' },
@@ -35,15 +33,6 @@ const scenario: ScenarioLike & { search: { check_timeout_s: number; bench_timeou
   hardware: { kind: 'cpu', gpus: 1 },
   search: { check_timeout_s: 300, bench_timeout_s: 300 },
 };
-
-function llmDesign(componentName: string): Design {
-  const space = loadDesignSpace();
-  const base = defaultDesign(space, { hardware, arch: 'llama', tokenizer: 'byte' });
-  return makeDesign(space, base.choices, { ...base.params, max_batch_size: 4 }, {
-    builder: 'llm',
-    llmTask: { dimension: 'sampling', componentName, instructions: 'Write a sampler that is faster for greedy decoding.' },
-  });
-}
 
 // The component the scripted model writes. At import it records the environment it sees, so the
 // test can prove no secret reached candidate code.
@@ -67,20 +56,11 @@ ${body}
 const CORRECT = sampler('        return logits.argmax(dim=-1).tolist()');
 const WRONG = sampler('        return ((logits.argmax(dim=-1) + 1) % logits.shape[-1]).tolist()');
 
-const register = (name: string) => ({
-  name: 'edit_file',
-  arguments: {
-    path: 'vibeserve_runtime/engine/builtin_components.py',
-    old_text: 'for dim, name, factory in [',
-    new_text: `from ..components.sampling.custom_fast import FastSampler\nregister_component("sampling", "${name}", FastSampler)\n\nfor dim, name, factory in [`,
-  },
-});
-
 function codingScript(componentName: string, code: string): ScriptStep[] {
   return [
     { content: 'Let me look around.', toolCalls: [{ name: 'list_files', arguments: { path: 'vibeserve_runtime/components/sampling' } }] },
     { toolCalls: [{ name: 'read_file', arguments: { path: 'vibeserve_runtime/engine/registry.py' } }] },
-    { toolCalls: [{ name: 'write_file', arguments: { path: 'vibeserve_runtime/components/sampling/custom_fast.py', content: code } }, register(componentName)] },
+    { toolCalls: [{ name: 'write_file', arguments: { path: 'vibeserve_runtime/components/sampling/custom_fast.py', content: code } }, registerSampler('custom_fast', componentName)] },
     { toolCalls: [{ name: 'run_checker', arguments: {} }] },
   ];
 }
@@ -114,7 +94,7 @@ async function build(id: string, design: Design, limits?: LlmBuilderInput['limit
     limits,
     llm: { baseURL: server.url, model: 'scripted-coder', apiKeyEnv: KEY_ENV, retryBaseDelayMs: 50, maxAttempts: 4, pricePerMTokIn: 1, pricePerMTokOut: 4 },
   };
-  const handle = await client.workflow.start('llmBuilderWorkflow', { taskQueue: controlQueue, workflowId: `llm-build-${tag}-${id}`, args: [input] });
+  const handle = await env.client.workflow.start('llmBuilderWorkflow', { taskQueue: controlQueue, workflowId: `llm-build-${tag}-${id}`, args: [input] });
   return { handle, result: handle.result() as Promise<LlmBuilderOutput> };
 }
 
@@ -129,37 +109,12 @@ async function rejection(p: Promise<unknown>): Promise<{ reason: string; message
   return cause.details![0]!;
 }
 
-beforeAll(async () => {
-  home = path.join(inject('testHome'), `llm-builder-${tag}`);
-  process.env.VIBESERVE_HOME = home;
-  process.env[KEY_ENV] = CANARY;
-  await server.start();
-  const address = inject('temporalAddress');
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
-  const native = await NativeConnection.connect({ address });
-  const codePath = await workflowBundlePath();
-  workers = [
-    await Worker.create({ connection: native, taskQueue: controlQueue, workflowBundle: { codePath }, activities: llmControlActivities }),
-    await Worker.create({ connection: native, taskQueue: runtimeQueue, activities: llmRuntimeActivities, maxConcurrentActivityTaskExecutions: 2 }),
-  ];
-  running = workers.map((w) => w.run());
-});
-
-afterAll(async () => {
-  for (const w of workers) w.shutdown();
-  await Promise.allSettled(running);
-  await connection?.close();
-  await server.stop();
-  delete process.env[KEY_ENV];
-});
-
 describe('LLM builder workflow', () => {
   it('accepts a component that passes the checker, and no secret leaks anywhere', async () => {
     const name = 'custom_fast_sampler';
     server.setScript([{ status: 429, retryAfterS: 0.2 }, ...codingScript(name, CORRECT), { status: 503 }, { content: 'Done: greedy rows take the argmax directly.' }]);
     const before = server.requests.length;
-    const { handle, result } = await build('good', llmDesign(name));
+    const { handle, result } = await build('good', samplerTaskDesign(name));
     const out = await result;
     expect(out.turns).toBe(5);
     expect(out.toolCalls).toBe(5);
@@ -191,7 +146,7 @@ describe('LLM builder workflow', () => {
     const historyText = decodedText(history);
     expect(historyText).toContain('custom_fast_sampler'); // the payloads were decoded
     expect(historyText).not.toContain(CANARY);
-    for (const f of walk(home)) expect(readFileSync(f).includes(CANARY), f).toBe(false);
+    for (const f of walk(env.home)) expect(readFileSync(f).includes(CANARY), f).toBe(false);
     expect(existsSync(out.transcriptPath)).toBe(true);
   }, 300_000);
 
@@ -203,7 +158,7 @@ describe('LLM builder workflow', () => {
       expect(typeof last.content === 'string' ? last.content : '').toMatch(/repair|"passed":false/);
       return { toolCalls: [{ name: 'run_checker', arguments: {} }] };
     });
-    const { result } = await build('wrong', llmDesign(name), { maxRepairs: 1 });
+    const { result } = await build('wrong', samplerTaskDesign(name), { maxRepairs: 1 });
     const r = await rejection(result);
     expect(r.reason).toBe('wrong_output');
     expect(r.message).toMatch(/still fails the checker after 1 repairs/);
@@ -217,7 +172,7 @@ describe('LLM builder workflow', () => {
       { toolCalls: [{ name: 'read_file', arguments: { path: 'vibeserve_runtime/checker/checks.py' } }] },
       { toolCalls: [{ name: 'write_file', arguments: { path: 'vibeserve_runtime/checker/checks.py', content: 'def run_all(*a, **k):\n    return {"passed": True}\n' } }] },
     ]);
-    const { result } = await build('cheat', llmDesign(name));
+    const { result } = await build('cheat', samplerTaskDesign(name));
     const r = await rejection(result);
     expect(r.reason).toBe('integrity_violation');
     expect(r.message).toMatch(/checker\/checks\.py/);
@@ -229,7 +184,7 @@ describe('LLM builder workflow', () => {
       { toolCalls: [{ name: 'write_file', arguments: { path: '../../escape.py', content: 'x = 1' } }, { name: 'read_file', arguments: { path: '/etc/passwd' } }] },
       { toolCalls: [{ name: 'write_file', arguments: { path: 'stack.json', content: '{}' } }] },
     ]);
-    const { result } = await build('escape', llmDesign(name));
+    const { result } = await build('escape', samplerTaskDesign(name));
     const r = await rejection(result);
     expect(r.reason).toBe('integrity_violation');
     const toolMsgs = server.requests.at(-1)!.body.messages.filter((m) => m.role === 'tool').map((m) => m.content ?? '');

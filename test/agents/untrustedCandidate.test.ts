@@ -5,29 +5,27 @@
 // own checker run, up to something from their second run on, i.e. in the official verify.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { WorkflowFailedError } from '@temporalio/client';
+import { describe, expect, inject, it } from 'vitest';
 import { DeviceSlots } from '../../activities/gpuSlots.js';
 import { controlActivities, createRuntimeActivities } from '../../activities/index.js';
-import type { Design, HardwareTarget } from '../../lib/architect/types.js';
-import { defaultDesign, loadDesignSpace, makeDesign } from '../../lib/designSpace.js';
 import type { CandidateInput, CandidateResult } from '../../lib/searchTypes.js';
 import { ScriptedOpenAI, type ScriptStep } from '../helpers/scriptedOpenAI.js';
-import { tinyScenario, waitFor, workflowBundlePath } from '../workflow/harness.js';
+import { tinyScenario, waitFor } from '../workflow/harness.js';
+import { cpuHardware as hardware, registerSampler, samplerTaskDesign, useInProcessWorkers } from './llmHarness.js';
 
 const KEY_ENV = 'VIBESERVE_TEST_UNTRUSTED_KEY';
 const server = new ScriptedOpenAI();
-const tag = Math.random().toString(16).slice(2, 8);
-const controlQueue = `untrusted-control-${tag}`;
-const runtimeQueue = `untrusted-runtime-${tag}`;
-const hardware: HardwareTarget = { kind: 'cpu', device: 'cpu', gpuCount: 0 };
 const scenario = tinyScenario({ name: 'untrusted-test', numRequests: 4 });
-let home: string;
-let connection: Connection;
-let client: Client;
-let workers: Worker[] = [];
-let running: Promise<void>[] = [];
+const env = useInProcessWorkers({
+  name: 'untrusted',
+  server,
+  keyEnv: KEY_ENV,
+  key: 'sk-test-untrusted',
+  controlActivities,
+  runtimeActivities: createRuntimeActivities(new DeviceSlots(['cpu0'], false)),
+});
+const { tag, controlQueue, runtimeQueue } = env;
 
 /** A greedy sampler that is right; `onLaterRuns` runs at import from the stack's second run on. */
 const sleeper = (onLaterRuns: string) => `import json, os, shutil, socket, time
@@ -55,32 +53,12 @@ class FastSampler:
         return logits.argmax(dim=-1).tolist()
 `;
 
-function design(componentName: string): Design {
-  const space = loadDesignSpace();
-  const base = defaultDesign(space, { hardware, arch: 'llama', tokenizer: 'byte' });
-  return makeDesign(space, base.choices, { ...base.params, max_batch_size: 4 }, {
-    builder: 'llm',
-    llmTask: { dimension: 'sampling', componentName, instructions: 'Write a sampler that is faster for greedy decoding.' },
-  });
-}
-
 /** The scripted coding model: write the component, register it, run the checker, say it is done. */
 function codingScript(componentName: string, code: string): ScriptStep[] {
   const file = componentName;
   return [
     { toolCalls: [{ name: 'write_file', arguments: { path: `vibeserve_runtime/components/sampling/${file}.py`, content: code } }] },
-    {
-      toolCalls: [
-        {
-          name: 'edit_file',
-          arguments: {
-            path: 'vibeserve_runtime/engine/builtin_components.py',
-            old_text: 'for dim, name, factory in [',
-            new_text: `from ..components.sampling.${file} import FastSampler\nregister_component("sampling", "${componentName}", FastSampler)\n\nfor dim, name, factory in [`,
-          },
-        },
-      ],
-    },
+    { toolCalls: [registerSampler(file, componentName)] },
     { toolCalls: [{ name: 'run_checker', arguments: {} }] },
     { content: 'Done.' },
   ];
@@ -93,14 +71,14 @@ function startCandidate(id: string, componentName: string, code: string, heartbe
     parentWorkflowId: `no-such-search-${tag}`, // the report signal finds no search; the result is the workflow's
     candidateId: id,
     round: 1,
-    design: design(componentName),
+    design: samplerTaskDesign(componentName),
     scenario,
     hardware,
     runtimeQueue,
     heartbeatTimeoutMs,
     llm: { baseURL: server.url, model: 'scripted-coder', apiKeyEnv: KEY_ENV, retryBaseDelayMs: 50, maxAttempts: 2 },
   };
-  return client.workflow.start('candidateWorkflow', { taskQueue: controlQueue, workflowId: `untrusted-${tag}-${id}`, args: [input] });
+  return env.client.workflow.start('candidateWorkflow', { taskQueue: controlQueue, workflowId: `untrusted-${tag}-${id}`, args: [input] });
 }
 
 async function runCandidate(id: string, componentName: string, code: string): Promise<CandidateResult> {
@@ -123,38 +101,13 @@ function processesMentioning(p: string): Array<{ pid: number; uid: number; cmdli
   return out;
 }
 
-const candidateDir = (id: string) => path.join(home, 'artifacts', `untrusted-${tag}`, 'candidates', id);
+const candidateDir = (id: string) => path.join(env.home, 'artifacts', `untrusted-${tag}`, 'candidates', id);
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 const ALL_PROTECTIONS = ['process_group', 'time_limit', 'clean_environment', 'no_network', 'pid_namespace', 'unprivileged_user', 'read_only_outside_workspace'];
 
-beforeAll(async () => {
-  home = path.join(inject('testHome'), `untrusted-${tag}`);
-  process.env.VIBESERVE_HOME = home;
-  process.env[KEY_ENV] = 'sk-test-untrusted';
-  await server.start();
-  const address = inject('temporalAddress');
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
-  const native = await NativeConnection.connect({ address });
-  const codePath = await workflowBundlePath();
-  workers = [
-    await Worker.create({ connection: native, taskQueue: controlQueue, workflowBundle: { codePath }, activities: controlActivities }),
-    await Worker.create({ connection: native, taskQueue: runtimeQueue, activities: createRuntimeActivities(new DeviceSlots(['cpu0'], false)), maxConcurrentActivityTaskExecutions: 2 }),
-  ];
-  running = workers.map((w) => w.run());
-});
-
-afterAll(async () => {
-  for (const w of workers) w.shutdown();
-  await Promise.allSettled(running);
-  await connection?.close();
-  await server.stop();
-  delete process.env[KEY_ENV];
-});
-
 describe('an LLM-built candidate after its build', () => {
   it('is rejected when its verify tries the network and a write outside its workspace', async () => {
-    const outside = path.join(home, 'escaped.txt');
+    const outside = path.join(env.home, 'escaped.txt');
     const [host, port] = inject('temporalAddress').split(':');
     const code = sleeper(`
 try:
