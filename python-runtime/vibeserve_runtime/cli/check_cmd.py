@@ -51,7 +51,7 @@ def run(args) -> int:
     events.progress("check", 1, total, "building the fp32 transformers reference")
     from ..reference import HFReference
     try:
-        ref = HFReference(spec["model"], device)
+        ref = HFReference(spec["model"], device, spec["components"] if args.tolerance is None else None)
     except (FileNotFoundError, ValueError) as e:
         raise events.UsageError("missing_model" if isinstance(e, FileNotFoundError) else "bad_spec", str(e))
     max_len = min(spec["params"].get("max_model_len") or 4096, ref.max_positions)
@@ -60,18 +60,9 @@ def run(args) -> int:
 
     events.progress("check", 2, total, "reference greedy decoding")
     ref_tokens, ref_rows = zip(*(ref.greedy(p, n) for p in prompts))
-    # Quantized weights, and routing near-ties that flip under half-precision rounding, move even a
-    # perfect stack: measure by how much, with transformers at the stack's precision on the same sequences.
-    linear = spec["components"]["linear"]
-    quantized = linear in ("int8_weight_only", "fp8")   # a builder's own format has no reference rounding
-    calibrate = args.tolerance is None and (quantized or (ref.routes_experts and spec["model"]["dtype"] != "float32"))
-    if calibrate:
-        events.progress("check", 2, total, f"transformers at the stack's precision ({spec['model']['dtype']}, {linear})")
-    # The per-expert loop builds its experts from `linear`; the fused kernel keeps them in the model dtype.
-    experts_quantized = quantized and spec["components"].get("moe") == "loop"
-    same_precision = (ref.same_precision_rows(prompts, ref_tokens, linear if quantized else "native", experts_quantized)
-                      if calibrate else None)
-    ref.release_weights()
+    if ref.calibrated:
+        events.progress("check", 2, total, f"transformers at the stack's precision ({spec['model']['dtype']}, {ref.linear})")
+    same_precision = ref.same_precision_rows(prompts, ref_tokens) if ref.calibrated else None
 
     events.progress("check", 3, total, "running the stack")
     ref.offload()
