@@ -150,6 +150,8 @@ console.log(`model-free beats random in ${paired.wins}/${n} paired searches (${p
 if (values.json) {
   mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
   writeFileSync(values.json, JSON.stringify({
+    // The command line that made this file, relative to the repository root.
+    command: ['npx tsx scripts/compare-search-policies.ts', ...process.argv.slice(2)].join(' '),
     table: table.name, measuredDesigns: measured?.rows, objective, direction: minimize ? 'lower' : 'higher', hardware, constraints,
     budget: { rounds, perRound, evaluations: rounds * perRound }, searchesPerPolicy: n, withinPercent: Number(values.within),
     default: { status: base.status, reason: base.reason, objective: base.objective, meetsSlo: baseValue !== undefined },
