@@ -4,6 +4,7 @@ tableFromFile): many more measured designs than one search yields, for comparing
 
   python bench/gpu/design_sweep.py --scenario scenarios/gpt2-chat.yaml --out TABLE.json \
       [--device cuda] [--max-designs 40] [--time-budget-s 360] [--design-timeout-s 75] [--num-prompts 32]
+      [--vary decode_steps=1,4,8]   # instead of a sample: the default with one dimension or param stepped
 
 The sample is deterministic for a seed: the generic default first (lib/designSpace.ts
 defaultDesign), then, alternating, one-step neighbours of the default (the main effects) and
@@ -98,6 +99,29 @@ def stack_spec(design: dict, sc: dict, device: str) -> dict[str, Any]:
         params["tokenizer_path"] = sc["tokenizer"]["path"]
     return {"name": f"{sc['name']}-{design['id']}"[:128], "model": dict(sc["model"]),
             "components": dict(design["choices"]), "params": params, "device": device}
+
+
+def varied_designs(space: dict, ctx: dict, vary: str) -> list[dict]:
+    """The generic default with one dimension or parameter set to each listed value (a one-factor
+    sweep, e.g. "decode_steps=1,4,8" or "execution=eager,cuda_graphs"); invalid ones are refused."""
+    name, _, values = vary.partition("=")
+    if not values:
+        raise SystemExit(f"--vary {vary!r}: expected NAME=VALUE[,VALUE...]")
+    base = rules.default_design(space, ctx)
+    out = []
+    for raw in values.split(","):
+        choices, params = dict(base["choices"]), dict(base["params"])
+        if name in space["dimensions"]:
+            choices[name] = raw
+        elif name in space["params"]:
+            params[name] = json.loads(raw)
+        else:
+            raise SystemExit(f"--vary: {name!r} is neither a dimension nor a parameter of the design space")
+        problems = rules.validate_design(space, choices, params, ctx)
+        if problems:
+            raise SystemExit(f"--vary {name}={raw}: {'; '.join(problems)}")
+        out.append(rules.make_design(space, choices, params, origin=f"sweep:vary-{name}"))
+    return out
 
 
 def plan_designs(space: dict, ctx: dict, count: int, seed: int, local_share: float,
@@ -283,6 +307,7 @@ def main() -> int:
     ap.add_argument("--work-dir", help="stacks and logs (default .vibeserve/design-sweep/<scenario>)")
     ap.add_argument("--keep-stacks", action="store_true")
     ap.add_argument("--plan-only", action="store_true", help="print the planned designs as JSON and exit")
+    ap.add_argument("--vary", help="NAME=V1,V2,...: the default design with one dimension or parameter at each value")
     args = ap.parse_args()
     t_start = time.monotonic()
 
@@ -292,11 +317,16 @@ def main() -> int:
     if args.plan_only:
         hw = rules.hardware_target("cpu", 0) if device == "cpu" else rules.hardware_target(
             sc["hardware"]["kind"] if sc["hardware"]["kind"] not in ("any", "cpu") else "h100", sc["hardware"]["gpus"])
-        print(json.dumps(plan_designs(space, rules.context_for(sc, hw), args.max_designs, args.seed, args.local_share), indent=1))
+        ctx = rules.context_for(sc, hw)
+        plan = varied_designs(space, ctx, args.vary) if args.vary else \
+            plan_designs(space, ctx, args.max_designs, args.seed, args.local_share)
+        print(json.dumps(plan, indent=1))
         return 0
     preflight()
     hardware, device_name = hardware_of(sc, device)
-    plan = plan_designs(space, rules.context_for(sc, hardware), args.max_designs, args.seed, args.local_share)
+    ctx = rules.context_for(sc, hardware)
+    plan = varied_designs(space, ctx, args.vary) if args.vary else \
+        plan_designs(space, ctx, args.max_designs, args.seed, args.local_share)
     workload = bench_workload(sc, args.num_prompts, args.repetitions)
     work = Path(args.work_dir or REPO / ".vibeserve" / "design-sweep" / sc["name"])
     out_path = Path(args.out)
@@ -307,7 +337,7 @@ def main() -> int:
         "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
         "workload": workload,
         "settings": {k: getattr(args, k) for k in ("max_designs", "seed", "local_share", "time_budget_s",
-                                                    "design_timeout_s", "num_prompts", "repetitions", "check")},
+                                                    "design_timeout_s", "num_prompts", "repetitions", "check", "vary")},
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "planned": [d["id"] for d in plan], "rows": [], "skipped": [], "complete": False, "elapsed_s": 0.0,
     }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { designId } from '../designSpace.js';
+import { designId, loadDesignSpace, makeDesign } from '../designSpace.js';
 import { parseScenario } from '../scenario.js';
 import type { CandidateOutcome, Design, HardwareTarget, ScenarioLike } from './types.js';
 
@@ -160,7 +160,15 @@ export function tableFromFile(file: string): MeasuredTable {
     if (id !== r.design.id) throw new Error(`${file}: design ${r.design.id} hashes to ${id} here; the table was measured for another design space`);
   }
   if (rows.length === 0) throw new Error(`${file} holds no measured designs yet`);
-  return { ...nearestNeighbourTable(`sweep:${path.basename(file)}`, scenario, rows), hardware: raw.hardware, constraints: scenario.constraints };
+  // A parameter added to the space since the sweep was measured at its default (the engine's
+  // behaviour before it existed): the rows are re-keyed with it, so searches hit them exactly.
+  const space = loadDesignSpace();
+  const current = rows.map((r) => ({ ...r, design: { ...r.design, ...pick(makeDesign(space, r.design.choices, r.design.params ?? {})) } }));
+  return { ...nearestNeighbourTable(`sweep:${path.basename(file)}`, scenario, current), hardware: raw.hardware, constraints: scenario.constraints };
+}
+
+function pick(d: Design): Pick<Design, 'id' | 'choices' | 'params'> {
+  return { id: d.id, choices: d.choices, params: d.params };
 }
 
 /**

@@ -101,6 +101,7 @@ export function summarizeOther(file: string, d: unknown, limit = 16): OtherResul
   const figures: Array<[string, string]> = [];
   const obj = (d && typeof d === 'object' ? d : {}) as Record<string, unknown>;
   const device = typeof obj.device === 'string' ? obj.device : null;
+  if (obj.kind === 'vibeserve-design-sweep') return { file, device, figures: sweepFigures(obj).slice(0, limit) };
   const visit = (prefix: string, v: unknown, depth: number) => {
     if (figures.length >= 200) return;
     if (typeof v === 'number' && Number.isFinite(v)) figures.push([prefix, fmt(v)]);
@@ -112,6 +113,21 @@ export function summarizeOther(file: string, d: unknown, limit = 16): OtherResul
   // Rates, latencies and fractions are the figures; sizes, counts and wall times are bookkeeping.
   const headline = figures.filter(([k]) => HEADLINE.test(k.split('.').pop()!));
   return { file, device, figures: (headline.length ? headline : figures).slice(0, limit) };
+}
+
+/**
+ * A design sweep's rows in measurement order: the objective of each design, named by what
+ * `--vary` changed (or by its id), failures by their reason.
+ */
+function sweepFigures(sweep: Record<string, unknown>): Array<[string, string]> {
+  const objective = (sweep.scenario as { objective?: string } | undefined)?.objective ?? 'objective';
+  const varied = ((sweep.settings as { vary?: string } | undefined)?.vary ?? '').split('=')[0];
+  const rows = (sweep.rows ?? []) as Array<{ design: { id: string; choices: Record<string, unknown>; params: Record<string, unknown> }; status: string; reason?: string; objective?: number }>;
+  return rows.map((r) => {
+    const value = varied ? r.design.choices[varied] ?? r.design.params[varied] : undefined;
+    const label = varied ? `${varied}=${JSON.stringify(value)}` : r.design.id;
+    return [label, r.status === 'accepted' && typeof r.objective === 'number' ? `${fmt(r.objective)} ${objective}` : `rejected (${r.reason ?? 'unknown'})`];
+  });
 }
 
 function median(r: ScenarioResult, stack: string, metric: string): MetricSummary | null {

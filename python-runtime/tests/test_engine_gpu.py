@@ -93,3 +93,15 @@ def test_gpu_compiled_decode_graphs_match_hf(preset, arch):
     e = engine(preset, arch, params={"compile_decode": True}, kv_cache="paged", attention="triton_paged",
                execution="cuda_graphs")
     assert e.generate(PROMPTS, GREEDY) == reference(preset, arch)
+
+
+@pytest.mark.parametrize("preset,arch,moe", [("tiny-llama", "llama", "loop"), ("tiny-mixtral", "mixtral", "fused_triton")])
+def test_gpu_multi_step_decode_in_graphs_matches_hf(preset, arch, moe):
+    """params.decode_steps through captured graphs: each replay's input ids come from the previous
+    replay's sampled tokens on the device; sequences end at different steps."""
+    plist = [SamplingParams(max_tokens=m, ignore_eos=True) for m in (10, 3, 7, 10)]
+    e = engine(preset, arch, params={"decode_steps": 4}, kv_cache="paged", attention="triton_paged",
+               execution="cuda_graphs", moe=moe)
+    assert e.decode_steps == 4
+    want = [r[:p.max_tokens] for r, p in zip(reference(preset, arch), plist)]
+    assert e.generate(PROMPTS, plist) == want

@@ -14,6 +14,7 @@
 #   VIBESERVE_PORT           Temporal port (default 7233; the UI uses port+1000)
 #   VIBESERVE_HF_PROMPTS     requests per repetition for the transformers baseline (default 8)
 #   VIBESERVE_COMPARE_REPS   repetitions of the comparison (default 3)
+#   VIBESERVE_SEARCH_SHARE   percent of a scenario's share of the budget that its search may take (default 62)
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -79,7 +80,7 @@ for file in "$@"; do
   id="vibeserve-$name-gpu"
   # This scenario's share of what is left; the comparison needs about a third of it.
   share=$(( $(left) / (n - i + 1) ))
-  search_limit=$(( share * 62 / 100 ))
+  search_limit=$(( share * ${VIBESERVE_SEARCH_SHARE:-62} / 100 ))
   echo "=== [$i/$n] $name: search (up to ${search_limit}s), then comparison; $(left)s left"
   t0=$(date +%s)
   # The history is fresh, so artifacts under this id are an earlier run's: keep them aside.

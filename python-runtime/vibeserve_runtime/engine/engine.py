@@ -11,6 +11,7 @@ from ..models import ModelParts, build_model, load_model_weights
 from ..models.loading import torch_dtype
 from ..types import Request, SamplingParams, StackSpec, StepOutput
 from .batch import build_batch
+from .multi_step import decode_steps_for, run_decode_steps
 from .registry import get_component
 from .sequence import Sequence, SeqStatus
 from .spec import load_stack_spec
@@ -74,6 +75,11 @@ class Engine:
         self._pending: list[StepOutput] = []
         self.num_steps = 0
         self.num_forward_tokens = 0
+        # multi-step decode needs a sampler that leaves its tokens on the device, and one process:
+        # tensor-parallel ranks replay rank 0's inputs, which are host-built
+        on_device = getattr(sampler, "sample", None)
+        steps = int(spec.params.get("decode_steps") or 1)
+        self.decode_steps = steps if on_device is not None and spec.components.get("tp", "1") == "1" else 1
 
     # --- construction ----------------------------------------------------------------------
     @classmethod
@@ -155,6 +161,9 @@ class Engine:
         batch = self.scheduler.schedule()
         if not batch:
             return outputs
+        k = decode_steps_for(batch, self.decode_steps, self.max_model_len, self.kv)
+        if k > 1:
+            return outputs + self._multi_step(batch, k)
         input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device)
         logits = self.runner.run(input_ids, meta, sample_idx)   # rows only for sequences that finished their prompt
         self.num_steps += 1
@@ -167,7 +176,30 @@ class Engine:
                 outputs.append(self._append_token(seq, tok))
         return outputs
 
+    def _multi_step(self, batch, k: int) -> list[StepOutput]:
+        tokens = run_decode_steps(self.runner, self.sampler.sample, batch, self.kv, self.device, k)
+        self.num_steps += k
+        self.num_forward_tokens += k * len(batch)
+        outputs = []
+        for (seq, _), toks in zip(batch, tokens):
+            kept = []
+            for tok in toks:   # a sequence that finished mid-way drops the tokens after its end
+                seq.num_computed += 1
+                self.kv.on_computed(seq)
+                kept.append(tok)
+                if self._record_token(seq, tok):
+                    break
+            outputs.append(StepOutput(seq.request_id, kept, seq.status == SeqStatus.FINISHED, seq.finish_reason,
+                                      seq.num_prompt_tokens, seq.num_output_tokens))
+        return outputs
+
     def _append_token(self, seq: Sequence, tok: int) -> StepOutput:
+        finished = self._record_token(seq, tok)
+        return StepOutput(seq.request_id, [tok], finished, seq.finish_reason if finished else None,
+                          seq.num_prompt_tokens, seq.num_output_tokens)
+
+    def _record_token(self, seq: Sequence, tok: int) -> bool:
+        """Appends a sampled token and retires the sequence if it ends there; True when it ended."""
         seq.token_ids.append(tok)
         p = seq.params
         reason = None
@@ -181,7 +213,7 @@ class Engine:
             seq.status, seq.finish_reason = SeqStatus.FINISHED, reason
             self.scheduler.finish(seq)
             self.seqs.pop(seq.request_id, None)
-        return StepOutput(seq.request_id, [tok], reason is not None, reason, seq.num_prompt_tokens, seq.num_output_tokens)
+        return reason is not None
 
     # --- offline use -----------------------------------------------------------------------
     def generate(self, prompts: list[list[int]], params: SamplingParams | list[SamplingParams] | None = None) -> list[list[int]]:
@@ -234,5 +266,6 @@ class Engine:
         s.update(num_running=len(running), num_waiting=len(self.scheduler.waiting),
                  num_preemptions=self.scheduler.num_preemptions, num_steps=self.num_steps,
                  num_forward_tokens=self.num_forward_tokens, max_model_len=self.max_model_len,
+                 decode_steps=self.decode_steps,
                  components=dict(self.spec.components))
         return s

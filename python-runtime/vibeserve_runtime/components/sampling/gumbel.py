@@ -11,6 +11,10 @@ class GumbelSampler:
     name = "gumbel"
 
     def __call__(self, logits: torch.Tensor, seqs) -> list[int]:
+        return self.sample(logits, seqs).tolist()
+
+    def sample(self, logits: torch.Tensor, seqs) -> torch.Tensor:
+        """The sampled token ids, left on the logits' device (multi-step decode feeds them back)."""
         out = logits.argmax(dim=-1)
         greedy = greedy_rows(seqs)
         if not all(greedy):
@@ -20,4 +24,4 @@ class GumbelSampler:
             for j, i in enumerate(rows):
                 noise[j].exponential_(generator=seqs[i].generator)
             out[rows] = (probs / noise).argmax(dim=-1)
-        return out.tolist()
+        return out
