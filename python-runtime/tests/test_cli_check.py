@@ -18,7 +18,8 @@ def _check(stack, *extra, timeout=400):
     {"name": "mixtral-chunked", "model": {"arch": "mixtral", "preset": "tiny-mixtral", "seed": 1},
      "components": {"scheduler": "chunked_prefill", "sampling": "gumbel"},
      "params": {"max_model_len": 128, "chunk_size": 32, "block_size": 8}},
-], ids=["llama-paged-continuous", "gpt2-contiguous-static", "mixtral-chunked-prefill"])
+    {**TINY_LLAMA, "name": "llama-multi-step", "params": {**TINY_LLAMA["params"], "decode_steps": 4}},
+], ids=["llama-paged-continuous", "gpt2-contiguous-static", "mixtral-chunked-prefill", "llama-multi-step"])
 def test_correct_stack_passes(tmp_path, spec):
     stack = materialize(tmp_path, spec)
     rc, evs, err = _check(stack, "--report", str(tmp_path / "check.json"))
@@ -30,6 +31,9 @@ def test_correct_stack_passes(tmp_path, spec):
     assert names["logits"]["value"] <= names["logits"]["threshold"] == 2e-3   # fp32 tolerance
     assert "transformers" in res["reference"]
     assert json.loads((tmp_path / "check.json").read_text())["passed"] is True
+    assert set(res["timings_s"]) == {"reference_build", "reference_greedy", "calibration", "stack", "compare"}
+    assert res["timings_s"]["stack"] > 0
+    assert res["engine_stats"]["decode_steps"] == spec.get("params", {}).get("decode_steps", 1)
     stages = [e["stage"] for e in evs if e["event"] == "progress"]
     assert "check" in stages and "candidate" in stages   # heartbeat material from both processes
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 
 from .. import events
@@ -48,6 +49,15 @@ def run(args) -> int:
         events.result(**report)
         raise events.CandidateError("integrity_violation", integ["detail"])
 
+    # where a check's time goes (seconds per phase), so slow checks can be aimed at
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 3)
+        clock[0] = now
+
     events.progress("check", 1, total, "building the fp32 transformers reference")
     from ..reference import HFReference
     try:
@@ -57,17 +67,21 @@ def run(args) -> int:
     max_len = min(spec["params"].get("max_model_len") or 4096, ref.max_positions)
     n = args.new_tokens
     prompts, fillers = _prompts(args.num_prompts, n, ref.vocab_size, max_len, args.seed)
+    lap("reference_build")
 
     events.progress("check", 2, total, "reference greedy decoding")
     ref_tokens, ref_rows = zip(*(ref.greedy(p, n) for p in prompts))
     if ref.calibrated:
         events.progress("check", 2, total, f"transformers at the stack's precision ({spec['model']['dtype']}, {ref.linear})")
+    lap("reference_greedy")
     same_precision = ref.same_precision_rows(prompts, ref_tokens) if ref.calibrated else None
+    lap("calibration")
 
     events.progress("check", 3, total, "running the stack")
     ref.offload()
     obs = run_candidate(stack_dir, "check_probe", {"prompts": prompts, "forced": [list(t) for t in ref_tokens],
                                                    "new_tokens": n, "fillers": fillers}, device=args.device)
+    lap("stack")
     ref.reload()
 
     events.progress("check", 4, total, "comparing")
@@ -76,10 +90,12 @@ def run(args) -> int:
                                        args.tolerance, same_precision)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
         raise events.CandidateError("wrong_output", f"the stack's observations are malformed: {type(e).__name__}: {e}")
+    lap("compare")
     passed = all(c["passed"] for c in results)
     report = {"passed": passed, "checks": results, "reference": ref.name, "report_path": args.report,
               "stack": spec["name"], "device": device, "tolerance": tol, "logit_scale": scale,
-              "prompt_lens": [len(p) for p in prompts], "new_tokens": n, "engine_stats": obs.get("stats")}
+              "prompt_lens": [len(p) for p in prompts], "new_tokens": n, "engine_stats": obs.get("stats"),
+              "timings_s": timings}
     write_report(report, args.report)
     events.progress("check", total, total, "passed" if passed else "failed")
     events.result(**report)
