@@ -30,6 +30,8 @@ export interface ParamDef {
   values: ParamValue[];
   default: ParamValue;
   appliesWhen?: Record<string, string>;
+  /** A measured cost that larger values pay less often (the architect's profile moves use it). */
+  amortizes?: 'decode_host_share';
 }
 
 export interface ConstraintDef {

@@ -242,6 +242,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
         hints: st.newHints,
         constraints: { ...scenario.constraints, ...st.constraints },
         count,
+        budget: { candidatesLeft: budget.maxCandidates - st.startedCount, roundsLeft: budget.rounds - st.round + 1 },
         seed: scenario.model.seed * 100_003 + st.round,
         architect: scenario.search.architect,
         builder: scenario.search.builder,

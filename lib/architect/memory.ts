@@ -86,6 +86,8 @@ export function summarizeOutcome(o: CandidateOutcome, scenario: ScenarioLike): O
   if (slo !== undefined) s.slo = slo;
   if (!ok) s.why = (o.reason ?? 'rejected').slice(0, 80);
   if (o.round !== undefined) s.round = o.round;
+  const host = o.metrics?.decode_host_share;
+  if (ok && typeof host === 'number' && Number.isFinite(host)) s.host = host;
   if (o.design.llmTask) s.c = { ...s.c, [o.design.llmTask.dimension]: o.design.llmTask.componentName };
   return s;
 }

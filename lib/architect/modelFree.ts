@@ -1,11 +1,15 @@
 // The default architect: a model-free search policy over the design space that needs no LLM.
 //
-// Round 0 measures the generic default plus a maximally diverse spread of designs. Every later
+// Round 0 measures the generic default plus a maximally diverse spread of designs (or, when the
+// budget holds no more than two rounds' worth of candidates but three rounds or more, the default
+// alone, so that every later proposal builds on its measurement). Every later
 // round does successive halving over the measured population: only the top 1/ETA (plus the Pareto
 // front of objective vs latency-SLO ratio) survive, and the round's budget goes to their neighbors
 // (one dimension or one parameter step away), most of it to the best. Neighbors are ranked by a
 // cheap additive surrogate (how much each choice helped where it was measured, plus an optimism
-// bonus for choices seen rarely). A share of every round stays exploration, shrinking over time.
+// bonus for choices seen rarely) and by the survivor's profile: where its benchmark found decode
+// steps spending much of their time on the host, the parameters that amortize that work
+// (profileMoves.ts) are tried first, with the jump the measured share predicts pays most. A share of every round stays exploration, shrinking over time.
 // Failed choice combinations and regions that keep failing are never proposed again.
 import {
   defaultDesign,
@@ -21,6 +25,7 @@ import {
 } from '../designSpace.js';
 import { spaceContextFor } from './context.js';
 import { comboKey, inFailedRegion, orientedScore } from './memory.js';
+import { profileMoves, PROFILE_WEIGHT } from './profileMoves.js';
 import { mixSeed, seededRng, shuffle, type Rng } from './rng.js';
 import type { Choices, Design, OutcomeSummary, PlanInput, SearchMemory } from './types.js';
 
@@ -60,6 +65,10 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
 
   if (ranked.length === 0) {
     accept(defaultDesign(space, ctx), 'default');
+    const b = input.budget;
+    if (b && b.candidatesLeft <= 2 * input.count && b.roundsLeft >= 3) {
+      return { designs: out, notes: [...notes, `round ${input.round}: no measurements yet and ${b.candidatesLeft} candidates left: the default alone first, so later rounds start from its profile`].join('; ') };
+    }
     for (const d of diverseSamples(space, ctx, rng, memory, input.count * 40, input.count * 2)) accept(d, 'model-free:explore');
     return { designs: out, notes: [...notes, `round ${input.round}: no measurements yet, spreading ${out.length} designs`].join('; ') };
   }
@@ -68,19 +77,25 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
   const survivors = successiveHalvingSurvivors(ranked, input.scenario.objective);
   const explore = Math.min(input.count - 1, Math.max(input.count >= 3 ? 1 : 0, Math.round(input.count * Math.max(0.15, 0.5 / (1 + input.round)))));
   const exploit = input.count - explore;
-  // Slots per survivor: half to the best, the rest halving down the list.
+  // Slots per survivor: halving down the list, and the best takes whatever the others leave (at
+  // least half), so a lone survivor gets every exploitation slot.
   const quota = survivors.map((_, i) => Math.max(1, Math.floor(exploit / 2 ** (i + 1))));
+  quota[0] = Math.max(quota[0]!, exploit - quota.slice(1).reduce((a, b) => a + b, 0));
   for (let i = 0; i < survivors.length && out.length < exploit; i++) {
     const s = survivors[i]!;
     const parent = makeDesign(space, s.c, s.p);
-    const pool = neighbors(space, parent, ctx)
+    const moves = profileMoves(space, parent, s.host, input.scenario.objective, ctx);
+    if (moves.length && i === 0) notes.push(moves[0]!.why);
+    const predicted = new Map(moves.map((m) => [m.design.id, m.speedup]));
+    const candidates = new Map([...neighbors(space, parent, ctx), ...moves.map((m) => m.design)].map((d) => [d.id, d]));
+    const pool = [...candidates.values()]
       .filter((d) => !taken.has(d.id) && !inFailedRegion(memory, d.choices))
-      .map((d) => ({ d, est: surrogate(d) + rng() * 1e-6 }))
+      .map((d) => ({ d, est: surrogate(d) + PROFILE_WEIGHT * Math.log(predicted.get(d.id) ?? 1) + rng() * 1e-6 }))
       .sort((a, b) => b.est - a.est);
     let given = 0;
     for (const { d } of pool) {
       if (given >= quota[i]! || out.length >= exploit) break;
-      if (accept(d, `model-free:neighbor-of-${s.id}`)) given++;
+      if (accept(d, `model-free:${predicted.has(d.id) ? 'profile' : 'neighbor'}-of-${s.id}`)) given++;
     }
   }
   // Whatever the survivors could not use (exhausted neighborhoods) goes to exploration.

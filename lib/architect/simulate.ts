@@ -53,6 +53,7 @@ export async function simulateSearch(table: ObjectiveTable, opts: SimulationOpti
       hints: [],
       constraints: opts.constraints ?? {},
       count: opts.perRound,
+      budget: { candidatesLeft: opts.rounds * opts.perRound - curve.length, roundsLeft: opts.rounds - round },
       seed: opts.seed,
       architect: opts.architect,
     });

@@ -78,6 +78,8 @@ export interface OutcomeSummary {
   slo?: number;
   why?: string;
   round?: number;
+  /** Share of a decode step's time spent on the host outside the forward (bench's decode_host_share). */
+  host?: number;
 }
 
 export interface LlmSettings {
@@ -135,6 +137,8 @@ export interface PlanInput {
   /** dimension → allowed choices (from the scenario and from `vibeserve steer`). */
   constraints: Record<string, string[]>;
   count: number;
+  /** What the search may still spend, this round included (absent: unknown, plan as if ample). */
+  budget?: { candidatesLeft: number; roundsLeft: number };
   seed: number;
   architect: ArchitectKind;
   builder?: 'template' | 'llm';

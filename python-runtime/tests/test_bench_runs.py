@@ -34,6 +34,9 @@ def test_offline_bench(stack, tmp_path):
     assert json.loads((tmp_path / "b.json").read_text())["completed"] == 6
     assert sum(1 for e in evs if e["event"] == "progress" and e["stage"] == "bench") == 2
     assert 0 < res["kv_memory_efficiency"] <= 1 and res["peak_kv_tokens_used"] <= res["peak_kv_tokens_allocated"]
+    # where a decode step's time goes, for the search (engine/step_profile.py)
+    assert 0 <= res["decode_host_share"] <= 1 and res["decode_step_ms"] > 0
+    assert all("decode_host_share" in r for r in res["repetitions"])
 
 
 def test_offline_bench_rejects_an_edited_timing_loop(tmp_path):

@@ -105,3 +105,24 @@ def test_gpu_multi_step_decode_in_graphs_matches_hf(preset, arch, moe):
     assert e.decode_steps == 4
     want = [r[:p.max_tokens] for r, p in zip(reference(preset, arch), plist)]
     assert e.generate(PROMPTS, plist) == want
+
+
+@pytest.mark.parametrize("decode_steps", [1, 4])
+def test_gpu_decode_profile_times_the_forward_with_cuda_events(decode_steps):
+    """The decode-step profile on a GPU: the forward's span comes from CUDA events, and host work
+    added around it (a slowed scheduler) shows as host share."""
+    import time
+
+    from vibeserve_runtime.engine.step_profile import host_share_between
+    e = engine(params={"decode_steps": decode_steps}, kv_cache="paged", execution="cuda_graphs")
+    e.generate(PROMPTS, GREEDY)   # warm-up
+    before = e.profile.snapshot()
+    e.generate(PROMPTS, GREEDY)
+    plain = host_share_between(before, e.profile.snapshot())
+    assert e.profile.forward_s > 0 and 0 <= plain["decode_host_share"] < 1, plain
+    schedule = e.scheduler.schedule
+    e.scheduler.schedule = lambda: (time.sleep(0.01), schedule())[1]
+    before = e.profile.snapshot()
+    e.generate(PROMPTS, GREEDY)
+    slowed = host_share_between(before, e.profile.snapshot())
+    assert slowed["decode_host_share"] > max(0.5, plain["decode_host_share"]), (plain, slowed)

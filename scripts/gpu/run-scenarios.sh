@@ -15,11 +15,14 @@
 #   VIBESERVE_HF_PROMPTS     requests per repetition for the transformers baseline (default 8)
 #   VIBESERVE_COMPARE_REPS   repetitions of the comparison (default 3)
 #   VIBESERVE_SEARCH_SHARE   percent of a scenario's share of the budget that its search may take (default 62)
+#   VIBESERVE_PHASES         search,compare (default), or one of them: a search-only run gives the search the
+#                            whole budget and leaves its artifacts under VIBESERVE_HOME; a compare-only run on
+#                            the same host then measures them (two 10-minute calls instead of one)
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
 [ $# -ge 2 ] || { echo "usage: $0 <results-dir> <scenario.yaml>..." >&2; exit 2; }
-run_cmd="$0 $*"
+run_cmd="${VIBESERVE_PHASES:+VIBESERVE_PHASES=$VIBESERVE_PHASES }$0 $*"
 results=$(mkdir -p "$1" && cd "$1" && pwd)
 shift
 for f in "$@"; do [ -f "$f" ] || { echo "run-scenarios: no scenario file $f" >&2; exit 2; }; done
@@ -46,12 +49,17 @@ if [ -z "$gpu" ]; then
   cpu_mode=1
   gpu="cpu ($(nproc) cores, dry run)"
 fi
+phases=${VIBESERVE_PHASES:-search,compare}
+case ",$phases," in *,search,*) do_search=1 ;; *) do_search= ;; esac
+case ",$phases," in *,compare,*) do_compare=1 ;; *) do_compare= ;; esac
+[ -n "$do_search$do_compare" ] || { echo "run-scenarios: VIBESERVE_PHASES=$phases names neither search nor compare" >&2; exit 2; }
+echo "run-scenarios: phases: $phases"
 echo "run-scenarios: device: $gpu; node $(node --version); $($py -c 'import torch; print("torch", torch.__version__)')"
 
 # A fresh Temporal history, so `--name gpu` starts a new search even if an earlier run used it.
 mkdir -p "$VIBESERVE_HOME"
 fresh=
-if [ ! -f "$VIBESERVE_HOME/up.json" ]; then
+if [ -n "$do_search" ] && [ ! -f "$VIBESERVE_HOME/up.json" ]; then
   fresh=1
   [ -f "$VIBESERVE_HOME/temporal.db" ] && mv "$VIBESERVE_HOME/temporal.db" "$VIBESERVE_HOME/temporal.db.$t_start"
 fi
@@ -60,7 +68,7 @@ port=${VIBESERVE_PORT:-7233}
 teardown() { node "$repo/cli/bin/vibeserve.mjs" down >>"$results/run.log" 2>&1; }
 trap teardown EXIT
 trap 'exit 143' TERM INT
-if ! timeout 240 node "$repo/cli/bin/vibeserve.mjs" up --port "$port" --ui-port $((port + 1000)); then
+if [ -n "$do_search" ] && ! timeout 240 node "$repo/cli/bin/vibeserve.mjs" up --port "$port" --ui-port $((port + 1000)); then
   echo "run-scenarios: vibeserve up failed; logs under $VIBESERVE_HOME/logs" >&2
   "$py" - "$results/summary.json" "$gpu" "$run_cmd" <<'EOF'
 import json, sys
@@ -78,26 +86,33 @@ for file in "$@"; do
   scen=$("$py" "$repo/bench/scenarios/prepare_scenario.py" "$file" "$VIBESERVE_HOME/scenarios/$name.yaml" ${cpu_mode:+--cpu}) \
     || { echo "run-scenarios: $name: cannot read $file"; continue; }
   id="vibeserve-$name-gpu"
-  # This scenario's share of what is left; the comparison needs about a third of it.
-  share=$(( $(left) / (n - i + 1) ))
-  search_limit=$(( share * ${VIBESERVE_SEARCH_SHARE:-62} / 100 ))
-  echo "=== [$i/$n] $name: search (up to ${search_limit}s), then comparison; $(left)s left"
-  t0=$(date +%s)
-  # The history is fresh, so artifacts under this id are an earlier run's: keep them aside.
-  [ -n "$fresh" ] && [ -d "$VIBESERVE_HOME/artifacts/$id" ] && mv "$VIBESERVE_HOME/artifacts/$id" "$VIBESERVE_HOME/artifacts/$id.$t_start"
-  vibeserve search "$scen" --name gpu || echo "run-scenarios: $name: search did not start"
-  timeout "$search_limit" node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 10
-  rc=$?
-  if [ $rc -eq 124 ]; then
-    echo "run-scenarios: $name: search still running after ${search_limit}s; stopping it (the best so far counts)"
-    timeout 30 node "$repo/cli/bin/vibeserve.mjs" stop "$id"
-    # A stopped search still finishes its running candidate (check + benchmark, a few minutes)
-    # before it writes search.json; without that file the comparison has no searched stack.
-    wait_s=$(( $(left) / (n - i + 1) - 90 ))
-    [ $wait_s -ge 120 ] || wait_s=120
-    timeout "$wait_s" node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 5
+  if [ -n "$do_search" ]; then
+    # This scenario's share of what is left; the comparison needs about a third of it. Alone, the
+    # search keeps back what a stopped search needs to finish its running candidate.
+    share=$(( $(left) / (n - i + 1) ))
+    search_limit=$(( share * ${VIBESERVE_SEARCH_SHARE:-62} / 100 ))
+    [ -n "$do_compare" ] || search_limit=$(( share - 150 ))
+    echo "=== [$i/$n] $name: search (up to ${search_limit}s)${do_compare:+, then comparison}; $(left)s left"
+    t0=$(date +%s)
+    # The history is fresh, so artifacts under this id are an earlier run's: keep them aside.
+    [ -n "$fresh" ] && [ -d "$VIBESERVE_HOME/artifacts/$id" ] && mv "$VIBESERVE_HOME/artifacts/$id" "$VIBESERVE_HOME/artifacts/$id.$t_start"
+    vibeserve search "$scen" --name gpu || echo "run-scenarios: $name: search did not start"
+    timeout "$search_limit" node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 10
+    rc=$?
+    if [ $rc -eq 124 ]; then
+      echo "run-scenarios: $name: search still running after ${search_limit}s; stopping it (the best so far counts)"
+      timeout 30 node "$repo/cli/bin/vibeserve.mjs" stop "$id"
+      # A stopped search still finishes its running candidate (check + benchmark, a few minutes)
+      # before it writes search.json; without that file the comparison has no searched stack.
+      margin=15; [ -z "$do_compare" ] || margin=90   # what the comparison after it needs to start
+      wait_s=$(( $(left) / (n - i + 1) - margin ))
+      [ $wait_s -ge 120 ] || wait_s=120
+      timeout "$wait_s" node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 5
+    fi
+    echo "run-scenarios: $name: search took $(( $(date +%s) - t0 ))s"
   fi
-  echo "run-scenarios: $name: search took $(( $(date +%s) - t0 ))s"
+  [ -n "$do_compare" ] || continue
+  [ -f "$VIBESERVE_HOME/artifacts/$id/search.json" ] || echo "run-scenarios: $name: no search.json under $VIBESERVE_HOME/artifacts/$id (run the search phase first, on this host)"
   compare_budget=$(( $(left) / (n - i + 1) - 45 ))
   [ $compare_budget -gt 30 ] || compare_budget=30
   "$py" "$repo/bench/scenarios/compare_stacks.py" --scenario "$scen" \

@@ -104,7 +104,8 @@ def run(args) -> int:
             wall = time.perf_counter() - t0
             for rep in obs["reps"]:
                 recs, dur = _records_from_offline(rep)
-                runs.append(compute_metrics(recs, dur) | {"engine_steps": rep.get("steps"), **kv_summary(rep.get("kv_samples") or [])})
+                runs.append(compute_metrics(recs, dur) | {"engine_steps": rep.get("steps"), **kv_summary(rep.get("kv_samples") or []),
+                                                          **_numbers(rep.get("decode_profile"))})
             claimed = sum(r["duration_s"] for r in runs)
             if claimed > wall:   # the candidate's own clock cannot run faster than ours
                 raise events.CandidateError("integrity_violation", f"the stack reported {claimed:.2f}s of runs "
@@ -121,6 +122,13 @@ def run(args) -> int:
         kind = events.UsageError if args.url else events.CandidateError
         raise kind("no_requests_completed", f"no request completed: {runs[-1].get('errors') if runs else ''}")
     return events.EXIT_OK
+
+
+def _numbers(d) -> dict:
+    """The numeric entries of a dict the candidate reported (anything else is dropped)."""
+    if not isinstance(d, dict):
+        return {}
+    return {k: v for k, v in d.items() if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _brief(m: dict) -> dict:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from .. import events
+from ..engine.step_profile import host_share_between
 from ..materialize import load_stack_dir
 from ..types import Request, SamplingParams
 from .engine_loader import assert_runs_stack_code, build_engine
@@ -79,6 +80,8 @@ def _run_rep(engine, rep: dict, max_conc: int | None) -> dict:
     rec = {i: {"prompt_tokens": len(reqs[i][0]), "output_tokens": 0, "times": [], "start": 0.0} for i in range(len(reqs))}
     running = steps = 0
     kv: list[dict] = []
+    profile = getattr(engine, "profile", None)   # an engine without one reports no decode profile
+    prof0 = profile.snapshot() if profile else None
     t0 = time.perf_counter()
     while pending or engine.has_unfinished_requests():
         now = time.perf_counter() - t0
@@ -104,7 +107,8 @@ def _run_rep(engine, rep: dict, max_conc: int | None) -> dict:
                 rec[i]["output_tokens"] = o.num_output_tokens or len(rec[i]["times"])
                 rec[i]["finish_reason"] = o.finish_reason
                 running -= 1
-    return {"duration_s": time.perf_counter() - t0, "records": list(rec.values()), "steps": steps, "kv_samples": kv}
+    return {"duration_s": time.perf_counter() - t0, "records": list(rec.values()), "steps": steps, "kv_samples": kv,
+            "decode_profile": host_share_between(prof0, profile.snapshot()) if profile else {}}
 
 
 def run(args) -> int:

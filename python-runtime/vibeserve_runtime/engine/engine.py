@@ -15,6 +15,7 @@ from .multi_step import decode_steps_for, run_decode_steps
 from .registry import get_component
 from .sequence import Sequence, SeqStatus
 from .spec import load_stack_spec
+from .step_profile import DecodeStepProfile
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Engine:
         on_device = getattr(sampler, "sample", None)
         steps = int(spec.params.get("decode_steps") or 1)
         self.decode_steps = steps if on_device is not None and spec.components.get("tp", "1") == "1" else 1
+        self.profile = DecodeStepProfile(self.device)
 
     # --- construction ----------------------------------------------------------------------
     @classmethod
@@ -157,15 +159,21 @@ class Engine:
 
     # --- stepping --------------------------------------------------------------------------
     def step(self) -> list[StepOutput]:
+        self.profile.begin_step()
         outputs, self._pending = self._pending, []
         batch = self.scheduler.schedule()
         if not batch:
             return outputs
+        decoding = all(n == 1 and seq.num_output_tokens > 0 for seq, n in batch)
         k = decode_steps_for(batch, self.decode_steps, self.max_model_len, self.kv)
         if k > 1:
-            return outputs + self._multi_step(batch, k)
+            outputs += self._multi_step(batch, k)
+            self.profile.end_step(k * len(batch))
+            return outputs
         input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device)
+        self.profile.begin_forward()
         logits = self.runner.run(input_ids, meta, sample_idx)   # rows only for sequences that finished their prompt
+        self.profile.end_forward()
         self.num_steps += 1
         self.num_forward_tokens += input_ids.numel()
         for seq, n in batch:
@@ -174,10 +182,12 @@ class Engine:
         if sampled:
             for seq, tok in zip(sampled, self.sampler(logits, sampled)):
                 outputs.append(self._append_token(seq, tok))
+        if decoding:
+            self.profile.end_step(len(batch))
         return outputs
 
     def _multi_step(self, batch, k: int) -> list[StepOutput]:
-        tokens = run_decode_steps(self.runner, self.sampler.sample, batch, self.kv, self.device, k)
+        tokens = run_decode_steps(self.runner, self.sampler.sample, batch, self.kv, self.device, k, self.profile)
         self.num_steps += k
         self.num_forward_tokens += k * len(batch)
         outputs = []

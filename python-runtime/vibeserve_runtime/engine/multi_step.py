@@ -75,13 +75,18 @@ def build_decode_steps(batch, kv, device, k: int) -> list[tuple[torch.Tensor, At
     return out
 
 
-def run_decode_steps(runner, sample_on_device, batch, kv, device, k: int) -> list[list[int]]:
-    """Runs k decode steps; returns each sequence's k sampled tokens (one device-to-host read)."""
+def run_decode_steps(runner, sample_on_device, batch, kv, device, k: int, profile=None) -> list[list[int]]:
+    """Runs k decode steps; returns each sequence's k sampled tokens (one device-to-host read).
+    `profile` (a DecodeStepProfile) times the span from the first forward to the last sample."""
     seqs = [seq for seq, _ in batch]
     sampled = []
     for i, (ids, meta, sample_idx) in enumerate(build_decode_steps(batch, kv, device, k)):
         if i:
             ids.copy_(sampled[-1])   # also row 0 of meta.decode_inputs: the same storage
+        elif profile is not None:
+            profile.begin_forward()
         logits = runner.run(ids, meta, sample_idx)
         sampled.append(sample_on_device(logits, seqs).to(torch.long))
+    if profile is not None:
+        profile.end_forward()
     return torch.stack(sampled, dim=1).tolist()
