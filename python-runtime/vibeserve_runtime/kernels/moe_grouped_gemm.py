@@ -64,7 +64,8 @@ def _grouped_gemm_kernel(a_ptr, w_ptr, c_ptr, pairs_ptr, block_expert_ptr, N, K,
 
 
 def grouped_gemm(a: torch.Tensor, w: torch.Tensor, sorted_pairs: torch.Tensor, block_expert: torch.Tensor,
-                 num_pairs: int, rows_per_token: int, block_n: int = 64, block_k: int = 64) -> torch.Tensor:
+                 num_pairs: int, rows_per_token: int, block_n: int = 64, block_k: int = 64,
+                 num_warps: int = 4, num_stages: int = 3) -> torch.Tensor:
     """c[pair] = a[pair // rows_per_token] @ w[expert(pair)].T  for a [rows, K], w [E, N, K] -> c [num_pairs, N]."""
     a = a.contiguous()
     N, K = w.shape[1], w.shape[2]
@@ -75,7 +76,7 @@ def grouped_gemm(a: torch.Tensor, w: torch.Tensor, sorted_pairs: torch.Tensor, b
     _grouped_gemm_kernel[grid](a, w, c, sorted_pairs, block_expert, N, K, rows_per_token,
                                a.stride(0), w.stride(0), w.stride(1), c.stride(0),
                                BLOCK_M=BLOCK_M, BLOCK_N=block_n, BLOCK_K=block_k, IEEE=a.dtype == torch.float32,
-                               num_warps=4, num_stages=3 if a.is_cuda else 1)
+                               num_warps=num_warps, num_stages=num_stages if a.is_cuda else 1)
     return c
 
 

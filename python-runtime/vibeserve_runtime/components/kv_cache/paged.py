@@ -6,6 +6,8 @@ their hash until reallocated, so a finished request's prefix stays reusable whil
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from .base import KVCacheBase
 
 
@@ -15,7 +17,10 @@ class PagedKVCache(KVCacheBase):
         super().__init__(num_layers, num_kv_heads, head_dim, num_blocks, block_size, max_model_len, dtype, device)
         self.prefix_caching = prefix_caching
         self.ref = [0] * num_blocks
-        self.free_blocks = dict.fromkeys(range(num_blocks))   # insertion-ordered set: oldest freed first
+        # Free blocks, oldest freed first (their cached prefixes live longest). An OrderedDict, not a
+        # dict: taking from the front of a plain dict scans the holes earlier deletions left there,
+        # which grows to ~0.1 ms per block after a few hundred thousand allocations.
+        self.free_blocks: OrderedDict[int, None] = OrderedDict.fromkeys(range(num_blocks))
         self.block_hash: list[int | None] = [None] * num_blocks
         self.block_tokens: list[tuple | None] = [None] * num_blocks
         self.hash_to_block: dict[int, int] = {}
@@ -24,8 +29,7 @@ class PagedKVCache(KVCacheBase):
         self.query_tokens = 0
 
     def _take_free_block(self) -> int:
-        b = next(iter(self.free_blocks))
-        del self.free_blocks[b]
+        b, _ = self.free_blocks.popitem(last=False)
         if self.block_hash[b] is not None:                    # evict its cached content
             if self.hash_to_block.get(self.block_hash[b]) == b:
                 del self.hash_to_block[self.block_hash[b]]
@@ -99,7 +103,9 @@ class PagedKVCache(KVCacheBase):
         self.seq_hashes.pop(seq.request_id, None)
 
     def stats(self, seqs=()) -> dict:
-        used_blocks = sum(1 for r in self.ref if r > 0)
+        # a block is in the free list exactly when nothing references it; counting refs instead would
+        # walk the whole pool (a million blocks on a large GPU) on every call
+        used_blocks = self.num_blocks - len(self.free_blocks)
         return {"kv_cache": "paged", "kv_blocks_used": used_blocks, "kv_blocks_total": self.num_blocks,
                 "kv_tokens_used": self.tokens_used(seqs),
                 "kv_tokens_allocated": used_blocks * self.block_size,
