@@ -1,5 +1,5 @@
 """Times the fused MoE layer (routing + grouped GEMMs) of a Mixtral-shaped model per tile config of
-the grouped GEMM, at decode and prefill token counts, each inside a captured CUDA graph (as served).
+the grouped GEMM (pairs sorted by the torch formulation, as when these figures were first taken), at decode and prefill token counts, each inside a captured CUDA graph (as served).
 Prints one JSON object: per config and token count the layer time in µs and the weight bandwidth it
 reaches, with the time every expert's weights take to stream at the device's nominal bandwidth.
 
@@ -17,18 +17,19 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python-runtime"))
 from vibeserve_runtime.components.moe.routing import route  # noqa: E402
-from vibeserve_runtime.kernels.moe_grouped_gemm import align_by_expert, grouped_gemm  # noqa: E402
+from vibeserve_runtime.kernels.moe_align import align_by_expert_torch  # noqa: E402
+from vibeserve_runtime.kernels.moe_grouped_gemm import grouped_gemm  # noqa: E402
 
 # (block_n, block_k, num_warps, num_stages); the first is the kernel's default
 CONFIGS = [(64, 64, 4, 3), (64, 128, 4, 3), (128, 64, 4, 3), (64, 256, 4, 3), (128, 128, 4, 3), (128, 128, 8, 3),
            (32, 128, 4, 4), (64, 128, 4, 4), (32, 256, 4, 3), (128, 256, 8, 3), (256, 64, 8, 3), (64, 64, 4, 5)]
 
 
-def moe_forward(x, gate, w_gate_up, w_down, top_k, cfg):
+def moe_forward(x, gate, w_gate_up, w_down, top_k, cfg, align=align_by_expert_torch):
     bn, bk, warps, stages = cfg
     T = x.shape[0]
     weights, ids = route(x, gate, top_k)
-    pairs, block_expert = align_by_expert(ids, w_gate_up.shape[0])
+    pairs, block_expert = align(ids, w_gate_up.shape[0])
     h = grouped_gemm(x, w_gate_up, pairs, block_expert, T * top_k, top_k, bn, bk, warps, stages)
     g, u = h.chunk(2, dim=-1)
     y = grouped_gemm(F.silu(g) * u, w_down, pairs, block_expert, T * top_k, 1, bn, bk, warps, stages)

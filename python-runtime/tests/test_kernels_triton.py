@@ -8,7 +8,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from vibeserve_runtime.kernels.int8_matmul import int8_weight_only_matmul  # noqa: E402
-from vibeserve_runtime.kernels.moe_grouped_gemm import _grouped_gemm_torch, align_by_expert, grouped_gemm  # noqa: E402
+from vibeserve_runtime.kernels.moe_align import align_by_expert, align_by_expert_fused, align_by_expert_torch  # noqa: E402
+from vibeserve_runtime.kernels.moe_grouped_gemm import _grouped_gemm_torch, grouped_gemm  # noqa: E402
 from vibeserve_runtime.kernels.paged_attention import paged_attention_decode  # noqa: E402
 from vibeserve_runtime.components.linear.int8_weight_only import quantize_per_channel  # noqa: E402
 
@@ -77,6 +78,20 @@ def test_int8_matmul_matches_dequantized(M, N, K):
     torch.testing.assert_close(got, want, atol=1e-3, rtol=1e-3)
     # and the quantization itself is close to the original weights
     assert ((q.float() * scale[:, None]) - w).abs().max() <= scale.max() / 2 + 1e-6
+
+
+@pytest.mark.parametrize("n_pairs,E", [(1, 8), (2, 8), (32, 8), (37, 4), (64, 8), (300, 16), (1024, 8)])
+def test_fused_align_gives_the_torch_layout(n_pairs, E):
+    """One Triton program sorting the pairs by expert: the same layout, position for position, as
+    the torch formulation, with skewed routing (some experts empty, one taking most pairs)."""
+    g = torch.Generator().manual_seed(n_pairs)
+    weights = torch.rand(E, generator=g) ** 4
+    weights[torch.randperm(E, generator=g)[: E // 4]] = 0   # experts no pair goes to
+    ids = torch.multinomial(weights, n_pairs, replacement=True, generator=g).to(DEV)
+    pairs, block_expert = align_by_expert_fused(ids, E)
+    want_pairs, want_blocks = align_by_expert_torch(ids, E)
+    assert torch.equal(pairs, want_pairs) and torch.equal(block_expert, want_blocks)
+    assert pairs.dtype == block_expert.dtype == torch.int64
 
 
 @pytest.mark.parametrize("T,E,top_k", [(1, 4, 2), (7, 4, 2), (40, 8, 2)])

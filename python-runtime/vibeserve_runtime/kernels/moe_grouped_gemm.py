@@ -1,7 +1,8 @@
 """Grouped GEMM for MoE over (token, expert) pairs sorted by expert.
 
 Pairs are laid out expert by expert, each expert's run padded to a multiple of BLOCK_M, so every
-BLOCK_M tile belongs to one expert and the kernel multiplies it with that expert's weight.
+BLOCK_M tile belongs to one expert and the kernel multiplies it with that expert's weight (the
+layout comes from moe_align.align_by_expert).
 """
 from __future__ import annotations
 
@@ -11,29 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
-BLOCK_M = 16
-
-
-def align_by_expert(topk_ids: torch.Tensor, num_experts: int, block_m: int = BLOCK_M):
-    """-> (sorted_pairs [P] pair index or -1 for padding, block_expert [P // block_m]); P is a static bound."""
-    flat = topk_ids.reshape(-1)
-    n_pairs = flat.numel()
-    cap = triton.cdiv(n_pairs + num_experts * (block_m - 1), block_m) * block_m
-    # scatter_add rather than bincount: bincount reads the max back to the host, which a CUDA graph forbids
-    counts = torch.zeros(num_experts, dtype=torch.int64, device=flat.device).scatter_add_(0, flat, torch.ones_like(flat))
-    padded = (counts + block_m - 1) // block_m * block_m
-    starts = torch.cumsum(padded, 0) - padded                          # padded start of each expert's run
-    order = torch.argsort(flat, stable=True)
-    first_of_expert = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(n_pairs, device=flat.device) - first_of_expert[flat[order]]
-    dest = starts[flat[order]] + rank
-    sorted_pairs = torch.full((cap,), -1, dtype=torch.int64, device=flat.device)
-    sorted_pairs[dest] = order
-    # expert of each tile; tiles past the last expert's run get -1 and exit early
-    tile_start = torch.arange(0, cap, block_m, device=flat.device)
-    block_expert = torch.searchsorted(torch.cumsum(padded, 0), tile_start, right=True)
-    block_expert = torch.where(block_expert < num_experts, block_expert, -1)
-    return sorted_pairs, block_expert
+from .moe_align import BLOCK_M
 
 
 @triton.jit

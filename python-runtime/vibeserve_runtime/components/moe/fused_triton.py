@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...kernels.moe_grouped_gemm import align_by_expert, grouped_gemm
+from ...kernels.moe_align import align_by_expert
+from ...kernels.moe_grouped_gemm import grouped_gemm
 from .routing import route
 
 
