@@ -6,12 +6,13 @@ The size is a static bound of the pair count, so the step can be captured in a C
 
 A decode step sorts a few dozen pairs per layer, and the torch formulation (counts, cumsums, a
 stable argsort, a scatter, a searchsorted) is about ten kernel launches for it, several times the
-work. On a GPU, up to MAX_FUSED_PAIRS pairs are sorted by one single-program Triton kernel: per
-expert, a cumulative sum over the pair list gives every pair its rank in that expert's run.
+work. `align_by_expert_fused` sorts up to MAX_FUSED_PAIRS pairs in one single-program Triton kernel:
+per expert, a cumulative sum over the pair list gives every pair its rank in that expert's run. It
+gives the torch layout exactly (tests/test_kernels_triton.py, under TRITON_INTERPRET), but it has not
+been timed on a GPU yet (bench/gpu/moe_align.py does that), so the MoE layer still uses the torch
+formulation; switch `align_by_expert` over once the layer measures faster.
 """
 from __future__ import annotations
-
-import os
 
 import torch
 import triton
@@ -27,11 +28,7 @@ def padded_capacity(n_pairs: int, num_experts: int, block_m: int = BLOCK_M) -> i
 
 def align_by_expert(topk_ids: torch.Tensor, num_experts: int, block_m: int = BLOCK_M):
     """-> (sorted_pairs [cap] pair index or -1 for padding, block_expert [cap // block_m])."""
-    flat = topk_ids.reshape(-1)
-    fused = flat.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
-    if fused and flat.numel() <= MAX_FUSED_PAIRS:
-        return align_by_expert_fused(flat, num_experts, block_m)
-    return align_by_expert_torch(flat, num_experts, block_m)
+    return align_by_expert_torch(topk_ids, num_experts, block_m)
 
 
 def align_by_expert_torch(topk_ids: torch.Tensor, num_experts: int, block_m: int = BLOCK_M):
@@ -81,6 +78,8 @@ def _align_kernel(ids_ptr, pairs_ptr, block_expert_ptr, n_pairs, cap, n_tiles,
 def align_by_expert_fused(topk_ids: torch.Tensor, num_experts: int, block_m: int = BLOCK_M):
     flat = topk_ids.reshape(-1).contiguous()
     n_pairs = flat.numel()
+    if n_pairs > MAX_FUSED_PAIRS:
+        raise ValueError(f"{n_pairs} pairs: the single-program sort takes at most {MAX_FUSED_PAIRS}")
     cap = padded_capacity(n_pairs, num_experts, block_m)
     n_tiles = cap // block_m
     sorted_pairs = torch.empty(cap, dtype=torch.int64, device=flat.device)
