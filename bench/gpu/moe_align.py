@@ -15,31 +15,23 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from moe_tiles import graph_time_us, moe_forward  # noqa: E402
+from moe_tiles import CONFIGS, add_shape_args, graph_time_us, moe_forward, random_moe_weights  # noqa: E402
 from vibeserve_runtime.components.moe.routing import route  # noqa: E402
 from vibeserve_runtime.kernels.moe_align import align_by_expert_fused, align_by_expert_torch  # noqa: E402
 
-DEFAULT_TILES = (64, 64, 4, 3)
+DEFAULT_TILES = CONFIGS[0]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--hidden", type=int, default=1024)
-    ap.add_argument("--inter", type=int, default=3584)
-    ap.add_argument("--experts", type=int, default=8)
-    ap.add_argument("--top-k", type=int, default=2)
-    ap.add_argument("--tokens", default="1,4,16,32,64,256")
+    add_shape_args(ap, "1,4,16,32,64,256")
     args = ap.parse_args()
-    torch.manual_seed(0)
-    dev, dt = "cuda", torch.bfloat16
     H, I, E = args.hidden, args.inter, args.experts
-    gate = torch.randn(E, H, device=dev, dtype=dt) * 0.02
-    w_gate_up = torch.randn(E, 2 * I, H, device=dev, dtype=dt) * 0.02
-    w_down = torch.randn(E, H, I, device=dev, dtype=dt) * 0.02
+    gate, w_gate_up, w_down = random_moe_weights(args)
     out = {"device": torch.cuda.get_device_name(), "command": "python bench/gpu/moe_align.py " + " ".join(sys.argv[1:]),
            "shape": {"hidden": H, "inter": I, "experts": E, "top_k": args.top_k}, "results": {}}
     for T in [int(t) for t in args.tokens.split(",")]:
-        x = torch.randn(T, H, device=dev, dtype=dt)
+        x = torch.randn(T, H, device=gate.device, dtype=gate.dtype)
         _, ids = route(x, gate, args.top_k)
         same = all(torch.equal(a, b) for a, b in zip(align_by_expert_torch(ids, E), align_by_expert_fused(ids, E)))
         row = {"layout_equal": same}

@@ -57,21 +57,30 @@ def graph_time_us(fn, iters=200) -> float:
     return start.elapsed_time(end) * 1e3 / iters
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
+def add_shape_args(ap: argparse.ArgumentParser, tokens: str) -> None:
     ap.add_argument("--hidden", type=int, default=1024)
     ap.add_argument("--inter", type=int, default=3584)
     ap.add_argument("--experts", type=int, default=8)
     ap.add_argument("--top-k", type=int, default=2)
-    ap.add_argument("--tokens", default="1,4,16,64,2048")
+    ap.add_argument("--tokens", default=tokens)
+
+
+def random_moe_weights(args, dev="cuda", dt=torch.bfloat16):
+    """(gate [E, H], w_gate_up [E, 2I, H], w_down [E, H, I]) of the given shape, seeded."""
+    torch.manual_seed(0)
+    H, I, E = args.hidden, args.inter, args.experts
+    return (torch.randn(E, H, device=dev, dtype=dt) * 0.02, torch.randn(E, 2 * I, H, device=dev, dtype=dt) * 0.02,
+            torch.randn(E, H, I, device=dev, dtype=dt) * 0.02)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    add_shape_args(ap, "1,4,16,64,2048")
     ap.add_argument("--bandwidth-gbs", type=float, default=3350.0, help="nominal HBM bandwidth (H100 SXM: 3.35 TB/s)")
     args = ap.parse_args()
-    torch.manual_seed(0)
     dev, dt = "cuda", torch.bfloat16
     H, I, E = args.hidden, args.inter, args.experts
-    gate = torch.randn(E, H, device=dev, dtype=dt) * 0.02
-    w_gate_up = torch.randn(E, 2 * I, H, device=dev, dtype=dt) * 0.02
-    w_down = torch.randn(E, H, I, device=dev, dtype=dt) * 0.02
+    gate, w_gate_up, w_down = random_moe_weights(args, dev, dt)
     weight_bytes = (w_gate_up.numel() + w_down.numel()) * w_gate_up.element_size()
     out = {"device": torch.cuda.get_device_name(), "shape": {"hidden": H, "inter": I, "experts": E, "top_k": args.top_k},
            "command": " ".join([sys.executable, *sys.argv]), "configs": [list(c) for c in CONFIGS],

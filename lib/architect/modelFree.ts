@@ -9,7 +9,8 @@
 // cheap additive surrogate (how much each choice helped where it was measured, plus an optimism
 // bonus for choices seen rarely) and by the survivor's profile: where its benchmark found decode
 // steps spending much of their time on the host, the parameters that amortize that work
-// (profileMoves.ts) are tried first, with the jump the measured share predicts pays most. A share of every round stays exploration, shrinking over time.
+// (profileMoves.ts) are tried first, with the jump the measured share predicts pays most. A share
+// of every round stays exploration, shrinking over time.
 // Failed choice combinations and regions that keep failing are never proposed again.
 import {
   defaultDesign,

@@ -22,7 +22,7 @@ export interface ProfileMove {
 }
 
 /** Objectives a shorter decode step improves; time to first token is not one (a waiting prompt may wait k steps). */
-export function decodeBoundObjective(objective: string): boolean {
+function decodeBoundObjective(objective: string): boolean {
   return !/ttft/.test(objective);
 }
 

@@ -116,7 +116,7 @@ def test_gpu_decode_profile_times_the_forward_with_cuda_events(decode_steps):
     from vibeserve_runtime.engine.step_profile import host_share_between
     e = engine(params={"decode_steps": decode_steps}, kv_cache="paged", execution="cuda_graphs")
     e.generate(PROMPTS, GREEDY)   # warm-up
-    before = e.profile.snapshot()
+    before = e.enable_profile().snapshot()
     e.generate(PROMPTS, GREEDY)
     plain = host_share_between(before, e.profile.snapshot())
     assert e.profile.forward_s > 0 and 0 <= plain["decode_host_share"] < 1, plain

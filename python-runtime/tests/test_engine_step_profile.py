@@ -13,7 +13,7 @@ GREEDY = SamplingParams(max_tokens=12, ignore_eos=True)
 
 
 def profile_of(engine) -> dict:
-    before = engine.profile.snapshot()
+    before = engine.enable_profile().snapshot()
     engine.generate(PROMPTS, GREEDY)
     return host_share_between(before, engine.profile.snapshot())
 
@@ -26,6 +26,13 @@ def slow_scheduler(engine, seconds: float) -> None:
         time.sleep(seconds)
         return schedule()
     engine.scheduler.schedule = slow
+
+
+def test_serving_does_not_profile_unless_asked():
+    engine = Engine.from_spec(spec())
+    assert engine.profile is None
+    engine.generate(PROMPTS, GREEDY)
+    assert engine.enable_profile() is engine.enable_profile() and engine.profile.steps == 0
 
 
 def test_host_work_around_the_forward_raises_the_host_share():

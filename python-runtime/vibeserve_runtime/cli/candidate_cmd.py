@@ -80,7 +80,8 @@ def _run_rep(engine, rep: dict, max_conc: int | None) -> dict:
     rec = {i: {"prompt_tokens": len(reqs[i][0]), "output_tokens": 0, "times": [], "start": 0.0} for i in range(len(reqs))}
     running = steps = 0
     kv: list[dict] = []
-    profile = getattr(engine, "profile", None)   # an engine without one reports no decode profile
+    enable = getattr(engine, "enable_profile", None)   # an engine without one reports no decode profile
+    profile = enable() if enable else None
     prof0 = profile.snapshot() if profile else None
     t0 = time.perf_counter()
     while pending or engine.has_unfinished_requests():

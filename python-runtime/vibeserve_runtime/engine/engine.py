@@ -81,7 +81,7 @@ class Engine:
         on_device = getattr(sampler, "sample", None)
         steps = int(spec.params.get("decode_steps") or 1)
         self.decode_steps = steps if on_device is not None and spec.components.get("tp", "1") == "1" else 1
-        self.profile = DecodeStepProfile(self.device)
+        self.profile: DecodeStepProfile | None = None   # off unless a benchmark asks (enable_profile)
 
     # --- construction ----------------------------------------------------------------------
     @classmethod
@@ -157,23 +157,34 @@ class Engine:
     def has_unfinished_requests(self) -> bool:
         return self.scheduler.has_unfinished() or bool(self._pending)
 
+    def enable_profile(self) -> DecodeStepProfile:
+        """Starts timing decode steps (engine/step_profile.py); benchmarks read it, serving leaves it off."""
+        if self.profile is None:
+            self.profile = DecodeStepProfile(self.device)
+        return self.profile
+
     # --- stepping --------------------------------------------------------------------------
     def step(self) -> list[StepOutput]:
-        self.profile.begin_step()
+        prof = self.profile
+        if prof:
+            prof.begin_step()
         outputs, self._pending = self._pending, []
         batch = self.scheduler.schedule()
         if not batch:
             return outputs
-        decoding = all(n == 1 and seq.num_output_tokens > 0 for seq, n in batch)
         k = decode_steps_for(batch, self.decode_steps, self.max_model_len, self.kv)
         if k > 1:
             outputs += self._multi_step(batch, k)
-            self.profile.end_step(k * len(batch))
+            if prof:
+                prof.end_step(k * len(batch))
             return outputs
+        decoding = prof is not None and all(n == 1 and seq.num_output_tokens > 0 for seq, n in batch)
         input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device)
-        self.profile.begin_forward()
+        if decoding:
+            prof.begin_forward()
         logits = self.runner.run(input_ids, meta, sample_idx)   # rows only for sequences that finished their prompt
-        self.profile.end_forward()
+        if decoding:
+            prof.end_forward()
         self.num_steps += 1
         self.num_forward_tokens += input_ids.numel()
         for seq, n in batch:
@@ -183,7 +194,7 @@ class Engine:
             for seq, tok in zip(sampled, self.sampler(logits, sampled)):
                 outputs.append(self._append_token(seq, tok))
         if decoding:
-            self.profile.end_step(len(batch))
+            prof.end_step(len(batch))
         return outputs
 
     def _multi_step(self, batch, k: int) -> list[StepOutput]:

@@ -16,34 +16,36 @@ import torch
 
 class DecodeStepProfile:
     def __init__(self, device: torch.device):
-        self.cuda = device.type == "cuda"
         self.steps = 0            # decode scheduler steps timed (a multi-step step counts once)
         self.tokens = 0           # decode positions computed in them (batch size × steps run)
         self.wall_s = 0.0
         self.forward_s = 0.0
         self._t0 = self._fwd_t0 = self._forward_s = 0.0
-        self._events: tuple | None = None   # this step's (start, end) CUDA events
+        # one pair of CUDA events, re-recorded every step (each step reads them before the next)
+        self._events = ((torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+                        if device.type == "cuda" else None)
+        self._timed = False
 
     def begin_step(self) -> None:
         self._t0 = time.perf_counter()
-        self._events, self._forward_s = None, 0.0
+        self._timed, self._forward_s = False, 0.0
 
     def begin_forward(self) -> None:
-        if self.cuda:
-            self._events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+        if self._events:
             self._events[0].record()
         else:
             self._fwd_t0 = time.perf_counter()
 
     def end_forward(self) -> None:
-        if self.cuda:
+        if self._events:
             self._events[1].record()
+            self._timed = True
         else:
             self._forward_s = time.perf_counter() - self._fwd_t0
 
     def end_step(self, tokens: int) -> None:
         """Counts the step as a decode step; call after its sampled tokens reached the host."""
-        if self._events is not None:
+        if self._timed:
             start, end = self._events
             end.synchronize()   # already past: the sampled tokens were read after it
             self._forward_s = start.elapsed_time(end) / 1e3
