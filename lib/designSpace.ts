@@ -21,6 +21,8 @@ export interface DimensionDef {
   description: string;
   searchable: boolean;
   appliesTo?: string[];
+  /** The component whose share of the decode forward's device time the benchmark reports (decode_device_share_<name>). */
+  profiledAs?: string;
   choices: Record<string, { description: string; requires: ChoiceRequirements }>;
   default: string;
 }

@@ -88,8 +88,25 @@ export function summarizeOutcome(o: CandidateOutcome, scenario: ScenarioLike): O
   if (o.round !== undefined) s.round = o.round;
   const host = o.metrics?.decode_host_share;
   if (ok && typeof host === 'number' && Number.isFinite(host)) s.host = host;
+  const dev = ok ? deviceShares(o.metrics) : undefined;
+  if (dev) s.dev = dev;
   if (o.design.llmTask) s.c = { ...s.c, [o.design.llmTask.dimension]: o.design.llmTask.componentName };
   return s;
+}
+
+const DEVICE_SHARE = /^decode_device_share_([A-Za-z0-9_]+)$/;
+
+/** The bench's decode_device_share_<component> metrics as component → share (4 decimals), or undefined if none. */
+function deviceShares(metrics: Record<string, number> | undefined): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  let any = false;
+  for (const [key, value] of Object.entries(metrics ?? {})) {
+    const m = DEVICE_SHARE.exec(key);
+    if (!m || typeof value !== 'number' || !Number.isFinite(value)) continue;
+    out[m[1]!] = Math.round(value * 1e4) / 1e4;
+    any = true;
+  }
+  return any ? out : undefined;
 }
 
 /** Marks proposals as explored so that no later round proposes them again. */

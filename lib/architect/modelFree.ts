@@ -9,8 +9,10 @@
 // cheap additive surrogate (how much each choice helped where it was measured, plus an optimism
 // bonus for choices seen rarely) and by the survivor's profile: where its benchmark found decode
 // steps spending much of their time on the host, the parameters that amortize that work
-// (profileMoves.ts) are tried first, with the jump the measured share predicts pays most. A share
-// of every round stays exploration, shrinking over time.
+// (profileMoves.ts) are tried first, with the jump the measured share predicts pays most, and where
+// one component (attention, linear layers, experts) takes much of the forward's device time, the
+// other implementations of that component are. A share of every round stays exploration, shrinking
+// over time.
 // Failed choice combinations and regions that keep failing are never proposed again.
 import {
   defaultDesign,
@@ -85,7 +87,7 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
   for (let i = 0; i < survivors.length && out.length < exploit; i++) {
     const s = survivors[i]!;
     const parent = makeDesign(space, s.c, s.p);
-    const moves = profileMoves(space, parent, s.host, input.scenario.objective, ctx);
+    const moves = profileMoves(space, parent, { host: s.host, dev: s.dev }, input.scenario.objective, ctx);
     if (moves.length && i === 0) notes.push(moves[0]!.why);
     const predicted = new Map(moves.map((m) => [m.design.id, m.speedup]));
     const candidates = new Map([...neighbors(space, parent, ctx), ...moves.map((m) => m.design)].map((d) => [d.id, d]));

@@ -6,7 +6,27 @@
 // so with a fixed host cost per step the time per token goes from 1 to (1 − h) + h·v0/v of the
 // parent's. Each larger value is a move with that predicted speedup, the jumps included: a share
 // of 50% predicts more from 8 steps than from 2, and the search should not spend a round to learn it.
-import { makeDesign, validateDesign, type DesignSpace, type SpaceContext } from '../designSpace.js';
+//
+// It also reports decode_device_share_<component>, the share of the decode forward's device (GPU
+// kernel) time spent in each component. A dimension marked `profiledAs: <component>` chooses that
+// component's implementation, so with device share s the component takes f = (1 − h)·s of the step,
+// and every other valid choice of the dimension is a move predicted at 1 / ((1 − f) + f/2): that it
+// halves the component's time is an assumption, not a measurement. The remaining components
+// ("other": norms, rope, embeddings, lm head) have no dimension and lead to no move.
+//
+// Moves on different parts of the step combine: the best move of each parameter or dimension is
+// also paired with the best of every other, predicted from the time both save together,
+// 1 / (1 − saved₁ − saved₂). Host work and a device component do not overlap, so the pair is
+// worth measuring before either alone (it is what the next round would build anyway).
+import {
+  makeDesign,
+  offeredChoices,
+  repairChoices,
+  searchedDimensions,
+  validateDesign,
+  type DesignSpace,
+  type SpaceContext,
+} from '../designSpace.js';
 import type { Design } from './types.js';
 
 /** A predicted speedup s adds PROFILE_WEIGHT·ln(s) to a design's surrogate estimate (in standard
@@ -14,11 +34,24 @@ import type { Design } from './types.js';
 export const PROFILE_WEIGHT = 2;
 /** Moves predicted to gain less than this are left to the surrogate. */
 const MIN_SPEEDUP = 1.05;
+/** What a device move assumes the alternative does to its component's time. */
+const ASSUMED_DEVICE_FACTOR = 0.5;
 
 export interface ProfileMove {
   design: Design;
   speedup: number;
   why: string;
+  /** Share of the parent's decode step the move is predicted to save. */
+  saved: number;
+  /** The parameter or dimension it changes, and the change ("decode_steps=8"). */
+  target: string;
+  change: string;
+}
+
+/** A measured decode profile: the host share of a step and the components' shares of the forward's device time. */
+export interface DecodeProfile {
+  host?: number;
+  dev?: Record<string, number>;
 }
 
 /** Objectives a shorter decode step improves; time to first token is not one (a waiting prompt may wait k steps). */
@@ -26,7 +59,52 @@ function decodeBoundObjective(objective: string): boolean {
   return !/ttft/.test(objective);
 }
 
-export function profileMoves(space: DesignSpace, parent: Design, hostShare: number | undefined, objective: string, ctx: SpaceContext): ProfileMove[] {
+const clampShare = (x: number) => Math.min(1, Math.max(0, x));
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+
+export function profileMoves(space: DesignSpace, parent: Design, profile: DecodeProfile, objective: string, ctx: SpaceContext): ProfileMove[] {
+  const moves = new Map<string, ProfileMove>();
+  const add = (m: ProfileMove) => {
+    if ((moves.get(m.design.id)?.speedup ?? 0) < m.speedup) moves.set(m.design.id, m);
+  };
+  const single = [...hostMoves(space, parent, profile.host, objective, ctx), ...deviceMoves(space, parent, profile, ctx)];
+  for (const m of single) add(m);
+  for (const m of combinedMoves(space, parent, single, ctx)) add(m);
+  return [...moves.values()].sort((a, b) => b.speedup - a.speedup);
+}
+
+/** The best move of each target paired with the best of every other target. */
+function combinedMoves(space: DesignSpace, parent: Design, single: ProfileMove[], ctx: SpaceContext): ProfileMove[] {
+  const best = new Map<string, ProfileMove>();
+  for (const m of single) if ((best.get(m.target)?.saved ?? -1) < m.saved) best.set(m.target, m);
+  const tops = [...best.values()];
+  const out: ProfileMove[] = [];
+  for (let i = 0; i < tops.length; i++) {
+    for (let j = i + 1; j < tops.length; j++) {
+      const [a, b] = [tops[i]!, tops[j]!];
+      const changedChoices = Object.fromEntries(Object.entries(b.design.choices).filter(([d, c]) => parent.choices[d] !== c));
+      const changedParams = Object.fromEntries(Object.entries(b.design.params).filter(([k, v]) => JSON.stringify(parent.params[k]) !== JSON.stringify(v)));
+      const choices = repairChoices(space, { ...a.design.choices, ...changedChoices }, ctx);
+      if (!choices || Object.entries(changedChoices).some(([d, c]) => choices[d] !== c)) continue;
+      const saved = a.saved + b.saved;
+      if (!(saved < 1)) continue;
+      const speedup = 1 / (1 - saved);
+      const why = `${a.change} and ${b.change} act on different parts of ${parent.id}'s decode step ` +
+        `(${pct(a.saved)} and ${pct(b.saved)} of it predicted saved): together predicted ${speedup.toFixed(2)}×`;
+      const design = makeDesign(space, choices, { ...a.design.params, ...changedParams }, {
+        origin: 'model-free:profile',
+        hypothesis: why,
+        falsifiedBy: `objective not better than ${parent.id}, ${a.change} alone and ${b.change} alone`,
+      });
+      if (validateDesign(space, design.choices, design.params, ctx).length === 0) {
+        out.push({ design, speedup, why, saved, target: `${a.target}+${b.target}`, change: `${a.change}, ${b.change}` });
+      }
+    }
+  }
+  return out;
+}
+
+function hostMoves(space: DesignSpace, parent: Design, hostShare: number | undefined, objective: string, ctx: SpaceContext): ProfileMove[] {
   if (hostShare === undefined || !(hostShare > 0) || !decodeBoundObjective(objective)) return [];
   const h = Math.min(1, hostShare);
   const out: ProfileMove[] = [];
@@ -43,8 +121,49 @@ export function profileMoves(space: DesignSpace, parent: Design, hostShare: numb
         hypothesis: why,
         falsifiedBy: `objective not better than ${parent.id}`,
       });
-      if (validateDesign(space, design.choices, design.params, ctx).length === 0) out.push({ design, speedup, why });
+      if (validateDesign(space, design.choices, design.params, ctx).length === 0) {
+        out.push({ design, speedup, why, saved: h * (1 - v0 / v), target: name, change: `${name}=${v}` });
+      }
     }
   }
-  return out.sort((a, b) => b.speedup - a.speedup);
+  return out;
+}
+
+/**
+ * Every other valid choice of a dimension whose component takes a measured share of the decode
+ * forward's device time, predicted as if it halved that time. Applies to every objective: a shorter
+ * forward also shortens the steps a waiting prompt sits behind.
+ */
+function deviceMoves(space: DesignSpace, parent: Design, profile: DecodeProfile, ctx: SpaceContext): ProfileMove[] {
+  if (!profile.dev) return [];
+  const h = profile.host !== undefined && Number.isFinite(profile.host) ? clampShare(profile.host) : 0;
+  const out: ProfileMove[] = [];
+  for (const dim of searchedDimensions(space, ctx)) {
+    const component = space.dimensions[dim]!.profiledAs;
+    const s = component === undefined ? undefined : profile.dev[component];
+    if (typeof s !== 'number' || !Number.isFinite(s) || !(s > 0)) continue;
+    const share = clampShare(s);
+    const f = (1 - h) * share;
+    const speedup = 1 / (1 - f + f * ASSUMED_DEVICE_FACTOR);
+    if (speedup < MIN_SPEEDUP) continue;
+    for (const choice of offeredChoices(space, dim, ctx)) {
+      if (choice === parent.choices[dim]) continue;
+      const choices = repairChoices(space, { ...parent.choices, [dim]: choice }, ctx);
+      // A repair that moves this dimension itself would propose something else than the move.
+      if (!choices || choices[dim] !== choice) continue;
+      const alsoMoved = Object.keys(choices).filter((d) => d !== dim && choices[d] !== parent.choices[d]);
+      const also = alsoMoved.length ? ` (with ${alsoMoved.map((d) => `${d}=${choices[d]}`).join(', ')})` : '';
+      const why = `${component} takes ${pct(share)} of ${parent.id}'s decode forward on the device (${pct(f)} of the step); ` +
+        `${dim}=${choice}${also} predicted ${speedup.toFixed(2)}× if it halves that time (assumed)`;
+      const design = makeDesign(space, choices, parent.params, {
+        origin: 'model-free:profile',
+        hypothesis: why,
+        falsifiedBy: `objective not better than ${parent.id}`,
+      });
+      if (design.id !== parent.id && validateDesign(space, design.choices, design.params, ctx).length === 0) {
+        out.push({ design, speedup, why, saved: f * (1 - ASSUMED_DEVICE_FACTOR), target: dim, change: `${dim}=${choice}` });
+      }
+    }
+  }
+  return out;
 }

@@ -80,6 +80,8 @@ export interface OutcomeSummary {
   round?: number;
   /** Share of a decode step's time spent on the host outside the forward (bench's decode_host_share). */
   host?: number;
+  /** Component → share of the decode forward's device time (bench's decode_device_share_<component>). */
+  dev?: Record<string, number>;
 }
 
 export interface LlmSettings {

@@ -37,6 +37,10 @@ def test_offline_bench(stack, tmp_path):
     # where a decode step's time goes, for the search (engine/step_profile.py)
     assert 0 <= res["decode_host_share"] <= 1 and res["decode_step_ms"] > 0
     assert all("decode_host_share" in r for r in res["repetitions"])
+    # and where its forward's time goes, by component (engine/component_profile.py)
+    shares = {k: v for k, v in res.items() if k.startswith("decode_device_share_")}
+    assert set(shares) == {f"decode_device_share_{c}" for c in ("attention", "linear", "other")}, shares
+    assert abs(sum(shares.values()) - 1) < 1e-3 and all(0 <= v <= 1 for v in shares.values())
 
 
 def test_offline_bench_rejects_an_edited_timing_loop(tmp_path):

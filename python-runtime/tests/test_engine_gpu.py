@@ -54,7 +54,7 @@ def test_gpu_combinations_match_hf(attention, execution, scheduler):
 
 
 @pytest.mark.parametrize("preset,arch,moe", [("tiny-gpt2", "gpt2", "loop"), ("tiny-mixtral", "mixtral", "fused_triton"),
-                                             ("tiny-qwen2", "qwen2", "loop")])
+                                             ("tiny-mixtral", "mixtral", "dense_decode"), ("tiny-qwen2", "qwen2", "loop")])
 def test_gpu_models_with_graphs(preset, arch, moe):
     e = engine(preset, arch, kv_cache="paged", attention="triton_paged", execution="cuda_graphs", moe=moe)
     assert e.generate(PROMPTS, GREEDY) == reference(preset, arch)
@@ -126,3 +126,32 @@ def test_gpu_decode_profile_times_the_forward_with_cuda_events(decode_steps):
     e.generate(PROMPTS, GREEDY)
     slowed = host_share_between(before, e.profile.snapshot())
     assert slowed["decode_host_share"] > max(0.5, plain["decode_host_share"]), (plain, slowed)
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "triton_paged"])
+def test_gpu_component_profile_attributes_the_kernels_a_replay_runs(attention):
+    """engine/component_profile.py on a GPU: the kernels of one decode forward, by component, from
+    CUDA kernel times; an attention that launches one kernel per layer takes a smaller share than
+    the gather-and-SDPA path, and the probe leaves the tokens unchanged."""
+    e = engine(kv_cache="paged", attention=attention, execution="cuda_graphs")
+    e.profile_components_at_next_decode()
+    assert e.generate(PROMPTS, GREEDY) == reference("tiny-llama", "llama")
+    s = {k.removeprefix("decode_device_share_"): v for k, v in e.component_profile.items()}
+    assert set(s) == {"attention", "linear", "other"} and abs(sum(s.values()) - 1) < 1e-3, s
+    assert s["attention"] > 0.02 and s["linear"] > 0.02, s
+    _shares[attention] = s["attention"]
+    if len(_shares) == 2:
+        assert _shares["triton_paged"] < _shares["sdpa"], _shares
+
+
+_shares: dict = {}
+
+
+def test_gpu_component_profile_counts_triton_launched_kernels():
+    """int8_weight_only's matmuls are Triton kernels started by Triton's own launcher: they still
+    count as linear time (attributed by when they ran, not by runtime-call correlation)."""
+    e = engine(dtype="bfloat16", kv_cache="paged", attention="triton_paged", execution="cuda_graphs",
+               linear="int8_weight_only", params={"max_model_len": 256})
+    e.profile_components_at_next_decode()
+    e.generate(PROMPTS, GREEDY)
+    assert e.component_profile["decode_device_share_linear"] > 0.1, e.component_profile

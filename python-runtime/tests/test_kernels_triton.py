@@ -113,3 +113,28 @@ def test_grouped_gemm_matches_per_expert_loop(T, E, top_k):
     assert sorted(valid.tolist()) == list(range(T * top_k))
     tile_of = torch.nonzero(pairs >= 0)[:, 0] // 16
     assert torch.equal(block_expert[tile_of], ids.view(-1)[valid])
+    # a strided weight (the transpose of an [E, K, N] tensor, as moe=dense_decode stores its down projections)
+    strided = w.transpose(1, 2).contiguous().transpose(1, 2)
+    assert strided.stride(2) != 1
+    torch.testing.assert_close(grouped_gemm(x, strided, pairs, block_expert, T * top_k, rows_per_token=top_k), want,
+                               atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("T", [5, 64, 100])
+def test_dense_decode_moe_matches_the_grouped_layer(T):
+    """moe=dense_decode: dense over all experts up to DENSE_MAX_TOKENS, the grouped GEMM above; both
+    give the fused grouped layer's output on the same weights."""
+    from vibeserve_runtime.components.linear.native import NativeLinear
+    from vibeserve_runtime.components.moe.dense_decode import DENSE_MAX_TOKENS, DenseDecodeMoE
+    from vibeserve_runtime.components.moe.fused_triton import FusedTritonMoE
+    torch.manual_seed(3)
+    E, H, inter, top_k = 8, 32, 48, 2
+    gate, w1, w2, w3 = (torch.randn(E, H), torch.randn(E, inter, H) / 6, torch.randn(E, H, inter) / 7,
+                        torch.randn(E, inter, H) / 6)
+    x = torch.randn(T, H, device=DEV)
+    dense = DenseDecodeMoE(gate, w1, w2, w3, top_k, NativeLinear).to(DEV)
+    grouped = FusedTritonMoE(gate, w1, w2, w3, top_k, NativeLinear).to(DEV)
+    calls = []
+    dense._grouped = lambda *a, f=dense._grouped: (calls.append(1), f(*a))[1]
+    torch.testing.assert_close(dense(x), grouped(x), atol=1e-4, rtol=1e-4)
+    assert bool(calls) == (T > DENSE_MAX_TOKENS)

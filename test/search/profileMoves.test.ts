@@ -1,11 +1,13 @@
 // The model-free architect reads a survivor's decode profile (bench's decode_host_share): a host-bound
 // default leads straight to the parameters that amortize host work, the largest predicted gain first;
-// a device-bound one, or a time-to-first-token objective, does not.
+// a device-bound one, or a time-to-first-token objective, does not. The forward's device time per
+// component (decode_device_share_<component>) leads to the other implementations of a component
+// that takes much of it, for every objective.
 import { describe, expect, it } from 'vitest';
 import { planRound } from '../../lib/architect/index.js';
-import { emptyMemory } from '../../lib/architect/memory.js';
+import { emptyMemory, summarizeOutcome } from '../../lib/architect/memory.js';
 import { profileMoves } from '../../lib/architect/profileMoves.js';
-import { defaultDesign, loadDesignSpace } from '../../lib/designSpace.js';
+import { defaultDesign, loadDesignSpace, makeDesign, validateDesign } from '../../lib/designSpace.js';
 import { spaceContextFor } from '../../lib/architect/context.js';
 import type { CandidateOutcome, Design, HardwareTarget, PlanInput, ScenarioLike } from '../../lib/architect/types.js';
 
@@ -23,14 +25,14 @@ function input(over: Partial<PlanInput>): PlanInput {
     budget: { candidatesLeft: 6, roundsLeft: 3 }, seed: 7, architect: 'model-free', ...over };
 }
 
-const measured = (d: Design, hostShare: number): CandidateOutcome => ({
+const measured = (d: Design, hostShare: number, extra: Record<string, number> = {}): CandidateOutcome => ({
   designId: d.id, design: d, status: 'accepted', objective: 4000,
-  metrics: { output_throughput: 4000, median_ttft_ms: 20, median_tpot_ms: 3, decode_host_share: hostShare },
+  metrics: { output_throughput: 4000, median_ttft_ms: 20, median_tpot_ms: 3, decode_host_share: hostShare, ...extra },
 });
 
-async function afterDefault(hostShare: number, over: Partial<PlanInput> = {}) {
+async function afterDefault(hostShare: number, over: Partial<PlanInput> = {}, extra: Record<string, number> = {}) {
   const first = await planRound(input({ round: 1, ...over }));
-  const second = await planRound(input({ round: 2, memory: first.memory, history: [measured(first.designs[0]!, hostShare)],
+  const second = await planRound(input({ round: 2, memory: first.memory, history: [measured(first.designs[0]!, hostShare, extra)],
     budget: { candidatesLeft: 5, roundsLeft: 2 }, ...over }));
   return { first, second };
 }
@@ -69,8 +71,109 @@ describe('profile-guided proposals', () => {
   it('predicts the speedup of a fixed host cost per step paid once per k tokens', () => {
     const space = loadDesignSpace();
     const ctx = spaceContextFor({ scenario, hardware: h100, constraints: {} });
-    const moves = profileMoves(space, defaultDesign(space, ctx), 0.5, 'output_throughput', ctx);
+    const moves = profileMoves(space, defaultDesign(space, ctx), { host: 0.5 }, 'output_throughput', ctx);
     expect(moves.map((m) => [m.design.params.decode_steps, Number(m.speedup.toFixed(3))])).toEqual([[8, 1.778], [4, 1.6], [2, 1.333]]);
-    expect(profileMoves(space, defaultDesign(space, ctx), undefined, 'output_throughput', ctx)).toEqual([]);
+    expect(profileMoves(space, defaultDesign(space, ctx), {}, 'output_throughput', ctx)).toEqual([]);
+  });
+});
+
+describe('device-profile proposals', () => {
+  const space = loadDesignSpace();
+  const llama: ScenarioLike = { ...scenario, name: 'llama-like', model: { arch: 'llama', preset: 'tiny-llama', weights: 'random', dtype: 'bfloat16' } };
+  const llamaCtx = spaceContextFor({ scenario: llama, hardware: h100, constraints: {} });
+  const mixtralCtx = spaceContextFor({ scenario, hardware: h100, constraints: {} });
+  const moved = (parent: Design, d: Design) =>
+    [...Object.keys(d.choices).filter((k) => d.choices[k] !== parent.choices[k]).map((k) => `${k}=${d.choices[k]}`),
+      ...Object.keys(d.params).filter((k) => JSON.stringify(d.params[k]) !== JSON.stringify(parent.params[k])).map((k) => `${k}=${JSON.stringify(d.params[k])}`)].join(',');
+
+  it('proposes the other kernels of a component that takes much of the forward, as if they halved its time', () => {
+    const parent = defaultDesign(space, llamaCtx);
+    expect([parent.choices.attention, parent.choices.linear, parent.params.decode_steps]).toEqual(['sdpa', 'native', 1]);
+    const moves = profileMoves(space, parent, { host: 0.1, dev: { attention: 0.62, linear: 0.3, other: 0.08 } }, 'output_throughput', llamaCtx);
+    const byMove = new Map(moves.map((m) => [moved(parent, m.design), m]));
+    const attention = byMove.get('attention=triton_paged')!;
+    expect(attention).toBeDefined();
+    expect(attention.speedup).toBeCloseTo(1 / (1 - 0.558 + 0.279), 9);
+    expect(attention.speedup).toBeCloseTo(1.387, 3);
+    expect(attention.why).toMatch(/attention takes 62% of .*decode forward on the device \(56% of the step\); attention=triton_paged predicted 1\.39× if it halves that time \(assumed\)/);
+    expect(attention.design.hypothesis).toBe(attention.why);
+    expect(attention.design.falsifiedBy).toBe(`objective not better than ${parent.id}`);
+    const singles = moves.filter((m) => !m.target.includes('+'));
+    expect(singles[0]).toBe(attention);
+    // the linear layers take 27% of the step: a smaller prediction, ranked below
+    for (const choice of ['int8_weight_only', 'fp8']) {
+      const m = byMove.get(`linear=${choice}`)!;
+      expect(m.speedup).toBeCloseTo(1 / (1 - 0.27 + 0.135), 9);
+      expect(moves.indexOf(m)).toBeGreaterThan(moves.indexOf(attention));
+    }
+    // the host moves are still there, at their own predictions
+    expect(byMove.get('decode_steps=8')!.speedup).toBeCloseTo(1 / (0.9 + 0.1 / 8), 9);
+    expect(moves.map((m) => m.speedup)).toEqual([...moves.map((m) => m.speedup)].sort((a, b) => b - a));
+    // every single move changes one thing, is valid, and nothing comes from the "other" share
+    expect(singles.map((m) => moved(parent, m.design)).sort()).toEqual(['attention=triton_paged', 'decode_steps=2', 'decode_steps=4', 'decode_steps=8', 'linear=fp8', 'linear=int8_weight_only']);
+    for (const m of moves) expect(validateDesign(space, m.design.choices, m.design.params, llamaCtx)).toEqual([]);
+    // the best move of each part of the step pairs with the best of the others, from the time both save
+    const pairs = moves.filter((m) => m.target.includes('+'));
+    expect(pairs.map((m) => moved(parent, m.design)).sort()).toEqual(['attention=triton_paged,decode_steps=8', 'attention=triton_paged,linear=int8_weight_only', 'linear=int8_weight_only,decode_steps=8']);
+    const both = pairs.find((m) => moved(parent, m.design) === 'attention=triton_paged,decode_steps=8')!;
+    expect(moves[0]).toBe(pairs.find((m) => moved(parent, m.design) === 'attention=triton_paged,linear=int8_weight_only'));
+    expect(moves[0]!.speedup).toBeCloseTo(1 / (1 - 0.279 - 0.135), 9);
+    expect(both.speedup).toBeCloseTo(1 / (1 - 0.279 - 0.1 * 7 / 8), 9);
+    expect(both.why).toMatch(/decode_steps=8 and attention=triton_paged act on different parts of .* together predicted 1\.58×/);
+  });
+
+  it('proposes only the expert kernels that CUDA graphs can capture', () => {
+    const parent = defaultDesign(space, mixtralCtx);
+    expect([parent.choices.moe, parent.choices.execution]).toEqual(['fused_triton', 'cuda_graphs']);
+    const moves = profileMoves(space, parent, { dev: { moe: 0.5, attention: 0.1, linear: 0.3, other: 0.1 } }, 'output_throughput', mixtralCtx);
+    const names = moves.map((m) => moved(parent, m.design));
+    expect(names).toContain('moe=dense_decode');
+    expect(names.some((n) => n.includes('moe=loop'))).toBe(false);
+    expect(moves.find((m) => m.target === 'moe' && m.design.choices.moe === 'dense_decode')!.speedup).toBeCloseTo(1 / 0.75, 9);
+    // an eager parent may try the per-expert loop as well
+    const eager = makeDesign(space, { ...parent.choices, execution: 'eager' }, parent.params);
+    const fromEager = profileMoves(space, eager, { dev: { moe: 0.5 } }, 'output_throughput', mixtralCtx).map((m) => moved(eager, m.design));
+    expect(fromEager.sort()).toEqual(['moe=dense_decode', 'moe=loop']);   // one target: nothing to pair
+  });
+
+  it('leaves small shares to the surrogate, and moves a contiguous cache along with the paged kernel', () => {
+    const parent = defaultDesign(space, llamaCtx);
+    expect(profileMoves(space, parent, { host: 0, dev: { attention: 0.05 } }, 'output_throughput', llamaCtx)).toEqual([]);
+    // a host-bound step leaves the forward too little of the step to matter
+    expect(profileMoves(space, parent, { host: 0.95, dev: { attention: 0.9 } }, 'p99_ttft_ms', llamaCtx)).toEqual([]);
+    const contiguous = makeDesign(space, { ...parent.choices, kv_cache: 'contiguous' }, parent.params);
+    const [m] = profileMoves(space, contiguous, { dev: { attention: 0.6 } }, 'output_throughput', llamaCtx);
+    expect(moved(contiguous, m!.design).split(',').sort()).toEqual(['attention=triton_paged', 'block_size=16', 'kv_cache=paged', 'prefix_caching=true']);
+    expect(m!.why).toMatch(/attention=triton_paged \(with kv_cache=paged\) predicted/);
+  });
+
+  it('applies to a time-to-first-token objective, which still gets no host moves', () => {
+    const parent = defaultDesign(space, llamaCtx);
+    const moves = profileMoves(space, parent, { host: 0.5, dev: { attention: 0.62 } }, 'p99_ttft_ms', llamaCtx);
+    expect(moves.map((m) => moved(parent, m.design))).toEqual(['attention=triton_paged']);
+    expect(moves[0]!.speedup).toBeCloseTo(1 / (1 - 0.155), 9);
+  });
+
+  it('summarizes decode_device_share_<component> metrics of accepted outcomes', () => {
+    const d = defaultDesign(space, llamaCtx);
+    const metrics = { output_throughput: 10, decode_host_share: 0.2, decode_device_share_attention: 0.612345678, decode_device_share_linear: 0.3,
+      decode_device_share_other: 0.087654, decode_device_share_moe: 'n/a', decode_device_share_bad: Number.NaN, decode_device_share_: 0.5 } as unknown as Record<string, number>;
+    const ok = summarizeOutcome({ designId: d.id, design: d, status: 'accepted', objective: 10, metrics }, llama);
+    expect(ok.host).toBe(0.2);
+    expect(ok.dev).toEqual({ attention: 0.6123, linear: 0.3, other: 0.0877 });
+    expect(summarizeOutcome({ designId: d.id, design: d, status: 'rejected', reason: 'wrong_output', metrics }, llama).dev).toBeUndefined();
+    expect(summarizeOutcome({ designId: d.id, design: d, status: 'accepted', objective: 10, metrics: { output_throughput: 10 } }, llama).dev).toBeUndefined();
+  });
+
+  it('follows a measured default to the attention kernel and the decode steps together, then the kernel alone', async () => {
+    // the real scenarios' round: three designs, one of them exploration
+    const { second } = await afterDefault(0.17, {}, { decode_device_share_attention: 0.6, decode_device_share_other: 0.4 });
+    expect(second.memory.outcomes[0]!.dev).toEqual({ attention: 0.6, other: 0.4 });
+    const profiled = second.designs.filter((d) => d.origin?.startsWith('model-free:profile-of-'));
+    expect(profiled.map((d) => `attention=${d.choices.attention},decode_steps=${d.params.decode_steps}`))
+      .toEqual(['attention=triton_paged,decode_steps=8', 'attention=triton_paged,decode_steps=1']);
+    expect(second.designs).toHaveLength(3);
+    expect(profiled[0]!.hypothesis).toMatch(/together predicted 1\.66×/);
+    expect(second.notes).toMatch(/together predicted 1\.66×/);
   });
 });

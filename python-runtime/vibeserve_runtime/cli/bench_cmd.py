@@ -111,6 +111,8 @@ def run(args) -> int:
                 raise events.CandidateError("integrity_violation", f"the stack reported {claimed:.2f}s of runs "
                                             f"inside {wall:.2f}s of wall-clock time")
             out["engine_stats"] = obs.get("stats")
+            components = _numbers(obs.get("decode_components"))   # one probe after the runs: same for each
+            runs = [r | components for r in runs]
 
     out.update(median_of_runs(runs))
     out["repetitions"] = runs

@@ -71,7 +71,20 @@ def bench_offline(engine, inp: dict) -> dict:
     for r, rep in enumerate(inp["reps"]):
         reps.append(_run_rep(engine, rep, inp.get("max_concurrency")))
         events.progress("bench", r + 1, len(inp["reps"]), f"repetition {r + 1}")
-    return {"reps": reps, "stats": engine.stats()}
+    return {"reps": reps, "stats": engine.stats(), "decode_components": _component_probe(engine, inp)}
+
+
+def _component_probe(engine, inp: dict) -> dict:
+    """After the timed runs: the first repetition's concurrent prompts, a few tokens each, with one
+    decode forward profiled by component (engine/component_profile.py)."""
+    ask = getattr(engine, "profile_components_at_next_decode", None)
+    requests = inp["reps"][0]["requests"] if inp.get("reps") else []
+    if ask is None or not requests:
+        return {}
+    prompts = [p for p, _ in requests[:inp.get("max_concurrency") or len(requests)]]
+    ask()
+    engine.generate(prompts, _greedy(4))
+    return engine.component_profile or {}
 
 
 def _run_rep(engine, rep: dict, max_conc: int | None) -> dict:

@@ -11,6 +11,7 @@ from ..models import ModelParts, build_model, load_model_weights
 from ..models.loading import torch_dtype
 from ..types import Request, SamplingParams, StackSpec, StepOutput
 from .batch import build_batch
+from .component_profile import component_shares, tag
 from .multi_step import decode_steps_for, run_decode_steps
 from .registry import get_component
 from .sequence import Sequence, SeqStatus
@@ -49,8 +50,14 @@ class BuildContext:
 def model_parts(spec: StackSpec) -> ModelParts:
     """The factories the spec chose for the model's layers."""
     c = spec.components
-    return ModelParts(linear=get_component("linear", c["linear"]), attention=get_component("attention", c["attention"])(),
-                      rope=get_component("rope", c["rope"]), moe=get_component("moe", c["moe"]))
+    return ModelParts(linear=_tagging(get_component("linear", c["linear"]), "linear"),
+                      attention=get_component("attention", c["attention"])(),
+                      rope=get_component("rope", c["rope"]), moe=_tagging(get_component("moe", c["moe"]), "moe"))
+
+
+def _tagging(factory, component: str):
+    """The factory, with every module it builds marked for the component profile."""
+    return lambda *args, **kwargs: tag(factory(*args, **kwargs), component)
 
 
 def load_tokenizer_for(spec: StackSpec, meta: dict):
@@ -82,6 +89,8 @@ class Engine:
         steps = int(spec.params.get("decode_steps") or 1)
         self.decode_steps = steps if on_device is not None and spec.components.get("tp", "1") == "1" else 1
         self.profile: DecodeStepProfile | None = None   # off unless a benchmark asks (enable_profile)
+        self.component_profile: dict | None = None       # filled by the next decode step once asked for
+        self._profile_components = False
 
     # --- construction ----------------------------------------------------------------------
     @classmethod
@@ -163,6 +172,12 @@ class Engine:
             self.profile = DecodeStepProfile(self.device)
         return self.profile
 
+    def profile_components_at_next_decode(self) -> None:
+        """The next pure decode step also measures its forward's device time per component
+        (engine/component_profile.py) into self.component_profile. That step runs single, and the
+        profiler's start-up cost lands in it: benchmarks ask outside their timed runs."""
+        self.component_profile, self._profile_components = None, True
+
     # --- stepping --------------------------------------------------------------------------
     def step(self) -> list[StepOutput]:
         prof = self.profile
@@ -172,14 +187,27 @@ class Engine:
         batch = self.scheduler.schedule()
         if not batch:
             return outputs
+        pure_decode = all(n == 1 and seq.num_output_tokens > 0 for seq, n in batch)
+        if self._profile_components and pure_decode:
+            outputs += self._single_step(batch, prof, decoding=prof is not None, components=True)
+            return outputs
         k = decode_steps_for(batch, self.decode_steps, self.max_model_len, self.kv)
         if k > 1:
             outputs += self._multi_step(batch, k)
             if prof:
                 prof.end_step(k * len(batch))
             return outputs
-        decoding = prof is not None and all(n == 1 and seq.num_output_tokens > 0 for seq, n in batch)
+        outputs += self._single_step(batch, prof, decoding=prof is not None and pure_decode)
+        return outputs
+
+    def _single_step(self, batch, prof, decoding: bool, components: bool = False) -> list[StepOutput]:
+        outputs = []
         input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device)
+        if components:
+            forward = getattr(self.runner, "forward_uncaptured", self.runner.run)
+            self.component_profile = component_shares(self.model, lambda: forward(input_ids, meta, sample_idx),
+                                                      self.device)
+            self._profile_components = False
         if decoding:
             prof.begin_forward()
         logits = self.runner.run(input_ids, meta, sample_idx)   # rows only for sequences that finished their prompt

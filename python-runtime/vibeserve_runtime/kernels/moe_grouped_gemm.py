@@ -17,7 +17,7 @@ from .moe_align import BLOCK_M
 
 @triton.jit
 def _grouped_gemm_kernel(a_ptr, w_ptr, c_ptr, pairs_ptr, block_expert_ptr, N, K, ROWS_PER_TOKEN,
-                         s_am, s_we, s_wn, s_cm,
+                         s_am, s_we, s_wn, s_wk, s_cm,
                          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, IEEE: tl.constexpr):
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
@@ -33,7 +33,7 @@ def _grouped_gemm_kernel(a_ptr, w_ptr, c_ptr, pairs_ptr, block_expert_ptr, N, K,
     for k0 in range(0, K, BLOCK_K):
         k = k0 + kk
         a = tl.load(a_ptr + a_row[:, None] * s_am + k[None, :], mask=valid[:, None] & (k[None, :] < K), other=0.0)
-        w = tl.load(w_ptr + e * s_we + n[None, :] * s_wn + k[:, None], mask=(n[None, :] < N) & (k[:, None] < K), other=0.0)
+        w = tl.load(w_ptr + e * s_we + n[None, :] * s_wn + k[:, None] * s_wk, mask=(n[None, :] < N) & (k[:, None] < K), other=0.0)
         if IEEE:
             acc += tl.dot(a, w, input_precision="ieee")
         else:
@@ -45,7 +45,8 @@ def _grouped_gemm_kernel(a_ptr, w_ptr, c_ptr, pairs_ptr, block_expert_ptr, N, K,
 def grouped_gemm(a: torch.Tensor, w: torch.Tensor, sorted_pairs: torch.Tensor, block_expert: torch.Tensor,
                  num_pairs: int, rows_per_token: int, block_n: int = 64, block_k: int = 64,
                  num_warps: int = 4, num_stages: int = 3) -> torch.Tensor:
-    """c[pair] = a[pair // rows_per_token] @ w[expert(pair)].T  for a [rows, K], w [E, N, K] -> c [num_pairs, N]."""
+    """c[pair] = a[pair // rows_per_token] @ w[expert(pair)].T  for a [rows, K], w [E, N, K] -> c [num_pairs, N].
+    w may be a strided view (e.g. the transpose of an [E, K, N] tensor)."""
     a = a.contiguous()
     N, K = w.shape[1], w.shape[2]
     c = torch.empty(num_pairs, N, device=a.device, dtype=a.dtype)
@@ -53,7 +54,7 @@ def grouped_gemm(a: torch.Tensor, w: torch.Tensor, sorted_pairs: torch.Tensor, b
         return _grouped_gemm_torch(a, w, sorted_pairs, block_expert, c, rows_per_token)
     grid = (block_expert.numel(), triton.cdiv(N, block_n))
     _grouped_gemm_kernel[grid](a, w, c, sorted_pairs, block_expert, N, K, rows_per_token,
-                               a.stride(0), w.stride(0), w.stride(1), c.stride(0),
+                               a.stride(0), w.stride(0), w.stride(1), w.stride(2), c.stride(0),
                                BLOCK_M=BLOCK_M, BLOCK_N=block_n, BLOCK_K=block_k, IEEE=a.dtype == torch.float32,
                                num_warps=num_warps, num_stages=num_stages if a.is_cuda else 1)
     return c

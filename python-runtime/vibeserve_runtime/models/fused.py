@@ -40,3 +40,10 @@ def rope(q: torch.Tensor, k: torch.Tensor, cos_table: torch.Tensor, sin_table: t
 def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
     g, u = gate_up.chunk(2, dim=-1)
     return F.silu(g) * u
+
+
+@on_cuda_compiled
+def silu_mul_weighted(gate_up: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """silu(gate) * up, scaled per row by weight: gate_up [..., 2I], weight [...] -> [..., I]."""
+    g, u = gate_up.chunk(2, dim=-1)
+    return F.silu(g) * u * weight.unsqueeze(-1)

@@ -76,11 +76,9 @@ class CudaGraphRunner:
                                  context_lens=x[3, :bs], query_lens=self.query_lens[:bs], token_batch_idx=self.arange[:bs],
                                  token_q_idx=self.zeros[:bs], max_q=1)
 
-    @torch.inference_mode()
-    def run(self, input_ids, meta, sample_idx):
+    def _stage(self, input_ids, meta) -> int:
+        """Copies a decode batch into the static inputs; returns the bucket it is padded to."""
         B = input_ids.shape[0]
-        if not meta.is_decode or B > self.buckets[-1]:
-            return self.model.compute_logits(self.model(input_ids, meta)[sample_idx])
         bs = next(b for b in self.buckets if b >= B)
         x = self.inputs
         if meta.decode_inputs is not None:
@@ -95,10 +93,32 @@ class CudaGraphRunner:
         # columns past a row's context are never read (the kernels mask by context length, and any stale
         # entry is still a valid block id), so only the live part of the table is refreshed
         self.block_tables[:B, :meta.block_tables.shape[1]].copy_(meta.block_tables)
+        return bs
+
+    def _captured(self, input_ids, meta) -> bool:
+        return meta.is_decode and input_ids.shape[0] <= self.buckets[-1]
+
+    @staticmethod
+    def _rows(logits, B: int, sample_idx):
+        # a decode batch samples every row, in order
+        return logits[:B] if sample_idx.shape[0] == B else logits[:B][sample_idx]
+
+    @torch.inference_mode()
+    def run(self, input_ids, meta, sample_idx):
+        if not self._captured(input_ids, meta):
+            return self.model.compute_logits(self.model(input_ids, meta)[sample_idx])
+        bs = self._stage(input_ids, meta)
         if self.capture:
             self.graphs[bs].replay()
             logits = self.outputs[bs]
         else:
-            logits = self.fn(x[0, :bs], self._meta(bs))
-        # a decode batch samples every row, in order
-        return logits[:B] if sample_idx.shape[0] == B else logits[:B][sample_idx]
+            logits = self.fn(self.inputs[0, :bs], self._meta(bs))
+        return self._rows(logits, input_ids.shape[0], sample_idx)
+
+    @torch.inference_mode()
+    def forward_uncaptured(self, input_ids, meta, sample_idx):
+        """The forward a replay would run, launched op by op (the component profile times its kernels)."""
+        if not self._captured(input_ids, meta):
+            return self.run(input_ids, meta, sample_idx)
+        bs = self._stage(input_ids, meta)
+        return self._rows(self.fn(self.inputs[0, :bs], self._meta(bs)), input_ids.shape[0], sample_idx)
