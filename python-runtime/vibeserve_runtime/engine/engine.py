@@ -187,7 +187,9 @@ class Engine:
         batch = self.scheduler.schedule()
         if not batch:
             return outputs
-        pure_decode = all(n == 1 and seq.num_output_tokens > 0 for seq, n in batch)
+        # only a profile reads it: serving does not pay a pass over the batch per step
+        pure_decode = (prof is not None or self._profile_components) and all(
+            n == 1 and seq.num_output_tokens > 0 for seq, n in batch)
         if self._profile_components and pure_decode:
             outputs += self._single_step(batch, prof, decoding=prof is not None, components=True)
             return outputs
