@@ -7,7 +7,7 @@ import { candidateDir, readJsonIfExists, writeJsonAtomic } from '../lib/artifact
 import { runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
 import type { BenchmarkInput, BenchmarkOutput, Metrics, UntrustedStack } from '../lib/searchTypes.js';
 import { runUntrustedVerbInActivity, sandboxEnv, type SandboxNote } from '../lib/untrustedVerb.js';
-import type { DeviceSlots } from './gpuSlots.js';
+import { slotsNeeded, type DeviceSlots } from './gpuSlots.js';
 
 /** bench.json may hold the metrics flat or under `metrics` (the report reads both). */
 function flatMetrics(raw: Record<string, unknown>): Metrics {
@@ -50,7 +50,7 @@ export function createBenchmark(slots: DeviceSlots) {
       else writeJsonAtomic(benchPath, result);
       const metrics = flatMetrics(result);
       return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: false };
-    });
+    }, slotsNeeded(input.devices, slots, 'benchmark'));
   };
 }
 

@@ -1,9 +1,13 @@
-// One runtime activity per GPU: each running activity holds a slot, and its Python process sees
-// only that GPU through CUDA_VISIBLE_DEVICES. The worker sets maxConcurrentActivityTaskExecutions
-// to the slot count, so acquire() never has to wait in practice.
+// One runtime activity per GPU: each running activity holds its slots, and its Python process sees
+// only those GPUs through CUDA_VISIBLE_DEVICES. A tensor-parallel candidate holds several slots of
+// the same host at once (all of them taken together, so two such candidates never deadlock each
+// holding half). The worker bounds each queue's concurrency by the slots its candidates need, so
+// acquire() rarely waits in practice.
+import { candidateRejection } from '../lib/pythonBridge.js';
+
 export class DeviceSlots {
   private readonly free: string[];
-  private readonly waiters: Array<(slot: string) => void> = [];
+  private readonly waiters: Array<{ count: number; resolve: (slots: string[]) => void }> = [];
 
   /** `devices`: GPU indices ("0", "1", ...) or, without GPUs, CPU slot names ("cpu0"). */
   constructor(readonly devices: string[], readonly gpu: boolean) {
@@ -15,29 +19,49 @@ export class DeviceSlots {
     return this.devices.length;
   }
 
-  async acquire(): Promise<string> {
-    const slot = this.free.shift();
-    if (slot !== undefined) return slot;
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /** `count` slots at once; waiters are served in arrival order. */
+  async acquire(count = 1): Promise<string[]> {
+    if (count < 1 || count > this.size) {
+      throw new RangeError(`cannot hold ${count} device slot(s) on a worker with ${this.size}`);
+    }
+    if (this.waiters.length === 0 && this.free.length >= count) return this.take(count);
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
   }
 
-  release(slot: string): void {
-    const next = this.waiters.shift();
-    if (next) next(slot);
-    else this.free.push(slot);
-  }
-
-  /** Environment pinning a process to the slot's GPU (nothing to pin on CPU). */
-  envFor(slot: string): NodeJS.ProcessEnv {
-    return this.gpu ? { CUDA_VISIBLE_DEVICES: slot } : {};
-  }
-
-  async with<T>(fn: (env: NodeJS.ProcessEnv, slot: string) => Promise<T>): Promise<T> {
-    const slot = await this.acquire();
-    try {
-      return await fn(this.envFor(slot), slot);
-    } finally {
-      this.release(slot);
+  release(slots: string[]): void {
+    this.free.push(...slots);
+    this.free.sort((a, b) => this.devices.indexOf(a) - this.devices.indexOf(b));
+    while (this.waiters.length > 0 && this.free.length >= this.waiters[0].count) {
+      const next = this.waiters.shift()!;
+      next.resolve(this.take(next.count));
     }
   }
+
+  /** Environment pinning a process to the slots' GPUs (nothing to pin on CPU). */
+  envFor(slots: string[]): NodeJS.ProcessEnv {
+    return this.gpu ? { CUDA_VISIBLE_DEVICES: slots.join(',') } : {};
+  }
+
+  async with<T>(fn: (env: NodeJS.ProcessEnv, slot: string) => Promise<T>, count = 1): Promise<T> {
+    const slots = await this.acquire(count);
+    try {
+      return await fn(this.envFor(slots), slots.join(','));
+    } finally {
+      this.release(slots);
+    }
+  }
+
+  private take(count: number): string[] {
+    return this.free.splice(0, count);
+  }
+}
+
+/** The slots an activity holds for a candidate spanning `requested` devices; a candidate larger than
+ * this host is the candidate's fault (its -xN queue should never have reached this worker). */
+export function slotsNeeded(requested: number | undefined, slots: DeviceSlots, stage: string): number {
+  const n = requested ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > slots.size) {
+    throw candidateRejection('too_few_devices', `the candidate needs ${n} devices of one host; this worker has ${slots.size}`, stage);
+  }
+  return n;
 }

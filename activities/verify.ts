@@ -8,7 +8,7 @@ import { candidateDir, readJsonIfExists, writeJsonAtomic } from '../lib/artifact
 import { candidateRejection, runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
 import type { UntrustedStack, VerifyInput, VerifyOutput } from '../lib/searchTypes.js';
 import { runUntrustedVerbInActivity, sandboxEnv, type SandboxNote } from '../lib/untrustedVerb.js';
-import type { DeviceSlots } from './gpuSlots.js';
+import { slotsNeeded, type DeviceSlots } from './gpuSlots.js';
 
 interface CheckResult {
   passed: boolean;
@@ -45,7 +45,7 @@ export function createVerify(slots: DeviceSlots) {
         throw candidateRejection('wrong_output', `correctness check failed: ${failed.join(', ') || 'see check.json'}`, 'verify');
       }
       return { passed: true, checkPath, checks: result.checks.length, resumed: false, ...(result.sandbox ? { sandbox: result.sandbox.protections } : {}) };
-    });
+    }, slotsNeeded(input.devices, slots, 'verify'));
   };
 }
 

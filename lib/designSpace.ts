@@ -102,8 +102,9 @@ export function hardwareBlocker(
       return `${dimension}=${choice} needs compute capability >= ${req.min_compute_capability}, the GPU has ${hw.computeCapability}`;
     }
   }
-  if (req.min_devices !== undefined && hw.gpuCount < req.min_devices) {
-    return `${dimension}=${choice} needs ${req.min_devices} GPUs, the worker has ${hw.gpuCount}`;
+  const devices = hw.devices ?? hw.gpuCount;
+  if (req.min_devices !== undefined && devices < req.min_devices) {
+    return `${dimension}=${choice} needs ${req.min_devices} ${hw.device === 'cuda' ? 'GPUs' : 'devices'}, the worker has ${devices}`;
   }
   return null;
 }

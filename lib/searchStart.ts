@@ -19,7 +19,8 @@ export function searchWorkflowId(scenarioName: string, name: string): string {
 const KNOWN_COMPUTE_CAPABILITY: Record<string, number> = { h100: 9.0, h200: 9.0, a100: 8.0, l4: 8.9, 'rtx-4090': 8.9 };
 
 export function hardwareTargetFor(kind: Exclude<HardwareKind, 'any'> | string, gpus: number): HardwareTarget {
-  if (kind === 'cpu') return { kind: 'cpu', device: 'cpu', gpuCount: 0 };
+  // on CPU, hardware.gpus > 1 lets a candidate span that many processes (tensor parallel over gloo)
+  if (kind === 'cpu') return { kind: 'cpu', device: 'cpu', gpuCount: 0, ...(gpus > 1 ? { devices: gpus } : {}) };
   return { kind, device: 'cuda', gpuCount: gpus, computeCapability: KNOWN_COMPUTE_CAPABILITY[kind] };
 }
 

@@ -198,6 +198,8 @@ export interface VerifyInput {
   candidateId: string;
   stackDir: string;
   device: 'cpu' | 'cuda';
+  /** Devices of one host the candidate spans (tensor parallel); 1 when absent. */
+  devices?: number;
   timeoutS: number;
   /** Present for LLM-built stacks: check them in the sandbox. Template stacks run directly. */
   untrusted?: UntrustedStack;
@@ -218,6 +220,8 @@ export interface BenchmarkInput {
   candidateId: string;
   stackDir: string;
   device: 'cpu' | 'cuda';
+  /** Devices of one host the candidate spans (tensor parallel); 1 when absent. */
+  devices?: number;
   workload: BenchWorkload;
   objective: string;
   timeoutS: number;

@@ -1,10 +1,13 @@
 // The runtime worker: verify and benchmark activities on the queue of this host's hardware
 // (vibeserve-runtime-h100, ..., or vibeserve-runtime-cpu), one activity slot per GPU, each pinned
-// with CUDA_VISIBLE_DEVICES. Run: `npx tsx workers/runtimeWorker.ts`.
+// with CUDA_VISIBLE_DEVICES. A host with N devices of a kind also serves `<queue>-x2` ... `-xN`,
+// where tensor-parallel candidates wait for that many of its devices (lib/deviceQueues.ts).
+// Run: `npx tsx workers/runtimeWorker.ts`.
 import { pathToFileURL } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { DeviceSlots } from '../activities/gpuSlots.js';
 import { createRuntimeActivities } from '../activities/index.js';
+import { queuesForHost } from '../lib/deviceQueues.js';
 import { reapOrphanedGroups } from '../lib/orphanReaper.js';
 import { runtimeQueueFor } from '../lib/scenario.js';
 import { connectWorker, temporalTarget } from '../lib/temporalConnection.js';
@@ -14,16 +17,19 @@ export interface RuntimeQueuePlan {
   queue: string;
   slots: DeviceSlots;
   description: string;
+  /** Devices each activity on this queue holds at once (1, or N on a `-xN` queue). */
+  devicesPerActivity: number;
 }
 
-/** One queue per GPU kind on this host, or the CPU queue. VIBESERVE_RUNTIME_QUEUE renames a
- * single queue (tests, or a pool of hosts that should share one queue). */
+/** One queue per GPU kind on this host (or the CPU queue), plus its `-xN` queues for candidates
+ * that need N of those devices; all queues of a kind share its device slots.
+ * VIBESERVE_RUNTIME_QUEUE renames the base queue (tests, or a pool of hosts that should share one). */
 export function planRuntimeQueues(report: HardwareReport, env: NodeJS.ProcessEnv = process.env): RuntimeQueuePlan[] {
-  const plans: RuntimeQueuePlan[] = [];
+  const hosts: Array<{ queue: string; slots: DeviceSlots; description: string }> = [];
   const useGpus = report.device === 'cuda' && env.VIBESERVE_FORCE_CPU !== '1';
   if (useGpus) {
     for (const [kind, gpus] of gpusByKind(report)) {
-      plans.push({
+      hosts.push({
         queue: `vibeserve-runtime-${kind}`,
         slots: new DeviceSlots(gpus.map((g) => String(g.index)), true),
         description: `${gpus.length}× ${gpus[0].name} (${gpus[0].memoryMiB} MiB, sm ${gpus[0].computeCapability ?? '?'})`,
@@ -31,17 +37,19 @@ export function planRuntimeQueues(report: HardwareReport, env: NodeJS.ProcessEnv
     }
   } else {
     const n = Math.max(1, Number.parseInt(env.VIBESERVE_CPU_SLOTS ?? '1', 10) || 1);
-    plans.push({
+    hosts.push({
       queue: runtimeQueueFor('cpu'),
       slots: new DeviceSlots(Array.from({ length: n }, (_, i) => `cpu${i}`), false),
       description: `CPU, ${n} slot(s)`,
     });
   }
   if (env.VIBESERVE_RUNTIME_QUEUE) {
-    if (plans.length !== 1) throw new Error('VIBESERVE_RUNTIME_QUEUE needs a host with a single GPU kind');
-    plans[0].queue = env.VIBESERVE_RUNTIME_QUEUE;
+    if (hosts.length !== 1) throw new Error('VIBESERVE_RUNTIME_QUEUE needs a host with a single GPU kind');
+    hosts[0].queue = env.VIBESERVE_RUNTIME_QUEUE;
   }
-  return plans;
+  return hosts.flatMap(({ queue, slots, description }) =>
+    queuesForHost(queue, slots.size).map((q) => ({ queue: q.queue, slots, description, devicesPerActivity: q.devices })),
+  );
 }
 
 export async function createRuntimeWorkers(report: HardwareReport = detectHardware()): Promise<Array<{ plan: RuntimeQueuePlan; worker: Worker }>> {
@@ -56,7 +64,7 @@ export async function createRuntimeWorkers(report: HardwareReport = detectHardwa
         namespace: target.namespace,
         taskQueue: plan.queue,
         activities: createRuntimeActivities(plan.slots),
-        maxConcurrentActivityTaskExecutions: plan.slots.size,
+        maxConcurrentActivityTaskExecutions: Math.floor(plan.slots.size / plan.devicesPerActivity),
         // In-flight benchmarks get this long to finish on SIGTERM before they are cancelled
         // (which kills their process group); the server then retries them elsewhere.
         shutdownGraceTime: process.env.VIBESERVE_SHUTDOWN_GRACE || '60s',
@@ -72,7 +80,7 @@ async function main(): Promise<void> {
   if (reaped > 0) console.error(`runtime worker: stopped ${reaped} verb process group(s) left by a dead worker`);
   const workers = await createRuntimeWorkers(report);
   for (const { plan } of workers) {
-    console.log(JSON.stringify({ event: 'ready', worker: 'runtime', queue: plan.queue, slots: plan.slots.size, devices: plan.description, pid: process.pid }));
+    console.log(JSON.stringify({ event: 'ready', worker: 'runtime', queue: plan.queue, slots: plan.slots.size, devicesPerActivity: plan.devicesPerActivity, devices: plan.description, pid: process.pid }));
   }
   await Promise.all(workers.map(({ worker }) => worker.run()));
   console.log(JSON.stringify({ event: 'stopped', worker: 'runtime' }));

@@ -17,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { ControlActivities, RuntimeActivities } from '../activities/index.js';
 import { benchWorkloadFor } from '../lib/benchWorkload.js';
+import { devicesOf, queueForDevices } from '../lib/deviceQueues.js';
 import { FAILURE_CANDIDATE, FAILURE_USAGE, type RejectionDetails } from '../lib/failures.js';
 import type { BuildInput, BuildOutput, CandidateInput, CandidateResult } from '../lib/searchTypes.js';
 import { candidateReportSignal } from './messages.js';
@@ -37,7 +38,8 @@ const control = proxyActivities<ControlActivities>({
 
 function runtimeActivities(input: CandidateInput, timeoutS: number) {
   return proxyActivities<RuntimeActivities>({
-    taskQueue: input.runtimeQueue,
+    // a tensor-parallel candidate waits on the queue of hosts with enough devices of the kind
+    taskQueue: queueForDevices(input.runtimeQueue, devicesOf(input.design)),
     // The verb's own limit plus room for process start-up; the heartbeat notices a dead worker.
     startToCloseTimeout: (timeoutS + 120) * 1000,
     heartbeatTimeout: input.heartbeatTimeoutMs,
@@ -81,6 +83,7 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
       candidateId: input.candidateId,
       stackDir: built.stackDir,
       device,
+      devices: devicesOf(input.design),
       timeoutS: input.scenario.search.check_timeout_s,
       ...(untrusted ? { untrusted } : {}),
     });
@@ -92,6 +95,7 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
       candidateId: input.candidateId,
       stackDir: built.stackDir,
       device,
+      devices: devicesOf(input.design),
       workload: benchWorkloadFor(input.scenario),
       objective: input.scenario.objective,
       timeoutS: input.scenario.search.bench_timeout_s,

@@ -58,7 +58,7 @@ def hardware_blocker(space: dict, dim: str, choice: str, hw: dict) -> str | None
         cc = hw.get("computeCapability")
         if hw["device"] != "cuda" or cc is None or cc < req["min_compute_capability"]:
             return f"{dim}={choice} needs compute capability >= {req['min_compute_capability']}"
-    if "min_devices" in req and hw["gpuCount"] < req["min_devices"]:
+    if "min_devices" in req and hw.get("devices", hw["gpuCount"]) < req["min_devices"]:
         return f"{dim}={choice} needs {req['min_devices']} GPUs"
     return None
 

@@ -49,7 +49,9 @@ def cpu_variant(sc: dict) -> dict:
         a["rate"] = min(float(a["rate"]), 8.0)
     w["arrival"] = a
     out["workload"] = w
-    out["hardware"] = {"kind": "cpu"}
+    gpus = int((sc.get("hardware") or {}).get("gpus") or 1)
+    # a multi-GPU scenario keeps its device count: on CPU, tensor-parallel ranks are gloo processes
+    out["hardware"] = {"kind": "cpu", **({"gpus": gpus} if gpus > 1 else {})}
     s = dict(sc["search"])
     s.update(rounds=2, candidates_per_round=2, max_candidates=4, wall_time_minutes=6,
              check_timeout_s=240, bench_timeout_s=240)

@@ -14,6 +14,9 @@ export interface HardwareTarget {
   device: 'cpu' | 'cuda';
   gpuCount: number;
   computeCapability?: number; // e.g. 9.0 for H100
+  /** Devices of one host a candidate may span (tensor parallel): the GPUs, or on a CPU host the
+   * worker processes a gloo group may use. gpuCount when absent. */
+  devices?: number;
 }
 
 /** A candidate stack design as proposed by an architect. */

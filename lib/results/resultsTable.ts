@@ -183,6 +183,8 @@ export function renderResultsMarkdown(set: ResultsSet, imagesDir = 'docs/images'
     lines.push('No scenario results yet: run `scripts/gpu/run-scenarios.sh` on a GPU host (see docs/gpu-runs.md).');
   } else {
     const devices = [...new Set(set.scenarios.map((s) => s.result.device))];
+    // with several devices, each row names its own (and the header lists them all)
+    const onDevice = (d: string) => (devices.length > 1 ? ` (${d})` : '');
     lines.push(`Device: ${devices.join('; ')}. Medians of the repetitions with (min–max); each stack runs the scenario's workload, interleaved. ` +
       'hf-generate is transformers `generate`, one request at a time, back to back (it ignores a request rate); generic is continuous batching + paged KV (+ CUDA graphs on a GPU) with default choices; searched is the search\'s best stack. ' +
       'Ratio: searched over generic on the objective (for a latency objective, generic over searched), so above 1 means the searched stack is better.', '');
@@ -195,7 +197,7 @@ export function renderResultsMarkdown(set: ResultsSet, imagesDir = 'docs/images'
       const tpot = ['generic', 'searched'].map((s) => fmt(median(r, s, 'median_tpot_ms')?.median)).join(' / ');
       const target = r.target?.ratio_vs_generic !== undefined ? ` (≥ ${fmt(r.target.ratio_vs_generic)}×)` : '';
       lines.push(
-        `| [${r.scenario}](bench/results/${file}) | ${obj.replace(/_/g, ' ')} | ${cell(median(r, 'hf-generate', obj))} | ${cell(median(r, 'generic', obj))} | ` +
+        `| [${r.scenario}](bench/results/${file})${onDevice(r.device)} | ${obj.replace(/_/g, ' ')} | ${cell(median(r, 'hf-generate', obj))} | ${cell(median(r, 'generic', obj))} | ` +
           `${cell(median(r, 'searched', obj))} | ${ratioCell(r)}${target} | ${tp} | ${ttft} | ${tpot} | ${searchCell(r)} | ${designCell(r)} |`,
       );
     }

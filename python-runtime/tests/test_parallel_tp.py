@@ -147,3 +147,21 @@ def test_multicast_stays_off():
     env = apply_safe_comm_env({"NCCL_NVLS_ENABLE": "1"})
     assert env["NCCL_NVLS_ENABLE"] == "0" and env["TORCH_SYMM_MEM_DISABLE_MULTICAST"] == "1"
     assert SAFE_COMM_ENV == {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1"}
+
+
+def test_tp2_profiled_decode_runs_on_every_rank():
+    """The benchmark's component probe runs one decode pass outside the runner's usual path; the
+    worker rank must run it too (else rank 0 waits forever in its all-reduce), and the tokens after it
+    must be those of tp=1."""
+    from vibeserve_runtime.types import SamplingParams
+    model = {"arch": "llama", "preset": "tiny-llama", "seed": 2}
+    params = SamplingParams(max_tokens=6, ignore_eos=True)
+    want = Engine.from_spec(spec(model, "1")).generate(BATCH, params)
+    with Engine.from_spec(spec(model, "2")) as tp2:
+        tp2.profile_components_at_next_decode()
+        got = tp2.generate(BATCH, params)
+        shares = tp2.component_profile
+        stats = tp2.stats()
+    assert got == want
+    assert shares and abs(sum(shares.values()) - 1.0) < 0.01 and shares["decode_device_share_attention"] > 0
+    assert stats["tensor_parallel"] == {"ranks": ["cpu", "cpu"], "kv_heads_per_rank": [1, 1]}

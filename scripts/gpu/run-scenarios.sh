@@ -49,6 +49,8 @@ if [ -z "$gpu" ]; then
   cpu_mode=1
   gpu="cpu ($(nproc) cores, dry run)"
 fi
+# on a dry run, two CPU slots let a two-device (tensor-parallel) candidate run as two gloo ranks
+[ -z "$cpu_mode" ] || export VIBESERVE_CPU_SLOTS=${VIBESERVE_CPU_SLOTS:-2}
 phases=${VIBESERVE_PHASES:-search,compare}
 case ",$phases," in *,search,*) do_search=1 ;; *) do_search= ;; esac
 case ",$phases," in *,compare,*) do_compare=1 ;; *) do_compare= ;; esac

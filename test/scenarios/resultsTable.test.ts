@@ -44,6 +44,15 @@ describe('results table', () => {
     expect(md).toContain(`decode_roofline_h100.json](bench/results/decode_roofline_h100.json) (${set.others[0]!.device})`);
   });
 
+  it('names the device of each row once results come from more than one kind of machine', () => {
+    expect(renderResultsMarkdown(set)).not.toContain(`| [gpt2-chat](bench/results/gpt2-chat.json) (`);
+    const other = { file: 'tp.json', result: { ...scenario, scenario: 'multi-gpu-tp', device: '2 x NVIDIA H200' } };
+    const md = renderResultsMarkdown({ ...set, scenarios: [...set.scenarios, other] });
+    expect(md).toContain(`| [multi-gpu-tp](bench/results/tp.json) (2 x NVIDIA H200) |`);
+    expect(md).toContain(`| [gpt2-chat](bench/results/gpt2-chat.json) (${scenario.device}) |`);
+    expect(md).toContain(`Device: ${scenario.device}; 2 x NVIDIA H200.`);
+  });
+
   it('replaces only what lies between the markers, and adds them once when absent', () => {
     const readme = '# Title\n\nIntro.\n';
     const once = spliceReadme(readme, 'table v1');

@@ -45,13 +45,19 @@ describe('hardware detection from nvidia-smi', () => {
   it('plans one slot per GPU, pinned by index, on the queue of the GPU kind', () => {
     const report = detectHardware(() => ({ status: 0, stdout: 'NVIDIA H100 80GB HBM3, 81559, 9.0, 580.159.04, 2\nNVIDIA H100 80GB HBM3, 81559, 9.0, 580.159.04, 2\n' }));
     const [plan, ...rest] = planRuntimeQueues(report, {});
-    expect(rest).toHaveLength(0);
     expect(plan.queue).toBe('vibeserve-runtime-h100');
+    expect(plan.devicesPerActivity).toBe(1);
     expect(plan.slots.size).toBe(2);
-    expect(plan.slots.envFor('1')).toEqual({ CUDA_VISIBLE_DEVICES: '1' });
-    const cpu = planRuntimeQueues({ device: 'cpu', gpus: [], source: 'none' }, { VIBESERVE_CPU_SLOTS: '2' });
-    expect(cpu[0].queue).toBe('vibeserve-runtime-cpu');
+    expect(plan.slots.envFor(['1'])).toEqual({ CUDA_VISIBLE_DEVICES: '1' });
+    // the 2-GPU host also advertises itself for two-device (tensor-parallel) candidates, on the same slots
+    expect(rest.map((p) => [p.queue, p.devicesPerActivity])).toEqual([['vibeserve-runtime-h100-x2', 2]]);
+    expect(rest[0].slots).toBe(plan.slots);
+    expect(plan.slots.envFor(['0', '1'])).toEqual({ CUDA_VISIBLE_DEVICES: '0,1' });
+    const one = planRuntimeQueues(detectHardware(() => ({ status: 0, stdout: 'NVIDIA H100 80GB HBM3, 81559, 9.0, 580.159.04, 1\n' })), {});
+    expect(one.map((p) => p.queue)).toEqual(['vibeserve-runtime-h100']);
+    const cpu = planRuntimeQueues({ device: 'cpu', gpus: [], source: 'none' }, { VIBESERVE_CPU_SLOTS: '2', VIBESERVE_RUNTIME_QUEUE: 'q-test' });
+    expect(cpu.map((p) => p.queue)).toEqual(['q-test', 'q-test-x2']);
     expect(cpu[0].slots.size).toBe(2);
-    expect(cpu[0].slots.envFor('cpu0')).toEqual({});
+    expect(cpu[0].slots.envFor(['cpu0'])).toEqual({});
   });
 });

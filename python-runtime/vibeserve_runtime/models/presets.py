@@ -65,6 +65,12 @@ PRESETS: dict[str, dict] = {
                         num_attention_heads=32, num_key_value_heads=8, vocab_size=128256,
                         max_position_embeddings=8192, rope_theta=500000.0,
                         bos_token_id=128000, eos_token_id=128001),
+    # Llama-3.2-1B's shape (tied embeddings): large enough that two-way tensor parallelism has
+    # something to split, small enough that each rank draws its random weights in seconds
+    "llama3.2-1b-shape": _llama(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+                                num_attention_heads=32, num_key_value_heads=8, head_dim=64,
+                                vocab_size=128256, max_position_embeddings=8192, rope_theta=500000.0,
+                                tie_word_embeddings=True, bos_token_id=128000, eos_token_id=128001),
     "gpt2-124m": _gpt2(n_embd=768, n_layer=12, n_head=12, vocab_size=50257, n_positions=1024,
                        bos_token_id=50256, eos_token_id=50256),
     # Mixtral-8x7B's per-layer shape with 8 of its 32 layers, so it fits one 80 GB GPU in bf16 (~23 GB)

@@ -43,6 +43,13 @@ class TensorParallelEngine(Engine):
         if bad:
             print(f"tensor parallel: worker ranks exited abnormally after shutdown: {bad}", file=sys.stderr)
 
+    def stats(self) -> dict:
+        s = super().stats()
+        if self.rank_reports:
+            s["tensor_parallel"] = {"ranks": [r["device"] for r in self.rank_reports],
+                                    "kv_heads_per_rank": [r["num_kv_heads"] for r in self.rank_reports]}
+        return s
+
     def __enter__(self):
         return self
 

@@ -71,5 +71,12 @@ def init_tp_group(rank: int, world_size: int, device: str, master_addr: str, mas
 
 
 def destroy_tp_group() -> None:
-    if dist.is_initialized():
+    """Leaves the group. NCCL's orderly teardown waits for the peers' matching teardown, and rank 0
+    waits for its workers to exit before it tears down (it hosts the rendezvous store), so that
+    would deadlock; nothing is in flight at this point, and an abort is local to this process."""
+    if not dist.is_initialized():
+        return
+    if dist.get_backend() == "nccl":
+        dist.distributed_c10d._abort_process_group()
+    else:
         dist.destroy_process_group()

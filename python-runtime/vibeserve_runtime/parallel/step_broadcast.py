@@ -28,6 +28,12 @@ def _broadcast(obj, tp):
     return box[0]
 
 
+def _pass_of(runner, uncaptured: bool):
+    # a profiled pass runs outside the CUDA graphs (engine/component_profile.py); every rank must
+    # take the same path, or their collectives would not pair up
+    return getattr(runner, "forward_uncaptured", runner.run) if uncaptured else runner.run
+
+
 class BroadcastingRunner:
     """Rank 0's runner: ships (input_ids, meta, sample_idx) to the workers, then runs its own shard."""
 
@@ -35,9 +41,12 @@ class BroadcastingRunner:
         self.inner, self.tp = inner, tp
         self.name = getattr(inner, "name", type(inner).__name__)
 
-    def run(self, input_ids, meta, sample_idx):
-        _broadcast((_host_copy(input_ids), _to(meta, _host_copy), _host_copy(sample_idx)), self.tp)
-        return self.inner.run(input_ids, meta, sample_idx)
+    def run(self, input_ids, meta, sample_idx, uncaptured: bool = False):
+        _broadcast((_host_copy(input_ids), _to(meta, _host_copy), _host_copy(sample_idx), uncaptured), self.tp)
+        return _pass_of(self.inner, uncaptured)(input_ids, meta, sample_idx)
+
+    def forward_uncaptured(self, input_ids, meta, sample_idx):
+        return self.run(input_ids, meta, sample_idx, uncaptured=True)
 
     def stop_workers(self):
         _broadcast(None, self.tp)
@@ -53,7 +62,7 @@ def serve_steps(runner, tp) -> int:
         msg = _broadcast(None, tp)
         if msg is None:
             return n
-        input_ids, meta, sample_idx = msg
+        input_ids, meta, sample_idx, uncaptured = msg
         dev = tp.device
-        runner.run(input_ids.to(dev), _to(meta, lambda t: t.to(dev)), sample_idx.to(dev))
+        _pass_of(runner, uncaptured)(input_ids.to(dev), _to(meta, lambda t: t.to(dev)), sample_idx.to(dev))
         n += 1
