@@ -34,6 +34,8 @@ export interface ParamDef {
   appliesWhen?: Record<string, string>;
   /** A measured cost that larger values pay less often (the architect's profile moves use it). */
   amortizes?: 'decode_host_share';
+  /** A measured wait that larger values shorten: requests waiting for a batch slot (admission moves). */
+  relieves?: 'ttft_queue_share';
 }
 
 export interface ConstraintDef {

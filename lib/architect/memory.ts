@@ -90,6 +90,9 @@ export function summarizeOutcome(o: CandidateOutcome, scenario: ScenarioLike): O
   if (ok && typeof host === 'number' && Number.isFinite(host)) s.host = host;
   const dev = ok ? deviceShares(o.metrics) : undefined;
   if (dev) s.dev = dev;
+  const q = o.metrics?.ttft_queue_share;
+  const full = o.metrics?.queue_wait_batch_full_share;
+  if (ok && typeof q === 'number' && Number.isFinite(q) && typeof full === 'number' && Number.isFinite(full)) s.queue = { share: q, full };
   if (o.design.llmTask) s.c = { ...s.c, [o.design.llmTask.dimension]: o.design.llmTask.componentName };
   return s;
 }

@@ -87,7 +87,7 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
   for (let i = 0; i < survivors.length && out.length < exploit; i++) {
     const s = survivors[i]!;
     const parent = makeDesign(space, s.c, s.p);
-    const moves = profileMoves(space, parent, { host: s.host, dev: s.dev }, input.scenario.objective, ctx);
+    const moves = profileMoves(space, parent, { host: s.host, dev: s.dev, queue: s.queue }, input.scenario.objective, ctx);
     if (moves.length && i === 0) notes.push(moves[0]!.why);
     const predicted = new Map(moves.map((m) => [m.design.id, m.speedup]));
     const candidates = new Map([...neighbors(space, parent, ctx), ...moves.map((m) => m.design)].map((d) => [d.id, d]));

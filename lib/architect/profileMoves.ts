@@ -14,6 +14,12 @@
 // halves the component's time is an assumption, not a measurement. The remaining components
 // ("other": norms, rope, embeddings, lm head) have no dimension and lead to no move.
 //
+// For time-to-first-token objectives it reports ttft_queue_share, the share of that time requests
+// spent waiting to be admitted to the batch, and queue_wait_batch_full_share, the part of the wait
+// during which the batch was at its size limit. A parameter marked `relieves: ttft_queue_share`
+// (max_batch_size) admits v/v0 times as many: the full-batch wait is predicted to shrink by v0/v,
+// a speedup of 1 / (1 − q·φ·(1 − v0/v)) for wait share q and full share φ.
+//
 // Moves on different parts of the step combine: the best move of each parameter or dimension is
 // also paired with the best of every other, predicted from the time both save together,
 // 1 / (1 − saved₁ − saved₂). Host work and a device component do not overlap, so the pair is
@@ -52,6 +58,8 @@ export interface ProfileMove {
 export interface DecodeProfile {
   host?: number;
   dev?: Record<string, number>;
+  /** Share of time to first token spent waiting for a batch slot; part of it with the batch full. */
+  queue?: { share: number; full: number };
 }
 
 /** Objectives a shorter decode step improves; time to first token is not one (a waiting prompt may wait k steps). */
@@ -67,7 +75,11 @@ export function profileMoves(space: DesignSpace, parent: Design, profile: Decode
   const add = (m: ProfileMove) => {
     if ((moves.get(m.design.id)?.speedup ?? 0) < m.speedup) moves.set(m.design.id, m);
   };
-  const single = [...hostMoves(space, parent, profile.host, objective, ctx), ...deviceMoves(space, parent, profile, ctx)];
+  const single = [
+    ...hostMoves(space, parent, profile.host, objective, ctx),
+    ...deviceMoves(space, parent, profile, ctx),
+    ...admissionMoves(space, parent, profile.queue, objective, ctx),
+  ];
   for (const m of single) add(m);
   for (const m of combinedMoves(space, parent, single, ctx)) add(m);
   return [...moves.values()].sort((a, b) => b.speedup - a.speedup);
@@ -123,6 +135,35 @@ function hostMoves(space: DesignSpace, parent: Design, hostShare: number | undef
       });
       if (validateDesign(space, design.choices, design.params, ctx).length === 0) {
         out.push({ design, speedup, why, saved: h * (1 - v0 / v), target: name, change: `${name}=${v}` });
+      }
+    }
+  }
+  return out;
+}
+
+/** Larger batch limits where requests measurably waited for a slot of a full batch (TTFT and end-to-end latency objectives). */
+function admissionMoves(space: DesignSpace, parent: Design, queue: DecodeProfile['queue'], objective: string, ctx: SpaceContext): ProfileMove[] {
+  if (!queue || !/ttft|e2el/.test(objective)) return [];
+  const q = clampShare(queue.share);
+  const full = clampShare(queue.full);
+  const out: ProfileMove[] = [];
+  for (const [name, def] of Object.entries(space.params)) {
+    const v0 = parent.params[name];
+    if (def.relieves !== 'ttft_queue_share' || typeof v0 !== 'number' || v0 <= 0) continue;
+    for (const v of def.values) {
+      if (typeof v !== 'number' || v <= v0) continue;
+      const saved = q * full * (1 - v0 / v);
+      const speedup = 1 / (1 - saved);
+      if (speedup < MIN_SPEEDUP) continue;
+      const why = `requests of ${parent.id} spent ${pct(q)} of their time to first token waiting for a batch slot, ` +
+        `${pct(full)} of it with all ${v0} slots taken; ${name}=${v} admits ${v / v0}× as many (predicted ${speedup.toFixed(2)}×)`;
+      const design = makeDesign(space, parent.choices, { ...parent.params, [name]: v }, {
+        origin: 'model-free:profile',
+        hypothesis: why,
+        falsifiedBy: `objective not better than ${parent.id}`,
+      });
+      if (validateDesign(space, design.choices, design.params, ctx).length === 0) {
+        out.push({ design, speedup, why, saved, target: name, change: `${name}=${v}` });
       }
     }
   }

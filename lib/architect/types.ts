@@ -85,6 +85,9 @@ export interface OutcomeSummary {
   host?: number;
   /** Component → share of the decode forward's device time (bench's decode_device_share_<component>). */
   dev?: Record<string, number>;
+  /** Share of the time to first token spent waiting for a batch slot, and the part of that wait
+   * during which the batch was at its size limit (bench's ttft_queue_share, queue_wait_batch_full_share). */
+  queue?: { share: number; full: number };
 }
 
 export interface LlmSettings {

@@ -41,6 +41,18 @@ def test_offline_bench(stack, tmp_path):
     shares = {k: v for k, v in res.items() if k.startswith("decode_device_share_")}
     assert set(shares) == {f"decode_device_share_{c}" for c in ("attention", "linear", "other")}, shares
     assert abs(sum(shares.values()) - 1) < 1e-3 and all(0 <= v <= 1 for v in shares.values())
+    # all six prompts fit one batch of 8: none waits to be admitted
+    assert res["ttft_queue_share"] < 0.2
+
+
+def test_offline_bench_reports_time_spent_waiting_for_a_batch_slot(tmp_path):
+    """With room for one sequence, five of six requests that arrive together wait for a slot: most
+    of their time to first token is that wait, and all of it happens with the batch full."""
+    one = materialize(tmp_path, {**TINY_LLAMA, "name": "bench-one", "params": {**TINY_LLAMA["params"], "max_batch_size": 1}})
+    rc, evs, err = run_verb("bench", "--stack", str(one), *FIXED)
+    assert rc == 0, err[-1500:]
+    res = result_of(evs)
+    assert res["ttft_queue_share"] > 0.5 and res["queue_wait_batch_full_share"] > 0.95
 
 
 def test_offline_bench_rejects_an_edited_timing_loop(tmp_path):

@@ -177,3 +177,39 @@ describe('device-profile proposals', () => {
     expect(second.notes).toMatch(/together predicted 1\.66×/);
   });
 });
+
+describe('admission proposals (time waiting for a batch slot)', () => {
+  const space = loadDesignSpace();
+  const llama: ScenarioLike = { ...scenario, name: 'stream-like', objective: 'p99_ttft_ms', model: { arch: 'llama', preset: 'tiny-llama', weights: 'random', dtype: 'bfloat16' } };
+  const ctx = spaceContextFor({ scenario: llama, hardware: h100, constraints: {} });
+
+  it('raises the batch limit where requests waited for a slot of a full batch, predicted from the wait', () => {
+    const parent = defaultDesign(space, ctx);
+    expect(parent.params.max_batch_size).toBe(16);
+    const moves = profileMoves(space, parent, { queue: { share: 0.8, full: 1 } }, 'p99_ttft_ms', ctx);
+    const byValue = moves.map((m) => [m.design.params.max_batch_size, Number(m.speedup.toFixed(3))]);
+    // 32 slots halve the full-batch wait, 64 leave a quarter of it, ...
+    expect(byValue).toEqual([[256, 4], [128, 3.333], [64, 2.5], [32, 1.667]].map(([v, s]) => [v, Number((1 / (1 - 0.8 * (1 - 16 / v!))).toFixed(3))]));
+    expect(byValue[3]).toEqual([32, 1.667]);
+    expect(moves[0]!.why).toMatch(/80% of their time to first token waiting for a batch slot, 100% of it with all 16 slots taken/);
+  });
+
+  it('leaves the limit alone when the wait is not for a full batch, or the objective is throughput', () => {
+    const parent = defaultDesign(space, ctx);
+    expect(profileMoves(space, parent, { queue: { share: 0.8, full: 0 } }, 'p99_ttft_ms', ctx)).toEqual([]);
+    expect(profileMoves(space, parent, { queue: { share: 0.01, full: 1 } }, 'p99_ttft_ms', ctx)).toEqual([]);
+    expect(profileMoves(space, parent, { queue: { share: 0.8, full: 1 } }, 'output_throughput', ctx)).toEqual([]);
+  });
+
+  it('summarizes the bench figures and proposes the larger batch in the next round', async () => {
+    const first = await planRound(input({ scenario: llama }));
+    const d = first.designs[0]!;
+    const outcome: CandidateOutcome = { designId: d.id, design: d, status: 'accepted', objective: 245,
+      metrics: { p99_ttft_ms: 245, ttft_queue_share: 0.7, queue_wait_batch_full_share: 0.9 } };
+    expect(summarizeOutcome(outcome, llama).queue).toEqual({ share: 0.7, full: 0.9 });
+    const second = await planRound(input({ scenario: llama, round: 2, memory: first.memory, history: [outcome], budget: { candidatesLeft: 5, roundsLeft: 2 } }));
+    const profiled = second.designs.filter((x) => x.origin?.startsWith('model-free:profile-of-'));
+    expect(profiled.length).toBeGreaterThan(0);
+    expect(Number(profiled[0]!.params.max_batch_size)).toBeGreaterThan(16);
+  });
+});

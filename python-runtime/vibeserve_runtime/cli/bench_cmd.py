@@ -105,7 +105,8 @@ def run(args) -> int:
             for rep in obs["reps"]:
                 recs, dur = _records_from_offline(rep)
                 runs.append(compute_metrics(recs, dur) | {"engine_steps": rep.get("steps"), **kv_summary(rep.get("kv_samples") or []),
-                                                          **_numbers(rep.get("decode_profile"))})
+                                                          **_numbers(rep.get("decode_profile")),
+                                                          **_numbers(rep.get("admission"))})
             claimed = sum(r["duration_s"] for r in runs)
             if claimed > wall:   # the candidate's own clock cannot run faster than ours
                 raise events.CandidateError("integrity_violation", f"the stack reported {claimed:.2f}s of runs "

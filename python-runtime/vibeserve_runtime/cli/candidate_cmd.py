@@ -93,6 +93,7 @@ def _run_rep(engine, rep: dict, max_conc: int | None) -> dict:
     rec = {i: {"prompt_tokens": len(reqs[i][0]), "output_tokens": 0, "times": [], "start": 0.0} for i in range(len(reqs))}
     running = steps = 0
     kv: list[dict] = []
+    queue = QueueWait(engine)
     enable = getattr(engine, "enable_profile", None)   # an engine without one reports no decode profile
     profile = enable() if enable else None
     prof0 = profile.snapshot() if profile else None
@@ -108,8 +109,10 @@ def _run_rep(engine, rep: dict, max_conc: int | None) -> dict:
             if pending:
                 time.sleep(max(0.0, min(pending[-1][0] - now, 0.05)))
             continue
+        t_step = time.perf_counter()
         outs = engine.step()
         t = time.perf_counter()
+        queue.after_step(t - t_step, sum(1 for o in outs if o.finished))
         steps += 1
         if steps % 8 == 1:   # KV occupancy samples (cheap, but not free: not every step)
             kv.append({k: v for k, v in engine.stats().items() if k.startswith("kv_") and isinstance(v, (int, float))})
@@ -121,8 +124,36 @@ def _run_rep(engine, rep: dict, max_conc: int | None) -> dict:
                 rec[i]["output_tokens"] = o.num_output_tokens or len(rec[i]["times"])
                 rec[i]["finish_reason"] = o.finish_reason
                 running -= 1
+    ttft_s = sum(r["times"][0] - r["start"] for r in rec.values() if r["times"])
     return {"duration_s": time.perf_counter() - t0, "records": list(rec.values()), "steps": steps, "kv_samples": kv,
-            "decode_profile": host_share_between(prof0, profile.snapshot()) if profile else {}}
+            "decode_profile": host_share_between(prof0, profile.snapshot()) if profile else {},
+            "admission": queue.summary(ttft_s)}
+
+
+class QueueWait:
+    """How much of the time to first token requests spent waiting to be admitted to the batch, and
+    how much of that wait happened while the batch was at its size limit (so a larger limit would
+    have admitted them). Each step adds (requests waiting after it) x (its duration): a request
+    that arrived during the step counts from the step's start, which errs long by under one step."""
+
+    def __init__(self, engine):
+        self.scheduler = engine.scheduler
+        self.max_batch = int(engine.spec.params.get("max_batch_size") or 0)
+        self.wait_s = self.wait_full_s = 0.0
+
+    def after_step(self, seconds: float, finished: int) -> None:
+        waiting = len(self.scheduler.waiting)
+        if waiting:
+            self.wait_s += waiting * seconds
+            # the batch this step ran: those still running plus those it finished
+            if self.max_batch and len(self.scheduler.running) + finished >= self.max_batch:
+                self.wait_full_s += waiting * seconds
+
+    def summary(self, ttft_s: float) -> dict:
+        if ttft_s <= 0:
+            return {}
+        return {"ttft_queue_share": round(min(1.0, self.wait_s / ttft_s), 4),
+                "queue_wait_batch_full_share": round(self.wait_full_s / self.wait_s, 4) if self.wait_s else 0.0}
 
 
 def run(args) -> int:
