@@ -92,7 +92,10 @@ export function summarizeOutcome(o: CandidateOutcome, scenario: ScenarioLike): O
   if (dev) s.dev = dev;
   const q = o.metrics?.ttft_queue_share;
   const full = o.metrics?.queue_wait_batch_full_share;
-  if (ok && typeof q === 'number' && Number.isFinite(q) && typeof full === 'number' && Number.isFinite(full)) s.queue = { share: q, full };
+  const peak = o.metrics?.queue_peak_waiting_full;
+  if (ok && typeof q === 'number' && Number.isFinite(q) && typeof full === 'number' && Number.isFinite(full)) {
+    s.queue = { share: q, full, ...(typeof peak === 'number' && peak > 0 ? { peak } : {}) };
+  }
   if (o.design.llmTask) s.c = { ...s.c, [o.design.llmTask.dimension]: o.design.llmTask.componentName };
   return s;
 }

@@ -17,8 +17,11 @@
 // For time-to-first-token objectives it reports ttft_queue_share, the share of that time requests
 // spent waiting to be admitted to the batch, and queue_wait_batch_full_share, the part of the wait
 // during which the batch was at its size limit. A parameter marked `relieves: ttft_queue_share`
-// (max_batch_size) admits v/v0 times as many: the full-batch wait is predicted to shrink by v0/v,
-// a speedup of 1 / (1 − q·φ·(1 − v0/v)) for wait share q and full share φ.
+// (max_batch_size) adds v − v0 slots. With at most p requests seen waiting behind the full batch
+// (queue_peak_waiting_full), they relieve a share r = min(1, (v − v0)/p) of that wait (without p,
+// r = 1 − v0/v), a speedup of 1 / (1 − q·φ·r) for wait share q and full share φ. Values beyond the
+// first that covers p relieve nothing more and only make steps longer, so they are not proposed;
+// CUDA-graph buckets are widened with the batch so the larger decode batches still replay.
 //
 // Moves on different parts of the step combine: the best move of each parameter or dimension is
 // also paired with the best of every other, predicted from the time both save together,
@@ -59,7 +62,7 @@ export interface DecodeProfile {
   host?: number;
   dev?: Record<string, number>;
   /** Share of time to first token spent waiting for a batch slot; part of it with the batch full. */
-  queue?: { share: number; full: number };
+  queue?: { share: number; full: number; peak?: number };
 }
 
 /** Objectives a shorter decode step improves; time to first token is not one (a waiting prompt may wait k steps). */
@@ -146,18 +149,21 @@ function admissionMoves(space: DesignSpace, parent: Design, queue: DecodeProfile
   if (!queue || !/ttft|e2el/.test(objective)) return [];
   const q = clampShare(queue.share);
   const full = clampShare(queue.full);
+  const peak = queue.peak !== undefined && queue.peak > 0 ? queue.peak : undefined;
   const out: ProfileMove[] = [];
   for (const [name, def] of Object.entries(space.params)) {
     const v0 = parent.params[name];
     if (def.relieves !== 'ttft_queue_share' || typeof v0 !== 'number' || v0 <= 0) continue;
-    for (const v of def.values) {
-      if (typeof v !== 'number' || v <= v0) continue;
-      const saved = q * full * (1 - v0 / v);
+    const larger = def.values.filter((v): v is number => typeof v === 'number' && v > v0).sort((a, b) => a - b);
+    for (const v of larger) {
+      const relieved = peak ? Math.min(1, (v - v0) / peak) : 1 - v0 / v;
+      const saved = q * full * relieved;
       const speedup = 1 / (1 - saved);
       if (speedup < MIN_SPEEDUP) continue;
+      const seen = peak ? ` (up to ${peak} waiting)` : '';
       const why = `requests of ${parent.id} spent ${pct(q)} of their time to first token waiting for a batch slot, ` +
-        `${pct(full)} of it with all ${v0} slots taken; ${name}=${v} admits ${v / v0}× as many (predicted ${speedup.toFixed(2)}×)`;
-      const design = makeDesign(space, parent.choices, { ...parent.params, [name]: v }, {
+        `${pct(full)} of it with all ${v0} slots taken${seen}; ${name}=${v} admits ${v - v0} more (predicted ${speedup.toFixed(2)}×)`;
+      const design = makeDesign(space, parent.choices, withGraphBucketsFor(space, { ...parent.params, [name]: v }, v), {
         origin: 'model-free:profile',
         hypothesis: why,
         falsifiedBy: `objective not better than ${parent.id}`,
@@ -165,9 +171,20 @@ function admissionMoves(space: DesignSpace, parent: Design, queue: DecodeProfile
       if (validateDesign(space, design.choices, design.params, ctx).length === 0) {
         out.push({ design, speedup, why, saved, target: name, change: `${name}=${v}` });
       }
+      if (relieved >= 1) break;   // every waiting request admitted: larger batches only cost step time
     }
   }
   return out;
+}
+
+/** Params whose CUDA-graph buckets reach a batch of `batch` (the smallest listed set that does), if they stop short of it. */
+function withGraphBucketsFor(space: DesignSpace, params: Design['params'], batch: number): Design['params'] {
+  const buckets = params.graph_batch_sizes;
+  if (!Array.isArray(buckets) || Math.max(...buckets) >= batch) return params;
+  const wider = (space.params.graph_batch_sizes?.values ?? [])
+    .filter((v): v is number[] => Array.isArray(v) && Math.max(...v) >= batch)
+    .sort((a, b) => Math.max(...a) - Math.max(...b))[0];
+  return wider ? { ...params, graph_batch_sizes: wider } : params;
 }
 
 /**

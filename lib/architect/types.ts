@@ -87,7 +87,7 @@ export interface OutcomeSummary {
   dev?: Record<string, number>;
   /** Share of the time to first token spent waiting for a batch slot, and the part of that wait
    * during which the batch was at its size limit (bench's ttft_queue_share, queue_wait_batch_full_share). */
-  queue?: { share: number; full: number };
+  queue?: { share: number; full: number; peak?: number };
 }
 
 export interface LlmSettings {

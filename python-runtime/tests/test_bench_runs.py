@@ -53,6 +53,7 @@ def test_offline_bench_reports_time_spent_waiting_for_a_batch_slot(tmp_path):
     assert rc == 0, err[-1500:]
     res = result_of(evs)
     assert res["ttft_queue_share"] > 0.5 and res["queue_wait_batch_full_share"] > 0.95
+    assert res["queue_peak_waiting_full"] == 5   # the batch lacked five slots at worst
 
 
 def test_offline_bench_rejects_an_edited_timing_loop(tmp_path):

@@ -194,6 +194,18 @@ describe('admission proposals (time waiting for a batch slot)', () => {
     expect(moves[0]!.why).toMatch(/80% of their time to first token waiting for a batch slot, 100% of it with all 16 slots taken/);
   });
 
+  it('stops at the first limit that admits every request seen waiting, and widens the graph buckets to it', () => {
+    const base = defaultDesign(space, ctx);
+    const parent = makeDesign(space, { ...base.choices, execution: 'cuda_graphs' }, { ...base.params, graph_batch_sizes: [1, 2, 4, 8, 16, 32] });
+    expect(validateDesign(space, parent.choices, parent.params, ctx)).toEqual([]);
+    const moves = profileMoves(space, parent, { queue: { share: 0.8, full: 1, peak: 20 } }, 'p99_ttft_ms', ctx);
+    // 32 slots admit 16 of the 20 seen waiting (0.8 of the wait), 64 admit all of them; 128 and 256 add nothing
+    expect(moves.map((m) => [m.design.params.max_batch_size, Number(m.speedup.toFixed(3))])).toEqual([[64, 5], [32, 2.778]]);
+    expect(moves[0]!.design.params.graph_batch_sizes).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256]);
+    expect(moves[1]!.design.params.graph_batch_sizes).toEqual([1, 2, 4, 8, 16, 32]);
+    expect(moves[0]!.why).toMatch(/\(up to 20 waiting\); max_batch_size=64 admits 48 more/);
+  });
+
   it('leaves the limit alone when the wait is not for a full batch, or the objective is throughput', () => {
     const parent = defaultDesign(space, ctx);
     expect(profileMoves(space, parent, { queue: { share: 0.8, full: 0 } }, 'p99_ttft_ms', ctx)).toEqual([]);
@@ -205,8 +217,8 @@ describe('admission proposals (time waiting for a batch slot)', () => {
     const first = await planRound(input({ scenario: llama }));
     const d = first.designs[0]!;
     const outcome: CandidateOutcome = { designId: d.id, design: d, status: 'accepted', objective: 245,
-      metrics: { p99_ttft_ms: 245, ttft_queue_share: 0.7, queue_wait_batch_full_share: 0.9 } };
-    expect(summarizeOutcome(outcome, llama).queue).toEqual({ share: 0.7, full: 0.9 });
+      metrics: { p99_ttft_ms: 245, ttft_queue_share: 0.7, queue_wait_batch_full_share: 0.9, queue_peak_waiting_full: 12 } };
+    expect(summarizeOutcome(outcome, llama).queue).toEqual({ share: 0.7, full: 0.9, peak: 12 });
     const second = await planRound(input({ scenario: llama, round: 2, memory: first.memory, history: [outcome], budget: { candidatesLeft: 5, roundsLeft: 2 } }));
     const profiled = second.designs.filter((x) => x.origin?.startsWith('model-free:profile-of-'));
     expect(profiled.length).toBeGreaterThan(0);

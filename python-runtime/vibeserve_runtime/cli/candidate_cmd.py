@@ -140,6 +140,7 @@ class QueueWait:
         self.scheduler = engine.scheduler
         self.max_batch = int(engine.spec.params.get("max_batch_size") or 0)
         self.wait_s = self.wait_full_s = 0.0
+        self.peak_full = 0   # most requests seen waiting behind a full batch: the slots it lacked
 
     def after_step(self, seconds: float, finished: int) -> None:
         waiting = len(self.scheduler.waiting)
@@ -148,12 +149,14 @@ class QueueWait:
             # the batch this step ran: those still running plus those it finished
             if self.max_batch and len(self.scheduler.running) + finished >= self.max_batch:
                 self.wait_full_s += waiting * seconds
+                self.peak_full = max(self.peak_full, waiting)
 
     def summary(self, ttft_s: float) -> dict:
         if ttft_s <= 0:
             return {}
         return {"ttft_queue_share": round(min(1.0, self.wait_s / ttft_s), 4),
-                "queue_wait_batch_full_share": round(self.wait_full_s / self.wait_s, 4) if self.wait_s else 0.0}
+                "queue_wait_batch_full_share": round(self.wait_full_s / self.wait_s, 4) if self.wait_s else 0.0,
+                "queue_peak_waiting_full": self.peak_full}
 
 
 def run(args) -> int:
