@@ -7,7 +7,7 @@ import { candidateDir, readJsonIfExists, writeJsonAtomic } from '../lib/artifact
 import { runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
 import type { BenchmarkInput, BenchmarkOutput, Metrics, UntrustedStack } from '../lib/searchTypes.js';
 import { runUntrustedVerbInActivity, sandboxEnv, type SandboxNote } from '../lib/untrustedVerb.js';
-import { slotsNeeded, type DeviceSlots } from './gpuSlots.js';
+import { withActivitySlots, type DeviceSlots } from './gpuSlots.js';
 
 /** bench.json may hold the metrics flat or under `metrics` (the report reads both). */
 function flatMetrics(raw: Record<string, unknown>): Metrics {
@@ -37,7 +37,7 @@ export function createBenchmark(slots: DeviceSlots) {
     }
     const workloadPath = path.join(dir, 'workload.json');
     writeJsonAtomic(workloadPath, input.workload);
-    return slots.with(async (env, slot) => {
+    return withActivitySlots(slots, input.devices, 'benchmark', async (env, slot) => {
       const heartbeatBase = { candidateId: input.candidateId, slot };
       if (input.untrusted) return benchInSandbox(input, input.untrusted, benchPath, env, heartbeatBase);
       const partial = path.join(dir, `bench.attempt-${ctx.info.attempt}.json`);
@@ -50,7 +50,7 @@ export function createBenchmark(slots: DeviceSlots) {
       else writeJsonAtomic(benchPath, result);
       const metrics = flatMetrics(result);
       return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: false };
-    }, slotsNeeded(input.devices, slots, 'benchmark'));
+    });
   };
 }
 

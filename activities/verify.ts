@@ -8,7 +8,7 @@ import { candidateDir, readJsonIfExists, writeJsonAtomic } from '../lib/artifact
 import { candidateRejection, runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
 import type { UntrustedStack, VerifyInput, VerifyOutput } from '../lib/searchTypes.js';
 import { runUntrustedVerbInActivity, sandboxEnv, type SandboxNote } from '../lib/untrustedVerb.js';
-import { slotsNeeded, type DeviceSlots } from './gpuSlots.js';
+import { withActivitySlots, type DeviceSlots } from './gpuSlots.js';
 
 interface CheckResult {
   passed: boolean;
@@ -37,7 +37,7 @@ export function createVerify(slots: DeviceSlots) {
       log.info('verify resumed from an earlier attempt', { candidateId: input.candidateId, after: ctx.info.heartbeatDetails });
       return { passed: true, checkPath, checks: previous.checks?.length ?? 0, resumed: true, ...(previous.sandbox ? { sandbox: previous.sandbox.protections } : {}) };
     }
-    return slots.with(async (env, slot) => {
+    return withActivitySlots(slots, input.devices, 'verify', async (env, slot) => {
       const run: CheckRun = { input, checkPath, env, heartbeatBase: { candidateId: input.candidateId, slot } };
       const result = input.untrusted ? await checkInSandbox(run, input.untrusted) : await checkDirectly(run);
       if (!result.passed) {
@@ -45,7 +45,7 @@ export function createVerify(slots: DeviceSlots) {
         throw candidateRejection('wrong_output', `correctness check failed: ${failed.join(', ') || 'see check.json'}`, 'verify');
       }
       return { passed: true, checkPath, checks: result.checks.length, resumed: false, ...(result.sandbox ? { sandbox: result.sandbox.protections } : {}) };
-    }, slotsNeeded(input.devices, slots, 'verify'));
+    });
   };
 }
 

@@ -131,14 +131,9 @@ function hostMoves(space: DesignSpace, parent: Design, hostShare: number | undef
       const speedup = 1 / (1 - h + (h * v0) / v);
       if (speedup < MIN_SPEEDUP) continue;
       const why = `decode steps of ${parent.id} spend ${Math.round(h * 100)}% of their time on the host; ${name}=${v} pays it once per ${v} tokens instead of ${v0} (predicted ${speedup.toFixed(2)}×)`;
-      const design = makeDesign(space, parent.choices, { ...parent.params, [name]: v }, {
-        origin: 'model-free:profile',
-        hypothesis: why,
-        falsifiedBy: `objective not better than ${parent.id}`,
-      });
-      if (validateDesign(space, design.choices, design.params, ctx).length === 0) {
-        out.push({ design, speedup, why, saved: h * (1 - v0 / v), target: name, change: `${name}=${v}` });
-      }
+      const move = validMove(space, ctx, parent, parent.choices, { ...parent.params, [name]: v },
+        { speedup, why, saved: h * (1 - v0 / v), target: name, change: `${name}=${v}` });
+      if (move) out.push(move);
     }
   }
   return out;
@@ -163,14 +158,9 @@ function admissionMoves(space: DesignSpace, parent: Design, queue: DecodeProfile
       const seen = peak ? ` (up to ${peak} waiting)` : '';
       const why = `requests of ${parent.id} spent ${pct(q)} of their time to first token waiting for a batch slot, ` +
         `${pct(full)} of it with all ${v0} slots taken${seen}; ${name}=${v} admits ${v - v0} more (predicted ${speedup.toFixed(2)}×)`;
-      const design = makeDesign(space, parent.choices, withGraphBucketsFor(space, { ...parent.params, [name]: v }, v), {
-        origin: 'model-free:profile',
-        hypothesis: why,
-        falsifiedBy: `objective not better than ${parent.id}`,
-      });
-      if (validateDesign(space, design.choices, design.params, ctx).length === 0) {
-        out.push({ design, speedup, why, saved, target: name, change: `${name}=${v}` });
-      }
+      const move = validMove(space, ctx, parent, parent.choices, withGraphBucketsFor(space, { ...parent.params, [name]: v }, v),
+        { speedup, why, saved, target: name, change: `${name}=${v}` });
+      if (move) out.push(move);
       if (relieved >= 1) break;   // every waiting request admitted: larger batches only cost step time
     }
   }
@@ -213,15 +203,22 @@ function deviceMoves(space: DesignSpace, parent: Design, profile: DecodeProfile,
       const also = alsoMoved.length ? ` (with ${alsoMoved.map((d) => `${d}=${choices[d]}`).join(', ')})` : '';
       const why = `${component} takes ${pct(share)} of ${parent.id}'s decode forward on the device (${pct(f)} of the step); ` +
         `${dim}=${choice}${also} predicted ${speedup.toFixed(2)}× if it halves that time (assumed)`;
-      const design = makeDesign(space, choices, parent.params, {
-        origin: 'model-free:profile',
-        hypothesis: why,
-        falsifiedBy: `objective not better than ${parent.id}`,
-      });
-      if (design.id !== parent.id && validateDesign(space, design.choices, design.params, ctx).length === 0) {
-        out.push({ design, speedup, why, saved: f * (1 - ASSUMED_DEVICE_FACTOR), target: dim, change: `${dim}=${choice}` });
-      }
+      const move = validMove(space, ctx, parent, choices, parent.params,
+        { speedup, why, saved: f * (1 - ASSUMED_DEVICE_FACTOR), target: dim, change: `${dim}=${choice}` });
+      if (move) out.push(move);
     }
   }
   return out;
+}
+
+/** The move's design (its hypothesis the move's reason), if it differs from the parent and is valid here. */
+function validMove(space: DesignSpace, ctx: SpaceContext, parent: Design, choices: Design['choices'], params: Design['params'],
+  move: Omit<ProfileMove, 'design'>): ProfileMove | undefined {
+  const design = makeDesign(space, choices, params, {
+    origin: 'model-free:profile',
+    hypothesis: move.why,
+    falsifiedBy: `objective not better than ${parent.id}`,
+  });
+  if (design.id === parent.id || validateDesign(space, design.choices, design.params, ctx).length > 0) return undefined;
+  return { design, ...move };
 }

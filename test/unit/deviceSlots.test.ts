@@ -29,6 +29,24 @@ describe('device slots for single- and multi-device candidates', () => {
     expect(order).toEqual(['pair:0,1', 'single:0']);
   });
 
+  it('heartbeats while waiting, and a cancelled waiter leaves the line to those behind it', async () => {
+    const slots = new DeviceSlots(['0', '1'], true);
+    const held = await slots.acquire(1);
+    let beats = 0;
+    const cancel = new AbortController();
+    const pair = slots.acquire(2, { signal: cancel.signal, heartbeat: () => beats++, heartbeatMs: 5 });
+    const single = slots.acquire(1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(beats).toBeGreaterThan(1); // the waiting activity stays alive for the server
+    cancel.abort(new Error('activity cancelled'));
+    await expect(pair).rejects.toThrow('activity cancelled');
+    expect(await single).toEqual(['1']); // served as soon as the pair ahead of it left
+    const after = beats;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(beats).toBe(after); // no heartbeats once it stopped waiting
+    slots.release(held);
+  });
+
   it('refuses a candidate larger than the host', async () => {
     const slots = new DeviceSlots(['cpu0'], false);
     await expect(slots.acquire(2)).rejects.toThrow(/2 device slot\(s\) on a worker with 1/);

@@ -112,10 +112,10 @@ def _run_rep(engine, rep: dict, max_conc: int | None) -> dict:
         t_step = time.perf_counter()
         outs = engine.step()
         t = time.perf_counter()
-        queue.after_step(t - t_step, sum(1 for o in outs if o.finished))
         steps += 1
         if steps % 8 == 1:   # KV occupancy samples (cheap, but not free: not every step)
             kv.append({k: v for k, v in engine.stats().items() if k.startswith("kv_") and isinstance(v, (int, float))})
+        finished = 0
         for o in outs:
             i = int(o.request_id[1:])
             if o.new_token_ids:
@@ -123,7 +123,9 @@ def _run_rep(engine, rep: dict, max_conc: int | None) -> dict:
             if o.finished:
                 rec[i]["output_tokens"] = o.num_output_tokens or len(rec[i]["times"])
                 rec[i]["finish_reason"] = o.finish_reason
-                running -= 1
+                finished += 1
+        running -= finished
+        queue.after_step(t - t_step, finished)
     ttft_s = sum(r["times"][0] - r["start"] for r in rec.values() if r["times"])
     return {"duration_s": time.perf_counter() - t0, "records": list(rec.values()), "steps": steps, "kv_samples": kv,
             "decode_profile": host_share_between(prof0, profile.snapshot()) if profile else {},
