@@ -34,6 +34,8 @@ DEFAULT_SCENARIOS = ["scenarios/mixtral-moe.yaml", "scenarios/hopper-kernels.yam
 VARIANTS = {"generic": {}, "attention=triton_paged": {"attention": "triton_paged"},
             "moe=dense_decode": {"moe": "dense_decode"},
             "attention=triton_paged,moe=dense_decode": {"attention": "triton_paged", "moe": "dense_decode"},
+            "moe=fused_tuned": {"moe": "fused_tuned"},
+            "attention=triton_paged,moe=fused_tuned": {"attention": "triton_paged", "moe": "fused_tuned"},
             "linear=int8_weight_only": {"linear": "int8_weight_only"}, "linear=fp8": {"linear": "fp8"}}
 
 

@@ -24,9 +24,10 @@
 // CUDA-graph buckets are widened with the batch so the larger decode batches still replay.
 //
 // Moves on different parts of the step combine: the best move of each parameter or dimension is
-// also paired with the best of every other, predicted from the time both save together,
-// 1 / (1 − saved₁ − saved₂). Host work and a device component do not overlap, so the pair is
-// worth measuring before either alone (it is what the next round would build anyway).
+// also combined with the best of every other, in pairs, triples and so on, predicted from the time
+// they save together, 1 / (1 − saved₁ − saved₂ − …). Host work and the device components do not
+// overlap, so the combination is worth measuring before its parts alone (it is what the following
+// rounds would build one move at a time, at a round each).
 import {
   makeDesign,
   offeredChoices,
@@ -88,35 +89,51 @@ export function profileMoves(space: DesignSpace, parent: Design, profile: Decode
   return [...moves.values()].sort((a, b) => b.speedup - a.speedup);
 }
 
-/** The best move of each target paired with the best of every other target. */
+/** Most targets whose best moves are combined (2^n − n − 1 combinations). */
+const MAX_COMBINED_TARGETS = 5;
+
+/** The best move of each target combined with the best of every other target: every pair, triple, … of them. */
 function combinedMoves(space: DesignSpace, parent: Design, single: ProfileMove[], ctx: SpaceContext): ProfileMove[] {
   const best = new Map<string, ProfileMove>();
   for (const m of single) if ((best.get(m.target)?.saved ?? -1) < m.saved) best.set(m.target, m);
-  const tops = [...best.values()];
+  const tops = [...best.values()].sort((a, b) => b.saved - a.saved).slice(0, MAX_COMBINED_TARGETS);
   const out: ProfileMove[] = [];
-  for (let i = 0; i < tops.length; i++) {
-    for (let j = i + 1; j < tops.length; j++) {
-      const [a, b] = [tops[i]!, tops[j]!];
-      const changedChoices = Object.fromEntries(Object.entries(b.design.choices).filter(([d, c]) => parent.choices[d] !== c));
-      const changedParams = Object.fromEntries(Object.entries(b.design.params).filter(([k, v]) => JSON.stringify(parent.params[k]) !== JSON.stringify(v)));
-      const choices = repairChoices(space, { ...a.design.choices, ...changedChoices }, ctx);
-      if (!choices || Object.entries(changedChoices).some(([d, c]) => choices[d] !== c)) continue;
-      const saved = a.saved + b.saved;
-      if (!(saved < 1)) continue;
-      const speedup = 1 / (1 - saved);
-      const why = `${a.change} and ${b.change} act on different parts of ${parent.id}'s decode step ` +
-        `(${pct(a.saved)} and ${pct(b.saved)} of it predicted saved): together predicted ${speedup.toFixed(2)}×`;
-      const design = makeDesign(space, choices, { ...a.design.params, ...changedParams }, {
-        origin: 'model-free:profile',
-        hypothesis: why,
-        falsifiedBy: `objective not better than ${parent.id}, ${a.change} alone and ${b.change} alone`,
-      });
-      if (validateDesign(space, design.choices, design.params, ctx).length === 0) {
-        out.push({ design, speedup, why, saved, target: `${a.target}+${b.target}`, change: `${a.change}, ${b.change}` });
-      }
-    }
+  for (let mask = 1; mask < 1 << tops.length; mask++) {
+    const group = tops.filter((_, i) => mask & (1 << i));
+    if (group.length < 2) continue;
+    const move = combine(space, parent, group, ctx);
+    if (move) out.push(move);
   }
   return out;
+}
+
+/** One design with every move of the group applied, if they are compatible; predicted from the time they save together. */
+function combine(space: DesignSpace, parent: Design, group: ProfileMove[], ctx: SpaceContext): ProfileMove | undefined {
+  let wanted: Design['choices'] = { ...parent.choices };
+  let params: Design['params'] = { ...parent.params };
+  const changedChoices: Design['choices'] = {};
+  for (const m of group) {
+    for (const [d, c] of Object.entries(m.design.choices)) if (parent.choices[d] !== c) changedChoices[d] = c;
+    wanted = { ...wanted, ...changedChoices };
+    const changedParams = Object.fromEntries(Object.entries(m.design.params).filter(([k, v]) => JSON.stringify(parent.params[k]) !== JSON.stringify(v)));
+    params = { ...params, ...changedParams };
+  }
+  const choices = repairChoices(space, wanted, ctx);
+  if (!choices || Object.entries(changedChoices).some(([d, c]) => choices[d] !== c)) return undefined;
+  const saved = group.reduce((sum, m) => sum + m.saved, 0);
+  if (!(saved < 1)) return undefined;
+  const speedup = 1 / (1 - saved);
+  const changes = group.map((m) => m.change);
+  const list = (xs: string[]) => `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`;
+  const why = `${list(changes)} act on different parts of ${parent.id}'s decode step ` +
+    `(${list(group.map((m) => pct(m.saved)))} of it predicted saved): together predicted ${speedup.toFixed(2)}×`;
+  const design = makeDesign(space, choices, params, {
+    origin: 'model-free:profile',
+    hypothesis: why,
+    falsifiedBy: `objective not better than ${parent.id}, ${changes.join(' alone, ')} alone`,
+  });
+  if (validateDesign(space, design.choices, design.params, ctx).length > 0) return undefined;
+  return { design, speedup, why, saved, target: group.map((m) => m.target).join('+'), change: changes.join(', ') };
 }
 
 function hostMoves(space: DesignSpace, parent: Design, hostShare: number | undefined, objective: string, ctx: SpaceContext): ProfileMove[] {

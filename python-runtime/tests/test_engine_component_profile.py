@@ -47,7 +47,7 @@ def test_shares_cover_the_forward_and_follow_a_slowed_component():
     assert slow["linear"] < base["linear"]
 
 
-@pytest.mark.parametrize("moe", ["loop", "fused_triton", "dense_decode"])
+@pytest.mark.parametrize("moe", ["loop", "fused_triton", "dense_decode", "fused_tuned"])
 def test_expert_linears_count_as_the_moe_block(moe):
     engine = Engine.from_spec(spec("tiny-mixtral", "mixtral", moe=moe))
     s = shares(probed(engine))

@@ -65,7 +65,8 @@ def test_combination_matches_hf_alone_and_batched(kv_cache, scheduler, attention
 @pytest.mark.parametrize("preset,arch,moe", [("tiny-gpt2", "gpt2", "loop"), ("tiny-qwen2", "qwen2", "loop"),
                                              ("tiny-mixtral", "mixtral", "loop"),
                                              ("tiny-mixtral", "mixtral", "fused_triton"),
-                                             ("tiny-mixtral", "mixtral", "dense_decode")])
+                                             ("tiny-mixtral", "mixtral", "dense_decode"),
+                                             ("tiny-mixtral", "mixtral", "fused_tuned")])
 def test_other_models_match_hf(preset, arch, moe):
     engine = Engine.from_spec(spec(preset, arch, moe=moe, scheduler="chunked_prefill"))
     assert engine.generate(PROMPTS, GREEDY) == hf_greedy(preset, arch)

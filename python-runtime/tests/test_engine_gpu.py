@@ -54,7 +54,8 @@ def test_gpu_combinations_match_hf(attention, execution, scheduler):
 
 
 @pytest.mark.parametrize("preset,arch,moe", [("tiny-gpt2", "gpt2", "loop"), ("tiny-mixtral", "mixtral", "fused_triton"),
-                                             ("tiny-mixtral", "mixtral", "dense_decode"), ("tiny-qwen2", "qwen2", "loop")])
+                                             ("tiny-mixtral", "mixtral", "dense_decode"), ("tiny-mixtral", "mixtral", "fused_tuned"),
+                                             ("tiny-qwen2", "qwen2", "loop")])
 def test_gpu_models_with_graphs(preset, arch, moe):
     e = engine(preset, arch, kv_cache="paged", attention="triton_paged", execution="cuda_graphs", moe=moe)
     assert e.generate(PROMPTS, GREEDY) == reference(preset, arch)

@@ -138,3 +138,71 @@ def test_dense_decode_moe_matches_the_grouped_layer(T):
     dense._grouped = lambda *a, f=dense._grouped: (calls.append(1), f(*a))[1]
     torch.testing.assert_close(dense(x), grouped(x), atol=1e-4, rtol=1e-4)
     assert bool(calls) == (T > DENSE_MAX_TOKENS)
+
+
+@pytest.mark.parametrize("T,E,top_k", [(1, 8, 2), (9, 8, 2), (20, 4, 1), (6, 6, 3)])
+def test_fused_routing_picks_the_top_experts_and_renormalizes(T, E, top_k):
+    from vibeserve_runtime.components.moe.routing import route
+    from vibeserve_runtime.kernels.moe_routing import route_fused
+    torch.manual_seed(4)
+    H = 300                                          # not a multiple of the kernel's 256-wide chunks
+    x, gate = torch.randn(T, H, device=DEV), torch.randn(E, H, device=DEV)
+    weights, ids = route_fused(x, gate, top_k)
+    want_w, want_ids = route(x, gate, top_k)         # fp32 inputs: no rounding of the logits either side
+    assert torch.equal(ids, want_ids) and ids.dtype == torch.int64
+    torch.testing.assert_close(weights, want_w.float(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(T, device=DEV))
+
+
+def _expert_mlp_reference(x, w_gate_up, w_down, weights, ids):
+    inter = w_gate_up.shape[1] // 2
+    out = torch.zeros_like(x)
+    for t in range(x.shape[0]):
+        for k in range(ids.shape[1]):
+            e = ids[t, k]
+            h = w_gate_up[e] @ x[t]
+            out[t] += weights[t, k] * (w_down[e] @ (F.silu(h[:inter]) * h[inter:]))
+    return out
+
+
+@pytest.mark.parametrize("T,block_m,tiles,splits", [
+    (3, 16, ((64, 64, 1), (64, 128, 2)), 1),    # a K step longer than half of K: the split collapses to one
+    (40, 16, ((32, 32, 1), (32, 64, 3)), 2),    # K=96 in 3 parts of 32, rounded up to the 64-wide step: 64 + 32
+    (70, 64, ((64, 64, 1), (128, 64, 1)), 1),   # taller tiles, as tried for prefill
+    (20, 16, ((32, 32, 1), (32, 32, 3)), 3),
+])
+def test_expert_mlp_kernels_match_the_per_pair_loop(T, block_m, tiles, splits):
+    """gate/up with the SiLU epilogue, the split-K down projection and the weighted combine, for any
+    tile shape the tuner may pick, against a plain loop over (token, expert) pairs."""
+    from vibeserve_runtime.kernels.moe_expert_mlp import GemmTiles, combine, down_partials, gate_up_silu
+    torch.manual_seed(5)
+    E, H, inter, top_k = 4, 64, 96, 2
+    x = torch.randn(T, H, device=DEV)
+    w_gate_up, w_down = torch.randn(E, 2 * inter, H, device=DEV) / 8, torch.randn(E, H, inter, device=DEV) / 10
+    ids = torch.stack([torch.randperm(E)[:top_k] for _ in range(T)]).to(DEV)
+    weights = torch.rand(T, top_k, device=DEV)
+    (gn, gk, gs), (dn, dk, ds) = tiles
+    pairs, block_expert = align_by_expert(ids, E, block_m)
+    act = gate_up_silu(x, w_gate_up, pairs, block_expert, top_k, block_m, GemmTiles(gn, gk, gs))
+    part = down_partials(act, w_down, pairs, block_expert, block_m, GemmTiles(dn, dk, ds))
+    assert part.shape[0] == splits
+    got = combine(part, weights, x.dtype)
+    torch.testing.assert_close(got, _expert_mlp_reference(x, w_gate_up, w_down, weights, ids), atol=2e-4, rtol=2e-4)
+
+
+@pytest.mark.parametrize("T", [1, 16, 130])
+def test_tuned_moe_layer_matches_the_fused_triton_layer(T):
+    """moe=fused_tuned against moe=fused_triton on the same weights (on a GPU the tiles are timed
+    first; on CPU the default tiles run under the interpreter)."""
+    from vibeserve_runtime.components.linear.native import NativeLinear
+    from vibeserve_runtime.components.moe.fused_triton import FusedTritonMoE
+    from vibeserve_runtime.components.moe.fused_tuned import TunedFusedMoE
+    torch.manual_seed(6)
+    E, H, inter, top_k = 8, 64, 96, 2
+    gate, w1, w2, w3 = (torch.randn(E, H), torch.randn(E, inter, H) / 8, torch.randn(E, H, inter) / 10,
+                        torch.randn(E, inter, H) / 8)
+    x = torch.randn(T, H, device=DEV)
+    tuned = TunedFusedMoE(gate, w1, w2, w3, top_k, NativeLinear).to(DEV)
+    grouped = FusedTritonMoE(gate, w1, w2, w3, top_k, NativeLinear).to(DEV)
+    torch.testing.assert_close(tuned(x), grouped(x), atol=2e-4, rtol=2e-4)
+    assert tuned(x[:0]).shape == (0, H)

@@ -54,7 +54,7 @@ describe('hardware filtering', () => {
 
   it('searches the MoE dimension only for MoE models', () => {
     expect(offeredChoices(space, 'moe', ctx(h100, 'llama'))).toEqual(['loop']);
-    expect(offeredChoices(space, 'moe', ctx(h100, 'mixtral'))).toEqual(['loop', 'fused_triton', 'dense_decode']);
+    expect(offeredChoices(space, 'moe', ctx(h100, 'mixtral'))).toEqual(['loop', 'fused_triton', 'dense_decode', 'fused_tuned']);
   });
 
   it('applies the search constraints', () => {

@@ -112,14 +112,19 @@ describe('device-profile proposals', () => {
     // every single move changes one thing, is valid, and nothing comes from the "other" share
     expect(singles.map((m) => moved(parent, m.design)).sort()).toEqual(['attention=triton_paged', 'decode_steps=2', 'decode_steps=4', 'decode_steps=8', 'linear=fp8', 'linear=int8_weight_only']);
     for (const m of moves) expect(validateDesign(space, m.design.choices, m.design.params, llamaCtx)).toEqual([]);
-    // the best move of each part of the step pairs with the best of the others, from the time both save
-    const pairs = moves.filter((m) => m.target.includes('+'));
-    expect(pairs.map((m) => moved(parent, m.design)).sort()).toEqual(['attention=triton_paged,decode_steps=8', 'attention=triton_paged,linear=int8_weight_only', 'linear=int8_weight_only,decode_steps=8']);
-    const both = pairs.find((m) => moved(parent, m.design) === 'attention=triton_paged,decode_steps=8')!;
-    expect(moves[0]).toBe(pairs.find((m) => moved(parent, m.design) === 'attention=triton_paged,linear=int8_weight_only'));
-    expect(moves[0]!.speedup).toBeCloseTo(1 / (1 - 0.279 - 0.135), 9);
+    // the best move of each part of the step combines with the best of the others, in pairs and all
+    // three together, predicted from the time they save together
+    const combos = moves.filter((m) => m.target.includes('+'));
+    expect(combos.map((m) => moved(parent, m.design)).sort()).toEqual(['attention=triton_paged,decode_steps=8', 'attention=triton_paged,linear=int8_weight_only',
+      'attention=triton_paged,linear=int8_weight_only,decode_steps=8', 'linear=int8_weight_only,decode_steps=8']);
+    const both = combos.find((m) => moved(parent, m.design) === 'attention=triton_paged,decode_steps=8')!;
+    expect(moves[0]).toBe(combos.find((m) => moved(parent, m.design) === 'attention=triton_paged,linear=int8_weight_only,decode_steps=8'));
+    expect(moves[0]!.speedup).toBeCloseTo(1 / (1 - 0.279 - 0.135 - 0.1 * 7 / 8), 9);
+    expect(moves[0]!.why).toMatch(/attention=triton_paged, linear=int8_weight_only and decode_steps=8 act on different parts of .* \(28%, 14% and 9% of it predicted saved\)/);
+    expect(moves[1]).toBe(combos.find((m) => moved(parent, m.design) === 'attention=triton_paged,linear=int8_weight_only'));
+    expect(moves[1]!.speedup).toBeCloseTo(1 / (1 - 0.279 - 0.135), 9);
     expect(both.speedup).toBeCloseTo(1 / (1 - 0.279 - 0.1 * 7 / 8), 9);
-    expect(both.why).toMatch(/decode_steps=8 and attention=triton_paged act on different parts of .* together predicted 1\.58×/);
+    expect(both.why).toMatch(/attention=triton_paged and decode_steps=8 act on different parts of .* together predicted 1\.58×/);
   });
 
   it('proposes only the expert kernels that CUDA graphs can capture', () => {
@@ -128,12 +133,13 @@ describe('device-profile proposals', () => {
     const moves = profileMoves(space, parent, { dev: { moe: 0.5, attention: 0.1, linear: 0.3, other: 0.1 } }, 'output_throughput', mixtralCtx);
     const names = moves.map((m) => moved(parent, m.design));
     expect(names).toContain('moe=dense_decode');
+    expect(names).toContain('moe=fused_tuned');
     expect(names.some((n) => n.includes('moe=loop'))).toBe(false);
     expect(moves.find((m) => m.target === 'moe' && m.design.choices.moe === 'dense_decode')!.speedup).toBeCloseTo(1 / 0.75, 9);
     // an eager parent may try the per-expert loop as well
     const eager = makeDesign(space, { ...parent.choices, execution: 'eager' }, parent.params);
     const fromEager = profileMoves(space, eager, { dev: { moe: 0.5 } }, 'output_throughput', mixtralCtx).map((m) => moved(eager, m.design));
-    expect(fromEager.sort()).toEqual(['moe=dense_decode', 'moe=loop']);   // one target: nothing to pair
+    expect(fromEager.sort()).toEqual(['moe=dense_decode', 'moe=fused_tuned', 'moe=loop']);   // one target: nothing to pair
   });
 
   it('leaves small shares to the surrogate, and moves a contiguous cache along with the paged kernel', () => {

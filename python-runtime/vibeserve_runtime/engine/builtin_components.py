@@ -43,6 +43,11 @@ def _dense_decode_moe(*args):
     return DenseDecodeMoE(*args)
 
 
+def _fused_tuned_moe(*args):
+    from ..components.moe.fused_tuned import TunedFusedMoE
+    return TunedFusedMoE(*args)
+
+
 def _contiguous(ctx):
     return ContiguousKVCache(ctx.num_layers, ctx.num_kv_heads, ctx.head_dim, ctx.params["max_batch_size"],
                              ctx.params["block_size"], ctx.max_model_len, ctx.dtype, ctx.device)
@@ -66,7 +71,7 @@ for dim, name, factory in [
     ("execution", "torch_compile", TorchCompileRunner),
     ("linear", "native", NativeLinear), ("linear", "int8_weight_only", Int8WeightOnlyLinear), ("linear", "fp8", _fp8),
     ("moe", "loop", LoopMoE), ("moe", "fused_triton", _fused_moe),
-    ("moe", "dense_decode", _dense_decode_moe),
+    ("moe", "dense_decode", _dense_decode_moe), ("moe", "fused_tuned", _fused_tuned_moe),
     ("sampling", "sort_based", SortBasedSampler), ("sampling", "gumbel", GumbelSampler),
     ("rope", "standard", RotaryEmbedding),
 ]:
