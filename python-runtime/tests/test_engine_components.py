@@ -185,3 +185,18 @@ def test_cuda_graph_padding_logic_emulated_on_cpu(attention):
                                     "cpu", emulate=True)
     assert engine.runner.buckets == [1, 4]
     assert engine.generate(PROMPTS[:3], GREEDY) == hf_greedy("tiny-llama", "llama")[:3]   # 3 rows padded to 4
+
+
+def test_the_engine_has_kernels_timed_for_every_step_size_at_load(monkeypatch):
+    """moe=fused_tuned times its tiles when the engine is built, up to the largest step the scheduler
+    can form, so no request waits for it (on CPU there is nothing to time and no tile is chosen)."""
+    from vibeserve_runtime.components.moe.fused_tuned import TunedFusedMoE
+    from vibeserve_runtime.kernels import moe_tile_tuning
+    asked = []
+    original = TunedFusedMoE.prepare_for_tokens
+    monkeypatch.setattr(TunedFusedMoE, "prepare_for_tokens", lambda self, n: (asked.append(n), original(self, n))[1])
+    before = dict(moe_tile_tuning._chosen)
+    engine = Engine.from_spec(spec("tiny-mixtral", "mixtral", moe="fused_tuned", params={"max_num_batched_tokens": 48}))
+    assert asked and set(asked) == {48}                  # one call per MoE layer, each with the step bound
+    assert moe_tile_tuning._chosen == before             # nothing timed without a GPU
+    assert engine.generate(PROMPTS[:1], GREEDY) == hf_greedy("tiny-mixtral", "mixtral")[:1]

@@ -206,3 +206,21 @@ def test_tuned_moe_layer_matches_the_fused_triton_layer(T):
     grouped = FusedTritonMoE(gate, w1, w2, w3, top_k, NativeLinear).to(DEV)
     torch.testing.assert_close(tuned(x), grouped(x), atol=2e-4, rtol=2e-4)
     assert tuned(x[:0]).shape == (0, H)
+
+
+def test_tuned_moe_times_each_power_of_two_bucket_once():
+    """prepare_for_tokens times the tiles of every token-count bucket up to the bound; layers of the
+    same shape share them. Without a GPU (or in the interpreter) nothing is timed."""
+    from vibeserve_runtime.components.linear.native import NativeLinear
+    from vibeserve_runtime.components.moe.fused_tuned import TunedFusedMoE
+    from vibeserve_runtime.kernels import moe_tile_tuning
+    E, H, inter = 4, 80, 112                             # a shape no other test uses
+    layers = [TunedFusedMoE(torch.randn(E, H), torch.randn(E, inter, H), torch.randn(E, H, inter),
+                            torch.randn(E, inter, H), 2, NativeLinear).to(DEV) for _ in range(2)]
+    for layer in layers:
+        layer.prepare_for_tokens(20)
+    buckets = sorted(k[-1] for k in moe_tile_tuning._chosen if k[3:5] == (H, inter))
+    if moe_tile_tuning.can_time(torch.empty(1, device=DEV)):
+        assert buckets == [1, 2, 4, 8, 16, 32]
+    else:
+        assert buckets == []

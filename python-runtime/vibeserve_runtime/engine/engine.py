@@ -133,6 +133,11 @@ class Engine:
         for layer, k, v in zip(model.attention_layers, kv.k_caches, kv.v_caches):
             layer.k_cache, layer.v_cache = k, v
         scheduler = get_component("scheduler", c["scheduler"])(kv, p)
+        # Components that time their kernels per batch size (moe=fused_tuned) do it now, for every size a
+        # step can have, rather than on the clock of the first request that brings a new size.
+        for module in model.modules():
+            if hasattr(module, "prepare_for_tokens"):
+                module.prepare_for_tokens(max(p["max_num_batched_tokens"], p["max_batch_size"]))
         runner = get_component("execution", c["execution"])(model, kv, p, device)
         sampler = get_component("sampling", c["sampling"])()
         return cls(spec, model, kv, scheduler, runner, sampler, load_tokenizer_for(spec, meta), hf_config, meta)

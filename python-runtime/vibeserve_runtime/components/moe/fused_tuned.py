@@ -15,11 +15,23 @@ import torch
 from ...kernels.moe_align import align_by_expert
 from ...kernels.moe_expert_mlp import combine, down_partials, gate_up_silu
 from ...kernels.moe_routing import route_fused
-from ...kernels.moe_tile_tuning import tiles_for
+from ...kernels.moe_tile_tuning import can_time, tiles_for
 from .fused_triton import FusedTritonMoE
 
 
 class TunedFusedMoE(FusedTritonMoE):
+    @torch.no_grad()
+    def prepare_for_tokens(self, max_tokens: int) -> None:
+        """Times the tiles of every token-count bucket (powers of two) up to max_tokens; the engine calls
+        it at load. The choice is shared by every layer of this shape, so only the first one times."""
+        tokens = 1
+        while can_time(self.gate):
+            x = torch.randn(tokens, self.w_gate_up.shape[2], device=self.gate.device, dtype=self.w_gate_up.dtype)
+            tiles_for(x, self.top_k, self.w_gate_up, self.w_down)
+            if tokens >= max_tokens:
+                break
+            tokens *= 2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not x.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
             return super().forward(x)
