@@ -110,6 +110,17 @@ def streams_incrementally(stream_steps: dict[str, list[int]]) -> dict:
                   f"{len(inc)}/{len(multi)} requests delivered their tokens over several engine steps, in order")
 
 
+def errors_along(errors: list[torch.Tensor], got: list[list[int]], want: list[list[int]]) -> list[torch.Tensor]:
+    """Per-row errors computed along `want`'s tokens, kept only while `got` follows `want`: row j
+    predicts token j from the prefix before it, so rows past the first differing token were computed
+    on another prefix than `got`'s."""
+    out = []
+    for err, g, w in zip(errors, got, want):
+        j = _first_mismatch(g, w)
+        out.append(err if j is None else err[:j + 1])
+    return out
+
+
 def row_errors(stack_rows: list[torch.Tensor], ref_rows: list[torch.Tensor]) -> list[torch.Tensor]:
     """Per prompt, the largest |stack - reference| logit error of each row."""
     return [(s.float() - r).abs().max(dim=-1).values for s, r in zip(stack_rows, ref_rows)]

@@ -21,7 +21,10 @@ fixed tolerances above allow. The checker therefore also runs transformers at th
 (its dtype, and its weight format through reference/fake_quant.py) and allows the stack
 CALIBRATION_FACTOR × what that run shows, both in the worst error and in the worst per-prompt mean,
 never less than the fixed tolerance. The mean is what still catches a real bug (a wrong expert, gate
-or scale moves every position).
+or scale moves every position). Where the stack's own error at a row is within those bounds and
+large enough to flip the token, a flip there is excused, against the reference (greedy tokens) and
+between a prompt alone and inside a batch (batch invariance): kernels that choose tiles per batch
+size round differently per batch, and a router near-tie turns that into another expert.
 """
 from __future__ import annotations
 

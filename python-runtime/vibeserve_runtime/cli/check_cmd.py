@@ -125,8 +125,11 @@ def _compare(ref, spec, prompts, fillers, n, ref_tokens, ref_rows, obs, integrit
         checks.tokens_agree("greedy_tokens", alone, [list(t) for t in ref_tokens], list(ref_rows), margin_thr,
                             f"stack greedy vs reference greedy, {n} tokens each, margin threshold {margin_thr:.3g}",
                             tolerated),
+        # The same rounding can differ between a prompt alone and inside a batch (kernels may pick
+        # tiles per batch size), so a flip there is excused by the same row error, where it applies.
         checks.tokens_agree("batch_invariance", batch_main, alone, rows_along_alone, margin_thr,
-                            "alone vs inside a staggered mixed-length batch"),
+                            "alone vs inside a staggered mixed-length batch",
+                            checks.errors_along(tolerated, alone, [list(t) for t in ref_tokens]) if tolerated else None),
         checks.max_tokens_respected(obs["batch"], wanted, obs["finished"]),
         checks.streams_incrementally(obs["stream_steps"]),
         integrity,
