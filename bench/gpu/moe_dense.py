@@ -17,8 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python-runtime"))
-from moe_tiles import add_shape_args, graph_time_us  # noqa: E402
-from vibeserve_runtime.components.linear.native import NativeLinear  # noqa: E402
+from moe_tiles import add_shape_args, graph_time_us, random_expert_layers  # noqa: E402
 from vibeserve_runtime.components.moe.dense_decode import DenseDecodeMoE  # noqa: E402
 from vibeserve_runtime.components.moe.fused_triton import FusedTritonMoE  # noqa: E402
 from vibeserve_runtime.components.moe.routing import route  # noqa: E402
@@ -39,13 +38,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     add_shape_args(ap, "1,4,16,32,64")
     args = ap.parse_args()
-    torch.manual_seed(0)
     H, I, E, k = args.hidden, args.inter, args.experts, args.top_k
     dt = torch.bfloat16
-    gate, w1, w2, w3 = (torch.randn(E, H, dtype=dt) * 0.02, torch.randn(E, I, H, dtype=dt) * 0.02,
-                        torch.randn(E, H, I, dtype=dt) * 0.02, torch.randn(E, I, H, dtype=dt) * 0.02)
-    grouped = FusedTritonMoE(gate, w1, w2, w3, k, NativeLinear).cuda()
-    dense = DenseDecodeMoE(gate, w1, w2, w3, k, NativeLinear).cuda()
+    grouped, dense = random_expert_layers(args, FusedTritonMoE, DenseDecodeMoE)
     stream_us = 3 * E * H * I * 2 / 3.35e12 * 1e6
     out = {"device": torch.cuda.get_device_name(), "command": "python bench/gpu/moe_dense.py " + " ".join(sys.argv[1:]),
            "shape": {"hidden": H, "inter": I, "experts": E, "top_k": k}, "all_experts_stream_us": round(stream_us, 1),

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python-runtime"))
+from vibeserve_runtime.components.linear.native import NativeLinear  # noqa: E402
 from vibeserve_runtime.components.moe.routing import route  # noqa: E402
 from vibeserve_runtime.kernels.moe_align import align_by_expert_torch  # noqa: E402
 from vibeserve_runtime.kernels.moe_grouped_gemm import grouped_gemm  # noqa: E402
@@ -71,6 +72,16 @@ def random_moe_weights(args, dev="cuda", dt=torch.bfloat16):
     H, I, E = args.hidden, args.inter, args.experts
     return (torch.randn(E, H, device=dev, dtype=dt) * 0.02, torch.randn(E, 2 * I, H, device=dev, dtype=dt) * 0.02,
             torch.randn(E, H, I, device=dev, dtype=dt) * 0.02)
+
+
+def random_expert_layers(args, *classes, dt=torch.bfloat16) -> list:
+    """One MoE layer (on CUDA) of each component class, all on the same seeded random weights
+    (gate [E, H], w1 and w3 [E, I, H], w2 [E, H, I], the layout the components take)."""
+    torch.manual_seed(0)
+    H, I, E = args.hidden, args.inter, args.experts
+    gate, w1, w2, w3 = (torch.randn(E, H, dtype=dt) * 0.02, torch.randn(E, I, H, dtype=dt) * 0.02,
+                        torch.randn(E, H, I, dtype=dt) * 0.02, torch.randn(E, I, H, dtype=dt) * 0.02)
+    return [cls(gate, w1, w2, w3, args.top_k, NativeLinear).cuda() for cls in classes]
 
 
 def main() -> int:

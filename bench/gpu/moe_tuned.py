@@ -17,8 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python-runtime"))
-from moe_tiles import add_shape_args, graph_time_us  # noqa: E402
-from vibeserve_runtime.components.linear.native import NativeLinear  # noqa: E402
+from moe_tiles import add_shape_args, graph_time_us, random_expert_layers  # noqa: E402
 from vibeserve_runtime.components.moe.dense_decode import DenseDecodeMoE  # noqa: E402
 from vibeserve_runtime.components.moe.fused_triton import FusedTritonMoE  # noqa: E402
 from vibeserve_runtime.components.moe.fused_tuned import TunedFusedMoE  # noqa: E402
@@ -49,14 +48,11 @@ def main() -> int:
     add_shape_args(ap, "1,4,16,32,64,256,2048")
     ap.add_argument("--bandwidth-gbs", type=float, default=3350.0, help="nominal HBM bandwidth (H100 SXM: 3.35 TB/s)")
     args = ap.parse_args()
-    torch.manual_seed(0)
     H, I, E, k = args.hidden, args.inter, args.experts, args.top_k
     dt = torch.bfloat16
-    gate, w1, w2, w3 = (torch.randn(E, H, dtype=dt) * 0.02, torch.randn(E, I, H, dtype=dt) * 0.02,
-                        torch.randn(E, H, I, dtype=dt) * 0.02, torch.randn(E, I, H, dtype=dt) * 0.02)
-    layers = {"fused_triton": FusedTritonMoE(gate, w1, w2, w3, k, NativeLinear).cuda(),
-              "dense_decode": DenseDecodeMoE(gate, w1, w2, w3, k, NativeLinear).cuda(),
-              "fused_tuned": TunedFusedMoE(gate, w1, w2, w3, k, NativeLinear).cuda()}
+    layers = dict(zip(("fused_triton", "dense_decode", "fused_tuned"),
+                      random_expert_layers(args, FusedTritonMoE, DenseDecodeMoE, TunedFusedMoE)))
+    gate = layers["fused_triton"].gate
     stream_us = 3 * E * H * I * 2 / (args.bandwidth_gbs * 1e9) * 1e6
     out = {"device": torch.cuda.get_device_name(), "command": "python bench/gpu/moe_tuned.py " + " ".join(sys.argv[1:]),
            "shape": {"hidden": H, "inter": I, "experts": E, "top_k": k}, "all_experts_stream_us": round(stream_us, 1),
@@ -72,7 +68,7 @@ def main() -> int:
                              "rel_err_vs_fused_triton": ((y - ref).norm() / ref.norm()).item()}
             # the tuned routing keeps fp32 logits where the torch one rounds them to bf16, so a near tie
             # can pick another expert: the error is also given over the tokens routed alike
-            same = (route_fused(x, gate.cuda(), k)[1] == route(x, gate.cuda(), k)[1]).all(dim=1)
+            same = (route_fused(x, gate, k)[1] == route(x, gate, k)[1]).all(dim=1)
             y = layers["fused_tuned"](x).float()
             row["fused_tuned"]["tokens_routed_differently"] = int((~same).sum())
             row["fused_tuned"]["rel_err_where_routed_alike"] = ((y - ref)[same].norm() / ref[same].norm()).item()

@@ -109,16 +109,13 @@ function combinedMoves(space: DesignSpace, parent: Design, single: ProfileMove[]
 
 /** One design with every move of the group applied, if they are compatible; predicted from the time they save together. */
 function combine(space: DesignSpace, parent: Design, group: ProfileMove[], ctx: SpaceContext): ProfileMove | undefined {
-  let wanted: Design['choices'] = { ...parent.choices };
-  let params: Design['params'] = { ...parent.params };
   const changedChoices: Design['choices'] = {};
+  const params: Design['params'] = { ...parent.params };
   for (const m of group) {
     for (const [d, c] of Object.entries(m.design.choices)) if (parent.choices[d] !== c) changedChoices[d] = c;
-    wanted = { ...wanted, ...changedChoices };
-    const changedParams = Object.fromEntries(Object.entries(m.design.params).filter(([k, v]) => JSON.stringify(parent.params[k]) !== JSON.stringify(v)));
-    params = { ...params, ...changedParams };
+    for (const [k, v] of Object.entries(m.design.params)) if (JSON.stringify(parent.params[k]) !== JSON.stringify(v)) params[k] = v;
   }
-  const choices = repairChoices(space, wanted, ctx);
+  const choices = repairChoices(space, { ...parent.choices, ...changedChoices }, ctx);
   if (!choices || Object.entries(changedChoices).some(([d, c]) => choices[d] !== c)) return undefined;
   const saved = group.reduce((sum, m) => sum + m.saved, 0);
   if (!(saved < 1)) return undefined;
@@ -127,13 +124,9 @@ function combine(space: DesignSpace, parent: Design, group: ProfileMove[], ctx: 
   const list = (xs: string[]) => `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`;
   const why = `${list(changes)} act on different parts of ${parent.id}'s decode step ` +
     `(${list(group.map((m) => pct(m.saved)))} of it predicted saved): together predicted ${speedup.toFixed(2)}×`;
-  const design = makeDesign(space, choices, params, {
-    origin: 'model-free:profile',
-    hypothesis: why,
-    falsifiedBy: `objective not better than ${parent.id}, ${changes.join(' alone, ')} alone`,
-  });
-  if (validateDesign(space, design.choices, design.params, ctx).length > 0) return undefined;
-  return { design, speedup, why, saved, target: group.map((m) => m.target).join('+'), change: changes.join(', ') };
+  return validMove(space, ctx, parent, choices, params,
+    { speedup, why, saved, target: group.map((m) => m.target).join('+'), change: changes.join(', ') },
+    `objective not better than ${parent.id}, ${changes.join(' alone, ')} alone`);
 }
 
 function hostMoves(space: DesignSpace, parent: Design, hostShare: number | undefined, objective: string, ctx: SpaceContext): ProfileMove[] {
@@ -230,12 +223,8 @@ function deviceMoves(space: DesignSpace, parent: Design, profile: DecodeProfile,
 
 /** The move's design (its hypothesis the move's reason), if it differs from the parent and is valid here. */
 function validMove(space: DesignSpace, ctx: SpaceContext, parent: Design, choices: Design['choices'], params: Design['params'],
-  move: Omit<ProfileMove, 'design'>): ProfileMove | undefined {
-  const design = makeDesign(space, choices, params, {
-    origin: 'model-free:profile',
-    hypothesis: move.why,
-    falsifiedBy: `objective not better than ${parent.id}`,
-  });
+  move: Omit<ProfileMove, 'design'>, falsifiedBy = `objective not better than ${parent.id}`): ProfileMove | undefined {
+  const design = makeDesign(space, choices, params, { origin: 'model-free:profile', hypothesis: move.why, falsifiedBy });
   if (design.id === parent.id || validateDesign(space, design.choices, design.params, ctx).length > 0) return undefined;
   return { design, ...move };
 }

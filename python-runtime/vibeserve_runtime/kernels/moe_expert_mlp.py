@@ -19,6 +19,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .moe_grouped_gemm import dot_into, tile_pairs
+
 
 @dataclass(frozen=True)
 class GemmTiles:
@@ -41,9 +43,7 @@ def _gate_up_silu_kernel(a_ptr, w_ptr, out_ptr, pairs_ptr, block_expert_ptr, I, 
     e = tl.load(block_expert_ptr + pid_m)
     if e < 0:
         return
-    pair = tl.load(pairs_ptr + pid_m * BLOCK_M + tl.arange(0, BLOCK_M))
-    valid = pair >= 0
-    a_row = tl.where(valid, pair // ROWS_PER_TOKEN, 0)
+    pair, valid, a_row = tile_pairs(pairs_ptr, pid_m, ROWS_PER_TOKEN, BLOCK_M)
     n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     kk = tl.arange(0, BLOCK_K)
     w_gate = w_ptr + e * s_we + n[None, :] * s_wn          # rows [0, I) of the expert's [2I, K] weight
@@ -56,12 +56,8 @@ def _gate_up_silu_kernel(a_ptr, w_ptr, out_ptr, pairs_ptr, block_expert_ptr, I, 
         w_mask = (n[None, :] < I) & (k[:, None] < K)
         wg = tl.load(w_gate + k[:, None] * s_wk, mask=w_mask, other=0.0)
         wu = tl.load(w_up + k[:, None] * s_wk, mask=w_mask, other=0.0)
-        if IEEE:
-            acc_g += tl.dot(a, wg, input_precision="ieee")
-            acc_u += tl.dot(a, wu, input_precision="ieee")
-        else:
-            acc_g += tl.dot(a, wg)
-            acc_u += tl.dot(a, wu)
+        acc_g = dot_into(acc_g, a, wg, IEEE)
+        acc_u = dot_into(acc_u, a, wu, IEEE)
     h = acc_g * tl.sigmoid(acc_g) * acc_u
     tl.store(out_ptr + pair[:, None] * s_om + n[None, :], h.to(out_ptr.dtype.element_ty),
              mask=valid[:, None] & (n[None, :] < I))
@@ -77,9 +73,7 @@ def _down_split_k_kernel(a_ptr, w_ptr, part_ptr, pairs_ptr, block_expert_ptr, N,
     e = tl.load(block_expert_ptr + pid_m)
     if e < 0:
         return
-    pair = tl.load(pairs_ptr + pid_m * BLOCK_M + tl.arange(0, BLOCK_M))
-    valid = pair >= 0
-    a_row = tl.where(valid, pair, 0)
+    pair, valid, a_row = tile_pairs(pairs_ptr, pid_m, 1, BLOCK_M)
     n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     kk = tl.arange(0, BLOCK_K)
     k_start = pid_s * K_PER_SPLIT
@@ -90,10 +84,7 @@ def _down_split_k_kernel(a_ptr, w_ptr, part_ptr, pairs_ptr, block_expert_ptr, N,
         a = tl.load(a_ptr + a_row[:, None] * s_am + k[None, :], mask=valid[:, None] & (k[None, :] < k_end), other=0.0)
         w = tl.load(w_ptr + e * s_we + n[None, :] * s_wn + k[:, None] * s_wk,
                     mask=(n[None, :] < N) & (k[:, None] < k_end), other=0.0)
-        if IEEE:
-            acc += tl.dot(a, w, input_precision="ieee")
-        else:
-            acc += tl.dot(a, w)
+        acc = dot_into(acc, a, w, IEEE)
     tl.store(part_ptr + pid_s * s_ps + pair[:, None] * s_pm + n[None, :], acc, mask=valid[:, None] & (n[None, :] < N))
 
 

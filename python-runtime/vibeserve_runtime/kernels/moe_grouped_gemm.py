@@ -16,6 +16,25 @@ from .moe_align import BLOCK_M
 
 
 @triton.jit
+def tile_pairs(pairs_ptr, pid_m, ROWS_PER_TOKEN, BLOCK_M: tl.constexpr):
+    """Tile pid_m's pair indices (-1 for padding), which of them are real, and the row of the
+    left operand each reads (its token's for a per-token operand, its own for a per-pair one)."""
+    pair = tl.load(pairs_ptr + pid_m * BLOCK_M + tl.arange(0, BLOCK_M))
+    valid = pair >= 0
+    return pair, valid, tl.where(valid, pair // ROWS_PER_TOKEN, 0)
+
+
+@triton.jit
+def dot_into(acc, a, w, IEEE: tl.constexpr):
+    """acc + a @ w; fp32 operands (the CPU tests) multiply in full precision rather than TF32."""
+    if IEEE:
+        acc = tl.dot(a, w, acc, input_precision="ieee")
+    else:
+        acc = tl.dot(a, w, acc)
+    return acc
+
+
+@triton.jit
 def _grouped_gemm_kernel(a_ptr, w_ptr, c_ptr, pairs_ptr, block_expert_ptr, N, K, ROWS_PER_TOKEN,
                          s_am, s_we, s_wn, s_wk, s_cm,
                          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, IEEE: tl.constexpr):
@@ -24,9 +43,7 @@ def _grouped_gemm_kernel(a_ptr, w_ptr, c_ptr, pairs_ptr, block_expert_ptr, N, K,
     e = tl.load(block_expert_ptr + pid_m)
     if e < 0:
         return
-    pair = tl.load(pairs_ptr + pid_m * BLOCK_M + tl.arange(0, BLOCK_M))
-    valid = pair >= 0
-    a_row = tl.where(valid, pair // ROWS_PER_TOKEN, 0)    # x row for gate_up (one per token), own row for down
+    pair, valid, a_row = tile_pairs(pairs_ptr, pid_m, ROWS_PER_TOKEN, BLOCK_M)
     n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     kk = tl.arange(0, BLOCK_K)
     acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
@@ -34,10 +51,7 @@ def _grouped_gemm_kernel(a_ptr, w_ptr, c_ptr, pairs_ptr, block_expert_ptr, N, K,
         k = k0 + kk
         a = tl.load(a_ptr + a_row[:, None] * s_am + k[None, :], mask=valid[:, None] & (k[None, :] < K), other=0.0)
         w = tl.load(w_ptr + e * s_we + n[None, :] * s_wn + k[:, None] * s_wk, mask=(n[None, :] < N) & (k[:, None] < K), other=0.0)
-        if IEEE:
-            acc += tl.dot(a, w, input_precision="ieee")
-        else:
-            acc += tl.dot(a, w)
+        acc = dot_into(acc, a, w, IEEE)
     tl.store(c_ptr + pair[:, None] * s_cm + n[None, :], acc.to(c_ptr.dtype.element_ty),
              mask=valid[:, None] & (n[None, :] < N))
 

@@ -2,9 +2,9 @@
 
 A general-purpose engine ships tile tables for the models and GPUs it was tuned on and falls back to
 one default shape elsewhere. A bespoke stack serves one model on one device, so it times a short list
-of shapes on its own weights the first time a token count is seen (CUDA graphs run every bucket once
-outside capture before recording, so the decode buckets are timed before serving starts) and keeps the
-fastest per (shape, token-count bucket) for the life of the process, shared by every layer.
+of shapes on its own weights and keeps the fastest per (shape, token-count bucket) for the life of the
+process, shared by every layer. The engine has every bucket up to its largest step timed when it is
+built (TunedFusedMoE.prepare_for_tokens); a bucket first seen later is timed then.
 
 Tried per bucket: the pair-tile height (16 rows for decode; 64 too once experts get many rows each),
 then for that layout each gate/up shape and each down shape (with its K split). Each timing is the
@@ -82,7 +82,7 @@ def tiles_for(x: torch.Tensor, top_k: int, w_gate_up: torch.Tensor, w_down: torc
         return DEFAULT_TILES
     best: MoETiles | None = None
     # Timed on routing spread over every expert, as a real batch routes, rather than on x's own: the
-    # graphs' warm-up runs on placeholder tokens that all route to the same two experts.
+    # CUDA graphs warm up on token 0 in every row, which sends every row to the same two experts.
     spread = spread_routing(tokens, top_k, experts, x.device)
     for block_m in block_heights(tokens, top_k, experts):
         timed = _time_layout(x, spread, w_gate_up, w_down, block_m)

@@ -24,12 +24,14 @@ class TunedFusedMoE(FusedTritonMoE):
     def prepare_for_tokens(self, max_tokens: int) -> None:
         """Times the tiles of every token-count bucket (powers of two) up to max_tokens; the engine calls
         it at load. The choice is shared by every layer of this shape, so only the first one times."""
+        if not can_time(self.gate):
+            return
         tokens = 1
-        while can_time(self.gate):
+        while True:
             x = torch.randn(tokens, self.w_gate_up.shape[2], device=self.gate.device, dtype=self.w_gate_up.dtype)
             tiles_for(x, self.top_k, self.w_gate_up, self.w_down)
             if tokens >= max_tokens:
-                break
+                return
             tokens *= 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
