@@ -48,10 +48,18 @@ export interface ConstraintDef {
   why: string;
 }
 
+/** What the generic stack changes from the dimension and param defaults on one kind of device. */
+export interface GenericOverlay {
+  choices: Record<string, string>;
+  params: Record<string, ParamValue>;
+}
+
 export interface DesignSpace {
   version: number;
   dimensions: Record<string, DimensionDef>;
   params: Record<string, ParamDef>;
+  /** The generic stack per device: vLLM's defaults in this library's terms (docs/generic-stack.md). */
+  generic: Record<'cpu' | 'cuda', GenericOverlay>;
   constraints: ConstraintDef[];
 }
 
@@ -78,8 +86,8 @@ export function loadDesignSpace(path: string = DESIGN_SPACE_PATH): DesignSpace {
     throw new Error(`cannot read the design space at ${path}: ${(err as Error).message}`);
   }
   const space = JSON.parse(raw) as DesignSpace;
-  if (!space.dimensions || !space.params || !Array.isArray(space.constraints)) {
-    throw new Error(`${path} is not a design space: it needs "dimensions", "params" and "constraints"`);
+  if (!space.dimensions || !space.params || !space.generic || !Array.isArray(space.constraints)) {
+    throw new Error(`${path} is not a design space: it needs "dimensions", "params", "generic" and "constraints"`);
   }
   cache.set(path, space);
   return space;
@@ -313,21 +321,24 @@ function describeContext(ctx: SpaceContext): string {
 }
 
 /**
- * The generic stack the search has to beat: the data defaults, with CUDA graphs on a GPU
- * (continuous batching + paged KV + CUDA graphs, the library's stand-in for a general engine).
+ * The generic stack the search has to beat: what vLLM runs by default on this device (the design
+ * space's `generic` overlay). A choice the context excludes gives way to the dimension's default,
+ * else its first offered choice; constraints then repair the rest. bench/gpu/design_rules.py
+ * default_design is the same rule for the Python benchmarks (test/search/designRulesParity.test.ts).
  */
 export function defaultDesign(space: DesignSpace, ctx: SpaceContext): Design {
+  const overlay = space.generic[ctx.hardware.device];
   const choices: Choices = {};
   for (const [dim, def] of Object.entries(space.dimensions)) {
     const offered = offeredChoices(space, dim, ctx);
     if (offered.length === 0) throw new Error(noChoiceMessage(dim, ctx));
-    choices[dim] = offered.includes(def.default) ? def.default : offered[0]!;
-  }
-  if (ctx.hardware.device === 'cuda' && offeredChoices(space, 'execution', ctx).includes('cuda_graphs')) {
-    choices.execution = 'cuda_graphs';
+    const wanted = [overlay.choices[dim], def.default].find((c) => c !== undefined && offered.includes(c));
+    choices[dim] = wanted ?? offered[0]!;
   }
   const repaired = repairChoices(space, choices, ctx) ?? choices;
-  const params = Object.fromEntries(Object.entries(space.params).map(([k, d]) => [k, d.default]));
+  const params = Object.fromEntries(
+    Object.entries(space.params).map(([k, d]) => [k, overlay.params[k] !== undefined ? overlay.params[k]! : d.default]),
+  );
   return makeDesign(space, repaired, params, { origin: 'default' });
 }
 

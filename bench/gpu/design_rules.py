@@ -205,17 +205,18 @@ def sample_design(space: dict, ctx: dict, rng: random.Random, origin: str = "swe
 
 
 def default_design(space: dict, ctx: dict) -> dict[str, Any]:
-    """The generic stack: data defaults, CUDA graphs on a GPU (lib/designSpace.ts defaultDesign)."""
+    """The generic stack (the design space's `generic` overlay for the device), as lib/designSpace.ts
+    defaultDesign: an excluded choice gives way to the dimension default, else the first offered."""
+    overlay = space["generic"][ctx["hardware"]["device"]]
     choices = {}
     for dim, d in space["dimensions"].items():
         offered = offered_choices(space, dim, ctx)
         if not offered:
             raise ValueError(f'no choice of "{dim}" is available; relax the constraint on {dim}')
-        choices[dim] = d["default"] if d["default"] in offered else offered[0]
-    if ctx["hardware"]["device"] == "cuda" and "cuda_graphs" in offered_choices(space, "execution", ctx):
-        choices["execution"] = "cuda_graphs"
+        wanted = [c for c in (overlay["choices"].get(dim), d["default"]) if c is not None and c in offered]
+        choices[dim] = wanted[0] if wanted else offered[0]
     repaired = repair_choices(space, choices, ctx) or choices
-    params = {k: p["default"] for k, p in space["params"].items()}
+    params = {k: overlay["params"].get(k, p["default"]) for k, p in space["params"].items()}
     return make_design(space, repaired, params, "default")
 
 

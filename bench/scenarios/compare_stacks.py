@@ -4,8 +4,8 @@ the searched best stack, in one process, interleaved, with the runtime's bench l
   python bench/scenarios/compare_stacks.py --scenario scenarios/gpt2-chat.yaml \
       --search-json .vibeserve/artifacts/<searchId>/search.json --out bench/results/gpt2-chat.json
 
-- generic: the design space's defaults (continuous batching + paged KV, CUDA graphs on a GPU),
-  materialized here from the scenario, like any candidate.
+- generic: the design space's generic stack (vLLM's defaults in the library's terms, see
+  docs/generic-stack.md), materialized here from the scenario, like any candidate.
 - searched: the search's best accepted candidate (leaderboard[0] of search.json).
 - hf-generate: transformers `generate`, one request at a time, on the first --hf-prompts requests
   of each repetition (it is sequential; its per-request figures do not depend on the count).
@@ -21,7 +21,6 @@ import json
 import os
 import queue
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,11 @@ from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_req
 from vibeserve_runtime.checker.integrity import integrity_report
 from vibeserve_runtime.cli.bench_cmd import _records_from_offline
 from vibeserve_runtime.cli.candidate_process import candidate_env
-from vibeserve_runtime.materialize import design_space, load_stack_dir
+from vibeserve_runtime.materialize import load_stack_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench/scenarios is not a package
+from scenario_stacks import (device_name, generic_spec, kv_cache_tokens_for, materialize,  # noqa: E402
+                             preset_vocab_size, scenario_workload)
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).resolve().parent / "stack_child.py"
@@ -48,65 +51,17 @@ TARGETS = {"gpt2-chat": 1.0, "multi-gpu-tp": 1.2}
 DEFAULT_TARGET = 1.5
 
 
-def scenario_workload(sc: dict, max_prompts: int | None) -> Workload:
-    """The scenario's workload in the bench verb's terms (mirrors lib/benchWorkload.ts)."""
-    w, a = sc["workload"], sc["workload"].get("arrival", {"kind": "max_concurrency", "concurrency": 1})
-    n = int(w["num_requests"])
-    return Workload(dataset=w.get("dataset", "random"), num_prompts=min(n, max_prompts) if max_prompts else n,
-                    input_len=int(w["prompt_len"]), output_len=int(w["output_len"]), range_ratio=0.0,
-                    request_rate=None if a["kind"] == "max_concurrency" else float(a["rate"]),
-                    arrival="fixed" if a["kind"] == "fixed_rate" else "poisson",
-                    max_concurrency=int(a["concurrency"]) if a["kind"] == "max_concurrency" else None,
-                    warmups=1, repetitions=1, seed=int(sc["model"].get("seed", 0)))
-
-
-def generic_spec(sc: dict, device: str) -> dict[str, Any]:
-    """The generic stack for the scenario: every dimension at its default, CUDA graphs on a GPU,
-    tensor parallel over the scenario's GPUs when it has several."""
-    ds = design_space()
-    comps = {dim: d["default"] for dim, d in ds["dimensions"].items()}
-    tok = sc.get("tokenizer") or {"kind": "byte"}
-    comps["tokenizer"] = tok["kind"]   # fixed by the scenario, not searched
-    gpus = int((sc.get("hardware") or {}).get("gpus") or 1)
-    if gpus > 1:
-        comps["tp"] = str(gpus)   # a multi-GPU scenario's generic stack spans the same devices
-    if device == "cuda":
-        comps["execution"] = "cuda_graphs"
-        if sc["model"]["arch"] == "mixtral":
-            comps["moe"] = "fused_triton"   # design_space.json: graphs-need-fused-moe
-    params: dict[str, Any] = {k: p["default"] for k, p in ds["params"].items()}
-    params["max_model_len"] = int(sc["workload"]["prompt_len"]) + int(sc["workload"]["output_len"])
-    if tok.get("path"):
-        params["tokenizer_path"] = str(REPO / tok["path"])   # scenario paths are relative to the repository
-    m = sc["model"]
-    model = {"arch": m["arch"], "preset": m.get("preset"), "config": m.get("config") or {},
-             "weights": m.get("weights", "random"), "path": m.get("path"), "seed": m.get("seed", 0),
-             "dtype": m.get("dtype", "float32")}
-    return {"name": f"{sc['name']}-generic", "model": model, "components": comps, "params": params, "device": device}
-
-
-def materialize(spec: dict, out_dir: Path) -> Path:
-    shutil.rmtree(out_dir, ignore_errors=True)   # a stack of an earlier run of this scenario
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    spec_file = out_dir.parent / f"{out_dir.name}.spec.json"
-    spec_file.write_text(json.dumps(spec, indent=2))
-    p = subprocess.run([sys.executable, "-m", "vibeserve_runtime", "materialize", "--spec", str(spec_file),
-                        "--out", str(out_dir)], cwd=REPO, capture_output=True, text=True, timeout=300)
-    if p.returncode != 0:
-        tail = (p.stdout + p.stderr).strip().splitlines()[-3:]
-        raise RuntimeError(f"materialize of the generic stack failed (exit {p.returncode}): {' | '.join(tail)}")
-    return out_dir
-
-
-def equal_kv_cache_tokens(stack_dirs) -> int | None:
-    """Room for twice the largest batch of full-length sequences of any of the stacks."""
-    sizes = []
+def equal_kv_cache_tokens(stack_dirs, w: Workload) -> int | None:
+    """One pool size for every stack, from the workload's peak of sequences in flight."""
+    lens = []
+    peak = 0
     for d in stack_dirs:
         _, spec = load_stack_dir(d)
         p = spec["params"]
         if p.get("max_model_len") and p.get("max_batch_size"):
-            sizes.append(2 * int(p["max_batch_size"]) * int(p["max_model_len"]))
-    return max(sizes) if sizes else None
+            lens.append(int(p["max_model_len"]))
+            peak = max(peak, min(int(p["max_batch_size"]), w.max_concurrency or w.num_prompts))
+    return kv_cache_tokens_for(peak, max(lens)) if lens else None
 
 
 class StackChild:
@@ -221,7 +176,7 @@ def main() -> int:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "scenario": sc["name"], "scenario_file": args.scenario, "description": sc.get("description"),
-        "device": args.device_name or _device_name(device), "device_kind": device,
+        "device": args.device_name or device_name(device), "device_kind": device,
         "command": args.run_command or " ".join(shlex.quote(a) for a in sys.argv),
         "compare_command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
         "model": sc["model"], "objective": objective, "objective_direction": "lower" if lower_better else "higher",
@@ -255,12 +210,12 @@ def main() -> int:
 
     _, spec0 = load_stack_dir(next(iter(stack_dirs.values()))) if stack_dirs else (None, None)
     model_spec = spec0["model"] if spec0 else generic_spec(sc, device)["model"]
-    vocab = model_spec["config"].get("vocab_size") or _preset_vocab(model_spec)
+    vocab = model_spec["config"].get("vocab_size") or preset_vocab_size(model_spec)
     warm = [[q.prompt_token_ids, q.max_tokens] for q in make_requests(Workload(**{**w.to_dict(), "num_prompts": 2}), vocab, 10_000)]
 
     # One KV pool size for every stack: they load at the same time, so sizing each from free GPU
     # memory would hand most of it to whichever starts first and leave the two on unequal footing.
-    kv_tokens = equal_kv_cache_tokens(stack_dirs.values()) if device == "cuda" else None
+    kv_tokens = equal_kv_cache_tokens(stack_dirs.values(), w) if device == "cuda" else None
     result["kv_cache_tokens"] = kv_tokens
     children: dict[str, StackChild] = {}
     for name in ("generic", "searched"):
@@ -383,19 +338,6 @@ def _print_progress(name: str, r: int, runs: list[dict]) -> None:
         m = runs[-1]
         print(f"compare: rep {r + 1} {name:12s} output {m['output_throughput']:9.1f} tok/s  "
               f"median TTFT {m['median_ttft_ms']:8.1f} ms  median TPOT {m['median_tpot_ms']:7.2f} ms", file=sys.stderr)
-
-
-def _device_name(device: str) -> str:
-    import torch
-    if device == "cuda" and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    import platform
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
-
-
-def _preset_vocab(model_spec: dict) -> int:
-    from vibeserve_runtime.models.presets import get_preset
-    return get_preset(model_spec["preset"])["vocab_size"] if model_spec.get("preset") else 256
 
 
 if __name__ == "__main__":

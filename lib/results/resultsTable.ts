@@ -1,5 +1,6 @@
-// The README's results table, generated from the JSON files under bench/results/: one row per
-// scenario run (bench/scenarios/compare_stacks.py) and a short list of the other benchmark files.
+// The README's results tables, generated from the JSON files under bench/results/: the served
+// comparisons (bench/scenarios/compare_served.py: every engine over HTTP, peers beside), one row per
+// offline scenario run (bench/scenarios/compare_stacks.py) and a short list of the other files.
 // Pure functions over parsed files, so the table is testable without touching the README.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,9 @@ export interface MetricSummary {
 
 export interface StackResult {
   mode?: string;
+  engine?: string | null;
+  version?: string;
+  error?: string;
   components?: Record<string, string>;
   params?: Record<string, unknown>;
   metrics?: Record<string, MetricSummary>;
@@ -54,6 +58,29 @@ export interface ScenarioResult {
   complete?: boolean;
 }
 
+/** One workload of a served comparison (compare_served.py). */
+export interface ServedWorkload {
+  workload: { num_prompts: number; input_len: number; output_len: number; max_concurrency: number | null; request_rate: number | null };
+  objective: string;
+  stacks: Record<string, StackResult>;
+  skipped?: Record<string, string>;
+  best_peer?: string | null;
+  ratio_vs_generic?: number | null;
+  ratio_vs_peer?: number | null;
+  generic_vs_peer?: number | null;
+  ratio_of?: string;
+}
+
+/** What compare_served.py writes: the scenario's workload is the headline, `saturating` beside it. */
+export interface ServedResult extends ScenarioResult {
+  mode: 'online';
+  workloads: Record<string, ServedWorkload>;
+  peers: Record<string, StackResult>;
+  searched_source?: string;
+  ratio_vs_peer?: number | null;
+  generic_vs_peer?: number | null;
+}
+
 export interface OtherResult {
   file: string;
   device: string | null;
@@ -61,11 +88,20 @@ export interface OtherResult {
 }
 
 export interface ResultsSet {
+  /** served comparisons (mode "online") */
+  served?: Array<{ file: string; result: ServedResult }>;
+  /** offline scenario runs */
   scenarios: Array<{ file: string; result: ScenarioResult }>;
   others: OtherResult[];
 }
 
 export const STACK_ORDER = ['hf-generate', 'generic', 'searched'];
+/** The engines of a served comparison, in table order. */
+export const SERVED_ORDER = ['generic', 'searched', 'vllm', 'transformers-cb'];
+
+function isServedResult(d: ScenarioResult): d is ServedResult {
+  return (d as ServedResult).mode === 'online' && typeof (d as ServedResult).workloads === 'object';
+}
 
 export function isScenarioResult(d: unknown): d is ScenarioResult {
   return !!d && typeof d === 'object' && 'scenario' in d && 'stacks' in d && typeof (d as ScenarioResult).stacks === 'object';
@@ -73,7 +109,7 @@ export function isScenarioResult(d: unknown): d is ScenarioResult {
 
 /** Reads every *.json under dir (summary.json is the run's index, not a result). */
 export function loadResults(dir: string): ResultsSet {
-  const out: ResultsSet = { scenarios: [], others: [] };
+  const out: ResultsSet = { served: [], scenarios: [], others: [] };
   let files: string[] = [];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'summary.json').sort();
@@ -88,7 +124,8 @@ export function loadResults(dir: string): ResultsSet {
       out.others.push({ file, device: null, figures: [['error', `not valid JSON: ${(err as Error).message}`]] });
       continue;
     }
-    if (isScenarioResult(d)) out.scenarios.push({ file, result: d });
+    if (isScenarioResult(d) && isServedResult(d)) out.served!.push({ file, result: d });
+    else if (isScenarioResult(d)) out.scenarios.push({ file, result: d });
     else out.others.push(summarizeOther(file, d));
   }
   return out;
@@ -175,10 +212,53 @@ function searchCell(r: ScenarioResult): string {
   return `${s.candidates_evaluated ?? '?'} (${s.accepted ?? '?'} ok, ${s.rejected?.length ?? 0} rejected${wall})`;
 }
 
+function ratioText(x: number | null | undefined): string {
+  return typeof x === 'number' ? `**${x.toFixed(2)}×**` : 'n/a';
+}
+
+function workloadText(w: ServedWorkload['workload']): string {
+  const load = w.max_concurrency ? `${w.max_concurrency} in flight` : w.request_rate ? `${fmt(w.request_rate)} req/s` : 'all at once';
+  return `${w.num_prompts} × ${w.input_len}/${w.output_len}, ${load}`;
+}
+
+/** The served comparisons: one row per workload, every engine's median on that workload's objective. */
+export function renderServedMarkdown(served: Array<{ file: string; result: ServedResult }>): string[] {
+  if (served.length === 0) return [];
+  const lines: string[] = [];
+  const devices = [...new Set(served.map((s) => s.result.device))];
+  lines.push(`### Served over HTTP, beside peer engines`, '',
+    `Device: ${devices.join('; ')}. Every engine runs behind its own OpenAI-compatible server on the one GPU and serves the same ` +
+      'safetensors weights; the project\'s load generator sends every engine the same token-id requests over HTTP/SSE (vLLM `bench serve` metrics), ' +
+      'in rotating order, after a warm-up with the same shapes. Medians of the repetitions with (min–max). ' +
+      '**generic** is vLLM\'s defaults in this library\'s components ([docs/generic-stack.md](docs/generic-stack.md)); **searched** is the search\'s best design ' +
+      '(or a recorded design, as the file\'s `searched_source` says); **vLLM** is `vllm serve` at its defaults; **transformers-cb** is transformers\' own continuous batching. ' +
+      'Ratios are on the row\'s objective, above 1 when the first-named is better; "vs best peer" compares the searched stack (the generic one where none was measured) with the better peer.', '');
+  lines.push('| scenario | workload | objective | generic | searched | vLLM | transformers-cb | searched vs generic | ours vs best peer | generic vs best peer | output tok/s generic / searched / vLLM / tf-cb |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const { file, result: r } of served) {
+    for (const [name, w] of Object.entries(r.workloads)) {
+      const m = (stack: string, metric: string) => w.stacks[stack]?.metrics?.[metric] ?? null;
+      const engines = SERVED_ORDER.map((e) => (w.skipped?.[e] ? 'skipped' : cell(m(e, w.objective))));
+      const tp = SERVED_ORDER.map((e) => fmt(m(e, 'output_throughput')?.median)).join(' / ');
+      const label = name === 'scenario' ? `scenario's: ${workloadText(w.workload)}` : `${name}: ${workloadText(w.workload)}`;
+      lines.push(`| [${r.scenario}](bench/results/${file}) | ${label} | ${w.objective.replace(/_/g, ' ')} | ${engines.join(' | ')} | ` +
+        `${ratioText(w.ratio_vs_generic)} | ${ratioText(w.ratio_vs_peer)}${w.best_peer ? ` (${w.best_peer})` : ''} | ${ratioText(w.generic_vs_peer)} | ${tp} |`);
+    }
+  }
+  const notes = served.flatMap(({ result: r }) => [
+    ...(r.searched_source ? [`- ${r.scenario}: searched = ${r.searched_source}`] : []),
+    ...(r.errors ?? []).map((e) => `- ${r.scenario}${e.stack ? ` (${e.stack})` : ''}: ${e.error.replace(/\s+/g, ' ').slice(0, 240)}`),
+  ]);
+  if (notes.length) lines.push('', ...notes);
+  return lines;
+}
+
 /** The markdown that goes between the README markers. */
 export function renderResultsMarkdown(set: ResultsSet, imagesDir = 'docs/images'): string {
   const lines: string[] = [];
   lines.push('_Generated by `npx tsx scripts/results-table.ts` from `bench/results/*.json`; do not edit by hand._', '');
+  const served = renderServedMarkdown(set.served ?? []);
+  if (served.length) lines.push(...served, '', '### Offline scenario runs', '');
   if (set.scenarios.length === 0) {
     lines.push('No scenario results yet: run `scripts/gpu/run-scenarios.sh` on a GPU host (see docs/gpu-runs.md).');
   } else {
@@ -186,7 +266,7 @@ export function renderResultsMarkdown(set: ResultsSet, imagesDir = 'docs/images'
     // with several devices, each row names its own (and the header lists them all)
     const onDevice = (d: string) => (devices.length > 1 ? ` (${d})` : '');
     lines.push(`Device: ${devices.join('; ')}. Medians of the repetitions with (min–max); each stack runs the scenario's workload, interleaved. ` +
-      'hf-generate is transformers `generate`, one request at a time, back to back (it ignores a request rate); generic is continuous batching + paged KV (+ CUDA graphs on a GPU) with default choices; searched is the search\'s best stack. ' +
+      'Each engine runs in-process (no HTTP). hf-generate is transformers `generate`, one request at a time, back to back (it ignores a request rate); generic is the generic stack as it stood when the run was made (its components and parameters are in the file: runs made before the vLLM-default generic stack of docs/generic-stack.md ran at most 16 sequences with SDPA attention); searched is the search\'s best stack. ' +
       'Ratio: searched over generic on the objective (for a latency objective, generic over searched), so above 1 means the searched stack is better.', '');
     lines.push('| scenario | objective | hf-generate | generic | searched | ratio vs generic (target) | output tok/s hf / generic / searched | median TTFT ms (generic / searched) | median TPOT ms (generic / searched) | search: candidates | best design |');
     lines.push('|---|---|---|---|---|---|---|---|---|---|---|');

@@ -19,10 +19,14 @@ def _compare_stacks():
     return mod
 
 
-def test_the_pool_holds_twice_the_largest_batch_of_full_sequences(tmp_path):
+def test_the_pool_holds_twice_the_sequences_in_flight_at_full_length(tmp_path):
     small = materialize(tmp_path / "a", TINY_LLAMA)                                     # 8 × 256
     big = materialize(tmp_path / "b", {**TINY_LLAMA, "params": {**TINY_LLAMA["params"], "max_batch_size": 32}})
-    assert _compare_stacks().equal_kv_cache_tokens([small, big]) == 2 * 32 * 256
+    cs = _compare_stacks()
+    # the workload keeps 16 in flight: a batch limit above that holds no more sequences
+    assert cs.equal_kv_cache_tokens([small, big], cs.Workload(num_prompts=64, max_concurrency=16)) == 2 * 16 * 256
+    # without a concurrency limit every request may be in flight, up to the largest batch limit
+    assert cs.equal_kv_cache_tokens([small, big], cs.Workload(num_prompts=64)) == 2 * 32 * 256
 
 
 def test_the_stack_child_builds_its_pool_at_the_size_it_is_given(tmp_path):

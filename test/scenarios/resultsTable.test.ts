@@ -27,7 +27,7 @@ describe('results table', () => {
 
   it('puts the files own medians, spreads and ratio in the row', () => {
     const md = renderResultsMarkdown(set);
-    const row = md.split('\n').find((l) => l.startsWith('| [gpt2-chat]'))!;
+    const row = md.split('\n').find((l) => l.startsWith('| [gpt2-chat](bench/results/gpt2-chat.json)'))!;
     expect(row).toBeDefined();
     const obj = scenario.objective;
     for (const stack of ['hf-generate', 'generic', 'searched']) {
@@ -42,6 +42,26 @@ describe('results table', () => {
     expect(row).toContain(scenario.ratio_vs_generic! >= scenario.target!.ratio_vs_generic ? '✅' : '❌');
     expect(row).toContain(`${scenario.search!.candidates_evaluated} (${scenario.search!.accepted} ok`);
     expect(md).toContain(`decode_roofline_h100.json](bench/results/decode_roofline_h100.json) (${set.others[0]!.device})`);
+  });
+
+  it('puts a served comparison in its own table: every engine, both workloads, both ratios from the file', () => {
+    expect(set.served!.map((s) => s.file)).toEqual(['served_gpt2-chat.json']);
+    const served = set.served![0]!.result;
+    const md = renderResultsMarkdown(set);
+    expect(md.indexOf('### Served over HTTP')).toBeLessThan(md.indexOf('### Offline scenario runs'));
+    const rows = md.split('\n').filter((l) => l.startsWith('| [gpt2-chat](bench/results/served_gpt2-chat.json)'));
+    expect(rows).toHaveLength(2);
+    for (const [i, name] of ['scenario', 'saturating'].entries()) {
+      const w = served.workloads[name]!;
+      const row = rows[i]!;
+      expect(row).toContain(`${w.workload.num_prompts} × ${w.workload.input_len}/${w.workload.output_len}, ${w.workload.max_concurrency} in flight`);
+      for (const stack of ['generic', 'searched', 'transformers-cb']) expect(row).toContain(cell(w.stacks[stack]!.metrics![w.objective]!));
+      expect(row).toContain(`| – |`);   // no vLLM in this run
+      expect(row).toContain(`**${w.ratio_vs_generic!.toFixed(2)}×**`);
+      expect(row).toContain(`**${w.ratio_vs_peer!.toFixed(2)}×** (transformers-cb)`);
+      expect(w.ratio_vs_peer).toBeCloseTo(w.stacks.searched!.metrics![w.objective]!.median / w.stacks['transformers-cb']!.metrics![w.objective]!.median, 9);
+    }
+    expect(md).toContain(`- gpt2-chat: searched = ${served.searched_source}`);
   });
 
   it('names the device of each row once results come from more than one kind of machine', () => {

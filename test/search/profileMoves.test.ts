@@ -77,6 +77,16 @@ describe('profile-guided proposals', () => {
   });
 });
 
+/**
+ * A GPU design with SDPA attention, plain continuous batching and a 16-sequence batch: the proposals
+ * under test start from there (the generic stack itself already runs the paged kernel at vLLM's limits).
+ */
+function sdpaDesign(space: ReturnType<typeof loadDesignSpace>, ctx: Parameters<typeof defaultDesign>[1]): Design {
+  const generic = defaultDesign(space, ctx);
+  return makeDesign(space, { ...generic.choices, attention: 'sdpa', scheduler: 'continuous' },
+    { ...generic.params, max_batch_size: 16, max_num_batched_tokens: 2048, graph_batch_sizes: [1, 2, 4, 8, 16, 32] });
+}
+
 describe('device-profile proposals', () => {
   const space = loadDesignSpace();
   const llama: ScenarioLike = { ...scenario, name: 'llama-like', model: { arch: 'llama', preset: 'tiny-llama', weights: 'random', dtype: 'bfloat16' } };
@@ -87,7 +97,7 @@ describe('device-profile proposals', () => {
       ...Object.keys(d.params).filter((k) => JSON.stringify(d.params[k]) !== JSON.stringify(parent.params[k])).map((k) => `${k}=${JSON.stringify(d.params[k])}`)].join(',');
 
   it('proposes the other kernels of a component that takes much of the forward, as if they halved its time', () => {
-    const parent = defaultDesign(space, llamaCtx);
+    const parent = sdpaDesign(space, llamaCtx);
     expect([parent.choices.attention, parent.choices.linear, parent.params.decode_steps]).toEqual(['sdpa', 'native', 1]);
     const moves = profileMoves(space, parent, { host: 0.1, dev: { attention: 0.62, linear: 0.3, other: 0.08 } }, 'output_throughput', llamaCtx);
     const byMove = new Map(moves.map((m) => [moved(parent, m.design), m]));
@@ -143,7 +153,7 @@ describe('device-profile proposals', () => {
   });
 
   it('leaves small shares to the surrogate, and moves a contiguous cache along with the paged kernel', () => {
-    const parent = defaultDesign(space, llamaCtx);
+    const parent = sdpaDesign(space, llamaCtx);
     expect(profileMoves(space, parent, { host: 0, dev: { attention: 0.05 } }, 'output_throughput', llamaCtx)).toEqual([]);
     // a host-bound step leaves the forward too little of the step to matter
     expect(profileMoves(space, parent, { host: 0.95, dev: { attention: 0.9 } }, 'p99_ttft_ms', llamaCtx)).toEqual([]);
@@ -154,7 +164,7 @@ describe('device-profile proposals', () => {
   });
 
   it('applies to a time-to-first-token objective, which still gets no host moves', () => {
-    const parent = defaultDesign(space, llamaCtx);
+    const parent = sdpaDesign(space, llamaCtx);
     const moves = profileMoves(space, parent, { host: 0.5, dev: { attention: 0.62 } }, 'p99_ttft_ms', llamaCtx);
     expect(moves.map((m) => moved(parent, m.design))).toEqual(['attention=triton_paged']);
     expect(moves[0]!.speedup).toBeCloseTo(1 / (1 - 0.155), 9);
@@ -171,13 +181,13 @@ describe('device-profile proposals', () => {
     expect(summarizeOutcome({ designId: d.id, design: d, status: 'accepted', objective: 10, metrics: { output_throughput: 10 } }, llama).dev).toBeUndefined();
   });
 
-  it('follows a measured default to the attention kernel and the decode steps together, then the kernel alone', async () => {
+  it('follows a measured default to the other attention kernel and the decode steps together, then the kernel alone', async () => {
     // the real scenarios' round: three designs, one of them exploration
     const { second } = await afterDefault(0.17, {}, { decode_device_share_attention: 0.6, decode_device_share_other: 0.4 });
     expect(second.memory.outcomes[0]!.dev).toEqual({ attention: 0.6, other: 0.4 });
     const profiled = second.designs.filter((d) => d.origin?.startsWith('model-free:profile-of-'));
     expect(profiled.map((d) => `attention=${d.choices.attention},decode_steps=${d.params.decode_steps}`))
-      .toEqual(['attention=triton_paged,decode_steps=8', 'attention=triton_paged,decode_steps=1']);
+      .toEqual(['attention=sdpa,decode_steps=8', 'attention=sdpa,decode_steps=1']);
     expect(second.designs).toHaveLength(3);
     expect(profiled[0]!.hypothesis).toMatch(/together predicted 1\.66×/);
     expect(second.notes).toMatch(/together predicted 1\.66×/);
@@ -190,18 +200,18 @@ describe('admission proposals (time waiting for a batch slot)', () => {
   const ctx = spaceContextFor({ scenario: llama, hardware: h100, constraints: {} });
 
   it('raises the batch limit where requests waited for a slot of a full batch, predicted from the wait', () => {
-    const parent = defaultDesign(space, ctx);
+    const parent = sdpaDesign(space, ctx);
     expect(parent.params.max_batch_size).toBe(16);
     const moves = profileMoves(space, parent, { queue: { share: 0.8, full: 1 } }, 'p99_ttft_ms', ctx);
     const byValue = moves.map((m) => [m.design.params.max_batch_size, Number(m.speedup.toFixed(3))]);
     // 32 slots halve the full-batch wait, 64 leave a quarter of it, ...
-    expect(byValue).toEqual([[256, 4], [128, 3.333], [64, 2.5], [32, 1.667]].map(([v, s]) => [v, Number((1 / (1 - 0.8 * (1 - 16 / v!))).toFixed(3))]));
-    expect(byValue[3]).toEqual([32, 1.667]);
+    expect(byValue).toEqual([[1024, 4.697], [512, 4.507], [256, 4], [128, 3.333], [64, 2.5], [32, 1.667]].map(([v, s]) => [v, Number((1 / (1 - 0.8 * (1 - 16 / v!))).toFixed(3))]));
+    expect(byValue.at(-1)).toEqual([32, 1.667]);
     expect(moves[0]!.why).toMatch(/80% of their time to first token waiting for a batch slot, 100% of it with all 16 slots taken/);
   });
 
   it('stops at the first limit that admits every request seen waiting, and widens the graph buckets to it', () => {
-    const base = defaultDesign(space, ctx);
+    const base = sdpaDesign(space, ctx);
     const parent = makeDesign(space, { ...base.choices, execution: 'cuda_graphs' }, { ...base.params, graph_batch_sizes: [1, 2, 4, 8, 16, 32] });
     expect(validateDesign(space, parent.choices, parent.params, ctx)).toEqual([]);
     const moves = profileMoves(space, parent, { queue: { share: 0.8, full: 1, peak: 20 } }, 'p99_ttft_ms', ctx);
@@ -213,19 +223,22 @@ describe('admission proposals (time waiting for a batch slot)', () => {
   });
 
   it('leaves the limit alone when the wait is not for a full batch, or the objective is throughput', () => {
-    const parent = defaultDesign(space, ctx);
+    const parent = sdpaDesign(space, ctx);
     expect(profileMoves(space, parent, { queue: { share: 0.8, full: 0 } }, 'p99_ttft_ms', ctx)).toEqual([]);
     expect(profileMoves(space, parent, { queue: { share: 0.01, full: 1 } }, 'p99_ttft_ms', ctx)).toEqual([]);
     expect(profileMoves(space, parent, { queue: { share: 0.8, full: 1 } }, 'output_throughput', ctx)).toEqual([]);
   });
 
   it('summarizes the bench figures and proposes the larger batch in the next round', async () => {
-    const first = await planRound(input({ scenario: llama }));
+    // on a CPU the generic stack keeps a 16-sequence batch (on a GPU it starts at vLLM's 1024)
+    const cpu: HardwareTarget = { kind: 'cpu', device: 'cpu', gpuCount: 0 };
+    const first = await planRound(input({ scenario: { ...llama, hardware: { kind: 'cpu', gpus: 0 } }, hardware: cpu }));
     const d = first.designs[0]!;
     const outcome: CandidateOutcome = { designId: d.id, design: d, status: 'accepted', objective: 245,
       metrics: { p99_ttft_ms: 245, ttft_queue_share: 0.7, queue_wait_batch_full_share: 0.9, queue_peak_waiting_full: 12 } };
     expect(summarizeOutcome(outcome, llama).queue).toEqual({ share: 0.7, full: 0.9, peak: 12 });
-    const second = await planRound(input({ scenario: llama, round: 2, memory: first.memory, history: [outcome], budget: { candidatesLeft: 5, roundsLeft: 2 } }));
+    const second = await planRound(input({ scenario: { ...llama, hardware: { kind: 'cpu', gpus: 0 } }, hardware: cpu, round: 2, memory: first.memory,
+      history: [outcome], budget: { candidatesLeft: 5, roundsLeft: 2 } }));
     const profiled = second.designs.filter((x) => x.origin?.startsWith('model-free:profile-of-'));
     expect(profiled.length).toBeGreaterThan(0);
     expect(Number(profiled[0]!.params.max_batch_size)).toBeGreaterThan(16);

@@ -1,0 +1,126 @@
+"""The engines a served comparison drives, each an OpenAI-compatible HTTP server in its own process
+group: a VibeServe stack (`python -m vibeserve_runtime serve`), vLLM (`vllm serve`, from the bundle
+bench/peers/install_vllm.sh unpacks) and transformers' continuous batching
+(bench/peers/transformers_cb_server.py). Every one is started the way its authors ship it; the only
+settings passed are the served model, the context length and, where the engine has the knob, the
+size of its KV-cache pool, so that engines sharing one GPU hold equal pools.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PEERS = REPO / "bench" / "peers"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class EngineServer:
+    """One server process: started, waited on until /health answers, stopped with its group."""
+    name: str                  # the comparison's name for it: generic, searched, vllm, transformers-cb
+    engine: str                # what it is: vibeserve, vllm, transformers
+    command: list[str]
+    log_path: Path
+    port: int
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    cwd: Path = REPO
+    version: str | None = None
+    proc: subprocess.Popen | None = None
+    load_s: float | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "w")
+        self._t0 = time.perf_counter()
+        self.proc = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name}: the server exited with code {self.proc.returncode}: {self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        self.load_s = time.perf_counter() - self._t0
+                        return
+            except OSError:
+                pass
+            time.sleep(1.0)
+        raise TimeoutError(f"{self.name}: no healthy answer within {timeout_s:.0f}s: {self.log_tail()}")
+
+    def model_name(self) -> str:
+        with urllib.request.urlopen(self.url + "/v1/models", timeout=10) as r:
+            return json.loads(r.read())["data"][0]["id"]
+
+    def log_tail(self, lines: int = 12) -> str:
+        try:
+            return " | ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def vibeserve_server(name: str, stack_dir: Path, log_dir: Path, max_queue: int) -> EngineServer:
+    port = free_port()
+    cmd = [sys.executable, "-m", "vibeserve_runtime", "serve", "--stack", str(stack_dir), "--host", "127.0.0.1",
+           "--port", str(port), "--served-model-name", name, "--max-queue", str(max_queue)]
+    return EngineServer(name, "vibeserve", cmd, log_dir / f"{name}.log", port)
+
+
+def vllm_server(checkpoint: Path, log_dir: Path, max_model_len: int, kv_cache_bytes: int | None) -> EngineServer:
+    """`vllm serve` at its defaults (needs `source bench/peers/env.sh` after install_vllm.sh)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", str(checkpoint), "--host", "127.0.0.1",
+           "--port", str(port), "--served-model-name", "vllm", "--max-model-len", str(max_model_len)]
+    if kv_cache_bytes:
+        cmd += ["--kv-cache-memory-bytes", str(kv_cache_bytes)]
+    return EngineServer("vllm", "vllm", cmd, log_dir / "vllm.log", port, version=_version("vllm"))
+
+
+def transformers_cb_server(checkpoint: Path, log_dir: Path, dtype: str, device: str) -> EngineServer:
+    port = free_port()
+    cmd = [sys.executable, str(PEERS / "transformers_cb_server.py"), "--model", str(checkpoint), "--port", str(port),
+           "--dtype", dtype, "--device", device]
+    return EngineServer("transformers-cb", "transformers", cmd, log_dir / "transformers-cb.log", port,
+                        version=_version("transformers"))
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Served comparison of seed scenarios on this GPU host: the generic stack, a searched design and the
+# peer engines (vLLM, transformers' continuous batching), each behind its own HTTP server, driven by
+# the project's load generator (bench/scenarios/compare_served.py).
+#   scripts/gpu/run-served.sh <results-dir> <scenario.yaml>[=<design-source.json>]...
+# A scenario may name where its `searched` design comes from: a search.json (its leaderboard's best)
+# or an earlier results file (its recorded best design, re-measured). Writes
+# <results-dir>/served_<scenario>.json per scenario and run.log; a failing scenario is recorded and
+# the next one runs.
+# Environment:
+#   VIBESERVE_RUN_BUDGET_S   seconds the whole run may take (default 560), shared by the scenarios
+#   VIBESERVE_PEERS          peer engines (default vllm,transformers-cb; vllm only once
+#                            bench/peers/install_vllm.sh has unpacked its bundle)
+#   VIBESERVE_COMPARE_REPS   repetitions (default 3)
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo"
+[ $# -ge 2 ] || { echo "usage: $0 <results-dir> <scenario.yaml>[=<design-source.json>]..." >&2; exit 2; }
+results=$(mkdir -p "$1" && cd "$1" && pwd)
+shift
+t_start=$(date +%s)
+budget=${VIBESERVE_RUN_BUDGET_S:-560}
+exec > >(tee -a "$results/run.log") 2>&1
+echo "run-served: $(date -u +%FT%TZ) $0 $* (budget ${budget}s)"
+
+peers=${VIBESERVE_PEERS:-vllm,transformers-cb}
+if [ -f /tmp/vibeserve-peers/site/.unpacked ] || [ -d /tmp/vibeserve-peers/site/vllm ]; then
+  # shellcheck source=../../bench/peers/env.sh
+  source "$repo/bench/peers/env.sh"
+else
+  echo "run-served: no vLLM bundle unpacked (bench/peers/install_vllm.sh); measuring without vLLM"
+  peers=$(echo ",$peers," | sed 's/,vllm,/,/; s/^,//; s/,$//')
+fi
+export PYTHONPATH="$repo/python-runtime${PYTHONPATH:+:$PYTHONPATH}"
+py=${VIBESERVE_PYTHON:-python3}
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+echo "run-served: device: ${gpu:-none}; peers: ${peers:-none}; $($py -c 'import torch; print("torch", torch.__version__)')"
+
+n=$#
+i=0
+for arg in "$@"; do
+  i=$((i + 1))
+  file=${arg%%=*}
+  source_json=; [ "$arg" != "$file" ] && source_json=${arg#*=}
+  name=$("$py" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["name"])' "$file") || continue
+  left=$((t_start + budget - $(date +%s)))
+  share=$((left / (n - i + 1)))
+  echo "=== [$i/$n] $name: up to ${share}s"
+  extra=()
+  case "$source_json" in
+    "") ;;
+    *search.json) extra=(--search-json "$source_json") ;;
+    *) extra=(--design-from "$source_json") ;;
+  esac
+  timeout -s TERM $((share + 60)) "$py" bench/scenarios/compare_served.py --scenario "$file" \
+    --out "$results/served_$name.json" --peers "$peers" --reps "${VIBESERVE_COMPARE_REPS:-3}" \
+    --time-budget-s "$share" --device-name "${gpu:-cpu}" \
+    --run-command "scripts/gpu/run-served.sh $(basename "$results") $arg" "${extra[@]}" \
+    || echo "run-served: $name: compare_served.py exited $?"
+done
+echo "run-served: done in $(( $(date +%s) - t_start ))s"
