@@ -155,7 +155,9 @@ class Comparison:
         # vLLM checks at start that the GPU memory it may use is free: it starts first.
         if "vllm" in peers:
             per_token = _kv_bytes_per_token(model)
-            self.servers["vllm"] = vllm_server(checkpoint, log_dir, max_len, kv_tokens * per_token if kv_tokens else None)
+            linear = specs["generic"]["components"].get("linear", "native")
+            self.servers["vllm"] = vllm_server(checkpoint, log_dir, max_len, kv_tokens * per_token if kv_tokens else None, linear)
+            self.result["peers"]["vllm"] = {"command": " ".join(shlex.quote(a) for a in self.servers["vllm"].command)}
         for name, spec in specs.items():
             spec["params"].update(max_model_len=max_len, **({"kv_cache_tokens": kv_tokens} if kv_tokens else {}))
             try:
@@ -167,7 +169,9 @@ class Comparison:
             self.result["stacks"][name] = {"engine": "vibeserve", "components": spec["components"], "params": spec["params"]}
         # transformers sizes its cache from the memory left: it starts last.
         if "transformers-cb" in peers:
-            self.servers["transformers-cb"] = transformers_cb_server(checkpoint, log_dir, sc["model"].get("dtype", "bfloat16"), device)
+            srv = transformers_cb_server(checkpoint, log_dir, sc["model"].get("dtype", "bfloat16"), device)
+            self.servers["transformers-cb"] = srv
+            self.result["peers"]["transformers-cb"] = {"command": " ".join(shlex.quote(a) for a in srv.command)}
         for p in peers:
             if p not in PEERS:
                 self.error(p, f"unknown peer engine {p!r}; known: {', '.join(PEERS)}")

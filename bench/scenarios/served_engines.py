@@ -100,13 +100,21 @@ def vibeserve_server(name: str, stack_dir: Path, log_dir: Path, max_queue: int) 
     return EngineServer(name, "vibeserve", cmd, log_dir / f"{name}.log", port)
 
 
-def vllm_server(checkpoint: Path, log_dir: Path, max_model_len: int, kv_cache_bytes: int | None) -> EngineServer:
+# The 8-bit weight format vLLM offers for an unquantized checkpoint on Hopper: per-channel fp8 weights
+# quantized at load (`--quantization fp8`); a scenario whose stacks serve 8-bit linear layers gets it.
+VLLM_QUANTIZATION = {"native": None, "int8_weight_only": "fp8", "fp8": "fp8"}
+
+
+def vllm_server(checkpoint: Path, log_dir: Path, max_model_len: int, kv_cache_bytes: int | None,
+                linear: str = "native") -> EngineServer:
     """`vllm serve` at its defaults (needs `source bench/peers/env.sh` after install_vllm.sh)."""
     port = free_port()
     cmd = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", str(checkpoint), "--host", "127.0.0.1",
            "--port", str(port), "--served-model-name", "vllm", "--max-model-len", str(max_model_len)]
     if kv_cache_bytes:
         cmd += ["--kv-cache-memory-bytes", str(kv_cache_bytes)]
+    if VLLM_QUANTIZATION.get(linear):
+        cmd += ["--quantization", VLLM_QUANTIZATION[linear]]
     return EngineServer("vllm", "vllm", cmd, log_dir / "vllm.log", port, version=_version("vllm"))
 
 

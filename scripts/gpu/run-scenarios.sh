@@ -15,9 +15,12 @@
 #   VIBESERVE_HF_PROMPTS     requests per repetition for the transformers baseline (default 8)
 #   VIBESERVE_COMPARE_REPS   repetitions of the comparison (default 3)
 #   VIBESERVE_SEARCH_SHARE   percent of a scenario's share of the budget that its search may take (default 62)
-#   VIBESERVE_PHASES         search,compare (default), or one of them: a search-only run gives the search the
-#                            whole budget and leaves its artifacts under VIBESERVE_HOME; a compare-only run on
-#                            the same host then measures them (two 10-minute calls instead of one)
+#   VIBESERVE_PHASES         search,compare (default), or any of search, compare, served: a search-only run gives
+#                            the search the whole budget and leaves its artifacts under VIBESERVE_HOME; a
+#                            compare-only run on the same host then measures them offline (two 10-minute calls
+#                            instead of one); `served` measures the searched stack, the generic stack and the peer
+#                            engines each behind its own HTTP server (bench/scenarios/compare_served.py, peers from
+#                            bench/peers/) into <results-dir>/served_<scenario>.json, the offline figures beside
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -54,7 +57,8 @@ fi
 phases=${VIBESERVE_PHASES:-search,compare}
 case ",$phases," in *,search,*) do_search=1 ;; *) do_search= ;; esac
 case ",$phases," in *,compare,*) do_compare=1 ;; *) do_compare= ;; esac
-[ -n "$do_search$do_compare" ] || { echo "run-scenarios: VIBESERVE_PHASES=$phases names neither search nor compare" >&2; exit 2; }
+case ",$phases," in *,served,*) do_served=1 ;; *) do_served= ;; esac
+[ -n "$do_search$do_compare$do_served" ] || { echo "run-scenarios: VIBESERVE_PHASES=$phases names none of search, compare, served" >&2; exit 2; }
 echo "run-scenarios: phases: $phases"
 echo "run-scenarios: device: $gpu; node $(node --version); $($py -c 'import torch; print("torch", torch.__version__)')"
 
@@ -112,6 +116,12 @@ for file in "$@"; do
       timeout "$wait_s" node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 5
     fi
     echo "run-scenarios: $name: search took $(( $(date +%s) - t0 ))s"
+  fi
+  if [ -n "$do_served" ]; then
+    served_budget=$(( $(left) / (n - i + 1) - 30 ))
+    [ -n "$do_compare" ] && served_budget=$(( served_budget / 2 ))
+    VIBESERVE_RUN_BUDGET_S=$served_budget bash "$repo/scripts/gpu/run-served.sh" "$results" \
+      "$scen=$VIBESERVE_HOME/artifacts/$id/search.json" || echo "run-scenarios: $name: served comparison failed"
   fi
   [ -n "$do_compare" ] || continue
   [ -f "$VIBESERVE_HOME/artifacts/$id/search.json" ] || echo "run-scenarios: $name: no search.json under $VIBESERVE_HOME/artifacts/$id (run the search phase first, on this host)"

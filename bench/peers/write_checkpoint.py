@@ -1,0 +1,131 @@
+"""Write a model's weights once as a Hugging Face checkpoint directory, so that every engine in a comparison
+(our stacks through `weights: "path"`, vLLM, transformers) serves the very same tensors.
+
+The tensors are the runtime's own seeded random weights (`load_model_weights` with `weights: "random"`), stored
+in the model's dtype, so loading the directory back gives exactly what `weights: random` gives for that seed.
+The tokenizer is a word-level vocabulary `<t0>` ... `<t{V-1}>`: every token id decodes, and prompts are sent as
+token-id lists, so no engine's text handling enters the comparison.
+
+    python bench/peers/write_checkpoint.py --stack-spec-or-scenario scenarios/gpt2-chat.yaml --out /tmp/m/gpt2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "python-runtime"))
+
+STAMP = "vibeserve_checkpoint.json"   # the model spec a directory was written from: a rerun with it is a no-op
+
+
+def model_spec_of(document: dict) -> dict:
+    """The `model:` block of a scenario or stack spec, or the document itself when it is a model spec."""
+    spec = document.get("model", document)
+    if not isinstance(spec, dict) or "arch" not in spec:
+        raise ValueError("expected a scenario or stack spec with a `model:` block, or a model spec with `arch`")
+    return dict(spec)
+
+
+def read_model_spec(path: str | Path) -> dict:
+    import yaml   # YAML is a superset of JSON: one reader for scenarios and stack specs
+    return model_spec_of(yaml.safe_load(Path(path).read_text()))
+
+
+def word_level_tokenizer(vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    vocab = {f"<t{i}>": i for i in range(vocab_size)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<t0>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    # tokens decode to their own names separated by spaces, so any id sequence decodes
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)
+    return tok
+
+
+def _eos_id(cfg: dict) -> int:
+    eos = cfg.get("eos_token_id")
+    return eos[0] if isinstance(eos, list) else eos
+
+
+def write_tokenizer(cfg: dict, out: Path) -> None:
+    from tokenizers import AddedToken
+    vocab_size = cfg["vocab_size"]
+    tok = word_level_tokenizer(vocab_size)
+    special = {"unk_token": "<t0>"}
+    if cfg.get("bos_token_id") is not None:
+        special["bos_token"] = f"<t{cfg['bos_token_id']}>"
+    if _eos_id(cfg) is not None:
+        special["eos_token"] = special["pad_token"] = f"<t{_eos_id(cfg)}>"
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in sorted(set(special.values()))])
+    tok.save(str(out / "tokenizer.json"))
+    max_len = cfg.get("max_position_embeddings") or cfg.get("n_positions")
+    (out / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": max_len,
+         "clean_up_tokenization_spaces": False, "add_bos_token": False, "add_eos_token": False, **special},
+        indent=1))
+    (out / "special_tokens_map.json").write_text(json.dumps(special, indent=1))
+
+
+def write_checkpoint(model_spec: dict, out_dir: str | Path) -> Path:
+    """Write `model_spec`'s random weights (arch gpt2, llama or mixtral) as a Hugging Face directory at `out_dir`.
+    A directory already written from the same spec is left as it is."""
+    from safetensors.torch import save_file
+    from vibeserve_runtime.models.loading import as_model_spec, load_model_weights
+
+    spec = as_model_spec(model_spec)
+    if spec.weights != "random":
+        raise ValueError(f"model.weights is {spec.weights!r}: only seeded random weights are written "
+                         "(a 'path' or 'gguf' model is already a checkpoint)")
+    stamp = {"arch": spec.arch, "preset": spec.preset, "config": spec.config, "seed": spec.seed, "dtype": spec.dtype}
+    out = Path(out_dir)
+    if (out / STAMP).is_file() and json.loads((out / STAMP).read_text()) == stamp:
+        return out
+
+    cfg, state_dict, _ = load_model_weights({**stamp, "weights": "random"})
+    cfg = {**cfg, "dtype": spec.dtype, "torch_dtype": spec.dtype}
+    # the lm_head is stored only when the config says it is not the embedding: engines tie it otherwise
+    cfg.setdefault("tie_word_embeddings", "lm_head.weight" not in state_dict)
+    if cfg["tie_word_embeddings"] == ("lm_head.weight" in state_dict):
+        raise ValueError("tie_word_embeddings disagrees with the weights drawn for this config")
+
+    # written beside the target and renamed into place, so an interrupted write never looks finished
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    (partial / "config.json").write_text(json.dumps(cfg, indent=1))
+    generation = {"bos_token_id": cfg.get("bos_token_id"), "eos_token_id": cfg.get("eos_token_id"),
+                  "pad_token_id": _eos_id(cfg)}
+    (partial / "generation_config.json").write_text(json.dumps(generation, indent=1))
+    save_file({k: v.contiguous() for k, v in state_dict.items()}, str(partial / "model.safetensors"),
+              metadata={"format": "pt"})
+    del state_dict
+    write_tokenizer(cfg, partial)
+    (partial / STAMP).write_text(json.dumps(stamp, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+    return out
+
+
+def checkpoint_model_spec(model_spec: dict, checkpoint_dir: str | Path) -> dict:
+    """The model spec that makes our stacks load `checkpoint_dir` instead of drawing the weights again."""
+    return {"arch": model_spec["arch"], "weights": "path", "path": str(checkpoint_dir),
+            "dtype": model_spec.get("dtype", "float32")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--stack-spec-or-scenario", required=True, metavar="FILE",
+                    help="a scenario or stack spec (YAML or JSON) whose `model:` block names the weights")
+    ap.add_argument("--out", required=True, help="the checkpoint directory to write")
+    args = ap.parse_args(argv)
+    spec = read_model_spec(args.stack_spec_or_scenario)
+    out = write_checkpoint(spec, args.out)
+    print(json.dumps({"event": "checkpoint", "path": str(out), "model": checkpoint_model_spec(spec, out)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
