@@ -12,7 +12,8 @@ vLLM (`vllm serve` at its defaults; needs bench/peers/install_vllm.sh and `sourc
 and transformers' own continuous batching (bench/peers/transformers_cb_server.py). The model's
 weights are written once as a safetensors checkpoint (bench/peers/write_checkpoint.py) and every
 engine serves that checkpoint. Engines share the GPU, so each is given the same KV pool (vLLM
-through --kv-cache-memory-bytes; transformers sizes its own from what is left, started last).
+through --kv-cache-memory-bytes; transformers sizes its own from what is left, started last) with
+room for a quarter more than every sequence in flight at full length.
 
 Two workloads: the scenario's own, and a saturating run (1024-token prompts, 128 output tokens,
 256 in flight, as `vllm bench serve` is commonly run; shorter prompts where the model's context is
@@ -136,7 +137,8 @@ class Comparison:
         sc, device = self.sc, self.device
         max_len = max(w.input_len + w.output_len for w in workloads.values())
         peak = max(w.max_concurrency or w.num_prompts for w in workloads.values())
-        kv_tokens = kv_cache_tokens_for(peak, max_len) if device == "cuda" else None
+        # four engines share the GPU here: a quarter more than every sequence in flight at full length
+        kv_tokens = kv_cache_tokens_for(peak, max_len, headroom=1.25) if device == "cuda" else None
         self.result["kv_cache_tokens"] = kv_tokens
         checkpoint = write_checkpoint(generic_spec(sc, device)["model"], self.work / "checkpoint")
         self.result["checkpoint"] = str(checkpoint)
@@ -175,16 +177,22 @@ class Comparison:
         for p in peers:
             if p not in PEERS:
                 self.error(p, f"unknown peer engine {p!r}; known: {', '.join(PEERS)}")
-        for name, srv in list(self.servers.items()):
-            try:
-                srv.start()
-                srv.wait_healthy(self.args.start_timeout_s)
-            except Exception as e:
-                self._drop(name, f"did not start: {e}")
-                continue
-            entry = self._entry(name)
-            entry.update(engine=srv.engine, load_s=srv.load_s, log=str(srv.log_path), **({"version": srv.version} if srv.version else {}))
-            print(f"compare-served: {name} ready in {srv.load_s:.1f}s at {srv.url}", file=sys.stderr)
+        # vLLM alone first, our stacks together, transformers last (see above)
+        groups = [[n for n in self.servers if n == "vllm"], [n for n in self.servers if n in OURS],
+                  [n for n in self.servers if n == "transformers-cb"]]
+        for group in groups:
+            for name in group:
+                self.servers[name].start()
+            for name in group:
+                srv = self.servers[name]
+                try:
+                    srv.wait_healthy(self.args.start_timeout_s)
+                except Exception as e:
+                    self._drop(name, f"did not start: {e}")
+                    continue
+                entry = self._entry(name)
+                entry.update(engine=srv.engine, load_s=srv.load_s, log=str(srv.log_path), **({"version": srv.version} if srv.version else {}))
+                print(f"compare-served: {name} ready in {srv.load_s:.1f}s at {srv.url}", file=sys.stderr)
         self.save()
 
     def _entry(self, name: str) -> dict:

@@ -75,11 +75,11 @@ def generic_spec(sc: dict, device: str, checkpoint: Path | None = None) -> dict[
     return design_spec(sc, "generic", d["choices"], d["params"], device, checkpoint)
 
 
-def kv_cache_tokens_for(peak_sequences: int, max_model_len: int) -> int:
-    """One KV pool size for every engine of a comparison: room for twice the sequences the workload
-    keeps in flight at their full length. Engines loaded side by side would otherwise size their
-    pools from whatever GPU memory the others left free."""
-    return 2 * peak_sequences * max_model_len
+def kv_cache_tokens_for(peak_sequences: int, max_model_len: int, headroom: float = 2.0) -> int:
+    """One KV pool size for every engine of a comparison: room for `headroom` times the sequences the
+    workload keeps in flight at their full length. Engines loaded side by side would otherwise size
+    their pools from whatever GPU memory the others left free."""
+    return int(headroom * peak_sequences * max_model_len)
 
 
 def materialize(spec: dict, out_dir: Path) -> Path:
