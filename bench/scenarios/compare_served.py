@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import shlex
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench/scenarios is 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 from scenario_stacks import (REPO, design_spec, device_name, device_of, generic_spec,  # noqa: E402
                              kv_cache_tokens_for, materialize, preset_vocab_size, scenario_workload)
+from compare_stacks import search_summary, summarize  # noqa: E402
 from served_engines import EngineServer, transformers_cb_server, vibeserve_server, vllm_server  # noqa: E402
 
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
@@ -54,16 +54,6 @@ KEY_METRICS = ("output_throughput", "request_throughput", "median_ttft_ms", "p99
                "p99_tpot_ms", "median_itl_ms", "p99_itl_ms", "median_e2el_ms", "completed", "failed", "duration_s")
 
 
-def summarize(runs: list[dict]) -> dict[str, dict[str, float]]:
-    """median, min and max of every numeric metric over the repetitions."""
-    out: dict[str, dict[str, float]] = {}
-    for k in runs[0] if runs else []:
-        vals = [r[k] for r in runs if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) and r[k] == r[k]]
-        if vals:
-            out[k] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
-    return out
-
-
 def saturating_workload(max_positions: int | None, seed: int) -> Workload:
     """1024/128 at 256 in flight; a model with a shorter context gets the longest prompt that fits."""
     s = dict(SATURATING)
@@ -75,7 +65,6 @@ def saturating_workload(max_positions: int | None, seed: int) -> Workload:
 def searched_design(args) -> tuple[dict | None, str | None, dict | None]:
     """The design to measure as `searched`, where it came from, and the search's summary."""
     if args.search_json:
-        from compare_stacks import search_summary
         summary = search_summary(Path(args.search_json))
         summary.pop("_best_stack_dir", None)
         d = json.loads(Path(args.search_json).read_text())
