@@ -16,10 +16,14 @@ from vibeserve_runtime.components.linear.int8_weight_only import quantize_per_ch
 DEV = "cuda" if torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1" else "cpu"
 
 
-@pytest.mark.parametrize("block_size,heads,kv_heads", [(8, 4, 2), (16, 8, 8), (16, 6, 2)])
-def test_paged_attention_matches_sdpa(block_size, heads, kv_heads):
+# head sizes of popular models (80, 96 and 112 are not powers of two), with GQA, MHA and MQA
+HEAD_DIMS = [(16, 6, 2, 64), (16, 8, 1, 80), (16, 8, 2, 96), (8, 4, 4, 112), (16, 8, 8, 128), (16, 4, 1, 256)]
+
+
+@pytest.mark.parametrize("block_size,heads,kv_heads,D", [(8, 4, 2, 32), (16, 8, 8, 32), (16, 6, 2, 32), *HEAD_DIMS])
+def test_paged_attention_matches_sdpa(block_size, heads, kv_heads, D):
     torch.manual_seed(0)
-    D, num_blocks = 32, 40
+    num_blocks = 40
     ctx = [1, 37, 70, 16]
     k_cache = torch.randn(num_blocks, block_size, kv_heads, D, device=DEV)
     v_cache = torch.randn(num_blocks, block_size, kv_heads, D, device=DEV)
@@ -39,11 +43,12 @@ def test_paged_attention_matches_sdpa(block_size, heads, kv_heads):
         torch.testing.assert_close(out[b], want, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("block_size,heads,kv_heads", [(8, 4, 2), (16, 6, 2)])
-def test_paged_attention_with_new_kv_stores_and_attends(block_size, heads, kv_heads):
-    """The decode step's own K/V: written to its slot, and attended to as the context's last token."""
+@pytest.mark.parametrize("block_size,heads,kv_heads,D", [(8, 4, 2, 32), (16, 6, 2, 32), (16, 8, 2, 96), (16, 8, 1, 80)])
+def test_paged_attention_with_new_kv_stores_and_attends(block_size, heads, kv_heads, D):
+    """The decode step's own K/V: written to its slot (and nothing beyond its head_dim columns), and
+    attended to as the context's last token."""
     torch.manual_seed(3)
-    D, num_blocks = 32, 40
+    num_blocks = 40
     ctx = [1, 37, 70, 16]
     k_cache = torch.randn(num_blocks, block_size, kv_heads, D, device=DEV)
     v_cache = torch.randn(num_blocks, block_size, kv_heads, D, device=DEV)

@@ -1,7 +1,9 @@
 """Paged-attention decode: one query token per sequence, K/V read through a block table.
 
 One program per (sequence, kv head) handles all query heads of that GQA group, so each K/V tile is
-read from memory once; an online softmax walks the context BLOCK_N tokens at a time.
+read from memory once; an online softmax walks the context BLOCK_N tokens at a time. A head size
+that is not a power of two (80, 96, 112, ...) is padded to the next one in registers: the padding
+columns load as zeros, add nothing to the dot products and are never stored.
 
 With new K/V given (the decode step's own token), the same program also writes them to their cache
 slot and takes the token's attention term from registers instead of from the cache: one launch
@@ -17,34 +19,36 @@ import triton.language as tl
 @triton.jit
 def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, kn_ptr, vn_ptr, slot_ptr, scale,
                          s_qb, s_qh, s_kb, s_kt, s_kh, s_btb, s_ob, s_oh, s_knb, s_knh, s_vnb, s_vnh,
-                         GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
+                         GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr,
                          BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr, IEEE: tl.constexpr, NEW_KV: tl.constexpr):
     b = tl.program_id(0)
     kvh = tl.program_id(1)
     ctx = tl.load(ctx_ptr + b)
     g = tl.arange(0, GROUP_PAD)
-    d = tl.arange(0, HEAD_DIM)
+    d = tl.arange(0, BLOCK_D)
+    d_ok = d < HEAD_DIM
     n = tl.arange(0, BLOCK_N)
     heads = kvh * GROUP + g
-    q = tl.load(q_ptr + b * s_qb + heads[:, None] * s_qh + d[None, :], mask=(g < GROUP)[:, None], other=0.0)
+    q = tl.load(q_ptr + b * s_qb + heads[:, None] * s_qh + d[None, :], mask=(g < GROUP)[:, None] & d_ok[None, :],
+                other=0.0)
     m_i = tl.full([GROUP_PAD], float("-inf"), tl.float32)
     l_i = tl.zeros([GROUP_PAD], tl.float32)
-    acc = tl.zeros([GROUP_PAD, HEAD_DIM], tl.float32)
+    acc = tl.zeros([GROUP_PAD, BLOCK_D], tl.float32)
     n_cached = ctx - 1 if NEW_KV else ctx      # the new token (position ctx - 1) is not read back from the cache
     if NEW_KV:
-        kn = tl.load(kn_ptr + b * s_knb + kvh * s_knh + d)
-        vn = tl.load(vn_ptr + b * s_vnb + kvh * s_vnh + d)
+        kn = tl.load(kn_ptr + b * s_knb + kvh * s_knh + d, mask=d_ok, other=0.0)
+        vn = tl.load(vn_ptr + b * s_vnb + kvh * s_vnh + d, mask=d_ok, other=0.0)
         slot = tl.load(slot_ptr + b)
         dst = (slot // BLOCK_SIZE) * s_kb + (slot % BLOCK_SIZE) * s_kt + kvh * s_kh + d
-        tl.store(k_ptr + dst, kn)
-        tl.store(v_ptr + dst, vn)
+        tl.store(k_ptr + dst, kn, mask=d_ok)
+        tl.store(v_ptr + dst, vn, mask=d_ok)
     for i in range(0, tl.cdiv(n_cached, BLOCK_N)):
         tok = i * BLOCK_N + n
         valid = tok < n_cached
         blk = tl.load(bt_ptr + b * s_btb + tok // BLOCK_SIZE, mask=valid, other=0)
         off = blk * s_kb + (tok % BLOCK_SIZE) * s_kt + kvh * s_kh
-        k = tl.load(k_ptr + off[:, None] + d[None, :], mask=valid[:, None], other=0.0)
-        v = tl.load(v_ptr + off[:, None] + d[None, :], mask=valid[:, None], other=0.0)
+        k = tl.load(k_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
+        v = tl.load(v_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
         if IEEE:
             s = tl.dot(q, tl.trans(k), input_precision="ieee")
         else:
@@ -69,7 +73,7 @@ def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, kn_ptr, vn
         acc = acc * alpha[:, None] + p_n.to(vn.dtype).to(tl.float32)[:, None] * vn.to(tl.float32)[None, :]
     out = acc / l_i[:, None]
     tl.store(o_ptr + b * s_ob + heads[:, None] * s_oh + d[None, :], out.to(o_ptr.dtype.element_ty),
-             mask=(g < GROUP)[:, None])
+             mask=(g < GROUP)[:, None] & d_ok[None, :])
 
 
 def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
@@ -82,8 +86,8 @@ def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
     (context_lens then count them, as the last token)."""
     B, H, D = q.shape
     _, block_size, kvh, _ = k_cache.shape
-    if D & (D - 1) or D < 16:
-        raise ValueError(f"triton_paged attention needs a power-of-two head_dim >= 16, got {D}")
+    if D < 8 or D > 256:
+        raise ValueError(f"triton_paged attention serves head_dim 8 to 256, got {D}")
     group = H // kvh
     q = q.contiguous()
     out = torch.empty_like(q)
@@ -94,6 +98,7 @@ def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         block_tables.stride(0), out.stride(0), out.stride(1), kn.stride(0), kn.stride(1), vn.stride(0), vn.stride(1),
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=D,
+        BLOCK_D=max(16, triton.next_power_of_2(D)),
         BLOCK_SIZE=block_size, BLOCK_N=max(16, min(block_n, 128)), IEEE=q.dtype == torch.float32, NEW_KV=new_kv,
         num_warps=num_warps, num_stages=num_stages if q.is_cuda else 1)
     return out
