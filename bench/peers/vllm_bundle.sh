@@ -12,7 +12,7 @@ CARRY=${CARRY:-$ROOT/.carry/peers}
 WHEELS=$CARRY/wheels
 BUILD=$CARRY/build
 BUNDLE=vllm-0.26.0-site.tar.xz
-PART_MIB=${PART_MIB:-56}   # a part plus the ~4 MB tree stays under the 64 MiB a transfer may carry
+PART_MIB=${PART_MIB:-60}   # a part plus the ~3 MB tree stays under the 64 MiB a transfer may carry: two parts
 PYTHON=${PYTHON:-python3}
 export PIP_ROOT_USER_ACTION=ignore
 # the host's glibc takes any of these; wheels name the oldest manylinux they need
@@ -82,6 +82,9 @@ if [ ! -f "$BUILD/$BUNDLE.sha256" ]; then
   (cd "$SITE"
    rm -f vllm/vllm_flash_attn/_vllm_fa2_C.abi3.so vllm/vllm-rs vllm/third_party/deep_gemm/_C.cpython-31[0134]-x86_64-linux-gnu.so
    rm -rf vllm/third_party/fmha_sm100 bin
+   # DeepGEMM's JIT headers (block-scaled fp8 GEMMs, which no model here uses) and uvloop (the host has its own):
+   # without them the bundle fits two transfers instead of three
+   rm -rf vllm/third_party/deep_gemm/include uvloop uvloop-*.dist-info
    find . -name __pycache__ -prune -exec rm -rf {} +)
   echo "site tree: $(du -sh "$SITE" | cut -f1); packing with xz -9 (several minutes)"
   tar -C "$SITE" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - . \
