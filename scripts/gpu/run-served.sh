@@ -12,6 +12,7 @@
 #   VIBESERVE_PEERS          peer engines (default vllm,transformers-cb; vllm only once
 #                            bench/peers/install_vllm.sh has unpacked its bundle)
 #   VIBESERVE_COMPARE_REPS   repetitions (default 3)
+#   VIBESERVE_SERVED_ARGS    more arguments for compare_served.py (e.g. --no-saturating --reserve-s 0)
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -55,7 +56,8 @@ for arg in "$@"; do
   timeout -s TERM $((share + 60)) "$py" bench/scenarios/compare_served.py --scenario "$file" \
     --out "$results/served_$name.json" --peers "$peers" --reps "${VIBESERVE_COMPARE_REPS:-3}" \
     --time-budget-s "$share" --device-name "${gpu:-cpu}" \
-    --run-command "scripts/gpu/run-served.sh $(basename "$results") $arg" "${extra[@]}" \
+    --run-command "${VIBESERVE_SERVED_ARGS:+VIBESERVE_SERVED_ARGS='$VIBESERVE_SERVED_ARGS' }scripts/gpu/run-served.sh $(basename "$results") $arg" \
+    "${extra[@]}" ${VIBESERVE_SERVED_ARGS:-} \
     || echo "run-served: $name: compare_served.py exited $?"
 done
 echo "run-served: done in $(( $(date +%s) - t_start ))s"
