@@ -6,6 +6,7 @@ import { Context, log } from '@temporalio/activity';
 import { candidateDir, readJsonIfExists, writeJsonAtomic } from '../lib/artifactStore.js';
 import { runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
 import type { BenchmarkInput, BenchmarkOutput, Metrics, UntrustedStack } from '../lib/searchTypes.js';
+import { KEY_METRICS, spreadsOf } from '../lib/spread.js';
 import { runUntrustedVerbInActivity, sandboxEnv, type SandboxNote } from '../lib/untrustedVerb.js';
 import { withActivitySlots, type DeviceSlots } from './gpuSlots.js';
 
@@ -24,6 +25,12 @@ function objectiveOf(metrics: Metrics, objective: string): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
+/** What the workflow learns from bench.json: the flat metrics, the objective and their spreads. */
+function outputOf(raw: Record<string, unknown>, objective: string): Pick<BenchmarkOutput, 'metrics' | 'objective' | 'spread'> {
+  const metrics = flatMetrics(raw);
+  return { metrics, objective: objectiveOf(metrics, objective), spread: spreadsOf(raw, [objective, ...KEY_METRICS.filter((m) => m !== objective)]) };
+}
+
 export function createBenchmark(slots: DeviceSlots) {
   return async function benchmark(input: BenchmarkInput): Promise<BenchmarkOutput> {
     const ctx = Context.current();
@@ -32,8 +39,7 @@ export function createBenchmark(slots: DeviceSlots) {
     const previous = readJsonIfExists<Record<string, unknown> & { sandbox?: SandboxNote }>(benchPath);
     if (previous) {
       log.info('benchmark resumed from an earlier attempt', { candidateId: input.candidateId, after: ctx.info.heartbeatDetails });
-      const metrics = flatMetrics(previous);
-      return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: true, ...(previous.sandbox ? { sandbox: previous.sandbox.protections } : {}) };
+      return { ...outputOf(previous, input.objective), benchPath, resumed: true, ...(previous.sandbox ? { sandbox: previous.sandbox.protections } : {}) };
     }
     const workloadPath = path.join(dir, 'workload.json');
     writeJsonAtomic(workloadPath, input.workload);
@@ -48,8 +54,7 @@ export function createBenchmark(slots: DeviceSlots) {
       );
       if (existsSync(partial)) renameSync(partial, benchPath);
       else writeJsonAtomic(benchPath, result);
-      const metrics = flatMetrics(result);
-      return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: false };
+      return { ...outputOf(result, input.objective), benchPath, resumed: false };
     });
   };
 }
@@ -67,6 +72,5 @@ async function benchInSandbox(input: BenchmarkInput, untrusted: UntrustedStack, 
     { stage: 'benchmark', timeoutMs: input.timeoutS * 1000, env: sandboxEnv(env), heartbeatBase },
   );
   writeJsonAtomic(benchPath, { ...result, sandbox: note });
-  const metrics = flatMetrics(result);
-  return { metrics, objective: objectiveOf(metrics, input.objective), benchPath, resumed: false, sandbox: note.protections };
+  return { ...outputOf(result, input.objective), benchPath, resumed: false, sandbox: note.protections };
 }

@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import { searchJsonPath, writeJsonAtomic } from '../lib/artifactStore.js';
 import type { LlmUsage } from '../lib/architect/types.js';
 import type { Scenario } from '../lib/scenario.js';
-import type { CandidateResult, RoundSummary, SearchStatus } from '../lib/searchTypes.js';
+import type { CandidateResult, FinalRound, RoundSummary, SearchStatus } from '../lib/searchTypes.js';
 
 export interface FinalizeInput {
   searchId: string;
@@ -20,6 +20,8 @@ export interface FinalizeInput {
   startedAt: number;
   finishedAt: number | null;
   failure: string | null;
+  /** The leading candidates re-measured side by side, and the ties found (absent before it ran). */
+  finalRound?: FinalRound | null;
 }
 
 export async function finalizeSearch(input: FinalizeInput): Promise<string> {
@@ -34,6 +36,7 @@ export async function finalizeSearch(input: FinalizeInput): Promise<string> {
     failure: input.failure,
     rounds: input.rounds.map((r) => ({ round: r.round, best: r.best, bestCandidateId: r.bestCandidateId, accepted: r.accepted, rejected: r.rejected })),
     leaderboard: input.leaderboard,
+    finalRound: input.finalRound ?? null,
     rejected: input.rejected,
     baseline: input.baseline,
     llmUsage: input.llmUsage ?? { promptTokens: 0, completionTokens: 0, costUsd: 0, calls: 0 },

@@ -6,6 +6,7 @@ import { createBenchmark } from './benchmark.js';
 import { finalizeSearch } from './finalize.js';
 import type { DeviceSlots } from './gpuSlots.js';
 import { plan } from './plan.js';
+import { createRemeasure } from './remeasure.js';
 import { createVerify } from './verify.js';
 import { createLlmRuntimeActivities, llmControlActivities } from './llm.js';
 
@@ -20,6 +21,7 @@ export function createRuntimeActivities(slots: DeviceSlots) {
   return {
     verify: createVerify(slots),
     benchmark: createBenchmark(slots),
+    remeasure: createRemeasure(slots),
     ...createLlmRuntimeActivities(slots),
   };
 }

@@ -13,6 +13,8 @@ export interface BenchWorkload {
   arrival: 'poisson' | 'fixed';
   max_concurrency: number | null;
   seed: number;
+  /** Timed repetitions; absent: the runtime's default (bench/workload.py), several with their spread. */
+  repetitions?: number;
 }
 
 export function benchWorkloadFor(scenario: Pick<Scenario, 'workload' | 'model'>): BenchWorkload {

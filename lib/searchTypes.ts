@@ -3,8 +3,9 @@
 import type { Design, HardwareTarget, LlmSettings, LlmUsage, SearchMemory } from './architect/types.js';
 import type { BenchWorkload } from './benchWorkload.js';
 import type { Scenario } from './scenario.js';
+import type { MetricSpread } from './spread.js';
 
-export type { Design, HardwareTarget, LlmSettings, LlmUsage, SearchMemory };
+export type { Design, HardwareTarget, LlmSettings, LlmUsage, SearchMemory, MetricSpread };
 
 export type Metrics = Record<string, number | string | null>;
 
@@ -22,11 +23,52 @@ export interface CandidateResult {
   stage?: string;
   metrics?: Metrics;
   objective?: number;
+  /** The objective's and the key metrics' median, range and count over the benchmark's repetitions. */
+  spread?: Record<string, MetricSpread>;
+  /** The final round's side-by-side figures for the objective, when this candidate was re-measured. */
+  remeasured?: MetricSpread;
   checkPath?: string;
   benchPath?: string;
   stackDir?: string;
+  /** Set for LLM-built stacks: where the sandbox re-runs them (the final round re-measures some). */
+  untrusted?: UntrustedStack;
   /** Wall time of the candidate pipeline, from the child workflow's clock. */
   durationMs?: number;
+}
+
+/** One of the leading candidates, re-measured side by side in the final round. */
+export interface RemeasuredCandidate {
+  candidateId: string;
+  /** The objective over the side-by-side passes; null when no pass of it completed. */
+  spread: MetricSpread | null;
+  /** Why passes failed, when some did. */
+  errors: string[];
+  /** Choices and params that differ from the generic default design; null without a baseline to compare. */
+  changes: number | null;
+}
+
+/** Two candidates whose re-measured spreads overlap, and which one the leaderboard keeps ahead. */
+export interface TieNote {
+  ahead: string;
+  behind: string;
+  /** Which rule decided: the simpler design, or the earlier one when both are as simple. */
+  rule: 'simpler' | 'earlier';
+  message: string;
+}
+
+/** search.json's `finalRound`: the leading candidates re-measured side by side, and the ties it found. */
+export interface FinalRound {
+  metric: string;
+  /** Interleaved passes per candidate. */
+  passes: number;
+  candidates: RemeasuredCandidate[];
+  /** Candidate ids, best first, after the tie rule. */
+  order: string[];
+  ties: TieNote[];
+  /** Where the passes' bench results are kept (relative to the search directory). */
+  evidenceDir: string;
+  /** Set when the final round could not run; the leaderboard then keeps the search's own figures. */
+  error?: string;
 }
 
 export interface SearchBudget {
@@ -112,6 +154,8 @@ export interface CarriedState {
   /** How many times this search has continued as new. */
   runIndex: number;
   failure: string | null;
+  /** The final round's outcome, once it ran. */
+  finalRound?: FinalRound | null;
 }
 
 export interface SearchProgress {
@@ -232,8 +276,31 @@ export interface BenchmarkInput {
 export interface BenchmarkOutput {
   metrics: Metrics;
   objective: number | null;
+  /** Median, range and count over the repetitions, for the objective and the key metrics. */
+  spread?: Record<string, MetricSpread>;
   benchPath: string;
   resumed: boolean;
   /** The sandbox's protections when the benchmark ran sandboxed (also recorded in bench.json). */
   sandbox?: string[];
+}
+
+/** The final round: the leading candidates benchmarked again on one worker, passes interleaved. */
+export interface RemeasureInput {
+  searchId: string;
+  candidates: Array<{ candidateId: string; stackDir: string; untrusted?: UntrustedStack }>;
+  device: 'cpu' | 'cuda';
+  /** Devices of one host the widest of them spans. */
+  devices?: number;
+  workload: BenchWorkload;
+  objective: string;
+  /** Passes per candidate; pass p runs every candidate once, in a rotated order. */
+  passes: number;
+  /** Limit of one benchmark run. */
+  timeoutS: number;
+}
+
+export interface RemeasureOutput {
+  candidates: Array<{ candidateId: string; spread: MetricSpread | null; errors: string[] }>;
+  /** Where the passes' bench results are kept (relative to the search directory). */
+  evidenceDir: string;
 }

@@ -109,9 +109,11 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
       status: 'accepted',
       metrics: bench.metrics,
       objective: bench.objective,
+      ...(bench.spread && Object.keys(bench.spread).length ? { spread: bench.spread } : {}),
       checkPath: checked.checkPath,
       benchPath: bench.benchPath,
       stackDir: built.stackDir,
+      ...(untrusted ? { untrusted } : {}),
     };
   } catch (err) {
     if (isCancellation(err)) throw err;

@@ -2,7 +2,7 @@
 // caller, so `vibeserve pause` can say what it did), and a signal carries each candidate's report
 // to the search's workflow id — not to one run — so reports survive continue-as-new.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CandidateResult, SearchProgress, SearchStatus, SteerRequest } from '../lib/searchTypes.js';
+import type { CandidateResult, FinalRound, SearchProgress, SearchStatus, SteerRequest } from '../lib/searchTypes.js';
 
 export interface ControlAck {
   status: SearchStatus;
@@ -10,7 +10,8 @@ export interface ControlAck {
 }
 
 export const progressQuery = defineQuery<SearchProgress>('progress');
-export const leaderboardQuery = defineQuery<{ leaderboard: CandidateResult[]; rejected: CandidateResult[] }>('leaderboard');
+/** finalRound: the leading candidates re-measured side by side, once the search's last round is over. */
+export const leaderboardQuery = defineQuery<{ leaderboard: CandidateResult[]; rejected: CandidateResult[]; finalRound?: FinalRound | null }>('leaderboard');
 
 export const steerUpdate = defineUpdate<ControlAck, [SteerRequest]>('steer');
 export const pauseUpdate = defineUpdate<ControlAck>('pause');

@@ -7,6 +7,7 @@ import {
   continueAsNew,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -15,9 +16,12 @@ import {
   workflowInfo,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
-import type { ControlActivities } from '../activities/index.js';
+import type { ControlActivities, RuntimeActivities } from '../activities/index.js';
 import type { CandidateOutcome, PlanOutput, SearchMemory } from '../lib/architect/types.js';
-import { FAILURE_USAGE } from '../lib/failures.js';
+import { benchWorkloadFor } from '../lib/benchWorkload.js';
+import { devicesOf, queueForDevices } from '../lib/deviceQueues.js';
+import { FAILURE_CANDIDATE, FAILURE_USAGE } from '../lib/failures.js';
+import { rankFinalRound } from '../lib/finalRanking.js';
 import type {
   CandidateResult,
   CarriedState,
@@ -45,6 +49,12 @@ const control = proxyActivities<ControlActivities>({
   heartbeatTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FAILURE_USAGE] },
 });
+
+/** The final round re-measures this many leading candidates side by side, in this many passes each. */
+const FINAL_ROUND_CANDIDATES = 3;
+const FINAL_ROUND_PASSES = 3;
+/** Searches started before the final round existed end without one when their histories replay. */
+const FINAL_ROUND_PATCH = 'final-remeasure';
 
 /** A fresh run always starts below this many events, so continue-as-new cannot loop. */
 const MIN_CONTINUE_AS_NEW_EVENTS = 16;
@@ -88,7 +98,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
       st.leaderboard.splice(at === -1 ? st.leaderboard.length : at, 0, r);
       st.leaderboard.length = Math.min(st.leaderboard.length, options.leaderboardSize);
     } else {
-      st.rejected.push({ ...r, status: 'rejected', metrics: undefined });
+      st.rejected.push({ ...r, status: 'rejected', metrics: undefined, untrusted: undefined });
       if (st.rejected.length > MAX_REJECTED_KEPT) st.rejected.shift();
     }
     st.newOutcomes.push({
@@ -106,7 +116,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
   const ack = (message: string): ControlAck => ({ status, message });
   setHandler(candidateReportSignal, absorb);
   setHandler(progressQuery, () => progress());
-  setHandler(leaderboardQuery, () => ({ leaderboard: st.leaderboard, rejected: st.rejected }));
+  setHandler(leaderboardQuery, () => ({ leaderboard: st.leaderboard, rejected: st.rejected, finalRound: st.finalRound ?? null }));
   setHandler(
     steerUpdate,
     (req: SteerRequest) => {
@@ -222,7 +232,56 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
       startedAt: st.startedAt,
       finishedAt: final ? Date.now() : null,
       failure: st.failure,
+      finalRound: st.finalRound ?? null,
     });
+  }
+
+  /** The leading candidates benchmarked again side by side on one worker; their new figures order
+   * them, and two whose spreads overlap tie (lib/finalRanking.ts). */
+  async function finalRound(): Promise<void> {
+    const leaders = st.leaderboard.slice(0, FINAL_ROUND_CANDIDATES).filter((c) => c.stackDir);
+    if (leaders.length < 2) return; // nothing to compare
+    const devices = Math.max(...leaders.map((c) => devicesOf(c.design)));
+    const perRun = scenario.search.bench_timeout_s;
+    const runtime = proxyActivities<RuntimeActivities>({
+      taskQueue: queueForDevices(options.runtimeQueue, devices),
+      startToCloseTimeout: (FINAL_ROUND_PASSES * leaders.length * (perRun + 60) + 120) * 1000,
+      heartbeatTimeout: options.heartbeatTimeoutMs,
+      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 3, nonRetryableErrorTypes: [FAILURE_CANDIDATE, FAILURE_USAGE] },
+    });
+    setCurrentDetails(`### ${scenario.name} — final round\n\nre-measuring ${leaders.map((c) => c.candidateId).join(', ')} side by side`);
+    const rules = { metric: scenario.objective, higherIsBetter, generic: st.baseline?.design ?? null, passes: FINAL_ROUND_PASSES };
+    try {
+      const out = await runtime.remeasure({
+        searchId: input.searchId,
+        candidates: leaders.map((c) => ({ candidateId: c.candidateId, stackDir: c.stackDir!, ...(c.untrusted ? { untrusted: c.untrusted } : {}) })),
+        device: input.hardware.device,
+        devices,
+        workload: benchWorkloadFor(scenario),
+        objective: scenario.objective,
+        passes: FINAL_ROUND_PASSES,
+        timeoutS: perRun,
+      });
+      const measured = new Map(out.candidates.map((c) => [c.candidateId, c]));
+      const ranked = rankFinalRound(
+        leaders.map((c) => ({ candidateId: c.candidateId, round: c.round, design: c.design, spread: measured.get(c.candidateId)?.spread ?? null, errors: measured.get(c.candidateId)?.errors ?? [] })),
+        { ...rules, evidenceDir: out.evidenceDir },
+      );
+      st.finalRound = ranked;
+      const byId = new Map(leaders.map((c) => [c.candidateId, c]));
+      const reordered = ranked.order.map((id) => {
+        const spread = measured.get(id)?.spread;
+        return spread ? { ...byId.get(id)!, remeasured: spread } : byId.get(id)!;
+      });
+      st.leaderboard = [...reordered, ...st.leaderboard.filter((c) => !byId.has(c.candidateId))];
+      const leader = st.leaderboard[0];
+      if (leader?.objective !== undefined) upsertSearchAttributes([{ key: bestMetricAttribute, value: leader.objective }]);
+      for (const t of ranked.ties) log.info('final round tie', { message: t.message });
+    } catch (err) {
+      // The search's own figures stand; search.json says why the final round is missing.
+      st.finalRound = { metric: scenario.objective, passes: FINAL_ROUND_PASSES, candidates: [], order: [], ties: [], evidenceDir: '', error: rootMessage(err) };
+      log.warn('final round failed', { error: st.finalRound.error });
+    }
   }
 
   async function planNextRound(): Promise<void> {
@@ -373,6 +432,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
     }
   }
 
+  if (!st.failure && !st.stopRequested && patched(FINAL_ROUND_PATCH)) await finalRound();
   const finalStatus: SearchStatus = st.failure ? 'failed' : st.stopRequested ? 'stopped' : 'done';
   setStatus(finalStatus);
   const searchJson = await writeResults(true);

@@ -1,6 +1,7 @@
 // `vibeserve watch <id>`: a live progress line until the search ends; exit 0 when it finished.
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { SearchProgress, SearchSummary } from '../../lib/searchTypes.js';
+import { formatSpread } from '../../lib/spread.js';
 import { uiLink } from '../../lib/temporalConnection.js';
 import { progressQuery } from '../../workflows/messages.js';
 import { parse, searchIdArg } from '../args.js';
@@ -51,7 +52,8 @@ export async function watchSearch(workflowId: string, intervalMs = 1000, printLi
       return 1;
     }
     const summary = (await handle.result()) as SearchSummary;
-    const best = summary.best ? `best ${summary.best.candidateId} ${summary.best.objective?.toFixed(3)}` : 'no accepted candidate';
+    const b = summary.best;
+    const best = b ? `best ${b.candidateId} ${b.remeasured ? `${formatSpread(b.remeasured)} in the final round` : b.objective?.toFixed(3)}` : 'no accepted candidate';
     console.log(
       `search ${workflowId} ${summary.status}: ${summary.rounds} round(s), ${summary.candidates} candidates (${summary.accepted} accepted, ${summary.rejected} rejected), ${best}`,
     );

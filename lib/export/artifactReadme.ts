@@ -2,6 +2,7 @@
 import type { CandidateView, SearchResults } from "../report/loadSearchResults.js";
 import { metricValue } from "../report/loadSearchResults.js";
 import { fmt } from "../report/svg.js";
+import { formatSpread } from "../spread.js";
 
 export interface ReadmeInput {
   results: SearchResults;
@@ -13,10 +14,15 @@ export interface ReadmeInput {
 }
 
 export function renderArtifactReadme({ results, candidate, spec, baseImage, imageTag, k8sName }: ReadmeInput): string {
-  const b = candidate.bench;
+  const base = results.baseline;
   const metricRows = ["output_throughput", "request_throughput", "median_ttft_ms", "median_tpot_ms", "p99_e2el_ms"]
-    .map((m) => `| ${m} | ${fmt(metricValue(b, m))} | ${fmt(metricValue(results.baseline?.bench ?? null, m))} |`)
+    .map((m) => `| ${m} | ${formatSpread(candidate.spread[m], metricValue(candidate.bench, m))} | ${base ? formatSpread(base.spread[m], metricValue(base.bench, m)) : fmt(null)} |`)
     .join("\n");
+  const final = results.finalRound;
+  const remeasured = final && !final.error ? final.candidates.find((c) => c.candidateId === candidate.candidateId) : undefined;
+  const finalNote = remeasured
+    ? `\nFinal round (\`evidence/final-round.json\`): re-measured side by side with ${final!.candidates.length - 1} other leading candidate(s) in ${final!.passes} interleaved passes: ${results.objectiveMetric} ${formatSpread(remeasured.spread)}.${final!.ties.length ? ` Ties: ${final!.ties.map((t) => t.message).join("; ")}.` : ""}\n`
+    : "";
   const checks = (candidate.check?.checks ?? [])
     .map((c) => `| ${c.name} | ${JSON.stringify(c.value)} | ${JSON.stringify(c.threshold)} | ${c.passed ? "pass" : "FAIL"} |`)
     .join("\n");
@@ -45,12 +51,13 @@ round ${candidate.round}) for scenario \`${results.scenario.name ?? "?"}\`. It s
 
 ## Evidence
 
-Benchmark (\`evidence/bench.json\`; baseline from \`evidence/baseline-bench.json\`):
+Benchmark (\`evidence/bench.json\`; baseline from \`evidence/baseline-bench.json\`), each figure the median
+of the repetitions with their range and count:
 
 | metric | this stack | baseline |
 |---|---|---|
 ${metricRows}
-
+${finalNote}
 Correctness (\`evidence/check.json\`, reference: ${candidate.check?.reference ?? "–"}):
 
 | check | value | threshold | result |

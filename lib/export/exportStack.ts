@@ -90,6 +90,11 @@ export function exportStack(searchId: string, opts: ExportOptions = {}): ExportR
   if (cand.checkPath) cpSync(cand.checkPath, path.join(outDir, "evidence", "check.json"));
   if (cand.benchPath) cpSync(cand.benchPath, path.join(outDir, "evidence", "bench.json"));
   if (results.baseline?.benchPath) cpSync(results.baseline.benchPath, path.join(outDir, "evidence", "baseline-bench.json"));
+  const remeasured = results.finalRound && !results.finalRound.error ? results.finalRound.candidates.find((c) => c.candidateId === cand.candidateId) : undefined;
+  if (remeasured) {
+    const { evidenceDir, ...round } = results.finalRound!;
+    writeFileSync(path.join(outDir, "evidence", "final-round.json"), JSON.stringify(round, null, 2) + "\n");
+  }
   writeFileSync(path.join(outDir, "evidence", "design.json"), JSON.stringify(cand.design, null, 2) + "\n");
 
   writeFileSync(path.join(outDir, "README.md"), renderArtifactReadme({ results, candidate: cand, spec, baseImage, imageTag, k8sName: name }));
@@ -100,7 +105,12 @@ export function exportStack(searchId: string, opts: ExportOptions = {}): ExportR
     searchId: results.searchId,
     candidateId: cand.candidateId,
     scenario: results.scenario.name ?? null,
-    objective: { metric: results.objectiveMetric, value: cand.objective },
+    objective: {
+      metric: results.objectiveMetric,
+      value: cand.objective,
+      spread: cand.spread[results.objectiveMetric] ?? null,
+      finalRound: remeasured?.spread ?? null,
+    },
     checkPassed: cand.check?.passed ?? null,
     device,
     stackName: spec.name ?? null,

@@ -4,6 +4,8 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { artifactsRoot } from "../paths.js";
+import type { TieNote } from "../searchTypes.js";
+import { spreadOfValues, spreadsOf, type MetricSpread } from "../spread.js";
 
 export type Metrics = Record<string, number | string | null | undefined>;
 
@@ -36,9 +38,24 @@ export interface CandidateView {
   checkPath: string | null;
   bench: Metrics | null;
   benchPath: string | null;
+  /** Each metric's median, range and count over the benchmark's repetitions (bench.json's `spread`). */
+  spread: Record<string, MetricSpread>;
   /** The scenario's objective metric, read from bench.json. */
   objective: number | null;
   isBaseline: boolean;
+}
+
+/** The final round: the leading candidates re-measured side by side (search.json's `finalRound`),
+ * with each candidate's figures read from its pass files. */
+export interface FinalRoundView {
+  passes: number;
+  /** Candidate ids, best first, after the tie rule. */
+  order: string[];
+  ties: TieNote[];
+  candidates: Array<{ candidateId: string; spread: MetricSpread | null; errors: string[]; changes: number | null }>;
+  /** Where the pass files are; null when the round did not run. */
+  evidenceDir: string | null;
+  error: string | null;
 }
 
 export interface RoundBest {
@@ -66,6 +83,7 @@ export interface SearchResults {
   baseline: CandidateView | null;
   rounds: RoundBest[];
   llmUsage: Record<string, unknown>;
+  finalRound: FinalRoundView | null;
 }
 
 export class SearchNotFoundError extends Error {}
@@ -137,6 +155,7 @@ function toView(searchDir: string, raw: any, objectiveMetric: string, isBaseline
   const benchPath = locate(searchDir, path.join(base, "bench.json"), raw.benchPath);
   const stackDir = locate(searchDir, path.join(base, "stack"), raw.stackDir);
   const bench = benchPath ? readBench(benchPath) : null;
+  const spread = bench && typeof bench.spread === "object" && bench.spread ? spreadsOf(bench, Object.keys(bench.spread)) : {};
   return {
     candidateId: id,
     round: Number(raw.round ?? 0),
@@ -149,6 +168,7 @@ function toView(searchDir: string, raw: any, objectiveMetric: string, isBaseline
     checkPath,
     bench,
     benchPath,
+    spread,
     objective: metricValue(bench, objectiveMetric),
     isBaseline,
   };
@@ -173,7 +193,12 @@ export function loadSearchResults(searchIdOrDir: string, root?: string): SearchR
   const accepted = (search.leaderboard ?? []).map((r: any) => toView(searchDir, r, objectiveMetric, false));
   const rejected = (search.rejected ?? []).map((r: any) => toView(searchDir, r, objectiveMetric, false));
   const baseline = search.baseline ? toView(searchDir, search.baseline, objectiveMetric, true) : null;
+  const finalRound = readFinalRound(searchDir, search.finalRound, objectiveMetric);
+  // The final round's order comes first (its figures were measured side by side); the rest follow by their own figures.
+  const finalPlace = new Map((finalRound?.error ? [] : (finalRound?.order ?? [])).map((id, i) => [id, i]));
   const leaderboard = [...accepted].sort((a, b) => {
+    const [fa, fb] = [finalPlace.get(a.candidateId), finalPlace.get(b.candidateId)];
+    if (fa !== undefined || fb !== undefined) return (fa ?? Infinity) - (fb ?? Infinity);
     if (a.objective === null) return 1;
     if (b.objective === null) return -1;
     return higherIsBetter ? b.objective - a.objective : a.objective - b.objective;
@@ -213,7 +238,25 @@ export function loadSearchResults(searchIdOrDir: string, root?: string): SearchR
     baseline,
     rounds,
     llmUsage: search.llmUsage ?? {},
+    finalRound,
   };
+}
+
+/** search.json's finalRound, each candidate's spread recomputed from the objective in its pass files. */
+function readFinalRound(searchDir: string, raw: any, objectiveMetric: string): FinalRoundView | null {
+  if (!raw || typeof raw !== "object") return null;
+  const evidenceDir = typeof raw.evidenceDir === "string" && raw.evidenceDir ? path.join(searchDir, raw.evidenceDir) : null;
+  const passes = Number(raw.passes ?? 0);
+  const candidates = (Array.isArray(raw.candidates) ? raw.candidates : []).map((c: any) => {
+    const values: number[] = [];
+    for (let p = 1; evidenceDir && p <= passes; p++) {
+      const file = path.join(evidenceDir, `${c.candidateId}.pass-${p}.json`);
+      const v = existsSync(file) ? metricValue(readBench(file), objectiveMetric) : null;
+      if (v !== null) values.push(v);
+    }
+    return { candidateId: String(c.candidateId), spread: spreadOfValues(values) ?? c.spread ?? null, errors: c.errors ?? [], changes: c.changes ?? null };
+  });
+  return { passes, order: raw.order ?? [], ties: raw.ties ?? [], candidates, evidenceDir, error: raw.error ?? null };
 }
 
 /** The leaderboard plus the baseline when it is a separate measurement (a search may use one of

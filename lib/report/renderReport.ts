@@ -1,5 +1,6 @@
 // One self-contained HTML page (inline CSS and SVG, no scripts, no network) summarizing a search.
 import path from "node:path";
+import { formatSpread } from "../spread.js";
 import type { CandidateView, SearchResults } from "./loadSearchResults.js";
 import { isBaselineCandidate, measuredCandidates, metricValue } from "./loadSearchResults.js";
 import type { Plot } from "./plots.js";
@@ -40,13 +41,31 @@ function checkCell(c: CandidateView): string {
 
 function leaderboard(r: SearchResults): string {
   const metrics = [r.objectiveMetric, ...LEADERBOARD_METRICS.filter((m) => m !== r.objectiveMetric)];
-  const head = `<tr><th>#</th><th>candidate</th><th>round</th>${metrics.map((m) => `<th>${esc(m)}</th>`).join("")}<th>correctness</th></tr>`;
+  const final = new Map((r.finalRound?.candidates ?? []).map((c) => [c.candidateId, c.spread]));
+  const head = `<tr><th>#</th><th>candidate</th><th>round</th>${metrics.map((m) => `<th>${esc(m)}</th>`).join("")}` +
+    `<th>${esc(r.objectiveMetric)}: median (min–max, n) over repetitions</th>${final.size ? "<th>final round, side by side</th>" : ""}<th>correctness</th></tr>`;
   const rows = measuredCandidates(r).map((c, i) => {
     const rank = c.isBaseline ? "base" : isBaselineCandidate(r, c) ? `${i + 1} (baseline)` : String(i + 1);
     const cells = metrics.map((m) => `<td class="num" data-metric="${esc(m)}">${esc(fmt(metricValue(c.bench, m)))}</td>`).join("");
-    return `<tr data-candidate="${esc(c.candidateId)}"><td>${rank}</td><td><a href="#cand-${esc(c.candidateId)}">${esc(c.candidateId)}</a></td><td>${c.isBaseline ? "–" : c.round}</td>${cells}<td>${c.isBaseline ? "reference baseline" : checkCell(c)}</td></tr>`;
+    const spread = `<td class="num" data-spread="${esc(r.objectiveMetric)}">${esc(formatSpread(c.spread[r.objectiveMetric], c.objective))}</td>`;
+    const finalCell = final.size ? `<td class="num" data-final="${esc(r.objectiveMetric)}">${final.has(c.candidateId) ? esc(formatSpread(final.get(c.candidateId))) : "–"}</td>` : "";
+    return `<tr data-candidate="${esc(c.candidateId)}"><td>${rank}</td><td><a href="#cand-${esc(c.candidateId)}">${esc(c.candidateId)}</a></td><td>${c.isBaseline ? "–" : c.round}</td>${cells}${spread}${finalCell}<td>${c.isBaseline ? "reference baseline" : checkCell(c)}</td></tr>`;
   });
   return `<table id="leaderboard">${head}${rows.join("")}</table>`;
+}
+
+function finalRoundSection(r: SearchResults): string {
+  const f = r.finalRound;
+  if (!f) return "<p>The search ran no final round (stopped early, fewer than two accepted candidates, or started before the final round existed).</p>";
+  if (f.error) return `<p id="final-round">The final round did not run: ${esc(f.error)}. The leaderboard keeps each candidate's own benchmark.</p>`;
+  const rows = f.order.map((id, i) => {
+    const c = f.candidates.find((x) => x.candidateId === id);
+    return `<tr data-candidate="${esc(id)}"><td>${i + 1}</td><td>${esc(id)}</td><td class="num">${esc(formatSpread(c?.spread))}</td><td class="num">${c?.changes ?? "–"}</td><td>${esc((c?.errors ?? []).join("; "))}</td></tr>`;
+  });
+  const ties = f.ties.length ? `<ul id="ties">${f.ties.map((t) => `<li data-ahead="${esc(t.ahead)}" data-behind="${esc(t.behind)}">${esc(t.message)}</li>`).join("")}</ul>` : "<p>No two of them tie: their spreads do not overlap.</p>";
+  return `<p>The ${f.candidates.length} leading candidates, benchmarked again on one worker in ${f.passes} interleaved passes each (every pass runs each of them once, on the same requests). Two candidates whose ranges overlap tie; the simpler design (fewer changes from the generic default), or else the earlier one, ranks first.</p>
+<table id="final-round"><tr><th>#</th><th>candidate</th><th>${esc(r.objectiveMetric)}: median (min–max, n)</th><th>changes from the generic default</th><th>failed passes</th></tr>${rows.join("")}</table>
+${ties}<p class="src">from ${esc(f.evidenceDir ? rel(r, f.evidenceDir) : "–")}</p>`;
 }
 
 function rejectedTable(r: SearchResults): string {
@@ -109,7 +128,7 @@ export function renderReport(r: SearchResults, plots: Plot[]): string {
   const llm = r.llmUsage as Record<string, unknown>;
   const cards = [
     ["best candidate", best ? best.candidateId : "none"],
-    [`best ${r.objectiveMetric}`, fmt(best?.objective)],
+    [`best ${r.objectiveMetric}`, best ? formatSpread(best.spread[r.objectiveMetric], best.objective) : fmt(null)],
     ["baseline", fmt(base)],
     ["vs baseline", speedup === null ? "–" : `${fmt(speedup)}×`],
     ["accepted / rejected", `${r.leaderboard.length} / ${r.rejected.length}`],
@@ -128,6 +147,7 @@ model: ${esc(model)}; hardware: ${esc(s.hardware?.kind ?? "?")}; workload: ${wor
 objective: <b>${esc(r.objectiveMetric)}</b> (${r.higherIsBetter ? "higher" : "lower"} is better); status: ${esc(r.status)}; ${esc(r.startedAt ?? "?")} → ${esc(r.finishedAt ?? "running")}</p>
 <div class="cards">${cards}</div>
 <h2>Leaderboard</h2>${leaderboard(r)}
+<h2>Final round</h2>${finalRoundSection(r)}
 <h2>Plots</h2><div class="plots">${figures}</div>
 <h2>Baseline comparison</h2>${baselineTable(r)}
 <h2>Rejected candidates</h2>${rejectedTable(r)}

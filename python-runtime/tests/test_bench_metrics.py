@@ -29,7 +29,9 @@ def test_empty_and_median_of_runs():
     assert m["completed"] == 0 and math.isnan(m["mean_ttft_ms"])
     runs = [{"output_throughput": x, "completed": 4, "median_ttft_ms": 10.0 * x} for x in (1.0, 3.0, 2.0)]
     med = median_of_runs(runs)
-    assert med["output_throughput"] == 2.0 and med["completed"] == 4 and med["spread_output_throughput"] == [1.0, 3.0]
+    assert med["output_throughput"] == 2.0 and med["completed"] == 4
+    assert med["spread"]["output_throughput"] == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    assert med["spread"]["median_ttft_ms"] == {"median": 20.0, "min": 10.0, "max": 30.0, "n": 3}
 
 
 def test_workloads_are_seeded_and_validated():

@@ -9,7 +9,8 @@ from runtime_stacks import TINY_LLAMA, Server, error_of, materialize, result_of,
 VLLM_KEYS = ["request_throughput", "output_throughput", "total_token_throughput", "completed", "total_input_tokens",
              "total_output_tokens", "duration_s"] + [f"{s}_{m}_ms" for m in ("ttft", "tpot", "itl", "e2el")
                                                      for s in ("mean", "median", "p99")]
-FIXED = ["--dataset", "fixed", "--num-prompts", "6", "--input-len", "16", "--output-len", "8"]
+# one pass per repetition, so the counts below are exact (test_bench_timing.py covers longer ones)
+FIXED = ["--dataset", "fixed", "--num-prompts", "6", "--input-len", "16", "--output-len", "8", "--min-duration-s", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +33,10 @@ def test_offline_bench(stack, tmp_path):
     _assert_metrics(res)
     assert res["mode"] == "offline" and len(res["repetitions"]) == 2 and res["device"] == "cpu"
     assert json.loads((tmp_path / "b.json").read_text())["completed"] == 6
-    assert sum(1 for e in evs if e["event"] == "progress" and e["stage"] == "bench") == 2
+    assert sum(1 for e in evs if e["event"] == "progress" and e["stage"] == "bench" and e["done"] and not e.get("heartbeat")) == 2
     assert 0 < res["kv_memory_efficiency"] <= 1 and res["peak_kv_tokens_used"] <= res["peak_kv_tokens_allocated"]
     # where a decode step's time goes, for the search (engine/step_profile.py)
     assert 0 <= res["decode_host_share"] <= 1 and res["decode_step_ms"] > 0
-    assert all("decode_host_share" in r for r in res["repetitions"])
     # and where its forward's time goes, by component (engine/component_profile.py)
     shares = {k: v for k, v in res.items() if k.startswith("decode_device_share_")}
     assert set(shares) == {f"decode_device_share_{c}" for c in ("attention", "linear", "other")}, shares
@@ -58,7 +58,7 @@ def test_offline_bench_reports_time_spent_waiting_for_a_batch_slot(tmp_path):
 
 def test_offline_bench_rejects_an_edited_timing_loop(tmp_path):
     stack = materialize(tmp_path)
-    f = stack / "vibeserve_runtime" / "cli" / "candidate_cmd.py"
+    f = stack / "vibeserve_runtime" / "cli" / "timed_pass.py"
     f.write_text(f.read_text().replace('"duration_s": time.perf_counter() - t0', '"duration_s": 1e-3'))
     rc, evs, _ = run_verb("bench", "--stack", str(stack), *FIXED)
     assert rc == 2 and error_of(evs)["reason"] == "integrity_violation"

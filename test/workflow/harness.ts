@@ -12,7 +12,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { projectRoot } from '../../lib/paths.js';
 import { parseScenario, type Scenario } from '../../lib/scenario.js';
 import { buildSearchInput, startSearch, type BudgetOverrides } from '../../lib/searchStart.js';
-import type { CandidateResult, SearchInput, SearchOptions } from '../../lib/searchTypes.js';
+import type { CandidateResult, FinalRound, SearchInput, SearchOptions } from '../../lib/searchTypes.js';
 
 // Replay workers in this process log only what matters.
 try {
@@ -164,6 +164,7 @@ export function readSearchJson(s: Suite, searchId: string): {
   leaderboard: CandidateResult[];
   rejected: CandidateResult[];
   rounds: Array<{ round: number }>;
+  finalRound?: FinalRound | null;
 } {
   return JSON.parse(readFileSync(path.join(s.home, 'artifacts', searchId, 'search.json'), 'utf8'));
 }

@@ -65,16 +65,16 @@ def compute_metrics(records: list[RequestRecord], duration_s: float) -> dict[str
 
 
 def median_of_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-metric median across repetitions (numbers only); keeps the spread as min/max."""
+    """Per-metric median across repetitions (numbers only), and under `spread` each metric's
+    {median, min, max, n}: a difference between two stacks inside their spreads is noise."""
     if not runs:
         return {}
     out: dict[str, Any] = {}
+    spread: dict[str, dict[str, float]] = {}
     for k, v in runs[0].items():
         vals = [r.get(k) for r in runs if isinstance(r.get(k), (int, float)) and r.get(k) == r.get(k)]
         if isinstance(v, (int, float)) and not isinstance(v, bool) and vals:
             out[k] = median_low(vals) if all(isinstance(x, int) for x in vals) else median(vals)
-    for k in ("output_throughput", "request_throughput", "median_ttft_ms", "median_tpot_ms"):
-        vals = [r[k] for r in runs if isinstance(r.get(k), (int, float))]
-        if vals:
-            out[f"spread_{k}"] = [min(vals), max(vals)]
+            spread[k] = {"median": out[k], "min": min(vals), "max": max(vals), "n": len(vals)}
+    out["spread"] = spread
     return out

@@ -3,9 +3,14 @@
 A workload JSON (all optional):
   {"dataset": "random"|"fixed", "num_prompts": 32, "input_len": 128, "output_len": 64,
    "range_ratio": 0.5, "request_rate": null|float, "arrival": "poisson"|"fixed",
-   "max_concurrency": null|int, "warmups": 1, "repetitions": 3, "seed": 0}
+   "max_concurrency": null|int, "warmups": 1, "repetitions": 3, "min_duration_s": 1.0, "seed": 0}
 random: lengths drawn uniformly in [len*(1-range_ratio), len*(1+range_ratio)] (vLLM's random
 dataset); fixed: every prompt exactly input_len tokens and every output exactly output_len.
+
+A benchmark runs `warmups` untimed passes of the warm-up set (repetition 0's lengths, other tokens:
+every batch and prefill shape the timed passes hit, without handing them cached prefixes), then
+`repetitions` timed repetitions. A repetition is pass 0 of its own request set, then fresh seeded
+sets one after another until its passes add up to `min_duration_s` (bench/repetition.py).
 """
 from __future__ import annotations
 
@@ -27,8 +32,9 @@ class Workload:
     request_rate: float | None = None       # None/inf: all requests at t=0
     arrival: str = "poisson"
     max_concurrency: int | None = None
-    warmups: int = 1
-    repetitions: int = 1
+    warmups: int = 1                        # untimed passes of the warm-up set before the timed ones
+    repetitions: int = 3                    # timed repetitions: the result is their median, with the spread
+    min_duration_s: float = 1.0             # a repetition repeats fresh request sets until it lasts this long
     seed: int = 0
 
     @classmethod
@@ -45,6 +51,10 @@ class Workload:
         for k in ("num_prompts", "input_len", "output_len", "repetitions"):
             if not isinstance(getattr(w, k), int) or getattr(w, k) < 1:
                 raise events.UsageError("bad_workload", f"workload field '{k}' must be a positive integer")
+        if not isinstance(w.warmups, int) or w.warmups < 0:
+            raise events.UsageError("bad_workload", "workload field 'warmups' must be an integer >= 0")
+        if not isinstance(w.min_duration_s, (int, float)) or not 0 <= w.min_duration_s < math.inf:
+            raise events.UsageError("bad_workload", "workload field 'min_duration_s' must be a number of seconds >= 0")
         if w.request_rate is not None and (w.request_rate <= 0 or math.isinf(w.request_rate)):
             w.request_rate = None
         return w
@@ -70,13 +80,17 @@ def make_requests(w: Workload, vocab_size: int, seed_offset: int = 0, avoid: set
             lo = lambda n: max(1, int(n * (1 - w.range_ratio)))
             hi = lambda n: max(1, int(n * (1 + w.range_ratio)))
             n_in, n_out = rng.randint(lo(w.input_len), hi(w.input_len)), rng.randint(lo(w.output_len), hi(w.output_len))
-        ids = []
-        while len(ids) < n_in:
-            t = rng.randrange(vocab_size)
-            if t not in avoid:
-                ids.append(t)
-        reqs.append(BenchRequest(ids, n_out))
+        reqs.append(BenchRequest(_token_ids(rng, n_in, vocab_size, avoid), n_out))
     return reqs
+
+
+def _token_ids(rng: random.Random, n: int, vocab_size: int, avoid: set[int]) -> list[int]:
+    ids = []
+    while len(ids) < n:
+        t = rng.randrange(vocab_size)
+        if t not in avoid:
+            ids.append(t)
+    return ids
 
 
 def arrival_offsets(w: Workload, n: int, seed_offset: int = 0) -> list[float]:
@@ -89,3 +103,42 @@ def arrival_offsets(w: Workload, n: int, seed_offset: int = 0) -> list[float]:
         out.append(t)
         t += rng.expovariate(w.request_rate) if w.arrival == "poisson" else 1.0 / w.request_rate
     return out
+
+
+# Seed offsets of the request sets: repetition r's pass k, and the token ids of the untimed sets.
+_PASS_STRIDE = 100_000
+_WARMUP_SEED = 10_000
+_PROFILE_SEED = 20_000
+
+
+def pass_seed(rep: int, k: int) -> int:
+    """The seed offset of pass k of repetition `rep` (pass 0 is the repetition's own set)."""
+    return rep + _PASS_STRIDE * k
+
+
+def warmup_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None) -> list[BenchRequest]:
+    """The warm-up set: repetition 0's lengths (every shape the timed passes hit) with other token
+    ids, so no timed pass finds its prompts cached."""
+    return _shaped_like_rep0(w, vocab_size, _WARMUP_SEED, avoid)
+
+
+def profile_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None) -> list[BenchRequest]:
+    """The profile pass's set (cli/profile_pass.py): repetition 0's lengths, token ids of its own."""
+    return _shaped_like_rep0(w, vocab_size, _PROFILE_SEED, avoid)
+
+
+def _shaped_like_rep0(w: Workload, vocab_size: int, seed_offset: int, avoid: set[int] | None) -> list[BenchRequest]:
+    rng = random.Random(w.seed * 1_000_003 + seed_offset)
+    return [BenchRequest(_token_ids(rng, len(q.prompt_token_ids), vocab_size, avoid or set()), q.max_tokens)
+            for q in make_requests(w, vocab_size, pass_seed(0, 0), avoid)]
+
+
+def timed_pass(w: Workload, vocab_size: int, rep: int, k: int, avoid: set[int] | None = None) -> list[BenchRequest]:
+    """The requests of pass k of repetition `rep`."""
+    return make_requests(w, vocab_size, pass_seed(rep, k), avoid)
+
+
+def pass_payload(w: Workload, reqs: list[BenchRequest], seed_offset: int) -> dict[str, Any]:
+    """A pass as the timing loop takes it (cli/timed_pass.py): requests and their arrival times."""
+    return {"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
+            "arrivals": arrival_offsets(w, len(reqs), seed_offset)}

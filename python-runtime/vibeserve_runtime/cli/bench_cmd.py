@@ -1,22 +1,24 @@
-"""`bench`: offline (the stack's engine in-process), online (--url) or the hf-generate baseline."""
+"""`bench`: offline (stacks' engines in their own processes, one or several side by side:
+cli/offline_bench.py), online (--url) or the hf-generate baseline."""
 from __future__ import annotations
 
 import asyncio
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
 
 from .. import events
-from ..bench.metrics import RequestRecord, compute_metrics, median_of_runs
-from ..bench.workload import Workload, arrival_offsets, make_requests
+from ..bench.metrics import median_of_runs
+from ..bench.repetition import repeat_until
+from ..bench.workload import Workload, arrival_offsets, pass_seed, timed_pass, warmup_requests
 from ..materialize import load_stack_dir
 from .engine_loader import require_device
 from .materialize_cmd import read_json_arg
+from .offline_bench import AVOID, metrics_of_passes, records_of_pass
 
 _OVERRIDES = ("num_prompts", "input_len", "output_len", "dataset", "request_rate", "arrival",
-              "max_concurrency", "warmups", "repetitions", "seed")
+              "max_concurrency", "warmups", "repetitions", "min_duration_s", "seed")
 
 
 def workload_from_args(args) -> Workload:
@@ -28,15 +30,8 @@ def workload_from_args(args) -> Workload:
     return Workload.from_dict(raw)
 
 
-def _records_from_offline(rep: dict) -> tuple[list[RequestRecord], float]:
-    recs = []
-    for r in rep["records"]:
-        t = r["times"]
-        recs.append(RequestRecord(prompt_tokens=r["prompt_tokens"], output_tokens=r["output_tokens"],
-                                  ttft_s=(t[0] - r["start"]) if t else 0.0,
-                                  itl_s=[b - a for a, b in zip(t, t[1:])],
-                                  e2el_s=(t[-1] - r["start"]) if t else 0.0, success=bool(t)))
-    return recs, rep["duration_s"]
+# bench/scenarios/compare_stacks.py reads the harness's passes with it
+_records_from_offline = records_of_pass
 
 
 def run(args) -> int:
@@ -54,84 +49,87 @@ def run(args) -> int:
             raise events.UsageError("unreachable_server", f"cannot list models at {args.url}/v1/models: {e}")
         out["model"], out["device"] = model, "remote"
         vocab = 256 if args.endpoint == "chat" else _vocab_hint(args)
-        if w.warmups:
-            warm = make_requests(Workload(**{**w.to_dict(), "num_prompts": w.warmups}), vocab, 10_000)
-            asyncio.run(run_online(args.url, model, warm, [0.0] * len(warm), None, args.endpoint, args.api_key))
-        for r in range(w.repetitions):
-            reqs = make_requests(w, vocab, r)
-            recs, dur = asyncio.run(run_online(args.url, model, reqs, arrival_offsets(w, len(reqs), r),
+
+        def online_pass(reqs: list, seed_offset: int) -> dict:
+            recs, dur = asyncio.run(run_online(args.url, model, reqs, arrival_offsets(w, len(reqs), seed_offset),
                                                w.max_concurrency, args.endpoint, args.api_key))
-            runs.append(compute_metrics(recs, dur))
+            return {"records": recs, "duration_s": dur}
+
+        for _ in range(w.warmups):
+            online_pass(warmup_requests(w, vocab), pass_seed(0, 0))
+        for r in range(w.repetitions):
+            runs.append(metrics_of_passes(repeat_until(
+                w.min_duration_s, lambda k: online_pass(timed_pass(w, vocab, r, k), pass_seed(r, k)))))
             events.progress("bench", r + 1, w.repetitions, f"repetition {r + 1}: "
                             f"{runs[-1]['output_throughput']:.1f} output tok/s", **_brief(runs[-1]))
     else:
         if not args.stack:
             raise events.UsageError("bad_arguments", "bench needs --stack <dir> (offline/baseline) or --url <server>")
-        stack_dir, spec = load_stack_dir(args.stack)
+        stacks = [load_stack_dir(d) for d in [args.stack, *(args.with_stacks or [])]]
+        stack_dir, spec = stacks[0]
         device = args.device or spec["device"]
         require_device(device)
         out["stack"], out["device"] = spec["name"], device
-        from ..models.presets import get_preset
-        vocab = (spec["model"]["config"].get("vocab_size") or
-                 (get_preset(spec["model"]["preset"])["vocab_size"] if spec["model"]["preset"] else 256))
-        reps = []
-        for r in range(w.repetitions):
-            reqs = make_requests(w, vocab, r, avoid=set(range(3)))
-            reps.append((reqs, arrival_offsets(w, len(reqs), r)))
-        warm = make_requests(Workload(**{**w.to_dict(), "num_prompts": max(1, w.warmups)}), vocab, 10_000) if w.warmups else []
+        vocabs = [_vocab_of(s) for _, s in stacks]
         if args.baseline == "hf-generate":
             from ..bench.hf_baseline import build_baseline_model, run_hf_generate
             out["mode"] = "baseline:hf-generate"
             events.progress("bench", 0, w.repetitions, "loading the transformers model")
             model = build_baseline_model(spec["model"], device)
-            if warm:
-                run_hf_generate(model, warm[:1], device)
-            for r, (reqs, _) in enumerate(reps):
-                runs.append(compute_metrics(*run_hf_generate(model, reqs, device)))
+
+            def hf_pass(reqs: list) -> dict:
+                recs, dur = run_hf_generate(model, reqs, device)
+                return {"records": recs, "duration_s": dur}
+
+            for _ in range(w.warmups):
+                hf_pass(warmup_requests(w, vocabs[0], AVOID))
+            for r in range(w.repetitions):
+                runs.append(metrics_of_passes(repeat_until(
+                    w.min_duration_s, lambda k: hf_pass(timed_pass(w, vocabs[0], r, k, AVOID)))))
                 events.progress("bench", r + 1, w.repetitions, f"repetition {r + 1}", **_brief(runs[-1]))
         else:
             from ..checker.integrity import integrity_report
-            from .candidate_process import run_candidate
+            from . import offline_bench
+            # the timing loop runs in each stack's copy of cli/; side by side, a stack that fails
+            # the check is reported as failed and the others are still measured
+            broken = {i: integ["detail"] for i, (d, _) in enumerate(stacks) if not (integ := integrity_report(d))["passed"]}
+            if broken and len(stacks) == 1:
+                raise events.CandidateError("integrity_violation", broken[0])
+            sound = [i for i in range(len(stacks)) if i not in broken]
+            measured = dict(zip(sound, offline_bench.measure([stacks[i] for i in sound], w, [vocabs[i] for i in sound],
+                                                             args.device, profile=not args.no_profile))) if sound else {}
+            if len(stacks) > 1:
+                out["mode"] = "offline:side-by-side"
+                out["stacks"] = [{"stack": s["name"], "stack_dir": str(d),
+                                  **(measured[i] if i in measured else {"error": f"integrity_violation: {broken[i]}"})}
+                                 for i, (d, s) in enumerate(stacks)]
+                return _finish(args, out, any(m.get("completed") for m in measured.values()), "no stack completed a request")
             out["mode"] = "offline"
-            integ = integrity_report(stack_dir)   # the timing loop runs in the stack's copy of cli/
-            if not integ["passed"]:
-                raise events.CandidateError("integrity_violation", integ["detail"])
-            payload = {"warmup": [[q.prompt_token_ids, q.max_tokens] for q in warm],
-                       "reps": [{"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs], "arrivals": arr}
-                                for reqs, arr in reps], "max_concurrency": w.max_concurrency}
-            t0 = time.perf_counter()
-            obs = run_candidate(stack_dir, "bench_offline", payload, device=args.device)
-            wall = time.perf_counter() - t0
-            for rep in obs["reps"]:
-                recs, dur = _records_from_offline(rep)
-                runs.append(compute_metrics(recs, dur) | {"engine_steps": rep.get("steps"), **kv_summary(rep.get("kv_samples") or []),
-                                                          **_numbers(rep.get("decode_profile")),
-                                                          **_numbers(rep.get("admission"))})
-            claimed = sum(r["duration_s"] for r in runs)
-            if claimed > wall:   # the candidate's own clock cannot run faster than ours
-                raise events.CandidateError("integrity_violation", f"the stack reported {claimed:.2f}s of runs "
-                                            f"inside {wall:.2f}s of wall-clock time")
-            out["engine_stats"] = obs.get("stats")
-            components = _numbers(obs.get("decode_components"))   # one probe after the runs: same for each
-            runs = [r | components for r in runs]
+            out.update(measured[0])
+            return _finish(args, out, any(r.get("completed") for r in out["repetitions"]),
+                           f"no request completed: {out['repetitions'][-1].get('errors')}")
 
     out.update(median_of_runs(runs))
     out["repetitions"] = runs
+    return _finish(args, out, any(r.get("completed") for r in runs),
+                   f"no request completed: {runs[-1].get('errors') if runs else ''}")
+
+
+def _finish(args, out: dict, completed: bool, why_not: str) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(out, indent=2, default=str))
     events.result(**out)
-    if not any(r.get("completed") for r in runs):
+    if not completed:
         kind = events.UsageError if args.url else events.CandidateError
-        raise kind("no_requests_completed", f"no request completed: {runs[-1].get('errors') if runs else ''}")
+        raise kind("no_requests_completed", why_not)
     return events.EXIT_OK
 
 
-def _numbers(d) -> dict:
-    """The numeric entries of a dict the candidate reported (anything else is dropped)."""
-    if not isinstance(d, dict):
-        return {}
-    return {k: v for k, v in d.items() if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)}
+def _vocab_of(spec: dict) -> int:
+    from ..models.presets import get_preset
+    return (spec["model"]["config"].get("vocab_size") or
+            (get_preset(spec["model"]["preset"])["vocab_size"] if spec["model"]["preset"] else 256))
 
 
 def _brief(m: dict) -> dict:
@@ -142,14 +140,3 @@ def _vocab_hint(args) -> int:
     # Token-id prompts must be valid for the remote model; ids below 256 exist in every vocabulary
     # we serve (byte-level BPEs and the byte tokenizer), so random ids are drawn from there.
     return 256
-
-
-def kv_summary(samples: list[dict]) -> dict:
-    """KV-cache memory efficiency while the run was busy: tokens really cached vs room held."""
-    busy = [s for s in samples if s.get("kv_tokens_allocated")]
-    if not busy:
-        return {}
-    return {"peak_kv_tokens_used": max(s.get("kv_tokens_used", 0) for s in busy),
-            "peak_kv_tokens_allocated": max(s["kv_tokens_allocated"] for s in busy),
-            "kv_tokens_capacity": busy[0].get("kv_tokens_capacity"),
-            "kv_memory_efficiency": sum(s.get("kv_tokens_used", 0) / s["kv_tokens_allocated"] for s in busy) / len(busy)}

@@ -6,18 +6,18 @@ judges them (checker/) or turns them into metrics (bench/).
 from __future__ import annotations
 
 import json
-import time
+import sys
 from pathlib import Path
 
 from .. import events
-from ..engine.step_profile import host_share_between
+from ..bench.repetition import repeat_until
+from ..bench.workload import Workload, pass_payload, pass_seed, profile_requests, timed_pass, warmup_requests
 from ..materialize import load_stack_dir
-from ..types import Request, SamplingParams
+from ..types import Request
 from .engine_loader import assert_runs_stack_code, build_engine
-
-
-def _greedy(n: int) -> SamplingParams:
-    return SamplingParams(max_tokens=n, temperature=0.0, ignore_eos=True)
+from .profile_pass import profile_pass
+# the side-by-side harness (bench/scenarios/stack_child.py) takes the same loop from here
+from .timed_pass import greedy as _greedy, run_pass as _run_rep
 
 
 def check_probe(engine, inp: dict) -> dict:
@@ -64,101 +64,32 @@ def check_probe(engine, inp: dict) -> dict:
 
 
 def bench_offline(engine, inp: dict) -> dict:
-    warm = inp.get("warmup", [])
-    if warm:
-        engine.generate([p for p, _ in warm], _greedy(max(m for _, m in warm)))
+    """inp: {"workload": Workload fields, "vocab": int, "avoid": [token ids], "profile": bool,
+    "turns": bool}. Each pass's requests are rebuilt here from their seeds; the trusted parent
+    rebuilds them too and checks every record against its own copy. With turns, each repetition
+    starts only when the parent sends a line on stdin (cli/side_by_side.py interleaves stacks)."""
+    w = Workload.from_dict(inp["workload"])
+    vocab, avoid = int(inp["vocab"]), set(inp.get("avoid") or ())
+    warm = pass_payload(w, warmup_requests(w, vocab, avoid), pass_seed(0, 0))
+    for _ in range(w.warmups):   # untimed: compiles, captures and allocations for every shape happen here
+        _run_rep(engine, warm, w.max_concurrency)
+    events.progress("bench", 0, w.repetitions, "warmed up")
+
+    def timed(rep: int, k: int) -> dict:
+        return _run_rep(engine, pass_payload(w, timed_pass(w, vocab, rep, k, avoid), pass_seed(rep, k)),
+                        w.max_concurrency)
+
     reps = []
-    for r, rep in enumerate(inp["reps"]):
-        reps.append(_run_rep(engine, rep, inp.get("max_concurrency")))
-        events.progress("bench", r + 1, len(inp["reps"]), f"repetition {r + 1}")
-    return {"reps": reps, "stats": engine.stats(), "decode_components": _component_probe(engine, inp)}
-
-
-def _component_probe(engine, inp: dict) -> dict:
-    """After the timed runs: the first repetition's concurrent prompts, a few tokens each, with one
-    decode forward profiled by component (engine/component_profile.py)."""
-    ask = getattr(engine, "profile_components_at_next_decode", None)
-    requests = inp["reps"][0]["requests"] if inp.get("reps") else []
-    if ask is None or not requests:
-        return {}
-    prompts = [p for p, _ in requests[:inp.get("max_concurrency") or len(requests)]]
-    ask()
-    engine.generate(prompts, _greedy(4))
-    return engine.component_profile or {}
-
-
-def _run_rep(engine, rep: dict, max_conc: int | None) -> dict:
-    pending = sorted(((a, i) for i, a in enumerate(rep["arrivals"])), reverse=True)
-    reqs = rep["requests"]
-    rec = {i: {"prompt_tokens": len(reqs[i][0]), "output_tokens": 0, "times": [], "start": 0.0} for i in range(len(reqs))}
-    running = steps = 0
-    kv: list[dict] = []
-    queue = QueueWait(engine)
-    enable = getattr(engine, "enable_profile", None)   # an engine without one reports no decode profile
-    profile = enable() if enable else None
-    prof0 = profile.snapshot() if profile else None
-    t0 = time.perf_counter()
-    while pending or engine.has_unfinished_requests():
-        now = time.perf_counter() - t0
-        while pending and pending[-1][0] <= now and (not max_conc or running < max_conc):
-            _, i = pending.pop()
-            rec[i]["start"] = time.perf_counter()
-            engine.add_request(Request(f"b{i}", list(reqs[i][0]), _greedy(reqs[i][1]), arrival_time=rec[i]["start"]))
-            running += 1
-        if not engine.has_unfinished_requests():
-            if pending:
-                time.sleep(max(0.0, min(pending[-1][0] - now, 0.05)))
-            continue
-        t_step = time.perf_counter()
-        outs = engine.step()
-        t = time.perf_counter()
-        steps += 1
-        if steps % 8 == 1:   # KV occupancy samples (cheap, but not free: not every step)
-            kv.append({k: v for k, v in engine.stats().items() if k.startswith("kv_") and isinstance(v, (int, float))})
-        finished = 0
-        for o in outs:
-            i = int(o.request_id[1:])
-            if o.new_token_ids:
-                rec[i]["times"].append(t)
-            if o.finished:
-                rec[i]["output_tokens"] = o.num_output_tokens or len(rec[i]["times"])
-                rec[i]["finish_reason"] = o.finish_reason
-                finished += 1
-        running -= finished
-        queue.after_step(t - t_step, finished)
-    ttft_s = sum(r["times"][0] - r["start"] for r in rec.values() if r["times"])
-    return {"duration_s": time.perf_counter() - t0, "records": list(rec.values()), "steps": steps, "kv_samples": kv,
-            "decode_profile": host_share_between(prof0, profile.snapshot()) if profile else {},
-            "admission": queue.summary(ttft_s)}
-
-
-class QueueWait:
-    """How much of the time to first token requests spent waiting to be admitted to the batch, and
-    how much of that wait happened while the batch was at its size limit (so a larger limit would
-    have admitted them). Each step adds (requests waiting after it) x (its duration): a request
-    that arrived during the step counts from the step's start, which errs long by under one step."""
-
-    def __init__(self, engine):
-        self.scheduler = engine.scheduler
-        self.max_batch = int(engine.spec.params.get("max_batch_size") or 0)
-        self.wait_s = self.wait_full_s = 0.0
-        self.peak_full = 0   # most requests seen waiting behind a full batch: the slots it lacked
-
-    def after_step(self, seconds: float, finished: int) -> None:
-        waiting = len(self.scheduler.waiting)
-        if waiting:
-            self.wait_s += waiting * seconds
-            # the batch this step ran: those still running plus those it finished
-            if self.max_batch and len(self.scheduler.running) + finished >= self.max_batch:
-                self.wait_full_s += waiting * seconds
-                self.peak_full = max(self.peak_full, waiting)
-
-    def summary(self, ttft_s: float) -> dict:
-        if ttft_s <= 0:
-            return {}
-        return {"ttft_queue_share": round(min(1.0, self.wait_s / ttft_s), 4),
-                "queue_wait_batch_full_share": round(self.wait_full_s / self.wait_s, 4) if self.wait_s else 0.0,
-                "queue_peak_waiting_full": self.peak_full}
+    for r in range(w.repetitions):
+        if inp.get("turns") and not sys.stdin.readline():
+            break   # the parent stopped giving turns
+        reps.append({"passes": repeat_until(w.min_duration_s, lambda k: timed(r, k))})
+        events.progress("bench", r + 1, w.repetitions, f"repetition {r + 1}: {len(reps[-1]['passes'])} pass(es)")
+    out = {"reps": reps, "stats": engine.stats()}
+    if inp.get("profile", True):
+        out["profile"] = profile_pass(engine, pass_payload(w, profile_requests(w, vocab, avoid), pass_seed(0, 0)),
+                                      w.max_concurrency)
+    return out
 
 
 def run(args) -> int:
@@ -167,6 +98,8 @@ def run(args) -> int:
     stack_dir, spec = load_stack_dir(args.stack)
     assert_runs_stack_code(stack_dir)
     inp = json.loads(Path(args.input).read_text())
+    if inp.get("gpu_memory_utilization"):   # engines loaded side by side share the GPU (cli/side_by_side.py)
+        spec["params"]["gpu_memory_utilization"] = float(inp["gpu_memory_utilization"])
     events.progress("candidate", 0, 1, "building engine")
     engine = build_engine(spec, args.device, stack_dir)
     with torch.inference_mode():

@@ -15,13 +15,14 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import events
 from .main import CANDIDATE_ENV
@@ -85,54 +86,116 @@ def run_candidate(stack_dir: Path, task: str, payload: dict[str, Any], device: s
 
     Any failure of the child is the candidate's (exit 2) except a usage error it reports.
     """
-    hide_from_candidates()
-    with tempfile.TemporaryDirectory(prefix="vibeserve-cand-") as tmp:
-        inp, out = Path(tmp) / "input.json", Path(tmp) / "output.pt"
-        inp.write_text(json.dumps(payload))
+    return CandidateRun(stack_dir, task, payload, device, timeout).finish()
+
+
+class CandidateRun:
+    """One `_candidate <task>` child, started at once, its progress and log events relayed (tagged
+    with `tag` when given). With turns=True the child waits before each turn of its task until
+    take_turn() lets it go, so the caller can interleave several stacks' turns (cli/side_by_side.py)."""
+
+    def __init__(self, stack_dir: Path, task: str, payload: dict[str, Any], device: str | None = None,
+                 timeout: float | None = None, turns: bool = False, tag: dict[str, Any] | None = None):
+        hide_from_candidates()
+        self.task, self.timeout, self.tag = task, timeout, tag or {}
+        self._tmp = tempfile.TemporaryDirectory(prefix="vibeserve-cand-")
+        inp, self._out = Path(self._tmp.name) / "input.json", Path(self._tmp.name) / "output.pt"
+        inp.write_text(json.dumps({**payload, "turns": turns}))
         cmd = [sys.executable, "-m", "vibeserve_runtime", "_candidate", task, "--stack", str(stack_dir),
-               "--input", str(inp), "--output", str(out)]
+               "--input", str(inp), "--output", str(self._out)]
         if device:
             cmd += ["--device", device]
-        proc = subprocess.Popen(cmd, cwd=stack_dir, env=candidate_env(stack_dir), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1)
-        _children.append(proc)
-        logs = threading.Thread(target=_relay_logs, args=(proc.stderr,), name="candidate-stderr", daemon=True)
-        logs.start()
-        timer = None
-        timed_out = threading.Event()
+        self.proc = subprocess.Popen(cmd, cwd=stack_dir, env=candidate_env(stack_dir),
+                                     stdin=subprocess.PIPE if turns else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1)
+        _children.append(self.proc)
+        self._logs = threading.Thread(target=_relay_logs, args=(self.proc.stderr,), name="candidate-stderr", daemon=True)
+        self._logs.start()
+        self._progress: queue.Queue[dict | None] = queue.Queue()   # None: the child's stdout closed
+        self._err: dict | None = None
+        self._got_result = False
+        self._events = threading.Thread(target=self._read_events, name="candidate-events", daemon=True)
+        self._events.start()
+        self._timed_out = threading.Event()
+        self._timer = None
         if timeout:
             def on_timeout():
-                timed_out.set()
-                proc.kill()
-            timer = threading.Timer(timeout, on_timeout)
-            timer.daemon = True
-            timer.start()
-        err: dict | None = None
-        got_result = False
+                self._timed_out.set()
+                self.proc.kill()
+            self._timer = threading.Timer(timeout, on_timeout)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _read_events(self) -> None:
+        for line in self.proc.stdout:
+            ev = events.parse_line(line)
+            if ev is None:
+                print(line.rstrip(), file=sys.stderr)
+            elif ev["event"] == "error":
+                self._err = ev
+            elif ev["event"] == "result":
+                self._got_result = True
+            elif ev["event"] in ("progress", "log"):
+                kind = ev.pop("event")
+                events.emit(kind, **{**ev, **self.tag})
+                if kind == "progress":
+                    self._progress.put(ev)
+        self._progress.put(None)
+
+    def wait_for(self, until: Callable[[dict], bool]) -> None:
+        """Blocks until the child reports a progress event `until` accepts (its failure raises)."""
+        while True:
+            ev = self._progress.get()
+            if ev is None:
+                self.finish()   # raises what stopped the child
+                raise events.CandidateError("crashed", f"the candidate's {self.task} ended before it was asked to")
+            if until(ev):
+                return
+
+    def take_turn(self, until: Callable[[dict], bool]) -> None:
+        """Lets the child run its next turn, and waits for the progress event that ends it."""
         try:
-            for line in proc.stdout:
-                ev = events.parse_line(line)
-                if ev is None:
-                    print(line.rstrip(), file=sys.stderr)
-                elif ev["event"] == "error":
-                    err = ev
-                elif ev["event"] == "result":
-                    got_result = True
-                elif ev["event"] in ("progress", "log"):
-                    kind = ev.pop("event")
-                    events.emit(kind, **ev)
-            rc = proc.wait()
-            logs.join(timeout=5)
+            self.proc.stdin.write("\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass   # the child is gone: wait_for reports why
+        self.wait_for(until)
+
+    def finish(self) -> dict[str, Any]:
+        """Waits for the child to end; its observations, or its failure raised."""
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            rc = self.proc.wait()
+            self._events.join(timeout=5)
+            self._logs.join(timeout=5)
         finally:
-            if timer:
-                timer.cancel()
-            if proc.poll() is None:
-                proc.kill()
-            _children.remove(proc)
-        if timed_out.is_set():
-            raise events.CandidateError("timeout", f"the candidate's {task} exceeded {timeout:g}s")
-        if rc == 0 and got_result and out.exists():
-            return _load_observations(out, task)
+            if self._timer:
+                self._timer.cancel()
+            if self.proc.poll() is None:
+                self.proc.kill()
+            if self.proc in _children:
+                _children.remove(self.proc)
+        try:
+            return self._outcome(rc)
+        finally:
+            self._tmp.cleanup()
+
+    def close(self) -> None:
+        """Stops the child if it still runs (a caller giving up on it)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.finish()
+        except events.VibeError:
+            pass
+
+    def _outcome(self, rc: int) -> dict[str, Any]:
+        task, err = self.task, self._err
+        if self._timed_out.is_set():
+            raise events.CandidateError("timeout", f"the candidate's {task} exceeded {self.timeout:g}s")
+        if rc == 0 and self._got_result and self._out.exists():
+            return _load_observations(self._out, task)
         if err is not None:
             if err.get("kind") == "usage":
                 raise events.UsageError(err.get("reason", "bad_spec"), err.get("message", ""))

@@ -1,0 +1,103 @@
+"""One stack, one workload, measured by both paths that report its speed: the `bench` verb (what the
+search ranks candidates by) and the side-by-side harness's stack process (bench/scenarios/
+stack_child.py, what the results table reports). The two must agree within 10%.
+
+  python bench/gpu/bench_vs_harness.py --stack <stack dir> --device cuda \
+      --workload '{"num_prompts": 512, "input_len": 128, "output_len": 128, "range_ratio": 0, "max_concurrency": 256}' \
+      [--kv-cache-tokens N] [--reps 3] [--out OUT.json]
+
+Both run the same requests (repetition r: seed offset r, token ids 0-2 left out) at the same
+concurrency and take the median of `--reps` repetitions. Each path keeps its own warm-up and KV
+pool: the verb warms up with a full pass and sizes its pool as the stack does (on a GPU, from free
+memory), the harness warms up with two requests and, with --kv-cache-tokens, takes the pool
+compare_stacks.py gives every stack of a comparison. Per-repetition figures are printed, so a slow
+first repetition (a cold path) shows up as such.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "python-runtime"))
+from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
+from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests  # noqa: E402
+from vibeserve_runtime.cli.offline_bench import AVOID, records_of_pass  # noqa: E402
+from vibeserve_runtime.cli.candidate_process import candidate_env  # noqa: E402
+from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
+
+AGREEMENT = 0.10
+
+
+def bench_verb(stack: Path, device: str, w: Workload) -> list[float]:
+    p = subprocess.run([sys.executable, "-m", "vibeserve_runtime", "bench", "--stack", str(stack), "--device", device,
+                        "--workload", json.dumps(w.to_dict()), "--no-profile"],
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "python-runtime")})
+    result = next((json.loads(ln) for ln in p.stdout.splitlines() if '"event": "result"' in ln), None)
+    if p.returncode != 0 or result is None:
+        raise RuntimeError(f"bench verb exited {p.returncode}: {(p.stdout + p.stderr)[-800:]}")
+    return [r["output_throughput"] for r in result["repetitions"]]
+
+
+def harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) -> list[float]:
+    _, spec = load_stack_dir(stack)
+    vocab = spec["model"]["config"].get("vocab_size") or _preset_vocab(spec["model"])
+    warm = [[q.prompt_token_ids, q.max_tokens] for q in make_requests(Workload(**{**w.to_dict(), "num_prompts": 2}), vocab, 10_000)]
+    cmd = [sys.executable, str(REPO / "bench" / "scenarios" / "stack_child.py"), "--stack", str(stack), "--device", device,
+           "--warmup", json.dumps(warm)]
+    if kv_cache_tokens:
+        cmd += ["--kv-cache-tokens", str(kv_cache_tokens)]
+    child = subprocess.Popen(cmd, cwd=stack, env=candidate_env(stack), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    try:
+        json.loads(child.stdout.readline())   # ready
+        out = []
+        for r in range(w.repetitions):
+            reqs = make_requests(w, vocab, r, avoid=set(AVOID))
+            child.stdin.write(json.dumps({"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
+                                          "arrivals": arrival_offsets(w, len(reqs), r), "max_concurrency": w.max_concurrency}) + "\n")
+            child.stdin.flush()
+            rep = json.loads(child.stdout.readline())["rep"]
+            out.append(compute_metrics(*records_of_pass(rep))["output_throughput"])
+        child.stdin.write('{"stop": true}\n')
+        child.stdin.flush()
+        child.wait(timeout=60)
+        return out
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
+def _preset_vocab(model: dict) -> int:
+    from vibeserve_runtime.models.presets import get_preset
+    return get_preset(model["preset"])["vocab_size"] if model.get("preset") else 256
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--stack", required=True, type=Path)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--workload", default="{}", help="bench workload JSON (bench/workload.py)")
+    ap.add_argument("--kv-cache-tokens", type=int, help="the harness's pool (compare_stacks.py sizes one for all stacks)")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    w = Workload.from_dict({**json.loads(args.workload), "repetitions": args.reps})
+    verb = bench_verb(args.stack.resolve(), args.device, w)
+    child = harness(args.stack.resolve(), args.device, w, args.kv_cache_tokens)
+    ratio = statistics.median(verb) / statistics.median(child)
+    result = {"stack": str(args.stack), "device": args.device, "workload": w.to_dict(), "kv_cache_tokens": args.kv_cache_tokens,
+              "bench_verb_output_throughput": verb, "harness_output_throughput": child,
+              "ratio_bench_over_harness": ratio, "agree": abs(ratio - 1) <= AGREEMENT}
+    print(json.dumps(result))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2))
+    return 0 if result["agree"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
