@@ -18,6 +18,12 @@ function help(): string {
   ].join('\n');
 }
 
+/** Bad input (exit 2, README "Exit codes"): our usage and scenario errors, and node's option parser's. */
+function isUsageError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof UsageError || err instanceof ScenarioError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
@@ -38,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     console.error(`vibeserve ${name}: ${message}`);
-    return err instanceof UsageError || err instanceof ScenarioError ? 2 : 1;
+    return isUsageError(err) ? 2 : 1;
   } finally {
     await closeClient();
   }

@@ -3,8 +3,9 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { HardwareTarget, LlmSettings } from './architect/types.js';
 import { runtimeQueueFor, type HardwareKind, type Scenario } from './scenario.js';
-import type { SearchInput, SearchOptions } from './searchTypes.js';
+import type { SearchBudget, SearchInput, SearchOptions } from './searchTypes.js';
 import { CONTROL_QUEUE } from './temporalConnection.js';
+import { progressQuery } from '../workflows/messages.js';
 import type { searchWorkflow } from '../workflows/searchWorkflow.js';
 import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute } from '../workflows/searchAttributes.js';
 
@@ -30,18 +31,58 @@ export interface BudgetOverrides {
   minutes?: number;
 }
 
-/** Parses `--budget rounds=2,candidates=6,minutes=30` (any subset). */
+/** Parses `--budget rounds=2,candidates=6,minutes=30` (any subset); rounds and candidates are
+ * whole numbers, minutes may have a fraction. */
 export function parseBudget(text: string): BudgetOverrides {
   const out: BudgetOverrides = {};
   for (const part of text.split(',').filter(Boolean)) {
-    const [k, v] = part.split('=');
-    const n = Number(v);
-    if (!['rounds', 'candidates', 'minutes'].includes(k) || !Number.isFinite(n) || n <= 0) {
+    const eq = part.indexOf('=');
+    const k = part.slice(0, eq);
+    const v = part.slice(eq + 1).trim();
+    const n = v === '' ? NaN : Number(v);
+    if (eq <= 0 || !['rounds', 'candidates', 'minutes'].includes(k) || !Number.isFinite(n) || n <= 0) {
       throw new Error(`--budget '${part}' is not understood; use rounds=N,candidates=N,minutes=N`);
     }
+    if (k !== 'minutes' && !Number.isInteger(n)) throw new Error(`--budget '${part}': ${k} must be a whole number`);
     out[k as keyof BudgetOverrides] = n;
   }
   return out;
+}
+
+export function formatBudget(b: SearchBudget): string {
+  return `rounds=${b.rounds},candidates=${b.maxCandidates},minutes=${+(b.wallTimeMs / 60_000).toFixed(3)}`;
+}
+
+/** A --budget that differs from the running search's: a running search's budget cannot change. */
+export class BudgetConflict extends Error {}
+
+/** Refuses a --budget that differs from the budget of the running search of this id (if one runs). */
+export async function refuseBudgetChange(client: Client, workflowId: string, wanted: SearchBudget, timeoutMs = 15_000): Promise<void> {
+  const handle = client.workflow.getHandle<typeof searchWorkflow>(workflowId);
+  const running = await handle.describe().then(
+    (d) => d.status.name === 'RUNNING',
+    () => false,
+  );
+  if (!running) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer')), timeoutMs);
+  });
+  const has = await Promise.race([handle.query(progressQuery), timeout])
+    .catch((err: Error) => {
+      throw new BudgetConflict(
+        `search ${workflowId} is running and its budget cannot be read (${err.message}; is the control worker up? \`vibeserve up\`), so --budget cannot be checked against it; run again without --budget to attach`,
+      );
+    })
+    .finally(() => clearTimeout(timer));
+  const now = formatBudget(has.budget);
+  const asked = formatBudget(wanted);
+  if (now !== asked) {
+    throw new BudgetConflict(
+      `search ${workflowId} is already running with budget ${now}; --budget asks ${asked}. A running search's budget cannot change: ` +
+        `run again without --budget to attach, or \`vibeserve stop ${workflowId}\` and start a new search with --name`,
+    );
+  }
 }
 
 export interface SearchRequest {

@@ -156,7 +156,7 @@ class Comparison:
             except Exception as e:
                 self.error(name, str(e))
                 continue
-            self.servers[name] = vibeserve_server(name, stack, log_dir, max_queue=max(512, peak))
+            self.servers[name] = vibeserve_server(name, stack, log_dir, max_queue=max(512, peak), max_model_len=max_len)
             self.result["stacks"][name] = {"engine": "vibeserve", "components": spec["components"], "params": spec["params"]}
         # transformers sizes its cache from the memory left: it starts last.
         if "transformers-cb" in peers:

@@ -93,10 +93,12 @@ class EngineServer:
                 continue
 
 
-def vibeserve_server(name: str, stack_dir: Path, log_dir: Path, max_queue: int) -> EngineServer:
+def vibeserve_server(name: str, stack_dir: Path, log_dir: Path, max_queue: int, max_model_len: int) -> EngineServer:
+    """`serve` with the comparison's context length (the same as vLLM's; `serve` would take the model's)."""
     port = free_port()
     cmd = [sys.executable, "-m", "vibeserve_runtime", "serve", "--stack", str(stack_dir), "--host", "127.0.0.1",
-           "--port", str(port), "--served-model-name", name, "--max-queue", str(max_queue)]
+           "--port", str(port), "--served-model-name", name, "--max-queue", str(max_queue),
+           "--max-model-len", str(max_model_len)]
     return EngineServer(name, "vibeserve", cmd, log_dir / f"{name}.log", port)
 
 

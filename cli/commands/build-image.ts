@@ -27,12 +27,12 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) {
     console.error(`usage: ${USAGE}`);
-    return 3;
+    return 2;
   }
   const dir = path.resolve(positionals[0]);
   if (!existsSync(path.join(dir, "Dockerfile"))) {
     console.error(`vibeserve build-image: ${dir} has no Dockerfile; create the artifact with \`vibeserve export <searchId>\``);
-    return 3;
+    return 2;
   }
   const manifest = existsSync(path.join(dir, "artifact.json")) ? JSON.parse(readFileSync(path.join(dir, "artifact.json"), "utf8")) : {};
   const tag = values.tag ?? manifest.imageTag ?? `vibeserve/${path.basename(dir).toLowerCase()}:latest`;
@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     const eq = kv.indexOf("=");
     if (eq <= 0) {
       console.error(`vibeserve build-image: --build-arg expects KEY=VALUE, got "${kv}"`);
-      return 3;
+      return 2;
     }
     buildArgs[kv.slice(0, eq)] = kv.slice(eq + 1);
   }

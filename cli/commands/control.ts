@@ -1,7 +1,10 @@
 // `vibeserve steer|pause|resume|stop <id>`: updates to a running search; each prints what it did.
 import { readFileSync } from 'node:fs';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { hintNote } from '../../lib/architect/hintNote.js';
+import { loadDesignSpace } from '../../lib/designSpace.js';
 import { designSpacePath } from '../../lib/paths.js';
+import { searchInputOf } from '../../lib/searchInputOf.js';
 import { pauseUpdate, resumeUpdate, steerUpdate, stopUpdate, type ControlAck } from '../../workflows/messages.js';
 import { parse, searchIdArg, UsageError } from '../args.js';
 import { getClient } from '../client.js';
@@ -47,7 +50,11 @@ export const steer: Command = {
     const hint = positionals.slice(1).join(' ').trim() || undefined;
     const constraints = Object.fromEntries((values.constraint ?? []).map(parseConstraint));
     if (!hint && Object.keys(constraints).length === 0) throw new UsageError(`give a hint or --constraint\nusage: ${steerUsage}`);
-    return sendUpdate(id, (h) => h.executeUpdate(steerUpdate, { args: [{ hint, constraints }] }));
+    const code = await sendUpdate(id, (h) => h.executeUpdate(steerUpdate, { args: [{ hint, constraints }] }));
+    const input = hint ? await searchInputOf(await getClient(), id).catch(() => null) : null;
+    const note = input && hint ? hintNote(loadDesignSpace(), hint, input) : null;
+    if (note) console.log(`${id}: note: ${note}`);
+    return code;
   },
 };
 

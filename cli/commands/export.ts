@@ -20,7 +20,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) {
     console.error(`usage: ${USAGE}`);
-    return 3;
+    return 2;
   }
   try {
     const r = exportStack(positionals[0], {

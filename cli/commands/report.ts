@@ -14,7 +14,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) {
     console.error(`usage: ${USAGE}`);
-    return 3;
+    return 2;
   }
   try {
     const written = await writeReport(positionals[0], { outDir: values.out, artifactsRoot: values.artifacts, png: !values["no-png"] });

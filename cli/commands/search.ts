@@ -1,7 +1,9 @@
-// `vibeserve search <scenario>`: validate the scenario, start the search (or attach to the running
-// one with the same scenario and name), print its id and UI link, optionally watch it.
+// `vibeserve search <scenario>`: validate the scenario (and dry-run its generic design through the
+// runtime), start the search (or attach to the running one with the same scenario and name), print
+// its id and UI link, optionally watch it.
 import { loadScenario } from '../../lib/scenario.js';
-import { buildSearchInput, parseBudget, startSearch } from '../../lib/searchStart.js';
+import { PreflightUnavailable, preflightScenario } from '../../lib/scenarioPreflight.js';
+import { BudgetConflict, buildSearchInput, parseBudget, refuseBudgetChange, startSearch } from '../../lib/searchStart.js';
 import { uiLink } from '../../lib/temporalConnection.js';
 import { detectHardware } from '../../workers/hardwareDetection.js';
 import { parse, UsageError } from '../args.js';
@@ -11,7 +13,7 @@ import { watchSearch } from './watch.js';
 
 const usage =
   'vibeserve search <scenario.yaml> [--name NAME] [--budget rounds=N,candidates=N,minutes=N] ' +
-  '[--llm MODEL (or --llm-model MODEL) [--llm-base-url URL] [--llm-api-key-env VAR]] [--watch]';
+  '[--llm MODEL (or --llm-model MODEL) [--llm-base-url URL] [--llm-api-key-env VAR]] [--watch] [--skip-preflight]';
 
 export const search: Command = {
   name: 'search',
@@ -28,6 +30,8 @@ export const search: Command = {
         'llm-base-url': { type: 'string' },
         'llm-api-key-env': { type: 'string' },
         watch: { type: 'boolean' },
+        // the scenario's files exist only where the workers run, not on this machine
+        'skip-preflight': { type: 'boolean' },
       },
       usage,
     );
@@ -35,7 +39,12 @@ export const search: Command = {
     if (!file) throw new UsageError(`missing scenario file\nusage: ${usage}`);
     // Everything is validated before anything is started.
     const scenario = loadScenario(file);
-    const budget = values.budget ? parseBudget(values.budget) : undefined;
+    let budget: ReturnType<typeof parseBudget> | undefined;
+    try {
+      budget = values.budget ? parseBudget(values.budget) : undefined;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const llmModel = values.llm ?? values['llm-model'];
     const llm = llmModel
       ? {
@@ -51,8 +60,19 @@ export const search: Command = {
       hardwareKind = hw.gpus[0]?.kind ?? 'cpu';
     }
     const { workflowId, input } = buildSearchInput({ scenario, scenarioFile: file, name: values.name!, budget, llm, hardwareKind });
+    if (!values['skip-preflight']) {
+      await preflightScenario(input, file).catch((err) => {
+        if (!(err instanceof PreflightUnavailable)) throw err;
+        console.error(`vibeserve search: the scenario could not be dry-run by the runtime (${err.message}); starting anyway`);
+      });
+    }
 
     const client = await getClient();
+    if (budget) {
+      await refuseBudgetChange(client, workflowId, input.budget).catch((err) => {
+        throw err instanceof BudgetConflict ? new UsageError(err.message) : err;
+      });
+    }
     const started = await startSearch(client, workflowId, input);
     const link = uiLink(workflowId);
     if (started.kind === 'finished') {

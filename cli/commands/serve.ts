@@ -14,16 +14,16 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) {
     console.error(`usage: ${USAGE}`);
-    return 3;
+    return 2;
   }
   const port = values.port === undefined ? 8000 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`vibeserve serve: --port must be a port number, got "${values.port}"`);
-    return 3;
+    return 2;
   }
   if (values.device !== undefined && values.device !== "cpu" && values.device !== "cuda") {
     console.error(`vibeserve serve: --device must be cpu or cuda, got "${values.device}"`);
-    return 3;
+    return 2;
   }
   try {
     const server = await serveArtifact(positionals[0], {

@@ -1,12 +1,12 @@
 // `vibeserve up`: start (or reuse) the Temporal dev server, the control worker and a runtime
 // worker for this host's hardware, in the background.
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isTemporalUp, startDevServer } from '../../lib/devServer.js';
 import { isOurs, readUpState, writeUpState, type StartedProcess, type UpState } from '../../lib/localStack.js';
 import { logsDir, projectRoot, vibeserveHome } from '../../lib/paths.js';
 import { DEFAULT_ADDRESS, temporalTarget } from '../../lib/temporalConnection.js';
+import { linesSince, openWorkerLog } from '../../lib/workerLog.js';
 import { parse } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -69,17 +69,16 @@ export const up: Command = {
   },
 };
 
-/** Starts a worker in the background and waits for its `ready` line. */
+/** Starts a worker in the background and waits for its `ready` line (in this start's part of the log). */
 async function startWorker(name: 'controlWorker' | 'runtimeWorker', env: NodeJS.ProcessEnv): Promise<StartedProcess> {
-  mkdirSync(logsDir(), { recursive: true });
   const log = path.join(logsDir(), `${name}.log`);
-  const fd = openSync(log, 'w');
+  const { fd, offset } = openWorkerLog(log, name);
   const script = path.join(projectRoot, 'workers', `${name}.ts`);
   const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: projectRoot, env, detached: true, stdio: ['ignore', fd, fd] });
   child.unref();
   const deadline = Date.now() + 180_000; // the first start bundles the workflow code
   while (Date.now() < deadline) {
-    const text = readFileSync(log, 'utf8');
+    const text = linesSince(log, offset).join('\n');
     if (text.includes('"event":"ready"')) return { pid: child.pid!, marker: `${name}.ts`, log };
     if (child.exitCode !== null) throw new Error(`${name} exited (code ${child.exitCode}): ${text.trim().split('\n').pop()} — see ${log}`);
     await new Promise((r) => setTimeout(r, 300));
@@ -87,9 +86,10 @@ async function startWorker(name: 'controlWorker' | 'runtimeWorker', env: NodeJS.
   throw new Error(`${name} did not become ready within 180 s; see ${log}`);
 }
 
+/** The worker's latest ready line: a log holds every start since it was last rotated. */
 function readyLine(log: string): string {
-  const line = readFileSync(log, 'utf8')
-    .split('\n')
+  const line = linesSince(log, 0)
+    .reverse()
     .find((l) => l.includes('"event":"ready"'));
   if (!line) return '';
   const r = JSON.parse(line) as { queue: string; devices?: string };

@@ -27,6 +27,7 @@ import {
   type SpaceContext,
 } from '../designSpace.js';
 import { spaceContextFor } from './context.js';
+import { hintAssignments } from './hintTokens.js';
 import { comboKey, inFailedRegion, orientedScore } from './memory.js';
 import { profileMoves, PROFILE_WEIGHT } from './profileMoves.js';
 import { mixSeed, seededRng, shuffle, type Rng } from './rng.js';
@@ -217,28 +218,12 @@ export function designsFromHints(
 ): Design[] {
   const out: Design[] = [];
   for (const hint of hints) {
-    const choices: Choices = { ...baseChoices };
-    const params: Record<string, unknown> = { ...baseParams };
-    let touched = false;
-    for (const [, key, value] of hint.matchAll(/([a-z_]+)\s*=\s*([A-Za-z0-9_.\[\],]+)/g)) {
-      if (key! in space.dimensions && value! in space.dimensions[key!]!.choices) {
-        choices[key!] = value!;
-        touched = true;
-      } else if (key! in space.params) {
-        const parsed = parseParam(value!);
-        if (parsed !== undefined) (params[key!] = parsed), (touched = true);
-      }
-    }
+    const found = hintAssignments(space, hint);
+    const choices: Choices = { ...baseChoices, ...Object.fromEntries(found.choices) };
+    const params: Record<string, unknown> = { ...baseParams, ...Object.fromEntries(found.params) };
+    const touched = found.choices.length + found.params.length > 0;
     const repaired = touched ? repairChoices(space, choices, ctx) : null;
     if (repaired) out.push(makeDesign(space, repaired, params as Design['params'], { origin: 'model-free:hint', hypothesis: `steering hint: ${hint}` }));
   }
   return out;
-}
-
-function parseParam(raw: string): Design['params'][string] | undefined {
-  try {
-    return JSON.parse(raw.startsWith('[') ? raw : raw.toLowerCase()) as Design['params'][string];
-  } catch {
-    return undefined;
-  }
 }

@@ -15,7 +15,8 @@ SPEC = {**TINY_LLAMA, "name": "tiny", "params": {"max_model_len": 256, "max_batc
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = Server(materialize(tmp_path_factory.mktemp("srv"), SPEC))
+    # the served context is the model's (512) unless asked: these tests want a short one
+    s = Server(materialize(tmp_path_factory.mktemp("srv"), SPEC), "--max-model-len", "256")
     yield s
     s.close()
 
@@ -197,5 +198,6 @@ def test_engine_failure_answers_503_and_busy_port_is_reported(tmp_path, server):
         s.close()
     port = server.url.rsplit(":", 1)[1]
     from runtime_stacks import error_of, run_verb
-    rc, evs, _ = run_verb("serve", "--stack", str(stack), "--port", port, timeout=120)
+    rc, evs, err = run_verb("serve", "--stack", str(stack), "--port", port, timeout=120)
     assert rc == 3 and error_of(evs)["reason"] == "port_unavailable"
+    assert "already in use" in error_of(evs)["message"] and "Traceback" not in err

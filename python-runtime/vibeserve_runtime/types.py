@@ -26,6 +26,13 @@ Also available:
     engine.meta, engine.hf_config, engine.max_model_len, engine.eos_token_id
 Stop strings (SamplingParams.stop) finish a request with reason "stop" once the decoded output
 contains one; the token that completed it is still reported, so the server trims the text.
+
+Log-probabilities are opt-in per request and come from the model's own distribution (log-softmax
+of the raw logits, before temperature, top-k or top-p): SamplingParams.logprobs=k gives each
+generated token's logprob and the k most likely alternatives (StepOutput.logprobs, one entry per
+new token); SamplingParams.prompt_logprobs=k does the same for every prompt token after the first
+(StepOutput.prompt_logprobs, on the request's first output, entry 0 None). A request that asks for
+prompt logprobs takes no prefix-cache hits: every prompt position has to be computed.
 """
 from __future__ import annotations
 
@@ -43,6 +50,15 @@ class SamplingParams:
     stop: list[str] = field(default_factory=list)
     stop_token_ids: list[int] = field(default_factory=list)
     ignore_eos: bool = False
+    logprobs: int | None = None        # None: none; k >= 0: the token's logprob and k alternatives
+    prompt_logprobs: int | None = None
+
+
+@dataclass
+class TokenLogprob:
+    token_id: int
+    logprob: float
+    top: list[tuple[int, float]] = field(default_factory=list)   # (token id, logprob), most likely first
 
 
 @dataclass
@@ -61,6 +77,8 @@ class StepOutput:
     finish_reason: str | None = None   # "stop" | "length" | "abort"
     num_prompt_tokens: int = 0
     num_output_tokens: int = 0
+    logprobs: list[TokenLogprob] | None = None                   # aligned with new_token_ids
+    prompt_logprobs: list[TokenLogprob | None] | None = None     # one per prompt token, first None
 
 
 @dataclass

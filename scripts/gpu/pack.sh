@@ -31,11 +31,11 @@ tar -cf - \
   node_modules | xz -9 -T0 > "$dest/deps/node_modules.tar.xz.part"
 mv "$dest/deps/node_modules.tar.xz.part" "$dest/deps/node_modules.tar.xz"
 
-# Server-side Python deps the GPU image does not ship (it has torch, triton, transformers).
+# Server-side Python deps the GPU image does not ship (it has torch, triton, transformers), at the
+# pinned versions of server-wheels.txt: the same set every time, whatever PyPI's newest is.
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$pyver" --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-  -d "$dest/deps/wheels" fastapi starlette pydantic pydantic-core annotated-types typing-inspection \
-  uvicorn gguf openai distro jiter sniffio jsonschema jsonschema-specifications referencing rpds-py
+  -d "$dest/deps/wheels" -r scripts/gpu/server-wheels.txt
 
 for part in tools deps; do
   size=$(du -sb "$dest/$part" | cut -f1)

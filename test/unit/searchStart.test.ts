@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { devServerArgs } from '../../lib/devServer.js';
 import { projectRoot } from '../../lib/paths.js';
 import { parseScenario } from '../../lib/scenario.js';
-import { buildSearchInput, parseBudget, searchWorkflowId } from '../../lib/searchStart.js';
+import type { Client } from '@temporalio/client';
+import { BudgetConflict, buildSearchInput, parseBudget, refuseBudgetChange, searchWorkflowId } from '../../lib/searchStart.js';
 import { temporalTarget, uiLink } from '../../lib/temporalConnection.js';
 
 const demo = parseScenario(readFileSync(path.join(projectRoot, 'scenarios', 'cpu-demo.yaml'), 'utf8'), 'cpu-demo.yaml');
@@ -25,6 +26,27 @@ describe('starting a search', () => {
     expect(gpu.input.options.runtimeQueue).toBe('vibeserve-runtime-h100');
     expect(gpu.input.hardware).toMatchObject({ device: 'cuda', computeCapability: 9 });
     expect(() => parseBudget('hours=3')).toThrow("--budget 'hours=3' is not understood");
+  });
+
+  it('takes whole numbers where whole numbers are meant', () => {
+    expect(() => parseBudget('rounds=1.5')).toThrow("--budget 'rounds=1.5': rounds must be a whole number");
+    expect(() => parseBudget('candidates=2.5')).toThrow('candidates must be a whole number');
+    expect(() => parseBudget('rounds=')).toThrow('is not understood');
+    expect(() => parseBudget('rounds=2=3')).toThrow('is not understood');
+    expect(parseBudget('rounds=3,minutes=0.5')).toEqual({ rounds: 3, minutes: 0.5 });
+  });
+
+  it('refuses a --budget that differs from the running search', async () => {
+    const stub = (status: string, budget = { rounds: 2, maxCandidates: 6, wallTimeMs: 1_200_000 }) =>
+      ({ workflow: { getHandle: () => ({ describe: async () => ({ status: { name: status } }), query: async () => ({ budget }) }) } }) as unknown as Client;
+    const same = { rounds: 2, maxCandidates: 6, wallTimeMs: 1_200_000 };
+    await expect(refuseBudgetChange(stub('RUNNING'), 'vibeserve-x-main', same)).resolves.toBeUndefined();
+    const other = refuseBudgetChange(stub('RUNNING'), 'vibeserve-x-main', { ...same, rounds: 3 });
+    await expect(other).rejects.toBeInstanceOf(BudgetConflict);
+    await expect(other).rejects.toThrow(
+      'search vibeserve-x-main is already running with budget rounds=2,candidates=6,minutes=20; --budget asks rounds=3,candidates=6,minutes=20',
+    );
+    await expect(refuseBudgetChange(stub('COMPLETED'), 'vibeserve-x-main', { ...same, rounds: 3 })).resolves.toBeUndefined();
   });
 
   it('keeps only the NAME of the LLM key variable in the workflow input', () => {

@@ -29,6 +29,8 @@ describe('steering a running search', () => {
     const steered = await vibeserve(['steer', workflowId, 'prefer', 'eager', 'execution', '--constraint', 'execution=eager'], s.env);
     expect(steered.code).toBe(0);
     expect(steered.stdout).toContain('steering applies from the next plan');
+    // the demo plans model-free, which acts on dimension=choice only: steer says so
+    expect(steered.stdout).toContain('ignores free text');
     const badSteer = await vibeserve(['steer', workflowId, '--constraint', 'execution=warp'], s.env);
     expect(badSteer.code).toBe(2);
     expect(badSteer.stderr).toContain("execution has no choice 'warp'");

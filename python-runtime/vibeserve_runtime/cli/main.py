@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-concurrency", type=int)
     b.add_argument("--warmups", type=int)
     b.add_argument("--repetitions", type=int)
+    b.add_argument("--min-duration-s", type=float, help="seconds each repetition runs at least (fresh request sets)")
+    b.add_argument("--no-profile", action="store_true", help="skip the untimed profile pass (offline)")
+    b.add_argument("--with", dest="with_stacks", action="append", metavar="STACK",
+                   help="another stack measured side by side with --stack, repetitions interleaved (offline)")
     b.add_argument("--seed", type=int)
     b.add_argument("--endpoint", choices=["completions", "chat"], default="completions")
     b.add_argument("--out", help="also write the JSON result to this file")
@@ -66,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--api-key", default=os.environ.get("VIBESERVE_API_KEY"))
     s.add_argument("--served-model-name")
     s.add_argument("--max-queue", type=int, default=256, help="waiting requests before answering 429")
+    s.add_argument("--max-model-len", type=int,
+                   help="context length to serve (default: the model's, not the workload length in stack.json)")
 
     sub.add_parser("hardware", help="torch/CUDA/Triton versions and GPUs")
 

@@ -12,6 +12,7 @@ from ..models.loading import torch_dtype
 from ..types import Request, SamplingParams, StackSpec, StepOutput
 from .batch import build_batch
 from .component_profile import component_shares, tag
+from .logprobs import PromptRows, sampled_logprobs
 from .multi_step import decode_steps_for, run_decode_steps
 from .registry import get_component
 from .sequence import Sequence, SeqStatus
@@ -83,6 +84,9 @@ class Engine:
         self._pending: list[StepOutput] = []
         self.num_steps = 0
         self.num_forward_tokens = 0
+        # live requests that asked for logprobs: a step looks at logprobs only while these are non-empty
+        self._logprob_requests: set[str] = set()
+        self._prompt_logprob_requests: set[str] = set()
         # multi-step decode needs a sampler that leaves its tokens on the device, and one process:
         # tensor-parallel ranks replay rank 0's inputs, which are host-built
         on_device = getattr(sampler, "sample", None)
@@ -157,6 +161,10 @@ class Engine:
             raise ValueError(f"prompt token ids must lie in [0, {vocab})")
         seq = Sequence(request, self.device)
         self.seqs[seq.request_id] = seq
+        if request.params.logprobs is not None:
+            self._logprob_requests.add(seq.request_id)
+        if request.params.prompt_logprobs is not None:
+            self._prompt_logprob_requests.add(seq.request_id)
         self.scheduler.add(seq)
 
     def abort_request(self, request_id: str) -> bool:
@@ -165,6 +173,7 @@ class Engine:
             return False
         self.scheduler.remove(request_id)
         seq.status = SeqStatus.FINISHED
+        self._forget_logprobs(request_id)
         self._pending.append(StepOutput(request_id, [], True, "abort", seq.num_prompt_tokens, seq.num_output_tokens))
         return True
 
@@ -210,6 +219,10 @@ class Engine:
     def _single_step(self, batch, prof, decoding: bool, components: bool = False) -> list[StepOutput]:
         outputs = []
         input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device)
+        prompt_rows = None
+        if self._prompt_logprob_requests and any(seq.prompt_logprobs is not None for seq, _ in batch):
+            prompt_rows = PromptRows(batch)
+            sample_idx = prompt_rows.index(sample_idx.device)
         if components:
             forward = getattr(self.runner, "forward_uncaptured", self.runner.run)
             self.component_profile = component_shares(self.model, lambda: forward(input_ids, meta, sample_idx),
@@ -220,14 +233,24 @@ class Engine:
         logits = self.runner.run(input_ids, meta, sample_idx)   # rows only for sequences that finished their prompt
         if decoding:
             prof.end_forward()
+        if prompt_rows is not None:
+            logits = prompt_rows.record(logits)
         self.num_steps += 1
         self.num_forward_tokens += input_ids.numel()
         for seq, n in batch:
             seq.num_computed += n
             self.kv.on_computed(seq)
         if sampled:
-            for seq, tok in zip(sampled, self.sampler(logits, sampled)):
-                outputs.append(self._append_token(seq, tok))
+            tokens = self.sampler(logits, sampled)
+            lps = sampled_logprobs(logits, sampled, tokens) if self._logprob_requests else None
+            for i, (seq, tok) in enumerate(zip(sampled, tokens)):
+                out = self._append_token(seq, tok)
+                if lps is not None and lps[i] is not None:
+                    out.logprobs = [lps[i]]
+                if seq.prompt_logprobs is not None:   # its prompt is complete: this is its first token
+                    out.prompt_logprobs, seq.prompt_logprobs = seq.prompt_logprobs, None
+                    self._prompt_logprob_requests.discard(seq.request_id)
+                outputs.append(out)
         if decoding:
             prof.end_step(len(batch))
         return outputs
@@ -269,7 +292,13 @@ class Engine:
             seq.status, seq.finish_reason = SeqStatus.FINISHED, reason
             self.scheduler.finish(seq)
             self.seqs.pop(seq.request_id, None)
+            if self._logprob_requests or self._prompt_logprob_requests:
+                self._forget_logprobs(seq.request_id)
         return reason is not None
+
+    def _forget_logprobs(self, request_id: str) -> None:
+        self._logprob_requests.discard(request_id)
+        self._prompt_logprob_requests.discard(request_id)
 
     # --- offline use -----------------------------------------------------------------------
     def generate(self, prompts: list[list[int]], params: SamplingParams | list[SamplingParams] | None = None) -> list[list[int]]:

@@ -20,14 +20,15 @@ from ..components.kv_cache.base import KVCacheBase
 
 def decode_steps_for(batch, decode_steps: int, max_model_len: int, kv) -> int:
     """How many steps to run for this batch: 1 unless it is a pure decode batch (one token each,
-    every sequence sampled) and every sequence has room for more; capped by the tokens the
+    every sequence sampled, none asking for logprobs) and every sequence has room for more; capped by the tokens the
     shortest-lived sequence may still produce, so little work is thrown away."""
     if decode_steps <= 1 or not batch:
         return 1
     k = decode_steps
     for seq, n in batch:
-        if n != 1 or seq.num_computed + 1 != len(seq):
-            return 1
+        if n != 1 or seq.num_computed + 1 != len(seq) or seq.params.logprobs is not None \
+                or seq.prompt_logprobs is not None:
+            return 1   # logprobs need each step's logits on the host; prompt logprobs go out with a single step
         k = min(k, seq.params.max_tokens - seq.num_output_tokens, max_model_len - len(seq) + 1)
     if k <= 1:
         return 1

@@ -28,6 +28,10 @@ class Sequence:
         self.status = SeqStatus.WAITING
         self.finish_reason: str | None = None
         self.generator = None
+        # filled while the prompt is computed (engine/logprobs.py), handed out with the first token
+        self.prompt_logprobs: list | None = None
+        if self.params.prompt_logprobs is not None:
+            self.prompt_logprobs = [None] * self.num_prompt_tokens
         if self.params.seed is not None and self.params.temperature > 0:
             self.generator = torch.Generator(device=device).manual_seed(self.params.seed)
 

@@ -1,24 +1,31 @@
-"""The FastAPI application: /v1/completions, /v1/chat/completions, /v1/models, /health, /metrics."""
+"""The FastAPI application: /v1/completions, /v1/chat/completions, /v1/models, /health, /metrics, and
+vLLM's /tokenize, /detokenize, /tokenizer_info. Every error, unknown paths and methods included, has
+OpenAI's shape {"error": {"message", "type", "param", "code"}}."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 import uuid
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from starlette.exceptions import HTTPException
 
-from ..types import Request as EngineRequest
 from ..types import SamplingParams
-from .async_engine import AsyncEngine, EngineDead, Overloaded
+from .async_engine import AsyncEngine
 from .chat import render_chat
+from .choice import Choice, run_choice
+from .choice_output import ChoiceOutput
+from .merged_streams import MergedStreams
 from .metrics import ServerMetrics
 from .protocol import APIError, ChatRequest, CompletionRequest, _Sampling, error_response
-from .text import OutputText
+from .tokenizer_routes import add_tokenizer_routes
+from .unsupported import refuse_unsupported
 
 
 def create_app(engine, model_name: str, api_key: str | None = None, max_queue: int = 256) -> FastAPI:
@@ -40,6 +47,15 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         metrics.errors.labels(str(e.status)).inc()
         return e.response()
 
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, e: HTTPException):
+        metrics.errors.labels(str(e.status_code)).inc()
+        where = f"{request.method} {request.url.path}"
+        message = {404: f"Invalid URL ({where})", 405: f"Method not allowed ({where})"}.get(e.status_code, str(e.detail))
+        response = error_response(e.status_code, message)
+        response.headers.update(e.headers or {})   # 405 keeps its Allow header
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, e: RequestValidationError):
         err = e.errors()[0] if e.errors() else {}
@@ -50,7 +66,7 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
 
     @app.middleware("http")
     async def _auth(request: Request, call_next):
-        if api_key and request.url.path.startswith("/v1/"):
+        if api_key and request.url.path not in ("/health", "/metrics"):   # probes need no key
             if request.headers.get("authorization", "") != f"Bearer {api_key}":
                 return error_response(401, "Incorrect or missing API key: send 'Authorization: Bearer <key>'.",
                                       code="invalid_api_key")
@@ -71,14 +87,11 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         return {"object": "list", "data": [{"id": model_name, "object": "model", "created": int(time.time()),
                                             "owned_by": "vibeserve", "max_model_len": engine.max_model_len}]}
 
-    def _params(body: _Sampling, prompt_len: int, max_tokens: int | None, param: str) -> SamplingParams:
+    def _params(body: _Sampling, prompt_len: int, max_tokens: int | None, param: str,
+                logprobs: int | None = None, prompt_logprobs: int | None = None) -> SamplingParams:
         if body.model and body.model != model_name:
             raise APIError(404, f"The model '{body.model}' does not exist; this server serves '{model_name}'.",
                            param="model", code="model_not_found")
-        if body.n != 1:
-            raise APIError(400, "only n=1 is supported", param="n")
-        if body.logprobs not in (None, False, 0):
-            raise APIError(400, "logprobs are not supported", param="logprobs")
         room = engine.max_model_len - prompt_len
         if prompt_len == 0:
             raise APIError(400, "the prompt is empty", param=param)
@@ -91,64 +104,46 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
                            param=param, code="context_length_exceeded")
         return SamplingParams(max_tokens=max_tokens, temperature=body.temperature, top_k=max(0, body.top_k),
                               top_p=body.top_p, seed=body.seed, stop=[], ignore_eos=body.ignore_eos,
-                              stop_token_ids=list(body.stop_token_ids or []))
+                              stop_token_ids=list(body.stop_token_ids or []), logprobs=logprobs,
+                              prompt_logprobs=prompt_logprobs)
 
-    def _prompt_ids(prompt: Any) -> list[int]:
-        if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], (str, list)):
-            prompt = prompt[0]
-        if isinstance(prompt, str):
-            return tok.encode(prompt)
-        if isinstance(prompt, list) and all(isinstance(t, int) for t in prompt):
-            if any(not 0 <= t < vocab for t in prompt):
-                raise APIError(400, f"prompt token ids must lie in [0, {vocab})", param="prompt")
-            return list(prompt)
-        raise APIError(400, "prompt must be a string, a list of token ids, or a list with one of those "
-                       "(batched prompts are not supported)", param="prompt")
+    def _prompts(prompt: Any) -> list[tuple[list[int], str]]:
+        """The request's prompts as (token ids, the prompt as sent, for echo)."""
+        one = isinstance(prompt, str) or (isinstance(prompt, list) and all(isinstance(t, int) for t in prompt))
+        out = []
+        for p in [prompt] if one else prompt:
+            if isinstance(p, str):
+                out.append((tok.encode(p), p))
+            elif isinstance(p, list) and all(isinstance(t, int) for t in p):
+                if any(not 0 <= t < vocab for t in p):
+                    raise APIError(400, f"prompt token ids must lie in [0, {vocab})", param="prompt")
+                out.append((list(p), tok.decode(p)))
+            else:
+                raise APIError(400, "prompt must be a string, a list of token ids, or a list of those", param="prompt")
+        return out
 
-    async def _run(rid: str, ids: list[int], sp: SamplingParams, stop: list[str]) -> AsyncIterator[tuple]:
-        """Yields (text delta, finish_reason|None, completion tokens) per engine step."""
-        text = OutputText(tok, stop)
-        start = time.perf_counter()
-        first = True
-        n_out = 0
-        gen = aengine.generate(EngineRequest(rid, ids, sp))
-        try:
-            async for out in gen:
-                if first:
-                    metrics.ttft.observe(time.perf_counter() - start)
-                    first = False
-                n_out = out.num_output_tokens or n_out + len(out.new_token_ids)
-                delta, stopped = text.push(out.new_token_ids, out.finished)
-                if stopped and not out.finished:
-                    await gen.aclose()   # frees the request's KV blocks now
-                    yield delta, "stop", n_out
-                    break
-                yield delta, (out.finish_reason if out.finished else None), n_out
-        except Overloaded as e:
-            raise APIError(429, f"The server is at capacity ({e}); retry later.", "rate_limit_error", code="overloaded")
-        except EngineDead as e:
-            raise APIError(503, f"The engine stopped: {e}", "server_error")
-        except ValueError as e:
-            raise APIError(400, str(e), param="prompt")
-        finally:
-            await gen.aclose()   # however this ends (client gone, stop string), the engine lets go
-        metrics.e2e.observe(time.perf_counter() - start)
-        metrics.prompt_tokens.inc(len(ids))
-        metrics.generation_tokens.inc(n_out)
+    def _with_seed(sp: SamplingParams, j: int) -> SamplingParams:
+        """Choice j of n: a seeded request stays reproducible, and its n choices still differ."""
+        return dataclasses.replace(sp, seed=None if sp.seed is None else sp.seed + j)
 
-    async def _serve(http: Request, body: _Sampling, ids: list[int], sp: SamplingParams, chat: bool):
+    async def _serve(http: Request, body: _Sampling, choices: list[Choice], prompt_tokens: int, chat: bool,
+                     top_k: int | None):
         rid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
         created = int(time.time())
         obj = "chat.completion" if chat else "text_completion"
-        usage = lambda n: {"prompt_tokens": len(ids), "completion_tokens": n, "total_tokens": len(ids) + n}
-        stream = _run(rid, ids, sp, body.stop_list())
+        outputs = [ChoiceOutput(c, tok, chat, top_k) for c in choices]
+        usage = lambda: {"prompt_tokens": prompt_tokens, "completion_tokens": sum(o.num_tokens for o in outputs),
+                         "total_tokens": prompt_tokens + sum(o.num_tokens for o in outputs)}
+        stop = body.stop_list()
+        merged = MergedStreams([run_choice(aengine, tok, metrics, f"{rid}-{c.index}", c, stop) for c in choices])
 
         if not body.stream:
             async def collect():
-                parts, reason, n = [], None, 0
-                async for delta, reason, n in stream:
-                    parts.append(delta)
-                return "".join(parts), reason, n
+                try:
+                    async for i, piece in merged:
+                        outputs[i].add(piece)
+                finally:
+                    await merged.aclose()
             task = asyncio.ensure_future(collect())
             while not task.done():   # a client that hangs up stops its generation
                 await asyncio.wait({task}, timeout=0.25)
@@ -157,65 +152,81 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                     return Response(status_code=499)
-            text, reason, n = task.result()
-            metrics.requests.labels(reason or "length").inc()
-            choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": reason}
-                      if chat else {"index": 0, "text": text, "logprobs": None, "finish_reason": reason})
-            return {"id": rid, "object": obj, "created": created, "model": model_name, "choices": [choice], "usage": usage(n)}
+            task.result()
+            for o in outputs:
+                metrics.requests.labels(o.finish_reason or "length").inc()
+            return {"id": rid, "object": obj, "created": created, "model": model_name,
+                    "choices": [o.whole() for o in outputs], "usage": usage()}
 
-        # Streaming: fetch the first step before answering, so errors (429, 400) keep their status.
+        # Streaming: every choice's first step comes before the answer, so errors (429, 400) keep their status.
+        early: list[tuple[int, Any]] = []
         try:
-            first = await stream.__anext__()
+            while len({i for i, _ in early}) < len(choices):
+                early.append(await merged.__anext__())
         except StopAsyncIteration:
-            first = None
+            pass
+        except BaseException:
+            await merged.aclose()
+            raise
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        obj += ".chunk" if chat else ""
 
-        def chunk(delta: str | None, reason: str | None, role: bool = False) -> str:
-            if chat:
-                d = ({"role": "assistant", "content": ""} if role else {}) | ({"content": delta} if delta is not None else {})
-                c = {"index": 0, "delta": d, "logprobs": None, "finish_reason": reason}
-            else:
-                c = {"index": 0, "text": delta or "", "logprobs": None, "finish_reason": reason}
-            body_ = {"id": rid, "object": obj + (".chunk" if chat else ""), "created": created, "model": model_name, "choices": [c]}
+        def event(choices_: list[dict], usage_: dict | None = None) -> str:
+            body_ = {"id": rid, "object": obj, "created": created, "model": model_name, "choices": choices_}
             if include_usage:
-                body_["usage"] = None
+                body_["usage"] = usage_
             return f"data: {json.dumps(body_)}\n\n"
 
         async def sse():
-            n, reason = 0, None
             try:
                 if chat:
-                    yield chunk(None, None, role=True)
-                items = [first] if first else []
-                for item in items:
-                    yield chunk(item[0], item[1])
-                    n, reason = item[2], item[1]
-                async for delta, reason, n in stream:
-                    yield chunk(delta, reason)
-                metrics.requests.labels(reason or "length").inc()
+                    for o in outputs:
+                        yield event([o.role_chunk()])
+                for i, piece in early:
+                    yield event([outputs[i].chunk(piece)])
+                async for i, piece in merged:
+                    yield event([outputs[i].chunk(piece)])
+                for o in outputs:
+                    metrics.requests.labels(o.finish_reason or "length").inc()
                 if include_usage:
-                    yield f"data: {json.dumps({'id': rid, 'object': obj + ('.chunk' if chat else ''), 'created': created, 'model': model_name, 'choices': [], 'usage': usage(n)})}\n\n"
+                    yield event([], usage())
                 yield "data: [DONE]\n\n"
             except APIError as e:   # failure after the stream began: report it in-band
                 yield f"data: {json.dumps({'error': {'message': e.message, 'type': e.type, 'code': e.code}})}\n\n"
             finally:
-                await stream.aclose()
+                await merged.aclose()
 
         return StreamingResponse(sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, http: Request):
-        if body.echo or body.suffix:
-            raise APIError(400, "echo and suffix are not supported", param="echo" if body.echo else "suffix")
-        ids = _prompt_ids(body.prompt)
-        sp = _params(body, len(ids), body.max_tokens or 16, "prompt")
-        return await _serve(http, body, ids, sp, chat=False)
+        refuse_unsupported(body)
+        max_tokens = 16 if body.max_tokens is None else body.max_tokens   # OpenAI's default
+        if max_tokens == 0 and not body.echo:
+            raise APIError(400, "max_tokens=0 generates nothing; it is meant for scoring a prompt with echo=true "
+                           "and logprobs", param="max_tokens")
+        prompts = _prompts(body.prompt)
+        generate = max_tokens != 0
+        prompt_logprobs = body.logprobs if body.echo else None
+        choices = []
+        for p, (ids, text) in enumerate(prompts):
+            sp = _params(body, len(ids), max_tokens if generate else 1, "prompt", body.logprobs, prompt_logprobs)
+            choices += [Choice(p * body.n + j, ids, _with_seed(sp, j), text if body.echo else None, generate)
+                        for j in range(body.n)]
+        return await _serve(http, body, choices, sum(len(ids) for ids, _ in prompts), chat=False,
+                            top_k=body.logprobs)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatRequest, http: Request):
+        refuse_unsupported(body)
+        if body.top_logprobs is not None and not body.logprobs:
+            raise APIError(400, "top_logprobs needs logprobs=true", param="top_logprobs")
         prompt = render_chat(tok, [m.model_dump() for m in body.messages])
         ids = tok.encode(prompt)
-        sp = _params(body, len(ids), body.max_completion_tokens or body.max_tokens, "messages")
-        return await _serve(http, body, ids, sp, chat=True)
+        top_k = (body.top_logprobs or 0) if body.logprobs else None
+        sp = _params(body, len(ids), body.max_completion_tokens or body.max_tokens, "messages", top_k)
+        choices = [Choice(j, ids, _with_seed(sp, j)) for j in range(body.n)]
+        return await _serve(http, body, choices, len(ids), chat=True, top_k=top_k)
 
+    add_tokenizer_routes(app, engine)
     return app

@@ -39,8 +39,7 @@ class _Sampling(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     ignore_eos: bool = False
-    n: int = Field(1, ge=1)
-    logprobs: Any = None
+    n: int = Field(1, ge=1, le=128)
 
     def stop_list(self) -> list[str]:
         if self.stop is None:
@@ -50,8 +49,9 @@ class _Sampling(BaseModel):
 
 class CompletionRequest(_Sampling):
     prompt: str | list[int] | list[str] | list[list[int]]
+    max_tokens: int | None = Field(16, ge=0)   # 0 only with echo: score the prompt, generate nothing
     echo: bool = False
-    suffix: str | None = None
+    logprobs: int | None = Field(None, ge=0, le=20)
 
 
 class ChatMessage(BaseModel):
@@ -63,3 +63,5 @@ class ChatMessage(BaseModel):
 class ChatRequest(_Sampling):
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(None, ge=1)
+    logprobs: bool = False
+    top_logprobs: int | None = Field(None, ge=0, le=20)

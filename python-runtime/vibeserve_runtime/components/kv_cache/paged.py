@@ -43,7 +43,8 @@ class PagedKVCache(KVCacheBase):
     def allocate(self, seq) -> bool:
         bs = self.block_size
         hashes, hits = [], []
-        if self.prefix_caching:
+        # a sequence that wants prompt logprobs needs every prompt position computed
+        if self.prefix_caching and seq.params.prompt_logprobs is None:
             prev = None
             # at least the last token must be computed to get next-token logits
             for i in range((len(seq) - 1) // bs):

@@ -1,0 +1,54 @@
+"""Several async iterators read at once, as one stream of (index, item): the choices of a request
+with n > 1 or several prompts are generated side by side and answered in the order they come.
+
+An exception in one iterator is raised to the reader, and aclose() stops and closes them all (the
+engine then aborts their requests and frees their KV blocks).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, AsyncIterator
+
+_DONE = object()
+
+
+class MergedStreams:
+    def __init__(self, iterators: list[AsyncIterator]):
+        self._iterators = iterators
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._left = len(iterators)
+        self._tasks = [asyncio.ensure_future(self._pump(i, it)) for i, it in enumerate(iterators)]
+
+    async def _pump(self, index: int, iterator: AsyncIterator) -> None:
+        try:
+            async for item in iterator:
+                self._queue.put_nowait((index, item))
+        except Exception as e:   # handed to the reader, which decides what the client hears
+            self._queue.put_nowait((index, e))
+            return
+        self._queue.put_nowait((index, _DONE))
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> tuple[int, Any]:
+        while self._left:
+            index, item = await self._queue.get()
+            if item is _DONE:
+                self._left -= 1
+                continue
+            if isinstance(item, Exception):
+                raise item
+            return index, item
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for it in self._iterators:
+            with contextlib.suppress(Exception):
+                await it.aclose()
