@@ -62,6 +62,10 @@ describe('results table', () => {
       expect(w.ratio_vs_peer).toBeCloseTo(w.stacks.searched!.metrics![w.objective]!.median / w.stacks['transformers-cb']!.metrics![w.objective]!.median, 9);
     }
     expect(md).toContain(`- gpt2-chat: searched = ${served.searched_source}`);
+    // without a served comparison the offline rows say what their generic stack was
+    const offlineOnly = renderResultsMarkdown({ ...set, served: [] });
+    expect(offlineOnly).not.toContain('### Served over HTTP');
+    expect(offlineOnly).toContain('No served comparison is recorded yet');
   });
 
   it('names the device of each row once results come from more than one kind of machine', () => {
