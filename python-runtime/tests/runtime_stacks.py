@@ -45,6 +45,17 @@ def materialize(tmp: Path, spec: dict | None = None, name: str = "stack") -> Pat
     return out
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate a server started by a test, killing it if it does not stop within 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Server:
     """`serve --port 0` started as a real process; the URL comes from its ready event."""
 
@@ -66,13 +77,7 @@ class Server:
             raise RuntimeError("server did not become ready")
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def metric(self, name: str) -> float:
         import httpx

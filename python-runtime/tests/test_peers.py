@@ -16,6 +16,7 @@ sys.path.insert(0, str(REPO / "bench" / "peers"))
 
 from write_checkpoint import STAMP, checkpoint_model_spec, main as write_checkpoint_cli, write_checkpoint  # noqa: E402
 
+from runtime_stacks import stop_process  # noqa: E402
 from vibeserve_runtime.engine import Engine  # noqa: E402
 from vibeserve_runtime.models import load_model_weights  # noqa: E402
 
@@ -120,13 +121,7 @@ class CBServer:
         self.url = self.ready["url"]
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")
