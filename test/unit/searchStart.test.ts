@@ -37,16 +37,16 @@ describe('starting a search', () => {
   });
 
   it('refuses a --budget that differs from the running search', async () => {
-    const stub = (status: string, budget = { rounds: 2, maxCandidates: 6, wallTimeMs: 1_200_000 }) =>
+    const existingSearch = (status: string, budget = { rounds: 2, maxCandidates: 6, wallTimeMs: 1_200_000 }) =>
       ({ workflow: { getHandle: () => ({ describe: async () => ({ status: { name: status } }), query: async () => ({ budget }) }) } }) as unknown as Client;
     const same = { rounds: 2, maxCandidates: 6, wallTimeMs: 1_200_000 };
-    await expect(refuseBudgetChange(stub('RUNNING'), 'vibeserve-x-main', same)).resolves.toBeUndefined();
-    const other = refuseBudgetChange(stub('RUNNING'), 'vibeserve-x-main', { ...same, rounds: 3 });
+    await expect(refuseBudgetChange(existingSearch('RUNNING'), 'vibeserve-x-main', same)).resolves.toBeUndefined();
+    const other = refuseBudgetChange(existingSearch('RUNNING'), 'vibeserve-x-main', { ...same, rounds: 3 });
     await expect(other).rejects.toBeInstanceOf(BudgetConflict);
     await expect(other).rejects.toThrow(
       'search vibeserve-x-main is already running with budget rounds=2,candidates=6,minutes=20; --budget asks rounds=3,candidates=6,minutes=20',
     );
-    await expect(refuseBudgetChange(stub('COMPLETED'), 'vibeserve-x-main', { ...same, rounds: 3 })).resolves.toBeUndefined();
+    await expect(refuseBudgetChange(existingSearch('COMPLETED'), 'vibeserve-x-main', { ...same, rounds: 3 })).resolves.toBeUndefined();
   });
 
   it('keeps only the NAME of the LLM key variable in the workflow input', () => {
