@@ -200,7 +200,7 @@ class Comparison:
             srv.stop()
 
     # --- measurement -----------------------------------------------------------------------
-    def measure(self, wname: str, w: Workload, vocab: int) -> None:
+    def measure(self, wname: str, w: Workload, vocab: int, more_to_come: bool) -> None:
         section = {"workload": w.to_dict(), "stacks": {}, "skipped": {}}
         self.result["workloads"][wname] = section
         warm_n = min(w.num_prompts, 2 * (w.max_concurrency or 32))
@@ -218,7 +218,7 @@ class Comparison:
             print(f"compare-served: {wname}: {name} warm ({time.perf_counter() - t:.1f}s, a repetition ~{projected[name]:.0f}s)",
                   file=sys.stderr)
         # Everything left must fit: repetitions of every engine, and what the next workloads need.
-        reserve = self.args.reserve_s if wname != "saturating" else 0.0
+        reserve = self.args.reserve_s if more_to_come else 0.0
         active = dict(sorted(projected.items(), key=lambda kv: kv[1]))
         while active and sum(active.values()) * self.args.reps > self.deadline - time.monotonic() - reserve:
             slowest = max(active, key=active.get)
@@ -315,7 +315,8 @@ def main() -> int:
     ap.add_argument("--device-name")
     ap.add_argument("--max-prompts", type=int, help="cap the requests per repetition (CPU dry runs)")
     ap.add_argument("--time-budget-s", type=float, default=480.0, help="engines that cannot finish within it are left out")
-    ap.add_argument("--reserve-s", type=float, default=150.0, help="kept for the saturating run while the scenario's runs")
+    ap.add_argument("--reserve-s", type=float, default=150.0,
+                    help="seconds kept for the saturating run while the scenario's workload is measured")
     ap.add_argument("--start-timeout-s", type=float, default=420.0)
     ap.add_argument("--request-timeout-s", type=float, default=600.0)
     ap.add_argument("--run-command", help="the command line that started the whole run (recorded)")
@@ -339,9 +340,10 @@ def main() -> int:
     cmp.save()
     try:
         cmp.start_engines(workloads)
-        for name, w in workloads.items():
+        names = list(workloads)
+        for i, name in enumerate(names):
             if cmp.servers:
-                cmp.measure(name, w, vocab)
+                cmp.measure(name, workloads[name], vocab, more_to_come=i + 1 < len(names))
     finally:
         cmp.stop_engines()
         cmp.result["elapsed_s"] = time.monotonic() - cmp.t0
