@@ -50,9 +50,20 @@ describe('starting a search', () => {
   });
 
   it('keeps only the NAME of the LLM key variable in the workflow input', () => {
-    const { input } = buildSearchInput({ scenario: demo, name: 'x', llm: { model: 'm', baseURL: 'http://127.0.0.1:9/v1', apiKeyEnv: 'OPENAI_API_KEY' } });
-    expect(input.scenario.search.architect).toBe('llm');
-    expect(JSON.stringify(input)).not.toMatch(/sk-/);
+    // a real-looking key in the variable: the input must carry the variable's name and never its value
+    const secret = 'sk-test-0123456789abcdef';
+    const before = process.env.VIBESERVE_TEST_LLM_KEY;
+    process.env.VIBESERVE_TEST_LLM_KEY = secret;
+    try {
+      const { input } = buildSearchInput({ scenario: demo, name: 'x', llm: { model: 'm', baseURL: 'http://127.0.0.1:9/v1', apiKeyEnv: 'VIBESERVE_TEST_LLM_KEY' } });
+      expect(input.scenario.search.architect).toBe('llm');
+      const serialized = JSON.stringify(input);
+      expect(serialized).not.toContain(secret);
+      expect(serialized).toContain('"apiKeyEnv":"VIBESERVE_TEST_LLM_KEY"');
+    } finally {
+      if (before === undefined) delete process.env.VIBESERVE_TEST_LLM_KEY;
+      else process.env.VIBESERVE_TEST_LLM_KEY = before;
+    }
   });
 
   it('registers the typed search attributes with the dev server', () => {
