@@ -2,9 +2,10 @@
 // attaches to a running search of the same id instead of starting a second one.
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { HardwareTarget, LlmSettings } from './architect/types.js';
-import { runtimeQueueFor, type HardwareKind, type Scenario } from './scenario.js';
+import { objectiveIsMinimized, runtimeQueueFor, type HardwareKind, type Scenario } from './scenario.js';
 import type { SearchBudget, SearchInput, SearchOptions } from './searchTypes.js';
 import { CONTROL_QUEUE } from './temporalConnection.js';
+import { formatNumber } from './uiText.js';
 import { progressQuery } from '../workflows/messages.js';
 import type { searchWorkflow } from '../workflows/searchWorkflow.js';
 import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute } from '../workflows/searchAttributes.js';
@@ -147,6 +148,10 @@ export async function startSearch(client: Client, workflowId: string, input: Sea
       workflowIdConflictPolicy: 'USE_EXISTING',
       // A finished search keeps its id (and its artifacts); a new run needs a new --name.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      staticSummary: searchSummaryLine(input),
+      staticDetails: searchDetails(input),
+      // `vibeserve list` reads the objective here to name the best metric's unit.
+      memo: { objective: input.scenario.objective },
       typedSearchAttributes: [
         { key: scenarioAttribute, value: input.scenario.name },
         { key: statusAttribute, value: 'running' },
@@ -162,6 +167,24 @@ export async function startSearch(client: Client, workflowId: string, input: Sea
     }
     throw err;
   }
+}
+
+/** The search's one line in the Temporal UI: "cpu-demo search (output_throughput)". */
+export function searchSummaryLine(input: SearchInput): string {
+  return `${input.scenario.name} search (${input.scenario.objective})`;
+}
+
+/** The search's static details in the Temporal UI: model, hardware and budget. */
+export function searchDetails(input: SearchInput): string {
+  const { scenario, hardware, budget } = input;
+  const gpus = hardware.gpuCount > 0 ? ` × ${hardware.gpuCount}` : '';
+  const direction = objectiveIsMinimized(scenario.objective) ? 'minimise' : 'maximise';
+  const model = `${[scenario.model.arch, scenario.model.preset].filter(Boolean).join(' ')} (${scenario.model.weights} weights, ${scenario.model.dtype})`;
+  return [
+    `**${scenario.name}**: ${direction} ${scenario.objective}`,
+    `Model: ${model} · hardware ${hardware.kind}${gpus}`,
+    `Budget: ${budget.rounds} rounds, ${budget.maxCandidates} candidates, ${formatNumber(budget.wallTimeMs / 60_000)} min`,
+  ].join('\n\n');
 }
 
 export { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute };

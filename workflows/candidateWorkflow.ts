@@ -20,6 +20,7 @@ import { benchWorkloadFor } from '../lib/benchWorkload.js';
 import { devicesOf, queueForDevices } from '../lib/deviceQueues.js';
 import { FAILURE_CANDIDATE, FAILURE_USAGE, type RejectionDetails } from '../lib/failures.js';
 import type { BuildInput, BuildOutput, CandidateInput, CandidateResult } from '../lib/searchTypes.js';
+import { formatMetric } from '../lib/uiText.js';
 import { candidateReportSignal } from './messages.js';
 
 const retry = {
@@ -36,8 +37,10 @@ const control = proxyActivities<ControlActivities>({
   retry,
 });
 
-function runtimeActivities(input: CandidateInput, timeoutS: number) {
+/** `summary` names the stage and candidate in the UI's event history. */
+function runtimeActivities(input: CandidateInput, timeoutS: number, summary: string) {
   return proxyActivities<RuntimeActivities>({
+    summary,
     // a tensor-parallel candidate waits on the queue of hosts with enough devices of the kind
     taskQueue: queueForDevices(input.runtimeQueue, devicesOf(input.design)),
     // The verb's own limit plus room for process start-up; the heartbeat notices a dead worker.
@@ -77,7 +80,7 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
     }
 
     enter('verify');
-    const verify = runtimeActivities(input, input.scenario.search.check_timeout_s).verify;
+    const verify = runtimeActivities(input, input.scenario.search.check_timeout_s, `verify ${input.candidateId}`).verify;
     const checked = await verify({
       searchId: input.searchId,
       candidateId: input.candidateId,
@@ -89,7 +92,7 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
     });
 
     enter('benchmark');
-    const benchmark = runtimeActivities(input, input.scenario.search.bench_timeout_s).benchmark;
+    const benchmark = runtimeActivities(input, input.scenario.search.bench_timeout_s, `benchmark ${input.candidateId}`).benchmark;
     const bench = await benchmark({
       searchId: input.searchId,
       candidateId: input.candidateId,
@@ -121,7 +124,11 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
     log.info('candidate rejected', { candidateId: input.candidateId, reason: result.reason, stage });
   }
   result.durationMs = Date.now() - started;
-  enter(result.status === 'accepted' ? `accepted: ${input.scenario.objective} = ${result.objective}` : `rejected (${result.reason})`);
+  enter(
+    result.status === 'accepted'
+      ? `accepted: ${input.scenario.objective} = ${formatMetric(input.scenario.objective, result.objective)}`
+      : `rejected (${result.reason})`,
+  );
   await reportToSearch(input.parentWorkflowId, result);
   return result;
 }
@@ -139,10 +146,12 @@ async function buildStage(input: CandidateInput): Promise<BuildOutput> {
   if (input.design.builder === 'llm') {
     return executeChild<(i: BuildInput & { llm?: CandidateInput['llm']; runtimeQueue: string }) => Promise<BuildOutput>>('llmBuilderWorkflow', {
       workflowId: `${workflowInfo().workflowId}.llm-build`,
+      staticSummary: `LLM build ${input.candidateId}${input.design.llmTask ? ` · ${input.design.llmTask.dimension}` : ''}`,
       args: [{ ...buildInput, llm: input.llm, runtimeQueue: input.runtimeQueue }],
     });
   }
-  return control.build(buildInput);
+  // executeWithOptions merges the summary into the proxy's options, so the UI names the candidate.
+  return control.build.executeWithOptions({ summary: `build ${input.candidateId}` }, [buildInput]);
 }
 
 function rejectionOf(err: unknown, stage: string): Pick<CandidateResult, 'reason' | 'message' | 'stage'> {

@@ -11,6 +11,7 @@ import { BUILDER_TOOLS, type ToolContext, type ToolOutcome } from '../lib/builde
 import { FAILURE_CANDIDATE, FAILURE_USAGE, type RejectionDetails } from '../lib/failures.js';
 import type { ChatMessage } from '../lib/llm/client.js';
 import type { UntrustedStack } from '../lib/searchTypes.js';
+import { formatNumber } from '../lib/uiText.js';
 
 export interface LlmBuilderLimits {
   maxTurns: number;
@@ -49,16 +50,19 @@ export interface LlmBuilderOutput {
   untrusted: UntrustedStack;
 }
 
-function controlActivities(heartbeatTimeoutMs: number) {
+/** `summary` names the candidate on each LLM call and tool run in the UI's event history. */
+function controlActivities(heartbeatTimeoutMs: number, summary: string) {
   return proxyActivities<LlmControlActivities>({
+    summary,
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: heartbeatTimeoutMs,
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 6, nonRetryableErrorTypes: ['LlmFatal'] },
   });
 }
 
-function runtime(queue: string, timeoutS: number, heartbeatTimeoutMs: number) {
+function runtime(queue: string, timeoutS: number, heartbeatTimeoutMs: number, summary: string) {
   return proxyActivities<LlmRuntimeActivities>({
+    summary,
     taskQueue: queue,
     startToCloseTimeout: (timeoutS + 180) * 1000,
     heartbeatTimeout: heartbeatTimeoutMs,
@@ -90,8 +94,8 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
   const checkTimeoutS = input.scenario.search?.check_timeout_s ?? 600;
   const benchTimeoutS = Math.min(input.scenario.search?.bench_timeout_s ?? 600, 600);
   const heartbeatTimeoutMs = input.heartbeatTimeoutMs ?? 30_000;
-  const tools = runtime(input.runtimeQueue, Math.max(checkTimeoutS, benchTimeoutS), heartbeatTimeoutMs);
-  const control = controlActivities(heartbeatTimeoutMs);
+  const tools = runtime(input.runtimeQueue, Math.max(checkTimeoutS, benchTimeoutS), heartbeatTimeoutMs, `LLM build tools ${input.candidateId}`);
+  const control = controlActivities(heartbeatTimeoutMs, `LLM build ${input.candidateId}`);
 
   const prepared = await tools.prepareLlmWorkspace({
     searchId: input.searchId,
@@ -138,7 +142,7 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
   const show = (what: string) =>
     setCurrentDetails(
       `**LLM builder** ${input.candidateId}: ${task.dimension} component \`${task.componentName}\`\n\n` +
-        `turn ${turns}/${limits.maxTurns}, tool calls ${toolCalls}, repairs ${repairs}, tokens ${usage.promptTokens + usage.completionTokens}, cost $${usage.costUsd.toFixed(4)}\n\n${what}`,
+        `turn ${turns}/${limits.maxTurns}, tool calls ${toolCalls}, repairs ${repairs}, tokens ${formatNumber(usage.promptTokens + usage.completionTokens)}, cost $${usage.costUsd.toFixed(4)}\n\n${what}`,
     );
 
   const finish = async (status: string) => {

@@ -22,6 +22,7 @@ import { benchWorkloadFor } from '../lib/benchWorkload.js';
 import { devicesOf, queueForDevices } from '../lib/deviceQueues.js';
 import { FAILURE_CANDIDATE, FAILURE_USAGE } from '../lib/failures.js';
 import { rankFinalRound } from '../lib/finalRanking.js';
+import { candidateDetails, candidateSummary, formatMetric } from '../lib/uiText.js';
 import type {
   CandidateResult,
   CarriedState,
@@ -177,7 +178,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
       [
         `### ${scenario.name} — ${status}`,
         `Round ${st.round}/${budget.rounds} · candidates ${st.reportedIds.length} done, ${st.pending.length} running, ${st.rejected.length} rejected (budget ${budget.maxCandidates})`,
-        b ? `Best: **${b.candidateId}** ${scenario.objective} = ${b.objective}` : 'Best: none yet',
+        b ? `Best: **${b.candidateId}** ${scenario.objective} = ${formatMetric(scenario.objective, b.objective)}` : 'Best: none yet',
         st.hints.length ? `Hints: ${st.hints.map((h) => `“${h}”`).join('; ')}` : '',
         st.failure ? `Failure: ${st.failure}` : '',
       ]
@@ -218,7 +219,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
   }
 
   async function writeResults(final: boolean): Promise<string> {
-    return control.finalizeSearch({
+    return control.finalizeSearch.executeWithOptions({ summary: final ? 'write final results' : `write results round ${st.round}` }, [{
       searchId: input.searchId,
       workflowId: info.workflowId,
       scenario,
@@ -233,7 +234,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
       finishedAt: final ? Date.now() : null,
       failure: st.failure,
       finalRound: st.finalRound ?? null,
-    });
+    }]);
   }
 
   /** The leading candidates benchmarked again side by side on one worker; their new figures order
@@ -244,6 +245,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
     const devices = Math.max(...leaders.map((c) => devicesOf(c.design)));
     const perRun = scenario.search.bench_timeout_s;
     const runtime = proxyActivities<RuntimeActivities>({
+      summary: `final round ${leaders.map((c) => c.candidateId).join(', ')}`,
       taskQueue: queueForDevices(options.runtimeQueue, devices),
       startToCloseTimeout: (FINAL_ROUND_PASSES * leaders.length * (perRun + 60) + 120) * 1000,
       heartbeatTimeout: options.heartbeatTimeoutMs,
@@ -292,7 +294,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
     const count = Math.min(scenario.search.candidates_per_round, budget.maxCandidates - st.startedCount);
     let out: PlanOutput;
     try {
-      out = await control.plan({
+      out = await control.plan.executeWithOptions({ summary: `plan round ${st.round}` }, [{
         scenario,
         round: st.round,
         hardware: input.hardware,
@@ -306,7 +308,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
         architect: scenario.search.architect,
         builder: scenario.search.builder,
         llm: input.llm,
-      });
+      }]);
     } catch (err) {
       // The architect could not plan even after retries: keep everything found so far and end.
       st.failure = `planning round ${st.round} failed: ${rootMessage(err)}`;
@@ -331,6 +333,8 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
       const handle = await startChild(candidateWorkflow, {
         workflowId,
         taskQueue: options.controlQueue,
+        staticSummary: candidateSummary(next.candidateId, next.design),
+        staticDetails: candidateDetails(next.candidateId, st.round, next.design),
         args: [
           {
             searchId: input.searchId,
