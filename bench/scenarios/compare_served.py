@@ -37,9 +37,9 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench/scenarios is not a package
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 from scenario_stacks import (REPO, design_spec, device_name, device_of, generic_spec,  # noqa: E402
-                             kv_cache_tokens_for, materialize, preset_vocab_size, scenario_workload)
+                             kv_cache_tokens_for, materialize, preset_vocab_size, scenario_workload,
+                             warmup_requests)
 from compare_stacks import search_summary, summarize  # noqa: E402
 from served_engines import EngineServer, transformers_cb_server, vibeserve_server, vllm_server  # noqa: E402
 
@@ -203,8 +203,8 @@ class Comparison:
     def measure(self, wname: str, w: Workload, vocab: int, more_to_come: bool) -> None:
         section = {"workload": w.to_dict(), "stacks": {}, "skipped": {}}
         self.result["workloads"][wname] = section
-        warm_n = min(w.num_prompts, 2 * (w.max_concurrency or 32))
-        warm = make_requests(Workload(**{**w.to_dict(), "num_prompts": warm_n}), vocab, 10_000, avoid=set(range(3)))
+        warm = warmup_requests(w, vocab)
+        warm_n = len(warm)
         projected: dict[str, float] = {}
         for name, srv in list(self.servers.items()):
             t = time.perf_counter()

@@ -14,11 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vibeserve_runtime.bench.workload import Workload
+from vibeserve_runtime.bench.workload import Workload, make_requests
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "gpu"))
+sys.path.insert(0, str(REPO / "bench" / "peers"))
 import design_rules as rules  # noqa: E402  (bench/gpu is not a package)
+from write_checkpoint import checkpoint_model_spec  # noqa: E402
 
 
 def scenario_workload(sc: dict, max_prompts: int | None = None) -> Workload:
@@ -33,6 +35,15 @@ def scenario_workload(sc: dict, max_prompts: int | None = None) -> Workload:
                     warmups=1, repetitions=1, seed=int(sc["model"].get("seed", 0)))
 
 
+def warmup_requests(w: Workload, vocab: int) -> list:
+    """The requests a harness sends each engine, untimed, before its repetitions: the workload's own
+    lengths at its concurrency, twice as many as it keeps in flight, so the batch grows through every
+    size up to that concurrency and back (every CUDA-graph bucket and prompt length the repetitions
+    will hit); other token ids than the timed runs', so nothing timed finds its prompt cached."""
+    n = min(w.num_prompts, 2 * (w.max_concurrency or 32))
+    return make_requests(Workload(**{**w.to_dict(), "num_prompts": n}), vocab, 10_000, avoid=set(range(3)))
+
+
 def device_of(sc: dict) -> str:
     return "cpu" if (sc.get("hardware") or {}).get("kind", "cpu") == "cpu" else "cuda"
 
@@ -42,7 +53,7 @@ def model_spec(sc: dict, checkpoint: Path | None = None) -> dict[str, Any]:
     of a comparison then serves the same weights)."""
     m = sc["model"]
     if checkpoint is not None:
-        return {"arch": m["arch"], "weights": "path", "path": str(checkpoint), "dtype": m.get("dtype", "float32")}
+        return checkpoint_model_spec(m, checkpoint)
     return {"arch": m["arch"], "preset": m.get("preset"), "config": m.get("config") or {},
             "weights": m.get("weights", "random"), "path": m.get("path"), "seed": m.get("seed", 0),
             "dtype": m.get("dtype", "float32")}
