@@ -9,7 +9,7 @@
 # the next one runs.
 # Environment:
 #   VIBESERVE_RUN_BUDGET_S   seconds the whole run may take (default 560), shared by the scenarios
-#   VIBESERVE_PEERS          peer engines (default vllm,transformers-cb; vllm only once
+#   VIBESERVE_PEER_ENGINES   peer engines (default vllm,transformers-cb; vllm only once
 #                            bench/peers/install_vllm.sh has unpacked its bundle)
 #   VIBESERVE_COMPARE_REPS   repetitions (default 3)
 #   VIBESERVE_SERVED_ARGS    more arguments for compare_served.py (e.g. --no-saturating --reserve-s 0)
@@ -24,8 +24,8 @@ budget=${VIBESERVE_RUN_BUDGET_S:-560}
 exec > >(tee -a "$results/run.log") 2>&1
 echo "run-served: $(date -u +%FT%TZ) $0 $* (budget ${budget}s)"
 
-peers=${VIBESERVE_PEERS:-vllm,transformers-cb}
-if [ -f /tmp/vibeserve-peers/site/.unpacked ] || [ -d /tmp/vibeserve-peers/site/vllm ]; then
+peers=${VIBESERVE_PEER_ENGINES:-vllm,transformers-cb}
+if [ -d "${VIBESERVE_PEERS:-/tmp/vibeserve-peers}/site/vllm" ]; then
   # shellcheck source=../../bench/peers/env.sh
   source "$repo/bench/peers/env.sh"
 else
