@@ -9,7 +9,8 @@ stack_child.py, what the results table reports). The two must agree within 10%.
 Both run the same requests (repetition r: seed offset r, token ids 0-2 left out) at the same
 concurrency and take the median of `--reps` repetitions. Each path keeps its own warm-up and KV
 pool: the verb warms up with a full pass and sizes its pool as the stack does (on a GPU, from free
-memory), the harness warms up with two requests and, with --kv-cache-tokens, takes the pool
+memory), the harness warms up as the scenario harnesses do (scenario_stacks.warmup_requests) and,
+with --kv-cache-tokens, takes the pool
 compare_stacks.py gives every stack of a comparison. Per-repetition figures are printed, so a slow
 first repetition (a cold path) shows up as such.
 """
@@ -31,6 +32,9 @@ from vibeserve_runtime.cli.offline_bench import AVOID, records_of_pass  # noqa: 
 from vibeserve_runtime.cli.candidate_process import candidate_env  # noqa: E402
 from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench" / "scenarios"))
+from scenario_stacks import warmup_requests  # noqa: E402  (the harnesses' one warm-up rule)
+
 AGREEMENT = 0.10
 
 
@@ -47,7 +51,7 @@ def bench_verb(stack: Path, device: str, w: Workload) -> list[float]:
 def harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) -> list[float]:
     _, spec = load_stack_dir(stack)
     vocab = spec["model"]["config"].get("vocab_size") or _preset_vocab(spec["model"])
-    warm = [[q.prompt_token_ids, q.max_tokens] for q in make_requests(Workload(**{**w.to_dict(), "num_prompts": 2}), vocab, 10_000)]
+    warm = [[q.prompt_token_ids, q.max_tokens] for q in warmup_requests(w, vocab)]
     cmd = [sys.executable, str(REPO / "bench" / "scenarios" / "stack_child.py"), "--stack", str(stack), "--device", device,
            "--warmup", json.dumps(warm)]
     if kv_cache_tokens:
