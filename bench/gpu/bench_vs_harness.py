@@ -29,10 +29,10 @@ sys.path.insert(0, str(REPO / "python-runtime"))
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
 from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests  # noqa: E402
 from vibeserve_runtime.cli.offline_bench import AVOID, records_of_pass  # noqa: E402
-from vibeserve_runtime.cli.candidate_process import candidate_env  # noqa: E402
 from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))
+from compare_stacks import StackChild  # noqa: E402
 from scenario_stacks import warmup_requests  # noqa: E402  (the harnesses' one warm-up rule)
 
 AGREEMENT = 0.10
@@ -41,7 +41,8 @@ AGREEMENT = 0.10
 def bench_verb(stack: Path, device: str, w: Workload) -> list[float]:
     p = subprocess.run([sys.executable, "-m", "vibeserve_runtime", "bench", "--stack", str(stack), "--device", device,
                         "--workload", json.dumps(w.to_dict()), "--no-profile"],
-                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "python-runtime")})
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                           [str(REPO / "python-runtime"), *filter(None, [os.environ.get("PYTHONPATH")])])})
     result = next((json.loads(ln) for ln in p.stdout.splitlines() if '"event": "result"' in ln), None)
     if p.returncode != 0 or result is None:
         raise RuntimeError(f"bench verb exited {p.returncode}: {(p.stdout + p.stderr)[-800:]}")
@@ -52,28 +53,19 @@ def harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) 
     _, spec = load_stack_dir(stack)
     vocab = spec["model"]["config"].get("vocab_size") or _preset_vocab(spec["model"])
     warm = [[q.prompt_token_ids, q.max_tokens] for q in warmup_requests(w, vocab)]
-    cmd = [sys.executable, str(REPO / "bench" / "scenarios" / "stack_child.py"), "--stack", str(stack), "--device", device,
-           "--warmup", json.dumps(warm)]
-    if kv_cache_tokens:
-        cmd += ["--kv-cache-tokens", str(kv_cache_tokens)]
-    child = subprocess.Popen(cmd, cwd=stack, env=candidate_env(stack), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    child = StackChild(stack, device, warm, kv_cache_tokens)
     try:
-        json.loads(child.stdout.readline())   # ready
+        child.wait_ready(timeout=900)
         out = []
         for r in range(w.repetitions):
             reqs = make_requests(w, vocab, r, avoid=set(AVOID))
-            child.stdin.write(json.dumps({"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
-                                          "arrivals": arrival_offsets(w, len(reqs), r), "max_concurrency": w.max_concurrency}) + "\n")
-            child.stdin.flush()
-            rep = json.loads(child.stdout.readline())["rep"]
+            rep = child.run({"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
+                             "arrivals": arrival_offsets(w, len(reqs), r), "max_concurrency": w.max_concurrency},
+                            timeout=900)
             out.append(compute_metrics(*records_of_pass(rep))["output_throughput"])
-        child.stdin.write('{"stop": true}\n')
-        child.stdin.flush()
-        child.wait(timeout=60)
         return out
     finally:
-        if child.poll() is None:
-            child.kill()
+        child.close()
 
 
 def _preset_vocab(model: dict) -> int:

@@ -41,6 +41,7 @@ from scenario_stacks import (REPO, design_spec, device_name, device_of, generic_
                              kv_cache_tokens_for, materialize, preset_vocab_size, scenario_workload,
                              warmup_requests)
 from compare_stacks import search_summary, summarize  # noqa: E402
+from served_budget import affordable, projected_repetition_s  # noqa: E402
 from served_engines import EngineServer, transformers_cb_server, vibeserve_server, vllm_server  # noqa: E402
 
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
@@ -214,19 +215,20 @@ class Comparison:
             if failed:
                 self._drop(name, f"warm-up of {wname}: {len(failed)} of {len(recs)} requests failed: {failed[0]}")
                 continue
-            projected[name] = dur * w.num_prompts / warm_n
+            projected[name] = projected_repetition_s([r.e2el_s for r in recs], dur, warm_n, w.num_prompts,
+                                                     w.max_concurrency)
             print(f"compare-served: {wname}: {name} warm ({time.perf_counter() - t:.1f}s, a repetition ~{projected[name]:.0f}s)",
                   file=sys.stderr)
         # Everything left must fit: repetitions of every engine, and what the next workloads need.
-        reserve = self.args.reserve_s if more_to_come else 0.0
-        active = dict(sorted(projected.items(), key=lambda kv: kv[1]))
-        while active and sum(active.values()) * self.args.reps > self.deadline - time.monotonic() - reserve:
-            slowest = max(active, key=active.get)
-            if slowest in OURS and len(active) > 1 and any(n not in OURS for n in active):
-                slowest = max((n for n in active if n not in OURS), key=active.get)
-            section["skipped"][slowest] = (f"its warm-up predicts {active.pop(slowest):.0f}s per repetition, more than "
-                                           f"the {self.args.time_budget_s:.0f}s run leaves for {self.args.reps} repetitions")
-            self.error(slowest, section["skipped"][slowest], workload=wname)
+        fit = affordable(projected, self.args.reps, self.deadline - time.monotonic(),
+                         self.args.reserve_s if more_to_come else 0.0)
+        if fit.reserve_released:
+            section["reserve_released"] = "the time kept for the next workload went to this one"
+        for name, secs in fit.skipped.items():
+            section["skipped"][name] = (f"its warm-up predicts {secs:.0f}s per repetition, more than the "
+                                        f"{self.args.time_budget_s:.0f}s run leaves for {self.args.reps} repetitions")
+            self.error(name, section["skipped"][name], workload=wname)
+        active = fit.engines
         for name in active:
             section["stacks"][name] = {"runs": []}
         order = list(active)

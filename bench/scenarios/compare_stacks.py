@@ -69,11 +69,13 @@ class StackChild:
 
     def __init__(self, stack_dir: Path, device: str, warmup: list, kv_cache_tokens: int | None = None):
         self.stack_dir = stack_dir
-        cmd = [sys.executable, str(CHILD), "--stack", str(stack_dir), "--device", device, "--warmup", json.dumps(warmup)]
+        cmd = [sys.executable, str(CHILD), "--stack", str(stack_dir), "--device", device]
         if kv_cache_tokens:
             cmd += ["--kv-cache-tokens", str(kv_cache_tokens)]
         self.proc = subprocess.Popen(cmd, cwd=stack_dir, env=candidate_env(stack_dir), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1)
+        self.proc.stdin.write(json.dumps({"warmup": warmup}) + "\n")
+        self.proc.stdin.flush()
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.ready: dict | None = None

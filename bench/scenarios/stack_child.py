@@ -2,6 +2,7 @@
 
 Runs with the stack directory first on PYTHONPATH, so the stack's own code is what gets measured
 (as in the `_candidate` process of the bench verb). Protocol on stdin/stdout, one JSON per line:
+  parent -> {"warmup": [[ids, max_tokens], ...]}     first (on stdin: a long warm-up outgrows argv)
   child  -> {"ready": true, "load_s": ...}           after the engine is built and warmed up
   parent -> {"requests": [[ids, max_tokens], ...], "arrivals": [...], "max_concurrency": n|null}
   child  -> {"rep": {...raw timings of _run_rep...}}
@@ -21,7 +22,6 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stack", required=True)
     ap.add_argument("--device")
-    ap.add_argument("--warmup", default="[]", help="JSON list of [prompt_ids, max_tokens]")
     ap.add_argument("--kv-cache-tokens", type=int,
                     help="fixed KV pool size; the stacks of one comparison load at the same time, and sizing "
                          "from free GPU memory would give whichever starts first most of it")
@@ -40,7 +40,7 @@ def main() -> int:
         spec["params"]["kv_cache_tokens"] = args.kv_cache_tokens
     assert_runs_stack_code(stack_dir)
     engine = build_engine(spec, args.device, stack_dir)
-    warm = json.loads(args.warmup)
+    warm = json.loads(sys.stdin.readline() or "{}").get("warmup") or []
     with torch.inference_mode():
         if warm:
             engine.generate([p for p, _ in warm], _greedy(max(m for _, m in warm)))

@@ -32,7 +32,7 @@ def test_the_pool_holds_twice_the_sequences_in_flight_at_full_length(tmp_path):
 def test_the_stack_child_builds_its_pool_at_the_size_it_is_given(tmp_path):
     stack = materialize(tmp_path, TINY_LLAMA)
     p = subprocess.run([sys.executable, str(SCENARIOS / "stack_child.py"), "--stack", str(stack), "--device", "cpu",
-                        "--kv-cache-tokens", "1024"], input='{"stop": true}\n', capture_output=True, text=True,
+                        "--kv-cache-tokens", "1024"], input='{"warmup": []}\n{"stop": true}\n', capture_output=True, text=True,
                        timeout=300, cwd=stack, env=candidate_env(stack))
     assert p.returncode == 0, p.stderr[-2000:]
     ready = json.loads(p.stdout.splitlines()[0])
