@@ -28,6 +28,36 @@ print("import check ok: " + " | ".join(f"{n} {v}" for n, v in found.items()))
 EOF
 }
 
+# The bundle goes first on PYTHONPATH, so an older copy of a package the host already has would shadow
+# the host's (typing_extensions once did: the host's torch stack needed a newer one). Keep the host's
+# copy of every distribution it has at the same or a newer version.
+drop_shadowed() {
+  python3 - "$1" <<'EOF'
+import re, sys
+from importlib.metadata import PackageNotFoundError, distributions, version
+from pathlib import Path
+
+site = Path(sys.argv[1])
+def key(v):
+    return [int(x) for x in re.findall(r"\d+", v)[:4]]
+for dist in list(distributions(path=[str(site)])):
+    name, bundled = dist.metadata["Name"], dist.version
+    try:
+        host = version(name)   # PYTHONPATH does not hold the unpacked bundle yet: this is the host's
+    except PackageNotFoundError:
+        continue
+    if key(host) < key(bundled):
+        continue
+    files = [site / f for f in dist.files or []]
+    for f in files:
+        f.unlink(missing_ok=True)
+    for d in sorted({f.parent for f in files}, key=lambda d: -len(d.parts)):
+        if d != site and d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+    print(f"dropped the bundle's {name} {bundled}: the host has {host}")
+EOF
+}
+
 # 1. park the parts that came with this transfer, each checked against its manifest
 for dir in "$ROOT"/.carry/peers/vllm-*/; do
   [ -f "$dir/manifest.txt" ] || continue
@@ -86,6 +116,7 @@ import sys, tarfile
 with tarfile.open(fileobj=sys.stdin.buffer, mode="r|xz") as t:
     t.extractall(sys.argv[1], filter="fully_trusted")' "$SITE.partial"
 fi
+drop_shadowed "$SITE.partial"
 echo "$want" > "$SITE.partial/.vibeserve-bundle-sha256"
 mv "$SITE.partial" "$SITE"
 rm -f "$PARTS"/*
