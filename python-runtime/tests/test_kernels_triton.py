@@ -229,3 +229,12 @@ def test_tuned_moe_times_each_power_of_two_bucket_once():
         assert buckets == [1, 2, 4, 8, 16, 32]
     else:
         assert buckets == []
+
+
+@pytest.mark.parametrize("D,elem,stages,expected", [(128, 2, 2, 128), (256, 2, 2, 64), (256, 4, 2, 32), (64, 4, 2, 128),
+                                                    (256, 2, 1, 128), (256, 4, 3, 16)])
+def test_the_context_tile_fits_shared_memory(D, elem, stages, expected):
+    from vibeserve_runtime.kernels.paged_attention import TILE_SHARED_BYTES, context_tile
+    tile = context_tile(128, D, elem, stages)
+    assert tile == expected
+    assert tile == 16 or 2 * tile * D * elem * stages <= TILE_SHARED_BYTES

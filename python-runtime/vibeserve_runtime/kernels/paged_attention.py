@@ -93,15 +93,27 @@ def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
     out = torch.empty_like(q)
     new_kv = k_new is not None
     kn, vn, slots = (k_new, v_new, slot_mapping) if new_kv else (q, q, context_lens)   # unused when not new_kv
+    block_d = max(16, triton.next_power_of_2(D))
+    stages = num_stages if q.is_cuda else 1
     _paged_decode_kernel[(B, kvh)](
         q, k_cache, v_cache, block_tables, context_lens, out, kn, vn, slots, scale,
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         block_tables.stride(0), out.stride(0), out.stride(1), kn.stride(0), kn.stride(1), vn.stride(0), vn.stride(1),
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=D,
-        BLOCK_D=max(16, triton.next_power_of_2(D)),
-        BLOCK_SIZE=block_size, BLOCK_N=max(16, min(block_n, 128)), IEEE=q.dtype == torch.float32, NEW_KV=new_kv,
-        num_warps=num_warps, num_stages=num_stages if q.is_cuda else 1)
+        BLOCK_D=block_d, BLOCK_SIZE=block_size, BLOCK_N=context_tile(block_n, block_d, k_cache.element_size(), stages),
+        IEEE=q.dtype == torch.float32, NEW_KV=new_kv, num_warps=num_warps, num_stages=stages)
     return out
+
+
+# The K and V tiles of every pipelined stage sit in shared memory (227 KiB per SM on Hopper); keeping
+# them within 160 KiB leaves room for the compiler's own buffers (head_dim 256 at 128 tokens did not fit).
+TILE_SHARED_BYTES = 160 * 1024
+
+
+def context_tile(block_n: int, block_d: int, elem_bytes: int, stages: int) -> int:
+    """Tokens per step of the context walk: the requested tile, at most 128, shrunk to fit shared memory."""
+    rows = TILE_SHARED_BYTES // (2 * block_d * elem_bytes * max(1, stages))
+    return max(16, min(block_n, 128, 1 << (rows.bit_length() - 1)))
 
 
 # Opaque ops for torch.compile: Inductor calls the kernel as is instead of re-compiling the Triton source
