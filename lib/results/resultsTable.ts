@@ -77,6 +77,8 @@ export interface ServedResult extends ScenarioResult {
   workloads: Record<string, ServedWorkload>;
   peers: Record<string, StackResult>;
   searched_source?: string;
+  /** the code measured, where it was not a commit of its own */
+  tree?: string;
   ratio_vs_peer?: number | null;
   generic_vs_peer?: number | null;
 }
@@ -247,6 +249,7 @@ export function renderServedMarkdown(served: Array<{ file: string; result: Serve
   }
   const notes = served.flatMap(({ result: r }) => [
     ...(r.searched_source ? [`- ${r.scenario}: searched = ${r.searched_source}`] : []),
+    ...(r.tree ? [`- ${r.scenario}: code measured: ${r.tree}`] : []),
     ...(r.errors ?? []).map((e) => `- ${r.scenario}${e.stack ? ` (${e.stack})` : ''}: ${e.error.replace(/\s+/g, ' ').slice(0, 240)}`),
   ]);
   if (notes.length) lines.push('', ...notes);
