@@ -6,7 +6,7 @@ import { Context, log } from '@temporalio/activity';
 import { candidateDir, readJsonIfExists, writeJsonAtomic } from '../lib/artifactStore.js';
 import { runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
 import type { BenchmarkInput, BenchmarkOutput, Metrics, UntrustedStack } from '../lib/searchTypes.js';
-import { KEY_METRICS, spreadsOf } from '../lib/spread.js';
+import { KEY_METRICS, spreadsOf } from '../lib/workflowSafe/spread.js';
 import { runUntrustedVerbInActivity, sandboxEnv, type SandboxNote } from '../lib/untrustedVerb.js';
 import { withActivitySlots, type DeviceSlots } from './gpuSlots.js';
 

@@ -9,9 +9,9 @@ import type { Design, HardwareTarget, LlmSettings, ScenarioLike } from '../lib/a
 import { candidateDir } from '../lib/artifactStore.js';
 import { buildFromTemplate, BuildError } from '../lib/builder/templateBuilder.js';
 import { checkIntegrity, executeTool } from '../lib/builder/llmTools.js';
-import type { ToolContext, ToolOutcome } from '../lib/builder/toolSchemas.js';
+import type { ToolContext, ToolOutcome } from '../lib/workflowSafe/toolSchemas.js';
 import { integrityDiff, protectedHashes, protectedRuntimeEntries, readOnlyMounts, trustedRuntimeHashes } from '../lib/builder/workspace.js';
-import { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from '../lib/failures.js';
+import { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from '../lib/workflowSafe/failures.js';
 import { LlmClient, LlmError, redact, type ChatMessage, type ChatReply, type ChatTool } from '../lib/llm/client.js';
 import { prepareWorkspace } from '../lib/sandbox.js';
 

@@ -8,10 +8,10 @@
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { readJsonIfExists, searchDir, writeJsonAtomic } from '../lib/artifactStore.js';
-import { FAILURE_CANDIDATE } from '../lib/failures.js';
+import { FAILURE_CANDIDATE } from '../lib/workflowSafe/failures.js';
 import { runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
 import type { RemeasureInput, RemeasureOutput } from '../lib/searchTypes.js';
-import { spreadOfValues } from '../lib/spread.js';
+import { spreadOfValues } from '../lib/workflowSafe/spread.js';
 import { runUntrustedVerbInActivity, sandboxEnv } from '../lib/untrustedVerb.js';
 import { withActivitySlots, type DeviceSlots } from './gpuSlots.js';
 

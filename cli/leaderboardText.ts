@@ -1,7 +1,7 @@
 // The leaderboard as `vibeserve status` prints it: each candidate's objective as the median of its
 // repetitions with their range and count, the final round's side-by-side figures, and its ties.
 import type { CandidateResult, FinalRound } from '../lib/searchTypes.js';
-import { formatSpread } from '../lib/spread.js';
+import { formatSpread } from '../lib/workflowSafe/spread.js';
 
 export interface Board {
   leaderboard: CandidateResult[];

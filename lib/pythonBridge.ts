@@ -6,7 +6,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from './failures.js';
+import { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from './workflowSafe/failures.js';
 import { forgetGroup, recordGroup } from './orphanReaper.js';
 import { projectRoot, pythonExecutable } from './paths.js';
 
@@ -190,7 +190,7 @@ export function classifyOutcome(verb: string, o: ProcessOutcome<unknown>, timeou
   return { kind: 'infrastructure', message: `${verb} ${how}: ${last}` };
 }
 
-export { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from './failures.js';
+export { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from './workflowSafe/failures.js';
 
 export interface VerbActivityOptions extends Omit<RunOptions, 'signal' | 'onEvent' | 'onGroup'> {
   /** The candidate pipeline stage, carried in heartbeats and rejections. */

@@ -5,7 +5,7 @@ import type { HardwareTarget, LlmSettings } from './architect/types.js';
 import { objectiveIsMinimized, runtimeQueueFor, type HardwareKind, type Scenario } from './scenario.js';
 import type { SearchBudget, SearchInput, SearchOptions } from './searchTypes.js';
 import { CONTROL_QUEUE } from './temporalConnection.js';
-import { formatNumber } from './uiText.js';
+import { formatNumber } from './workflowSafe/uiText.js';
 import { progressQuery } from '../workflows/messages.js';
 import type { searchWorkflow } from '../workflows/searchWorkflow.js';
 import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute } from '../workflows/searchAttributes.js';

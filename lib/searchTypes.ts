@@ -1,9 +1,9 @@
 // The data that travels between the search workflow, its candidate children, the activities and
 // the CLI. Type-only (safe to import from workflow code); every value is plain JSON and small.
-import type { Design, HardwareTarget, LlmSettings, LlmUsage, SearchMemory } from './architect/types.js';
-import type { BenchWorkload } from './benchWorkload.js';
+import type { CandidateOutcome, Design, HardwareTarget, LlmSettings, LlmUsage, SearchMemory } from './architect/types.js';
+import type { BenchWorkload } from './workflowSafe/benchWorkload.js';
 import type { Scenario } from './scenario.js';
-import type { MetricSpread } from './spread.js';
+import type { MetricSpread } from './workflowSafe/spread.js';
 
 export type { Design, HardwareTarget, LlmSettings, LlmUsage, SearchMemory, MetricSpread };
 
@@ -129,6 +129,7 @@ export interface SteerRequest {
   constraints?: Record<string, string[]>;
 }
 
+/** Everything the search must not forget, handed whole to the next run on continue-as-new. */
 export interface CarriedState {
   startedAt: number;
   round: number;
@@ -156,6 +157,16 @@ export interface CarriedState {
   failure: string | null;
   /** The final round's outcome, once it ran. */
   finalRound?: FinalRound | null;
+  /** Rejections per reason over the whole search (the `rejected` list keeps only the latest). */
+  rejectedByReason: Record<string, number>;
+  /** Outcomes the architect has not seen yet: handed to the next plan, then cleared. */
+  newOutcomes: CandidateOutcome[];
+  /** Hints the architect has not seen yet. */
+  newHints: string[];
+  /** The current round's summary is written (false while the round still has candidates). */
+  roundClosed: boolean;
+  /** No more rounds: the architect had nothing new to try, or planning failed. */
+  exhausted: boolean;
 }
 
 export interface SearchProgress {

@@ -1,13 +1,13 @@
 // The runtime worker: verify and benchmark activities on the queue of this host's hardware
 // (vibeserve-runtime-h100, ..., or vibeserve-runtime-cpu), one activity slot per GPU, each pinned
 // with CUDA_VISIBLE_DEVICES. A host with N devices of a kind also serves `<queue>-x2` ... `-xN`,
-// where tensor-parallel candidates wait for that many of its devices (lib/deviceQueues.ts).
+// where tensor-parallel candidates wait for that many of its devices (lib/workflowSafe/deviceQueues.ts).
 // Run: `npx tsx workers/runtimeWorker.ts`.
 import { pathToFileURL } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { DeviceSlots } from '../activities/gpuSlots.js';
 import { createRuntimeActivities } from '../activities/index.js';
-import { queuesForHost } from '../lib/deviceQueues.js';
+import { queuesForHost } from '../lib/workflowSafe/deviceQueues.js';
 import { reapOrphanedGroups } from '../lib/orphanReaper.js';
 import { runtimeQueueFor } from '../lib/scenario.js';
 import { connectWorker, temporalTarget } from '../lib/temporalConnection.js';

@@ -16,11 +16,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ControlActivities, RuntimeActivities } from '../activities/index.js';
-import { benchWorkloadFor } from '../lib/benchWorkload.js';
-import { devicesOf, queueForDevices } from '../lib/deviceQueues.js';
-import { FAILURE_CANDIDATE, FAILURE_USAGE, type RejectionDetails } from '../lib/failures.js';
+import { benchWorkloadFor } from '../lib/workflowSafe/benchWorkload.js';
+import { devicesOf, queueForDevices } from '../lib/workflowSafe/deviceQueues.js';
+import { FAILURE_CANDIDATE, FAILURE_USAGE, type RejectionDetails } from '../lib/workflowSafe/failures.js';
 import type { BuildInput, BuildOutput, CandidateInput, CandidateResult } from '../lib/searchTypes.js';
-import { formatMetric } from '../lib/uiText.js';
+import { formatMetric } from '../lib/workflowSafe/uiText.js';
+import { llmBuilderWorkflow } from './llmBuilderWorkflow.js';
 import { candidateReportSignal } from './messages.js';
 
 const retry = {
@@ -144,7 +145,7 @@ async function buildStage(input: CandidateInput): Promise<BuildOutput> {
     hardware: input.hardware,
   };
   if (input.design.builder === 'llm') {
-    return executeChild<(i: BuildInput & { llm?: CandidateInput['llm']; runtimeQueue: string }) => Promise<BuildOutput>>('llmBuilderWorkflow', {
+    return executeChild(llmBuilderWorkflow, {
       workflowId: `${workflowInfo().workflowId}.llm-build`,
       staticSummary: `LLM build ${input.candidateId}${input.design.llmTask ? ` · ${input.design.llmTask.dimension}` : ''}`,
       args: [{ ...buildInput, llm: input.llm, runtimeQueue: input.runtimeQueue }],

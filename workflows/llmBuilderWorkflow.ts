@@ -6,12 +6,12 @@
 import { ActivityFailure, ApplicationFailure, log, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { LlmControlActivities, LlmRuntimeActivities } from '../activities/llm.js';
 import type { Design, HardwareTarget, LlmSettings, LlmUsage, ScenarioLike } from '../lib/architect/types.js';
-import { builderSystemPrompt, builderTaskPrompt, repairPrompt, uncheckedPrompt } from '../lib/builder/builderPrompts.js';
-import { BUILDER_TOOLS, type ToolContext, type ToolOutcome } from '../lib/builder/toolSchemas.js';
-import { FAILURE_CANDIDATE, FAILURE_USAGE, type RejectionDetails } from '../lib/failures.js';
+import { builderSystemPrompt, builderTaskPrompt, repairPrompt, uncheckedPrompt } from '../lib/workflowSafe/builderPrompts.js';
+import { BUILDER_TOOLS, type ToolContext, type ToolOutcome } from '../lib/workflowSafe/toolSchemas.js';
+import { FAILURE_CANDIDATE, FAILURE_USAGE, type RejectionDetails } from '../lib/workflowSafe/failures.js';
 import type { ChatMessage } from '../lib/llm/client.js';
 import type { UntrustedStack } from '../lib/searchTypes.js';
-import { formatNumber } from '../lib/uiText.js';
+import { formatNumber } from '../lib/workflowSafe/uiText.js';
 
 export interface LlmBuilderLimits {
   maxTurns: number;

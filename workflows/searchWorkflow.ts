@@ -17,21 +17,19 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { ControlActivities, RuntimeActivities } from '../activities/index.js';
-import type { CandidateOutcome, PlanOutput, SearchMemory } from '../lib/architect/types.js';
-import { benchWorkloadFor } from '../lib/benchWorkload.js';
-import { devicesOf, queueForDevices } from '../lib/deviceQueues.js';
-import { FAILURE_CANDIDATE, FAILURE_USAGE } from '../lib/failures.js';
-import { rankFinalRound } from '../lib/finalRanking.js';
-import { candidateDetails, candidateSummary, formatMetric } from '../lib/uiText.js';
-import type {
-  CandidateResult,
-  CarriedState,
-  SearchInput,
-  SearchProgress,
-  SearchStatus,
-  SearchSummary,
-  SteerRequest,
-} from '../lib/searchTypes.js';
+import type { PlanOutput } from '../lib/architect/types.js';
+import type { CandidateResult, SearchInput, SearchStatus, SearchSummary, SteerRequest } from '../lib/searchTypes.js';
+import { benchWorkloadFor } from '../lib/workflowSafe/benchWorkload.js';
+import { budgetReached, candidatesToPlan, lostAfterMs, searchOver, wallTimeLeft } from '../lib/workflowSafe/budget.js';
+import { devicesOf, queueForDevices } from '../lib/workflowSafe/deviceQueues.js';
+import { FAILURE_CANDIDATE, FAILURE_USAGE } from '../lib/workflowSafe/failures.js';
+import { rankFinalRound } from '../lib/workflowSafe/finalRanking.js';
+import { higherIsBetter as objectiveHigherIsBetter } from '../lib/workflowSafe/leaderboard.js';
+import { allRejectedFailure } from '../lib/workflowSafe/rejectionVerdict.js';
+import { emptyMemory } from '../lib/workflowSafe/searchMemory.js';
+import { searchProgress } from '../lib/workflowSafe/searchProgress.js';
+import { freshSearchState, recordReport, resumedState, roundSummary } from '../lib/workflowSafe/searchState.js';
+import { candidateDetails, candidateSummary, formatMetric } from '../lib/workflowSafe/uiText.js';
 import { candidateWorkflow } from './candidateWorkflow.js';
 import {
   candidateReportSignal,
@@ -56,67 +54,34 @@ const FINAL_ROUND_CANDIDATES = 3;
 const FINAL_ROUND_PASSES = 3;
 /** Searches started before the final round existed end without one when their histories replay. */
 const FINAL_ROUND_PATCH = 'final-remeasure';
+/** Searches started before every-candidate-rejected meant failed replay as done. */
+const ALL_REJECTED_PATCH = 'all-rejected-fails';
 
 /** A fresh run always starts below this many events, so continue-as-new cannot loop. */
 const MIN_CONTINUE_AS_NEW_EVENTS = 16;
-/** Rejections kept in workflow state; older ones remain in search.json and the artifact store. */
-const MAX_REJECTED_KEPT = 500;
-
-type ExtraState = CarriedState & {
-  /** Outcomes the architect has not seen yet (handed to the next plan, then cleared). */
-  newOutcomes: CandidateOutcome[];
-  /** Hints the architect has not seen yet. */
-  newHints: string[];
-  roundClosed: boolean;
-  exhausted: boolean;
-};
 
 export async function searchWorkflow(input: SearchInput): Promise<SearchSummary> {
   const info = workflowInfo();
   const { scenario, budget, options } = input;
-  const higherIsBetter = !scenario.objective.endsWith('_ms');
-  const st: ExtraState = (input.carried as ExtraState | undefined) ?? freshState(input);
+  const higherIsBetter = objectiveHigherIsBetter(scenario.objective);
+  const st = input.carried ? resumedState(input.carried) : freshSearchState(Date.now());
   let status: SearchStatus = st.failure ? 'failed' : st.stopRequested ? 'stopping' : st.paused ? 'paused' : 'running';
   let version = 0; // bumped by every message, so the main loop wakes up
   const bump = () => void version++;
 
-  const better = (a: number, b: number) => (higherIsBetter ? a > b : a < b);
   const best = (): CandidateResult | null => st.leaderboard[0] ?? null;
-  const wallDeadline = st.startedAt + budget.wallTimeMs;
-  const wallTimeLeft = () => wallDeadline - Date.now();
-  const budgetReached = () => st.startedCount >= budget.maxCandidates || wallTimeLeft() <= 0;
+  const timeLeft = () => wallTimeLeft(st, budget, Date.now());
+  const outOfBudget = () => budgetReached(st, budget, Date.now());
+  const graceMs = lostAfterMs(scenario.search);
 
   // ---- messages -------------------------------------------------------------------------------
   const absorb = (r: CandidateResult) => {
-    if (st.reportedIds.includes(r.candidateId)) return; // a report counts exactly once
-    st.reportedIds.push(r.candidateId);
-    st.pending = st.pending.filter((p) => p.candidateId !== r.candidateId);
-    st.totalCandidateMs += r.durationMs ?? 0;
-    if (r.design.origin === 'default') st.baseline = r;
-    if (r.status === 'accepted' && typeof r.objective === 'number') {
-      st.acceptedCount++;
-      const at = st.leaderboard.findIndex((x) => better(r.objective!, x.objective!));
-      st.leaderboard.splice(at === -1 ? st.leaderboard.length : at, 0, r);
-      st.leaderboard.length = Math.min(st.leaderboard.length, options.leaderboardSize);
-    } else {
-      st.rejected.push({ ...r, status: 'rejected', metrics: undefined, untrusted: undefined });
-      if (st.rejected.length > MAX_REJECTED_KEPT) st.rejected.shift();
-    }
-    st.newOutcomes.push({
-      designId: r.design.id,
-      design: r.design,
-      status: r.status,
-      reason: r.reason,
-      metrics: numericMetrics(r.metrics),
-      objective: r.objective,
-      round: r.round,
-    });
-    bump();
+    if (recordReport(st, r, { objective: scenario.objective, leaderboardSize: options.leaderboardSize })) bump();
   };
 
   const ack = (message: string): ControlAck => ({ status, message });
   setHandler(candidateReportSignal, absorb);
-  setHandler(progressQuery, () => progress());
+  setHandler(progressQuery, () => searchProgress(input, st, status, Date.now()));
   setHandler(leaderboardQuery, () => ({ leaderboard: st.leaderboard, rejected: st.rejected, finalRound: st.finalRound ?? null }));
   setHandler(
     steerUpdate,
@@ -187,37 +152,6 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
     );
   }
 
-  function progress(): SearchProgress {
-    const b = best();
-    const done = st.reportedIds.length;
-    return {
-      searchId: input.searchId,
-      scenario: scenario.name,
-      objective: scenario.objective,
-      status,
-      round: st.round,
-      budget,
-      concurrency: scenario.search.concurrency,
-      candidates: {
-        started: st.startedCount,
-        done,
-        running: st.pending.length,
-        accepted: st.acceptedCount,
-        rejected: done - st.acceptedCount,
-        queued: st.queue.length,
-      },
-      best: b ? { candidateId: b.candidateId, objective: b.objective! } : null,
-      startedAt: st.startedAt,
-      now: Date.now(),
-      meanCandidateMs: done > 0 ? st.totalCandidateMs / done : null,
-      runIndex: st.runIndex,
-      hints: st.hints,
-      constraints: st.constraints,
-      details: `round ${st.round}, ${st.pending.length} running`,
-      failure: st.failure,
-    };
-  }
-
   async function writeResults(final: boolean): Promise<string> {
     return control.finalizeSearch.executeWithOptions({ summary: final ? 'write final results' : `write results round ${st.round}` }, [{
       searchId: input.searchId,
@@ -238,7 +172,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
   }
 
   /** The leading candidates benchmarked again side by side on one worker; their new figures order
-   * them, and two whose spreads overlap tie (lib/finalRanking.ts). */
+   * them, and two whose spreads overlap tie (lib/workflowSafe/finalRanking.ts). */
   async function finalRound(): Promise<void> {
     const leaders = st.leaderboard.slice(0, FINAL_ROUND_CANDIDATES).filter((c) => c.stackDir);
     if (leaders.length < 2) return; // nothing to compare
@@ -291,7 +225,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
     st.roundClosed = false;
     upsertSearchAttributes([{ key: roundAttribute, value: st.round }]);
     showDetails();
-    const count = Math.min(scenario.search.candidates_per_round, budget.maxCandidates - st.startedCount);
+    const count = candidatesToPlan(st, budget, scenario.search.candidates_per_round);
     let out: PlanOutput;
     try {
       out = await control.plan.executeWithOptions({ summary: `plan round ${st.round}` }, [{
@@ -367,15 +301,8 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
 
   function closeRound() {
     st.roundClosed = true;
-    const inRound = [...st.leaderboard, ...st.rejected].filter((r) => r.round === st.round);
+    st.rounds.push(roundSummary(st));
     const b = best();
-    st.rounds.push({
-      round: st.round,
-      best: b?.objective ?? null,
-      bestCandidateId: b?.candidateId ?? null,
-      accepted: inRound.filter((r) => r.status === 'accepted').length,
-      rejected: inRound.filter((r) => r.status === 'rejected').length,
-    });
     if (b?.objective !== undefined) upsertSearchAttributes([{ key: bestMetricAttribute, value: b.objective }]);
     showDetails();
   }
@@ -389,7 +316,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
     if (!historyTooLong()) return;
     await condition(allHandlersFinished);
     log.info('continuing as new', { runIndex: st.runIndex + 1, pending: st.pending.length, historyLength: workflowInfo().historyLength });
-    await continueAsNew<typeof searchWorkflow>({ ...input, carried: { ...st, runIndex: st.runIndex + 1 } as ExtraState });
+    await continueAsNew<typeof searchWorkflow>({ ...input, carried: { ...st, runIndex: st.runIndex + 1 } });
   }
 
   // ---- the loop -------------------------------------------------------------------------------
@@ -407,8 +334,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
         closeRound();
         await writeResults(false);
       }
-      const out = st.stopRequested || st.exhausted || st.round >= budget.rounds || budgetReached();
-      if (out) break;
+      if (searchOver(st, budget, Date.now())) break;
       if (st.paused) {
         await condition(() => !st.paused || st.stopRequested);
         continue;
@@ -418,7 +344,7 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
       continue;
     }
 
-    if (st.stopRequested || budgetReached()) st.queue = []; // what has not started will not start
+    if (st.stopRequested || outOfBudget()) st.queue = []; // what has not started will not start
     while (!st.paused && st.queue.length > 0 && st.pending.length < scenario.search.concurrency) {
       await startNextCandidate();
     }
@@ -426,9 +352,9 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
 
     const seen = version;
     const canStart = () => !st.paused && st.queue.length > 0 && st.pending.length < scenario.search.concurrency;
-    const wakeIn = wallTimeLeft() > 0 ? wallTimeLeft() : lostAfterMs(input) + wallTimeLeft();
+    const wakeIn = timeLeft() > 0 ? timeLeft() : graceMs + timeLeft();
     const woke = await condition(() => version !== seen || canStart(), Math.max(wakeIn, 1000));
-    if (!woke && wallTimeLeft() <= -lostAfterMs(input)) {
+    if (!woke && timeLeft() <= -graceMs) {
       // Far past the wall-time budget and the candidates' own time limits: they are not coming back.
       for (const p of [...st.pending]) {
         absorb({ candidateId: p.candidateId, round: p.round, design: { id: p.candidateId, choices: {}, params: {}, builder: 'template' }, status: 'rejected', reason: 'lost', message: 'no report within the time limits' });
@@ -437,6 +363,10 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
   }
 
   if (!st.failure && !st.stopRequested && patched(FINAL_ROUND_PATCH)) await finalRound();
+  // Every candidate rejected for one reason (an unknown model preset: all bad_spec) is the search's
+  // failure, not a result (lib/workflowSafe/rejectionVerdict.ts).
+  const allRejected = st.failure || st.stopRequested ? null : allRejectedFailure(st);
+  if (allRejected && patched(ALL_REJECTED_PATCH)) st.failure = allRejected;
   const finalStatus: SearchStatus = st.failure ? 'failed' : st.stopRequested ? 'stopped' : 'done';
   setStatus(finalStatus);
   const searchJson = await writeResults(true);
@@ -454,60 +384,8 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
   };
 }
 
-function freshState(input: SearchInput): ExtraState {
-  return {
-    startedAt: Date.now(),
-    round: 0,
-    queue: [],
-    pending: [],
-    leaderboard: [],
-    rejected: [],
-    reportedIds: [],
-    acceptedCount: 0,
-    startedCount: 0,
-    totalCandidateMs: 0,
-    rounds: [],
-    memory: null,
-    hints: [],
-    constraints: {},
-    paused: false,
-    stopRequested: false,
-    baseline: null,
-    runIndex: 0,
-    failure: null,
-    newOutcomes: [],
-    newHints: [],
-    roundClosed: true,
-    exhausted: false,
-  };
-}
-
-function emptyMemory(): SearchMemory {
-  return {
-    explored: [],
-    outcomes: [],
-    failedRegions: [],
-    regionStats: {},
-    notes: [],
-    llmUsage: { promptTokens: 0, completionTokens: 0, costUsd: 0, calls: 0 },
-  };
-}
-
 function isFinal(s: SearchStatus): boolean {
   return s === 'done' || s === 'stopped' || s === 'failed';
-}
-
-/** Grace after the wall-time budget before a silent candidate counts as lost. */
-function lostAfterMs(input: SearchInput): number {
-  const s = input.scenario.search;
-  return (s.check_timeout_s + s.bench_timeout_s) * 1000 + 10 * 60_000;
-}
-
-function numericMetrics(m: CandidateResult['metrics']): Record<string, number> | undefined {
-  if (!m) return undefined;
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(m)) if (typeof v === 'number') out[k] = v;
-  return out;
 }
 
 function rootMessage(err: unknown): string {

@@ -1,5 +1,5 @@
 // `vibeserve list`: searches known to Temporal, newest first, found by their search attributes.
-import { formatMetric } from '../../lib/uiText.js';
+import { formatMetric } from '../../lib/workflowSafe/uiText.js';
 import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute } from '../../workflows/searchAttributes.js';
 import { parse } from '../args.js';
 import { getClient } from '../client.js';

@@ -1,7 +1,7 @@
 // `vibeserve watch <id>`: a live progress line until the search ends; exit 0 when it finished.
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { SearchProgress, SearchSummary } from '../../lib/searchTypes.js';
-import { formatSpread } from '../../lib/spread.js';
+import { formatSpread } from '../../lib/workflowSafe/spread.js';
 import { uiLink } from '../../lib/temporalConnection.js';
 import { progressQuery } from '../../workflows/messages.js';
 import { parse, searchIdArg } from '../args.js';

@@ -3,6 +3,9 @@
 // bounded: a few hundred outcome summaries, a capped id list and notes within a character budget.
 import type { CandidateOutcome, Choices, Design, LlmUsage, OutcomeSummary, ScenarioLike, SearchMemory } from './types.js';
 import { loadDesignSpace, regionKeys } from '../designSpace.js';
+import { emptyMemory, emptyUsage } from '../workflowSafe/searchMemory.js';
+
+export { emptyMemory, emptyUsage };
 
 export const MEMORY_LIMITS = {
   explored: 2000,
@@ -17,10 +20,6 @@ const NON_DESIGN_REASONS = new Set([
   'infrastructure', 'infrastructure_error', 'infrastructure_timeout', 'cancelled', 'lost',
 ]);
 
-export function emptyUsage(): LlmUsage {
-  return { promptTokens: 0, completionTokens: 0, costUsd: 0, calls: 0 };
-}
-
 export function addUsage(a: LlmUsage, b: Partial<LlmUsage> | undefined): LlmUsage {
   if (!b) return a;
   return {
@@ -29,10 +28,6 @@ export function addUsage(a: LlmUsage, b: Partial<LlmUsage> | undefined): LlmUsag
     costUsd: Math.round((a.costUsd + (b.costUsd ?? 0)) * 1e6) / 1e6,
     calls: a.calls + (b.calls ?? 0),
   };
-}
-
-export function emptyMemory(): SearchMemory {
-  return { explored: [], outcomes: [], failedRegions: [], regionStats: {}, notes: [], llmUsage: emptyUsage() };
 }
 
 /** Accepts memory from older carried state (fields may be missing) and returns a complete one. */

@@ -6,11 +6,11 @@ import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import path from 'node:path';
 import { SANDBOX_GID, SANDBOX_UID } from '../sandbox.js';
 import { runUntrustedVerb } from '../untrustedVerb.js';
-import { MAX_LIST, MAX_READ_CHARS, MAX_WRITE_BYTES, TOOL_NAMES, type ToolContext, type ToolOutcome } from './toolSchemas.js';
+import { MAX_LIST, MAX_READ_CHARS, MAX_WRITE_BYTES, TOOL_NAMES, type ToolContext, type ToolOutcome } from '../workflowSafe/toolSchemas.js';
 import { integrityDiff, isProtectedPath, listStackFiles, PathOutsideStack, protectedHashes, resolveInStack } from './workspace.js';
 
-export { BUILDER_TOOLS, TOOL_NAMES } from './toolSchemas.js';
-export type { ToolContext, ToolOutcome } from './toolSchemas.js';
+export { BUILDER_TOOLS, TOOL_NAMES } from '../workflowSafe/toolSchemas.js';
+export type { ToolContext, ToolOutcome } from '../workflowSafe/toolSchemas.js';
 
 const json = (v: unknown) => JSON.stringify(v);
 

@@ -2,7 +2,7 @@
 import type { CandidateView, SearchResults } from "../report/loadSearchResults.js";
 import { metricValue } from "../report/loadSearchResults.js";
 import { fmt } from "../report/svg.js";
-import { formatSpread } from "../spread.js";
+import { formatSpread } from "../workflowSafe/spread.js";
 
 export interface ReadmeInput {
   results: SearchResults;

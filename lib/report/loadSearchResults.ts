@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { artifactsRoot } from "../paths.js";
 import type { TieNote } from "../searchTypes.js";
-import { spreadOfValues, spreadsOf, type MetricSpread } from "../spread.js";
+import { spreadOfValues, spreadsOf, type MetricSpread } from "../workflowSafe/spread.js";
 
 export type Metrics = Record<string, number | string | null | undefined>;
 

@@ -1,6 +1,6 @@
 // One self-contained HTML page (inline CSS and SVG, no scripts, no network) summarizing a search.
 import path from "node:path";
-import { formatSpread } from "../spread.js";
+import { formatSpread } from "../workflowSafe/spread.js";
 import type { CandidateView, SearchResults } from "./loadSearchResults.js";
 import { isBaselineCandidate, measuredCandidates, metricValue } from "./loadSearchResults.js";
 import type { Plot } from "./plots.js";

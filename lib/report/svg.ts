@@ -1,5 +1,6 @@
 // Minimal SVG charting primitives: linear scales, "nice" ticks, axes and escaping. The report
 // must be self-contained and render offline, so no charting library or web font is involved.
+import { fmt } from "../workflowSafe/fmt.js";
 
 export const palette = {
   ink: "#1f2933",
@@ -15,14 +16,8 @@ export function esc(text: unknown): string {
   return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
-/** Human-sized numbers: 3 significant digits, no exponent for the ranges serving metrics live in. */
-export function fmt(value: number | null | undefined): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
-  const abs = Math.abs(value);
-  if (abs !== 0 && (abs >= 1e6 || abs < 1e-3)) return value.toExponential(2);
-  if (abs >= 100) return value.toFixed(1).replace(/\.0$/, "");
-  return Number(value.toPrecision(3)).toString();
-}
+// The charts format numbers as the spreads do.
+export { fmt };
 
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) hi = lo + 1;

@@ -2,7 +2,7 @@
 // ranges overlap tie, and the simpler design (fewer changes from the generic default) or else the
 // earlier one ranks first.
 import { describe, expect, it } from 'vitest';
-import { changesFrom, rankFinalRound, type RankEntry } from '../../lib/finalRanking.js';
+import { changesFrom, rankFinalRound, type RankEntry } from '../../lib/workflowSafe/finalRanking.js';
 
 const generic = { choices: { attention: 'sdpa', kv_cache: 'paged', execution: 'eager' }, params: { max_batch_size: 16, decode_steps: 1 } };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceSlots, slotsNeeded } from '../../activities/gpuSlots.js';
-import { devicesOf, queueForDevices, queuesForHost } from '../../lib/deviceQueues.js';
+import { devicesOf, queueForDevices, queuesForHost } from '../../lib/workflowSafe/deviceQueues.js';
 
 describe('device slots for single- and multi-device candidates', () => {
   it('hands a two-device candidate both GPUs at once, pinned together', async () => {

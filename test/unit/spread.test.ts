@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { leaderboardLines } from '../../cli/leaderboardText.js';
 import type { CandidateResult, FinalRound } from '../../lib/searchTypes.js';
-import { formatSpread, KEY_METRICS, spreadOfValues, spreadsOf, spreadsOverlap } from '../../lib/spread.js';
+import { formatSpread, KEY_METRICS, spreadOfValues, spreadsOf, spreadsOverlap } from '../../lib/workflowSafe/spread.js';
 
 const bench = {
   output_throughput: 3590.53,

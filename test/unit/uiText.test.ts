@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { candidateDetails, candidateSummary, designInBrief, formatMetric, formatNumber } from '../../lib/uiText.js';
+import { candidateDetails, candidateSummary, designInBrief, formatMetric, formatNumber } from '../../lib/workflowSafe/uiText.js';
 import { searchDetails, searchSummaryLine } from '../../lib/searchStart.js';
 
 describe('formatNumber', () => {

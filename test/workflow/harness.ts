@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { inspect } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -13,10 +14,17 @@ import { projectRoot } from '../../lib/paths.js';
 import { parseScenario, type Scenario } from '../../lib/scenario.js';
 import { buildSearchInput, startSearch, type BudgetOverrides } from '../../lib/searchStart.js';
 import type { CandidateResult, FinalRound, SearchInput, SearchOptions } from '../../lib/searchTypes.js';
+import { FAILURE_CANDIDATE } from '../../lib/workflowSafe/failures.js';
 
-// Replay workers in this process log only what matters.
+// Replay and in-process workers in this process log only what matters: warnings, less a
+// candidate's rejection, which allRejected.test.ts scripts on purpose.
 try {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({
+    logger: new DefaultLogger('WARN', ({ level, message, meta }) => {
+      if ((meta?.error as { type?: string } | undefined)?.type === FAILURE_CANDIDATE) return;
+      process.stderr.write(`[${level}] ${message}${meta ? ` ${inspect(meta)}` : ''}\n`);
+    }),
+  });
 } catch {
   // already installed by another suite in this process
 }
@@ -161,6 +169,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 
 export function readSearchJson(s: Suite, searchId: string): {
   status: string;
+  failure: string | null;
   leaderboard: CandidateResult[];
   rejected: CandidateResult[];
   rounds: Array<{ round: number }>;

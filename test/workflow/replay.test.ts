@@ -17,6 +17,22 @@ describe('replay of recorded histories', () => {
     expect(types).toEqual(expect.arrayContaining(['searchWorkflow', 'candidateWorkflow']));
   });
 
+  it('has a search whose every candidate was rejected from before and after the all-rejected-fails patch', () => {
+    // vibeserve-wf-rejected-a ended done (recorded before the patch, never to be re-recorded);
+    // -b ended failed, behind the patch's marker (allRejected.test.ts records it).
+    const ending = (workflowId: string) => {
+      const events: HistoryJson['events'] = JSON.parse(readFileSync(path.join(dir, `${workflowId}.json`), 'utf8')).events;
+      const patches = events.flatMap((e) => (e.markerRecordedEventAttributes ? [decode<{ id: string }>(e.markerRecordedEventAttributes.details['patch-data'].payloads[0].data).id] : []));
+      const statuses = events.flatMap((e) => {
+        const status = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes.indexedFields.VibeServeStatus;
+        return status ? [decode<string>(status.data)] : [];
+      });
+      return { patches, status: statuses.at(-1) };
+    };
+    expect(ending('vibeserve-wf-rejected-a')).toEqual({ patches: ['final-remeasure'], status: 'done' });
+    expect(ending('vibeserve-wf-rejected-b')).toEqual({ patches: ['final-remeasure', 'all-rejected-fails'], status: 'failed' });
+  });
+
   it('replays every recorded history without nondeterminism', async () => {
     // Fixtures are protobufjs toJSON() output (what JSON.stringify of a fetched history gives);
     // fromObject is its exact inverse.
@@ -30,3 +46,15 @@ describe('replay of recorded histories', () => {
     expect(replayed).toBe(files.length);
   });
 });
+
+/** The parts of a fixture (protobuf JSON) the patch test reads. */
+interface HistoryJson {
+  events: Array<{
+    markerRecordedEventAttributes?: { details: Record<string, { payloads: Array<{ data: string }> }> };
+    upsertWorkflowSearchAttributesEventAttributes?: { searchAttributes: { indexedFields: Record<string, { data: string }> } };
+  }>;
+}
+
+function decode<T>(base64: string): T {
+  return JSON.parse(Buffer.from(base64, 'base64').toString('utf8'));
+}

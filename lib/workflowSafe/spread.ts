@@ -1,7 +1,7 @@
 // A metric over a benchmark's repetitions: median, range and count (bench.json's `spread`, written by
 // the runtime's bench/metrics.py median_of_runs). Pure, so workflows, the CLI, the report and the
 // export all read and print it the same way.
-import { fmt } from './report/svg.js';
+import { fmt } from './fmt.js';
 
 export interface MetricSpread {
   median: number;

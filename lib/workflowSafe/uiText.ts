@@ -1,8 +1,8 @@
 // Short texts for the Temporal UI and the CLI: a design in a few words, numbers with thousands
 // separators and their unit. Pure (no Node APIs): workflow code imports it, and so must replay
 // the same text from the same input.
-import designSpace from '../python-runtime/vibeserve_runtime/design_space.json' with { type: 'json' };
-import type { Design, ParamValue } from './architect/types.js';
+import designSpace from '../../python-runtime/vibeserve_runtime/design_space.json' with { type: 'json' };
+import type { Design, ParamValue } from '../architect/types.js';
 
 const DIMENSION_DEFAULTS: Record<string, string> = Object.fromEntries(
   Object.entries(designSpace.dimensions as Record<string, { default: string }>).map(([dim, d]) => [dim, d.default]),

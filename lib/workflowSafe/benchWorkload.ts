@@ -1,6 +1,6 @@
 // The scenario's workload in the bench verb's terms (python-runtime bench/workload.py). Pure, so
 // the candidate workflow may call it.
-import type { Scenario } from './scenario.js';
+import type { Scenario } from '../scenario.js';
 
 export interface BenchWorkload {
   dataset: 'random' | 'fixed';

@@ -2,7 +2,7 @@
 // of their own, `<runtime queue>-xN`. Only a runtime worker with at least N devices of the kind
 // polls it, so a host advertises how many devices it has by the queues it serves, and a
 // multi-device candidate can never land on a host too small for it.
-import type { Design } from './architect/types.js';
+import type { Design } from '../architect/types.js';
 
 /** Devices of one host a design's candidate runs on. */
 export function devicesOf(design: Pick<Design, 'choices'>): number {

@@ -3,8 +3,8 @@
 // choices and params changed from the generic default), or the earlier one when both are as simple.
 // A measured difference inside the noise is not a reason to ship a more complex stack. Pure, so the
 // search workflow may call it.
-import type { Design } from './architect/types.js';
-import type { FinalRound, RemeasuredCandidate, TieNote } from './searchTypes.js';
+import type { Design } from '../architect/types.js';
+import type { FinalRound, RemeasuredCandidate, TieNote } from '../searchTypes.js';
 import { formatSpread, spreadsOverlap, type MetricSpread } from './spread.js';
 
 export interface RankEntry {
