@@ -24,7 +24,7 @@ from write_checkpoint import checkpoint_model_spec  # noqa: E402
 
 
 def scenario_workload(sc: dict, max_prompts: int | None = None) -> Workload:
-    """The scenario's workload in the bench verb's terms (as lib/benchWorkload.ts builds it for a search)."""
+    """The scenario's workload in the bench verb's terms (as lib/workflowSafe/benchWorkload.ts builds it for a search)."""
     w, a = sc["workload"], sc["workload"].get("arrival", {"kind": "max_concurrency", "concurrency": 1})
     n = int(w["num_requests"])
     return Workload(dataset=w.get("dataset", "random"), num_prompts=min(n, max_prompts) if max_prompts else n,
