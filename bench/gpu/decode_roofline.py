@@ -12,8 +12,14 @@ Figures (each fails soft: an error is recorded and the run goes on):
                      paged KV + Triton decode kernel + CUDA graphs): decode step time vs (weights + KV) / bandwidth,
                      output throughput, KV memory efficiency
   hf_generate_gpt2   naive transformers generate of GPT-2 124M, batch 1
+  gpt2_async_overlap     decode step time without and with async scheduling (params.async_scheduling: the host
+                         builds step N+1 while the GPU runs step N), GPT-2 124M, 256 requests of 896 prompt /
+  llama8b_async_overlap  128 output tokens (its 1024-position context), and the 8B shape at 256 x (1024/128); the
+                         generic stack's components; median step at full batch, the decode profile's host share,
+                         and whether both modes gave the same tokens
 
 Usage: python bench/gpu/decode_roofline.py --out bench/results/decode_roofline_h100.json
+       python bench/gpu/decode_roofline.py --only gpt2_async_overlap,llama8b_async_overlap --out OUT.json
        python bench/gpu/decode_roofline.py --smoke --out /tmp/smoke.json    (tiny shapes; also runs on CPU)
 """
 from __future__ import annotations
@@ -37,6 +43,7 @@ from vibeserve_runtime.engine import Engine, load_stack_spec  # noqa: E402
 from vibeserve_runtime.engine.batch import build_batch  # noqa: E402
 from vibeserve_runtime.engine.engine import model_parts  # noqa: E402
 from vibeserve_runtime.engine.sequence import Sequence  # noqa: E402
+from vibeserve_runtime.engine.step_profile import host_share_between  # noqa: E402
 from vibeserve_runtime.models import build_model, load_model_weights  # noqa: E402
 from vibeserve_runtime.types import Request, SamplingParams  # noqa: E402
 
@@ -328,6 +335,87 @@ def batch256(dev, dtype, bw, smoke, model_bundle):
             "kv_bytes_per_token": kv_per_token, "weight_bytes": wbytes, "kv_memory": peak_eff}
 
 
+def overlap_components(dev):
+    """The generic stack's choices (design_space.json generic.cuda); the CPU keeps SDPA and eager."""
+    if dev.type == "cuda":
+        return {"attention": "triton_paged", "kv_cache": "paged", "scheduler": "chunked_prefill",
+                "execution": "cuda_graphs"}
+    return {"kv_cache": "paged", "scheduler": "chunked_prefill"}
+
+
+def release_kv_cache(model, dev):
+    """Drops the model's references to the last engine's KV cache before a new one is allocated: the
+    attention layers keep pointing at it until the next engine re-points them, and at the 8B shape two
+    pools (~39 GB each) beside the weights do not fit an 80 GB GPU."""
+    for layer in model.attention_layers:
+        layer.k_cache = layer.v_cache = None
+    gc.collect()
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def decode_overlap(dev, dtype, smoke, model_bundle, shape):
+    """One wave of n_req requests (plen prompt / olen output tokens, all decoding together) through the
+    engine, once without and once with async scheduling, on the same weights. Per mode: the median
+    step() wall time over the decode steps at full batch, the decode profile (engine/step_profile.py:
+    mean step, forward time, host share = the part of a step the device has no forward to run), the
+    output throughput; then the speedup and whether the two modes gave the same tokens."""
+    model, cfg, meta, preset = model_bundle
+    n_req, plen, olen = (8, 48, 16) if smoke else shape
+    buckets = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    max_len = min(plen + olen + 16, meta["max_position_embeddings"] or 2048)
+    vocab = meta["vocab_size"]
+    prompts = [[(17 * j + 31 * i + 7) % vocab for j in range(plen)] for i in range(n_req)]
+    res = {"preset": preset, "requests": n_req, "prompt_len": plen, "output_len": olen,
+           "components": overlap_components(dev)}
+    tokens = {}
+    for label, overlap in (("sync", False), ("async", True)):
+        spec = make_spec(preset, meta["arch"], dev, dtype, components=overlap_components(dev),
+                         params={"max_batch_size": n_req, "graph_batch_sizes": [b for b in buckets if b <= n_req],
+                                 "max_num_batched_tokens": 8192, "chunk_size": 8192, "max_model_len": max_len,
+                                 "kv_cache_tokens": n_req * max_len + 1024, "block_size": 16,
+                                 "async_scheduling": overlap})
+        release_kv_cache(model, dev)
+        engine = Engine.from_model(spec, model, cfg, meta)
+        engine.generate([prompts[0][:8]] * 2, SamplingParams(max_tokens=4, ignore_eos=True))   # warm-up
+        for i, p in enumerate(prompts):
+            engine.add_request(Request(f"r{i}", p, SamplingParams(max_tokens=olen, ignore_eos=True)))
+        before = engine.enable_profile().snapshot()
+        out = {f"r{i}": [] for i in range(n_req)}
+        full = []
+        sync(dev)
+        t0 = time.perf_counter()
+        while engine.has_unfinished_requests():
+            running = engine.scheduler.running
+            decoding = not engine.scheduler.waiting and len(running) == n_req and \
+                all(s.num_sampled > 0 for s in running)
+            ts = time.perf_counter()
+            for o in engine.step():
+                out[o.request_id] += o.new_token_ids
+            if decoding:
+                full.append(time.perf_counter() - ts)
+        total = time.perf_counter() - t0
+        prof = host_share_between(before, engine.profile.snapshot())
+        snap = engine.profile.snapshot()
+        full.sort()
+        res[label] = {"median_decode_step_ms": full and 1e3 * full[len(full) // 2], "full_batch_steps": len(full),
+                      "profile_decode_step_ms": prof.get("decode_step_ms"),
+                      "profile_forward_ms": snap["steps"] and 1e3 * (snap["forward_s"] - before["forward_s"])
+                      / max(1, snap["steps"] - before["steps"]),
+                      "decode_host_share": prof.get("decode_host_share"),
+                      "output_throughput": n_req * olen / total, "duration_s": total,
+                      "engine_async_scheduling": engine.async_scheduling}
+        tokens[label] = out
+        del engine
+    release_kv_cache(model, dev)
+    s_ms, a_ms = res["sync"]["median_decode_step_ms"], res["async"]["median_decode_step_ms"]
+    res["step_speedup"] = s_ms / a_ms if s_ms and a_ms else None
+    share = res["sync"]["decode_host_share"]
+    res["host_ms_per_step_sync"] = s_ms * share if s_ms and share is not None else None
+    res["tokens_equal"] = tokens["sync"] == tokens["async"]
+    return res
+
+
 def hf_generate_gpt2(dev, smoke):
     from vibeserve_runtime.models.hf_reference import build_hf_reference
     preset = "tiny-gpt2" if smoke else "gpt2-124m"
@@ -392,8 +480,11 @@ def main():
 
     if not only or "gpt2_decode_b1" in only:
         run("gpt2_decode_b1", lambda: decode_b1(bundle_of(small, "gpt2"), dev, dtype, bw, args.smoke, compile_fn))
+    if not only or "gpt2_async_overlap" in only:   # GPT-2's 1024 positions: 896-token prompts
+        run("gpt2_async_overlap",
+            lambda: decode_overlap(dev, dtype, args.smoke, bundle_of(small, "gpt2"), (256, 896, 128)))
     bundle = None
-    if not only or only & {"llama8b_decode_b1", "llama8b_prefill", "llama8b_batch256"}:
+    if not only or only & {"llama8b_decode_b1", "llama8b_prefill", "llama8b_batch256", "llama8b_async_overlap"}:
         t = time.perf_counter()
         try:
             bundle = bundle_of(big, "llama")       # one copy of the 8B weights serves every 8B figure
@@ -404,6 +495,7 @@ def main():
         run("llama8b_decode_b1", lambda: decode_b1(bundle, dev, dtype, bw, args.smoke, compile_fn))
         run("llama8b_prefill", lambda: prefill(dev, dtype, peak, args.smoke, bundle))
         run("llama8b_batch256", lambda: batch256(dev, dtype, bw, args.smoke, bundle))
+        run("llama8b_async_overlap", lambda: decode_overlap(dev, dtype, args.smoke, bundle, (256, 1024, 128)))
         bundle = None
     run("hf_generate_gpt2", lambda: hf_generate_gpt2(dev, args.smoke))
     result["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -448,6 +540,14 @@ def print_table(r, bw, peak):
     rows.append(("8B 256x(1024/128) output throughput", fmt(g("llama8b_batch256", "output_throughput"), 1, " tok/s"),
                  f"KV used/allocated {fmt(g('llama8b_batch256', 'kv_memory', 'used_over_allocated'), 0.01, '%')}"))
     rows.append(("HF generate GPT-2 b=1", fmt(g("hf_generate_gpt2", "tokens_per_s"), 1, " tok/s"), ""))
+    for name, label in (("gpt2_async_overlap", "GPT-2"), ("llama8b_async_overlap", "8B")):
+        shape = f"{g(name, 'requests')}x({g(name, 'prompt_len')}/{g(name, 'output_len')})"
+        for mode in ("sync", "async"):
+            rows.append((f"{label} {shape} decode step, {mode}", fmt(g(name, mode, "median_decode_step_ms"), 1, " ms"),
+                         f"host share {fmt(g(name, mode, 'decode_host_share'), 0.01, '%')}, forward "
+                         f"{fmt(g(name, mode, 'profile_forward_ms'), 1, ' ms')}"))
+        rows.append((f"{label} async/sync step speedup", fmt(g(name, "step_speedup"), 1, "x"),
+                     f"same tokens: {g(name, 'tokens_equal')}"))
     w = max(len(a) for a, _, _ in rows)
     print(f"device: {r['device']}   torch {r['torch']}   triton {r['triton']}")
     for a, b, c in rows:

@@ -156,3 +156,42 @@ def test_gpu_component_profile_counts_triton_launched_kernels():
     e.profile_components_at_next_decode()
     e.generate(PROMPTS, GREEDY)
     assert e.component_profile["decode_device_share_linear"] > 0.1, e.component_profile
+
+
+@pytest.mark.parametrize("decode_steps", [1, 4])
+def test_gpu_async_scheduling_in_graphs_matches_hf(decode_steps):
+    """params.async_scheduling through captured graphs and the paged kernel: step N+1's input ids are
+    copied on the device from step N's tokens before the host reads them; sequences end at different
+    steps (max_tokens and a stop token read one step late)."""
+    ref = reference("tiny-llama", "llama")
+    stop = ref[0][4]
+    plist = [SamplingParams(max_tokens=10, stop_token_ids=[stop], ignore_eos=True)] + \
+        [SamplingParams(max_tokens=m, ignore_eos=True) for m in (3, 7, 10)]
+    e = engine(params={"async_scheduling": True, "decode_steps": decode_steps}, kv_cache="paged",
+               attention="triton_paged", execution="cuda_graphs", scheduler="chunked_prefill")
+    assert e.async_scheduling and e.block_tables is not None
+    want = [ref[0][:ref[0].index(stop) + 1]] + [r[:p.max_tokens] for r, p in zip(ref[1:], plist[1:])]
+    assert e.generate(PROMPTS, plist) == want
+    assert e.stats()["kv_blocks_used"] == 0
+
+
+def test_gpu_async_decode_steps_never_synchronize_the_device():
+    """Greedy decode steps under async scheduling launch the next step without a blocking copy or a stream
+    synchronization (torch's sync debug mode raises on either); the host waits only on the event of the
+    step it reads, which that mode does not count."""
+    from vibeserve_runtime.types import Request
+    e = engine(params={"async_scheduling": True}, kv_cache="paged", attention="triton_paged",
+               execution="cuda_graphs", scheduler="chunked_prefill")
+    e.generate(PROMPTS, GREEDY)   # warm-up: kernels compiled, pinned buffers cached
+    for i, p in enumerate(PROMPTS):
+        e.add_request(Request(f"s{i}", p, SamplingParams(max_tokens=40, ignore_eos=True)))
+    while e.scheduler.waiting or not all(s.num_sampled > 1 for s in e.scheduler.running):
+        e.step()                  # prefills, then the first decodes
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(20):
+            e.step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    while e.has_unfinished_requests():
+        e.step()

@@ -1,4 +1,12 @@
-"""The engine: a model plus the components a stack spec chose, driven one scheduler step at a time."""
+"""The engine: a model plus the components a stack spec chose, driven one scheduler step at a time.
+
+A step is launched (inputs built, forward and sampling queued on the device: _launch) and then
+resolved (its tokens read, appended, checked for stops and handed out: _resolve). Without async
+scheduling a step() call resolves the step it launched. With params.async_scheduling (vLLM v1's
+async scheduling) it resolves the step launched by the call before, after launching its own: the
+host schedules and builds step N+1 while the device runs step N, and step N's tokens reach step
+N+1 on the device (engine/launched_step.py).
+"""
 from __future__ import annotations
 
 import time
@@ -12,7 +20,9 @@ from ..models.loading import torch_dtype
 from ..types import Request, SamplingParams, StackSpec, StepOutput
 from .batch import build_batch
 from .component_profile import component_shares, tag
-from .logprobs import PromptRows, sampled_logprobs
+from .device_block_tables import DeviceBlockTables
+from .launched_step import LaunchedStep
+from .logprobs import PromptRows, SampledLogprobs
 from .multi_step import decode_steps_for, run_decode_steps
 from .registry import get_component
 from .sequence import Sequence, SeqStatus
@@ -81,7 +91,7 @@ class Engine:
         if getattr(tokenizer, "eos_token_id", None) is not None:
             self.eos_token_id = tokenizer.eos_token_id
         self.seqs: dict[str, Sequence] = {}
-        self._pending: list[StepOutput] = []
+        self._queued: list[StepOutput] = []   # outputs for the next step() call (aborts, a drained step's tokens)
         self.num_steps = 0
         self.num_forward_tokens = 0
         # live requests that asked for logprobs: a step looks at logprobs only while these are non-empty
@@ -89,9 +99,16 @@ class Engine:
         self._prompt_logprob_requests: set[str] = set()
         # multi-step decode needs a sampler that leaves its tokens on the device, and one process:
         # tensor-parallel ranks replay rank 0's inputs, which are host-built
-        on_device = getattr(sampler, "sample", None)
+        on_device = getattr(sampler, "sample", None) is not None and spec.components.get("tp", "1") == "1"
         steps = int(spec.params.get("decode_steps") or 1)
-        self.decode_steps = steps if on_device is not None and spec.components.get("tp", "1") == "1" else 1
+        self.decode_steps = steps if on_device else 1
+        # async scheduling, for the same reasons: the next step's input ids come from the device
+        self.async_scheduling = bool(spec.params.get("async_scheduling")) and on_device
+        self._in_flight: LaunchedStep | None = None   # async scheduling: the step launched, not yet read
+        # block tables kept on the device (where the cache allows), so building a step costs O(new blocks);
+        # a row per running sequence and teacher forcing's, more if a custom scheduler runs more
+        self.block_tables = (DeviceBlockTables(kv_cache, spec.params.get("max_batch_size", 16) + 2, self.device)
+                             if self.async_scheduling and kv_cache.stable_block_tables else None)
         self.profile: DecodeStepProfile | None = None   # off unless a benchmark asks (enable_profile)
         self.component_profile: dict | None = None       # filled by the next decode step once asked for
         self._profile_components = False
@@ -174,11 +191,12 @@ class Engine:
         self.scheduler.remove(request_id)
         seq.status = SeqStatus.FINISHED
         self._forget_logprobs(request_id)
-        self._pending.append(StepOutput(request_id, [], True, "abort", seq.num_prompt_tokens, seq.num_output_tokens))
+        # a step in flight may still hold a token of it: that row is dropped when the step is read
+        self._queued.append(StepOutput(request_id, [], True, "abort", seq.num_prompt_tokens, seq.num_output_tokens))
         return True
 
     def has_unfinished_requests(self) -> bool:
-        return self.scheduler.has_unfinished() or bool(self._pending)
+        return self.scheduler.has_unfinished() or bool(self._queued) or self._in_flight is not None
 
     def enable_profile(self) -> DecodeStepProfile:
         """Starts timing decode steps (engine/step_profile.py); benchmarks read it, serving leaves it off."""
@@ -197,28 +215,60 @@ class Engine:
         prof = self.profile
         if prof:
             prof.begin_step()
-        outputs, self._pending = self._pending, []
+        outputs, self._queued = self._queued, []
+        if self._profile_components:   # the component profile times one step on its own
+            outputs += self._drain()
         batch = self.scheduler.schedule()
-        if not batch:
+        components = self._profile_components and self._pure_decode(batch)
+        launched = self._launch(batch, components) if batch else None
+        overlap = self.async_scheduling and not components
+        if overlap:   # read the step the last call launched; this call's step is read by the next one
+            launched, self._in_flight = self._in_flight, launched
+        if launched is None:
             return outputs
-        # only a profile reads it: serving does not pay a pass over the batch per step
-        pure_decode = (prof is not None or self._profile_components) and all(
-            n == 1 and seq.num_output_tokens > 0 for seq, n in batch)
-        if self._profile_components and pure_decode:
-            outputs += self._single_step(batch, prof, decoding=prof is not None, components=True)
-            return outputs
-        k = decode_steps_for(batch, self.decode_steps, self.max_model_len, self.kv)
-        if k > 1:
-            outputs += self._multi_step(batch, k)
-            if prof:
-                prof.end_step(k * len(batch))
-            return outputs
-        outputs += self._single_step(batch, prof, decoding=prof is not None and pure_decode)
+        outputs += self._resolve(launched)
+        # a profiled decode step; under overlap only beside another (the call's wall time then spans one step)
+        if prof and launched.span is not None and (not overlap or (self._in_flight is not None
+                                                                    and self._in_flight.span is not None)):
+            prof.end_step(launched.num_tokens, launched.span)
         return outputs
 
-    def _single_step(self, batch, prof, decoding: bool, components: bool = False) -> list[StepOutput]:
-        outputs = []
-        input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device)
+    def _pure_decode(self, batch) -> bool:
+        return bool(batch) and all(n == 1 and seq.num_sampled > 0 for seq, n in batch)
+
+    def _drain(self) -> list[StepOutput]:
+        """Reads the step in flight, if any (async scheduling), so the engine is between steps."""
+        launched, self._in_flight = self._in_flight, None
+        return self._resolve(launched) if launched is not None else []
+
+    def _launch(self, batch, components: bool = False) -> LaunchedStep:
+        """Queues the batch's forward pass(es) and sampling on the device; waits for nothing on a GPU
+        (greedy sampling, no prompt logprobs). Sequences advance as if the step had run: their computed
+        positions now, their sampled tokens as pending until the step is resolved."""
+        prof = self.profile
+        # only a profile reads it: serving does not pay a pass over the batch per step
+        span = prof.forward_span() if prof is not None and self._pure_decode(batch) else None
+        k = 1 if components else decode_steps_for(batch, self.decode_steps, self.max_model_len, self.kv)
+        if k > 1:
+            sampled = [seq for seq, _ in batch]
+            tokens = run_decode_steps(self.runner, self.sampler.sample, batch, self.kv, self.device, k, span,
+                                      self._in_flight, self.block_tables)
+            logprobs = None
+        else:
+            sampled, tokens, logprobs = self._forward_and_sample(batch, span, components)
+        self.num_steps += k
+        self.num_forward_tokens += sum(k if k > 1 else n for _, n in batch)
+        for seq, n in batch:
+            seq.num_computed += k if k > 1 else n
+            if seq.num_computed <= len(seq.token_ids):   # else its newest tokens are unread: _resolve publishes
+                self.kv.on_computed(seq)
+        for seq in sampled:
+            seq.num_pending += k
+        return LaunchedStep(sampled, tokens, logprobs, span, num_tokens=k * len(batch))
+
+    def _forward_and_sample(self, batch, span, components: bool):
+        input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device, self._in_flight,
+                                                           self.block_tables)
         prompt_rows = None
         if self._prompt_logprob_requests and any(seq.prompt_logprobs is not None for seq, _ in batch):
             prompt_rows = PromptRows(batch)
@@ -228,54 +278,55 @@ class Engine:
             self.component_profile = component_shares(self.model, lambda: forward(input_ids, meta, sample_idx),
                                                       self.device)
             self._profile_components = False
-        if decoding:
-            prof.begin_forward()
+        if span:
+            span.start()
         logits = self.runner.run(input_ids, meta, sample_idx)   # rows only for sequences that finished their prompt
-        if decoding:
-            prof.end_forward()
+        if span:
+            span.stop()
         if prompt_rows is not None:
-            logits = prompt_rows.record(logits)
-        self.num_steps += 1
-        self.num_forward_tokens += input_ids.numel()
-        for seq, n in batch:
-            seq.num_computed += n
-            self.kv.on_computed(seq)
-        if sampled:
-            tokens = self.sampler(logits, sampled)
-            lps = sampled_logprobs(logits, sampled, tokens) if self._logprob_requests else None
-            for i, (seq, tok) in enumerate(zip(sampled, tokens)):
-                out = self._append_token(seq, tok)
-                if lps is not None and lps[i] is not None:
-                    out.logprobs = [lps[i]]
-                if seq.prompt_logprobs is not None:   # its prompt is complete: this is its first token
-                    out.prompt_logprobs, seq.prompt_logprobs = seq.prompt_logprobs, None
-                    self._prompt_logprob_requests.discard(seq.request_id)
-                outputs.append(out)
-        if decoding:
-            prof.end_step(len(batch))
-        return outputs
+            logits = prompt_rows.record(logits)   # reads prompt logprobs back now: this step waits for its forward
+        if not sampled:
+            return sampled, None, None
+        tokens = self._sample(logits, sampled)
+        logprobs = SampledLogprobs(logits, sampled, tokens) if self._logprob_requests else None
+        return sampled, tokens, logprobs
 
-    def _multi_step(self, batch, k: int) -> list[StepOutput]:
-        tokens = run_decode_steps(self.runner, self.sampler.sample, batch, self.kv, self.device, k, self.profile)
-        self.num_steps += k
-        self.num_forward_tokens += k * len(batch)
+    def _sample(self, logits, sampled) -> torch.Tensor:
+        """The sampled ids [S, 1]: left on the device by a sampler that can, else on the host."""
+        sample = getattr(self.sampler, "sample", None)
+        if sample is not None:
+            return sample(logits, sampled).to(torch.long).view(-1, 1)
+        return torch.tensor(self.sampler(logits, sampled), dtype=torch.long).view(-1, 1)
+
+    def _resolve(self, launched: LaunchedStep) -> list[StepOutput]:
+        """Reads a launched step's tokens (waiting for that step only) and hands them out. A sequence
+        that ended after the step was launched (a stop read from the step before, an abort) drops its
+        row: that token was computed speculatively. One that ends inside a multi-step run keeps the
+        tokens up to its end."""
         outputs = []
-        for (seq, _), toks in zip(batch, tokens):
+        rows = launched.host_tokens()   # first: the logprobs' copies have landed once the tokens have
+        entries = launched.logprobs.entries() if launched.logprobs is not None else None
+        for i, (seq, toks) in enumerate(zip(launched.seqs, rows)):
+            if seq.status is SeqStatus.FINISHED:
+                continue
             kept = []
-            for tok in toks:   # a sequence that finished mid-way drops the tokens after its end
-                seq.num_computed += 1
-                self.kv.on_computed(seq)
+            for tok in toks:
+                seq.num_pending -= 1
                 kept.append(tok)
                 if self._record_token(seq, tok):
                     break
-            outputs.append(StepOutput(seq.request_id, kept, seq.status == SeqStatus.FINISHED, seq.finish_reason,
-                                      seq.num_prompt_tokens, seq.num_output_tokens))
+            finished = seq.status is SeqStatus.FINISHED
+            if seq.status is SeqStatus.RUNNING:
+                self.kv.on_computed(seq)   # blocks completed by the tokens just read can be shared now
+            out = StepOutput(seq.request_id, kept, finished, seq.finish_reason if finished else None,
+                             seq.num_prompt_tokens, seq.num_output_tokens)
+            if entries is not None and entries[i] is not None:
+                out.logprobs = [entries[i]]
+            if seq.prompt_logprobs is not None:   # its prompt is complete: this is its first token
+                out.prompt_logprobs, seq.prompt_logprobs = seq.prompt_logprobs, None
+                self._prompt_logprob_requests.discard(seq.request_id)
+            outputs.append(out)
         return outputs
-
-    def _append_token(self, seq: Sequence, tok: int) -> StepOutput:
-        finished = self._record_token(seq, tok)
-        return StepOutput(seq.request_id, [tok], finished, seq.finish_reason if finished else None,
-                          seq.num_prompt_tokens, seq.num_output_tokens)
 
     def _record_token(self, seq: Sequence, tok: int) -> bool:
         """Appends a sampled token and retires the sequence if it ends there; True when it ended."""
@@ -286,7 +337,7 @@ class Engine:
             reason = "stop"
         elif p.stop and any(s in self.tokenizer.decode(seq.output_token_ids) for s in p.stop):
             reason = "stop"
-        elif seq.num_output_tokens >= p.max_tokens or len(seq) >= self.max_model_len:
+        elif seq.num_output_tokens >= p.max_tokens or len(seq.token_ids) >= self.max_model_len:
             reason = "length"
         if reason:
             seq.status, seq.finish_reason = SeqStatus.FINISHED, reason
@@ -320,6 +371,7 @@ class Engine:
         if len(prompt_ids) + len(forced_ids) > self.max_model_len:
             raise ValueError(f"prompt + forced tokens ({len(prompt_ids) + len(forced_ids)}) exceed max_model_len "
                              f"{self.max_model_len}")
+        self._queued += self._drain()   # the engine's own batch building and caches, with no step in flight
         seq = Sequence(Request(f"tf-{uuid.uuid4().hex[:8]}", list(prompt_ids), SamplingParams()), self.device)
         if not self.kv.allocate(seq):
             raise RuntimeError("teacher_forced_logits: no free KV-cache room; run it while the engine is idle")
@@ -351,6 +403,6 @@ class Engine:
         s.update(num_running=len(running), num_waiting=len(self.scheduler.waiting),
                  num_preemptions=self.scheduler.num_preemptions, num_steps=self.num_steps,
                  num_forward_tokens=self.num_forward_tokens, max_model_len=self.max_model_len,
-                 decode_steps=self.decode_steps,
+                 decode_steps=self.decode_steps, async_scheduling=self.async_scheduling,
                  components=dict(self.spec.components))
         return s

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..types import TokenLogprob
+from .launched_step import copy_to_device, copy_to_host
 
 
 def token_logprobs(logits: torch.Tensor, token_ids: list[int], ks: list[int]) -> list[TokenLogprob]:
@@ -23,15 +24,34 @@ def token_logprobs(logits: torch.Tensor, token_ids: list[int], ks: list[int]) ->
             for t, c, ids, vals, n in zip(token_ids, chosen, top_i, top_v, ks)]
 
 
-def sampled_logprobs(logits: torch.Tensor, seqs, tokens: list[int]) -> list[TokenLogprob | None]:
-    """For each sampled sequence, its new token's logprob entry, or None when it did not ask."""
-    rows = [i for i, s in enumerate(seqs) if s.params.logprobs is not None]
-    out: list[TokenLogprob | None] = [None] * len(seqs)
-    if rows:
-        entries = token_logprobs(logits[rows], [tokens[i] for i in rows], [seqs[i].params.logprobs for i in rows])
-        for i, e in zip(rows, entries):
-            out[i] = e
-    return out
+class SampledLogprobs:
+    """The logprob entries of a step's sampled tokens for the sequences that ask for them: computed on
+    the device at launch, from the tokens still on the device, and copied back with them, so under
+    async scheduling they cost no wait before the next step is launched."""
+
+    def __init__(self, logits: torch.Tensor, seqs, tokens: torch.Tensor):
+        """tokens: [len(seqs), 1] sampled ids, on the logits' device."""
+        self.rows = [i for i, s in enumerate(seqs) if s.params.logprobs is not None]
+        self.ks = [seqs[i].params.logprobs for i in self.rows]
+        self._size = len(seqs)
+        if not self.rows:
+            return
+        rows = copy_to_device(torch.tensor(self.rows), logits.device)
+        lp = torch.log_softmax(logits[rows].float(), dim=-1)
+        chosen = lp.gather(1, tokens[rows, :1])[:, 0]
+        k = min(max(self.ks), lp.shape[-1])
+        top_v, top_i = lp.topk(k, dim=-1) if k else (lp[:, :0], lp[:, :0].long())
+        self._host = [copy_to_host(t) for t in (tokens[rows, 0], chosen, top_v, top_i)]
+
+    def entries(self) -> list[TokenLogprob | None]:
+        """For each sampled sequence, its new token's entry, or None when it did not ask. Read after
+        the step's tokens (the copies have landed by then)."""
+        out: list[TokenLogprob | None] = [None] * self._size
+        if self.rows:
+            toks, chosen, top_v, top_i = (t.tolist() for t in self._host)
+            for j, (i, n) in enumerate(zip(self.rows, self.ks)):
+                out[i] = TokenLogprob(toks[j], chosen[j], list(zip(top_i[j][:n], top_v[j][:n])))
+        return out
 
 
 class PromptRows:

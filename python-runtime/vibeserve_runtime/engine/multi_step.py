@@ -1,12 +1,13 @@
 """Multi-step decode: k decode steps per scheduler step, each step's sampled tokens fed to the next
-on the device, read back to the host once.
+on the device, read back to the host once (by the engine, as a LaunchedStep of k tokens per sequence).
 
 A small model's decode step is mostly host work (scheduling, batch building, the wait for the
 sampled token, per-token output handling); running k steps back to back pays it once per k tokens.
 The positions, cache slots and context lengths of all k steps are known in advance, so every step's
 inputs travel in one host-to-device copy and only the input ids are filled in on the device. A
 sequence that finishes inside the k steps keeps the tokens up to its end; the steps after it wrote
-K/V only into blocks reserved for it, which are freed with it.
+K/V only into blocks reserved for it, which are freed with it. Under async scheduling the first
+step's input ids may come from the step still in flight, as in build_batch.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch
 
 from ..components.attention.metadata import AttentionMetadata
 from ..components.kv_cache.base import KVCacheBase
+from .launched_step import copy_to_device
 
 
 def decode_steps_for(batch, decode_steps: int, max_model_len: int, kv) -> int:
@@ -29,7 +31,7 @@ def decode_steps_for(batch, decode_steps: int, max_model_len: int, kv) -> int:
         if n != 1 or seq.num_computed + 1 != len(seq) or seq.params.logprobs is not None \
                 or seq.prompt_logprobs is not None:
             return 1   # logprobs need each step's logits on the host; prompt logprobs go out with a single step
-        k = min(k, seq.params.max_tokens - seq.num_output_tokens, max_model_len - len(seq) + 1)
+        k = min(k, seq.params.max_tokens - seq.num_sampled, max_model_len - len(seq) + 1)
     if k <= 1:
         return 1
     if not all(kv.reserve(seq, seq.num_computed + k) for seq, _ in batch):
@@ -37,18 +39,27 @@ def decode_steps_for(batch, decode_steps: int, max_model_len: int, kv) -> int:
     return k
 
 
-def build_decode_steps(batch, kv, device, k: int) -> list[tuple[torch.Tensor, AttentionMetadata, torch.Tensor]]:
+def build_decode_steps(batch, kv, device, k: int, in_flight=None,
+                       tables=None) -> list[tuple[torch.Tensor, AttentionMetadata, torch.Tensor]]:
     """Inputs of k consecutive decode steps for a batch of decoding sequences, in one transfer.
-    Step i's input ids are only known for i == 0; later steps' ids are written on the device."""
+    Step i's input ids are only known for i == 0 (and, under async scheduling, maybe not even then:
+    `in_flight` has them); later steps' ids are written on the device. `tables`: DeviceBlockTables."""
     B = len(batch)
     bs = kv.block_size
     inline_slots = type(kv).slot is KVCacheBase.slot
     steps: list[list[int]] = []
+    feed_dst, feed_src = [], []
     for i in range(k):
         ids, pos, slots, ctx = [], [], [], []
-        for seq, _ in batch:
+        for b, (seq, _) in enumerate(batch):
             p = seq.num_computed + i
-            ids.append(seq.token_ids[p] if i == 0 else 0)
+            if i == 0 and p < len(seq.token_ids):
+                ids.append(seq.token_ids[p])
+            else:   # written on the device: from step i-1's tokens, or for i == 0 from the step in flight
+                if i == 0:
+                    feed_dst.append(b)
+                    feed_src.append(in_flight.source_of(seq, p))
+                ids.append(0)
             pos.append(p)
             slots.append(seq.block_table[p // bs] * bs + p % bs if inline_slots else kv.slot(seq, p))
             ctx.append(p + 1)
@@ -56,16 +67,20 @@ def build_decode_steps(batch, kv, device, k: int) -> list[tuple[torch.Tensor, At
     # one block table for all k steps, wide enough for the last one (columns past a row's context are
     # never read)
     width = max(-(-(seq.num_computed + k) // bs) for seq, _ in batch)
-    tables = [seq.block_table[:width] + [kv.scratch_block] * (width - min(width, len(seq.block_table)))
-              for seq, _ in batch]
+    if tables is None:
+        table_parts = [list(itertools.chain.from_iterable(
+            seq.block_table[:width] + [kv.scratch_block] * (width - min(width, len(seq.block_table)))
+            for seq, _ in batch))]
+    else:
+        table_parts = tables.plan([seq for seq, _ in batch])
     shared = [list(range(B)), [0] * B, [1] * B, list(range(B))]   # batch idx, q idx, query lens, sample idx
-    parts = steps + shared + [list(itertools.chain.from_iterable(tables))]
-    flat = torch.tensor(list(itertools.chain.from_iterable(parts)), dtype=torch.long)
-    if torch.device(device).type == "cuda":
-        flat = flat.pin_memory().to(device, non_blocking=True)
+    parts = steps + shared + [feed_dst, feed_src] + table_parts
+    flat = copy_to_device(torch.tensor(list(itertools.chain.from_iterable(parts)), dtype=torch.long), device)
     pieces = flat.split([len(p) for p in parts])
-    tb, tq, qlens, sample_idx = pieces[k:k + 4]
-    block_tables = pieces[k + 4].view(B, width)
+    tb, tq, qlens, sample_idx, dst, src = pieces[k:k + 6]
+    if feed_dst:   # row 0 of step 0's block: its input ids
+        pieces[0][:B].index_copy_(0, dst, in_flight.tokens.view(-1).index_select(0, src))
+    block_tables = pieces[k + 6].view(B, width) if tables is None else tables.gather(*pieces[k + 6:], width)
     out = []
     for i in range(k):
         block = pieces[i].view(4, B)
@@ -76,18 +91,19 @@ def build_decode_steps(batch, kv, device, k: int) -> list[tuple[torch.Tensor, At
     return out
 
 
-def run_decode_steps(runner, sample_on_device, batch, kv, device, k: int, profile=None) -> list[list[int]]:
-    """Runs k decode steps; returns each sequence's k sampled tokens (one device-to-host read).
-    `profile` (a DecodeStepProfile) times the span from the first forward to the last sample."""
+def run_decode_steps(runner, sample_on_device, batch, kv, device, k: int, span=None, in_flight=None,
+                     tables=None) -> torch.Tensor:
+    """Runs k decode steps; returns each sequence's k sampled tokens [B, k], left on the device.
+    `span` (a step_profile.ForwardSpan) times the span from the first forward to the last sample."""
     seqs = [seq for seq, _ in batch]
     sampled = []
-    for i, (ids, meta, sample_idx) in enumerate(build_decode_steps(batch, kv, device, k)):
+    for i, (ids, meta, sample_idx) in enumerate(build_decode_steps(batch, kv, device, k, in_flight, tables)):
         if i:
             ids.copy_(sampled[-1])   # also row 0 of meta.decode_inputs: the same storage
-        elif profile is not None:
-            profile.begin_forward()
+        elif span is not None:
+            span.start()
         logits = runner.run(ids, meta, sample_idx)
         sampled.append(sample_on_device(logits, seqs).to(torch.long))
-    if profile is not None:
-        profile.end_forward()
-    return torch.stack(sampled, dim=1).tolist()
+    if span is not None:
+        span.stop()
+    return torch.stack(sampled, dim=1)

@@ -4,8 +4,13 @@ The host share of a decode step (scheduling, batch building, waiting for and han
 tokens) is what multi-step decode and CUDA graphs pay once per several tokens instead of once per
 token, so the search reads it to decide whether such choices are worth a candidate. Only pure decode
 steps count: a step with prompt tokens is dominated by its prefill. The forward's span is timed with
-CUDA events on a GPU (read once the step has synchronized on its sampled tokens, so timing adds no
+CUDA events on a GPU (read once the step's sampled tokens reached the host, so timing adds no
 wait) and with the host clock on a CPU, where the forward runs synchronously.
+
+Under async scheduling a step() call reads the tokens of the step launched by the call before it,
+so a call counts when it reads a decode step and launches another; its wall time is then about the
+larger of the host's work and the device's, and the host share is the part of the step the device
+spends without a forward to run.
 """
 from __future__ import annotations
 
@@ -14,42 +19,55 @@ import time
 import torch
 
 
+class ForwardSpan:
+    """The span of one step's forward passes: CUDA events on a GPU, the host clock on a CPU. Each
+    launched step has its own, so under async scheduling a step's span is read when its tokens are,
+    after the next step was launched."""
+
+    def __init__(self, device: torch.device):
+        self._events = ((torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+                        if device.type == "cuda" else None)
+        self._t0 = self._seconds = 0.0
+
+    def start(self) -> None:
+        if self._events:
+            self._events[0].record()
+        else:
+            self._t0 = time.perf_counter()
+
+    def stop(self) -> None:
+        if self._events:
+            self._events[1].record()
+        else:
+            self._seconds = time.perf_counter() - self._t0
+
+    def seconds(self) -> float:
+        """Read after the step's sampled tokens reached the host: its events have passed, no wait."""
+        if self._events:
+            start, end = self._events
+            end.synchronize()
+            return start.elapsed_time(end) / 1e3
+        return self._seconds
+
+
 class DecodeStepProfile:
     def __init__(self, device: torch.device):
+        self.device = device
         self.steps = 0            # decode scheduler steps timed (a multi-step step counts once)
         self.tokens = 0           # decode positions computed in them (batch size × steps run)
         self.wall_s = 0.0
         self.forward_s = 0.0
-        self._t0 = self._fwd_t0 = self._forward_s = 0.0
-        # one pair of CUDA events, re-recorded every step (each step reads them before the next)
-        self._events = ((torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-                        if device.type == "cuda" else None)
-        self._timed = False
+        self._t0 = 0.0
 
     def begin_step(self) -> None:
         self._t0 = time.perf_counter()
-        self._timed, self._forward_s = False, 0.0
 
-    def begin_forward(self) -> None:
-        if self._events:
-            self._events[0].record()
-        else:
-            self._fwd_t0 = time.perf_counter()
+    def forward_span(self) -> ForwardSpan:
+        return ForwardSpan(self.device)
 
-    def end_forward(self) -> None:
-        if self._events:
-            self._events[1].record()
-            self._timed = True
-        else:
-            self._forward_s = time.perf_counter() - self._fwd_t0
-
-    def end_step(self, tokens: int) -> None:
+    def end_step(self, tokens: int, span: ForwardSpan) -> None:
         """Counts the step as a decode step; call after its sampled tokens reached the host."""
-        if self._timed:
-            start, end = self._events
-            end.synchronize()   # already past: the sampled tokens were read after it
-            self._forward_s = start.elapsed_time(end) / 1e3
-        self.forward_s += self._forward_s
+        self.forward_s += span.seconds()
         self.wall_s += time.perf_counter() - self._t0
         self.steps += 1
         self.tokens += tokens

@@ -7,6 +7,11 @@ import torch
 
 
 class KVCacheBase(ABC):
+    # True when a sequence's block table only grows in place between allocate() and free(), and
+    # allocate()/free() give it a new list: a copy kept on the device (engine/device_block_tables.py)
+    # then stays right by sending it only the new entries. Other caches send whole tables every step.
+    stable_block_tables = False
+
     def __init__(self, num_layers: int, num_kv_heads: int, head_dim: int, num_blocks: int, block_size: int,
                  max_model_len: int, dtype, device):
         self.block_size = block_size

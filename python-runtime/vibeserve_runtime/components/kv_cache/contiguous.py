@@ -9,6 +9,8 @@ from .base import KVCacheBase
 
 
 class ContiguousKVCache(KVCacheBase):
+    stable_block_tables = True   # allocate() and free() give a new list, nothing changes it in between
+
     def __init__(self, num_layers, num_kv_heads, head_dim, max_batch_size, block_size, max_model_len, dtype, device):
         per_seq = -(-max_model_len // block_size)
         super().__init__(num_layers, num_kv_heads, head_dim, max_batch_size * per_seq, block_size,

@@ -12,6 +12,8 @@ from .base import KVCacheBase
 
 
 class PagedKVCache(KVCacheBase):
+    stable_block_tables = True   # reserve() only appends; free() and allocate() give a new list
+
     def __init__(self, num_layers, num_kv_heads, head_dim, num_blocks, block_size, max_model_len, dtype, device,
                  prefix_caching: bool = True):
         super().__init__(num_layers, num_kv_heads, head_dim, num_blocks, block_size, max_model_len, dtype, device)
@@ -46,8 +48,9 @@ class PagedKVCache(KVCacheBase):
         # a sequence that wants prompt logprobs needs every prompt position computed
         if self.prefix_caching and seq.params.prompt_logprobs is None:
             prev = None
-            # at least the last token must be computed to get next-token logits
-            for i in range((len(seq) - 1) // bs):
+            # at least the last token must be computed to get next-token logits; tokens still in flight
+            # (async scheduling, a sequence preempted before they were read) cannot be looked up
+            for i in range(min(len(seq) - 1, len(seq.token_ids)) // bs):
                 toks = tuple(seq.token_ids[i * bs:(i + 1) * bs])
                 h = self._hash(prev, toks)
                 b = self.hash_to_block.get(h)
@@ -85,7 +88,10 @@ class PagedKVCache(KVCacheBase):
             return
         hashes = self.seq_hashes.setdefault(seq.request_id, [])
         bs = self.block_size
-        while (len(hashes) + 1) * bs <= seq.num_computed:
+        # async scheduling computes a token's K/V before the host has read the token: a block is
+        # published once its tokens are known too (the engine calls again when they are read)
+        known = min(seq.num_computed, len(seq.token_ids))
+        while (len(hashes) + 1) * bs <= known:
             i = len(hashes)
             toks = tuple(seq.token_ids[i * bs:(i + 1) * bs])
             h = self._hash(hashes[-1] if hashes else None, toks)

@@ -33,7 +33,10 @@ class SchedulerBase:
         return None
 
     def finish(self, seq) -> None:
-        self.running.remove(seq)
+        try:
+            self.running.remove(seq)
+        except ValueError:   # async scheduling: preempted while its last token was in flight, ended by that token
+            self.waiting.remove(seq)
         self.kv.free(seq)
 
     def preempt(self, seq) -> None:
@@ -74,10 +77,14 @@ class SchedulerBase:
             self.preempt(victims[-1])
         return True
 
+    def needs_step(self, seq) -> bool:
+        """A running sequence with something to compute: not one whose token in flight ends it."""
+        # status, not list membership: O(1) per sequence at large batch sizes
+        return seq.status is SeqStatus.RUNNING and not seq.finishes_in_flight(self.kv.max_model_len)
+
     def decode_batch(self) -> list:
         batch = []
         for seq in list(self.running):
-            # status, not list membership: O(1) per sequence at large batch sizes
-            if seq.status is SeqStatus.RUNNING and self.reserve_or_preempt(seq, len(seq)):
+            if self.needs_step(seq) and self.reserve_or_preempt(seq, len(seq)):
                 batch.append((seq, 1))
         return [(s, n) for s, n in batch if s.status is SeqStatus.RUNNING]

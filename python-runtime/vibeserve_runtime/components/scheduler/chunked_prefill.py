@@ -14,7 +14,7 @@ class ChunkedPrefillScheduler(SchedulerBase):
         batch = []
         # decodes first (one token each), then partially prefilled prompts, oldest first
         for seq in sorted(list(self.running), key=lambda s: s.num_uncomputed > 1):
-            if seq.status is not SeqStatus.RUNNING or budget <= 0:
+            if not self.needs_step(seq) or budget <= 0:
                 continue
             n = min(seq.num_uncomputed, self.chunk_size, budget)
             if self.reserve_or_preempt(seq, seq.num_computed + n):
