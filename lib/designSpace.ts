@@ -17,13 +17,28 @@ export interface ChoiceRequirements {
   min_devices?: number;
 }
 
+/** Bounds on one shape fact of the model (python-runtime/vibeserve_runtime/model_shape.py names them). */
+export interface ShapeBound {
+  min?: number;
+  max?: number;
+  multiple_of?: number;
+}
+
+/** The models a choice is known to work for: architectures, and bounds on shape facts. */
+export interface ServesDef {
+  arch?: string[];
+  shape?: Record<string, ShapeBound>;
+}
+
 export interface DimensionDef {
   description: string;
   searchable: boolean;
   appliesTo?: string[];
   /** The component whose share of the decode forward's device time the benchmark reports (decode_device_share_<name>). */
   profiledAs?: string;
-  choices: Record<string, { description: string; requires: ChoiceRequirements }>;
+  /** The bench figures <profiledBy>_<choice> predicting each choice on the measured workload (speculation_tokens_per_step). */
+  profiledBy?: string;
+  choices: Record<string, { description: string; requires: ChoiceRequirements; serves?: ServesDef }>;
   default: string;
 }
 
@@ -31,7 +46,8 @@ export interface ParamDef {
   type: 'int' | 'bool' | 'int[]';
   values: ParamValue[];
   default: ParamValue;
-  appliesWhen?: Record<string, string>;
+  /** dimension → the choice (or list of choices) under which the parameter matters */
+  appliesWhen?: Record<string, string | string[]>;
   /** A measured cost that larger values pay less often (the architect's profile moves use it). */
   amortizes?: 'decode_host_share';
   /** A measured wait that larger values shorten: requests waiting for a batch slot (admission moves). */
@@ -42,6 +58,8 @@ export interface ConstraintDef {
   id: string;
   if: Record<string, string>;
   then: Record<string, string[]>;
+  /** the values a parameter may take when the constraint's `if` holds (materialize refuses others) */
+  thenParams?: Record<string, ParamValue[]>;
   requiresParam?: string;
   /** the constraint holds only for these model architectures (e.g. MoE-specific rules) */
   onlyForArch?: string[];
@@ -68,6 +86,9 @@ export interface SpaceContext {
   hardware: HardwareTarget;
   /** Model architecture ("llama" | "gpt2" | "mixtral"); gates dimensions such as moe. */
   arch: string;
+  /** Shape facts of the model that the scenario states (modelShapeOf), read by choices' `serves`
+   * rules; a fact left out is not held against a choice (materialize checks the resolved model). */
+  model?: Record<string, number>;
   /** The tokenizer is fixed by the model/scenario, never searched. */
   tokenizer: string;
   /** dimension → allowed choices, from the scenario and from steering. */
@@ -119,6 +140,26 @@ export function hardwareBlocker(
   return null;
 }
 
+/** Why a choice is not known to work for the model (its `serves` rule), or null when it is. */
+export function modelBlocker(space: DesignSpace, dimension: string, choice: string, ctx: SpaceContext): string | null {
+  const serves = space.dimensions[dimension]?.choices[choice]?.serves;
+  if (!serves) return null;
+  if (serves.arch && !serves.arch.includes(ctx.arch)) {
+    return `${dimension}=${choice} serves ${serves.arch.join(', ')} models, not ${ctx.arch}`;
+  }
+  for (const [fact, bound] of Object.entries(serves.shape ?? {})) {
+    const v = ctx.model?.[fact];
+    if (v === undefined) continue;
+    if ((bound.min !== undefined && v < bound.min) || (bound.max !== undefined && v > bound.max)) {
+      return `${dimension}=${choice} serves ${fact} ${bound.min ?? ''}..${bound.max ?? ''}, the model has ${fact}=${v}`;
+    }
+    if (bound.multiple_of !== undefined && v % bound.multiple_of !== 0) {
+      return `${dimension}=${choice} needs ${fact} a multiple of ${bound.multiple_of}, the model has ${fact}=${v}`;
+    }
+  }
+  return null;
+}
+
 function dimensionApplies(def: DimensionDef, arch: string): boolean {
   return !def.appliesTo || def.appliesTo.includes(arch);
 }
@@ -138,14 +179,17 @@ export function offeredChoices(space: DesignSpace, dimension: string, ctx: Space
   if (!def.searchable || !dimensionApplies(def, ctx.arch)) return [def.default];
   const allowed = ctx.constraints?.[dimension];
   return Object.keys(def.choices).filter(
-    (c) => hardwareBlocker(space, dimension, c, ctx.hardware) === null && (!allowed || allowed.includes(c)),
+    (c) =>
+      hardwareBlocker(space, dimension, c, ctx.hardware) === null &&
+      modelBlocker(space, dimension, c, ctx) === null &&
+      (!allowed || allowed.includes(c)),
   );
 }
 
 /** Parameters that matter for these choices (others are dropped so they do not split design ids). */
 export function applicableParams(space: DesignSpace, choices: Choices): string[] {
   return Object.entries(space.params)
-    .filter(([, def]) => !def.appliesWhen || Object.entries(def.appliesWhen).every(([d, c]) => choices[d] === c))
+    .filter(([, def]) => !def.appliesWhen || Object.entries(def.appliesWhen).every(([d, c]) => [c].flat().includes(choices[d] ?? '')))
     .map(([name]) => name);
 }
 
@@ -169,6 +213,8 @@ export function validateDesign(
     }
     const blocker = hardwareBlocker(space, dim, choice, ctx.hardware);
     if (blocker) problems.push(blocker);
+    const unserved = dimensionApplies(def, ctx.arch) ? modelBlocker(space, dim, choice, ctx) : null;
+    if (unserved) problems.push(unserved);
     const allowed = ctx.constraints?.[dim];
     if (allowed && def.searchable && dimensionApplies(def, ctx.arch) && !allowed.includes(choice)) {
       problems.push(`${dim}=${choice} is excluded by the search constraints (allowed: ${allowed.join(', ')})`);
@@ -187,6 +233,11 @@ export function validateDesign(
     }
     if (c.requiresParam && params[c.requiresParam] === undefined) {
       problems.push(`constraint ${c.id}: parameter ${c.requiresParam} is required (${c.why})`);
+    }
+    for (const [k, allowed] of Object.entries(c.thenParams ?? {})) {
+      if (params[k] !== undefined && !allowed.some((v) => sameValue(v, params[k]))) {
+        problems.push(`constraint ${c.id}: parameter ${k} must be one of ${JSON.stringify(allowed)} (${c.why})`);
+      }
     }
   }
   for (const [name, value] of Object.entries(params)) {
@@ -383,6 +434,26 @@ export function regionKeys(space: DesignSpace, choices: Choices): string[] {
     }
   }
   return keys;
+}
+
+/**
+ * The shape facts a scenario's model config states (head_dim, head counts, MLP width), as
+ * model_shape.py derives them from a full config; a preset's or a checkpoint's own shape is not known
+ * here, and materialize checks those facts on the resolved model.
+ */
+export function modelShapeOf(model: { arch: string; config?: Record<string, unknown> | null }): Record<string, number> {
+  const c = model.config ?? {};
+  const num = (k: string): number | undefined => (typeof c[k] === 'number' && (c[k] as number) > 0 ? (c[k] as number) : undefined);
+  const gpt2 = model.arch === 'gpt2';
+  const hidden = gpt2 ? num('n_embd') : num('hidden_size');
+  const heads = gpt2 ? num('n_head') : num('num_attention_heads');
+  const facts: Record<string, number | undefined> = {
+    num_attention_heads: heads,
+    num_key_value_heads: gpt2 ? heads : num('num_key_value_heads'),
+    intermediate_size: gpt2 ? (num('n_inner') ?? (hidden ? 4 * hidden : undefined)) : num('intermediate_size'),
+    head_dim: num('head_dim') ?? (hidden && heads ? Math.floor(hidden / heads) : undefined),
+  };
+  return Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined)) as Record<string, number>;
 }
 
 /** The tokenizer a scenario implies: its own kind, else the model's (HF json) or byte-level for random weights. */

@@ -4,7 +4,7 @@ id. The id must equal the TypeScript one (test/scenarios/designSweep.test.ts che
 a table measured here answers the designs a search proposes.
 
 A context is a dict: {"hardware": {"kind", "device", "gpuCount", "computeCapability"?},
-"arch": str, "tokenizer": str, "constraints": {dimension: [choices]}}.
+"arch": str, "model": {shape fact: int}?, "tokenizer": str, "constraints": {dimension: [choices]}}.
 """
 from __future__ import annotations
 
@@ -42,9 +42,23 @@ def tokenizer_for(scenario: dict) -> str:
     return "byte" if not weights or weights == "random" else "hf_json"
 
 
+def model_shape_of(model: dict) -> dict[str, int]:
+    """lib/designSpace.ts modelShapeOf: the shape facts the scenario's model config states."""
+    c = model.get("config") or {}
+    num = lambda k: c[k] if isinstance(c.get(k), (int, float)) and not isinstance(c.get(k), bool) and c[k] > 0 else None
+    gpt2 = model["arch"] == "gpt2"
+    hidden = num("n_embd") if gpt2 else num("hidden_size")
+    heads = num("n_head") if gpt2 else num("num_attention_heads")
+    facts = {"num_attention_heads": heads,
+             "num_key_value_heads": heads if gpt2 else num("num_key_value_heads"),
+             "intermediate_size": (num("n_inner") or (4 * hidden if hidden else None)) if gpt2 else num("intermediate_size"),
+             "head_dim": num("head_dim") or (hidden // heads if hidden and heads else None)}
+    return {k: v for k, v in facts.items() if v is not None}
+
+
 def context_for(scenario: dict, hardware: dict) -> dict[str, Any]:
-    return {"hardware": hardware, "arch": scenario["model"]["arch"], "tokenizer": tokenizer_for(scenario),
-            "constraints": scenario.get("constraints") or {}}
+    return {"hardware": hardware, "arch": scenario["model"]["arch"], "model": model_shape_of(scenario["model"]),
+            "tokenizer": tokenizer_for(scenario), "constraints": scenario.get("constraints") or {}}
 
 
 def hardware_blocker(space: dict, dim: str, choice: str, hw: dict) -> str | None:
@@ -60,6 +74,24 @@ def hardware_blocker(space: dict, dim: str, choice: str, hw: dict) -> str | None
             return f"{dim}={choice} needs compute capability >= {req['min_compute_capability']}"
     if "min_devices" in req and hw.get("devices", hw["gpuCount"]) < req["min_devices"]:
         return f"{dim}={choice} needs {req['min_devices']} GPUs"
+    return None
+
+
+def model_blocker(space: dict, dim: str, choice: str, ctx: dict) -> str | None:
+    """lib/designSpace.ts modelBlocker: why a choice is not known to work for the model (`serves`)."""
+    serves = space["dimensions"].get(dim, {}).get("choices", {}).get(choice, {}).get("serves")
+    if not serves:
+        return None
+    if serves.get("arch") and ctx["arch"] not in serves["arch"]:
+        return f"{dim}={choice} serves {', '.join(serves['arch'])} models, not {ctx['arch']}"
+    for fact, bound in (serves.get("shape") or {}).items():
+        v = (ctx.get("model") or {}).get(fact)
+        if v is None:
+            continue
+        if ("min" in bound and v < bound["min"]) or ("max" in bound and v > bound["max"]):
+            return f"{dim}={choice} serves {fact} {bound.get('min', '')}..{bound.get('max', '')}, the model has {fact}={v}"
+        if "multiple_of" in bound and v % bound["multiple_of"]:
+            return f"{dim}={choice} needs {fact} a multiple of {bound['multiple_of']}, the model has {fact}={v}"
     return None
 
 
@@ -79,12 +111,14 @@ def offered_choices(space: dict, dim: str, ctx: dict) -> list[str]:
         return [d["default"]]
     allowed = (ctx.get("constraints") or {}).get(dim)
     return [c for c in d["choices"]
-            if hardware_blocker(space, dim, c, ctx["hardware"]) is None and (allowed is None or c in allowed)]
+            if hardware_blocker(space, dim, c, ctx["hardware"]) is None and model_blocker(space, dim, c, ctx) is None
+            and (allowed is None or c in allowed)]
 
 
 def applicable_params(space: dict, choices: dict) -> list[str]:
+    # appliesWhen: dimension -> the choice, or the list of choices, under which the param matters
     return [n for n, p in space["params"].items()
-            if all(choices.get(d) == c for d, c in (p.get("appliesWhen") or {}).items())]
+            if all(choices.get(d) in (c if isinstance(c, list) else [c]) for d, c in (p.get("appliesWhen") or {}).items())]
 
 
 def _constraint_applies(c: dict, arch: str) -> bool:
@@ -108,6 +142,9 @@ def validate_design(space: dict, choices: dict, params: dict, ctx: dict) -> list
         blocker = hardware_blocker(space, dim, choice, ctx["hardware"])
         if blocker:
             problems.append(blocker)
+        unserved = model_blocker(space, dim, choice, ctx) if _applies(d, ctx["arch"]) else None
+        if unserved:
+            problems.append(unserved)
         allowed = (ctx.get("constraints") or {}).get(dim)
         if allowed is not None and d["searchable"] and _applies(d, ctx["arch"]) and choice not in allowed:
             problems.append(f"{dim}={choice} is excluded by the search constraints")
@@ -120,6 +157,9 @@ def validate_design(space: dict, choices: dict, params: dict, ctx: dict) -> list
                 problems.append(f"constraint {c['id']}: {d} must be one of {', '.join(allowed)}")
         if c.get("requiresParam") and params.get(c["requiresParam"]) is None:
             problems.append(f"constraint {c['id']}: parameter {c['requiresParam']} is required")
+        for k, allowed in (c.get("thenParams") or {}).items():
+            if k in params and not any(_same(v, params[k]) for v in allowed):
+                problems.append(f"constraint {c['id']}: parameter {k} must be one of {json.dumps(allowed)}")
     for name, value in params.items():
         p = space["params"].get(name)
         if p is None:

@@ -44,7 +44,7 @@ from prepare_scenario import resolve_paths  # noqa: E402
 SLO_KEYS = ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms")
 EXIT_INFRASTRUCTURE = 1   # vibeserve_runtime/events.py
 MAX_INFRASTRUCTURE_ERRORS = 2
-_current_child: subprocess.Popen | None = None
+_children: set[subprocess.Popen] = set()   # verbs running now (several where a caller runs them in threads)
 
 
 def normalize_scenario(raw: dict) -> dict[str, Any]:
@@ -172,20 +172,20 @@ def verb_env() -> dict[str, str]:
 
 def run_verb(verb_args: list[str], log: Path, timeout: float) -> tuple[int | None, dict | None, dict | None]:
     """Runs `python -m vibeserve_runtime ...`: (exit code or None on timeout, result event, error event)."""
-    global _current_child
     env = verb_env()
     out_path = log.with_suffix(".events")
     with open(out_path, "w") as out, open(log, "w") as err:
         # Its own process group: the bench verb starts the candidate process, and a timeout ends both.
-        _current_child = subprocess.Popen([sys.executable, "-m", "vibeserve_runtime", *verb_args], cwd=REPO, env=env,
-                                          stdout=out, stderr=err, process_group=0)
+        child = subprocess.Popen([sys.executable, "-m", "vibeserve_runtime", *verb_args], cwd=REPO, env=env,
+                                 stdout=out, stderr=err, process_group=0)
+        _children.add(child)
         try:
-            rc: int | None = _current_child.wait(timeout=max(1.0, timeout))
+            rc: int | None = child.wait(timeout=max(1.0, timeout))
         except subprocess.TimeoutExpired:
-            _kill_group(_current_child)
+            _kill_group(child)
             rc = None
         finally:
-            _current_child = None
+            _children.discard(child)
     result = error = None
     for line in out_path.read_text(errors="replace").splitlines():
         try:
@@ -197,6 +197,12 @@ def run_verb(verb_args: list[str], log: Path, timeout: float) -> tuple[int | Non
         elif isinstance(ev, dict) and ev.get("event") == "error":
             error = ev
     return rc, result, error
+
+
+def kill_running_verbs() -> None:
+    """Ends every verb started by run_verb that is still running (a caller's SIGTERM)."""
+    for child in list(_children):
+        _kill_group(child)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -349,8 +355,7 @@ def main() -> int:
         tmp.replace(out_path)
 
     def on_term(signum, _frame):   # the caller's own time limit: leave the rows measured so far
-        if _current_child is not None:
-            _kill_group(_current_child)
+        kill_running_verbs()
         save()
         sys.exit(128 + signum)
 

@@ -86,3 +86,27 @@ def test_arch_scoped_constraint_binds_moe_models_only(tmp_path):
     rc, evs, _ = run_verb("materialize", "--spec", json.dumps(mixtral), "--out", str(tmp_path / "mixtral"))
     err = error_of(evs)
     assert rc == 3 and err["field"] == "components.moe" and "graphs-need-fused-moe" in err["message"]
+
+
+@pytest.mark.parametrize("model,components,served", [
+    ({"config": {"hidden_size": 768, "num_attention_heads": 8}}, {"attention": "triton_paged"}, True),      # head_dim 96
+    ({"config": {"hidden_size": 2048, "num_attention_heads": 8}}, {"attention": "triton_paged"}, True),     # 256
+    ({"config": {"hidden_size": 2560, "num_attention_heads": 8}}, {"attention": "triton_paged"}, False),    # 320
+    ({"config": {"num_attention_heads": 8, "num_key_value_heads": 2}}, {"tp": "2"}, True),
+    ({"config": {"num_attention_heads": 8, "num_key_value_heads": 1}}, {"tp": "2"}, False),                 # MQA
+    ({"preset": "smollm2-135m"}, {"tp": "2"}, False),                                                       # 9 heads
+    ({"arch": "mixtral", "preset": "tiny-mixtral"}, {"tp": "2"}, False),
+], ids=["paged-hd96", "paged-hd256", "paged-hd320", "tp2-gqa", "tp2-mqa", "tp2-9-heads", "tp2-mixtral"])
+def test_a_choice_is_refused_for_a_model_it_does_not_serve(tmp_path, model, components, served):
+    """design_space.json `serves`: the resolved model (preset + config overrides) is checked before
+    anything is built, naming the component field."""
+    spec = {**TINY_LLAMA, "model": {**TINY_LLAMA["model"], **model},
+            "components": {**TINY_LLAMA["components"], **components}, "device": "cuda"}
+    rc, evs, _ = run_verb("materialize", "--spec", json.dumps(spec), "--out", str(tmp_path / "s"))
+    if served:
+        assert rc == 0, evs
+        return
+    err = error_of(evs)
+    dim = next(iter(components))
+    assert rc == 3 and err["reason"] == "bad_spec" and err["field"] == f"components.{dim}", err
+    assert "serves" in err["message"] or "multiple of" in err["message"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .events import UsageError
+from .model_shape import model_config, model_shape, presets_without_torch, serves_problem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DESIGN_SPACE_PATH = PACKAGE_DIR / "design_space.json"
@@ -82,7 +83,7 @@ def normalize_spec(raw: dict[str, Any], base_dir: Path | None = None) -> dict[st
     if not m.get("preset") and not config and weights == "random":
         raise _bad("model.preset", "a random-weight model needs a preset or a config")
     if m.get("preset"):
-        PRESETS = _presets()
+        PRESETS = presets_without_torch()
         if m["preset"] not in PRESETS:
             raise _bad("model.preset", f"unknown preset {m['preset']!r}; known: {sorted(PRESETS)}")
     seed = m.get("seed", 0)
@@ -137,6 +138,7 @@ def normalize_spec(raw: dict[str, Any], base_dir: Path | None = None) -> dict[st
     if device not in DEVICES:
         raise _bad("device", f"got {device!r}; expected one of {list(DEVICES)}")
     _check_constraints(ds, components, device, model)
+    _check_param_constraints(ds, components, params)
 
     out = {"name": name, "model": model, "components": components, "params": params, "device": device}
     if raw.get("custom_components"):
@@ -158,15 +160,6 @@ def _validate_schema(spec: dict[str, Any]) -> None:
         raise _bad(field, e.message)
 
 
-def _presets() -> dict:
-    # presets.py alone, without importing the models package (and torch): materialize stays fast
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("_vibeserve_presets", PACKAGE_DIR / "models" / "presets.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.PRESETS
-
-
 def _check_constraints(ds: dict, components: dict[str, str], device: str, model: dict) -> None:
     for c in ds.get("constraints", []):
         if c.get("onlyForArch") and model.get("arch") not in c["onlyForArch"]:
@@ -176,12 +169,30 @@ def _check_constraints(ds: dict, components: dict[str, str], device: str, model:
                 if components.get(d) not in allowed:
                     raise _bad(f"components.{d}", f"constraint {c['id']}: must be one of {allowed} "
                                f"when {c['if']} ({c['why']})")
+    cfg = model_config(model)
+    shape = model_shape(cfg) if cfg else None
     for dim, choice in components.items():
-        req = ds["dimensions"][dim]["choices"].get(choice, {}).get("requires", {})
+        info = ds["dimensions"][dim]["choices"].get(choice, {})
+        req = info.get("requires", {})
         if req.get("device") and req["device"] != device:
             raise _bad(f"components.{dim}", f"{choice!r} requires device {req['device']!r}, stack device is {device!r}")
+        # a component offered only for the models it is known to work on (design_space.json `serves`)
+        problem = serves_problem(info["serves"], model["arch"], shape) if info.get("serves") else None
+        if problem:
+            raise _bad(f"components.{dim}", f"{dim}={choice!r} {problem}")
     if model["dtype"] != "float32" and device == "cpu" and model["dtype"] == "float16":
         raise _bad("model.dtype", "float16 is not supported on cpu; use float32 or bfloat16")
+
+
+def _check_param_constraints(ds: dict, components: dict[str, str], params: dict[str, Any]) -> None:
+    """A constraint's thenParams: the values its choices allow a param (speculation verifies on the
+    host before the next step, so it runs with neither async scheduling nor multi-step decode)."""
+    for c in ds.get("constraints", []):
+        if c.get("thenParams") and all(components.get(d) == v for d, v in c["if"].items()):
+            for k, allowed in c["thenParams"].items():
+                if params.get(k) not in allowed:
+                    raise _bad(f"params.{k}", f"constraint {c['id']}: must be one of {allowed} when {c['if']} "
+                               f"({c['why']}); got {params.get(k)!r}")
 
 
 def spec_hash(spec: dict[str, Any]) -> str:

@@ -19,6 +19,10 @@ const contexts: SpaceContext[] = [
   { hardware: h100, arch: 'mixtral', tokenizer: 'byte', constraints: { moe: ['loop', 'fused_triton'] } },
   { hardware: h100, arch: 'llama', tokenizer: 'hf_json', constraints: { linear: ['int8_weight_only', 'fp8'] } },
   { hardware: a100x2, arch: 'llama', tokenizer: 'byte', constraints: { execution: ['eager', 'torch_compile'] } },
+  // shape facts a scenario states: head_dim beyond the paged kernel's, no tensor parallelism for MoE or MQA
+  { hardware: h100, arch: 'llama', tokenizer: 'byte', constraints: {}, model: { head_dim: 320, num_attention_heads: 16 } },
+  { hardware: a100x2, arch: 'mixtral', tokenizer: 'byte', constraints: {}, model: { head_dim: 128 } },
+  { hardware: a100x2, arch: 'llama', tokenizer: 'byte', constraints: {}, model: { num_attention_heads: 32, num_key_value_heads: 1 } },
 ];
 
 const PYTHON = `

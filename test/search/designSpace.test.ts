@@ -7,6 +7,8 @@ import {
   hardwareBlocker,
   loadDesignSpace,
   makeDesign,
+  modelBlocker,
+  modelShapeOf,
   neighbors,
   offeredChoices,
   repairChoices,
@@ -59,6 +61,48 @@ describe('hardware filtering', () => {
 
   it('applies the search constraints', () => {
     expect(offeredChoices(space, 'execution', ctx(h100, 'llama', { execution: ['eager'] }))).toEqual(['eager']);
+  });
+});
+
+describe('model filtering (a choice offered only for the models it serves)', () => {
+  const withShape = (hardware: HardwareTarget, arch: string, config: Record<string, unknown>): SpaceContext => ({
+    ...ctx(hardware, arch),
+    model: modelShapeOf({ arch, config }),
+  });
+
+  it('offers the paged kernel for every head_dim from 8 to 256, and sdpa beyond', () => {
+    for (const headDim of [64, 80, 96, 112, 128, 256]) {
+      expect(offeredChoices(space, 'attention', withShape(h100, 'llama', { head_dim: headDim }))).toContain('triton_paged');
+    }
+    const wide = withShape(h100, 'llama', { hidden_size: 5120, num_attention_heads: 16 });   // head_dim 320
+    expect(offeredChoices(space, 'attention', wide)).toEqual(['sdpa']);
+    expect(defaultDesign(space, wide).choices.attention).toBe('sdpa');
+    const forced = { ...defaultDesign(space, wide).choices, attention: 'triton_paged' };
+    expect(validateDesign(space, forced, defaultDesign(space, wide).params, wide).join()).toMatch(/head_dim 8\.\.256, the model has head_dim=320/);
+  });
+
+  it('offers tensor parallelism only to the architectures and head counts it splits', () => {
+    expect(offeredChoices(space, 'tp', ctx(h100x2, 'mixtral'))).toEqual(['1']);
+    expect(modelBlocker(space, 'tp', '2', ctx(h100x2, 'mixtral'))).toMatch(/serves llama, gpt2 models, not mixtral/);
+    expect(offeredChoices(space, 'tp', withShape(h100x2, 'llama', { num_attention_heads: 9, num_key_value_heads: 3 }))).toEqual(['1']);
+    expect(offeredChoices(space, 'tp', withShape(h100x2, 'llama', { num_attention_heads: 32, num_key_value_heads: 1 }))).toEqual(['1']);
+    expect(offeredChoices(space, 'tp', withShape(h100x2, 'llama', { num_attention_heads: 32, num_key_value_heads: 8 }))).toEqual(['1', '2']);
+    expect(offeredChoices(space, 'tp', withShape(h100x2, 'gpt2', { n_embd: 768, n_head: 12 }))).toEqual(['1', '2']);
+  });
+
+  it('holds only the facts a scenario states against a choice', () => {
+    expect(modelShapeOf({ arch: 'llama', config: {} })).toEqual({});
+    expect(modelShapeOf({ arch: 'llama', config: { hidden_size: 3072, num_attention_heads: 32 } })).toEqual({
+      num_attention_heads: 32,
+      head_dim: 96,
+    });
+    expect(modelShapeOf({ arch: 'gpt2', config: { n_embd: 768, n_head: 12 } })).toEqual({
+      num_attention_heads: 12,
+      num_key_value_heads: 12,
+      intermediate_size: 3072,
+      head_dim: 64,
+    });
+    expect(offeredChoices(space, 'attention', withShape(h100, 'llama', {}))).toContain('triton_paged');
   });
 });
 

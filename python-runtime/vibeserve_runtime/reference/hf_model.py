@@ -38,7 +38,7 @@ def build_hf_model(hf_config: dict, hf_state_dict: dict, dtype=torch.float32, de
 class HFReference:
     def __init__(self, model_spec: dict, device: str = "cpu", stack_components: dict | None = None):
         """`stack_components`: the stack's choices, to calibrate on its precision (same_precision_rows);
-        None for no calibration."""
+        None for no calibration (a stated `check --tolerance`)."""
         if device == "cuda":   # an fp32 reference means fp32 matmuls, not TF32
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
@@ -48,17 +48,16 @@ class HFReference:
         self.name = f"transformers {__import__('transformers').__version__} {type(self.model).__name__} fp32 ({meta.get('source', '')})"
         self.vocab_size = cfg["vocab_size"]
         self.dtype = model_spec.get("dtype", "float32")
-        # Models whose tokens are routed to experts: a near-tie in the router flips under rounding.
-        self.routes_experts = bool(cfg.get("num_local_experts"))
         comps = stack_components or {}
         self.linear = comps.get("linear", "native")
         quantized = self.linear in ("int8_weight_only", "fp8")   # a builder's own format has no reference rounding
-        # Quantized weights, and routing near-ties that flip under half-precision rounding, move even
-        # a perfect stack; the per-expert loop builds its experts from `linear`, the fused kernel not.
-        self.calibrated = stack_components is not None and (quantized or (self.routes_experts and self.dtype != "float32"))
+        self.calibrated = stack_components is not None
         self._weight_format = self.linear if quantized else "native"
+        # the per-expert loop builds its experts from `linear`; the fused kernels keep them in the model dtype
         self._experts_quantized = quantized and comps.get("moe") == "loop"
-        self._state_dict = sd if self.calibrated else None   # only what same_precision_rows needs
+        # At fp32 with native weights the stack's precision is the reference's own: nothing to run.
+        self.rounds = self.calibrated and (self.dtype != "float32" or quantized)
+        self._state_dict = sd if self.rounds else None   # only what same_precision_rows needs
         self.max_positions = cfg.get("max_position_embeddings") or cfg.get("n_positions") or 2048
 
     def offload(self) -> None:
@@ -89,13 +88,20 @@ class HFReference:
         return self.logits(list(prompt) + list(tokens))[len(prompt) - 1:]
 
     @torch.inference_mode()
-    def same_precision_rows(self, prompts: list[list[int]], tokens: list[list[int]]) -> list[torch.Tensor]:
+    def same_precision_rows(self, prompts: list[list[int]], tokens: list[list[int]],
+                            ref_rows: list[torch.Tensor]) -> list[torch.Tensor]:
         """The logit rows of `logits_along` computed by transformers itself in the stack's dtype and
         weight format (reference/fake_quant.py): how far plain rounding and quantization move this
-        model from its fp32 answer, which calibrates the checker's bounds. Needs `calibrated`; runs once."""
+        model from its fp32 answer, which calibrates the checker's bounds. At the reference's own
+        precision that run is the reference: `ref_rows` (its rows along the same tokens) are returned.
+        Needs `calibrated`; runs once."""
         from .fake_quant import apply_linear_format
+        if not self.calibrated:
+            raise RuntimeError("same_precision_rows needs the stack's components (HFReference(stack_components=...))")
+        if not self.rounds:
+            return list(ref_rows)
         if self._state_dict is None:
-            raise RuntimeError("same_precision_rows needs a calibrated reference, and runs once")
+            raise RuntimeError("same_precision_rows runs once")
         model = build_hf_model(self.hf_config, self._state_dict, getattr(torch, self.dtype), self.device)
         self._state_dict = None
         apply_linear_format(model, self._weight_format, self._experts_quantized)

@@ -1,0 +1,50 @@
+"""bench/gpu/shape_matrix.py keeps working: --tiny shrinks its configs to CPU size and runs the same
+path (materialize, the check verb, a side-by-side bench) that the H100 run takes."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+GPU_BENCH = Path(__file__).resolve().parents[2] / "bench" / "gpu"
+SCRIPT = GPU_BENCH / "shape_matrix.py"
+
+
+def test_configs_span_the_shapes_the_matrix_is_about():
+    sys.path.insert(0, str(GPU_BENCH))
+    import shape_configs as shapes
+    facts = [shapes.describe(shapes.resolved_config(r, shapes.model_config(r))) for r in shapes.CONFIGS]
+    assert len(facts) >= 10
+    widths, head_dims = {f["hidden_size"] for f in facts}, {f["head_dim"] for f in facts}
+    assert min(widths) <= 512 and max(widths) >= 8192 and {64, 96, 128, 256} <= head_dims
+    assert {f["attention"] for f in facts} == {"MHA", "GQA", "MQA"}
+    assert {f["tied"] for f in facts} == {True, False} and any(f["qkv_bias"] for f in facts)
+    moe = [f for f in facts if f["experts"]]
+    assert min(f["experts"] for f in moe) == 8 and max(f["experts"] for f in moe) == 64
+    assert {1, 8} <= {f["top_k"] for f in moe}
+    assert {r["family"] for r in shapes.CONFIGS} == {"dense", "moe", "int8"}
+    for r in shapes.CONFIGS:   # the tiny shapes keep the kind of attention and of routing
+        big, small = (shapes.describe(shapes.resolved_config(x, shapes.model_config(x))) for x in (r, shapes.tiny(r)))
+        assert small["attention"] == big["attention"] and bool(small["experts"]) == bool(big["experts"])
+        assert small["hidden_size"] <= 64 and small["vocab_size"] == 512
+
+
+def test_tiny_rows_run_on_cpu(tmp_path):
+    out = tmp_path / "m.json"
+    p = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--tiny", "--only", "qwen2.5-0.5b,olmoe-1b-7b",
+                        "--work-dir", str(tmp_path / "work"), "--out", str(out), "--time-budget-s", "900"],
+                       capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 0, p.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["complete"] and "shape_matrix.py" in r["command"] and [row["name"] for row in r["rows"]] == ["qwen2.5-0.5b", "olmoe-1b-7b"]
+    for row in r["rows"]:
+        assert row["passed"], json.dumps(row, indent=1)[:3000]
+        for name in ("generic", "fastest"):
+            c = row["designs"][name]["check"]
+            assert c["status"] == "passed" and " check --stack " in c["command"] and c["wall_s"] > 0
+            assert c["logits"]["value"] <= c["logits"]["threshold"]
+        assert row["bench"]["status"] == "measured" and " bench --stack " in row["bench"]["command"]
+        assert " --with " in row["bench"]["command"] and row["bench"]["speedup_fastest_vs_generic"] > 0
+    moe = r["rows"][1]
+    assert moe["designs"]["fastest"]["design"]["choices"]["moe"] == "fused_tuned"
+    assert moe["designs"]["fastest"]["design"]["params"]["decode_steps"] == 8
+    assert moe["shape"]["experts"] == 8 and moe["shape"]["top_k"] == 4
