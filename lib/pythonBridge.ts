@@ -1,7 +1,6 @@
 // Runs `python -m vibeserve_runtime <verb>` as docs/boundary.md describes: its own process group,
-// a time limit, JSON-line events on stdout, exit codes mapped to retryable or not.
-// A candidate that hangs or crashes takes down only its own process group.
-import { spawn } from 'node:child_process';
+// a time limit (both lib/processSupervisor.ts), JSON-line events on stdout, exit codes mapped to
+// retryable or not. A candidate that hangs or crashes takes down only its own process group.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import path from 'node:path';
@@ -9,6 +8,8 @@ import { createInterface } from 'node:readline';
 import { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from './workflowSafe/failures.js';
 import { forgetGroup, recordGroup } from './orphanReaper.js';
 import { projectRoot, pythonExecutable } from './paths.js';
+import { secretFreeEnv, supervise, superviseSync } from './processSupervisor.js';
+import { verbResultProblem, type VerbResults } from './verbResults.js';
 
 export interface ProgressEvent {
   event: 'progress';
@@ -58,85 +59,57 @@ export interface RunOptions {
 
 const STDERR_TAIL_LINES = 20;
 
-/** Spawns a command in a new process group and reads its JSON-line events. Never throws for a
- * non-zero exit: the caller decides what an exit code means. */
+/** Runs a command under the process supervisor (its own process group, the time limit, the kill of
+ * the whole group) and reads its JSON-line events. Never throws for a non-zero exit: the caller
+ * decides what an exit code means. */
 export function runJsonLines<R = Record<string, unknown>>(command: string, args: string[], opts: RunOptions): Promise<ProcessOutcome<R>> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: opts.cwd ?? projectRoot,
-      env: opts.env ?? process.env,
-      detached: true, // own process group, so one kill reaches every process the verb started
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    if (child.pid !== undefined) opts.onGroup?.(child.pid);
-    let result: R | null = null;
-    let error: ErrorEvent | null = null;
-    let timedOut = false;
-    let aborted = false;
-    const stderrTail: string[] = [];
-    let killTimer: NodeJS.Timeout | undefined;
-
-    const killGroup = () => {
-      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-      signalGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => child.pid !== undefined && signalGroup(child.pid, 'SIGKILL'), opts.killGraceMs ?? 3000);
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, opts.timeoutMs);
-    const onAbort = () => {
-      aborted = true;
-      killGroup();
-    };
-    if (opts.signal?.aborted) onAbort();
-    else opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const event = parseEventLine(line);
-      if (!event) {
-        pushTail(stderrTail, line);
-        return;
-      }
-      if (event.event === 'result') {
-        const { event: _tag, ...payload } = event;
-        result = payload as R;
-      } else if (event.event === 'error') {
-        error = event as ErrorEvent;
-      }
-      opts.onEvent?.(event);
-    });
-    createInterface({ input: child.stderr! }).on('line', (line) => pushTail(stderrTail, line));
-
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${command}: ${e.message}`));
-    });
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      // The leader may exit before processes it forked; make sure none outlive the verb.
-      if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
-      opts.onGroup?.(null);
-      resolve({ exitCode, signal, result, error, timedOut, aborted, stderrTail, durationMs: Date.now() - started });
-    });
+  const proc = supervise(command, args, {
+    cwd: opts.cwd ?? projectRoot,
+    env: opts.env,
+    timeoutMs: opts.timeoutMs,
+    killGraceMs: opts.killGraceMs,
+    signal: opts.signal,
+    onGroup: opts.onGroup,
   });
+  const out = new VerbOutput<R>();
+  createInterface({ input: proc.child.stdout! }).on('line', (line) => {
+    const event = out.stdoutLine(line);
+    if (event) opts.onEvent?.(event);
+  });
+  createInterface({ input: proc.child.stderr! }).on('line', (line) => out.stderrLine(line));
+  return proc.done.then(
+    (exit) => ({ ...exit, result: out.result, error: out.error, stderrTail: out.stderrTail }),
+    (e: Error) => Promise.reject(new Error(`cannot start ${command}: ${e.message}`)),
+  );
 }
 
-function signalGroup(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    // the group is already gone
+/** What a verb's output says: its result, its error, and the last lines of everything else. */
+class VerbOutput<R> {
+  result: R | null = null;
+  error: ErrorEvent | null = null;
+  readonly stderrTail: string[] = [];
+
+  /** Takes a stdout line; returns it as an event, or null for a log line. */
+  stdoutLine(line: string): RuntimeEvent | null {
+    const event = parseEventLine(line);
+    if (!event) {
+      this.stderrLine(line);
+      return null;
+    }
+    if (event.event === 'result') {
+      const { event: _tag, ...payload } = event;
+      this.result = payload as R;
+    } else if (event.event === 'error') {
+      this.error = event as ErrorEvent;
+    }
+    return event;
   }
-}
 
-function pushTail(tail: string[], line: string): void {
-  if (!line.trim()) return;
-  tail.push(line);
-  if (tail.length > STDERR_TAIL_LINES) tail.shift();
+  stderrLine(line: string): void {
+    if (!line.trim()) return;
+    this.stderrTail.push(line);
+    if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+  }
 }
 
 export function parseEventLine(line: string): RuntimeEvent | null {
@@ -151,19 +124,30 @@ export function parseEventLine(line: string): RuntimeEvent | null {
   return null;
 }
 
-/** Variables that hold credentials: never handed to runtime verbs, which run candidate code. */
-const SECRET_VARIABLE = /(API_?KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL|TLS_KEY)/i;
-
 /** Environment for a runtime verb: the runtime package importable even without `pip install -e`,
  *  and no credentials (an LLM or Temporal key must never reach candidate code or its logs). */
 export function runtimeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const pyPath = [path.join(projectRoot, 'python-runtime'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SECRET_VARIABLE.test(name)));
-  return { ...base, PYTHONPATH: pyPath, PYTHONUNBUFFERED: '1', ...extra };
+  return secretFreeEnv({ PYTHONPATH: pyPath, PYTHONUNBUFFERED: '1', ...extra });
 }
 
 export function runVerb<R = Record<string, unknown>>(verb: string, args: string[], opts: RunOptions): Promise<ProcessOutcome<R>> {
   return runJsonLines<R>(pythonExecutable(), ['-m', 'vibeserve_runtime', verb, ...args], { ...opts, env: opts.env ?? runtimeEnv() });
+}
+
+/** A quick trusted verb for a synchronous caller (the export's pinned versions, the builder's
+ * protected list): its result, checked against the verb's shape, or an error naming the verb. Only
+ * for verbs that start no processes of their own (see superviseSync). */
+export function runVerbSync<V extends keyof VerbResults>(verb: V, args: string[], opts: { timeoutMs: number; python?: string }): VerbResults[V] {
+  const run = superviseSync(opts.python ?? pythonExecutable(), ['-m', 'vibeserve_runtime', verb, ...args], { cwd: projectRoot, env: runtimeEnv(), timeoutMs: opts.timeoutMs });
+  if (run.error) throw new Error(`cannot start ${opts.python ?? pythonExecutable()}: ${run.error.message}`);
+  const out = new VerbOutput<VerbResults[V]>();
+  for (const line of run.stdout.split('\n')) out.stdoutLine(line);
+  for (const line of run.stderr.split('\n')) out.stderrLine(line);
+  const outcome = { exitCode: run.status, signal: run.signal, result: out.result, error: out.error, timedOut: run.timedOut, aborted: false, stderrTail: out.stderrTail, durationMs: 0 };
+  const c = classifyOutcome(verb, outcome, opts.timeoutMs);
+  if (c.kind === 'ok') return out.result!;
+  throw new Error(c.kind === 'infrastructure' ? c.message : `${verb}: ${c.kind === 'cancelled' ? 'cancelled' : c.message}`);
 }
 
 /** How an outcome is to be treated (docs/boundary.md, exit codes). */
@@ -181,8 +165,10 @@ export function classifyOutcome(verb: string, o: ProcessOutcome<unknown>, timeou
   }
   const last = o.error?.message ?? o.stderrTail.at(-1) ?? 'no output';
   if (o.exitCode === 0) {
-    if (o.result !== null) return { kind: 'ok' };
-    return { kind: 'infrastructure', message: `${verb} exited 0 without a result event (${last})` };
+    if (o.result === null) return { kind: 'infrastructure', message: `${verb} exited 0 without a result event (${last})` };
+    // A result in a shape this side does not know is a bug or a version skew, not the candidate's.
+    const malformed = verbResultProblem(verb, o.result);
+    return malformed ? { kind: 'infrastructure', message: malformed } : { kind: 'ok' };
   }
   if (o.exitCode === 2) return { kind: 'candidate', reason: o.error?.reason ?? 'candidate_error', message: last };
   if (o.exitCode === 3) return { kind: 'usage', reason: o.error?.reason ?? 'usage', message: last };

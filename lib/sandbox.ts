@@ -3,11 +3,13 @@
 // namespace holds only a downed loopback), its own PID namespace (it cannot signal the workers),
 // an unprivileged user, and a mount namespace in which every world-writable directory is
 // read-only, so it can write nowhere but its workspace. The environment is rebuilt from an allow
-// list, so secrets such as LLM API keys never reach the candidate.
-import { spawn, spawnSync } from 'node:child_process';
+// list, so secrets such as LLM API keys never reach the candidate. The process group, the time
+// limit and the kill of the group are lib/processSupervisor.ts's.
+import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { supervise } from './processSupervisor.js';
 
 export const SANDBOX_UID = 65534; // nobody
 export const SANDBOX_GID = 65534;
@@ -15,7 +17,8 @@ export const SANDBOX_GID = 65534;
 /** Directories any user may write to; inside the sandbox they are remounted read-only. */
 const WORLD_WRITABLE = ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', '/dev/mqueue'];
 
-/** Variables a candidate may inherit; everything else (keys, tokens, credentials) is dropped. */
+/** Variables a candidate may inherit; everything else (keys, tokens, credentials) is dropped. An
+ * allow list, stricter than the deny list of processSupervisor's secretFreeEnv: this is candidate code. */
 const ENV_ALLOW = ['PATH', 'LANG', 'LC_ALL', 'TZ', 'CUDA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES', 'TRITON_INTERPRET', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'VIBESERVE_PYTHON'];
 
 export type Protection = 'process_group' | 'time_limit' | 'memory_limit' | 'no_network' | 'pid_namespace' | 'unprivileged_user' | 'read_only_outside_workspace' | 'clean_environment';
@@ -156,7 +159,7 @@ function pythonPrefixOf(command: string): string | null {
 
 const prefixCache = new Map<string, string | null>();
 
-export function runSandboxed(opts: SandboxOptions): Promise<SandboxResult> {
+export async function runSandboxed(opts: SandboxOptions): Promise<SandboxResult> {
   const workspace = realpathSync(path.resolve(opts.workspace));
   const readOnly = (opts.readOnly ?? []).filter((p) => existsSync(path.resolve(workspace, p)));
   const protections: Protection[] = ['process_group', 'time_limit', 'clean_environment'];
@@ -192,50 +195,21 @@ export function runSandboxed(opts: SandboxOptions): Promise<SandboxResult> {
     [command, ...args] = inner as [string, ...string[]];
   }
 
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: opts.cwd ?? workspace, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    if (child.pid !== undefined) opts.onGroup?.(child.pid);
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    let aborted = false;
-    const killGroup = (sig: NodeJS.Signals) => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, sig);
-      } catch {
-        // already gone
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup('SIGKILL');
-    }, opts.timeoutMs);
-    const onAbort = () => {
-      aborted = true;
-      killGroup('SIGKILL');
-    };
-    if (opts.signal?.aborted) onAbort();
-    else opts.signal?.addEventListener('abort', onAbort, { once: true });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      stdout = (stdout + line + '\n').slice(-200_000);
-      opts.onStdoutLine?.(line);
-    });
-    child.stderr!.on('data', (c) => (stderr = (stderr + c).slice(-50_000)));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      opts.onGroup?.(null);
-      reject(new Error(`cannot start the sandbox (${command}): ${e.message}`));
-    });
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      killGroup('SIGKILL');
-      opts.onGroup?.(null);
-      resolve({ exitCode, signal, timedOut, aborted, stdout, stderr, durationMs: Date.now() - started, protections });
-    });
+  // No grace before SIGKILL: a candidate gets no chance to handle the signal.
+  const proc = supervise(command, args, { cwd: opts.cwd ?? workspace, env, timeoutMs: opts.timeoutMs, killGraceMs: 0, signal: opts.signal, onGroup: opts.onGroup });
+  let stdout = '';
+  let stderr = '';
+  createInterface({ input: proc.child.stdout! }).on('line', (line) => {
+    stdout = (stdout + line + '\n').slice(-200_000);
+    opts.onStdoutLine?.(line);
   });
+  proc.child.stderr!.on('data', (c) => (stderr = (stderr + c).slice(-50_000)));
+  try {
+    const exit = await proc.done;
+    return { ...exit, stdout, stderr, protections };
+  } catch (e) {
+    throw new Error(`cannot start the sandbox (${command}): ${(e as Error).message}`);
+  }
 }
 
 export interface SandboxedVerbOutcome {

@@ -1,5 +1,5 @@
 // `vibeserve down`: stop what `vibeserve up` started, and nothing else.
-import { killGroup, waitForExit } from '../../lib/devServer.js';
+import { signalGroup, waitForExit } from '../../lib/processSupervisor.js';
 import { clearUpState, isOurs, readUpState, type StartedProcess } from '../../lib/localStack.js';
 import { parse } from '../args.js';
 import type { Command } from '../command.js';
@@ -24,9 +24,9 @@ export const down: Command = {
       ['Temporal dev server', state.server],
     ] as Array<[string, StartedProcess | null]>) {
       if (!isOurs(p)) continue;
-      killGroup(p.pid, 'SIGTERM');
+      signalGroup(p.pid, 'SIGTERM');
       const graceful = await waitForExit(p.pid, 75_000);
-      if (!graceful) killGroup(p.pid, 'SIGKILL');
+      if (!graceful) signalGroup(p.pid, 'SIGKILL');
       console.log(`stopped ${label} (pid ${p.pid}${graceful ? '' : ', killed after the grace time'})`);
     }
     clearUpState();

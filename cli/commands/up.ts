@@ -1,10 +1,10 @@
 // `vibeserve up`: start (or reuse) the Temporal dev server, the control worker and a runtime
 // worker for this host's hardware, in the background.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { isTemporalUp, startDevServer } from '../../lib/devServer.js';
 import { isOurs, readUpState, writeUpState, type StartedProcess, type UpState } from '../../lib/localStack.js';
 import { logsDir, projectRoot, vibeserveHome } from '../../lib/paths.js';
+import { supervise } from '../../lib/processSupervisor.js';
 import { DEFAULT_ADDRESS, temporalTarget } from '../../lib/temporalConnection.js';
 import { linesSince, openWorkerLog } from '../../lib/workerLog.js';
 import { parse } from '../args.js';
@@ -74,8 +74,9 @@ async function startWorker(name: 'controlWorker' | 'runtimeWorker', env: NodeJS.
   const log = path.join(logsDir(), `${name}.log`);
   const { fd, offset } = openWorkerLog(log, name);
   const script = path.join(projectRoot, 'workers', `${name}.ts`);
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: projectRoot, env, detached: true, stdio: ['ignore', fd, fd] });
-  child.unref();
+  // A daemon that outlives this command. Workers need the credentials (LLM keys, Temporal TLS or
+  // API keys), so they get the full environment; they hand none to the verbs they run.
+  const { child } = supervise(process.execPath, ['--import', 'tsx', script], { cwd: projectRoot, env, background: true, stdio: ['ignore', fd, fd] });
   const deadline = Date.now() + 180_000; // the first start bundles the workflow code
   while (Date.now() < deadline) {
     const text = linesSince(log, offset).join('\n');

@@ -8,6 +8,7 @@ import { canonicalJson } from '../designSpace.js';
 import { assertValidStackSpec, type StackSpec } from '../stackSchema.js';
 import { classifyOutcome, runJsonLines, runtimeEnv, type RuntimeEvent } from '../pythonBridge.js';
 import { pythonExecutable } from '../paths.js';
+import type { MaterializeResult } from '../verbResults.js';
 import { createHash } from 'node:crypto';
 
 /** The device a scenario's stacks run on: the worker's when known, else what the scenario names. */
@@ -95,7 +96,7 @@ export async function buildFromTemplate(input: TemplateBuildInput): Promise<Temp
   const specPath = path.join(path.dirname(outDir), 'stack.spec.json');
   writeFileSync(specPath, JSON.stringify(spec, null, 2));
   const timeoutMs = input.timeoutMs ?? 120_000;
-  const outcome = await runJsonLines<{ stack_dir: string; spec_hash: string; files?: number }>(
+  const outcome = await runJsonLines<MaterializeResult>(
     input.python ?? pythonExecutable(),
     ['-m', 'vibeserve_runtime', 'materialize', '--spec', specPath, '--out', outDir],
     { timeoutMs, env: runtimeEnv(), signal: input.signal, onEvent: input.onEvent },
@@ -104,8 +105,9 @@ export async function buildFromTemplate(input: TemplateBuildInput): Promise<Temp
   switch (c.kind) {
     case 'ok':
       return {
-        stackDir: outcome.result!.stack_dir ?? outDir,
-        specHash: outcome.result!.spec_hash ?? specHashOf(spec),
+        // classifyOutcome checked the result's fields (lib/verbResults.ts)
+        stackDir: outcome.result!.stack_dir,
+        specHash: outcome.result!.spec_hash,
         specPath,
         files: outcome.result!.files,
       };

@@ -3,26 +3,24 @@
 // which are hash-checked against the installed runtime. Anything that changes them, or writes
 // outside the stack, is an integrity violation.
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot, pythonExecutable } from '../paths.js';
-import { runtimeEnv } from '../pythonBridge.js';
+import { projectRoot } from '../paths.js';
+import { runVerbSync } from '../pythonBridge.js';
 
 export const INSTALLED_RUNTIME = path.join(projectRoot, 'python-runtime', 'vibeserve_runtime');
 
 /** Files of the stack directory itself that only the design may decide. */
 const STACK_LEVEL_PROTECTED = ['stack.json', 'MANIFEST.json', 'serve.sh'];
 
-/** The runtime's list of protected entries (checker/integrity.py is the authority). */
+/** The runtime's list of protected entries (checker/integrity.py is the authority, read through
+ * the `protected` verb). */
 export function protectedRuntimeEntries(): string[] {
-  const out = spawnSync(pythonExecutable(), ['-c', 'import json; from vibeserve_runtime.checker.integrity import PROTECTED; print(json.dumps(list(PROTECTED)))'], {
-    encoding: 'utf8',
-    env: runtimeEnv(),
-    timeout: 60_000,
-  });
-  if (out.status !== 0) throw new Error(`cannot read the protected list from the runtime: ${(out.stderr || out.error?.message || '').trim().slice(-300)}`);
-  return JSON.parse(out.stdout.trim().split('\n').at(-1)!) as string[];
+  try {
+    return runVerbSync('protected', [], { timeoutMs: 60_000 }).entries;
+  } catch (err) {
+    throw new Error(`cannot read the protected list from the runtime: ${(err as Error).message}`);
+  }
 }
 
 function walkFiles(root: string, rel = ''): string[] {

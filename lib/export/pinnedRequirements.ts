@@ -1,10 +1,10 @@
 // requirements.txt for an exported stack: the runtime's dependencies (python-runtime/pyproject.toml)
 // pinned to the versions installed in the project's Python, i.e. the versions the stack was
 // checked and benchmarked with. torch and triton come with the base image and are pinned there.
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { projectRoot, pythonExecutable } from "../paths.js";
+import { runVerbSync } from "../pythonBridge.js";
 
 export const PROVIDED_BY_BASE_IMAGE = new Set(["torch", "triton"]);
 
@@ -30,15 +30,12 @@ const distName = (req: string) => /^[A-Za-z0-9_.\-]+/.exec(req)![0];
 export function pinRequirements(python = pythonExecutable()): PinnedRequirements {
   const deps = runtimeDependencies();
   const names = [...deps.map(distName), "torch"];
-  const script =
-    "import json, sys, importlib.metadata as md\n" +
-    "out = {}\n" +
-    "for n in sys.argv[1:]:\n" +
-    "    try: out[n] = md.version(n)\n" +
-    "    except md.PackageNotFoundError: out[n] = None\n" +
-    "print(json.dumps(out))";
-  const run = spawnSync(python, ["-c", script, ...names], { encoding: "utf8", timeout: 30_000 });
-  const versions: Record<string, string | null> = run.status === 0 ? JSON.parse(run.stdout) : {};
+  let versions: Record<string, string | null> = {};
+  try {
+    versions = runVerbSync("versions", names, { timeoutMs: 30_000, python }).versions;
+  } catch {
+    // A Python that cannot answer leaves every requirement unpinned, as `unpinned` reports.
+  }
   const lines: string[] = [];
   const unpinned: string[] = [];
   for (const req of deps) {

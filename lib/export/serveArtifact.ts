@@ -2,12 +2,13 @@
 // OpenAI-compatible server through `python -m vibeserve_runtime serve` (docs/boundary.md) and
 // resolves once it prints its ready event. The stack's own runtime copy comes first on PYTHONPATH,
 // as in the container image, so what runs locally is what was verified.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { projectRoot, pythonExecutable } from "../paths.js";
+import { secretFreeEnv, supervise, type ProcessExit } from "../processSupervisor.js";
 
 export interface ServeOptions {
   host?: string;
@@ -43,14 +44,19 @@ export async function serveArtifact(artifactDir: string, opts: ServeOptions = {}
   const python = opts.python ?? pythonExecutable();
   const args = ["-m", "vibeserve_runtime", "serve", "--stack", stackDir, "--host", opts.host ?? "127.0.0.1", "--port", String(opts.port ?? 8000)];
   if (opts.device) args.push("--device", opts.device);
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: "1" };
   // A stack without its own runtime copy runs on the project's runtime (python-runtime/).
   const ownRuntime = existsSync(path.join(stackDir, "vibeserve_runtime")) ? stackDir : null;
-  env.PYTHONPATH = [ownRuntime, path.join(projectRoot, "python-runtime"), env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-  // The key travels in the environment, never on the command line where `ps` would show it.
-  if (opts.apiKey) env.VIBESERVE_API_KEY = opts.apiKey;
+  // No credentials of this process reach the server; its own key is handed on on purpose, in the
+  // environment, never on the command line where `ps` would show it.
+  const env = secretFreeEnv({
+    PYTHONUNBUFFERED: "1",
+    PYTHONPATH: [ownRuntime, path.join(projectRoot, "python-runtime"), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+    ...(opts.apiKey ? { VIBESERVE_API_KEY: opts.apiKey } : {}),
+  });
 
-  const child = spawn(python, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  // Its own process group (uvicorn workers included), SIGKILL 10 s after a stop signal.
+  const proc = supervise(python, args, { env, killGraceMs: 10_000 });
+  const child = proc.child;
   const log = opts.onLog ?? ((line: string) => process.stderr.write(line + "\n"));
   const stderrTail: string[] = [];
   createInterface({ input: child.stderr! }).on("line", (line) => {
@@ -59,27 +65,9 @@ export async function serveArtifact(artifactDir: string, opts: ServeOptions = {}
     log(line);
   });
   // Shell convention: a process ended by signal N exits with 128 + N (SIGTERM → 143).
-  const exited = new Promise<number>((resolve) => child.on("exit", (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0))));
-  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
-    if (child.exitCode === null && child.signalCode === null && child.pid) {
-      try {
-        process.kill(-child.pid, signal); // the whole group: uvicorn workers included
-      } catch {
-        /* already gone */
-      }
-      const killer = setTimeout(() => {
-        try {
-          if (child.pid) process.kill(-child.pid, "SIGKILL");
-        } catch {
-          /* exited meanwhile */
-        }
-      }, 10_000);
-      const code = await exited;
-      clearTimeout(killer);
-      return code;
-    }
-    return exited;
-  };
+  const shellCode = (e: ProcessExit) => e.exitCode ?? 128 + (e.signal ? os.constants.signals[e.signal] : 0);
+  const exited = proc.done.then(shellCode, () => 127); // 127: could not start (the ready promise says why)
+  const stop = (signal: NodeJS.Signals = "SIGTERM") => proc.stop(signal).then(shellCode, () => 127);
 
   return new Promise((resolve, reject) => {
     let errorEvent: { reason?: string; message?: string } | null = null;
@@ -101,14 +89,16 @@ export async function serveArtifact(artifactDir: string, opts: ServeOptions = {}
       } else if (ev?.event === "error") errorEvent = ev;
       else if (ev?.event === "log" && ev.message) log(String(ev.message));
     });
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${python}: ${err.message} (set VIBESERVE_PYTHON or run the project's set-up step)`));
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      const why = errorEvent?.message ?? (stderrTail.slice(-5).join("\n") || "no output");
-      reject(new Error(`the server exited with code ${code} before it was ready: ${why}`));
-    });
+    proc.done.then(
+      (exit) => {
+        clearTimeout(timer);
+        const why = errorEvent?.message ?? (stderrTail.slice(-5).join("\n") || "no output");
+        reject(new Error(`the server exited with code ${shellCode(exit)} before it was ready: ${why}`));
+      },
+      (err: Error) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot start ${python}: ${err.message} (set VIBESERVE_PYTHON or run the project's set-up step)`));
+      },
+    );
   });
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot, pythonExecutable } from '../../lib/paths.js';
 import { classifyOutcome, parseEventLine, runJsonLines, runtimeEnv, runVerb, type RuntimeEvent } from '../../lib/pythonBridge.js';
-import { isAlive, waitForExit } from '../../lib/devServer.js';
+import { isAlive, waitForExit } from '../../lib/processSupervisor.js';
 
 const fixture = path.join(projectRoot, 'test', 'fixtures', 'python', 'jsonl_verb.py');
 const run = (mode: string, timeoutMs = 20_000, signal?: AbortSignal) => {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SearchSummary } from '../../lib/searchTypes.js';
 import { leaderboardQuery, progressQuery } from '../../workflows/messages.js';
-import { readSearchJson, startTestSearch, suite, useWorkers, tinyScenario } from './harness.js';
+import { readSearchJson, recordHistories, startTestSearch, suite, useWorkers, tinyScenario } from './harness.js';
 
 const s = suite('can');
 const stack = useWorkers(s);
@@ -29,5 +29,7 @@ describe('continue-as-new', () => {
     const results = readSearchJson(s, workflowId);
     expect([...results.leaderboard, ...results.rejected].map((c) => c.candidateId).sort()).toEqual(['r1-c0', 'r2-c0']);
     expect(results.rounds.map((r) => r.round)).toEqual([1, 2]);
+    // replay fixtures of every run, the first ending in continue-as-new (replay.test.ts)
+    await recordHistories(stack.client, workflowId);
   });
 });

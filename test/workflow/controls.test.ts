@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { SearchSummary } from '../../lib/searchTypes.js';
 import { progressQuery } from '../../workflows/messages.js';
 import { vibeserve } from './cli.js';
-import { readSearchJson, startTestSearch, suite, useWorkers, tinyScenario, waitFor } from './harness.js';
+import { readSearchJson, recordHistories, startTestSearch, suite, useWorkers, tinyScenario, waitFor } from './harness.js';
 
 const s = suite('controls');
 const stack = useWorkers(s);
@@ -69,6 +69,8 @@ describe('steering a running search', () => {
     const late = await vibeserve(['pause', workflowId], s.env);
     expect(late.code).toBe(1);
     expect(late.stderr.trim()).toBe(`vibeserve pause: search ${workflowId} is completed, not running`);
+    // a replay fixture with a pause, a steer, a resume and a stop in it (replay.test.ts)
+    await recordHistories(stack.client, workflowId);
   });
 });
 

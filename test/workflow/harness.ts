@@ -178,6 +178,23 @@ export function readSearchJson(s: Suite, searchId: string): {
   return JSON.parse(readFileSync(path.join(s.home, 'artifacts', searchId, 'search.json'), 'utf8'));
 }
 
+/**
+ * With VIBESERVE_RECORD_HISTORIES=1, writes a finished workflow's history as a replay fixture
+ * (replay.test.ts, protobuf JSON): <workflowId>.json, or <workflowId>~run<N>.json for run N (from 0)
+ * of a workflow that continued as new, since each run replays on its own history.
+ */
+export async function recordHistories(client: Client, workflowId: string): Promise<void> {
+  if (!process.env.VIBESERVE_RECORD_HISTORIES) return;
+  const runs: Array<{ runId: string; startTime: Date }> = [];
+  for await (const w of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs.push(w);
+  runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+  for (const [i, run] of runs.entries()) {
+    const history = await client.workflow.getHandle(workflowId, run.runId).fetchHistory();
+    const name = runs.length === 1 ? workflowId : `${workflowId}~run${i}`;
+    writeFileSync(path.join(projectRoot, 'test', 'fixtures', 'histories', `${name}.json`), JSON.stringify(history, null, 1));
+  }
+}
+
 /** A control and a runtime worker plus a connected client for every test of a file, stopped after it. */
 export function useWorkers(s: Suite): { readonly client: Client } {
   const workers: WorkerProcess[] = [];

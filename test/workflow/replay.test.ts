@@ -1,5 +1,8 @@
 // Determinism guard: histories recorded from real runs (test/fixtures/histories/) must replay
-// against the current workflow code. Files are named <workflowId>.json (replay needs the id). A change that breaks running searches fails here.
+// against the current workflow code. Files are named <workflowId>.json, or <workflowId>~run<N>.json
+// for the runs of a search that continued as new (replay needs the id). A change that breaks
+// running searches fails here. Fixtures are recorded with VIBESERVE_RECORD_HISTORIES=1 by the
+// suite that ran them (harness.ts recordHistories).
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
@@ -10,10 +13,12 @@ import { workflowBundlePath } from './harness.js';
 
 const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+const workflowIdOf = (file: string) => file.replace(/(~run\d+)?\.json$/, '');
+const eventsOf = (file: string): HistoryJson['events'] => JSON.parse(readFileSync(path.join(dir, file), 'utf8')).events;
 
 describe('replay of recorded histories', () => {
   it('has recorded histories of both workflows', () => {
-    const types = files.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')).events[0].workflowExecutionStartedEventAttributes.workflowType.name);
+    const types = files.map((f) => eventsOf(f)[0]!.workflowExecutionStartedEventAttributes!.workflowType.name);
     expect(types).toEqual(expect.arrayContaining(['searchWorkflow', 'candidateWorkflow']));
   });
 
@@ -21,7 +26,7 @@ describe('replay of recorded histories', () => {
     // vibeserve-wf-rejected-a ended done (recorded before the patch, never to be re-recorded);
     // -b ended failed, behind the patch's marker (allRejected.test.ts records it).
     const ending = (workflowId: string) => {
-      const events: HistoryJson['events'] = JSON.parse(readFileSync(path.join(dir, `${workflowId}.json`), 'utf8')).events;
+      const events = eventsOf(`${workflowId}.json`);
       const patches = events.flatMap((e) => (e.markerRecordedEventAttributes ? [decode<{ id: string }>(e.markerRecordedEventAttributes.details['patch-data'].payloads[0].data).id] : []));
       const statuses = events.flatMap((e) => {
         const status = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes.indexedFields.VibeServeStatus;
@@ -33,10 +38,19 @@ describe('replay of recorded histories', () => {
     expect(ending('vibeserve-wf-rejected-b')).toEqual({ patches: ['final-remeasure', 'all-rejected-fails'], status: 'failed' });
   });
 
+  it('has histories of a long-running search: steered, paused and resumed, continued as new', () => {
+    const updates = new Set(files.flatMap((f) => eventsOf(f).flatMap((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest.input.name ?? [])));
+    expect([...updates]).toEqual(expect.arrayContaining(['pause', 'steer', 'resume', 'stop']));
+    const runs = files.filter((f) => /~run\d+\.json$/.test(f));
+    // the run that continued as new, and a run that started from one
+    expect(runs.some((f) => eventsOf(f).at(-1)?.workflowExecutionContinuedAsNewEventAttributes)).toBe(true);
+    expect(runs.some((f) => eventsOf(f)[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId)).toBe(true);
+  });
+
   it('replays every recorded history without nondeterminism', async () => {
     // Fixtures are protobufjs toJSON() output (what JSON.stringify of a fetched history gives);
     // fromObject is its exact inverse.
-    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))) }));
+    const histories = files.map((f) => ({ workflowId: workflowIdOf(f), history: temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))) }));
     const bundle = await workflowBundlePath();
     let replayed = 0;
     for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: bundle } }, histories)) {
@@ -47,9 +61,12 @@ describe('replay of recorded histories', () => {
   });
 });
 
-/** The parts of a fixture (protobuf JSON) the patch test reads. */
+/** The parts of a fixture (protobuf JSON) these tests read. */
 interface HistoryJson {
   events: Array<{
+    workflowExecutionStartedEventAttributes?: { workflowType: { name: string }; continuedExecutionRunId?: string };
+    workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest: { input: { name: string } } };
+    workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId: string };
     markerRecordedEventAttributes?: { details: Record<string, { payloads: Array<{ data: string }> }> };
     upsertWorkflowSearchAttributesEventAttributes?: { searchAttributes: { indexedFields: Record<string, { data: string }> } };
   }>;

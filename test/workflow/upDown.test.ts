@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, isAlive, isTemporalUp } from '../../lib/devServer.js';
+import { freePort, isTemporalUp } from '../../lib/devServer.js';
+import { isAlive } from '../../lib/processSupervisor.js';
 import type { UpState } from '../../lib/localStack.js';
 import { vibeserve } from './cli.js';
 import { suite, workflowBundlePath } from './harness.js';
