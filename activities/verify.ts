@@ -4,7 +4,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { Context, log } from '@temporalio/activity';
-import { candidateDir, readJsonIfExists, writeJsonAtomic } from '../lib/artifactStore.js';
+import { candidateDir, readJsonIfExists, referenceCacheDir, writeJsonAtomic } from '../lib/artifactStore.js';
 import { candidateRejection, runtimeEnv, runVerbInActivity } from '../lib/pythonBridge.js';
 import type { UntrustedStack, VerifyInput, VerifyOutput } from '../lib/searchTypes.js';
 import { runUntrustedVerbInActivity, sandboxEnv, type SandboxNote } from '../lib/untrustedVerb.js';
@@ -49,6 +49,19 @@ export function createVerify(slots: DeviceSlots) {
   };
 }
 
+/**
+ * `check`'s arguments. A trusted check shares the search's reference cache, so every candidate
+ * and retry after the first skips rebuilding the reference. A sandboxed check gets none: there the
+ * checker and the candidate run as one user, so whatever the checker could read or write the
+ * candidate could too (read the answers, or plant an entry).
+ */
+export function checkArgs(input: VerifyInput, report?: string): string[] {
+  const args = ['--stack', input.stackDir, '--device', input.device];
+  if (report) args.push('--report', report);
+  if (!input.untrusted) args.push('--reference-cache', referenceCacheDir(input.searchId));
+  return args;
+}
+
 /** The trusted checker on a template-built stack: it writes its report straight into the artifacts. */
 async function checkDirectly({ input, checkPath, env, heartbeatBase }: CheckRun): Promise<CheckResult> {
   const partial = path.join(path.dirname(checkPath), `check.attempt-${Context.current().info.attempt}.json`);
@@ -58,7 +71,7 @@ async function checkDirectly({ input, checkPath, env, heartbeatBase }: CheckRun)
   };
   let result: CheckResult;
   try {
-    result = await runVerbInActivity<CheckResult>('check', ['--stack', input.stackDir, '--device', input.device, '--report', partial], {
+    result = await runVerbInActivity<CheckResult>('check', checkArgs(input, partial), {
       stage: 'verify',
       timeoutMs: input.timeoutS * 1000,
       env: runtimeEnv(env),
@@ -79,7 +92,7 @@ async function checkDirectly({ input, checkPath, env, heartbeatBase }: CheckRun)
  * files changed is recorded as failed, and rejected with `integrity_violation`.
  */
 async function checkInSandbox({ input, checkPath, env, heartbeatBase }: CheckRun, untrusted: UntrustedStack): Promise<CheckResult> {
-  const { result, note } = await runUntrustedVerbInActivity<CheckResult>('check', ['--stack', input.stackDir, '--device', input.device], { ...untrusted, stackDir: input.stackDir }, {
+  const { result, note } = await runUntrustedVerbInActivity<CheckResult>('check', checkArgs(input), { ...untrusted, stackDir: input.stackDir }, {
     stage: 'verify',
     timeoutMs: input.timeoutS * 1000,
     env: sandboxEnv(env),

@@ -13,6 +13,12 @@ export function candidateDir(searchId: string, candidateId: string): string {
   return path.join(searchDir(searchId), 'candidates', safeSegment(candidateId));
 }
 
+/** The reference's outputs, computed by the first check of a search and reused by every later one
+ * (python-runtime checker/reference_cache.py); only the trusted checker reads or writes it. */
+export function referenceCacheDir(searchId: string): string {
+  return path.join(searchDir(searchId), 'reference-cache');
+}
+
 export function searchJsonPath(searchId: string): string {
   return path.join(searchDir(searchId), 'search.json');
 }

@@ -5,13 +5,14 @@ Runs in the trusted installed runtime; the stack's own engine runs in a child pr
 """
 from __future__ import annotations
 
+import inspect
 import json
 import random
 import time
 from pathlib import Path
 
 from .. import events
-from ..checker import checks, speculation
+from ..checker import checks, reference_cache, speculation
 from ..checker.integrity import integrity_report
 from ..checker.tolerances import MARGIN_FACTOR, logit_tolerance
 from ..materialize import load_stack_dir
@@ -58,15 +59,79 @@ def run(args) -> int:
         timings[name] = round(now - clock[0], 3)
         clock[0] = now
 
+    # The reference's outputs depend on the model, weights, settings and precision only: computed
+    # once per search and reused from --reference-cache (checker/reference_cache.py).
+    speculative = speculation.applies(spec)
+    calibrated = args.tolerance is None
+    settings = {"num_prompts": args.num_prompts, "new_tokens": args.new_tokens, "seed": args.seed}
+    n = args.new_tokens
+    out, ref, cache_note = None, None, {"used": False}
+    if args.reference_cache and Path(args.reference_cache).resolve().is_relative_to(stack_dir.resolve()):
+        raise events.UsageError("bad_arguments", "--reference-cache must be outside the stack directory (the candidate writes there)")
+    if args.reference_cache:
+        inputs = reference_cache.key_inputs(spec, device, settings, calibrated, speculative,
+                                            (inspect.getsource(_prompts),))
+        key = reference_cache.cache_key(inputs)
+        out, why = reference_cache.load(args.reference_cache, key)
+        cache_note = {"used": True, "key": key, "outcome": "reused" if out else "computed", "miss": None if out else why}
+        lap("reference_cache_read")
+    if out is None:
+        ref, out = _compute_reference(spec, device, n, args.seed, args.num_prompts, calibrated, speculative, lap, total)
+        if args.reference_cache:
+            try:
+                reference_cache.store(args.reference_cache, key, inputs, out)
+            except OSError as e:   # an unwritable cache costs the next check time, never this one's verdict
+                cache_note["store_error"] = str(e)
+            lap("reference_cache_write")
+    else:
+        events.progress("check", 2, total, "reference outputs reused from the cache")
+    prompts, fillers, ref_tokens, ref_rows = out["prompts"], out["fillers"], out["tokens"], out["rows"]
+    spec_cases = out["spec_cases"]
+
+    events.progress("check", 3, total, "running the stack")
+    if ref is not None:
+        ref.offload()
+    # the candidate gets the prompts and the tokens to teacher-force, never where the cache is
+    probe = {"prompts": prompts, "forced": [list(t) for t in ref_tokens], "new_tokens": n, "fillers": fillers}
+    if spec_cases:
+        probe["speculation"] = speculation.requests(spec_cases)
+    obs = run_candidate(stack_dir, "check_probe", probe, device=args.device)
+    lap("stack")
+    if ref is not None:
+        ref.reload()
+    along = _Along(spec, device, ref)
+
+    events.progress("check", 4, total, "comparing")
+    try:
+        results, tol, scale = _compare(along, out["vocab_size"], spec, prompts, fillers, n, ref_tokens, ref_rows, obs,
+                                       integrity, args.tolerance, out["same_precision"], spec_cases)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+        raise events.CandidateError("wrong_output", f"the stack's observations are malformed: {type(e).__name__}: {e}")
+    lap("compare")
+    passed = all(c["passed"] for c in results)
+    report = {"passed": passed, "checks": results, "reference": out["name"], "report_path": args.report,
+              "stack": spec["name"], "device": device, "tolerance": tol, "logit_scale": scale,
+              "prompt_lens": [len(p) for p in prompts], "new_tokens": n, "engine_stats": obs.get("stats"),
+              "timings_s": timings, "reference_cache": {**cache_note, "model_built_for_compare": along.built_here}}
+    write_report(report, args.report)
+    events.progress("check", total, total, "passed" if passed else "failed")
+    events.result(**report)
+    if not passed:
+        failed = [c["name"] for c in results if not c["passed"]]
+        raise events.CandidateError("wrong_output", f"failed checks: {', '.join(failed)}")
+    return events.EXIT_OK
+
+
+def _compute_reference(spec, device, n, seed, num_prompts, calibrated, speculative, lap, total):
+    """(the built reference, its outputs): what every check of this model and settings compares against."""
     events.progress("check", 1, total, "building the fp32 transformers reference")
     from ..reference import HFReference
     try:
-        ref = HFReference(spec["model"], device, spec["components"] if args.tolerance is None else None)
+        ref = HFReference(spec["model"], device, spec["components"] if calibrated else None)
     except (FileNotFoundError, ValueError) as e:
         raise events.UsageError("missing_model" if isinstance(e, FileNotFoundError) else "bad_spec", str(e))
     max_len = min(spec["params"].get("max_model_len") or 4096, ref.max_positions)
-    n = args.new_tokens
-    prompts, fillers = _prompts(args.num_prompts, n, ref.vocab_size, max_len, args.seed)
+    prompts, fillers = _prompts(num_prompts, n, ref.vocab_size, max_len, seed)
     lap("reference_build")
 
     events.progress("check", 2, total, "reference greedy decoding")
@@ -77,43 +142,35 @@ def run(args) -> int:
     # Every stack's bounds are calibrated on this run (checker/tolerances.py), unless --tolerance states one.
     same_precision = ref.same_precision_rows(prompts, ref_tokens, list(ref_rows)) if ref.calibrated else None
     lap("calibration")
-
     # a speculative stack also gets requests built to tempt a wrong verify step (checker/speculation.py)
-    spec_cases = (speculation.build_cases(ref, prompts, ref_tokens, ref_rows, n, max_len, args.seed)
-                  if speculation.applies(spec) else None)
-
-    events.progress("check", 3, total, "running the stack")
-    ref.offload()
-    probe = {"prompts": prompts, "forced": [list(t) for t in ref_tokens], "new_tokens": n, "fillers": fillers}
-    if spec_cases:
-        probe["speculation"] = speculation.requests(spec_cases)
-    obs = run_candidate(stack_dir, "check_probe", probe, device=args.device)
-    lap("stack")
-    ref.reload()
-
-    events.progress("check", 4, total, "comparing")
-    try:
-        results, tol, scale = _compare(ref, spec, prompts, fillers, n, ref_tokens, ref_rows, obs, integrity,
-                                       args.tolerance, same_precision, spec_cases)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
-        raise events.CandidateError("wrong_output", f"the stack's observations are malformed: {type(e).__name__}: {e}")
-    lap("compare")
-    passed = all(c["passed"] for c in results)
-    report = {"passed": passed, "checks": results, "reference": ref.name, "report_path": args.report,
-              "stack": spec["name"], "device": device, "tolerance": tol, "logit_scale": scale,
-              "prompt_lens": [len(p) for p in prompts], "new_tokens": n, "engine_stats": obs.get("stats"),
-              "timings_s": timings}
-    write_report(report, args.report)
-    events.progress("check", total, total, "passed" if passed else "failed")
-    events.result(**report)
-    if not passed:
-        failed = [c["name"] for c in results if not c["passed"]]
-        raise events.CandidateError("wrong_output", f"failed checks: {', '.join(failed)}")
-    return events.EXIT_OK
+    spec_cases = speculation.build_cases(ref, prompts, ref_tokens, ref_rows, n, max_len, seed) if speculative else None
+    return ref, {"name": ref.name, "vocab_size": ref.vocab_size, "prompts": prompts, "fillers": fillers,
+                 "tokens": [list(t) for t in ref_tokens], "rows": list(ref_rows), "same_precision": same_precision,
+                 "spec_cases": spec_cases}
 
 
-def _compare(ref, spec, prompts, fillers, n, ref_tokens, ref_rows, obs, integrity, tolerance=None, same_precision=None,
-             spec_cases=None):
+class _Along:
+    """The reference's rows along a stack's own tokens. Where those are the reference's greedy tokens
+    the rows are the ones already computed (the very same call); otherwise the model is needed, and
+    after a cache hit it is built here, once, only then."""
+
+    def __init__(self, spec, device, ref):
+        self.spec, self.device, self.ref, self.built_here = spec, device, ref, False
+
+    def __call__(self, prompt, tokens, want, rows):
+        if list(tokens) == list(want):
+            return rows
+        if self.ref is None:
+            from ..reference import HFReference
+            try:
+                self.ref, self.built_here = HFReference(self.spec["model"], self.device, None), True
+            except Exception as e:  # noqa: BLE001 - it built when the entry was made: not the candidate's fault
+                raise events.InfraError("reference", f"rebuilding the cached reference failed: {type(e).__name__}: {e}")
+        return self.ref.logits_along(prompt, tokens)
+
+
+def _compare(along, vocab_size, spec, prompts, fillers, n, ref_tokens, ref_rows, obs, integrity, tolerance=None,
+             same_precision=None, spec_cases=None):
     scale = checks.logit_scale(list(ref_rows))
     floor = tolerance or logit_tolerance(spec["model"]["dtype"], spec["components"]["linear"])
     logits = checks.logits_close(obs["tf_logits"], list(ref_rows), floor, scale, same_precision)
@@ -122,9 +179,9 @@ def _compare(ref, spec, prompts, fillers, n, ref_tokens, ref_rows, obs, integrit
     margin_thr = MARGIN_FACTOR * floor * scale
     alone = [list(map(int, g))[:n] for g in obs["alone"]]
     for seq in alone + [list(v) for v in obs["batch"].values()]:
-        if any(not 0 <= int(t) < ref.vocab_size for t in seq):
-            raise ValueError(f"the stack produced a token id outside the vocabulary [0, {ref.vocab_size})")
-    rows_along_alone = [ref.logits_along(p, g) for p, g in zip(prompts, alone)]
+        if any(not 0 <= int(t) < vocab_size for t in seq):
+            raise ValueError(f"the stack produced a token id outside the vocabulary [0, {vocab_size})")
+    rows_along_alone = [along(p, g, t, r) for p, g, t, r in zip(prompts, alone, ref_tokens, ref_rows)]
     batch_main = [obs["batch"][f"p{i}"] for i in range(len(prompts))]
     wanted = {f"p{i}": n for i in range(len(prompts))} | {f"x{j}": m for j, (_, m) in enumerate(fillers)}
     # Within calibrated bounds a flipped expert route or a quantized weight may flip a token too:

@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--num-prompts", type=int, default=3)
     c.add_argument("--new-tokens", type=int, default=12)
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--tolerance", type=float, help="logit tolerance (default: by dtype and linear, checker/tolerances.py)")
+    c.add_argument("--tolerance", type=float, help="a fixed logit tolerance instead of bounds calibrated on transformers at the stack's precision (checker/tolerances.py)")
+    c.add_argument("--reference-cache", help="directory of reference outputs reused across checks of one search (checker/reference_cache.py)")
 
     b = sub.add_parser("bench", help="offline (in-process), online (--url) or baseline benchmark")
     stack_opts(b, required=False)
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--num-prompts", type=int)
     b.add_argument("--input-len", type=int)
     b.add_argument("--output-len", type=int)
-    b.add_argument("--dataset", choices=["random", "fixed"])
+    b.add_argument("--dataset", choices=["random", "fixed", "code_edit"])
     b.add_argument("--request-rate", type=float, help="requests/s; omit or inf for all at once")
     b.add_argument("--arrival", choices=["poisson", "fixed"])
     b.add_argument("--max-concurrency", type=int)
@@ -72,8 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-queue", type=int, default=256, help="waiting requests before answering 429")
     s.add_argument("--max-model-len", type=int,
                    help="context length to serve (default: the model's, not the workload length in stack.json)")
+    s.add_argument("--engine-in-process", action="store_true",
+                   help="run the engine loop in a thread of the server process, not in its own process")
 
     sub.add_parser("hardware", help="torch/CUDA/Triton versions and GPUs")
+    sub.add_parser("protected", help="runtime entries a candidate stack may not change")
+    v = sub.add_parser("versions", help="installed versions of Python distributions")
+    v.add_argument("names", nargs="*", metavar="NAME", help="distribution name")
 
     # Internal: the process that runs a candidate stack's own code for check/bench (see candidate_process.py).
     k = sub.add_parser("_candidate")
@@ -96,6 +102,10 @@ def _dispatch(args) -> int:
         from . import serve_cmd as mod
     elif args.verb == "hardware":
         from . import hardware_cmd as mod
+    elif args.verb == "protected":
+        from . import protected_cmd as mod
+    elif args.verb == "versions":
+        from . import versions_cmd as mod
     else:
         from . import candidate_cmd as mod
     return mod.run(args)
