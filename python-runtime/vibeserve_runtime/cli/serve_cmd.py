@@ -3,6 +3,11 @@
 A stack with its own code copy is served by that copy: this process re-executes itself with the
 stack directory first on sys.path (same pid and process group, so the caller's kill still works).
 
+The engine runs in a process of its own (server/engine_process.py, started by
+server/process_core.py), which dies with this one; this process only serves HTTP. With
+--engine-in-process the engine loop runs in a thread of this process instead (the layout before the
+split; for debugging and A/B measurements).
+
 The port is taken before the engine is built, so a busy port is one `port_unavailable` error at
 once. When stdout is a pipe or socket (a caller reading the events, such as `vibeserve serve`) and
 its reader goes away, the server stops: a killed caller leaves no orphan holding the port.
@@ -41,17 +46,22 @@ def run(args) -> int:
         argv += ["--device", args.device] if args.device else []
         argv += ["--served-model-name", args.served_model_name] if args.served_model_name else []
         argv += ["--max-model-len", str(args.max_model_len)] if args.max_model_len else []
+        argv += ["--engine-in-process"] if getattr(args, "engine_in_process", False) else []
         sys.stdout.flush()
         os.chdir(stack_dir)
         os.execve(sys.executable, argv, env)
 
     import uvicorn
     from ..server.app import create_app
+    from ..server.process_core import ProcessCore
     from ..server.served_context import served_spec
 
     sock = _listen(args.host, args.port)
     events.progress("serve", 0, 2, "building engine")
-    engine = build_engine(served_spec(spec, args.max_model_len), args.device, stack_dir)
+    if getattr(args, "engine_in_process", False):
+        engine = build_engine(served_spec(spec, args.max_model_len), args.device, stack_dir)
+    else:
+        engine = ProcessCore.launch(served_spec(spec, args.max_model_len), args.device, stack_dir)
     name = args.served_model_name or spec["name"]
     app = create_app(engine, name, api_key=args.api_key, max_queue=args.max_queue)
     events.progress("serve", 1, 2, "starting HTTP server")
@@ -70,12 +80,23 @@ def run(args) -> int:
         await task
 
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(main())
     except SystemExit:   # uvicorn exits when it cannot bind
         pass
     if not server.started:
         raise events.InfraError("server_failed", f"the HTTP server on {args.host}:{args.port} did not start")
     return events.EXIT_OK
+
+
+def _loop_factory():
+    """uvloop's event loop where it is installed (as `uvicorn --loop auto` would pick, and vLLM runs
+    its API server on): the server's per-token work is event-loop work. Else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _listen(host: str, port: int) -> socket.socket:

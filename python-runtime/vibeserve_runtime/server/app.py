@@ -18,29 +18,40 @@ from starlette.exceptions import HTTPException
 
 from ..types import SamplingParams
 from .async_engine import AsyncEngine
+from .auth import ApiKeyMiddleware
 from .chat import render_chat
 from .choice import Choice, run_choice
 from .choice_output import ChoiceOutput
 from .merged_streams import MergedStreams
 from .metrics import ServerMetrics
+from .process_core import ProcessCore
 from .protocol import APIError, ChatRequest, CompletionRequest, _Sampling, error_response
+from .thread_core import ThreadCore
 from .tokenizer_routes import add_tokenizer_routes
 from .unsupported import refuse_unsupported
 
 
 def create_app(engine, model_name: str, api_key: str | None = None, max_queue: int = 256) -> FastAPI:
-    max_batch = int(engine.spec.params.get("max_batch_size") or 16)
-    aengine = AsyncEngine(engine, max_in_flight=max_batch + max_queue)
+    """engine: the engine process's handle (process_core.ProcessCore, as `serve` starts it), or an
+    Engine built in this process, whose core then runs in a thread (thread_core.ThreadCore)."""
+    core = engine if isinstance(engine, (ProcessCore, ThreadCore)) else ThreadCore(engine)
+    info = core.info
+    aengine = AsyncEngine(core, max_in_flight=info.max_batch_size + max_queue)
     metrics = ServerMetrics(aengine)
-    tok = engine.tokenizer
-    vocab = engine.meta["vocab_size"]
+    tok = info.tokenizer
+    vocab = info.vocab_size
+    max_model_len = info.max_model_len
+
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        await aengine.start()
         yield
-        aengine.shutdown()
+        await aengine.shutdown()
 
     app = FastAPI(title="VibeServe", version="0.1.0", lifespan=lifespan)
     app.state.aengine, app.state.metrics = aengine, metrics
+    if api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=api_key)
 
     @app.exception_handler(APIError)
     async def _api_error(_: Request, e: APIError):
@@ -64,14 +75,6 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         return error_response(400, f"{loc}: {err.get('msg', 'invalid request')}" if loc else err.get("msg", "invalid request"),
                               param=loc or None)
 
-    @app.middleware("http")
-    async def _auth(request: Request, call_next):
-        if api_key and request.url.path not in ("/health", "/metrics"):   # probes need no key
-            if request.headers.get("authorization", "") != f"Bearer {api_key}":
-                return error_response(401, "Incorrect or missing API key: send 'Authorization: Bearer <key>'.",
-                                      code="invalid_api_key")
-        return await call_next(request)
-
     @app.get("/health")
     async def health():
         if not aengine.alive:
@@ -85,20 +88,20 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
     @app.get("/v1/models")
     async def models():
         return {"object": "list", "data": [{"id": model_name, "object": "model", "created": int(time.time()),
-                                            "owned_by": "vibeserve", "max_model_len": engine.max_model_len}]}
+                                            "owned_by": "vibeserve", "max_model_len": max_model_len}]}
 
     def _params(body: _Sampling, prompt_len: int, max_tokens: int | None, param: str,
                 logprobs: int | None = None, prompt_logprobs: int | None = None) -> SamplingParams:
         if body.model and body.model != model_name:
             raise APIError(404, f"The model '{body.model}' does not exist; this server serves '{model_name}'.",
                            param="model", code="model_not_found")
-        room = engine.max_model_len - prompt_len
+        room = max_model_len - prompt_len
         if prompt_len == 0:
             raise APIError(400, "the prompt is empty", param=param)
         if max_tokens is None:
             max_tokens = max(room, 1)
         if room < 1 or max_tokens > room:
-            raise APIError(400, f"This model's maximum context length is {engine.max_model_len} tokens. However, you "
+            raise APIError(400, f"This model's maximum context length is {max_model_len} tokens. However, you "
                            f"requested {prompt_len + max_tokens} tokens ({prompt_len} in the {param}, {max_tokens} in "
                            "the completion). Please reduce the length of the prompt or completion.",
                            param=param, code="context_length_exceeded")
@@ -228,5 +231,5 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         choices = [Choice(j, ids, _with_seed(sp, j)) for j in range(body.n)]
         return await _serve(http, body, choices, len(ids), chat=True, top_k=top_k)
 
-    add_tokenizer_routes(app, engine)
+    add_tokenizer_routes(app, info)
     return app

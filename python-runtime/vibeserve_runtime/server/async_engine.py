@@ -1,20 +1,19 @@
-"""The engine loop in one background thread; each request gets an asyncio queue of StepOutputs.
+"""The engine as the API server sees it: generate() per request, over an engine core that runs in
+a process of its own (process_core.py) or in a thread of this one (thread_core.py).
 
-The engine is not thread-safe, so only the loop thread touches it: requests and aborts reach it
-through an inbox, outputs go back with loop.call_soon_threadsafe. A bounded number of requests in
-flight keeps an overloaded server answering (429) instead of growing without limit.
+Every step message of the core is routed here in one pass: each request's new tokens go to its
+RequestStream (request_stream.py), which wakes its reader at most once per step. A bounded number
+of requests in flight keeps an overloaded server answering (429) instead of growing without limit.
+A request whose reader leaves (client gone, stop string) is aborted in the engine and stays in
+flight until the engine confirms, so the in-flight count and the engine's stats agree.
 """
 from __future__ import annotations
 
-import asyncio
-import queue
-import sys
-import threading
 import time
-import traceback
 from typing import AsyncIterator
 
 from ..types import Request, StepOutput
+from .request_stream import RequestStream
 
 
 class Overloaded(Exception):
@@ -26,108 +25,90 @@ class EngineDead(Exception):
 
 
 class AsyncEngine:
-    def __init__(self, engine, max_in_flight: int):
-        self.engine = engine
+    def __init__(self, core, max_in_flight: int):
+        """core: a ProcessCore (already started) or a ThreadCore."""
+        self.core = core
+        self.info = core.info
         self.max_in_flight = max_in_flight
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
-        self._streams: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = {}
-        self._wake = threading.Event()
-        self._stop = False
         self.error: str | None = None
-        self.snapshot: dict = engine.stats()
+        self.snapshot: dict = dict(core.info.stats)
         self.num_aborted = 0
-        self._thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
-        self._thread.start()
+        self._streams: dict[str, RequestStream] = {}
+        self._started = False
+        self._stopped = False
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive() and self.error is None
+        return self.error is None and not self._stopped
 
     @property
     def in_flight(self) -> int:
         return len(self._streams)
 
-    def shutdown(self) -> None:
-        self._stop = True
-        self._wake.set()
-        self._thread.join(timeout=5)
+    async def start(self) -> None:
+        if not self._started:
+            self._started = True
+            await self.core.start(self._on_message)
 
-    # --- engine thread ---------------------------------------------------------------------
-    def _deliver(self, rid: str, item) -> None:
-        entry = self._streams.get(rid)
-        if entry is not None:
-            loop, q = entry
-            loop.call_soon_threadsafe(q.put_nowait, item)
+    async def shutdown(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            await self.core.close()
 
-    def _run(self) -> None:
-        import torch
-        with torch.inference_mode():
-            while not self._stop:
-                try:
-                    self._drain_inbox()
-                    if self.engine.has_unfinished_requests():
-                        for o in self.engine.step():
-                            self._deliver(o.request_id, o)
-                            if o.finished:
-                                self._streams.pop(o.request_id, None)
-                        self.snapshot = self.engine.stats()
-                    else:
-                        self._wake.wait(0.05)
-                        self._wake.clear()
-                except Exception as e:  # an engine failure fails the requests in flight, not the server
-                    traceback.print_exc(file=sys.stderr)
-                    self.error = f"{type(e).__name__}: {e}"
-                    for rid in list(self._streams):
-                        self._deliver(rid, EngineDead(self.error))
-                    self._streams.clear()
-                    return
+    # --- the core's messages, on the event loop ------------------------------------------------
+    def _on_message(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "step":
+            _, outputs, failed, stats = msg
+            if stats is not None:
+                self.snapshot = stats
+                self.num_aborted = stats.get("num_aborted", self.num_aborted)
+            streams = self._streams
+            for rid, error in failed:
+                s = streams.pop(rid, None)
+                if s is not None:
+                    s.fail(ValueError(error))
+            for out in outputs:
+                s = streams.get(out[0])
+                if s is None:
+                    continue
+                if out[2]:   # finished: the engine has let go of it
+                    del streams[out[0]]
+                if not s.abandoned:
+                    s.put(out)
+        elif kind == "fatal":
+            self.error = msg[1]
+            dead = EngineDead(self.error)
+            for s in self._streams.values():
+                s.fail(dead)
+            self._streams.clear()
 
-    def _drain_inbox(self) -> None:
-        while True:
-            try:
-                op, arg = self._inbox.get_nowait()
-            except queue.Empty:
-                return
-            if op == "add":
-                try:
-                    self.engine.add_request(arg)
-                except Exception as e:  # invalid request found by the engine: answer it, keep going
-                    self._deliver(arg.request_id, ValueError(str(e)))
-                    self._streams.pop(arg.request_id, None)
-            elif op == "abort":
-                if self.engine.abort_request(arg):
-                    self.num_aborted += 1
-                self.snapshot = self.engine.stats()
-
-    # --- event-loop side -------------------------------------------------------------------
+    # --- requests --------------------------------------------------------------------------------
     async def generate(self, request: Request) -> AsyncIterator[StepOutput]:
+        """The request's outputs, one per engine step it took part in (merged when this reader
+        lagged). Closing the iterator early aborts the request in the engine."""
+        await self.start()
         if not self.alive:
             raise EngineDead(self.error or "engine loop stopped")
         if self.in_flight >= self.max_in_flight:
             raise Overloaded(f"{self.in_flight} requests in flight (limit {self.max_in_flight})")
-        q: asyncio.Queue = asyncio.Queue()
+        rid = request.request_id
+        stream = RequestStream(rid)
         request.arrival_time = request.arrival_time or time.time()
-        self._streams[request.request_id] = (asyncio.get_running_loop(), q)
-        self._inbox.put(("add", request))
-        self._wake.set()
+        self._streams[rid] = stream
+        self.core.submit(("add", request))
         finished = False
         try:
-            while True:
-                item = await q.get()
-                if isinstance(item, Exception):
-                    finished = True
-                    raise item
-                finished = item.finished
-                yield item
-                if finished:
-                    return
+            while not finished:
+                out = await stream.get()
+                finished = out.finished
+                yield out
         finally:
-            if not finished:  # the client went away or the consumer stopped early: free its KV blocks
-                self._streams.pop(request.request_id, None)
-                self._inbox.put(("abort", request.request_id))
-                self._wake.set()
+            if not finished:   # a failed request is already let go of, and abort() skips it
+                self.abort(rid)
 
     def abort(self, request_id: str) -> None:
-        self._streams.pop(request_id, None)
-        self._inbox.put(("abort", request_id))
-        self._wake.set()
+        s = self._streams.get(request_id)
+        if s is not None and not s.abandoned:
+            s.abandoned = True
+            self.core.submit(("abort", request_id))

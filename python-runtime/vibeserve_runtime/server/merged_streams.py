@@ -2,7 +2,8 @@
 with n > 1 or several prompts are generated side by side and answered in the order they come.
 
 An exception in one iterator is raised to the reader, and aclose() stops and closes them all (the
-engine then aborts their requests and frees their KV blocks).
+engine then aborts their requests and frees their KV blocks). A single iterator (n=1, one prompt:
+nearly every request) is read directly, without a pump task and a queue hop per step.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ class MergedStreams:
         self._iterators = iterators
         self._queue: asyncio.Queue = asyncio.Queue()
         self._left = len(iterators)
-        self._tasks = [asyncio.ensure_future(self._pump(i, it)) for i, it in enumerate(iterators)]
+        self._single = iterators[0] if len(iterators) == 1 else None
+        self._tasks = [] if self._single else [asyncio.ensure_future(self._pump(i, it)) for i, it in enumerate(iterators)]
 
     async def _pump(self, index: int, iterator: AsyncIterator) -> None:
         try:
@@ -33,6 +35,8 @@ class MergedStreams:
         return self
 
     async def __anext__(self) -> tuple[int, Any]:
+        if self._single is not None:
+            return 0, await self._single.__anext__()
         while self._left:
             index, item = await self._queue.get()
             if item is _DONE:

@@ -33,9 +33,10 @@ def _special_token(tok, name: str) -> str | None:
     return text if text and token_id is not None and tok.encode(text) == [token_id] else None
 
 
-def add_tokenizer_routes(app: FastAPI, engine) -> None:
-    tok = engine.tokenizer
-    vocab = engine.meta["vocab_size"]
+def add_tokenizer_routes(app: FastAPI, info) -> None:
+    """info: core_protocol.EngineInfo (the tokenizer, vocabulary and context of the served engine)."""
+    tok = info.tokenizer
+    vocab = info.vocab_size
 
     @app.post("/tokenize")
     async def tokenize(body: TokenizeRequest):
@@ -43,7 +44,7 @@ def add_tokenizer_routes(app: FastAPI, engine) -> None:
             raise APIError(400, "send exactly one of 'prompt' and 'messages'", param="prompt")
         text = body.prompt if body.prompt is not None else render_chat(tok, [m.model_dump() for m in body.messages])
         ids = tok.encode(text)
-        return {"count": len(ids), "max_model_len": engine.max_model_len, "tokens": ids}
+        return {"count": len(ids), "max_model_len": info.max_model_len, "tokens": ids}
 
     @app.post("/detokenize")
     async def detokenize(body: DetokenizeRequest):
@@ -55,5 +56,5 @@ def add_tokenizer_routes(app: FastAPI, engine) -> None:
     async def tokenizer_info():
         return {"tokenizer_class": type(tok).__name__, "eos_token": _special_token(tok, "eos_token"),
                 "bos_token": _special_token(tok, "bos_token"), "pad_token": None,
-                "chat_template": getattr(tok, "chat_template", None), "model_max_length": engine.max_model_len,
+                "chat_template": getattr(tok, "chat_template", None), "model_max_length": info.max_model_len,
                 "vocab_size": vocab}

@@ -1,0 +1,60 @@
+"""One request's outputs on the server side, between the engine's step messages and the request's
+reader (vLLM's RequestOutputCollector). A reader that lags behind the engine does not fall a
+queue behind: whatever arrived since it last looked comes as one merged output, so a slow client
+gets several tokens per SSE event instead of slowing everyone down.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from ..types import StepOutput
+
+
+class RequestStream:
+    __slots__ = ("request_id", "abandoned", "_pending", "_error", "_waiter")
+
+    def __init__(self, request_id: str):
+        self.request_id = request_id
+        self.abandoned = False          # its reader has gone; the engine has been told to abort it
+        self._pending: StepOutput | None = None
+        self._error: BaseException | None = None
+        self._waiter: asyncio.Future | None = None
+
+    def put(self, out: tuple) -> None:
+        """An output in core_protocol's wire form, merged into what the reader has not taken yet."""
+        rid, ids, finished, reason, n_out, logprobs, prompt_logprobs = out
+        p = self._pending
+        if p is None:
+            self._pending = StepOutput(rid, list(ids), finished, reason, 0, n_out,
+                                       list(logprobs) if logprobs is not None else None, prompt_logprobs)
+        else:
+            p.new_token_ids += ids
+            p.finished, p.finish_reason, p.num_output_tokens = finished, reason, n_out
+            if logprobs is not None:
+                p.logprobs = (p.logprobs or []) + list(logprobs)
+            if prompt_logprobs is not None:
+                p.prompt_logprobs = prompt_logprobs
+        self._wake()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def get(self) -> StepOutput:
+        """Everything since the last call, waiting for the next step when nothing is there yet.
+        Outputs that arrived before an error are still handed out first."""
+        while self._pending is None:
+            if self._error is not None:
+                raise self._error
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        out, self._pending = self._pending, None
+        return out
