@@ -451,6 +451,10 @@ def main():
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "figures": {}, "errors": {}}
     figs = result["figures"]
 
+    def save():   # after every figure: a run stopped at its time limit keeps what it measured
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1, default=str))
+
     def run(name, fn):
         if only and name not in only:
             return None
@@ -467,6 +471,7 @@ def main():
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
         print(f"[{name}] {time.perf_counter() - t:.1f}s", file=sys.stderr, flush=True)
+        save()
         return figs.get(name)
 
     bw_fig = run("bandwidth", lambda: bandwidth(dev, args.smoke))
@@ -499,8 +504,7 @@ def main():
         bundle = None
     run("hf_generate_gpt2", lambda: hf_generate_gpt2(dev, args.smoke))
     result["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1, default=str))
+    save()
     print_table(result, bw, peak)
 
 
