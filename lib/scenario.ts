@@ -24,7 +24,8 @@ export type Arrival =
 
 // A type alias (not an interface) so it fits the architect's index-signature ScenarioLike.
 export type ScenarioWorkload = {
-  dataset: 'random' | 'fixed';
+  /** code_edit: real text, a standard-library function to edit with the function as the request's prediction (python-runtime bench/code_edit.py). */
+  dataset: 'random' | 'fixed' | 'code_edit';
   prompt_len: number;
   output_len: number;
   num_requests: number;
@@ -223,7 +224,7 @@ export function parseScenario(text: string, file: string): Scenario {
     if (sloObj[k] !== undefined) slo[k] = r.number(sloObj, k, `workload.slo.${k}`, { exclusiveMin: 0 });
   }
   const workload: ScenarioWorkload = {
-    dataset: r.oneOf(w, 'dataset', 'workload.dataset', ['random', 'fixed'] as const, 'random'),
+    dataset: r.oneOf(w, 'dataset', 'workload.dataset', ['random', 'fixed', 'code_edit'] as const, 'random'),
     prompt_len: r.number(w, 'prompt_len', 'workload.prompt_len', { int: true, min: 1 }),
     output_len: r.number(w, 'output_len', 'workload.output_len', { int: true, min: 1 }),
     num_requests: r.number(w, 'num_requests', 'workload.num_requests', { int: true, min: 1 }),

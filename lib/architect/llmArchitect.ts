@@ -92,9 +92,9 @@ function roundPrompt(input: PlanInput, space: DesignSpace, ctx: SpaceContext): s
   const s = input.scenario;
   const dims = searchedDimensions(space, ctx).map((d) => `- ${d}: ${offeredChoices(space, d, ctx).join(' | ')} (default ${space.dimensions[d]!.default})`);
   const params = Object.entries(space.params).map(
-    ([k, p]) => `- ${k}: one of ${JSON.stringify(p.values)}${p.appliesWhen ? ` (only when ${Object.entries(p.appliesWhen).map(([a, b]) => `${a}=${b}`).join(',')})` : ''}`,
+    ([k, p]) => `- ${k}: one of ${JSON.stringify(p.values)}${p.appliesWhen ? ` (only when ${Object.entries(p.appliesWhen).map(([a, b]) => `${a}=${[b].flat().join('|')}`).join(',')})` : ''}`,
   );
-  const constraints = space.constraints.map((c) => `- ${c.id}: if ${JSON.stringify(c.if)} then ${JSON.stringify(c.then)} (${c.why})`);
+  const constraints = space.constraints.map((c) => `- ${c.id}: if ${JSON.stringify(c.if)} then ${JSON.stringify(c.thenParams ? { ...c.then, ...c.thenParams } : c.then)} (${c.why})`);
   return [
     `Scenario "${s.name}": model ${s.model.arch}${s.model.preset ? ` (${s.model.preset})` : ''}, dtype ${s.model.dtype ?? 'float32'}.`,
     `Workload: ${JSON.stringify(s.workload)}. Objective: ${s.objective} (${s.objective.endsWith('_ms') ? 'lower' : 'higher'} is better).`,
@@ -106,6 +106,10 @@ function roundPrompt(input: PlanInput, space: DesignSpace, ctx: SpaceContext): s
     ...params,
     'Constraints:',
     ...constraints,
+    // the profile signal of the speculation dimension (python-runtime bench/speculation.py)
+    'speculation_tokens_per_step={choice: t} on a measured design: the output tokens per decode step each speculation choice ' +
+      'would have given on that design\'s own greedy outputs (replayed exactly, speculation never changes them). t well above 1 ' +
+      '(drafts accepted) points at that speculation choice for decode-bound objectives; a verify step costs about one decode step.',
     'What the search knows so far:',
     memoryDigest(input.memory, s, 5000),
     ...(input.hints.length ? ['Hints from the user (follow them):', ...input.hints.map((h) => `- ${h}`)] : []),

@@ -91,8 +91,23 @@ export function summarizeOutcome(o: CandidateOutcome, scenario: ScenarioLike): O
   if (ok && typeof q === 'number' && Number.isFinite(q) && typeof full === 'number' && Number.isFinite(full)) {
     s.queue = { share: q, full, ...(typeof peak === 'number' && peak > 0 ? { peak } : {}) };
   }
+  const spec = ok ? profiledChoices(o.metrics) : undefined;
+  if (spec) s.spec = spec;
   if (o.design.llmTask) s.c = { ...s.c, [o.design.llmTask.dimension]: o.design.llmTask.componentName };
   return s;
+}
+
+/** Per choice of a dimension marked `profiledBy: P` (speculation), the bench's P_<choice> figure, or undefined if none. */
+function profiledChoices(metrics: Record<string, number> | undefined): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  for (const def of Object.values(loadDesignSpace().dimensions)) {
+    if (!def.profiledBy) continue;
+    for (const choice of Object.keys(def.choices)) {
+      const v = metrics?.[`${def.profiledBy}_${choice}`];
+      if (typeof v === 'number' && Number.isFinite(v)) out[choice] = Math.round(v * 1e3) / 1e3;
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 const DEVICE_SHARE = /^decode_device_share_([A-Za-z0-9_]+)$/;
@@ -180,7 +195,8 @@ export function memoryDigest(memory: SearchMemory, scenario: ScenarioLike, budge
   if (best.length) {
     lines.push(`Best accepted designs (${scenario.objective}${scenario.workload.slo ? ', slo = worst latency / SLO' : ''}):`);
     for (const o of best.slice(0, 12)) {
-      lines.push(`- ${o.id} ${scenario.objective}=${o.obj}${o.slo !== undefined ? ` slo=${o.slo}` : ''} ${compactDesign(o)}`);
+      const spec = o.spec ? ` speculation_tokens_per_step=${JSON.stringify(o.spec)}` : '';
+      lines.push(`- ${o.id} ${scenario.objective}=${o.obj}${o.slo !== undefined ? ` slo=${o.slo}` : ''} ${compactDesign(o)}${spec}`);
     }
   }
   const byReason = new Map<string, OutcomeSummary[]>();

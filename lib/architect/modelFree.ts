@@ -73,7 +73,7 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
     if (b && b.candidatesLeft <= 2 * input.count && b.roundsLeft >= 3) {
       return { designs: out, notes: [...notes, `round ${input.round}: no measurements yet and ${b.candidatesLeft} candidates left: the default alone first, so later rounds start from its profile`].join('; ') };
     }
-    for (const d of diverseSamples(space, ctx, rng, memory, input.count * 40, input.count * 2)) accept(d, 'model-free:explore');
+    for (const d of diverseSamples(space, blindContext(space, ctx), rng, memory, input.count * 40, input.count * 2)) accept(d, 'model-free:explore');
     return { designs: out, notes: [...notes, `round ${input.round}: no measurements yet, spreading ${out.length} designs`].join('; ') };
   }
 
@@ -88,10 +88,10 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
   for (let i = 0; i < survivors.length && out.length < exploit; i++) {
     const s = survivors[i]!;
     const parent = makeDesign(space, s.c, s.p);
-    const moves = profileMoves(space, parent, { host: s.host, dev: s.dev, queue: s.queue }, input.scenario.objective, ctx);
+    const moves = profileMoves(space, parent, { host: s.host, dev: s.dev, queue: s.queue, spec: s.spec }, input.scenario.objective, ctx);
     if (moves.length && i === 0) notes.push(moves[0]!.why);
     const predicted = new Map(moves.map((m) => [m.design.id, m.speedup]));
-    const candidates = new Map([...neighbors(space, parent, ctx), ...moves.map((m) => m.design)].map((d) => [d.id, d]));
+    const candidates = new Map([...neighbors(space, parent, blindContext(space, ctx, parent.choices)), ...moves.map((m) => m.design)].map((d) => [d.id, d]));
     const pool = [...candidates.values()]
       .filter((d) => !taken.has(d.id) && !inFailedRegion(memory, d.choices))
       .map((d) => ({ d, est: surrogate(d) + PROFILE_WEIGHT * Math.log(predicted.get(d.id) ?? 1) + rng() * 1e-6 }))
@@ -103,12 +103,28 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
     }
   }
   // Whatever the survivors could not use (exhausted neighborhoods) goes to exploration.
-  for (const d of diverseSamples(space, ctx, rng, memory, input.count * 40, input.count * 2)) accept(d, 'model-free:explore');
+  for (const d of diverseSamples(space, blindContext(space, ctx), rng, memory, input.count * 40, input.count * 2)) accept(d, 'model-free:explore');
   notes.push(
     `round ${input.round}: ${measured.length} measured, ${survivors.length} survivors (best ${ranked[0]!.id} ` +
       `${input.scenario.objective}=${ranked[0]!.obj}), ${out.length} proposed`,
   );
   return { designs: out, notes: notes.join('; ') };
+}
+
+/**
+ * The context of blind moves (exploration, plain neighbors): a dimension marked `profiledBy`
+ * (speculation) keeps its default, or the parent's choice, there. The benchmark replays what each
+ * of its choices would do on every measured design's own outputs, and profile moves propose a choice
+ * where that pays (profileMoves.ts); tried blind it would spend the budget on workloads with nothing
+ * to draft. A scenario that constrains the dimension keeps its own list.
+ */
+function blindContext(space: DesignSpace, ctx: SpaceContext, parent?: Choices): SpaceContext {
+  const constraints = { ...ctx.constraints };
+  for (const [dim, def] of Object.entries(space.dimensions)) {
+    if (!def.profiledBy || (constraints[dim] && !constraints[dim]!.includes(def.default))) continue;
+    constraints[dim] = [...new Set([def.default, ...(parent?.[dim] ? [parent[dim]!] : [])])];
+  }
+  return { ...ctx, constraints };
 }
 
 /** Designs meeting every SLO first (by objective), then the rest by how close they come to the SLO. */

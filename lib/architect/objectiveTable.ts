@@ -29,6 +29,8 @@ const CHOICE_GAIN: Record<string, Record<string, number>> = {
   attention: { sdpa: 1.0, triton_paged: 1.15 },
   moe: { loop: 1.0, fused_triton: 1.3 },
   tp: { '1': 1.0, '2': 1.35 },
+  // random-token prompts: nothing to draft from, and prompt lookup's rejected drafts widen the steps
+  speculation: { none: 1.0, prompt_lookup: 0.95, predicted_outputs: 0.99 },
 };
 
 /**

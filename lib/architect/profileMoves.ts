@@ -23,12 +23,19 @@
 // first that covers p relieve nothing more and only make steps longer, so they are not proposed;
 // CUDA-graph buckets are widened with the batch so the larger decode batches still replay.
 //
+// It also reports speculation_tokens_per_step_<choice>: the output tokens per decode step each
+// speculation choice would have given on this very run's greedy outputs, replayed exactly (greedy
+// outputs do not depend on speculation; python-runtime bench/speculation.py). A dimension marked
+// `profiledBy` reads those figures: a choice at t tokens per step is a move predicted at t / c, c
+// the assumed cost of a verify step in decode steps (the drafts ride along in the same forward).
+//
 // Moves on different parts of the step combine: the best move of each parameter or dimension is
 // also combined with the best of every other, in pairs, triples and so on, predicted from the time
 // they save together, 1 / (1 − saved₁ − saved₂ − …). Host work and the device components do not
 // overlap, so the combination is worth measuring before its parts alone (it is what the following
 // rounds would build one move at a time, at a round each).
 import {
+  applicableParams,
   makeDesign,
   offeredChoices,
   repairChoices,
@@ -46,6 +53,8 @@ export const PROFILE_WEIGHT = 2;
 const MIN_SPEEDUP = 1.05;
 /** What a device move assumes the alternative does to its component's time. */
 const ASSUMED_DEVICE_FACTOR = 0.5;
+/** What a speculation move assumes a verify step costs, in decode steps. */
+const ASSUMED_VERIFY_COST = 1.25;
 
 export interface ProfileMove {
   design: Design;
@@ -64,6 +73,8 @@ export interface DecodeProfile {
   dev?: Record<string, number>;
   /** Share of time to first token spent waiting for a batch slot; part of it with the batch full. */
   queue?: { share: number; full: number; peak?: number };
+  /** Speculation choice → tokens per decode step it would have given on the measured outputs. */
+  spec?: Record<string, number>;
 }
 
 /** Objectives a shorter decode step improves; time to first token is not one (a waiting prompt may wait k steps). */
@@ -83,6 +94,7 @@ export function profileMoves(space: DesignSpace, parent: Design, profile: Decode
     ...hostMoves(space, parent, profile.host, objective, ctx),
     ...deviceMoves(space, parent, profile, ctx),
     ...admissionMoves(space, parent, profile.queue, objective, ctx),
+    ...speculationMoves(space, parent, profile.spec, objective, ctx),
   ];
   for (const m of single) add(m);
   for (const m of combinedMoves(space, parent, single, ctx)) add(m);
@@ -117,6 +129,9 @@ function combine(space: DesignSpace, parent: Design, group: ProfileMove[], ctx: 
   }
   const choices = repairChoices(space, { ...parent.choices, ...changedChoices }, ctx);
   if (!choices || Object.entries(changedChoices).some(([d, c]) => choices[d] !== c)) return undefined;
+  // a changed parameter the combined choices make inapplicable (decode_steps under speculation) is lost
+  const kept = applicableParams(space, choices);
+  if (Object.keys(params).some((k) => JSON.stringify(params[k]) !== JSON.stringify(parent.params[k]) && !kept.includes(k))) return undefined;
   const saved = group.reduce((sum, m) => sum + m.saved, 0);
   if (!(saved < 1)) return undefined;
   const speedup = 1 / (1 - saved);
@@ -215,6 +230,35 @@ function deviceMoves(space: DesignSpace, parent: Design, profile: DecodeProfile,
         `${dim}=${choice}${also} predicted ${speedup.toFixed(2)}× if it halves that time (assumed)`;
       const move = validMove(space, ctx, parent, choices, parent.params,
         { speedup, why, saved: f * (1 - ASSUMED_DEVICE_FACTOR), target: dim, change: `${dim}=${choice}` });
+      if (move) out.push(move);
+    }
+  }
+  return out;
+}
+
+/**
+ * The other choices of a dimension marked `profiledBy` (speculation), where the parent's own outputs
+ * say how many tokens per decode step the choice would have given: t / ASSUMED_VERIFY_COST. Only for
+ * decode-bound objectives: speculation shortens decoding, not the wait for the first token.
+ */
+function speculationMoves(space: DesignSpace, parent: Design, spec: DecodeProfile['spec'], objective: string, ctx: SpaceContext): ProfileMove[] {
+  if (!spec || !decodeBoundObjective(objective)) return [];
+  const out: ProfileMove[] = [];
+  for (const dim of searchedDimensions(space, ctx)) {
+    const by = space.dimensions[dim]!.profiledBy;
+    if (!by) continue;
+    for (const choice of offeredChoices(space, dim, ctx)) {
+      const t = spec[choice];
+      if (choice === parent.choices[dim] || typeof t !== 'number' || !Number.isFinite(t)) continue;
+      const speedup = t / ASSUMED_VERIFY_COST;
+      if (speedup < MIN_SPEEDUP) continue;
+      const choices = repairChoices(space, { ...parent.choices, [dim]: choice }, ctx);
+      if (!choices || choices[dim] !== choice) continue;
+      const why = `acceptance: ${dim}=${choice} would have given ${t.toFixed(2)} tokens per decode step on ${parent.id}'s own ` +
+        `greedy outputs (${by}_${choice}, replayed exactly); predicted ${speedup.toFixed(2)}× if a verify step costs ` +
+        `${ASSUMED_VERIFY_COST} decode steps (assumed)`;
+      const move = validMove(space, ctx, parent, choices, parent.params,
+        { speedup, why, saved: 1 - 1 / speedup, target: dim, change: `${dim}=${choice}` });
       if (move) out.push(move);
     }
   }

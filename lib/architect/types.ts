@@ -88,6 +88,9 @@ export interface OutcomeSummary {
   /** Share of the time to first token spent waiting for a batch slot, and the part of that wait
    * during which the batch was at its size limit (bench's ttft_queue_share, queue_wait_batch_full_share). */
   queue?: { share: number; full: number; peak?: number };
+  /** Speculation choice → output tokens per decode step it would have given on this design's own greedy
+   * outputs (bench's speculation_tokens_per_step_<choice>, replayed exactly: python-runtime bench/speculation.py). */
+  spec?: Record<string, number>;
 }
 
 export interface LlmSettings {

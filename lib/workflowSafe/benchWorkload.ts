@@ -3,7 +3,7 @@
 import type { Scenario } from '../scenario.js';
 
 export interface BenchWorkload {
-  dataset: 'random' | 'fixed';
+  dataset: 'random' | 'fixed' | 'code_edit';
   num_prompts: number;
   input_len: number;
   output_len: number;

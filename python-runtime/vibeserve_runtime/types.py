@@ -33,6 +33,11 @@ generated token's logprob and the k most likely alternatives (StepOutput.logprob
 new token); SamplingParams.prompt_logprobs=k does the same for every prompt token after the first
 (StepOutput.prompt_logprobs, on the request's first output, entry 0 None). A request that asks for
 prompt logprobs takes no prefix-cache hits: every prompt position has to be computed.
+
+Speculation (components.speculation, engine/verify_step.py) never changes what a request gets, only
+how many tokens a step delivers (StepOutput.new_token_ids may hold several). SamplingParams.prediction
+(token ids of the expected output, OpenAI's `prediction`) is what speculation=predicted_outputs
+drafts from; greedy requests without logprobs are drafted, others decode one token per step.
 """
 from __future__ import annotations
 
@@ -52,6 +57,9 @@ class SamplingParams:
     ignore_eos: bool = False
     logprobs: int | None = None        # None: none; k >= 0: the token's logprob and k alternatives
     prompt_logprobs: int | None = None
+    # the expected output's token ids (OpenAI's `prediction`, e.g. the file being edited): drafts for
+    # speculation=predicted_outputs; never changes the output, only how fast it comes
+    prediction: list[int] | None = None
 
 
 @dataclass

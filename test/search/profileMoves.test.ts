@@ -244,3 +244,43 @@ describe('admission proposals (time waiting for a batch slot)', () => {
     expect(Number(profiled[0]!.params.max_batch_size)).toBeGreaterThan(16);
   });
 });
+
+describe('speculation proposals (what drafts would have accepted)', () => {
+  const space = loadDesignSpace();
+  const code: ScenarioLike = { ...scenario, name: 'code-edit-like', model: { arch: 'llama', weights: 'gguf', path: 'x.gguf', dtype: 'bfloat16' } };
+  const ctx = spaceContextFor({ scenario: code, hardware: h100, constraints: {} });
+
+  it('proposes the speculation choice whose replayed drafts give several tokens per step, predicted at an assumed verify cost', () => {
+    const parent = defaultDesign(space, ctx);
+    expect(parent.choices.speculation).toBe('none');
+    expect(parent.params.async_scheduling).toBe(true);
+    const moves = profileMoves(space, parent, { spec: { prompt_lookup: 1.1, predicted_outputs: 4.5 } }, 'output_throughput', ctx);
+    expect(moves.map((m) => [m.change, Number(m.speedup.toFixed(2))])).toEqual([['speculation=predicted_outputs', 3.6]]);
+    const d = moves[0]!.design;
+    // async scheduling and multi-step decode give way (constraint thenParams); the speculation params take their defaults
+    expect(d.params.async_scheduling).toBeUndefined();
+    expect(d.params.num_speculative_tokens).toBe(4);
+    expect(validateDesign(space, d.choices, d.params, ctx)).toEqual([]);
+    expect(moves[0]!.why).toMatch(/^acceptance: speculation=predicted_outputs would have given 4\.50 tokens per decode step/);
+    // a time-to-first-token objective is not helped by faster decoding
+    expect(profileMoves(space, parent, { spec: { predicted_outputs: 4.5 } }, 'p99_ttft_ms', ctx)).toEqual([]);
+  });
+
+  it('summarizes the bench figures, and the next round measures the speculative design; blind moves never try it', async () => {
+    const first = await planRound(input({ scenario: code }));
+    const d = first.designs[0]!;
+    const metrics = { output_throughput: 900, speculation_tokens_per_step_prompt_lookup: 1.4, speculation_tokens_per_step_predicted_outputs: 5.2 };
+    const outcome: CandidateOutcome = { designId: d.id, design: d, status: 'accepted', objective: 900, metrics };
+    expect(summarizeOutcome(outcome, code).spec).toEqual({ prompt_lookup: 1.4, predicted_outputs: 5.2 });
+    const second = await planRound(input({ scenario: code, round: 2, memory: first.memory, history: [outcome],
+      budget: { candidatesLeft: 5, roundsLeft: 2 } }));
+    const speculative = second.designs.filter((x) => x.choices.speculation !== 'none');
+    // both pay by the figures (5.2 and 1.4 tokens per step, over a verify step at 1.25): the larger first
+    expect(speculative.map((x) => [x.choices.speculation, x.origin?.startsWith('model-free:profile-of-')]))
+      .toEqual([['predicted_outputs', true], ['prompt_lookup', true]]);
+    // without the figures, neither neighbors nor exploration propose speculation
+    const blind = await planRound(input({ scenario: code, round: 2, memory: first.memory,
+      history: [{ ...outcome, metrics: { output_throughput: 900 } }], budget: { candidatesLeft: 5, roundsLeft: 2 } }));
+    expect(blind.designs.every((x) => x.choices.speculation === 'none')).toBe(true);
+  });
+});

@@ -1,11 +1,14 @@
 """Workloads: seeded datasets of token prompts and request arrival times.
 
 A workload JSON (all optional):
-  {"dataset": "random"|"fixed", "num_prompts": 32, "input_len": 128, "output_len": 64,
+  {"dataset": "random"|"fixed"|"code_edit", "num_prompts": 32, "input_len": 128, "output_len": 64,
    "range_ratio": 0.5, "request_rate": null|float, "arrival": "poisson"|"fixed",
    "max_concurrency": null|int, "warmups": 1, "repetitions": 3, "min_duration_s": 1.0, "seed": 0}
 random: lengths drawn uniformly in [len*(1-range_ratio), len*(1+range_ratio)] (vLLM's random
-dataset); fixed: every prompt exactly input_len tokens and every output exactly output_len.
+dataset); fixed: every prompt exactly input_len tokens and every output exactly output_len;
+code_edit: real text, a chat asking for an edit of a standard-library function with that function
+as the request's prediction (bench/code_edit.py; prompts within input_len, outputs within
+output_len). code_edit needs the stack's tokenizer: the functions below take it as `tokenizer`.
 
 A benchmark runs `warmups` untimed passes of the warm-up set (repetition 0's lengths, other tokens:
 every batch and prefill shape the timed passes hit, without handing them cached prefixes), then
@@ -20,6 +23,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from .. import events
+
+
+DATASETS = ("random", "fixed", "code_edit")
 
 
 @dataclass
@@ -44,8 +50,8 @@ class Workload:
             if k not in names:
                 raise events.UsageError("bad_workload", f"workload field '{k}' is unknown; allowed: {sorted(names)}")
         w = cls(**d)
-        if w.dataset not in ("random", "fixed"):
-            raise events.UsageError("bad_workload", "workload field 'dataset' must be 'random' or 'fixed'")
+        if w.dataset not in DATASETS:
+            raise events.UsageError("bad_workload", f"workload field 'dataset' must be one of {', '.join(DATASETS)}")
         if w.arrival not in ("poisson", "fixed"):
             raise events.UsageError("bad_workload", "workload field 'arrival' must be 'poisson' or 'fixed'")
         for k in ("num_prompts", "input_len", "output_len", "repetitions"):
@@ -67,11 +73,19 @@ class Workload:
 class BenchRequest:
     prompt_token_ids: list[int]
     max_tokens: int
+    prediction: list[int] | None = None   # the expected output's token ids (code_edit)
 
 
-def make_requests(w: Workload, vocab_size: int, seed_offset: int = 0, avoid: set[int] | None = None) -> list[BenchRequest]:
+def make_requests(w: Workload, vocab_size: int, seed_offset: int = 0, avoid: set[int] | None = None,
+                  tokenizer=None) -> list[BenchRequest]:
     rng = random.Random(w.seed * 1_000_003 + seed_offset)
     avoid = avoid or set()
+    if w.dataset == "code_edit":
+        if tokenizer is None:
+            raise events.UsageError("bad_workload", "workload dataset 'code_edit' needs the stack's tokenizer "
+                                    "(it is real text): run it offline, `bench --stack`")
+        from .code_edit import code_edit_request
+        return [BenchRequest(*code_edit_request(tokenizer, rng, w.input_len, w.output_len)) for _ in range(w.num_prompts)]
     reqs = []
     for _ in range(w.num_prompts):
         if w.dataset == "fixed":
@@ -116,29 +130,38 @@ def pass_seed(rep: int, k: int) -> int:
     return rep + _PASS_STRIDE * k
 
 
-def warmup_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None) -> list[BenchRequest]:
+def warmup_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None, tokenizer=None) -> list[BenchRequest]:
     """The warm-up set: repetition 0's lengths (every shape the timed passes hit) with other token
-    ids, so no timed pass finds its prompts cached."""
-    return _shaped_like_rep0(w, vocab_size, _WARMUP_SEED, avoid)
+    ids, so no timed pass finds its prompts cached (code_edit: other functions)."""
+    return _shaped_like_rep0(w, vocab_size, _WARMUP_SEED, avoid, tokenizer)
 
 
-def profile_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None) -> list[BenchRequest]:
+def profile_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None, tokenizer=None) -> list[BenchRequest]:
     """The profile pass's set (cli/profile_pass.py): repetition 0's lengths, token ids of its own."""
-    return _shaped_like_rep0(w, vocab_size, _PROFILE_SEED, avoid)
+    return _shaped_like_rep0(w, vocab_size, _PROFILE_SEED, avoid, tokenizer)
 
 
-def _shaped_like_rep0(w: Workload, vocab_size: int, seed_offset: int, avoid: set[int] | None) -> list[BenchRequest]:
+def _shaped_like_rep0(w: Workload, vocab_size: int, seed_offset: int, avoid: set[int] | None,
+                      tokenizer=None) -> list[BenchRequest]:
+    if w.dataset == "code_edit":   # real text has no "same lengths, other tokens": other functions
+        return make_requests(w, vocab_size, seed_offset, avoid, tokenizer)
     rng = random.Random(w.seed * 1_000_003 + seed_offset)
     return [BenchRequest(_token_ids(rng, len(q.prompt_token_ids), vocab_size, avoid or set()), q.max_tokens)
             for q in make_requests(w, vocab_size, pass_seed(0, 0), avoid)]
 
 
-def timed_pass(w: Workload, vocab_size: int, rep: int, k: int, avoid: set[int] | None = None) -> list[BenchRequest]:
+def timed_pass(w: Workload, vocab_size: int, rep: int, k: int, avoid: set[int] | None = None,
+               tokenizer=None) -> list[BenchRequest]:
     """The requests of pass k of repetition `rep`."""
-    return make_requests(w, vocab_size, pass_seed(rep, k), avoid)
+    return make_requests(w, vocab_size, pass_seed(rep, k), avoid, tokenizer)
 
 
 def pass_payload(w: Workload, reqs: list[BenchRequest], seed_offset: int) -> dict[str, Any]:
-    """A pass as the timing loop takes it (cli/timed_pass.py): requests and their arrival times."""
-    return {"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
+    """A pass as the timing loop takes it (cli/timed_pass.py): requests (prompt ids, max tokens and,
+    with one, the prediction's ids) and their arrival times. Token-id datasets run every request to
+    its max tokens (vLLM's benchmarks ignore EOS); real text (code_edit) ends where the model ends it,
+    as a client's edit would, rather than on text generated past the end of the answer."""
+    return {"stop_at_eos": w.dataset == "code_edit",
+            "requests": [[q.prompt_token_ids, q.max_tokens] + ([q.prediction] if q.prediction is not None else [])
+                         for q in reqs],
             "arrivals": arrival_offsets(w, len(reqs), seed_offset)}

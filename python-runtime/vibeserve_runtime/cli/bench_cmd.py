@@ -42,6 +42,8 @@ def run(args) -> int:
 
     if args.url:
         from ..bench.online import first_model, run_online
+        if w.dataset == "code_edit":   # the server takes no `prediction` yet, and real text needs the model's tokenizer
+            raise events.UsageError("bad_workload", "workload dataset 'code_edit' runs offline only (bench --stack)")
         out["mode"], out["url"] = "online", args.url
         try:
             model = args.model or asyncio.run(first_model(args.url, args.api_key))
@@ -74,6 +76,9 @@ def run(args) -> int:
         if args.baseline == "hf-generate":
             from ..bench.hf_baseline import build_baseline_model, run_hf_generate
             out["mode"] = "baseline:hf-generate"
+            if w.dataset == "code_edit":
+                raise events.UsageError("bad_workload", "workload dataset 'code_edit' is measured on stacks (bench --stack); "
+                                        "the hf-generate baseline takes token-id workloads")
             events.progress("bench", 0, w.repetitions, "loading the transformers model")
             model = build_baseline_model(spec["model"], device)
 

@@ -13,7 +13,7 @@ from .. import events
 from ..bench.repetition import repeat_until
 from ..bench.workload import Workload, pass_payload, pass_seed, profile_requests, timed_pass, warmup_requests
 from ..materialize import load_stack_dir
-from ..types import Request
+from ..types import Request, SamplingParams
 from .engine_loader import assert_runs_stack_code, build_engine
 from .profile_pass import profile_pass
 # the side-by-side harness (bench/scenarios/stack_child.py) takes the same loop from here
@@ -59,8 +59,21 @@ def check_probe(engine, inp: dict) -> dict:
     out["stream_steps"] = steps
     out["finished"] = sorted(finished)
     out["stats"] = engine.stats()
+    if inp.get("speculation"):
+        out["speculation"] = speculation_probe(engine, inp["speculation"])
     events.progress("candidate", total, total, "mixed batch")
     return out
+
+
+def speculation_probe(engine, cases: list[dict]) -> dict:
+    """The checker's speculation cases (checker/speculation.py): each alone, then all in one batch."""
+    params = [SamplingParams(max_tokens=c["max_tokens"], ignore_eos=True, stop_token_ids=list(c["stop_token_ids"]),
+                             prediction=list(c["prediction"])) for c in cases]
+    prompts = [list(c["prompt"]) for c in cases]
+    alone = [list(engine.generate([p], sp)[0]) for p, sp in zip(prompts, params)]
+    batch = [list(t) for t in engine.generate(prompts, params)]
+    stats = {k: v for k, v in engine.stats().items() if k.startswith("spec_")}
+    return {"alone": alone, "batch": batch, "stats": stats}
 
 
 def bench_offline(engine, inp: dict) -> dict:
@@ -70,13 +83,14 @@ def bench_offline(engine, inp: dict) -> dict:
     starts only when the parent sends a line on stdin (cli/side_by_side.py interleaves stacks)."""
     w = Workload.from_dict(inp["workload"])
     vocab, avoid = int(inp["vocab"]), set(inp.get("avoid") or ())
-    warm = pass_payload(w, warmup_requests(w, vocab, avoid), pass_seed(0, 0))
+    tok = engine.tokenizer if w.dataset == "code_edit" else None   # real text (bench/code_edit.py)
+    warm = pass_payload(w, warmup_requests(w, vocab, avoid, tok), pass_seed(0, 0))
     for _ in range(w.warmups):   # untimed: compiles, captures and allocations for every shape happen here
         _run_rep(engine, warm, w.max_concurrency)
     events.progress("bench", 0, w.repetitions, "warmed up")
 
     def timed(rep: int, k: int) -> dict:
-        return _run_rep(engine, pass_payload(w, timed_pass(w, vocab, rep, k, avoid), pass_seed(rep, k)),
+        return _run_rep(engine, pass_payload(w, timed_pass(w, vocab, rep, k, avoid, tok), pass_seed(rep, k)),
                         w.max_concurrency)
 
     reps = []
@@ -87,7 +101,7 @@ def bench_offline(engine, inp: dict) -> dict:
         events.progress("bench", r + 1, w.repetitions, f"repetition {r + 1}: {len(reps[-1]['passes'])} pass(es)")
     out = {"reps": reps, "stats": engine.stats()}
     if inp.get("profile", True):
-        out["profile"] = profile_pass(engine, pass_payload(w, profile_requests(w, vocab, avoid), pass_seed(0, 0)),
+        out["profile"] = profile_pass(engine, pass_payload(w, profile_requests(w, vocab, avoid, tok), pass_seed(0, 0)),
                                       w.max_concurrency)
     return out
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .. import events
 from ..bench.metrics import RequestRecord, compute_metrics, median_of_runs
+from ..bench.code_edit import tokenizer_of
 from ..bench.workload import Workload, timed_pass
 from .candidate_process import CandidateRun
 
@@ -29,6 +30,8 @@ def measure(stacks: list[tuple[Path, dict]], w: Workload, vocabs: list[int], dev
     """Per stack, in the order given: its metrics (medians, `spread`, `repetitions`, profile
     figures, engine_stats), or {"error": ...} when it failed (a single stack's failure raises)."""
     n = len(stacks)
+    # real-text workloads (code_edit) are rebuilt here with each stack's own tokenizer
+    tokenizers = [tokenizer_of(spec) if w.dataset == "code_edit" else None for _, spec in stacks]
     runs: list[CandidateRun | None] = []
     walls = [0.0] * n
     failed: dict[int, str] = {}
@@ -49,7 +52,8 @@ def measure(stacks: list[tuple[Path, dict]], w: Workload, vocabs: list[int], dev
                 walls[i] += time.perf_counter() - t0
         out = []
         for i, run in enumerate(runs):
-            result = None if i in failed else _guard(n, failed, i, lambda: _stack_result(run.finish(), w, vocabs[i], walls[i]))
+            result = None if i in failed else _guard(n, failed, i, lambda: _stack_result(run.finish(), w, vocabs[i], walls[i],
+                                                                                            tokenizers[i]))
             out.append({"error": failed[i]} if i in failed else result)
         return out
     finally:
@@ -83,13 +87,13 @@ def _memory_share(spec: dict, i: int, n: int) -> float | None:
     return util / (n - i * util)
 
 
-def _stack_result(obs: dict, w: Workload, vocab: int, wall: float) -> dict:
+def _stack_result(obs: dict, w: Workload, vocab: int, wall: float, tokenizer=None) -> dict:
     reps = obs.get("reps") or []
     if len(reps) != w.repetitions:
         raise events.CandidateError("wrong_output", f"the stack ran {len(reps)} of {w.repetitions} repetitions")
     runs = []
     for r, rep in enumerate(reps):
-        passes = offline_passes(rep, r, w, vocab)
+        passes = offline_passes(rep, r, w, vocab, tokenizer)
         runs.append(metrics_of_passes(passes) | {"engine_steps": sum(p["steps"] or 0 for p in passes)})
     claimed = sum(r["duration_s"] for r in runs)
     if claimed > wall:   # the candidate's own clock cannot run faster than ours
@@ -117,7 +121,7 @@ def records_of_pass(p: dict) -> tuple[list[RequestRecord], float]:
     return recs, p["duration_s"]
 
 
-def offline_passes(rep: dict, r: int, w: Workload, vocab: int) -> list[dict]:
+def offline_passes(rep: dict, r: int, w: Workload, vocab: int, tokenizer=None) -> list[dict]:
     """A repetition's passes as the stack reported them, checked against our own copy of each
     pass's requests: one record per request, prompt sizes ours, never more tokens than asked."""
     passes = rep.get("passes") if isinstance(rep, dict) else None
@@ -125,7 +129,7 @@ def offline_passes(rep: dict, r: int, w: Workload, vocab: int) -> list[dict]:
         raise events.CandidateError("wrong_output", f"repetition {r + 1} has no pass")
     out = []
     for k, p in enumerate(passes):
-        sent = timed_pass(w, vocab, r, k, AVOID)
+        sent = timed_pass(w, vocab, r, k, AVOID, tokenizer)
         recs, dur = records_of_pass(p)
         if len(recs) != len(sent):
             raise events.CandidateError("integrity_violation", f"repetition {r + 1}, pass {k + 1}: "
@@ -144,7 +148,8 @@ def profile_figures(prof) -> dict:
     if not isinstance(prof, dict):
         return {}
     return {**kv_summary(prof.get("kv_samples") or []), **_numbers(prof.get("decode_profile")),
-            **_numbers(prof.get("admission")), **_numbers(prof.get("decode_components"))}
+            **_numbers(prof.get("admission")), **_numbers(prof.get("decode_components")),
+            **_numbers(prof.get("speculation"))}
 
 
 def _numbers(d) -> dict:

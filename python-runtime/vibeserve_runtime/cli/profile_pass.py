@@ -3,12 +3,14 @@
 It runs a set shaped like repetition 0 (bench/workload.py) with the engine's decode profile on
 (engine/step_profile.py), samples KV-cache occupancy every few steps and accounts for the time
 requests waited to be admitted, then profiles one decode forward by component
-(engine/component_profile.py). None of this may run inside a timed repetition: the profile records
+(engine/component_profile.py), and replays the speculation proposers over the pass's outputs
+(bench/speculation.py). None of this may run inside a timed repetition: the profile records
 events and reads clocks on every step and the occupancy samples walk the running sequences, which
 would slow the very steps being timed.
 """
 from __future__ import annotations
 
+from ..bench.speculation import measured_figures, speculation_figures
 from ..engine.step_profile import host_share_between
 from .timed_pass import greedy, run_pass
 
@@ -19,6 +21,7 @@ def profile_pass(engine, rep: dict, max_conc: int | None) -> dict:
     enable = getattr(engine, "enable_profile", None)   # an engine without one reports no decode profile
     profile = enable() if enable else None
     before = profile.snapshot() if profile else None
+    spec_before = engine.stats()
     observer = StepObserver(engine)
     try:
         timed = run_pass(engine, rep, max_conc, observer)
@@ -29,6 +32,8 @@ def profile_pass(engine, rep: dict, max_conc: int | None) -> dict:
     return {"kv_samples": observer.kv_samples,
             "decode_profile": host_share_between(before, profile.snapshot()) if profile else {},
             "admission": observer.queue.summary(ttft_s),
+            "speculation": {**speculation_figures(rep["requests"], observer.outputs, engine.spec.params),
+                            **measured_figures(spec_before, engine.stats())},
             "decode_components": component_probe(engine, rep, max_conc)}
 
 
@@ -38,7 +43,7 @@ def component_probe(engine, rep: dict, max_conc: int | None) -> dict:
     requests = rep["requests"]
     if ask is None or not requests:
         return {}
-    prompts = [p for p, _ in requests[:max_conc or len(requests)]]
+    prompts = [r[0] for r in requests[:max_conc or len(requests)]]
     ask()
     engine.generate(prompts, greedy(4))
     return engine.component_profile or {}
@@ -51,7 +56,11 @@ class StepObserver:
         self.engine = engine
         self.queue = QueueWait(engine)
         self.kv_samples: list[dict] = []
+        self.outputs: dict[int, list[int]] = {}   # request index -> its tokens (bench/speculation.py replays them)
         self.steps = 0
+
+    def after_output(self, i: int, tokens: list[int]) -> None:
+        self.outputs.setdefault(i, []).extend(tokens)
 
     def after_step(self, seconds: float, finished: int) -> None:
         if self.steps % KV_SAMPLE_EVERY == 0:

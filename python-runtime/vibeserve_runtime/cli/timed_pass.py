@@ -13,15 +13,18 @@ import time
 from ..types import Request, SamplingParams
 
 
-def greedy(n: int) -> SamplingParams:
-    return SamplingParams(max_tokens=n, temperature=0.0, ignore_eos=True)
+def greedy(n: int, prediction: list[int] | None = None, stop_at_eos: bool = False) -> SamplingParams:
+    return SamplingParams(max_tokens=n, temperature=0.0, ignore_eos=not stop_at_eos, prediction=prediction)
 
 
 def run_pass(engine, rep: dict, max_conc: int | None, observer=None) -> dict:
-    """rep: {"requests": [[prompt ids, max tokens], ...], "arrivals": [seconds after the start, ...]}.
-    observer (untimed passes only): .after_step(seconds the step took, requests it finished)."""
+    """rep: {"requests": [[prompt ids, max tokens(, prediction ids)], ...], "arrivals": [seconds after the start, ...],
+    "stop_at_eos": whether a request ends at the end-of-sequence token (real text) or runs to max tokens}.
+    observer (untimed passes only): .after_step(seconds the step took, requests it finished) and
+    .after_output(request index, its new tokens)."""
     pending = sorted(((a, i) for i, a in enumerate(rep["arrivals"])), reverse=True)
     reqs = rep["requests"]
+    stop_eos = bool(rep.get("stop_at_eos"))
     rec = {i: {"prompt_tokens": len(reqs[i][0]), "output_tokens": 0, "times": [], "start": 0.0} for i in range(len(reqs))}
     running = steps = 0
     t0 = time.perf_counter()
@@ -30,7 +33,9 @@ def run_pass(engine, rep: dict, max_conc: int | None, observer=None) -> dict:
         while pending and pending[-1][0] <= now and (not max_conc or running < max_conc):
             _, i = pending.pop()
             rec[i]["start"] = time.perf_counter()
-            engine.add_request(Request(f"b{i}", list(reqs[i][0]), greedy(reqs[i][1]), arrival_time=rec[i]["start"]))
+            prediction = list(reqs[i][2]) if len(reqs[i]) > 2 else None
+            engine.add_request(Request(f"b{i}", list(reqs[i][0]), greedy(reqs[i][1], prediction, stop_eos),
+                                       arrival_time=rec[i]["start"]))
             running += 1
         if not engine.has_unfinished_requests():
             if pending:
@@ -45,6 +50,8 @@ def run_pass(engine, rep: dict, max_conc: int | None, observer=None) -> dict:
             i = int(o.request_id[1:])
             if o.new_token_ids:
                 rec[i]["times"].append(t)
+                if observer is not None:
+                    observer.after_output(i, o.new_token_ids)
             if o.finished:
                 rec[i]["output_tokens"] = o.num_output_tokens or len(rec[i]["times"])
                 rec[i]["finish_reason"] = o.finish_reason

@@ -10,9 +10,13 @@ from ..components.kv_cache.base import KVCacheBase
 from .launched_step import copy_to_device
 
 
-def build_batch(batch, kv, device, in_flight=None, tables=None):
+def build_batch(batch, kv, device, in_flight=None, tables=None, drafts=None):
     """-> (input_ids [T], meta, sample_idx [S], sampled seqs). A sequence is sampled when this pass
     computes its last known token.
+
+    Speculation (engine/verify_step.py): `drafts` {seq: draft token ids} follow a sequence's own
+    tokens in its entry, and a drafted sequence is sampled at its last token and at every draft
+    token, 1 + d rows in order.
 
     Async scheduling: a position whose token is still on the device (sampled by `in_flight`, a
     LaunchedStep, and not read yet) gets its input id from that step's tokens, copied on the device.
@@ -50,6 +54,9 @@ def build_batch(batch, kv, device, in_flight=None, tables=None):
     for b, (seq, n) in enumerate(batch):
         start = seq.num_computed
         known = seq.token_ids[start:start + n]
+        draft = drafts.get(seq, ()) if drafts else ()
+        if draft:
+            known = (known + list(draft))[:n]
         for p in range(start + len(known), start + n):   # the rest are still on the device
             feed_dst.append(len(ids) + p - start)
             feed_src.append(in_flight.source_of(seq, p))
@@ -64,8 +71,8 @@ def build_batch(batch, kv, device, in_flight=None, tables=None):
         ctx.append(start + n)
         if tables is None:
             tables_host.append(table[:-(-(start + n) // bs)])
-        if start + n == len(seq):
-            sample_idx.append(len(ids) - 1)
+        if start + n == len(seq) + len(draft):
+            sample_idx.extend(range(len(ids) - 1 - len(draft), len(ids)))
             sampled.append(seq)
     if tables is None:
         padded = (t + [kv.scratch_block] * (width - len(t)) for t in tables_host)

@@ -14,6 +14,8 @@ from ..components.sampling.sort_based import SortBasedSampler
 from ..components.scheduler.chunked_prefill import ChunkedPrefillScheduler
 from ..components.scheduler.continuous import ContinuousScheduler
 from ..components.scheduler.static import StaticScheduler
+from ..components.speculation.predicted_outputs import PredictedOutputsProposer
+from ..components.speculation.prompt_lookup import PromptLookupProposer
 from ..models.rope import RotaryEmbedding
 from .registry import register_component
 
@@ -58,6 +60,10 @@ def _paged(ctx):
                         ctx.max_model_len, ctx.dtype, ctx.device, prefix_caching=ctx.params["prefix_caching"])
 
 
+def _proposer(cls):
+    return lambda p: cls(p["ngram_min"], p["ngram_max"])
+
+
 def _scheduler(cls):
     return lambda kv, p: cls(kv, p["max_batch_size"], p["max_num_batched_tokens"], p["chunk_size"])
 
@@ -74,5 +80,7 @@ for dim, name, factory in [
     ("moe", "dense_decode", _dense_decode_moe), ("moe", "fused_tuned", _fused_tuned_moe),
     ("sampling", "sort_based", SortBasedSampler), ("sampling", "gumbel", GumbelSampler),
     ("rope", "standard", RotaryEmbedding),
+    ("speculation", "none", lambda p: None), ("speculation", "prompt_lookup", _proposer(PromptLookupProposer)),
+    ("speculation", "predicted_outputs", _proposer(PredictedOutputsProposer)),
 ]:
     register_component(dim, name, factory, replace=False)

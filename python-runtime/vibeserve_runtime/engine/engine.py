@@ -5,7 +5,9 @@ resolved (its tokens read, appended, checked for stops and handed out: _resolve)
 scheduling a step() call resolves the step it launched. With params.async_scheduling (vLLM v1's
 async scheduling) it resolves the step launched by the call before, after launching its own: the
 host schedules and builds step N+1 while the device runs step N, and step N's tokens reach step
-N+1 on the device (engine/launched_step.py).
+N+1 on the device (engine/launched_step.py). With a speculation proposer (components/speculation)
+a step may carry draft tokens that the forward verifies (engine/verify_step.py); such a step is
+read as soon as it ran.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from .registry import get_component
 from .sequence import Sequence, SeqStatus
 from .spec import load_stack_spec
 from .step_profile import DecodeStepProfile
+from .verify_step import VerifiedStep, accept, plan_drafts
 
 
 @dataclass
@@ -81,7 +84,8 @@ def load_tokenizer_for(spec: StackSpec, meta: dict):
 
 
 class Engine:
-    def __init__(self, spec: StackSpec, model, kv_cache, scheduler, runner, sampler, tokenizer, hf_config, meta):
+    def __init__(self, spec: StackSpec, model, kv_cache, scheduler, runner, sampler, tokenizer, hf_config, meta,
+                 proposer=None):
         self.spec, self.model, self.kv, self.scheduler = spec, model, kv_cache, scheduler
         self.runner, self.sampler, self.tokenizer = runner, sampler, tokenizer
         self.hf_config, self.meta = hf_config, meta
@@ -100,6 +104,8 @@ class Engine:
         # multi-step decode needs a sampler that leaves its tokens on the device, and one process:
         # tensor-parallel ranks replay rank 0's inputs, which are host-built
         on_device = getattr(sampler, "sample", None) is not None and spec.components.get("tp", "1") == "1"
+        # speculation decides what a step keeps on the host before the next one is built (engine/verify_step.py)
+        on_device = on_device and proposer is None
         steps = int(spec.params.get("decode_steps") or 1)
         self.decode_steps = steps if on_device else 1
         # async scheduling, for the same reasons: the next step's input ids come from the device
@@ -109,6 +115,11 @@ class Engine:
         # a row per running sequence and teacher forcing's, more if a custom scheduler runs more
         self.block_tables = (DeviceBlockTables(kv_cache, spec.params.get("max_batch_size", 16) + 2, self.device)
                              if self.async_scheduling and kv_cache.stable_block_tables else None)
+        # speculation: draft tokens proposed from the request itself, verified by the forward
+        # (engine/verify_step.py); it runs without async scheduling or multi-step (above, and spec validation)
+        self.proposer = proposer
+        self.num_speculative_tokens = int(spec.params.get("num_speculative_tokens") or 0)
+        self.spec_counts = {"draft_tokens": 0, "accepted_tokens": 0, "verified_rows": 0}
         self.profile: DecodeStepProfile | None = None   # off unless a benchmark asks (enable_profile)
         self.component_profile: dict | None = None       # filled by the next decode step once asked for
         self._profile_components = False
@@ -161,7 +172,9 @@ class Engine:
                 module.prepare_for_tokens(max(p["max_num_batched_tokens"], p["max_batch_size"]))
         runner = get_component("execution", c["execution"])(model, kv, p, device)
         sampler = get_component("sampling", c["sampling"])()
-        return cls(spec, model, kv, scheduler, runner, sampler, load_tokenizer_for(spec, meta), hf_config, meta)
+        proposer = get_component("speculation", c["speculation"])(p)
+        return cls(spec, model, kv, scheduler, runner, sampler, load_tokenizer_for(spec, meta), hf_config, meta,
+                   proposer)
 
     # --- requests --------------------------------------------------------------------------
     def add_request(self, request: Request) -> None:
@@ -220,7 +233,15 @@ class Engine:
             outputs += self._drain()
         batch = self.scheduler.schedule()
         components = self._profile_components and self._pure_decode(batch)
-        launched = self._launch(batch, components) if batch else None
+        drafts = None
+        if self.proposer is not None and batch and not components and not self._logprob_requests \
+                and not self._prompt_logprob_requests:   # logprobs would need a row per token: plain steps
+            batch, drafts = plan_drafts(batch, self.proposer, self.kv, self.num_speculative_tokens,
+                                        self.spec.params["max_num_batched_tokens"], self.max_model_len)
+        if drafts:
+            launched = self._verify(batch, drafts)
+        else:
+            launched = self._launch(batch, components) if batch else None
         overlap = self.async_scheduling and not components
         if overlap:   # read the step the last call launched; this call's step is read by the next one
             launched, self._in_flight = self._in_flight, launched
@@ -265,6 +286,31 @@ class Engine:
         for seq in sampled:
             seq.num_pending += k
         return LaunchedStep(sampled, tokens, logprobs, span, num_tokens=k * len(batch))
+
+    def _verify(self, batch, drafts: dict) -> VerifiedStep:
+        """Runs a step that carries draft tokens (engine/verify_step.py) and keeps what greedy
+        decoding would have produced; the rejected tokens' computed positions are rolled back."""
+        input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device, drafts=drafts)
+        logits = self.runner.run(input_ids, meta, sample_idx)
+        rows = [seq for seq in sampled for _ in range(len(drafts.get(seq, ())) + 1)]
+        kept = accept(self._sample(logits, rows).view(-1).tolist(), sampled, drafts)
+        self.num_steps += 1
+        self.num_forward_tokens += sum(n for _, n in batch)
+        for seq, n in batch:
+            seq.num_computed += n
+        c = self.spec_counts
+        for seq, toks in zip(sampled, kept):
+            seq.num_pending += len(toks)
+            if seq in drafts:
+                seq.num_computed -= len(drafts[seq]) + 1 - len(toks)   # the rejected draft tokens
+                self.kv.truncate(seq, len(seq))
+                c["draft_tokens"] += len(drafts[seq])
+                c["accepted_tokens"] += len(toks) - 1
+                c["verified_rows"] += 1
+        for seq, _ in batch:
+            if seq.num_computed <= len(seq.token_ids):   # else its newest tokens are unread: _resolve publishes
+                self.kv.on_computed(seq)
+        return VerifiedStep(sampled, kept, num_tokens=sum(n for _, n in batch))
 
     def _forward_and_sample(self, batch, span, components: bool):
         input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device, self._in_flight,
@@ -405,4 +451,11 @@ class Engine:
                  num_forward_tokens=self.num_forward_tokens, max_model_len=self.max_model_len,
                  decode_steps=self.decode_steps, async_scheduling=self.async_scheduling,
                  components=dict(self.spec.components))
+        if self.proposer is not None:
+            c = self.spec_counts
+            s.update(spec_draft_tokens=c["draft_tokens"], spec_accepted_tokens=c["accepted_tokens"],
+                     spec_verified_rows=c["verified_rows"],
+                     # accepted draft tokens / proposed, and tokens a drafted sequence got per verify step
+                     spec_acceptance_rate=c["accepted_tokens"] / c["draft_tokens"] if c["draft_tokens"] else None,
+                     spec_tokens_per_verify=(c["accepted_tokens"] / c["verified_rows"] + 1) if c["verified_rows"] else None)
         return s

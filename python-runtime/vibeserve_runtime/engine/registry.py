@@ -11,6 +11,7 @@ a deliberately wrong one). What a factory receives depends on its dimension:
     moe         factory(gate, w1, w2, w3, top_k, linear) -> nn.Module
     sampling    factory() -> sampler(logits, seqs) -> list[int]
     rope        factory(head_dim, max_positions, theta, scaling) -> nn.Module like models.rope.RotaryEmbedding
+    speculation factory(params: dict) -> proposer with .propose(seq, k) -> list[int], or None (no drafts)
 
 A choice registered here is accepted by spec validation even if design_space.json does not list it,
 which is how a new implementation (or a broken one in a test) enters a stack.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-DIMENSIONS = ("attention", "kv_cache", "scheduler", "execution", "linear", "moe", "sampling", "rope")
+DIMENSIONS = ("attention", "kv_cache", "scheduler", "execution", "linear", "moe", "sampling", "rope", "speculation")
 
 _REGISTRY: dict[str, dict[str, Callable]] = {d: {} for d in DIMENSIONS}
 

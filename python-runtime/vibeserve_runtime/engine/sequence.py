@@ -35,6 +35,7 @@ class Sequence:
         self.status = SeqStatus.WAITING
         self.finish_reason: str | None = None
         self.generator = None
+        self.draft_state = None          # the speculation proposer's own record of this request (its index)
         # filled while the prompt is computed (engine/logprobs.py), handed out with the first token
         self.prompt_logprobs: list | None = None
         if self.params.prompt_logprobs is not None:

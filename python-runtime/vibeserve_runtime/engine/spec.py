@@ -126,9 +126,16 @@ def normalize_spec(spec: StackSpec) -> StackSpec:
         params[k] = v if v is None else _check_param(k, v, known[k][0])
     for k, (_, default) in known.items():
         params.setdefault(k, default)
+    for c in ds.get("constraints", []):   # thenParams: speculation runs without async scheduling or multi-step
+        if c.get("thenParams") and all(comps.get(k) == v for k, v in c["if"].items()):
+            for k, allowed in c["thenParams"].items():
+                if params.get(k) not in allowed:
+                    cond = ", ".join(f"{k2}={v2!r}" for k2, v2 in c["if"].items())
+                    raise ValueError(f"params.{k}={params.get(k)!r} violates constraint {c['id']}: with {cond} "
+                                     f"it must be one of {allowed} ({c.get('why', '')})")
     if comps["scheduler"] != "chunked_prefill" and params["max_num_batched_tokens"] < 1:
         raise ValueError("params.max_num_batched_tokens must be >= 1")
-    for dim in ("attention", "kv_cache", "scheduler", "execution", "linear", "moe", "sampling", "rope"):
+    for dim in ("attention", "kv_cache", "scheduler", "execution", "linear", "moe", "sampling", "rope", "speculation"):
         get_component(dim, comps[dim])   # fails early, naming the field, if nothing implements it
     return StackSpec(name=spec.name, model=model, components=comps, params=params, device=device)
 

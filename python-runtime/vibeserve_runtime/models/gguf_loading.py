@@ -62,13 +62,24 @@ def load_gguf(path, dtype=torch.float32, device="cpu") -> tuple[dict, dict, dict
             if arch == "llama" and rest in ("attn_q.weight", "attn_k.weight"):
                 w = _unpermute(w, nh if rest == "attn_q.weight" else nkv)
         sd[name] = torch.tensor(w, dtype=dtype, device=device)
-    meta = {"path": str(path), "architecture": arch, "name": _field(r, "general.name"),
-            "tokenizer_model": _field(r, "tokenizer.ggml.model"), "tokenizer_pre": _field(r, "tokenizer.ggml.pre"),
-            "tokens": _field(r, "tokenizer.ggml.tokens"), "merges": _field(r, "tokenizer.ggml.merges"),
-            "token_types": _field(r, "tokenizer.ggml.token_type"),
-            "bos_token_id": cfg["bos_token_id"], "eos_token_id": cfg["eos_token_id"],
-            "padding_token_id": _field(r, "tokenizer.ggml.padding_token_id"),
-            "add_bos_token": _field(r, "tokenizer.ggml.add_bos_token"),
-            "chat_template": _field(r, "tokenizer.chat_template"),
+    meta = {"path": str(path), "architecture": arch, "name": _field(r, "general.name"), **_tokenizer_meta(r),
             "quantization": sorted({t.tensor_type.name for t in r.tensors})}
     return cfg, sd, meta
+
+
+def _tokenizer_meta(r) -> dict:
+    return {"tokenizer_model": _field(r, "tokenizer.ggml.model"), "tokenizer_pre": _field(r, "tokenizer.ggml.pre"),
+            "tokens": _field(r, "tokenizer.ggml.tokens"), "merges": _field(r, "tokenizer.ggml.merges"),
+            "token_types": _field(r, "tokenizer.ggml.token_type"),
+            "bos_token_id": _field(r, "tokenizer.ggml.bos_token_id"), "eos_token_id": _field(r, "tokenizer.ggml.eos_token_id"),
+            "padding_token_id": _field(r, "tokenizer.ggml.padding_token_id"),
+            "add_bos_token": _field(r, "tokenizer.ggml.add_bos_token"),
+            "chat_template": _field(r, "tokenizer.chat_template")}
+
+
+def read_gguf_tokenizer(path) -> dict:
+    """The tokenizer fields of a GGUF (meta["gguf"] as load_gguf gives it), without its weights."""
+    import gguf
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"model.path: GGUF file {path} does not exist")
+    return _tokenizer_meta(gguf.GGUFReader(str(path)))

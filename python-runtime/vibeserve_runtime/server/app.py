@@ -108,7 +108,8 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         return SamplingParams(max_tokens=max_tokens, temperature=body.temperature, top_k=max(0, body.top_k),
                               top_p=body.top_p, seed=body.seed, stop=[], ignore_eos=body.ignore_eos,
                               stop_token_ids=list(body.stop_token_ids or []), logprobs=logprobs,
-                              prompt_logprobs=prompt_logprobs)
+                              prompt_logprobs=prompt_logprobs,
+                              prediction=tok.encode(body.prediction.text()) if body.prediction else None)
 
     def _prompts(prompt: Any) -> list[tuple[list[int], str]]:
         """The request's prompts as (token ids, the prompt as sent, for echo)."""

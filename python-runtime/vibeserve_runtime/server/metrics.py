@@ -31,6 +31,9 @@ class ServerMetrics:
             return (s.get("kv_tokens_used", 0) / cap) if cap else 0.0
         Gauge("vibeserve:kv_cache_usage_perc", "Fraction of the KV cache in use (1 = full)", registry=r).set_function(kv_usage)
         Gauge("vibeserve:prefix_cache_hit_tokens", "Prompt tokens served from the prefix cache", registry=r).set_function(snap("prefix_cache_hit_tokens"))
+        # speculation (engine/verify_step.py): draft tokens proposed and accepted, as vLLM's spec_decode counters
+        Gauge("vibeserve:spec_decode_num_draft_tokens", "Draft tokens verified", registry=r).set_function(snap("spec_draft_tokens"))
+        Gauge("vibeserve:spec_decode_num_accepted_tokens", "Draft tokens accepted", registry=r).set_function(snap("spec_accepted_tokens"))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -26,6 +26,18 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+class Prediction(BaseModel):
+    """OpenAI's predicted output: text the answer is expected to be mostly (the file being edited).
+    A stack with speculation=predicted_outputs drafts from it; it never changes the answer."""
+    type: Literal["content"] = "content"
+    content: str | list[dict[str, Any]]
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.get("text", "") for p in self.content if isinstance(p, dict) and p.get("type") == "text")
+
+
 class _Sampling(BaseModel):
     model_config = ConfigDict(extra="allow")   # clients send fields we do not use (user, metadata, …)
     model: str | None = None
@@ -40,6 +52,7 @@ class _Sampling(BaseModel):
     stream_options: StreamOptions | None = None
     ignore_eos: bool = False
     n: int = Field(1, ge=1, le=128)
+    prediction: Prediction | None = None
 
     def stop_list(self) -> list[str]:
         if self.stop is None:

@@ -42,6 +42,11 @@ class KVCacheBase(ABC):
     def on_computed(self, seq) -> None:
         """Called after seq.num_computed advanced (the paged cache publishes full blocks here)."""
 
+    def truncate(self, seq, num_tokens: int) -> None:
+        """The sequence keeps only its first num_tokens (speculation drops rejected draft tokens):
+        room past them may go back. Their K/V needs no clearing: attention reads a sequence's
+        context only, and the next step's tokens overwrite those slots."""
+
     def slot(self, seq, pos: int) -> int:
         """Flat cache slot of token `pos` of `seq`."""
         return seq.block_table[pos // self.block_size] * self.block_size + pos % self.block_size

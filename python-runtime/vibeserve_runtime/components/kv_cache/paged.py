@@ -12,7 +12,9 @@ from .base import KVCacheBase
 
 
 class PagedKVCache(KVCacheBase):
-    stable_block_tables = True   # reserve() only appends; free() and allocate() give a new list
+    # reserve() only appends; free() and allocate() give a new list (truncate() shrinks one in place,
+    # but only speculation calls it, which never runs with async scheduling's device-side tables)
+    stable_block_tables = True
 
     def __init__(self, num_layers, num_kv_heads, head_dim, num_blocks, block_size, max_model_len, dtype, device,
                  prefix_caching: bool = True):
@@ -82,6 +84,16 @@ class PagedKVCache(KVCacheBase):
             return False
         seq.block_table.extend(self._take_free_block() for _ in range(need))
         return True
+
+    def truncate(self, seq, num_tokens: int) -> None:
+        # blocks wholly past the kept tokens hold only rejected draft tokens: never published, never
+        # shared (prefix hits cover computed prompt tokens), so they go straight back to the pool
+        keep = -(-num_tokens // self.block_size)
+        for b in reversed(seq.block_table[keep:]):
+            self.ref[b] -= 1
+            if self.ref[b] == 0:
+                self.free_blocks[b] = None
+        del seq.block_table[keep:]
 
     def on_computed(self, seq) -> None:
         if not self.prefix_caching:
