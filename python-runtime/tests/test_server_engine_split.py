@@ -14,7 +14,7 @@ import pytest
 from runtime_stacks import TINY_LLAMA, Server, materialize
 from vibeserve_runtime.server.async_engine import AsyncEngine, EngineDead
 from vibeserve_runtime.server.process_core import ProcessCore
-from vibeserve_runtime.server.request_stream import RequestStream
+from vibeserve_runtime.server.request_stream import MAX_SEPARATE_STEPS, RequestStream
 from vibeserve_runtime.server.thread_core import ThreadCore
 from vibeserve_runtime.types import Request, SamplingParams, StepOutput
 
@@ -88,13 +88,34 @@ def test_tokens_of_many_concurrent_requests_arrive_whole_and_in_order():
         assert ids == list(range(1000 * i, 1000 * i + 40)), f"request {i}"
 
 
-def test_a_lagging_reader_gets_the_steps_it_missed_merged():
+def test_a_reader_a_few_steps_behind_gets_one_output_per_step():
     s = RequestStream("x")
     s.put(("x", [1], False, None, 1, None, None))
     s.put(("x", [2, 3], False, None, 3, None, None))
-    s.put(("x", [4], True, "length", 4, None, None))
-    out = asyncio.run(s.get())
-    assert (out.new_token_ids, out.finished, out.finish_reason, out.num_output_tokens) == ([1, 2, 3, 4], True, "length", 4)
+
+    async def two():
+        return [await s.get(), await s.get()]
+    first, second = asyncio.run(two())
+    assert (first.new_token_ids, second.new_token_ids, second.num_output_tokens) == ([1], [2, 3], 3)
+
+
+def test_a_lagging_reader_gets_the_steps_beyond_the_bound_merged():
+    s = RequestStream("x")
+    n = MAX_SEPARATE_STEPS + 5
+    for t in range(1, n + 1):
+        s.put(("x", [t], t == n, "length" if t == n else None, t, None, None))
+
+    async def drain():
+        outs = []
+        while True:
+            outs.append(await s.get())
+            if outs[-1].finished:
+                return outs
+    outs = asyncio.run(drain())
+    assert len(outs) == MAX_SEPARATE_STEPS
+    assert [t for o in outs for t in o.new_token_ids] == list(range(1, n + 1))
+    assert outs[-1].new_token_ids == list(range(MAX_SEPARATE_STEPS, n + 1))
+    assert (outs[-1].finish_reason, outs[-1].num_output_tokens) == ("length", n)
 
 
 def test_a_reader_that_leaves_aborts_and_stays_in_flight_until_the_engine_confirms():

@@ -1,13 +1,18 @@
 """One request's outputs on the server side, between the engine's step messages and the request's
-reader (vLLM's RequestOutputCollector). A reader that lags behind the engine does not fall a
-queue behind: whatever arrived since it last looked comes as one merged output, so a slow client
-gets several tokens per SSE event instead of slowing everyone down.
+reader (vLLM's RequestOutputCollector). A reader a few steps behind still gets one output per step
+(one SSE event per token, as clients expect); one that lags further does not fall a queue behind:
+the steps beyond MAX_SEPARATE_STEPS merge into one output, so a slow client gets several tokens
+per SSE event instead of slowing everyone down.
 """
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from ..types import StepOutput
+
+
+MAX_SEPARATE_STEPS = 16
 
 
 class RequestStream:
@@ -16,18 +21,19 @@ class RequestStream:
     def __init__(self, request_id: str):
         self.request_id = request_id
         self.abandoned = False          # its reader has gone; the engine has been told to abort it
-        self._pending: StepOutput | None = None
+        self._pending: deque[StepOutput] = deque()
         self._error: BaseException | None = None
         self._waiter: asyncio.Future | None = None
 
     def put(self, out: tuple) -> None:
-        """An output in core_protocol's wire form, merged into what the reader has not taken yet."""
+        """An output in core_protocol's wire form: queued, or merged into the last one the reader has
+        not taken once it is MAX_SEPARATE_STEPS behind."""
         rid, ids, finished, reason, n_out, logprobs, prompt_logprobs = out
-        p = self._pending
-        if p is None:
-            self._pending = StepOutput(rid, list(ids), finished, reason, 0, n_out,
-                                       list(logprobs) if logprobs is not None else None, prompt_logprobs)
+        if len(self._pending) < MAX_SEPARATE_STEPS:
+            self._pending.append(StepOutput(rid, list(ids), finished, reason, 0, n_out,
+                                            list(logprobs) if logprobs is not None else None, prompt_logprobs))
         else:
+            p = self._pending[-1]
             p.new_token_ids += ids
             p.finished, p.finish_reason, p.num_output_tokens = finished, reason, n_out
             if logprobs is not None:
@@ -46,9 +52,9 @@ class RequestStream:
             w.set_result(None)
 
     async def get(self) -> StepOutput:
-        """Everything since the last call, waiting for the next step when nothing is there yet.
-        Outputs that arrived before an error are still handed out first."""
-        while self._pending is None:
+        """The oldest output not taken yet, waiting for the next step when there is none. Outputs that
+        arrived before an error are still handed out first."""
+        while not self._pending:
             if self._error is not None:
                 raise self._error
             self._waiter = asyncio.get_running_loop().create_future()
@@ -56,5 +62,4 @@ class RequestStream:
                 await self._waiter
             finally:
                 self._waiter = None
-        out, self._pending = self._pending, None
-        return out
+        return self._pending.popleft()
