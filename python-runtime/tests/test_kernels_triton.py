@@ -238,3 +238,36 @@ def test_the_context_tile_fits_shared_memory(D, elem, stages, expected):
     tile = context_tile(128, D, elem, stages)
     assert tile == expected
     assert tile == 16 or 2 * tile * D * elem * stages <= TILE_SHARED_BYTES
+
+
+def test_bf16_operands_give_the_fp32_products():
+    """Every kernel on bf16 operands against fp32 math on the same bf16 values. The models run in
+    bf16; the Triton interpreter's own bf16 dot is wrong (kernels/dot.py), which once rejected a
+    correct MoE stack on CPU with logit errors of 10^10."""
+    from vibeserve_runtime.kernels.moe_align import align_by_expert
+    from vibeserve_runtime.kernels.moe_expert_mlp import down_partials, gate_up_silu
+    from vibeserve_runtime.kernels.moe_tile_tuning import DEFAULT_TILES as tiles
+    torch.manual_seed(7)
+    bf = torch.bfloat16
+    x, w = torch.randn(5, 64, device=DEV, dtype=bf), torch.randn(96, 64, device=DEV) * 0.05
+    q, scale = quantize_per_channel(w)
+    torch.testing.assert_close(int8_weight_only_matmul(x, q, scale.to(bf)).float(),
+                               x.float() @ (q.float() * scale.to(bf).float()[:, None]).T, atol=0.05, rtol=0.02)
+
+    E, H, inter, top_k, T = 4, 64, 96, 2, 3
+    w_gate_up, w_down = torch.randn(E, 2 * inter, H, device=DEV, dtype=bf) / 8, torch.randn(E, H, inter, device=DEV, dtype=bf) / 10
+    ids = torch.tensor([[0, 1], [2, 3], [1, 2]], device=DEV)
+    pairs, blocks = align_by_expert(ids, E, tiles.block_m)
+    act = gate_up_silu(x[:T], w_gate_up, pairs, blocks, top_k, tiles.block_m, tiles.gate_up)
+    down = down_partials(act, w_down, pairs, blocks, tiles.block_m, tiles.down).sum(0)
+    for p, (t, e) in enumerate((t, e) for t in range(T) for e in ids[t].tolist()):
+        g, u = (x[t].float() @ w_gate_up[e].float().T).chunk(2)
+        torch.testing.assert_close(act[p].float(), F.silu(g) * u, atol=0.02, rtol=0.02)
+        torch.testing.assert_close(down[p], act[p].float() @ w_down[e].float().T, atol=0.02, rtol=0.02)
+
+    k_cache, v_cache = (torch.randn(4, 16, 2, 64, device=DEV, dtype=bf) for _ in range(2))
+    qh = torch.randn(1, 4, 64, device=DEV, dtype=bf)
+    out = paged_attention_decode(qh, k_cache, v_cache, torch.tensor([[2, 0]], device=DEV), torch.tensor([20], device=DEV), 0.125)
+    k, v = (c[[2, 0]].flatten(0, 1)[:20].float().repeat_interleave(2, 1).transpose(0, 1) for c in (k_cache, v_cache))
+    want = F.scaled_dot_product_attention(qh[0].float()[:, None], k, v, scale=0.125)[:, 0]
+    torch.testing.assert_close(out[0].float(), want, atol=0.02, rtol=0.02)

@@ -19,7 +19,8 @@ import torch
 import triton
 import triton.language as tl
 
-from .moe_grouped_gemm import dot_into, tile_pairs
+from .dot import dot_into, full_precision
+from .moe_grouped_gemm import tile_pairs
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def gate_up_silu(x: torch.Tensor, w_gate_up: torch.Tensor, sorted_pairs: torch.T
     _gate_up_silu_kernel[grid](x, w_gate_up, out, sorted_pairs, block_expert, inter, K, top_k,
                                x.stride(0), w_gate_up.stride(0), w_gate_up.stride(1), w_gate_up.stride(2), out.stride(0),
                                BLOCK_M=block_m, BLOCK_N=tiles.block_n, BLOCK_K=tiles.block_k,
-                               IEEE=x.dtype == torch.float32, num_warps=tiles.num_warps,
+                               IEEE=full_precision(x), num_warps=tiles.num_warps,
                                num_stages=tiles.num_stages if x.is_cuda else 1)
     return out
 
@@ -130,7 +131,7 @@ def down_partials(act: torch.Tensor, w_down: torch.Tensor, sorted_pairs: torch.T
                                act.stride(0), w_down.stride(0), w_down.stride(1), w_down.stride(2),
                                part.stride(0), part.stride(1),
                                BLOCK_M=block_m, BLOCK_N=tiles.block_n, BLOCK_K=tiles.block_k,
-                               IEEE=act.dtype == torch.float32, num_warps=tiles.num_warps,
+                               IEEE=full_precision(act), num_warps=tiles.num_warps,
                                num_stages=tiles.num_stages if act.is_cuda else 1)
     return part
 

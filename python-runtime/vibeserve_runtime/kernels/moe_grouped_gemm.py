@@ -12,6 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .dot import dot_into, full_precision
 from .moe_align import BLOCK_M
 
 
@@ -22,16 +23,6 @@ def tile_pairs(pairs_ptr, pid_m, ROWS_PER_TOKEN, BLOCK_M: tl.constexpr):
     pair = tl.load(pairs_ptr + pid_m * BLOCK_M + tl.arange(0, BLOCK_M))
     valid = pair >= 0
     return pair, valid, tl.where(valid, pair // ROWS_PER_TOKEN, 0)
-
-
-@triton.jit
-def dot_into(acc, a, w, IEEE: tl.constexpr):
-    """acc + a @ w; fp32 operands (the CPU tests) multiply in full precision rather than TF32."""
-    if IEEE:
-        acc = tl.dot(a, w, acc, input_precision="ieee")
-    else:
-        acc = tl.dot(a, w, acc)
-    return acc
 
 
 @triton.jit
@@ -69,7 +60,7 @@ def grouped_gemm(a: torch.Tensor, w: torch.Tensor, sorted_pairs: torch.Tensor, b
     grid = (block_expert.numel(), triton.cdiv(N, block_n))
     _grouped_gemm_kernel[grid](a, w, c, sorted_pairs, block_expert, N, K, rows_per_token,
                                a.stride(0), w.stride(0), w.stride(1), w.stride(2), c.stride(0),
-                               BLOCK_M=BLOCK_M, BLOCK_N=block_n, BLOCK_K=block_k, IEEE=a.dtype == torch.float32,
+                               BLOCK_M=BLOCK_M, BLOCK_N=block_n, BLOCK_K=block_k, IEEE=full_precision(a),
                                num_warps=num_warps, num_stages=num_stages if a.is_cuda else 1)
     return c
 

@@ -15,6 +15,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .dot import dot_into, full_precision
+
 
 @triton.jit
 def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, kn_ptr, vn_ptr, slot_ptr, scale,
@@ -49,19 +51,13 @@ def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, kn_ptr, vn
         off = blk * s_kb + (tok % BLOCK_SIZE) * s_kt + kvh * s_kh
         k = tl.load(k_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
         v = tl.load(v_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
-        if IEEE:
-            s = tl.dot(q, tl.trans(k), input_precision="ieee")
-        else:
-            s = tl.dot(q, tl.trans(k))
+        s = dot_into(tl.zeros([GROUP_PAD, BLOCK_N], tl.float32), q, tl.trans(k), IEEE)
         s = tl.where(valid[None, :], s * scale, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, 1))
         p = tl.exp(s - m_new[:, None])
         alpha = tl.exp(m_i - m_new)
         l_i = l_i * alpha + tl.sum(p, 1)
-        if IEEE:
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision="ieee")
-        else:
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        acc = dot_into(acc * alpha[:, None], p.to(v.dtype), v, IEEE)
         m_i = m_new
     if NEW_KV:
         s_n = tl.sum(q.to(tl.float32) * kn.to(tl.float32)[None, :], 1) * scale      # [GROUP_PAD]
@@ -101,7 +97,7 @@ def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
         block_tables.stride(0), out.stride(0), out.stride(1), kn.stride(0), kn.stride(1), vn.stride(0), vn.stride(1),
         GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=D,
         BLOCK_D=block_d, BLOCK_SIZE=block_size, BLOCK_N=context_tile(block_n, block_d, k_cache.element_size(), stages),
-        IEEE=q.dtype == torch.float32, NEW_KV=new_kv, num_warps=num_warps, num_stages=stages)
+        IEEE=full_precision(q), NEW_KV=new_kv, num_warps=num_warps, num_stages=stages)
     return out
 
 
