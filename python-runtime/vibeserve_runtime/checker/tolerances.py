@@ -24,6 +24,14 @@ fp32), which is why the fp32 floor is tight and the broken-component tests run i
 bound (half the floor at least) is what catches a real bug whose worst case hides among rounding
 outliers: a wrong expert, gate or scale moves every position.
 
+For an MoE model the worst error leaves out the rows at a router near tie, in the stack's rows and
+in the calibration run's alike (reference/hf_model.router_near_ties: a layer whose fp32 router puts
+its k-th and (k+1)-th expert closer than CALIBRATION_FACTOR times the largest router-logit change
+that rounding causes there). At such a row any correct engine may route a token to another expert,
+which moves that row by a logit std or more: a correct fused MoE kernel in bf16 was rejected at
+0.11 against a 0.08 bound at one such row (tiny OLMoE shape, router gap 3e-4), while transformers'
+own bf16 run happened to route as fp32 did. Those rows stay in the mean bound.
+
 A greedy-token mismatch is excused where the reference's top-1 margin is below MARGIN_FACTOR x floor x
 scale (a near tie), or where the stack's own teacher-forced error at that row, within the bounds, is
 more than 1 / MARGIN_FACTOR of the margin: a random router puts experts within 1e-3 of each other, so

@@ -104,7 +104,8 @@ def run(args) -> int:
     events.progress("check", 4, total, "comparing")
     try:
         results, tol, scale = _compare(along, out["vocab_size"], spec, prompts, fillers, n, ref_tokens, ref_rows, obs,
-                                       integrity, args.tolerance, out["same_precision"], spec_cases)
+                                       integrity, args.tolerance, out["same_precision"], spec_cases,
+                                       out.get("router_ties"))
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
         raise events.CandidateError("wrong_output", f"the stack's observations are malformed: {type(e).__name__}: {e}")
     lap("compare")
@@ -140,13 +141,14 @@ def _compute_reference(spec, device, n, seed, num_prompts, calibrated, speculati
         events.progress("check", 2, total, f"transformers at the stack's precision ({spec['model']['dtype']}, {ref.linear})")
     lap("reference_greedy")
     # Every stack's bounds are calibrated on this run (checker/tolerances.py), unless --tolerance states one.
-    same_precision = ref.same_precision_rows(prompts, ref_tokens, list(ref_rows)) if ref.calibrated else None
+    same_precision, router_ties = (ref.same_precision_rows(prompts, ref_tokens, list(ref_rows)) if ref.calibrated
+                                   else (None, None))
     lap("calibration")
     # a speculative stack also gets requests built to tempt a wrong verify step (checker/speculation.py)
     spec_cases = speculation.build_cases(ref, prompts, ref_tokens, ref_rows, n, max_len, seed) if speculative else None
     return ref, {"name": ref.name, "vocab_size": ref.vocab_size, "prompts": prompts, "fillers": fillers,
                  "tokens": [list(t) for t in ref_tokens], "rows": list(ref_rows), "same_precision": same_precision,
-                 "spec_cases": spec_cases}
+                 "router_ties": router_ties, "spec_cases": spec_cases}
 
 
 class _Along:
@@ -170,10 +172,10 @@ class _Along:
 
 
 def _compare(along, vocab_size, spec, prompts, fillers, n, ref_tokens, ref_rows, obs, integrity, tolerance=None,
-             same_precision=None, spec_cases=None):
+             same_precision=None, spec_cases=None, router_ties=None):
     scale = checks.logit_scale(list(ref_rows))
     floor = tolerance or logit_tolerance(spec["model"]["dtype"], spec["components"]["linear"])
-    logits = checks.logits_close(obs["tf_logits"], list(ref_rows), floor, scale, same_precision)
+    logits = checks.logits_close(obs["tf_logits"], list(ref_rows), floor, scale, same_precision, router_ties)
     # A near tie is judged at the floor: beyond it a flipped token must be explained by the stack's
     # own error at that row (tolerated below), not by the bound's worst case elsewhere.
     margin_thr = MARGIN_FACTOR * floor * scale

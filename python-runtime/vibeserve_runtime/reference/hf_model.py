@@ -89,27 +89,58 @@ class HFReference:
 
     @torch.inference_mode()
     def same_precision_rows(self, prompts: list[list[int]], tokens: list[list[int]],
-                            ref_rows: list[torch.Tensor]) -> list[torch.Tensor]:
+                            ref_rows: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
         """The logit rows of `logits_along` computed by transformers itself in the stack's dtype and
         weight format (reference/fake_quant.py): how far plain rounding and quantization move this
         model from its fp32 answer, which calibrates the checker's bounds. At the reference's own
         precision that run is the reference: `ref_rows` (its rows along the same tokens) are returned.
-        Needs `calibrated`; runs once."""
+        Second, for an MoE model, which of those rows sit at a router near tie (router_near_ties);
+        None where nothing rounds or nothing routes. Needs `calibrated`; runs once."""
         from .fake_quant import apply_linear_format
         if not self.calibrated:
             raise RuntimeError("same_precision_rows needs the stack's components (HFReference(stack_components=...))")
         if not self.rounds:
-            return list(ref_rows)
+            return list(ref_rows), None
         if self._state_dict is None:
             raise RuntimeError("same_precision_rows runs once")
         model = build_hf_model(self.hf_config, self._state_dict, getattr(torch, self.dtype), self.device)
         self._state_dict = None
         apply_linear_format(model, self._weight_format, self._experts_quantized)
-        rows = []
+        rows, routed = [], []
         for p, t in zip(prompts, tokens):
-            x = torch.tensor([list(p) + list(t)], device=self.device)
-            rows.append(model(input_ids=x, use_cache=False).logits[0].float().cpu()[len(p) - 1:])
+            logits, router = _forward(model, list(p) + list(t), self.device)
+            rows.append(logits[len(p) - 1:])
+            if router is not None:
+                routed.append((router[:, len(p) - 1:], _forward(self.model, list(p) + list(t), self.device)[1][:, len(p) - 1:]))
         del model
         if self.device == "cuda":
             torch.cuda.empty_cache()
-        return rows
+        top_k = self.hf_config.get("num_experts_per_tok")
+        return rows, (router_near_ties(routed, top_k) if routed and top_k else None)
+
+
+def _forward(model, ids: list[int], device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(logits [seq, vocab], router logits [layers, seq, experts] or None for a dense model), fp32 on CPU."""
+    routes = hasattr(model.config, "output_router_logits")
+    kwargs = {"output_router_logits": True} if routes else {}
+    out = model(input_ids=torch.tensor([ids], device=device), use_cache=False, **kwargs)
+    router = getattr(out, "router_logits", None) if routes else None
+    return out.logits[0].float().cpu(), (torch.stack([r.float().cpu() for r in router]) if router else None)
+
+
+def router_near_ties(routed: list[tuple[torch.Tensor, torch.Tensor]], top_k: int) -> list[torch.Tensor]:
+    """Per prompt, which rows have, in some layer, a gap between the fp32 router's k-th and (k+1)-th
+    expert smaller than CALIBRATION_FACTOR times the largest router-logit change that rounding alone
+    causes (the stack-precision run against fp32, over every row and layer). At such a row any
+    correct engine may route one token to another expert, which moves that row's logits by a logit
+    std or more; `routed` holds (stack-precision router logits, fp32 router logits) per prompt."""
+    from ..checker.tolerances import CALIBRATION_FACTOR
+    noise = max(float((low - full).abs().max()) for low, full in routed)
+    ties = []
+    for _, full in routed:
+        if top_k >= full.shape[-1]:    # every expert runs: nothing to flip
+            return [torch.zeros(full.shape[1], dtype=torch.bool) for _, full in routed]
+        ranked = full.sort(dim=-1, descending=True).values                      # [layers, rows, experts]
+        gap = (ranked[..., top_k - 1] - ranked[..., top_k]).min(dim=0).values    # [rows]
+        ties.append(gap < CALIBRATION_FACTOR * noise)
+    return ties
