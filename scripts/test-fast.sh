@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null || exit 1
 
 status=0
+echo "== ruff (python lint, ruff.toml)"
+.venv/bin/ruff check . || status=1
 echo "== vitest (unit, search, results table)"
 npx vitest run test/unit test/search test/scenarios/resultsTable.test.ts "$@" || status=1
 echo "== pytest (python-runtime, unit files)"

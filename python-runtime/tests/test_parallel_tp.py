@@ -8,7 +8,7 @@ import torch
 
 from vibeserve_runtime.engine import Engine
 from vibeserve_runtime.engine.spec import load_stack_spec
-from vibeserve_runtime.models import build_model, load_model_weights
+from vibeserve_runtime.models import load_model_weights
 from vibeserve_runtime.models.hf_reference import build_hf_reference
 from vibeserve_runtime.parallel.linear import column_parallel_weight, row_parallel_weight
 from vibeserve_runtime.parallel.process_group import SAFE_COMM_ENV, apply_safe_comm_env

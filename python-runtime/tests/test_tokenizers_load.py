@@ -86,7 +86,7 @@ def test_gguf_smollm2_tokenizer():
     from vibeserve_runtime.tokenizers.gguf_vocab import read_gguf_tokenizer
     g = read_gguf_tokenizer(_packaged_gguf())
     tok = load_tokenizer(_spec("hf_json"), {"gguf": g, "vocab_size": len(g["tokens"])})
-    ids = _roundtrip(tok)
+    _roundtrip(tok)
     assert tok.vocab_size == 49152 and tok.eos_token_id == 2
     # SmolLM2's pre-tokenizer splits digits one by one, byte-level BPE marks spaces with Ġ
     pieces = [tok.tok.id_to_token(i) for i in tok.encode("Hello world 2026")]
