@@ -90,8 +90,8 @@ def test_tokens_of_many_concurrent_requests_arrive_whole_and_in_order():
 
 def test_a_reader_a_few_steps_behind_gets_one_output_per_step():
     s = RequestStream("x")
-    s.put(("x", [1], False, None, 1, None, None))
-    s.put(("x", [2, 3], False, None, 3, None, None))
+    s.put(("x", [1], False, None, 1, None, None, None))
+    s.put(("x", [2, 3], False, None, 3, None, None, None))
 
     async def two():
         return [await s.get(), await s.get()]
@@ -103,7 +103,7 @@ def test_a_lagging_reader_gets_the_steps_beyond_the_bound_merged():
     s = RequestStream("x")
     n = MAX_SEPARATE_STEPS + 5
     for t in range(1, n + 1):
-        s.put(("x", [t], t == n, "length" if t == n else None, t, None, None))
+        s.put(("x", [t], t == n, "length" if t == n else None, t, None, None, None))
 
     async def drain():
         outs = []

@@ -50,3 +50,25 @@ def test_prediction_is_drafted_from_and_changes_nothing(server):
     again = client.chat.completions.create(messages=msgs, **GREEDY,
                                            extra_body={**ignore_eos, "prediction": {"type": "content", "content": parts}})
     assert again.choices[0].message.content == chat
+
+
+def test_usage_counts_the_accepted_and_rejected_prediction_tokens(server):
+    """usage.completion_tokens_details as OpenAI reports predicted outputs, in a plain answer and in
+    a stream's usage chunk: the prediction's tokens drafted and kept, and drafted and replaced (a
+    token never drafted costs nothing, so it is in neither); without a prediction, no details."""
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=60)
+    ignore_eos = {"ignore_eos": True}
+    plain = client.completions.create(prompt="the cat sat on", extra_body=ignore_eos, **GREEDY)
+    assert plain.usage.completion_tokens == 24 and plain.usage.completion_tokens_details is None
+    right = {**ignore_eos, "prediction": {"type": "content", "content": plain.choices[0].text}}
+    got = client.completions.create(prompt="the cat sat on", **GREEDY, extra_body=right)
+    details = got.usage.completion_tokens_details
+    assert 1 <= details.accepted_prediction_tokens <= got.usage.completion_tokens
+    wrong = client.completions.create(prompt="the cat sat on", **GREEDY, extra_body={
+        **ignore_eos, "prediction": {"type": "content", "content": "x" * 40}})
+    assert wrong.usage.completion_tokens_details.accepted_prediction_tokens == 0
+    stream = client.completions.create(prompt="the cat sat on", stream=True, stream_options={"include_usage": True},
+                                       **GREEDY, extra_body=right)
+    last = list(stream)[-1]
+    assert last.usage.completion_tokens == 24
+    assert last.usage.completion_tokens_details.accepted_prediction_tokens == details.accepted_prediction_tokens

@@ -87,6 +87,8 @@ class StepOutput:
     num_output_tokens: int = 0
     logprobs: list[TokenLogprob] | None = None                   # aligned with new_token_ids
     prompt_logprobs: list[TokenLogprob | None] | None = None     # one per prompt token, first None
+    # (draft tokens verified, of them accepted) over the request so far; None while nothing was drafted
+    draft_counts: tuple[int, int] | None = None
 
 
 @dataclass

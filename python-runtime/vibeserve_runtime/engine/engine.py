@@ -306,6 +306,8 @@ class Engine:
                 self.kv.truncate(seq, len(seq))
                 c["draft_tokens"] += len(drafts[seq])
                 c["accepted_tokens"] += len(toks) - 1
+                seq.num_draft_tokens += len(drafts[seq])
+                seq.num_accepted_draft_tokens += len(toks) - 1
                 c["verified_rows"] += 1
         for seq, _ in batch:
             if seq.num_computed <= len(seq.token_ids):   # else its newest tokens are unread: _resolve publishes
@@ -370,6 +372,8 @@ class Engine:
                 out.logprobs = [entries[i]]
             if seq.prompt_logprobs is not None:   # its prompt is complete: this is its first token
                 out.prompt_logprobs, seq.prompt_logprobs = seq.prompt_logprobs, None
+            if seq.num_draft_tokens:
+                out.draft_counts = (seq.num_draft_tokens, seq.num_accepted_draft_tokens)
                 self._prompt_logprob_requests.discard(seq.request_id)
             outputs.append(out)
         return outputs

@@ -21,7 +21,7 @@ from .async_engine import AsyncEngine
 from .auth import ApiKeyMiddleware
 from .chat import render_chat
 from .choice import Choice, run_choice
-from .choice_output import ChoiceOutput
+from .choice_output import ChoiceOutput, usage_of
 from .merged_streams import MergedStreams
 from .metrics import ServerMetrics
 from .process_core import ProcessCore
@@ -136,8 +136,7 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         created = int(time.time())
         obj = "chat.completion" if chat else "text_completion"
         outputs = [ChoiceOutput(c, tok, chat, top_k) for c in choices]
-        usage = lambda: {"prompt_tokens": prompt_tokens, "completion_tokens": sum(o.num_tokens for o in outputs),
-                         "total_tokens": prompt_tokens + sum(o.num_tokens for o in outputs)}
+        usage = lambda: usage_of(outputs, prompt_tokens, body.prediction is not None)
         stop = body.stop_list()
         merged = MergedStreams([run_choice(aengine, tok, metrics, f"{rid}-{c.index}", c, stop) for c in choices])
 

@@ -33,6 +33,7 @@ class Piece:
     num_tokens: int                   # completion tokens so far
     logprobs: list[TokenLogprob] = field(default_factory=list)
     prompt_logprobs: list[TokenLogprob | None] | None = None
+    draft_counts: tuple[int, int] | None = None   # (drafted, accepted) so far (StepOutput.draft_counts)
 
 
 async def run_choice(aengine, tokenizer, metrics, request_id: str, choice: Choice,
@@ -50,7 +51,7 @@ async def run_choice(aengine, tokenizer, metrics, request_id: str, choice: Choic
             n_out = out.num_output_tokens or n_out + len(out.new_token_ids)
             delta, stopped = text.push(out.new_token_ids, out.finished)
             piece = Piece(delta, out.finish_reason if out.finished else None, n_out, out.logprobs or [],
-                          out.prompt_logprobs)
+                          out.prompt_logprobs, out.draft_counts)
             if stopped and not out.finished:
                 await gen.aclose()   # frees the request's KV blocks now
                 piece.finish_reason = "stop"

@@ -15,6 +15,7 @@ class ChoiceOutput:
         self.items: list = []
         self.finish_reason: str | None = None
         self.num_tokens = 0
+        self.draft_counts: tuple[int, int] | None = None
         self._started = False
 
     def _take(self, piece: Piece) -> tuple[str, list]:
@@ -33,7 +34,16 @@ class ChoiceOutput:
             if self.top_k is not None:
                 items += list(piece.logprobs) if self.chat else [(e.token_id, e) for e in piece.logprobs]
         self.finish_reason = piece.finish_reason or self.finish_reason
+        self.draft_counts = piece.draft_counts or self.draft_counts
         return text, items
+
+    def prediction_tokens(self) -> tuple[int, int]:
+        """(accepted, rejected) draft tokens: of the tokens drafted from the request's prediction
+        (speculation=predicted_outputs), those the model confirmed and those it replaced. An accepted
+        token past where the choice stopped is not in the completion, so it counts as rejected."""
+        drafted, accepted = self.draft_counts or (0, 0)
+        accepted = min(accepted, self.num_tokens)
+        return accepted, drafted - accepted
 
     def _logprobs(self, items: list) -> dict | None:
         if self.top_k is None:
@@ -63,3 +73,15 @@ class ChoiceOutput:
         """A chat stream opens each choice with the assistant's role."""
         return {"index": self.choice.index, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
                 "finish_reason": None}
+
+
+def usage_of(outputs: list[ChoiceOutput], prompt_tokens: int, predicted: bool) -> dict:
+    """The response's `usage`; with a `prediction` in the request, OpenAI's completion_tokens_details
+    of predicted outputs over every choice."""
+    completion = sum(o.num_tokens for o in outputs)
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}
+    if predicted:
+        accepted, rejected = (sum(n) for n in zip(*(o.prediction_tokens() for o in outputs)))
+        usage["completion_tokens_details"] = {"accepted_prediction_tokens": accepted,
+                                              "rejected_prediction_tokens": rejected}
+    return usage

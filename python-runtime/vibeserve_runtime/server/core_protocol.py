@@ -9,7 +9,7 @@ core -> API:   ("ready", EngineInfo)                      the engine is built (f
 
 One "step" message carries every request's new tokens of that step (vLLM v1's EngineCoreOutputs):
 the cost of the channel is per step, not per token per request. An output is a tuple (request_id,
-new token ids, finished, finish_reason, num_output_tokens, logprobs, prompt_logprobs), since
+new token ids, finished, finish_reason, num_output_tokens, logprobs, prompt_logprobs, draft_counts), since
 tuples pickle several times faster than dataclasses; `failed` lists (request_id, message) of
 requests the engine refused; `stats` is the engine's stats() or None when it was not taken.
 Both ends are the same stack's code, so pickle is safe here.
@@ -45,7 +45,7 @@ def info_of(engine, stats: dict, pid: int | None = None) -> EngineInfo:
 
 def wire_output(o: StepOutput) -> tuple:
     return (o.request_id, o.new_token_ids, o.finished, o.finish_reason, o.num_output_tokens, o.logprobs,
-            o.prompt_logprobs)
+            o.prompt_logprobs, o.draft_counts)
 
 
 def pack(msg: Any) -> bytes:

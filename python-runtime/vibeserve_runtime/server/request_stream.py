@@ -28,14 +28,16 @@ class RequestStream:
     def put(self, out: tuple) -> None:
         """An output in core_protocol's wire form: queued, or merged into the last one the reader has
         not taken once it is MAX_SEPARATE_STEPS behind."""
-        rid, ids, finished, reason, n_out, logprobs, prompt_logprobs = out
+        rid, ids, finished, reason, n_out, logprobs, prompt_logprobs, draft_counts = out
         if len(self._pending) < MAX_SEPARATE_STEPS:
             self._pending.append(StepOutput(rid, list(ids), finished, reason, 0, n_out,
-                                            list(logprobs) if logprobs is not None else None, prompt_logprobs))
+                                            list(logprobs) if logprobs is not None else None, prompt_logprobs,
+                                            draft_counts))
         else:
             p = self._pending[-1]
             p.new_token_ids += ids
             p.finished, p.finish_reason, p.num_output_tokens = finished, reason, n_out
+            p.draft_counts = draft_counts or p.draft_counts
             if logprobs is not None:
                 p.logprobs = (p.logprobs or []) + list(logprobs)
             if prompt_logprobs is not None:
