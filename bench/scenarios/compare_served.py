@@ -4,14 +4,16 @@ OpenAI-compatible HTTP server, on one GPU, driven over HTTP/SSE by the runtime's
 
   python bench/scenarios/compare_served.py --scenario scenarios/gpt2-chat.yaml --out RESULT.json \
       [--search-json .vibeserve/artifacts/<id>/search.json | --design-from bench/results/<old>.json] \
-      [--peers vllm,transformers-cb] [--reps 3] [--time-budget-s 480]
+      [--peers vllm,transformers-cb,llama.cpp] [--reps 3] [--time-budget-s 480]
 
 Engines: `generic` (the design space's generic stack: vLLM's defaults in the library's terms,
 docs/generic-stack.md), `searched` (the search's best design, or a recorded design), and the peers:
-vLLM (`vllm serve` at its defaults; needs bench/peers/install_vllm.sh and `source bench/peers/env.sh`)
-and transformers' own continuous batching (bench/peers/transformers_cb_server.py). The model's
-weights are written once as a safetensors checkpoint (bench/peers/write_checkpoint.py) and every
-engine serves that checkpoint. Engines share the GPU, so each is given the same KV pool (vLLM
+vLLM (`vllm serve` at its defaults; needs bench/peers/install_vllm.sh and `source bench/peers/env.sh`),
+transformers' own continuous batching (bench/peers/transformers_cb_server.py) and, asked for by name,
+llama.cpp (`llama-server`; needs bench/peers/build_llama_server.sh). The model's weights are written
+once as a safetensors checkpoint (bench/peers/write_checkpoint.py) and every engine serves that
+checkpoint, but llama.cpp, which serves GGUF files only: it gets the scenario's own GGUF (a
+GGUF-weights scenario), quantized as that file is, where the others serve its weights dequantized. Engines share the GPU, so each is given the same KV pool (vLLM
 through --kv-cache-memory-bytes; transformers sizes its own from what is left, started last) with
 room for a quarter more than every sequence in flight at full length.
 
@@ -42,13 +44,15 @@ from scenario_stacks import (REPO, design_spec, device_name, device_of, generic_
                              warmup_requests)
 from compare_stacks import search_summary, summarize  # noqa: E402
 from served_budget import affordable, projected_repetition_s  # noqa: E402
-from served_engines import EngineServer, transformers_cb_server, vibeserve_server, vllm_server  # noqa: E402
+from served_engines import (EngineServer, llama_cpp_server, transformers_cb_server, vibeserve_server,  # noqa: E402
+                            vllm_server)
 
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
 from vibeserve_runtime.bench.online import run_online  # noqa: E402
 from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests  # noqa: E402
 
-PEERS = ("vllm", "transformers-cb")
+PEERS = ("vllm", "transformers-cb", "llama.cpp")
+DEFAULT_PEERS = ("vllm", "transformers-cb")
 OURS = ("generic", "searched")
 SATURATING = {"input_len": 1024, "output_len": 128, "max_concurrency": 256, "num_prompts": 512}
 KEY_METRICS = ("output_throughput", "request_throughput", "median_ttft_ms", "p99_ttft_ms", "median_tpot_ms",
@@ -130,9 +134,19 @@ class Comparison:
         # four engines share the GPU here: a quarter more than every sequence in flight at full length
         kv_tokens = kv_cache_tokens_for(peak, max_len, headroom=1.25) if device == "cuda" else None
         self.result["kv_cache_tokens"] = kv_tokens
-        checkpoint = write_checkpoint(generic_spec(sc, device)["model"], self.work / "checkpoint")
-        self.result["checkpoint"] = str(checkpoint)
-        model = json.loads((checkpoint / "config.json").read_text())
+        peers = [p for p in self.args.peers.split(",") if p]
+        # A GGUF model is served from its file (our stacks, llama.cpp); random weights are written once
+        # as the checkpoint every engine loads.
+        checkpoint = None
+        if sc["model"].get("weights") != "gguf":
+            checkpoint = write_checkpoint(generic_spec(sc, device)["model"], self.work / "checkpoint")
+            self.result["checkpoint"] = str(checkpoint)
+        for p in ("vllm", "transformers-cb"):
+            if checkpoint is None and p in peers:
+                peers.remove(p)
+                why = "left out: it serves a safetensors checkpoint, and a GGUF scenario's weights are not written as one"
+                self._entry(p).update(error=why)
+                self.error(p, why)
 
         specs = {"generic": generic_spec(sc, device, checkpoint)}
         design, source, summary = searched_design(self.args)
@@ -143,10 +157,9 @@ class Comparison:
             self.error("searched", source)
         self.result["search"] = summary
         log_dir = self.work / "logs"
-        peers = [p for p in self.args.peers.split(",") if p]
         # vLLM checks at start that the GPU memory it may use is free: it starts first.
         if "vllm" in peers:
-            per_token = _kv_bytes_per_token(model)
+            per_token = _kv_bytes_per_token(json.loads((checkpoint / "config.json").read_text()))
             linear = specs["generic"]["components"].get("linear", "native")
             self.servers["vllm"] = vllm_server(checkpoint, log_dir, max_len, kv_tokens * per_token if kv_tokens else None, linear)
             self.result["peers"]["vllm"] = {"command": " ".join(shlex.quote(a) for a in self.servers["vllm"].command)}
@@ -159,6 +172,8 @@ class Comparison:
                 continue
             self.servers[name] = vibeserve_server(name, stack, log_dir, max_queue=max(512, peak), max_model_len=max_len)
             self.result["stacks"][name] = {"engine": "vibeserve", "components": spec["components"], "params": spec["params"]}
+        if "llama.cpp" in peers:
+            self._add_llama_cpp(log_dir, max_len, peak)
         # transformers sizes its cache from the memory left: it starts last.
         if "transformers-cb" in peers:
             srv = transformers_cb_server(checkpoint, log_dir, sc["model"].get("dtype", "bfloat16"), device)
@@ -169,7 +184,7 @@ class Comparison:
                 self.error(p, f"unknown peer engine {p!r}; known: {', '.join(PEERS)}")
         # vLLM alone first, our stacks together, transformers last (see above)
         groups = [[n for n in self.servers if n == "vllm"], [n for n in self.servers if n in OURS],
-                  [n for n in self.servers if n == "transformers-cb"]]
+                  [n for n in self.servers if n in ("llama.cpp", "transformers-cb")]]
         for group in groups:
             for name in group:
                 self.servers[name].start()
@@ -184,6 +199,23 @@ class Comparison:
                 entry.update(engine=srv.engine, load_s=srv.load_s, log=str(srv.log_path), **({"version": srv.version} if srv.version else {}))
                 print(f"compare-served: {name} ready in {srv.load_s:.1f}s at {srv.url}", file=sys.stderr)
         self.save()
+
+    def _add_llama_cpp(self, log_dir: Path, max_len: int, peak: int) -> None:
+        m = self.sc["model"]
+        if m.get("weights") != "gguf" or not m.get("path"):
+            self.error("llama.cpp", f"llama.cpp serves GGUF files and this scenario's model has {m.get('weights', 'random')} "
+                                    "weights: only a GGUF-weights scenario gets the llama.cpp peer")
+            self._entry("llama.cpp").update(error="needs a GGUF-weights scenario")
+            return
+        gguf = Path(m["path"]) if Path(m["path"]).is_absolute() else REPO / m["path"]
+        try:
+            srv = llama_cpp_server(gguf, log_dir, max_len, peak, self.device)
+        except FileNotFoundError as e:
+            self._entry("llama.cpp").update(error=str(e))
+            self.error("llama.cpp", str(e))
+            return
+        self.servers["llama.cpp"] = srv
+        self._entry("llama.cpp").update(command=" ".join(shlex.quote(a) for a in srv.command), gguf=str(gguf))
 
     def _entry(self, name: str) -> dict:
         table = self.result["peers"] if name in PEERS else self.result["stacks"]
@@ -309,7 +341,8 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--search-json", help="measure this search's best design as `searched`")
     ap.add_argument("--design-from", help="measure the best design recorded in an earlier results file as `searched`")
-    ap.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated, of {', '.join(PEERS)} ('' for none)")
+    ap.add_argument("--peers", default=",".join(DEFAULT_PEERS),
+                    help=f"comma-separated, of {', '.join(PEERS)} ('' for none; default {','.join(DEFAULT_PEERS)})")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-saturating", action="store_true", help="measure only the scenario's workload")
     ap.add_argument("--offline-from", help="compare_stacks.py's result for the same scenario: its in-process figures go beside")

@@ -1,6 +1,7 @@
 """The engines a served comparison drives, each an OpenAI-compatible HTTP server in its own process
 group: a VibeServe stack (`python -m vibeserve_runtime serve`), vLLM (`vllm serve`, from the bundle
-bench/peers/install_vllm.sh unpacks) and transformers' continuous batching
+bench/peers/install_vllm.sh unpacks), llama.cpp (`llama-server`, built by
+bench/peers/build_llama_server.sh) and transformers' continuous batching
 (bench/peers/transformers_cb_server.py). Every one is started the way its authors ship it; the only
 settings passed are the served model, the context length and, where the engine has the knob, the
 size of its KV-cache pool, so that engines sharing one GPU hold equal pools.
@@ -31,8 +32,8 @@ def free_port() -> int:
 @dataclass
 class EngineServer:
     """One server process: started, waited on until /health answers, stopped with its group."""
-    name: str                  # the comparison's name for it: generic, searched, vllm, transformers-cb
-    engine: str                # what it is: vibeserve, vllm, transformers
+    name: str                  # the comparison's name for it: generic, searched, vllm, llama.cpp, transformers-cb
+    engine: str                # what it is: vibeserve, vllm, llama.cpp, transformers
     command: list[str]
     log_path: Path
     port: int
@@ -118,6 +119,39 @@ def vllm_server(checkpoint: Path, log_dir: Path, max_model_len: int, kv_cache_by
     if VLLM_QUANTIZATION.get(linear):
         cmd += ["--quantization", VLLM_QUANTIZATION[linear]]
     return EngineServer("vllm", "vllm", cmd, log_dir / "vllm.log", port, version=_version("vllm"))
+
+
+LLAMA_SERVER = Path(os.environ.get("VIBESERVE_LLAMA_SERVER", "/tmp/vibeserve-peers/llama.cpp/build/bin/llama-server"))
+
+
+def llama_cpp_server(gguf: Path, log_dir: Path, max_model_len: int, max_concurrency: int, device: str) -> EngineServer:
+    """`llama-server` on the model's GGUF file, at its defaults but for three settings a user serving
+    this load must give it: one slot per client in flight (`-np`, else clients queue for its default
+    slots), a context holding every slot's longest request (`-c`, which llama.cpp divides among the
+    slots), and on a GPU every layer offloaded (`-ngl 999`, as its documentation serves a GPU)."""
+    if not LLAMA_SERVER.is_file():
+        raise FileNotFoundError(f"no llama-server at {LLAMA_SERVER}: run bench/peers/build_llama_server.sh "
+                                "(or set VIBESERVE_LLAMA_SERVER)")
+    port = free_port()
+    cmd = [str(LLAMA_SERVER), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "--alias", "llama.cpp",
+           "-np", str(max_concurrency), "-c", str(max_concurrency * max_model_len)]
+    if device == "cuda":
+        cmd += ["-ngl", "999"]
+    return EngineServer("llama.cpp", "llama.cpp", cmd, log_dir / "llama.cpp.log", port, version=_llama_cpp_version())
+
+
+def _llama_cpp_version() -> str | None:
+    """What `llama-server --version` says, and which source it was built from (llama_cpp_source.sh
+    stamps the tree: a build from the sdist knows no commit of its own)."""
+    try:
+        out = subprocess.run([str(LLAMA_SERVER), "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("version")]
+    version = lines[0].removeprefix("version:").strip() if lines else None
+    stamp = LLAMA_SERVER.parents[2] / "VIBESERVE_SOURCE"
+    source = stamp.read_text().strip() if stamp.is_file() else None
+    return "; ".join(v for v in (version, source) if v) or None
 
 
 def transformers_cb_server(checkpoint: Path, log_dir: Path, dtype: str, device: str) -> EngineServer:

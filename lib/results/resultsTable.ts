@@ -99,7 +99,7 @@ export interface ResultsSet {
 
 export const STACK_ORDER = ['hf-generate', 'generic', 'searched'];
 /** The engines of a served comparison, in table order. */
-export const SERVED_ORDER = ['generic', 'searched', 'vllm', 'transformers-cb'];
+export const SERVED_ORDER = ['generic', 'searched', 'vllm', 'transformers-cb', 'llama.cpp'];
 
 function isServedResult(d: ScenarioResult): d is ServedResult {
   return (d as ServedResult).mode === 'online' && typeof (d as ServedResult).workloads === 'object';
@@ -229,14 +229,14 @@ export function renderServedMarkdown(served: Array<{ file: string; result: Serve
   const lines: string[] = [];
   const devices = [...new Set(served.map((s) => s.result.device))];
   lines.push(`### Served over HTTP, beside peer engines`, '',
-    `Device: ${devices.join('; ')}. Every engine runs behind its own OpenAI-compatible server on the one GPU and serves the same ` +
-      'safetensors weights; the project\'s load generator sends every engine the same token-id requests over HTTP/SSE (vLLM `bench serve` metrics), ' +
+    `Device: ${devices.join('; ')}. Every engine runs behind its own OpenAI-compatible server on the one device (GPU or CPU, as the row's file says) and serves the same ` +
+      'weights (one safetensors checkpoint; llama.cpp the scenario\'s own GGUF file, quantized as it is); the project\'s load generator sends every engine the same token-id requests over HTTP/SSE (vLLM `bench serve` metrics), ' +
       'in rotating order, after a warm-up with the same shapes. Medians of the repetitions with (min–max). ' +
       '**generic** is vLLM\'s defaults in this library\'s components ([docs/generic-stack.md](docs/generic-stack.md)); **searched** is the search\'s best design ' +
-      '(or a recorded design, as the file\'s `searched_source` says); **vLLM** is `vllm serve` at its defaults; **transformers-cb** is transformers\' own continuous batching. ' +
+      '(or a recorded design, as the file\'s `searched_source` says); **vLLM** is `vllm serve` at its defaults; **transformers-cb** is transformers\' own continuous batching; **llama.cpp** is `llama-server` with a slot per client. ' +
       'Ratios are on the row\'s objective, above 1 when the first-named is better; "vs best peer" compares the searched stack (the generic one where none was measured) with the better peer.', '');
-  lines.push('| scenario | workload | objective | generic | searched | vLLM | transformers-cb | searched vs generic | ours vs best peer | generic vs best peer | output tok/s generic / searched / vLLM / tf-cb |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| scenario | workload | objective | generic | searched | vLLM | transformers-cb | llama.cpp | searched vs generic | ours vs best peer | generic vs best peer | output tok/s generic / searched / vLLM / tf-cb / llama.cpp |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const { file, result: r } of served) {
     for (const [name, w] of Object.entries(r.workloads)) {
       const m = (stack: string, metric: string) => w.stacks[stack]?.metrics?.[metric] ?? null;

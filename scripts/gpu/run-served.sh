@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Served comparison of seed scenarios on this GPU host: the generic stack, a searched design and the
-# peer engines (vLLM, transformers' continuous batching), each behind its own HTTP server, driven by
+# peer engines (vLLM, transformers' continuous batching, llama.cpp), each behind its own HTTP server, driven by
 # the project's load generator (bench/scenarios/compare_served.py).
 #   scripts/gpu/run-served.sh <results-dir> <scenario.yaml>[=<design-source.json>]...
 # A scenario may name where its `searched` design comes from: a search.json (its leaderboard's best)
@@ -10,7 +10,8 @@
 # Environment:
 #   VIBESERVE_RUN_BUDGET_S   seconds the whole run may take (default 560), shared by the scenarios
 #   VIBESERVE_PEER_ENGINES   peer engines (default vllm,transformers-cb; vllm only once
-#                            bench/peers/install_vllm.sh has unpacked its bundle)
+#                            bench/peers/install_vllm.sh has unpacked its bundle; llama.cpp, for a
+#                            GGUF-weights scenario, once bench/peers/build_llama_server.sh has built it)
 #   VIBESERVE_COMPARE_REPS   repetitions (default 3)
 #   VIBESERVE_SERVED_ARGS    more arguments for compare_served.py (e.g. --no-saturating --reserve-s 0)
 set -uo pipefail
@@ -31,6 +32,11 @@ if [ -d "${VIBESERVE_PEERS:-/tmp/vibeserve-peers}/site/vllm" ]; then
 else
   echo "run-served: no vLLM bundle unpacked (bench/peers/install_vllm.sh); measuring without vLLM"
   peers=$(echo ",$peers," | sed 's/,vllm,/,/; s/^,//; s/,$//')
+fi
+llama_server=${VIBESERVE_LLAMA_SERVER:-/tmp/vibeserve-peers/llama.cpp/build/bin/llama-server}
+if [[ ",$peers," == *",llama.cpp,"* ]] && [ ! -x "$llama_server" ]; then
+  echo "run-served: no llama-server at $llama_server (bench/peers/build_llama_server.sh); measuring without llama.cpp"
+  peers=$(echo ",$peers," | sed 's/,llama\.cpp,/,/; s/^,//; s/,$//')
 fi
 export PYTHONPATH="$repo/python-runtime${PYTHONPATH:+:$PYTHONPATH}"
 py=${VIBESERVE_PYTHON:-python3}

@@ -68,6 +68,19 @@ describe('results table', () => {
     expect(offlineOnly).toContain('No served comparison is recorded yet');
   });
 
+  it('gives llama.cpp its own column, and the row its peer ratio against it', () => {
+    const served = set.served![0]!.result;
+    const w = served.workloads.scenario!;
+    const peer = { ...w.stacks['transformers-cb']! };
+    const gguf = { ...served, scenario: 'smollm2-chat-cpu', workloads: { scenario: { ...w, stacks: { generic: w.stacks.generic!, 'llama.cpp': peer }, best_peer: 'llama.cpp' } } };
+    const md = renderResultsMarkdown({ ...set, served: [{ file: 'served_smollm2.json', result: gguf }] });
+    expect(md).toContain('| vLLM | transformers-cb | llama.cpp |');
+    const row = md.split('\n').find((l) => l.startsWith('| [smollm2-chat-cpu]'))!;
+    const cells = row.split(' | ');
+    expect(cells[7]).toBe(cell(peer.metrics![w.objective]!));   // scenario, workload, objective, 4 engines before it
+    expect(row).toContain('(llama.cpp)');
+  });
+
   it('names the device of each row once results come from more than one kind of machine', () => {
     expect(renderResultsMarkdown(set)).not.toContain(`| [gpt2-chat](bench/results/gpt2-chat.json) (`);
     const other = { file: 'tp.json', result: { ...scenario, scenario: 'multi-gpu-tp', device: '2 x NVIDIA H200' } };

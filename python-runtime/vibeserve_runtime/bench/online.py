@@ -30,6 +30,23 @@ def request_body(model: str, req: BenchRequest, endpoint: str) -> tuple[str, dic
 
 async def _one(session: aiohttp.ClientSession, url: str, model: str, req: BenchRequest, endpoint: str,
                headers: dict) -> RequestRecord:
+    """One request; sent again, on a new connection, if the server had closed the reused keep-alive
+    connection before answering (llama.cpp's HTTP server closes idle ones after a few seconds), as
+    HTTP clients do. The pool may hold more such connections, so the second try does not use it."""
+    rec = await _attempt(session, url, model, req, endpoint, headers)
+    if rec.error and rec.error.startswith(_STALE_CONNECTION) and rec.ttft_s == 0.0:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True),
+                                         timeout=session.timeout) as fresh:
+            rec = await _attempt(fresh, url, model, req, endpoint, headers)
+    return rec
+
+
+# what a write to, or a read from, a connection the server has closed raises
+_STALE_CONNECTION = ("ServerDisconnectedError", "ClientOSError")
+
+
+async def _attempt(session: aiohttp.ClientSession, url: str, model: str, req: BenchRequest, endpoint: str,
+                   headers: dict) -> RequestRecord:
     rec = RequestRecord(prompt_tokens=len(req.prompt_token_ids))
     path, body = request_body(model, req, endpoint)
     start = last = time.perf_counter()
