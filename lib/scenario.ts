@@ -1,8 +1,9 @@
 // Scenario files (docs/scenario.md): parsed from YAML, validated field by field, defaults filled in.
 // An error names the file and the field, so a user can fix it without reading code.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import YAML from 'yaml';
-import { designSpacePath } from './paths.js';
+import { designSpacePath, projectRoot } from './paths.js';
 
 export type Arch = 'llama' | 'gpt2' | 'mixtral';
 export type HardwareKind = 'cpu' | 'h100' | 'h200' | 'any';
@@ -288,7 +289,19 @@ export function loadScenario(file: string): Scenario {
   } catch (e) {
     throw new ScenarioError(file, '(file)', `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return parseScenario(text, file);
+  return withRepositoryPaths(parseScenario(text, file));
+}
+
+/** A scenario's file paths (model.path, tokenizer.path) are relative to the repository, as the
+ * shipped scenarios write them; made absolute here, since every stack spec is written elsewhere
+ * (a search's artifacts, a preflight directory) and the runtime resolves paths against the spec. */
+export function withRepositoryPaths(s: Scenario, root = projectRoot): Scenario {
+  const abs = (p: string | null) => (p && !path.isAbsolute(p) ? path.resolve(root, p) : p);
+  return {
+    ...s,
+    model: { ...s.model, path: abs(s.model.path) },
+    tokenizer: s.tokenizer ? { ...s.tokenizer, path: abs(s.tokenizer.path) } : s.tokenizer,
+  };
 }
 
 /** The runtime task queue that verifies and benchmarks this scenario's candidates. */

