@@ -7,10 +7,9 @@ stack_child.py, what the results table reports). The two must agree within 10%.
       [--kv-cache-tokens N] [--reps 3] [--out OUT.json]
 
 Both run the same requests (repetition r: seed offset r, token ids 0-2 left out) at the same
-concurrency and take the median of `--reps` repetitions. Each path keeps its own warm-up and KV
-pool: the verb warms up with a full pass and sizes its pool as the stack does (on a GPU, from free
-memory), the harness warms up as the scenario harnesses do (scenario_stacks.warmup_requests) and,
-with --kv-cache-tokens, takes the pool
+concurrency and take the median of `--reps` repetitions. Both warm up by the one rule
+(vibeserve_runtime.bench.workload.warmup_requests); each keeps its own KV pool: the verb sizes its
+pool as the stack does (on a GPU, from free memory), the harness, with --kv-cache-tokens, takes the pool
 compare_stacks.py gives every stack of a comparison. Per-repetition figures are printed, so a slow
 first repetition (a cold path) shows up as such.
 """
@@ -27,13 +26,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python-runtime"))
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
-from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests  # noqa: E402
+from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests, warmup_requests  # noqa: E402
 from vibeserve_runtime.cli.offline_bench import AVOID, records_of_pass  # noqa: E402
 from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))
 from compare_stacks import StackChild  # noqa: E402
-from scenario_stacks import warmup_requests  # noqa: E402  (the harnesses' one warm-up rule)
 
 AGREEMENT = 0.10
 
@@ -52,7 +50,7 @@ def bench_verb(stack: Path, device: str, w: Workload) -> list[float]:
 def harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) -> list[float]:
     _, spec = load_stack_dir(stack)
     vocab = spec["model"]["config"].get("vocab_size") or _preset_vocab(spec["model"])
-    warm = [[q.prompt_token_ids, q.max_tokens] for q in warmup_requests(w, vocab)]
+    warm = [[q.prompt_token_ids, q.max_tokens] for q in warmup_requests(w, vocab, AVOID)]
     child = StackChild(stack, device, warm, kv_cache_tokens)
     try:
         child.wait_ready(timeout=900)

@@ -40,8 +40,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench/scenarios is not a package
 from scenario_stacks import (REPO, design_spec, device_name, device_of, generic_spec,  # noqa: E402
-                             kv_cache_tokens_for, materialize, preset_vocab_size, scenario_workload,
-                             warmup_requests)
+                             kv_cache_tokens_for, materialize, preset_vocab_size, scenario_workload)
 from compare_stacks import search_summary, summarize  # noqa: E402
 from served_budget import affordable, projected_repetition_s  # noqa: E402
 from served_engines import (EngineServer, llama_cpp_server, transformers_cb_server, vibeserve_server,  # noqa: E402
@@ -49,7 +48,7 @@ from served_engines import (EngineServer, llama_cpp_server, transformers_cb_serv
 
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
 from vibeserve_runtime.bench.online import run_online  # noqa: E402
-from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests  # noqa: E402
+from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests, warmup_requests  # noqa: E402
 
 PEERS = ("vllm", "transformers-cb", "llama.cpp")
 DEFAULT_PEERS = ("vllm", "transformers-cb")
@@ -236,7 +235,7 @@ class Comparison:
     def measure(self, wname: str, w: Workload, vocab: int, more_to_come: bool) -> None:
         section = {"workload": w.to_dict(), "stacks": {}, "skipped": {}}
         self.result["workloads"][wname] = section
-        warm = warmup_requests(w, vocab)
+        warm = warmup_requests(w, vocab, avoid=set(range(3)))
         warm_n = len(warm)
         projected: dict[str, float] = {}
         for name, srv in list(self.servers.items()):

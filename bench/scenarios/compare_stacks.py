@@ -32,7 +32,7 @@ import yaml
 
 from vibeserve_runtime.bench.hf_baseline import build_baseline_model, run_hf_generate
 from vibeserve_runtime.bench.metrics import compute_metrics
-from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests
+from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests, warmup_requests
 from vibeserve_runtime.checker.integrity import integrity_report
 from vibeserve_runtime.cli.bench_cmd import _records_from_offline
 from vibeserve_runtime.cli.candidate_process import candidate_env
@@ -40,7 +40,7 @@ from vibeserve_runtime.materialize import load_stack_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench/scenarios is not a package
 from scenario_stacks import (device_name, generic_spec, kv_cache_tokens_for, materialize,  # noqa: E402
-                             preset_vocab_size, scenario_workload, warmup_requests)
+                             preset_vocab_size, scenario_workload)
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).resolve().parent / "stack_child.py"
@@ -241,7 +241,7 @@ def main() -> int:
             _, spec = load_stack_dir(ch.stack_dir)
             result["stacks"][name] = {"mode": "offline", "stack_dir": str(ch.stack_dir), "components": spec["components"],
                                       "params": spec["params"], "load_s": ready.get("load_s"), "runs": []}
-            reqs = warmup_requests(w, vocab)   # untimed: every batch size and prompt length the repetitions hit
+            reqs = warmup_requests(w, vocab, avoid=set(range(3)))   # untimed: every batch size and prompt length the repetitions hit
             ch.run({"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs], "arrivals": [0.0] * len(reqs),
                     "max_concurrency": w.max_concurrency}, max(120.0, deadline - time.monotonic() + 120))
         except Exception as e:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vibeserve_runtime.bench.workload import Workload, make_requests
+from vibeserve_runtime.bench.workload import Workload
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "gpu"))
@@ -33,15 +33,6 @@ def scenario_workload(sc: dict, max_prompts: int | None = None) -> Workload:
                     arrival="fixed" if a["kind"] == "fixed_rate" else "poisson",
                     max_concurrency=int(a["concurrency"]) if a["kind"] == "max_concurrency" else None,
                     warmups=1, repetitions=1, seed=int(sc["model"].get("seed", 0)))
-
-
-def warmup_requests(w: Workload, vocab: int) -> list:
-    """The requests a harness sends each engine, untimed, before its repetitions: the workload's own
-    lengths at its concurrency, twice as many as it keeps in flight, so the batch grows through every
-    size up to that concurrency and back (every CUDA-graph bucket and prompt length the repetitions
-    will hit); other token ids than the timed runs', so nothing timed finds its prompt cached."""
-    n = min(w.num_prompts, 2 * (w.max_concurrency or 32))
-    return make_requests(Workload(**{**w.to_dict(), "num_prompts": n}), vocab, 10_000, avoid=set(range(3)))
 
 
 def device_of(sc: dict) -> str:

@@ -167,3 +167,20 @@ def test_engines_side_by_side_size_their_kv_pools_from_equal_shares_of_the_gpu()
         pools.append(free * s)
         free -= pools[-1]
     assert pools == pytest.approx([0.85 / 3] * 3)
+
+
+@pytest.mark.parametrize("n,concurrency,expected", [(7, 3, 7), (512, 32, 64), (70, 32, 70), (100, 32, 68),
+                                                    (100, None, 68), (5, 8, 5)])
+def test_the_warmup_is_two_waves_and_the_last_partial_one(n, concurrency, expected):
+    """The one warm-up rule (bench verb and harnesses): repetition 0's lengths, 2c of them and then
+    the n mod c that end a pass, so a pass's tail batch size is warm too."""
+    from vibeserve_runtime.bench.workload import warmup_requests
+    w = Workload.from_dict({**WORKLOAD, "dataset": "random", "range_ratio": 0.5, "num_prompts": n,
+                            "max_concurrency": concurrency})
+    warm, rep0 = warmup_requests(w, 256), make_requests(w, 256, pass_seed(0, 0))
+    assert len(warm) == expected
+    lengths = [len(q.prompt_token_ids) for q in rep0]
+    c = concurrency or 32
+    want = lengths if n <= 2 * c else lengths[:2 * c] + (lengths[-(n % c):] if n % c else [])
+    assert [len(q.prompt_token_ids) for q in warm] == want
+    assert all(a.prompt_token_ids != b.prompt_token_ids for a, b in zip(warm, rep0))

@@ -130,10 +130,22 @@ def pass_seed(rep: int, k: int) -> int:
     return rep + _PASS_STRIDE * k
 
 
+# In flight during a rate-based workload's warm-up (a concurrency-bound one keeps its own).
+WARMUP_IN_FLIGHT = 32
+
+
 def warmup_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None, tokenizer=None) -> list[BenchRequest]:
-    """The warm-up set: repetition 0's lengths (every shape the timed passes hit) with other token
-    ids, so no timed pass finds its prompts cached (code_edit: other functions)."""
-    return _shaped_like_rep0(w, vocab_size, _WARMUP_SEED, avoid, tokenizer)
+    """The warm-up set, the one rule of the bench verb and of the comparison harnesses: repetition
+    0's lengths (the shapes the timed passes hit) with other token ids, so no timed pass finds its
+    prompts cached (code_edit: other functions). Not all of them: sent at the workload's
+    concurrency c, 2c requests take the batch through every size up to c and back, and the pass's
+    last partial wave (n mod c requests) comes after them, as it ends a timed pass."""
+    reqs = _shaped_like_rep0(w, vocab_size, _WARMUP_SEED, avoid, tokenizer)
+    c = w.max_concurrency or WARMUP_IN_FLIGHT
+    if len(reqs) <= 2 * c:
+        return reqs
+    tail = len(reqs) % c
+    return reqs[:2 * c] + (reqs[-tail:] if tail else [])
 
 
 def profile_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None, tokenizer=None) -> list[BenchRequest]:
