@@ -2,12 +2,12 @@
 # Fetches llama.cpp's source for the llama.cpp peer: the PyPI sdist of llama-cpp-python vendors a
 # pinned llama.cpp tree (with the CUDA backend and tools/server). Packs that tree, without its docs,
 # media, web-UI sources and test vocabularies, as one tarball that fits a transfer to an offline host.
-#   bash bench/peers/llama_cpp_source.sh [OUT_TARBALL]     # default .carry/peers/llama.cpp-src.tar.xz
+#   bash bench/peers/llama_cpp_source.sh [TARBALL]     # default .carry/peers/llama.cpp-src.tar.xz
 # Needs PyPI (pip download). build_llama_server.sh builds llama-server from the tarball.
 set -euo pipefail
 VERSION=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
-OUT=${1:-.carry/peers/llama.cpp-src.tar.xz}
-if [ -f "$OUT" ]; then echo "llama-cpp-source: $OUT exists"; exit 0; fi
+TARBALL=${1:-.carry/peers/llama.cpp-src.tar.xz}
+if [ -f "$TARBALL" ]; then echo "llama-cpp-source: $TARBALL exists"; exit 0; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$work"
@@ -19,6 +19,6 @@ src="$work/llama_cpp_python-$VERSION/vendor/llama.cpp"
 rm -rf "$src"/.git "$src"/docs "$src"/media "$src"/tools/server/webui "$src"/examples/*/assets "$src"/tests "$src"/benches
 find "$src/models" -type f ! -name ggml-vocab-gpt-2.gguf ! -name ggml-vocab-llama-bpe.gguf -delete
 echo "llama.cpp vendored by llama-cpp-python $VERSION (PyPI sdist)" > "$src/VIBESERVE_SOURCE"
-mkdir -p "$(dirname "$OUT")"
-XZ_OPT=-T0 tar cJf "$OUT" -C "$(dirname "$src")" llama.cpp
-echo "llama-cpp-source: $OUT ($(du -h "$OUT" | cut -f1)), llama-cpp-python $VERSION"
+mkdir -p "$(dirname "$TARBALL")"
+XZ_OPT=-T0 tar cJf "$TARBALL" -C "$(dirname "$src")" llama.cpp
+echo "llama-cpp-source: $TARBALL ($(du -h "$TARBALL" | cut -f1)), llama-cpp-python $VERSION"
