@@ -13,9 +13,10 @@ transformers' own continuous batching (bench/peers/transformers_cb_server.py) an
 llama.cpp (`llama-server`; needs bench/peers/build_llama_server.sh). The model's weights are written
 once as a safetensors checkpoint (bench/peers/write_checkpoint.py) and every engine serves that
 checkpoint, but llama.cpp, which serves GGUF files only: it gets the scenario's own GGUF (a
-GGUF-weights scenario), quantized as that file is, where the others serve its weights dequantized. Engines share the GPU, so each is given the same KV pool (vLLM
-through --kv-cache-memory-bytes; transformers sizes its own from what is left, started last) with
-room for a quarter more than every sequence in flight at full length.
+GGUF-weights scenario), quantized as that file is, where the others serve its weights dequantized.
+Engines share the GPU, so each is given the same KV pool (vLLM through --kv-cache-memory-bytes;
+transformers sizes its own from what is left, started last) with room for a quarter more than every
+sequence in flight at full length.
 
 Two workloads: the scenario's own, and a saturating run (1024-token prompts, 128 output tokens,
 256 in flight, as `vllm bench serve` is commonly run; shorter prompts where the model's context is
@@ -181,7 +182,7 @@ class Comparison:
         for p in peers:
             if p not in PEERS:
                 self.error(p, f"unknown peer engine {p!r}; known: {', '.join(PEERS)}")
-        # vLLM alone first, our stacks together, transformers last (see above)
+        # vLLM alone first, our stacks together, llama.cpp and transformers last (see above)
         groups = [[n for n in self.servers if n == "vllm"], [n for n in self.servers if n in OURS],
                   [n for n in self.servers if n in ("llama.cpp", "transformers-cb")]]
         for group in groups:
