@@ -108,10 +108,12 @@ class HFReference:
         apply_linear_format(model, self._weight_format, self._experts_quantized)
         rows, routed = [], []
         for p, t in zip(prompts, tokens):
-            logits, router = _forward(model, list(p) + list(t), self.device)
-            rows.append(logits[len(p) - 1:])
-            if router is not None:
-                routed.append((router[:, len(p) - 1:], _forward(self.model, list(p) + list(t), self.device)[1][:, len(p) - 1:]))
+            ids, first = list(p) + list(t), len(p) - 1
+            logits, router = _forward(model, ids, self.device)
+            rows.append(logits[first:])
+            if router is not None:   # an MoE model: its fp32 router along the same rows, to compare
+                fp32_router = _forward(self.model, ids, self.device)[1]
+                routed.append((router[:, first:], fp32_router[:, first:]))
         del model
         if self.device == "cuda":
             torch.cuda.empty_cache()
