@@ -80,3 +80,17 @@ def test_prompt_logprobs_reach_the_client_when_the_prompt_ends_in_a_one_token_ch
     assert all(e is not None for e in first.prompt_logprobs[1:])
     assert sum(len(o.new_token_ids) for o in outs["p"]) == 6
     assert not engine._prompt_logprob_requests
+
+
+def test_once_its_prompt_logprobs_are_out_a_running_request_decodes_multi_step_again():
+    """The prompt-logprob bookkeeping ends with the first token, not with the request: the rest of
+    it runs decode_steps tokens per step like any other."""
+    engine = _engine(decode_steps=4)
+    engine.add_request(Request("p", PROMPT, SamplingParams(max_tokens=12, prompt_logprobs=0, ignore_eos=True)))
+    sizes = []
+    while engine.has_unfinished_requests():
+        outs = engine.step()
+        sizes += [len(o.new_token_ids) for o in outs if o.new_token_ids]
+        if sizes and engine.has_unfinished_requests():
+            assert not engine._prompt_logprob_requests
+    assert sum(sizes) == 12 and max(sizes) == 4

@@ -372,9 +372,9 @@ class Engine:
                 out.logprobs = [entries[i]]
             if seq.prompt_logprobs is not None:   # its prompt is complete: this is its first token
                 out.prompt_logprobs, seq.prompt_logprobs = seq.prompt_logprobs, None
+                self._prompt_logprob_requests.discard(seq.request_id)
             if seq.num_draft_tokens:
                 out.draft_counts = (seq.num_draft_tokens, seq.num_accepted_draft_tokens)
-                self._prompt_logprob_requests.discard(seq.request_id)
             outputs.append(out)
         return outputs
 
