@@ -50,8 +50,6 @@ def logits_close(stack_rows: list[torch.Tensor], ref_rows: list[torch.Tensor], t
                           f"prompt {i}: stack returned logits of shape {tuple(s.shape)}, reference {tuple(r.shape)}")
         if not torch.isfinite(s).all():
             return _check("logits", None, tol, False, f"prompt {i}: stack logits contain NaN/inf")
-    if same_precision is None:
-        router_ties = None
     worst, mean_err, where = error_stats(stack_rows, ref_rows, scale, router_ties)
     detail = (f"max |stack - reference| / logit std (std={scale:.4g}); worst at {where or '-'}; "
               f"mean error {mean_err:.3g}")
