@@ -88,14 +88,16 @@ def test_tokens_of_many_concurrent_requests_arrive_whole_and_in_order():
         assert ids == list(range(1000 * i, 1000 * i + 40)), f"request {i}"
 
 
-def test_a_reader_a_few_steps_behind_gets_one_output_per_step():
+def test_a_reader_that_keeps_up_gets_one_output_per_step():
     s = RequestStream("x")
-    s.put(("x", [1], False, None, 1, None, None, None))
-    s.put(("x", [2, 3], False, None, 3, None, None, None))
 
-    async def two():
-        return [await s.get(), await s.get()]
-    first, second = asyncio.run(two())
+    async def step_by_step():
+        outs = []
+        for t, ids in enumerate(([1], [2, 3]), 1):
+            s.put(("x", ids, t == 2, "length" if t == 2 else None, 2 * t - 1, None, None, None))
+            outs.append(await s.get())
+        return outs
+    first, second = asyncio.run(step_by_step())
     assert (first.new_token_ids, second.new_token_ids, second.num_output_tokens) == ([1], [2, 3], 3)
 
 

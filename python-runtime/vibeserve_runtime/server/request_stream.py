@@ -1,8 +1,9 @@
 """One request's outputs on the server side, between the engine's step messages and the request's
-reader (vLLM's RequestOutputCollector). A reader a few steps behind still gets one output per step
-(one SSE event per token, as clients expect); one that lags further does not fall a queue behind:
-the steps beyond MAX_SEPARATE_STEPS merge into one output, so a slow client gets several tokens
-per SSE event instead of slowing everyone down.
+reader (vLLM's RequestOutputCollector). As there, a reader that has not taken the last output when
+the next step's arrives gets both merged into one: a client that keeps up gets one SSE event per
+step, and one that lags (or a server that falls behind under load) gets several tokens per event,
+so the per-event work (detokenising, JSON, one socket write) shrinks exactly when it must. A
+reader never falls a queue behind.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections import deque
 from ..types import StepOutput
 
 
-MAX_SEPARATE_STEPS = 16
+MAX_SEPARATE_STEPS = 1   # outputs kept apart before merging (vLLM merges whenever the reader is behind)
 
 
 class RequestStream:
@@ -27,7 +28,7 @@ class RequestStream:
 
     def put(self, out: tuple) -> None:
         """An output in core_protocol's wire form: queued, or merged into the last one the reader has
-        not taken once it is MAX_SEPARATE_STEPS behind."""
+        not taken once MAX_SEPARATE_STEPS are waiting."""
         rid, ids, finished, reason, n_out, logprobs, prompt_logprobs, draft_counts = out
         if len(self._pending) < MAX_SEPARATE_STEPS:
             self._pending.append(StepOutput(rid, list(ids), finished, reason, 0, n_out,
