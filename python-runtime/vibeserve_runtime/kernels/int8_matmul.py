@@ -45,6 +45,10 @@ def int8_weight_only_matmul(x: torch.Tensor, qweight: torch.Tensor, scale: torch
         # measured on an H100 at M <= 16 (bench/results/int8_tiles_h100.json): 32×256 tiles for the
         # narrow layers and 64×256 for the wide ones beat the former 16/32×128 by 5-20%
         block_n = 32 if N <= 8192 else 64
+    if x.dtype == torch.float32:
+        # fp32 activations: 64-wide K tiles. At 256 the fp32 tiles of a 64-row block need 176 KB of shared
+        # memory over the pipeline's stages, and the launch fails on an H100 ("out of memory")
+        block_k = min(block_k, 64)
     x = x.contiguous()
     y = torch.empty(M, N, device=x.device, dtype=x.dtype)
     block_m = 16 if M <= 16 else (32 if M <= 32 else 64)
