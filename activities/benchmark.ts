@@ -26,9 +26,16 @@ function objectiveOf(metrics: Metrics, objective: string): number | null {
 }
 
 /** What the workflow learns from bench.json: the flat metrics, the objective and their spreads. */
-function outputOf(raw: Record<string, unknown>, objective: string): Pick<BenchmarkOutput, 'metrics' | 'objective' | 'spread'> {
+function outputOf(
+  raw: Record<string, unknown>,
+  objective: string,
+): Pick<BenchmarkOutput, 'metrics' | 'objective' | 'spread'> {
   const metrics = flatMetrics(raw);
-  return { metrics, objective: objectiveOf(metrics, objective), spread: spreadsOf(raw, [objective, ...KEY_METRICS.filter((m) => m !== objective)]) };
+  return {
+    metrics,
+    objective: objectiveOf(metrics, objective),
+    spread: spreadsOf(raw, [objective, ...KEY_METRICS.filter((m) => m !== objective)]),
+  };
 }
 
 export function createBenchmark(slots: DeviceSlots) {
@@ -38,8 +45,16 @@ export function createBenchmark(slots: DeviceSlots) {
     const benchPath = path.join(dir, 'bench.json');
     const previous = readJsonIfExists<Record<string, unknown> & { sandbox?: SandboxNote }>(benchPath);
     if (previous) {
-      log.info('benchmark resumed from an earlier attempt', { candidateId: input.candidateId, after: ctx.info.heartbeatDetails });
-      return { ...outputOf(previous, input.objective), benchPath, resumed: true, ...(previous.sandbox ? { sandbox: previous.sandbox.protections } : {}) };
+      log.info('benchmark resumed from an earlier attempt', {
+        candidateId: input.candidateId,
+        after: ctx.info.heartbeatDetails,
+      });
+      return {
+        ...outputOf(previous, input.objective),
+        benchPath,
+        resumed: true,
+        ...(previous.sandbox ? { sandbox: previous.sandbox.protections } : {}),
+      };
     }
     const workloadPath = path.join(dir, 'workload.json');
     writeJsonAtomic(workloadPath, input.workload);
@@ -64,7 +79,13 @@ export function createBenchmark(slots: DeviceSlots) {
  * see the artifact directory), and bench.json is written here from the verb's result event, not
  * from a file in the workspace the candidate could rewrite.
  */
-async function benchInSandbox(input: BenchmarkInput, untrusted: UntrustedStack, benchPath: string, env: NodeJS.ProcessEnv, heartbeatBase: Record<string, unknown>): Promise<BenchmarkOutput> {
+async function benchInSandbox(
+  input: BenchmarkInput,
+  untrusted: UntrustedStack,
+  benchPath: string,
+  env: NodeJS.ProcessEnv,
+  heartbeatBase: Record<string, unknown>,
+): Promise<BenchmarkOutput> {
   const { result, note } = await runUntrustedVerbInActivity<Record<string, unknown>>(
     'bench',
     ['--stack', input.stackDir, '--device', input.device, '--workload', JSON.stringify(input.workload)],

@@ -19,7 +19,10 @@ export class DeviceSlots {
   private readonly waiters: Array<{ count: number; resolve: (slots: string[]) => void }> = [];
 
   /** `devices`: GPU indices ("0", "1", ...) or, without GPUs, CPU slot names ("cpu0"). */
-  constructor(readonly devices: string[], readonly gpu: boolean) {
+  constructor(
+    readonly devices: string[],
+    readonly gpu: boolean,
+  ) {
     if (devices.length === 0) throw new Error('a runtime worker needs at least one device slot');
     this.free = [...devices];
   }
@@ -90,16 +93,27 @@ export class DeviceSlots {
 export function slotsNeeded(requested: number | undefined, slots: DeviceSlots, stage: string): number {
   const n = requested ?? 1;
   if (!Number.isInteger(n) || n < 1 || n > slots.size) {
-    throw candidateRejection('too_few_devices', `the candidate needs ${n} devices of one host; this worker has ${slots.size}`, stage);
+    throw candidateRejection(
+      'too_few_devices',
+      `the candidate needs ${n} devices of one host; this worker has ${slots.size}`,
+      stage,
+    );
   }
   return n;
 }
 
 /** Runs `fn` in the current activity holding the slots of a candidate spanning `requested` devices,
  * heartbeating while it waits for them. */
-export function withActivitySlots<T>(slots: DeviceSlots, requested: number | undefined, stage: string,
-  fn: (env: NodeJS.ProcessEnv, slot: string) => Promise<T>): Promise<T> {
+export function withActivitySlots<T>(
+  slots: DeviceSlots,
+  requested: number | undefined,
+  stage: string,
+  fn: (env: NodeJS.ProcessEnv, slot: string) => Promise<T>,
+): Promise<T> {
   const n = slotsNeeded(requested, slots, stage);
   const ctx = Context.current();
-  return slots.with(fn, n, { signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat({ stage, waitingForDevices: n }) });
+  return slots.with(fn, n, {
+    signal: ctx.cancellationSignal,
+    heartbeat: () => ctx.heartbeat({ stage, waitingForDevices: n }),
+  });
 }

@@ -10,8 +10,19 @@ import { candidateDir } from '../lib/artifactStore.js';
 import { buildFromTemplate, BuildError } from '../lib/builder/templateBuilder.js';
 import { checkIntegrity, executeTool } from '../lib/builder/llmTools.js';
 import type { ToolContext, ToolOutcome } from '../lib/workflowSafe/toolSchemas.js';
-import { integrityDiff, protectedHashes, protectedRuntimeEntries, readOnlyMounts, trustedRuntimeHashes } from '../lib/builder/workspace.js';
-import { FAILURE_CANDIDATE, FAILURE_INFRA, FAILURE_USAGE, type RejectionDetails } from '../lib/workflowSafe/failures.js';
+import {
+  integrityDiff,
+  protectedHashes,
+  protectedRuntimeEntries,
+  readOnlyMounts,
+  trustedRuntimeHashes,
+} from '../lib/builder/workspace.js';
+import {
+  FAILURE_CANDIDATE,
+  FAILURE_INFRA,
+  FAILURE_USAGE,
+  type RejectionDetails,
+} from '../lib/workflowSafe/failures.js';
 import { LlmClient, LlmError, redact, type ChatMessage, type ChatReply, type ChatTool } from '../lib/llm/client.js';
 import { prepareWorkspace } from '../lib/sandbox.js';
 
@@ -70,7 +81,9 @@ export interface PreparedWorkspace {
 
 /** Materializes the design's stack into the workspace (once: a retry keeps the agent's edits). */
 export async function prepareLlmWorkspace(input: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
-  const workspace = path.resolve(input.workspaceDir ?? path.join(candidateDir(input.searchId, input.candidateId), 'workspace'));
+  const workspace = path.resolve(
+    input.workspaceDir ?? path.join(candidateDir(input.searchId, input.candidateId), 'workspace'),
+  );
   const marker = path.join(workspace, '.prepared.json');
   if (existsSync(marker)) return JSON.parse(readFileSync(marker, 'utf8')) as PreparedWorkspace;
   mkdirSync(workspace, { recursive: true });
@@ -104,9 +117,19 @@ export async function prepareLlmWorkspace(input: PrepareWorkspaceInput): Promise
   const copy = protectedHashes(stackDir, protectedEntries);
   const runtimeOnly = Object.fromEntries(Object.entries(copy).filter(([k]) => k.startsWith('vibeserve_runtime/')));
   const drift = integrityDiff(trusted, runtimeOnly);
-  if (drift.length) throw ApplicationFailure.retryable(`the materialized stack's protected code differs from the installed runtime: ${drift.slice(0, 5).join(', ')}`, FAILURE_INFRA);
+  if (drift.length)
+    throw ApplicationFailure.retryable(
+      `the materialized stack's protected code differs from the installed runtime: ${drift.slice(0, 5).join(', ')}`,
+      FAILURE_INFRA,
+    );
   prepareWorkspace(workspace, readOnlyMounts(protectedEntries));
-  const prepared: PreparedWorkspace = { workspace, stackDir, specHash: built.specHash, protectedEntries, expectedHashes: copy };
+  const prepared: PreparedWorkspace = {
+    workspace,
+    stackDir,
+    specHash: built.specHash,
+    protectedEntries,
+    expectedHashes: copy,
+  };
   writeFileSync(marker, JSON.stringify(prepared));
   return prepared;
 }
@@ -127,10 +150,13 @@ export function createRunBuilderTool(slots?: ToolDeviceSlots) {
   return async function runBuilderTool(input: BuilderToolInput): Promise<ToolOutcome> {
     const ctx = Context.current();
     const stop = keepBeating({ stage: 'tool', tool: input.call.name });
-    const run = (context: ToolContext) => executeTool(input.call.name, input.call.arguments, context, ctx.cancellationSignal);
+    const run = (context: ToolContext) =>
+      executeTool(input.call.name, input.call.arguments, context, ctx.cancellationSignal);
     try {
       if (!slots || !RUNS_CANDIDATE.has(input.call.name)) return await run(input.context);
-      return await slots.with((env) => run({ ...input.context, env: { ...input.context.env, ...(env as Record<string, string>) } }));
+      return await slots.with((env) =>
+        run({ ...input.context, env: { ...input.context.env, ...(env as Record<string, string>) } }),
+      );
     } finally {
       stop();
     }
@@ -146,7 +172,9 @@ export interface FinalizeInput {
 }
 
 /** Last integrity check and the transcript kept as evidence next to the stack. */
-export async function finalizeLlmWorkspace(input: FinalizeInput): Promise<{ integrity: string[]; transcriptPath: string }> {
+export async function finalizeLlmWorkspace(
+  input: FinalizeInput,
+): Promise<{ integrity: string[]; transcriptPath: string }> {
   const integrity = checkIntegrity(input.context);
   const transcriptPath = path.join(input.context.workspace, 'transcript.json');
   writeFileSync(transcriptPath, JSON.stringify({ ...input.summary, messages: input.transcript }, null, 1));

@@ -37,13 +37,28 @@ type Figures = Map<string, number[]>;
 type Errors = Map<string, string[]>;
 
 /** One bench run of every candidate side by side; each repetition becomes a pass file. */
-async function sideBySide(input: RemeasureInput, env: NodeJS.ProcessEnv, dir: string, values: Figures, errors: Errors): Promise<void> {
+async function sideBySide(
+  input: RemeasureInput,
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  values: Figures,
+  errors: Errors,
+): Promise<void> {
   const file = path.join(dir, 'side-by-side.json');
   const [first, ...rest] = input.candidates;
   const workload = { ...input.workload, repetitions: input.passes, seed: input.workload.seed + 1 };
-  const args = ['--stack', first!.stackDir, ...rest.flatMap((c) => ['--with', c.stackDir]), '--device', input.device,
-    '--workload', JSON.stringify(workload), '--no-profile'];
-  const result = readJsonIfExists<{ stacks: PassFile[] }>(file) ??
+  const args = [
+    '--stack',
+    first!.stackDir,
+    ...rest.flatMap((c) => ['--with', c.stackDir]),
+    '--device',
+    input.device,
+    '--workload',
+    JSON.stringify(workload),
+    '--no-profile',
+  ];
+  const result =
+    readJsonIfExists<{ stacks: PassFile[] }>(file) ??
     (await runVerbInActivity<{ stacks: PassFile[] }>('bench', args, {
       stage: 'final-round',
       timeoutMs: input.timeoutS * input.candidates.length * 1000,
@@ -74,7 +89,13 @@ function summarize(input: RemeasureInput, dir: string, values: Figures, errors: 
 }
 
 /** Pass p runs every candidate once, each in a bench run of its own, in an order rotated by p. */
-async function oneByOne(input: RemeasureInput, env: NodeJS.ProcessEnv, dir: string, values: Figures, errors: Errors): Promise<void> {
+async function oneByOne(
+  input: RemeasureInput,
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  values: Figures,
+  errors: Errors,
+): Promise<void> {
   for (let p = 0; p < input.passes; p++) {
     const order = input.candidates.map((_, i) => input.candidates[(i + p) % input.candidates.length]!);
     // every candidate of a pass runs the same fresh requests
@@ -99,12 +120,31 @@ async function runPass(
   file: string,
   p: number,
 ): Promise<PassFile> {
-  const opts = { stage: 'final-round', timeoutMs: input.timeoutS * 1000, heartbeatBase: { candidateId: c.candidateId, pass: p + 1 } };
-  const args = ['--stack', c.stackDir, '--device', input.device, '--workload', JSON.stringify(workload), '--no-profile'];
+  const opts = {
+    stage: 'final-round',
+    timeoutMs: input.timeoutS * 1000,
+    heartbeatBase: { candidateId: c.candidateId, pass: p + 1 },
+  };
+  const args = [
+    '--stack',
+    c.stackDir,
+    '--device',
+    input.device,
+    '--workload',
+    JSON.stringify(workload),
+    '--no-profile',
+  ];
   let outcome: PassFile;
   try {
     outcome = c.untrusted
-      ? (await runUntrustedVerbInActivity<PassFile>('bench', args, { ...c.untrusted, stackDir: c.stackDir }, { ...opts, env: sandboxEnv(env) })).result
+      ? (
+          await runUntrustedVerbInActivity<PassFile>(
+            'bench',
+            args,
+            { ...c.untrusted, stackDir: c.stackDir },
+            { ...opts, env: sandboxEnv(env) },
+          )
+        ).result
       : await runVerbInActivity<PassFile>('bench', args, { ...opts, env: runtimeEnv(env) });
   } catch (err) {
     if (!(err instanceof ApplicationFailure) || err.type !== FAILURE_CANDIDATE) throw err;

@@ -34,17 +34,36 @@ export function createVerify(slots: DeviceSlots) {
     // untrusted stack's only if that attempt ran sandboxed and found its protected files intact).
     const previous = readJsonIfExists<CheckResult>(checkPath);
     if (previous?.passed === true && (!input.untrusted || previous.sandbox?.integrity.length === 0)) {
-      log.info('verify resumed from an earlier attempt', { candidateId: input.candidateId, after: ctx.info.heartbeatDetails });
-      return { passed: true, checkPath, checks: previous.checks?.length ?? 0, resumed: true, ...(previous.sandbox ? { sandbox: previous.sandbox.protections } : {}) };
+      log.info('verify resumed from an earlier attempt', {
+        candidateId: input.candidateId,
+        after: ctx.info.heartbeatDetails,
+      });
+      return {
+        passed: true,
+        checkPath,
+        checks: previous.checks?.length ?? 0,
+        resumed: true,
+        ...(previous.sandbox ? { sandbox: previous.sandbox.protections } : {}),
+      };
     }
     return withActivitySlots(slots, input.devices, 'verify', async (env, slot) => {
       const run: CheckRun = { input, checkPath, env, heartbeatBase: { candidateId: input.candidateId, slot } };
       const result = input.untrusted ? await checkInSandbox(run, input.untrusted) : await checkDirectly(run);
       if (!result.passed) {
         const failed = result.checks.filter((c) => !c.passed).map((c) => c.name);
-        throw candidateRejection('wrong_output', `correctness check failed: ${failed.join(', ') || 'see check.json'}`, 'verify');
+        throw candidateRejection(
+          'wrong_output',
+          `correctness check failed: ${failed.join(', ') || 'see check.json'}`,
+          'verify',
+        );
       }
-      return { passed: true, checkPath, checks: result.checks.length, resumed: false, ...(result.sandbox ? { sandbox: result.sandbox.protections } : {}) };
+      return {
+        passed: true,
+        checkPath,
+        checks: result.checks.length,
+        resumed: false,
+        ...(result.sandbox ? { sandbox: result.sandbox.protections } : {}),
+      };
     });
   };
 }
@@ -91,13 +110,22 @@ async function checkDirectly({ input, checkPath, env, heartbeatBase }: CheckRun)
  * the checker's result event, which only the checker process can emit; a stack whose protected
  * files changed is recorded as failed, and rejected with `integrity_violation`.
  */
-async function checkInSandbox({ input, checkPath, env, heartbeatBase }: CheckRun, untrusted: UntrustedStack): Promise<CheckResult> {
-  const { result, note } = await runUntrustedVerbInActivity<CheckResult>('check', checkArgs(input), { ...untrusted, stackDir: input.stackDir }, {
-    stage: 'verify',
-    timeoutMs: input.timeoutS * 1000,
-    env: sandboxEnv(env),
-    heartbeatBase,
-    onResult: (r, ran) => writeJsonAtomic(checkPath, { ...r, passed: r.passed === true && ran.integrity.length === 0, sandbox: ran }),
-  });
+async function checkInSandbox(
+  { input, checkPath, env, heartbeatBase }: CheckRun,
+  untrusted: UntrustedStack,
+): Promise<CheckResult> {
+  const { result, note } = await runUntrustedVerbInActivity<CheckResult>(
+    'check',
+    checkArgs(input),
+    { ...untrusted, stackDir: input.stackDir },
+    {
+      stage: 'verify',
+      timeoutMs: input.timeoutS * 1000,
+      env: sandboxEnv(env),
+      heartbeatBase,
+      onResult: (r, ran) =>
+        writeJsonAtomic(checkPath, { ...r, passed: r.passed === true && ran.integrity.length === 0, sandbox: ran }),
+    },
+  );
   return { ...result, sandbox: note };
 }

@@ -21,7 +21,11 @@ function help(): string {
 /** Bad input (exit 2, README "Exit codes"): our usage and scenario errors, and node's option parser's. */
 function isUsageError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return err instanceof UsageError || err instanceof ScenarioError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
+  return (
+    err instanceof UsageError ||
+    err instanceof ScenarioError ||
+    (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {

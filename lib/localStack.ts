@@ -59,5 +59,6 @@ export function applyLocalAddress(env: NodeJS.ProcessEnv = process.env): void {
   const up = readUpState();
   if (!up) return;
   if (!env.TEMPORAL_ADDRESS && up.address !== DEFAULT_ADDRESS) env.TEMPORAL_ADDRESS = up.address;
-  if (!env.TEMPORAL_UI_URL && up.uiUrl && (!env.TEMPORAL_ADDRESS || env.TEMPORAL_ADDRESS === up.address)) env.TEMPORAL_UI_URL = up.uiUrl;
+  if (!env.TEMPORAL_UI_URL && up.uiUrl && (!env.TEMPORAL_ADDRESS || env.TEMPORAL_ADDRESS === up.address))
+    env.TEMPORAL_UI_URL = up.uiUrl;
 }

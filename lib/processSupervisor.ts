@@ -93,7 +93,10 @@ export function supervise(command: string, args: string[], opts: SuperviseOption
     killWholeGroup(pgid, sig);
     killTimer ??= setTimeout(() => killWholeGroup(pgid, 'SIGKILL'), graceMs);
   };
-  const limit = opts.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stopGroup('SIGTERM')), opts.timeoutMs);
+  const limit =
+    opts.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => ((timedOut = true), stopGroup('SIGTERM')), opts.timeoutMs);
   const onAbort = () => ((aborted = true), stopGroup('SIGTERM'));
   if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -146,10 +149,28 @@ export interface SyncRun {
 /** A short command run to completion for a synchronous caller, with the same environment rule and
  * a time limit (SIGKILL). spawnSync cannot create a process group, so this is only for commands
  * that start no processes of their own. */
-export function superviseSync(command: string, args: string[], opts: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv }): SyncRun {
-  const r = spawnSync(command, args, { cwd: opts.cwd, env: opts.env ?? secretFreeEnv(), encoding: 'utf8', timeout: opts.timeoutMs, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+export function superviseSync(
+  command: string,
+  args: string[],
+  opts: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv },
+): SyncRun {
+  const r = spawnSync(command, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? secretFreeEnv(),
+    encoding: 'utf8',
+    timeout: opts.timeoutMs,
+    killSignal: 'SIGKILL',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
-  return { status: r.status, signal: r.signal, timedOut, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ...(r.error && !timedOut ? { error: r.error } : {}) };
+  return {
+    status: r.status,
+    signal: r.signal,
+    timedOut,
+    stdout: r.stdout ?? '',
+    stderr: r.stderr ?? '',
+    ...(r.error && !timedOut ? { error: r.error } : {}),
+  };
 }
 
 /** Signals a whole group. Never the lone pid: once our child is reaped its pid may be reused. */

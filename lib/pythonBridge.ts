@@ -62,7 +62,11 @@ const STDERR_TAIL_LINES = 20;
 /** Runs a command under the process supervisor (its own process group, the time limit, the kill of
  * the whole group) and reads its JSON-line events. Never throws for a non-zero exit: the caller
  * decides what an exit code means. */
-export function runJsonLines<R = Record<string, unknown>>(command: string, args: string[], opts: RunOptions): Promise<ProcessOutcome<R>> {
+export function runJsonLines<R = Record<string, unknown>>(
+  command: string,
+  args: string[],
+  opts: RunOptions,
+): Promise<ProcessOutcome<R>> {
   const proc = supervise(command, args, {
     cwd: opts.cwd ?? projectRoot,
     env: opts.env,
@@ -117,7 +121,8 @@ export function parseEventLine(line: string): RuntimeEvent | null {
   if (!trimmed.startsWith('{')) return null;
   try {
     const obj = JSON.parse(trimmed) as unknown;
-    if (obj && typeof obj === 'object' && typeof (obj as { event?: unknown }).event === 'string') return obj as RuntimeEvent;
+    if (obj && typeof obj === 'object' && typeof (obj as { event?: unknown }).event === 'string')
+      return obj as RuntimeEvent;
   } catch {
     // not JSON: a log line
   }
@@ -127,27 +132,55 @@ export function parseEventLine(line: string): RuntimeEvent | null {
 /** Environment for a runtime verb: the runtime package importable even without `pip install -e`,
  *  and no credentials (an LLM or Temporal key must never reach candidate code or its logs). */
 export function runtimeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const pyPath = [path.join(projectRoot, 'python-runtime'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  const pyPath = [path.join(projectRoot, 'python-runtime'), process.env.PYTHONPATH]
+    .filter(Boolean)
+    .join(path.delimiter);
   return secretFreeEnv({ PYTHONPATH: pyPath, PYTHONUNBUFFERED: '1', ...extra });
 }
 
-export function runVerb<R = Record<string, unknown>>(verb: string, args: string[], opts: RunOptions): Promise<ProcessOutcome<R>> {
-  return runJsonLines<R>(pythonExecutable(), ['-m', 'vibeserve_runtime', verb, ...args], { ...opts, env: opts.env ?? runtimeEnv() });
+export function runVerb<R = Record<string, unknown>>(
+  verb: string,
+  args: string[],
+  opts: RunOptions,
+): Promise<ProcessOutcome<R>> {
+  return runJsonLines<R>(pythonExecutable(), ['-m', 'vibeserve_runtime', verb, ...args], {
+    ...opts,
+    env: opts.env ?? runtimeEnv(),
+  });
 }
 
 /** A quick trusted verb for a synchronous caller (the export's pinned versions, the builder's
  * protected list): its result, checked against the verb's shape, or an error naming the verb. Only
  * for verbs that start no processes of their own (see superviseSync). */
-export function runVerbSync<V extends keyof VerbResults>(verb: V, args: string[], opts: { timeoutMs: number; python?: string }): VerbResults[V] {
-  const run = superviseSync(opts.python ?? pythonExecutable(), ['-m', 'vibeserve_runtime', verb, ...args], { cwd: projectRoot, env: runtimeEnv(), timeoutMs: opts.timeoutMs });
+export function runVerbSync<V extends keyof VerbResults>(
+  verb: V,
+  args: string[],
+  opts: { timeoutMs: number; python?: string },
+): VerbResults[V] {
+  const run = superviseSync(opts.python ?? pythonExecutable(), ['-m', 'vibeserve_runtime', verb, ...args], {
+    cwd: projectRoot,
+    env: runtimeEnv(),
+    timeoutMs: opts.timeoutMs,
+  });
   if (run.error) throw new Error(`cannot start ${opts.python ?? pythonExecutable()}: ${run.error.message}`);
   const out = new VerbOutput<VerbResults[V]>();
   for (const line of run.stdout.split('\n')) out.stdoutLine(line);
   for (const line of run.stderr.split('\n')) out.stderrLine(line);
-  const outcome = { exitCode: run.status, signal: run.signal, result: out.result, error: out.error, timedOut: run.timedOut, aborted: false, stderrTail: out.stderrTail, durationMs: 0 };
+  const outcome = {
+    exitCode: run.status,
+    signal: run.signal,
+    result: out.result,
+    error: out.error,
+    timedOut: run.timedOut,
+    aborted: false,
+    stderrTail: out.stderrTail,
+    durationMs: 0,
+  };
   const c = classifyOutcome(verb, outcome, opts.timeoutMs);
   if (c.kind === 'ok') return out.result!;
-  throw new Error(c.kind === 'infrastructure' ? c.message : `${verb}: ${c.kind === 'cancelled' ? 'cancelled' : c.message}`);
+  throw new Error(
+    c.kind === 'infrastructure' ? c.message : `${verb}: ${c.kind === 'cancelled' ? 'cancelled' : c.message}`,
+  );
 }
 
 /** How an outcome is to be treated (docs/boundary.md, exit codes). */
@@ -161,11 +194,16 @@ export type OutcomeClass =
 export function classifyOutcome(verb: string, o: ProcessOutcome<unknown>, timeoutMs: number): OutcomeClass {
   if (o.aborted) return { kind: 'cancelled' };
   if (o.timedOut) {
-    return { kind: 'candidate', reason: 'timeout', message: `${verb} did not finish within ${Math.round(timeoutMs / 1000)} s (the candidate's time limit)` };
+    return {
+      kind: 'candidate',
+      reason: 'timeout',
+      message: `${verb} did not finish within ${Math.round(timeoutMs / 1000)} s (the candidate's time limit)`,
+    };
   }
   const last = o.error?.message ?? o.stderrTail.at(-1) ?? 'no output';
   if (o.exitCode === 0) {
-    if (o.result === null) return { kind: 'infrastructure', message: `${verb} exited 0 without a result event (${last})` };
+    if (o.result === null)
+      return { kind: 'infrastructure', message: `${verb} exited 0 without a result event (${last})` };
     // A result in a shape this side does not know is a bug or a version skew, not the candidate's.
     const malformed = verbResultProblem(verb, o.result);
     return malformed ? { kind: 'infrastructure', message: malformed } : { kind: 'ok' };
@@ -197,7 +235,10 @@ export interface ActivityHooks {
  * the activity is heartbeated while the process lives (so a dead worker is noticed within the
  * heartbeat timeout), cancellation reaches the process through the hooks' signal, and its process
  * group is recorded so a restarted worker can stop what a dead one left behind. */
-export async function superviseInActivity<R>(opts: VerbActivityOptions, launch: (hooks: ActivityHooks) => Promise<ProcessOutcome<R>>): Promise<ProcessOutcome<R>> {
+export async function superviseInActivity<R>(
+  opts: VerbActivityOptions,
+  launch: (hooks: ActivityHooks) => Promise<ProcessOutcome<R>>,
+): Promise<ProcessOutcome<R>> {
   const ctx = Context.current();
   let last: Record<string, unknown> = { ...opts.heartbeatBase, stage: opts.stage, done: 0, total: 0 };
   ctx.heartbeat(last);
@@ -209,7 +250,14 @@ export async function superviseInActivity<R>(opts: VerbActivityOptions, launch: 
       onEvent: (e) => {
         if (e.event !== 'progress') return;
         const p = e as ProgressEvent;
-        last = { ...opts.heartbeatBase, stage: opts.stage, step: p.stage, done: p.done, total: p.total, message: p.message };
+        last = {
+          ...opts.heartbeatBase,
+          stage: opts.stage,
+          step: p.stage,
+          done: p.done,
+          total: p.total,
+          message: p.message,
+        };
         ctx.heartbeat(last);
       },
     });
@@ -230,7 +278,11 @@ export function candidateRejection(reason: string, message: string, stage: strin
 
 /** The verb's result, or the failure its outcome stands for: exit codes become retryable or
  * non-retryable failures (docs/boundary.md). */
-export function resultOrFailure<R>(verb: string, outcome: ProcessOutcome<R>, opts: Pick<VerbActivityOptions, 'stage' | 'timeoutMs'>): R {
+export function resultOrFailure<R>(
+  verb: string,
+  outcome: ProcessOutcome<R>,
+  opts: Pick<VerbActivityOptions, 'stage' | 'timeoutMs'>,
+): R {
   const c = classifyOutcome(verb, outcome, opts.timeoutMs);
   switch (c.kind) {
     case 'ok':
@@ -252,7 +304,11 @@ export function resultOrFailure<R>(verb: string, outcome: ProcessOutcome<R>, opt
 }
 
 /** Runs a (trusted) verb inside a Temporal activity, supervised and classified as above. */
-export async function runVerbInActivity<R = Record<string, unknown>>(verb: string, args: string[], opts: VerbActivityOptions): Promise<R> {
+export async function runVerbInActivity<R = Record<string, unknown>>(
+  verb: string,
+  args: string[],
+  opts: VerbActivityOptions,
+): Promise<R> {
   const outcome = await superviseInActivity<R>(opts, (hooks) => runVerb<R>(verb, args, { ...opts, ...hooks }));
   return resultOrFailure(verb, outcome, opts);
 }

@@ -19,9 +19,28 @@ const WORLD_WRITABLE = ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', '/dev/mqueu
 
 /** Variables a candidate may inherit; everything else (keys, tokens, credentials) is dropped. An
  * allow list, stricter than the deny list of processSupervisor's secretFreeEnv: this is candidate code. */
-const ENV_ALLOW = ['PATH', 'LANG', 'LC_ALL', 'TZ', 'CUDA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES', 'TRITON_INTERPRET', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'VIBESERVE_PYTHON'];
+const ENV_ALLOW = [
+  'PATH',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'CUDA_VISIBLE_DEVICES',
+  'NVIDIA_VISIBLE_DEVICES',
+  'TRITON_INTERPRET',
+  'OMP_NUM_THREADS',
+  'MKL_NUM_THREADS',
+  'VIBESERVE_PYTHON',
+];
 
-export type Protection = 'process_group' | 'time_limit' | 'memory_limit' | 'no_network' | 'pid_namespace' | 'unprivileged_user' | 'read_only_outside_workspace' | 'clean_environment';
+export type Protection =
+  | 'process_group'
+  | 'time_limit'
+  | 'memory_limit'
+  | 'no_network'
+  | 'pid_namespace'
+  | 'unprivileged_user'
+  | 'read_only_outside_workspace'
+  | 'clean_environment';
 
 export interface SandboxOptions {
   workspace: string;
@@ -65,8 +84,30 @@ export function sandboxSupport(): { namespaces: boolean; reason?: string } {
     support = { namespaces: false, reason: 'not running as root: namespaces and the user switch are unavailable' };
     return support;
   }
-  const probe = spawnSync('unshare', ['--net', '--mount', '--pid', '--fork', 'setpriv', `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_GID}`, '--clear-groups', 'true'], { timeout: 10_000 });
-  support = probe.status === 0 ? { namespaces: true } : { namespaces: false, reason: `unshare/setpriv failed: ${String(probe.stderr ?? probe.error ?? '').trim().slice(0, 200)}` };
+  const probe = spawnSync(
+    'unshare',
+    [
+      '--net',
+      '--mount',
+      '--pid',
+      '--fork',
+      'setpriv',
+      `--reuid=${SANDBOX_UID}`,
+      `--regid=${SANDBOX_GID}`,
+      '--clear-groups',
+      'true',
+    ],
+    { timeout: 10_000 },
+  );
+  support =
+    probe.status === 0
+      ? { namespaces: true }
+      : {
+          namespaces: false,
+          reason: `unshare/setpriv failed: ${String(probe.stderr ?? probe.error ?? '')
+            .trim()
+            .slice(0, 200)}`,
+        };
   return support;
 }
 
@@ -115,7 +156,9 @@ function blockingAncestor(p: string): string | null {
 function mountScript(workspace: string, readOnly: string[], needed: string[]): string {
   const q = shellQuote;
   const lines = ['set -e', 'mount --make-rprivate /'];
-  const rescue = [workspace, ...needed].map((p) => ({ p, a: blockingAncestor(p) })).filter((r): r is { p: string; a: string } => r.a !== null);
+  const rescue = [workspace, ...needed]
+    .map((p) => ({ p, a: blockingAncestor(p) }))
+    .filter((r): r is { p: string; a: string } => r.a !== null);
   const stage = existsSync('/mnt') ? '/mnt' : existsSync('/media') ? '/media' : null;
   if (stage && rescue.length) {
     lines.push(`mount -t tmpfs -o mode=0755,size=1m tmpfs ${stage}`);
@@ -176,7 +219,10 @@ export async function runSandboxed(opts: SandboxOptions): Promise<SandboxResult>
     ...opts.env,
   });
   const limits = ['prlimit'];
-  if (opts.memoryBytes) (limits.push(`--data=${opts.memoryBytes}`), protections.push('memory_limit'));
+  if (opts.memoryBytes) {
+    limits.push(`--data=${opts.memoryBytes}`);
+    protections.push('memory_limit');
+  }
   limits.push(`--fsize=${opts.fileSizeBytes ?? 2 * 1024 ** 3}`, '--core=0', '--');
   const inner = [...limits, opts.command, ...opts.args];
 
@@ -185,18 +231,47 @@ export async function runSandboxed(opts: SandboxOptions): Promise<SandboxResult>
   const ns = sandboxSupport();
   if (ns.namespaces) {
     if (!prefixCache.has(opts.command)) prefixCache.set(opts.command, pythonPrefixOf(opts.command));
-    const drop = ['setpriv', `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_GID}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+    const drop = [
+      'setpriv',
+      `--reuid=${SANDBOX_UID}`,
+      `--regid=${SANDBOX_GID}`,
+      '--clear-groups',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+      '--no-new-privs',
+      '--',
+    ];
     const needed = [prefixCache.get(opts.command), ...(opts.visible ?? [])].filter((p): p is string => !!p);
     const script = `${mountScript(workspace, readOnly, needed)}\ncd ${shellQuote(opts.cwd ?? workspace)}\nexec "$@"`;
     command = 'unshare';
-    args = ['--net', '--mount', '--pid', '--fork', '--mount-proc', '--kill-child', 'bash', '-c', script, 'vibeserve-sandbox', ...drop, ...inner];
+    args = [
+      '--net',
+      '--mount',
+      '--pid',
+      '--fork',
+      '--mount-proc',
+      '--kill-child',
+      'bash',
+      '-c',
+      script,
+      'vibeserve-sandbox',
+      ...drop,
+      ...inner,
+    ];
     protections.push('no_network', 'pid_namespace', 'unprivileged_user', 'read_only_outside_workspace');
   } else {
     [command, ...args] = inner as [string, ...string[]];
   }
 
   // No grace before SIGKILL: a candidate gets no chance to handle the signal.
-  const proc = supervise(command, args, { cwd: opts.cwd ?? workspace, env, timeoutMs: opts.timeoutMs, killGraceMs: 0, signal: opts.signal, onGroup: opts.onGroup });
+  const proc = supervise(command, args, {
+    cwd: opts.cwd ?? workspace,
+    env,
+    timeoutMs: opts.timeoutMs,
+    killGraceMs: 0,
+    signal: opts.signal,
+    onGroup: opts.onGroup,
+  });
   let stdout = '';
   let stderr = '';
   createInterface({ input: proc.child.stdout! }).on('line', (line) => {
@@ -274,5 +349,15 @@ export async function runVerbSandboxed(
       }
     },
   });
-  return { exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, aborted: r.aborted, result, error, stderrTail: r.stderr.split('\n').filter(Boolean).slice(-8).join('\n'), protections: r.protections, durationMs: r.durationMs };
+  return {
+    exitCode: r.exitCode,
+    signal: r.signal,
+    timedOut: r.timedOut,
+    aborted: r.aborted,
+    result,
+    error,
+    stderrTail: r.stderr.split('\n').filter(Boolean).slice(-8).join('\n'),
+    protections: r.protections,
+    durationMs: r.durationMs,
+  };
 }

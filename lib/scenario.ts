@@ -103,14 +103,20 @@ class FieldReader {
     return v as Obj;
   }
 
-  string(parent: Obj, key: string, where: string, opts: { default?: string | null; pattern?: RegExp; hint?: string } = {}): string {
+  string(
+    parent: Obj,
+    key: string,
+    where: string,
+    opts: { default?: string | null; pattern?: RegExp; hint?: string } = {},
+  ): string {
     const v = parent[key];
     if (v === undefined || v === null) {
       if (opts.default !== undefined) return opts.default as string;
       this.fail(where, 'is missing (a string is required)');
     }
     if (typeof v !== 'string') this.fail(where, `must be a string, got ${describe(v)}`);
-    if (opts.pattern && !opts.pattern.test(v)) this.fail(where, `is '${v}', which does not match ${opts.hint ?? opts.pattern}`);
+    if (opts.pattern && !opts.pattern.test(v))
+      this.fail(where, `is '${v}', which does not match ${opts.hint ?? opts.pattern}`);
     return v;
   }
 
@@ -122,7 +128,12 @@ class FieldReader {
     return v as T;
   }
 
-  number(parent: Obj, key: string, where: string, opts: { default?: number; int?: boolean; min?: number; exclusiveMin?: number } = {}): number {
+  number(
+    parent: Obj,
+    key: string,
+    where: string,
+    opts: { default?: number; int?: boolean; min?: number; exclusiveMin?: number } = {},
+  ): number {
     const v = parent[key];
     if (v === undefined || v === null) {
       if (opts.default !== undefined) return opts.default;
@@ -131,7 +142,8 @@ class FieldReader {
     if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(where, `must be a number, got ${describe(v)}`);
     if (opts.int && !Number.isInteger(v)) this.fail(where, `must be an integer, got ${v}`);
     if (opts.min !== undefined && v < opts.min) this.fail(where, `must be ≥ ${opts.min}, got ${v}`);
-    if (opts.exclusiveMin !== undefined && v <= opts.exclusiveMin) this.fail(where, `must be > ${opts.exclusiveMin}, got ${v}`);
+    if (opts.exclusiveMin !== undefined && v <= opts.exclusiveMin)
+      this.fail(where, `must be > ${opts.exclusiveMin}, got ${v}`);
     return v;
   }
 
@@ -173,11 +185,19 @@ export function parseScenario(text: string, file: string): Scenario {
     throw new ScenarioError(file, '(document)', `is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
   const r = new FieldReader(file);
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) r.fail('(document)', 'must be a YAML mapping with name, model, workload, objective, hardware, search');
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    r.fail('(document)', 'must be a YAML mapping with name, model, workload, objective, hardware, search');
   const root = doc as Obj;
-  r.noUnknownKeys(root, ['name', 'description', 'model', 'tokenizer', 'workload', 'objective', 'hardware', 'search', 'constraints'], '');
+  r.noUnknownKeys(
+    root,
+    ['name', 'description', 'model', 'tokenizer', 'workload', 'objective', 'hardware', 'search', 'constraints'],
+    '',
+  );
 
-  const name = r.string(root, 'name', 'name', { pattern: /^[a-z0-9][a-z0-9-]*$/, hint: '[a-z0-9-]+ (it becomes part of the workflow id)' });
+  const name = r.string(root, 'name', 'name', {
+    pattern: /^[a-z0-9][a-z0-9-]*$/,
+    hint: '[a-z0-9-]+ (it becomes part of the workflow id)',
+  });
   const description = r.string(root, 'description', 'description', { default: '' });
 
   const m = r.object(root, 'model', 'model')!;
@@ -211,12 +231,23 @@ export function parseScenario(text: string, file: string): Scenario {
   }
 
   const w = r.object(root, 'workload', 'workload')!;
-  r.noUnknownKeys(w, ['dataset', 'prompt_len', 'output_len', 'num_requests', 'arrival', 'streaming', 'slo'], 'workload');
+  r.noUnknownKeys(
+    w,
+    ['dataset', 'prompt_len', 'output_len', 'num_requests', 'arrival', 'streaming', 'slo'],
+    'workload',
+  );
   const a = r.object(w, 'arrival', 'workload.arrival', true) ?? { kind: 'max_concurrency', concurrency: 8 };
-  const arrivalKind = r.oneOf(a, 'kind', 'workload.arrival.kind', ['max_concurrency', 'poisson', 'fixed_rate'] as const);
+  const arrivalKind = r.oneOf(a, 'kind', 'workload.arrival.kind', [
+    'max_concurrency',
+    'poisson',
+    'fixed_rate',
+  ] as const);
   const arrival: Arrival =
     arrivalKind === 'max_concurrency'
-      ? { kind: arrivalKind, concurrency: r.number(a, 'concurrency', 'workload.arrival.concurrency', { int: true, min: 1 }) }
+      ? {
+          kind: arrivalKind,
+          concurrency: r.number(a, 'concurrency', 'workload.arrival.concurrency', { int: true, min: 1 }),
+        }
       : { kind: arrivalKind, rate: r.number(a, 'rate', 'workload.arrival.rate', { exclusiveMin: 0 }) };
   const sloObj = r.object(w, 'slo', 'workload.slo', true) ?? {};
   r.noUnknownKeys(sloObj, ['ttft_ms', 'tpot_ms', 'itl_ms', 'e2el_ms'], 'workload.slo');
@@ -246,15 +277,33 @@ export function parseScenario(text: string, file: string): Scenario {
   const s = r.object(root, 'search', 'search', true) ?? {};
   r.noUnknownKeys(
     s,
-    ['rounds', 'candidates_per_round', 'max_candidates', 'concurrency', 'wall_time_minutes', 'architect', 'builder', 'check_timeout_s', 'bench_timeout_s'],
+    [
+      'rounds',
+      'candidates_per_round',
+      'max_candidates',
+      'concurrency',
+      'wall_time_minutes',
+      'architect',
+      'builder',
+      'check_timeout_s',
+      'bench_timeout_s',
+    ],
     'search',
   );
   const rounds = r.number(s, 'rounds', 'search.rounds', { default: 3, int: true, min: 1 });
-  const perRound = r.number(s, 'candidates_per_round', 'search.candidates_per_round', { default: 4, int: true, min: 1 });
+  const perRound = r.number(s, 'candidates_per_round', 'search.candidates_per_round', {
+    default: 4,
+    int: true,
+    min: 1,
+  });
   const search: ScenarioSearch = {
     rounds,
     candidates_per_round: perRound,
-    max_candidates: r.number(s, 'max_candidates', 'search.max_candidates', { default: rounds * perRound, int: true, min: 1 }),
+    max_candidates: r.number(s, 'max_candidates', 'search.max_candidates', {
+      default: rounds * perRound,
+      int: true,
+      min: 1,
+    }),
     concurrency: r.number(s, 'concurrency', 'search.concurrency', { default: 2, int: true, min: 1 }),
     wall_time_minutes: r.number(s, 'wall_time_minutes', 'search.wall_time_minutes', { default: 60, exclusiveMin: 0 }),
     architect: r.oneOf(s, 'architect', 'search.architect', ['model-free', 'random', 'llm'] as const, 'model-free'),
@@ -273,8 +322,10 @@ export function parseScenario(text: string, file: string): Scenario {
     const choices = Object.keys(dims[dim].choices);
     if (list.length === 0) r.fail(where, 'must allow at least one choice');
     for (const choice of list) {
-      if (typeof choice !== 'string' && typeof choice !== 'number') r.fail(where, `must list choices as strings, got ${describe(choice)}`);
-      if (!choices.includes(String(choice))) r.fail(where, `allows '${choice}', which is not a choice of ${dim} (choices: ${choices.join(', ')})`);
+      if (typeof choice !== 'string' && typeof choice !== 'number')
+        r.fail(where, `must list choices as strings, got ${describe(choice)}`);
+      if (!choices.includes(String(choice)))
+        r.fail(where, `allows '${choice}', which is not a choice of ${dim} (choices: ${choices.join(', ')})`);
     }
     constraints[dim] = list.map(String);
   }
@@ -287,7 +338,11 @@ export function loadScenario(file: string): Scenario {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ScenarioError(file, '(file)', `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ScenarioError(
+      file,
+      '(file)',
+      `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   return withRepositoryPaths(parseScenario(text, file));
 }

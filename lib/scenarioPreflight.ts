@@ -31,7 +31,11 @@ export class PreflightUnavailable extends Error {}
 
 export async function preflightScenario(input: SearchInput, scenarioFile: string, timeoutMs = 120_000): Promise<void> {
   const space = loadDesignSpace();
-  const ctx = spaceContextFor({ scenario: input.scenario, hardware: input.hardware, constraints: input.scenario.constraints });
+  const ctx = spaceContextFor({
+    scenario: input.scenario,
+    hardware: input.hardware,
+    constraints: input.scenario.constraints,
+  });
   const spec = stackSpecFor(defaultDesign(space, ctx), input.scenario, input.hardware);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vibeserve-preflight-'));
   try {

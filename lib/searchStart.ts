@@ -1,6 +1,11 @@
 // Turning a scenario into a running search: the workflow id, the input, and the start call that
 // attaches to a running search of the same id instead of starting a second one.
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { HardwareTarget, LlmSettings } from './architect/types.js';
 import { objectiveIsMinimized, runtimeQueueFor, type HardwareKind, type Scenario } from './scenario.js';
 import type { SearchBudget, SearchInput, SearchOptions } from './searchTypes.js';
@@ -8,12 +13,18 @@ import { CONTROL_QUEUE } from './temporalConnection.js';
 import { formatNumber } from './workflowSafe/uiText.js';
 import { progressQuery } from '../workflows/messages.js';
 import type { searchWorkflow } from '../workflows/searchWorkflow.js';
-import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute } from '../workflows/searchAttributes.js';
+import {
+  bestMetricAttribute,
+  roundAttribute,
+  scenarioAttribute,
+  statusAttribute,
+} from '../workflows/searchAttributes.js';
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
 export function searchWorkflowId(scenarioName: string, name: string): string {
-  if (!NAME_PATTERN.test(name)) throw new Error(`--name '${name}' must match [a-z0-9-]+ (it becomes part of the workflow id)`);
+  if (!NAME_PATTERN.test(name))
+    throw new Error(`--name '${name}' must match [a-z0-9-]+ (it becomes part of the workflow id)`);
   return `vibeserve-${scenarioName}-${name}`;
 }
 
@@ -58,7 +69,12 @@ export function formatBudget(b: SearchBudget): string {
 export class BudgetConflict extends Error {}
 
 /** Refuses a --budget that differs from the budget of the running search of this id (if one runs). */
-export async function refuseBudgetChange(client: Client, workflowId: string, wanted: SearchBudget, timeoutMs = 15_000): Promise<void> {
+export async function refuseBudgetChange(
+  client: Client,
+  workflowId: string,
+  wanted: SearchBudget,
+  timeoutMs = 15_000,
+): Promise<void> {
   const handle = client.workflow.getHandle<typeof searchWorkflow>(workflowId);
   const running = await handle.describe().then(
     (d) => d.status.name === 'RUNNING',

@@ -1,6 +1,13 @@
 // The data that travels between the search workflow, its candidate children, the activities and
 // the CLI. Type-only (safe to import from workflow code); every value is plain JSON and small.
-import type { CandidateOutcome, Design, HardwareTarget, LlmSettings, LlmUsage, SearchMemory } from './architect/types.js';
+import type {
+  CandidateOutcome,
+  Design,
+  HardwareTarget,
+  LlmSettings,
+  LlmUsage,
+  SearchMemory,
+} from './architect/types.js';
 import type { BenchWorkload } from './workflowSafe/benchWorkload.js';
 import type { Scenario } from './scenario.js';
 import type { MetricSpread } from './workflowSafe/spread.js';

@@ -44,9 +44,14 @@ function compiled() {
 export function stackSpecProblems(spec: unknown): string[] {
   const validate = compiled();
   if (validate(spec)) return [];
-  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message ?? 'invalid'}${
-    e.params && 'allowedValues' in e.params ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''
-  }`);
+  return (validate.errors ?? []).map(
+    (e) =>
+      `${e.instancePath || '/'}: ${e.message ?? 'invalid'}${
+        e.params && 'allowedValues' in e.params
+          ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`
+          : ''
+      }`,
+  );
 }
 
 export function assertValidStackSpec(spec: unknown, where = 'stack spec'): asserts spec is StackSpec {

@@ -30,7 +30,8 @@ export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTa
   const crt = readPem(env, 'TEMPORAL_TLS_CERT');
   const key = readPem(env, 'TEMPORAL_TLS_KEY');
   const ca = readPem(env, 'TEMPORAL_TLS_CA');
-  if (Boolean(crt) !== Boolean(key)) throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS client certificate and key)');
+  if (Boolean(crt) !== Boolean(key))
+    throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS client certificate and key)');
   const apiKey = env.TEMPORAL_API_KEY || undefined;
   const wantsTls = Boolean(crt || ca || apiKey || env.TEMPORAL_TLS === '1' || env.TEMPORAL_TLS === 'true');
   return {
@@ -59,7 +60,9 @@ export async function connectClient(t: TemporalTarget = temporalTarget()): Promi
   try {
     connection = await Connection.connect(clientConnectionOptions(t));
   } catch (e) {
-    throw new Error(`cannot reach Temporal at ${describeTarget(t)}: ${(e as Error).message}. Run \`vibeserve up\` or set TEMPORAL_ADDRESS.`);
+    throw new Error(
+      `cannot reach Temporal at ${describeTarget(t)}: ${(e as Error).message}. Run \`vibeserve up\` or set TEMPORAL_ADDRESS.`,
+    );
   }
   return new Client({ connection, namespace: t.namespace });
 }

@@ -7,7 +7,15 @@
 import path from 'node:path';
 import { INSTALLED_RUNTIME, integrityDiff, protectedHashes, readOnlyMounts } from './builder/workspace.js';
 import { pythonExecutable } from './paths.js';
-import { candidateRejection, resultOrFailure, superviseInActivity, type ErrorEvent, type ProcessOutcome, type RuntimeEvent, type VerbActivityOptions } from './pythonBridge.js';
+import {
+  candidateRejection,
+  resultOrFailure,
+  superviseInActivity,
+  type ErrorEvent,
+  type ProcessOutcome,
+  type RuntimeEvent,
+  type VerbActivityOptions,
+} from './pythonBridge.js';
 import { prepareWorkspace, runVerbSandboxed, type Protection, type SandboxedVerbOutcome } from './sandbox.js';
 import type { UntrustedStack } from './searchTypes.js';
 
@@ -27,7 +35,12 @@ export interface UntrustedVerbOutcome extends SandboxedVerbOutcome {
   integrity: string[];
 }
 
-export async function runUntrustedVerb(verb: string, args: string[], stack: UntrustedStackDir, opts: UntrustedVerbOptions): Promise<UntrustedVerbOutcome> {
+export async function runUntrustedVerb(
+  verb: string,
+  args: string[],
+  stack: UntrustedStackDir,
+  opts: UntrustedVerbOptions,
+): Promise<UntrustedVerbOutcome> {
   const readOnly = readOnlyMounts(stack.protectedEntries);
   prepareWorkspace(stack.workspace, readOnly);
   const out = await runVerbSandboxed(verb, args, {
@@ -42,7 +55,10 @@ export async function runUntrustedVerb(verb: string, args: string[], stack: Untr
     onEvent: opts.onEvent,
     onGroup: opts.onGroup,
   });
-  return { ...out, integrity: integrityDiff(stack.expectedHashes, protectedHashes(stack.stackDir, stack.protectedEntries)) };
+  return {
+    ...out,
+    integrity: integrityDiff(stack.expectedHashes, protectedHashes(stack.stackDir, stack.protectedEntries)),
+  };
 }
 
 /** What the sandbox did for a run, recorded next to its report. */
@@ -68,7 +84,10 @@ export async function runUntrustedVerbInActivity<R = Record<string, unknown>>(
   verb: string,
   args: string[],
   stack: UntrustedStackDir,
-  opts: Omit<VerbActivityOptions, 'env' | 'cwd'> & { env?: Record<string, string>; onResult?: (result: R, note: SandboxNote) => void },
+  opts: Omit<VerbActivityOptions, 'env' | 'cwd'> & {
+    env?: Record<string, string>;
+    onResult?: (result: R, note: SandboxNote) => void;
+  },
 ): Promise<{ result: R; note: SandboxNote }> {
   let note: SandboxNote = { protections: [], integrity: [] };
   const outcome = await superviseInActivity<R>(opts, async (hooks) => {
@@ -84,7 +103,11 @@ export async function runUntrustedVerbInActivity<R = Record<string, unknown>>(
   });
   if (outcome.result !== null) opts.onResult?.(outcome.result, note);
   if (note.integrity.length) {
-    throw candidateRejection('integrity_violation', `protected files changed while the candidate ran: ${note.integrity.slice(0, 6).join(', ')}`, opts.stage);
+    throw candidateRejection(
+      'integrity_violation',
+      `protected files changed while the candidate ran: ${note.integrity.slice(0, 6).join(', ')}`,
+      opts.stage,
+    );
   }
   return { result: resultOrFailure(verb, outcome, opts), note };
 }

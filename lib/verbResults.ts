@@ -19,7 +19,9 @@ export interface CheckResult {
 export type BenchResult = Record<string, unknown> & {
   mode: string;
   repetitions?: Array<Record<string, unknown>>;
-  stacks?: Array<Record<string, unknown> & { stack: string; error?: string; repetitions?: Array<Record<string, unknown>> }>;
+  stacks?: Array<
+    Record<string, unknown> & { stack: string; error?: string; repetitions?: Array<Record<string, unknown>> }
+  >;
 };
 
 export interface HardwareResult {
@@ -61,12 +63,19 @@ interface Optional {
 const optional = (shape: Shape): Optional => ({ [OPTIONAL]: shape });
 
 // A stack that failed its integrity check side by side has an error instead of repetitions.
-const SIDE_BY_SIDE: Shape = { mode: 'string', stacks: [{ stack: 'string', error: 'string?', repetitions: optional(['object']) }] };
+const SIDE_BY_SIDE: Shape = {
+  mode: 'string',
+  stacks: [{ stack: 'string', error: 'string?', repetitions: optional(['object']) }],
+};
 const ONE_STACK: Shape = { mode: 'string', repetitions: ['object'] };
 
 const SHAPES: { [V in keyof VerbResults]: Shape | ((r: Record<string, unknown>) => Shape) } = {
   materialize: { stack_dir: 'string', spec_hash: 'string', files: 'number' },
-  check: { passed: 'boolean', checks: [{ name: 'string', passed: 'boolean', detail: 'string?' }], report_path: 'string?' },
+  check: {
+    passed: 'boolean',
+    checks: [{ name: 'string', passed: 'boolean', detail: 'string?' }],
+    report_path: 'string?',
+  },
   bench: (r) => (r.mode === 'offline:side-by-side' ? SIDE_BY_SIDE : ONE_STACK),
   hardware: { device: 'string', gpus: [{ index: 'number', name: 'string', memory_mib: 'number' }], torch: 'string' },
   protected: { entries: ['string'] },
@@ -78,8 +87,12 @@ const SHAPES: { [V in keyof VerbResults]: Shape | ((r: Record<string, unknown>) 
 export function verbResultProblem(verb: string, result: unknown): string | null {
   if (!Object.hasOwn(SHAPES, verb)) return null;
   const entry = SHAPES[verb as keyof VerbResults];
-  const m = isObject(result) ? mismatch(typeof entry === 'function' ? entry(result) : entry, result, '') : { field: '(the result itself)', expected: 'an object', got: result };
-  return m && `the ${verb} verb's result is malformed: field '${m.field}' should be ${m.expected}, got ${describe(m.got)}`;
+  const m = isObject(result)
+    ? mismatch(typeof entry === 'function' ? entry(result) : entry, result, '')
+    : { field: '(the result itself)', expected: 'an object', got: result };
+  return (
+    m && `the ${verb} verb's result is malformed: field '${m.field}' should be ${m.expected}, got ${describe(m.got)}`
+  );
 }
 
 interface Mismatch {

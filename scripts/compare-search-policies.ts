@@ -7,7 +7,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { measuredTable, syntheticLandscape, tableFromFile, type MeasuredTable, type ObjectiveTable } from '../lib/architect/objectiveTable.js';
+import {
+  measuredTable,
+  syntheticLandscape,
+  tableFromFile,
+  type MeasuredTable,
+  type ObjectiveTable,
+} from '../lib/architect/objectiveTable.js';
 import { defaultOutcome, feasible, simulateSearch, type SimulationResult } from '../lib/architect/simulate.js';
 import type { HardwareTarget, ScenarioLike } from '../lib/architect/types.js';
 import { objectiveIsMinimized } from '../lib/scenario.js';
@@ -45,7 +51,13 @@ const measured: MeasuredTable | undefined = values.table
     ? measuredTable(values.artifacts)
     : undefined;
 const table: ObjectiveTable = measured ?? syntheticLandscape(demo);
-const hwName = values.hardware ?? (measured?.hardware ? undefined : table.scenario.hardware?.kind === 'cpu' || !table.scenario.hardware?.kind ? 'cpu' : 'h100');
+const hwName =
+  values.hardware ??
+  (measured?.hardware
+    ? undefined
+    : table.scenario.hardware?.kind === 'cpu' || !table.scenario.hardware?.kind
+      ? 'cpu'
+      : 'h100');
 const hardware = hwName ? HARDWARE[hwName] : measured!.hardware;
 if (!hardware) throw new Error(`--hardware must be one of ${Object.keys(HARDWARE).join(', ')}`);
 const constraints = measured?.constraints ?? {};
@@ -71,7 +83,9 @@ const base = defaultOutcome(table, hardware, constraints);
 const baseValue = feasible(table, base) ? base.objective : undefined;
 const results: Record<string, SimulationResult[]> = {};
 for (const architect of POLICIES) {
-  results[architect] = await Promise.all(seeds.map((seed) => simulateSearch(table, { architect, rounds, perRound, seed, hardware, constraints })));
+  results[architect] = await Promise.all(
+    seeds.map((seed) => simulateSearch(table, { architect, rounds, perRound, seed, hardware, constraints })),
+  );
 }
 
 // What "near the best" is measured against: the table's best feasible design when it is known.
@@ -79,17 +93,26 @@ const tableBest = measured?.measured
   .map((r) => table.evaluate(r.design))
   .filter((o) => feasible(table, o))
   .reduce<number | undefined>((b, o) => (better(o.objective, b) ? o.objective : b), undefined);
-const foundBest = Object.values(results).flat().reduce<number | undefined>((b, r) => (better(r.best, b) ? r.best : b), undefined);
+const foundBest = Object.values(results)
+  .flat()
+  .reduce<number | undefined>((b, r) => (better(r.best, b) ? r.best : b), undefined);
 const reference = tableBest ?? foundBest;
 const nearBest = (v: number | undefined) =>
-  v !== undefined && reference !== undefined && (minimize ? v <= reference * (1 + within) : v >= reference * (1 - within));
+  v !== undefined &&
+  reference !== undefined &&
+  (minimize ? v <= reference * (1 + within) : v >= reference * (1 - within));
 
 const measuredIds = measured ? new Set(measured.measured.map((r) => r.design.id)) : undefined;
 
 function summarize(rs: SimulationResult[]) {
   const found = rs.filter((r) => r.best !== undefined).map((r) => r.best!);
   const reach = rs.map((r) => r.curve.findIndex((v) => nearBest(v)) + 1).filter((k) => k > 0);
-  const to95 = rs.map((r) => r.curve.findIndex((v) => v !== undefined && r.best !== undefined && score(v) >= score(r.best) - Math.abs(r.best) * 0.05) + 1);
+  const to95 = rs.map(
+    (r) =>
+      r.curve.findIndex(
+        (v) => v !== undefined && r.best !== undefined && score(v) >= score(r.best) - Math.abs(r.best) * 0.05,
+      ) + 1,
+  );
   const byRound = Array.from({ length: rounds }, (_, i) => {
     const at = rs.map((r) => r.curve[Math.min(r.curve.length, (i + 1) * perRound) - 1]);
     const hit = at.filter((v): v is number => v !== undefined);
@@ -102,7 +125,8 @@ function summarize(rs: SimulationResult[]) {
     medianBest: found.length ? quantile(found, 0.5) : undefined,
     worstDecileBest: found.length ? quantile(found, minimize ? 0.9 : 0.1) : undefined,
     bestOfAll: found.reduce<number | undefined>((b, v) => (better(v, b) ? v : b), undefined),
-    ratioToDefault: baseValue && found.length ? (minimize ? baseValue / mean(found) : mean(found) / baseValue) : undefined,
+    ratioToDefault:
+      baseValue && found.length ? (minimize ? baseValue / mean(found) : mean(found) / baseValue) : undefined,
     beatsDefault: rs.filter((r) => better(r.best, baseValue)).length,
     reachesNearBest: reach.length,
     meanEvalsToNearBest: reach.length ? mean(reach) : undefined,
@@ -110,7 +134,9 @@ function summarize(rs: SimulationResult[]) {
     rejectedPerSearch: mean(rs.map((r) => r.rejected)),
     evalsTo95OfFinal: mean(to95.filter((k) => k > 0)),
     // How much of the verdict rests on real measurements rather than nearest-neighbour answers.
-    exactlyMeasuredShare: measuredIds ? mean(rs.map((r) => r.memory.explored.filter((id) => measuredIds.has(id)).length / r.evaluated)) : undefined,
+    exactlyMeasuredShare: measuredIds
+      ? mean(rs.map((r) => r.memory.explored.filter((id) => measuredIds.has(id)).length / r.evaluated))
+      : undefined,
     byRound,
   };
 }
@@ -125,37 +151,99 @@ const paired = {
 };
 
 const n = seeds.length;
-console.log(`table: ${table.name}${measured ? ` (${measured.rows} measured designs, nearest-neighbour for the rest)` : ''}`);
-console.log(`objective: ${objective} (${minimize ? 'lower' : 'higher'} is better); hardware: ${hardware.kind}${hardware.device === 'cuda' ? ` x${hardware.gpuCount}` : ''}; ` +
-  `budget: ${rounds} rounds x ${perRound} = ${rounds * perRound} evaluations; ${n} searches per policy`);
-console.log(`generic default: ${base.status === 'accepted' ? `${fmt(base.objective)}${baseValue === undefined ? ' (misses an SLO)' : ''}` : `rejected (${base.reason})`}`);
-console.log(`best ${tableBest !== undefined ? 'in the table' : 'found by any search'}: ${fmt(reference)}; "near best" = within ${values.within}% of it`);
+console.log(
+  `table: ${table.name}${measured ? ` (${measured.rows} measured designs, nearest-neighbour for the rest)` : ''}`,
+);
+console.log(
+  `objective: ${objective} (${minimize ? 'lower' : 'higher'} is better); hardware: ${hardware.kind}${hardware.device === 'cuda' ? ` x${hardware.gpuCount}` : ''}; ` +
+    `budget: ${rounds} rounds x ${perRound} = ${rounds * perRound} evaluations; ${n} searches per policy`,
+);
+console.log(
+  `generic default: ${base.status === 'accepted' ? `${fmt(base.objective)}${baseValue === undefined ? ' (misses an SLO)' : ''}` : `rejected (${base.reason})`}`,
+);
+console.log(
+  `best ${tableBest !== undefined ? 'in the table' : 'found by any search'}: ${fmt(reference)}; "near best" = within ${values.within}% of it`,
+);
 console.log('');
-console.log(['policy', 'found feasible', 'mean best', 'median', 'worst decile', 'x default', 'beats default', `within ${values.within}% of best`,
-  'evals to it (mean/median)', 'rejected/search', 'evals to 95% of final'].join(' | '));
+console.log(
+  [
+    'policy',
+    'found feasible',
+    'mean best',
+    'median',
+    'worst decile',
+    'x default',
+    'beats default',
+    `within ${values.within}% of best`,
+    'evals to it (mean/median)',
+    'rejected/search',
+    'evals to 95% of final',
+  ].join(' | '),
+);
 for (const [name, s] of Object.entries(summaries)) {
-  console.log([name, pct(s.found, n), fmt(s.meanBest), fmt(s.medianBest), fmt(s.worstDecileBest), s.ratioToDefault ? `${fmt(s.ratioToDefault)}x` : 'n/a',
-    pct(s.beatsDefault, n), pct(s.reachesNearBest, n), `${fmt(s.meanEvalsToNearBest)}/${fmt(s.medianEvalsToNearBest)}`,
-    fmt(s.rejectedPerSearch), fmt(s.evalsTo95OfFinal)].join(' | '));
+  console.log(
+    [
+      name,
+      pct(s.found, n),
+      fmt(s.meanBest),
+      fmt(s.medianBest),
+      fmt(s.worstDecileBest),
+      s.ratioToDefault ? `${fmt(s.ratioToDefault)}x` : 'n/a',
+      pct(s.beatsDefault, n),
+      pct(s.reachesNearBest, n),
+      `${fmt(s.meanEvalsToNearBest)}/${fmt(s.medianEvalsToNearBest)}`,
+      fmt(s.rejectedPerSearch),
+      fmt(s.evalsTo95OfFinal),
+    ].join(' | '),
+  );
 }
 console.log('');
-console.log(`mean best so far (over searches that found a feasible design) after ${summaries['model-free']!.byRound.map((r) => r.evaluations).join(', ')} evaluations:`);
-for (const [name, s] of Object.entries(summaries)) console.log(`  ${name}: ${s.byRound.map((r) => `${fmt(r.meanBest)}${r.found < n ? ` [${r.found}/${n} found one]` : ''}`).join(', ')}`);
+console.log(
+  `mean best so far (over searches that found a feasible design) after ${summaries['model-free']!.byRound.map((r) => r.evaluations).join(', ')} evaluations:`,
+);
+for (const [name, s] of Object.entries(summaries))
+  console.log(
+    `  ${name}: ${s.byRound.map((r) => `${fmt(r.meanBest)}${r.found < n ? ` [${r.found}/${n} found one]` : ''}`).join(', ')}`,
+  );
 console.log('');
 if (measuredIds) {
-  console.log(`evaluations that hit a measured design exactly: ${POLICIES.map((p) => `${p} ${Math.round(100 * summaries[p]!.exactlyMeasuredShare!)}%`).join(', ')} (the rest answered by the nearest one)`);
+  console.log(
+    `evaluations that hit a measured design exactly: ${POLICIES.map((p) => `${p} ${Math.round(100 * summaries[p]!.exactlyMeasuredShare!)}%`).join(', ')} (the rest answered by the nearest one)`,
+  );
 }
-console.log(`model-free beats random in ${paired.wins}/${n} paired searches (${paired.ties} ties, ${paired.losses} losses)`);
+console.log(
+  `model-free beats random in ${paired.wins}/${n} paired searches (${paired.ties} ties, ${paired.losses} losses)`,
+);
 
 if (values.json) {
   mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
-  writeFileSync(values.json, JSON.stringify({
-    // The command line that made this file, relative to the repository root.
-    command: ['npx tsx scripts/compare-search-policies.ts', ...process.argv.slice(2)].join(' '),
-    table: table.name, measuredDesigns: measured?.rows, objective, direction: minimize ? 'lower' : 'higher', hardware, constraints,
-    budget: { rounds, perRound, evaluations: rounds * perRound }, searchesPerPolicy: n, withinPercent: Number(values.within),
-    default: { status: base.status, reason: base.reason, objective: base.objective, meetsSlo: baseValue !== undefined },
-    reference: { value: reference, source: tableBest !== undefined ? 'table' : 'searches' },
-    policies: summaries, paired,
-  }, null, 2) + '\n');
+  writeFileSync(
+    values.json,
+    JSON.stringify(
+      {
+        // The command line that made this file, relative to the repository root.
+        command: ['npx tsx scripts/compare-search-policies.ts', ...process.argv.slice(2)].join(' '),
+        table: table.name,
+        measuredDesigns: measured?.rows,
+        objective,
+        direction: minimize ? 'lower' : 'higher',
+        hardware,
+        constraints,
+        budget: { rounds, perRound, evaluations: rounds * perRound },
+        searchesPerPolicy: n,
+        withinPercent: Number(values.within),
+        default: {
+          status: base.status,
+          reason: base.reason,
+          objective: base.objective,
+          meetsSlo: baseValue !== undefined,
+        },
+        reference: { value: reference, source: tableBest !== undefined ? 'table' : 'searches' },
+        policies: summaries,
+        paired,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
 }

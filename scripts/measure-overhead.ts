@@ -31,7 +31,11 @@ function rssMiB(pid: number): number {
 }
 
 function startWorker(name: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const p = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers', `${name}.ts`)], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'ignore'] });
+  const p = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers', `${name}.ts`)], {
+    cwd: projectRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   return new Promise((resolve, reject) => {
     p.stdout!.on('data', (d: Buffer) => d.toString().includes('"event":"ready"') && resolve(p));
     p.once('exit', (c) => reject(new Error(`${name} exited ${c}`)));
@@ -54,14 +58,24 @@ function analyse(events: Event[]) {
   let wfTaskScheduled = 0;
   for (const e of events) {
     const id = String(e.eventId);
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: ms(e) });
-    if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), { at: ms(e), attempt: e.activityTaskStartedEventAttributes.attempt ?? 1 });
+    if (e.activityTaskScheduledEventAttributes)
+      scheduled.set(id, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: ms(e) });
+    if (e.activityTaskStartedEventAttributes)
+      started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), {
+        at: ms(e),
+        attempt: e.activityTaskStartedEventAttributes.attempt ?? 1,
+      });
     const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
     if (done) {
       const sid = String(done.scheduledEventId);
       const s = scheduled.get(sid)!;
       const st = started.get(sid)!;
-      activities.push({ type: s.type, scheduleToStartMs: st.at - s.at, executionMs: ms(e) - st.at, attempt: st.attempt });
+      activities.push({
+        type: s.type,
+        scheduleToStartMs: st.at - s.at,
+        executionMs: ms(e) - st.at,
+        attempt: st.attempt,
+      });
     }
     if (e.workflowTaskScheduledEventAttributes) wfTaskScheduled = ms(e);
     if (e.workflowTaskCompletedEventAttributes) wfTaskMs += ms(e) - wfTaskScheduled;
@@ -72,10 +86,29 @@ function analyse(events: Event[]) {
 async function main() {
   const home = mkdtempSync(path.join(os.tmpdir(), 'vibeserve-measure-'));
   const port = await freePort();
-  const server = await startDevServer({ port, headless: true, dbFile: path.join(home, 'temporal.db'), logFile: path.join(home, 'temporal.log') });
+  const server = await startDevServer({
+    port,
+    headless: true,
+    dbFile: path.join(home, 'temporal.db'),
+    logFile: path.join(home, 'temporal.log'),
+  });
   const bundlePath = path.join(home, 'workflows.js');
-  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(projectRoot, 'workflows', 'index.ts'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } })).code);
-  const env = { ...process.env, TEMPORAL_ADDRESS: server.address, VIBESERVE_HOME: home, VIBESERVE_WORKFLOW_BUNDLE: bundlePath, VIBESERVE_FORCE_CPU: '1' };
+  writeFileSync(
+    bundlePath,
+    (
+      await bundleWorkflowCode({
+        workflowsPath: path.join(projectRoot, 'workflows', 'index.ts'),
+        logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
+      })
+    ).code,
+  );
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: server.address,
+    VIBESERVE_HOME: home,
+    VIBESERVE_WORKFLOW_BUNDLE: bundlePath,
+    VIBESERVE_FORCE_CPU: '1',
+  };
   const control = await startWorker('controlWorker', env);
   const runtime = await startWorker('runtimeWorker', env);
   const idle = { control: rssMiB(control.pid!), runtime: rssMiB(runtime.pid!) };
@@ -87,12 +120,22 @@ async function main() {
 
   try {
     const scenario = YAML.parse(readFileSync(path.join(projectRoot, 'scenarios', 'cpu-demo.yaml'), 'utf8'));
-    scenario.search = { ...scenario.search, rounds: 1, candidates_per_round: candidates, max_candidates: candidates, concurrency: 1 };
+    scenario.search = {
+      ...scenario.search,
+      rounds: 1,
+      candidates_per_round: candidates,
+      max_candidates: candidates,
+      concurrency: 1,
+    };
     const scenarioFile = path.join(home, 'measure.yaml');
     writeFileSync(scenarioFile, YAML.stringify(scenario));
 
     const t0 = Date.now();
-    const cli = spawn(process.execPath, [path.join(projectRoot, 'cli', 'bin', 'vibeserve.mjs'), 'search', scenarioFile, '--name', 'measure'], { cwd: projectRoot, env, stdio: 'ignore' });
+    const cli = spawn(
+      process.execPath,
+      [path.join(projectRoot, 'cli', 'bin', 'vibeserve.mjs'), 'search', scenarioFile, '--name', 'measure'],
+      { cwd: projectRoot, env, stdio: 'ignore' },
+    );
     await new Promise((r) => cli.once('exit', r));
     const cliMs = Date.now() - t0;
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
@@ -105,11 +148,19 @@ async function main() {
     const parentStart = ms(parent[0]);
     const plan = analyse(parent).activities.find((a) => a.type === 'plan');
 
-    console.log(`machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; dev server ${server.address}`);
-    console.log(`search: ${summary.candidates} candidates (${summary.accepted} accepted), tiny-llama on CPU, concurrency 1`);
+    console.log(
+      `machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; dev server ${server.address}`,
+    );
+    console.log(
+      `search: ${summary.candidates} candidates (${summary.accepted} accepted), tiny-llama on CPU, concurrency 1`,
+    );
     console.log(`\`vibeserve search\` command (node + tsx start, validate, start workflow): ${cliMs} ms`);
-    console.log(`time from \`vibeserve search\` to the first candidate result: ${((ms(firstReport!) - t0) / 1000).toFixed(1)} s`);
-    console.log(`  of which workflow start → plan done: ${plan ? (plan.scheduleToStartMs + plan.executionMs).toFixed(0) : '?'} ms, start lag after the CLI: ${(parentStart - t0).toFixed(0)} ms`);
+    console.log(
+      `time from \`vibeserve search\` to the first candidate result: ${((ms(firstReport!) - t0) / 1000).toFixed(1)} s`,
+    );
+    console.log(
+      `  of which workflow start → plan done: ${plan ? (plan.scheduleToStartMs + plan.executionMs).toFixed(0) : '?'} ms, start lag after the CLI: ${(parentStart - t0).toFixed(0)} ms`,
+    );
 
     const rows: Array<{ id: string; wall: number; acts: number; overhead: number; s2s: number; wft: number }> = [];
     for (let i = 0; i < summary.candidates; i++) {
@@ -117,7 +168,14 @@ async function main() {
       const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
       const a = analyse(events);
       const acts = a.activities.reduce((x, y) => x + y.executionMs, 0);
-      rows.push({ id, wall: a.wallMs, acts, overhead: a.wallMs - acts, s2s: a.activities.reduce((x, y) => x + y.scheduleToStartMs, 0), wft: a.wfTaskMs });
+      rows.push({
+        id,
+        wall: a.wallMs,
+        acts,
+        overhead: a.wallMs - acts,
+        s2s: a.activities.reduce((x, y) => x + y.scheduleToStartMs, 0),
+        wft: a.wfTaskMs,
+      });
     }
     console.log('per candidate (child workflow wall − activity execution = Temporal scheduling overhead):');
     for (const r of rows) {
@@ -126,8 +184,12 @@ async function main() {
       );
     }
     const mean = rows.reduce((x, r) => x + r.overhead, 0) / rows.length;
-    console.log(`mean Temporal overhead per candidate: ${mean.toFixed(0)} ms (3 activities + 1 child workflow + 1 report signal)`);
-    console.log(`worker resident memory (RSS, without the Python processes they start): control ${idle.control.toFixed(0)} MiB idle / ${peak.control.toFixed(0)} MiB peak; runtime ${idle.runtime.toFixed(0)} MiB idle / ${peak.runtime.toFixed(0)} MiB peak`);
+    console.log(
+      `mean Temporal overhead per candidate: ${mean.toFixed(0)} ms (3 activities + 1 child workflow + 1 report signal)`,
+    );
+    console.log(
+      `worker resident memory (RSS, without the Python processes they start): control ${idle.control.toFixed(0)} MiB idle / ${peak.control.toFixed(0)} MiB peak; runtime ${idle.runtime.toFixed(0)} MiB idle / ${peak.runtime.toFixed(0)} MiB peak`,
+    );
     await client.connection.close();
   } finally {
     clearInterval(sampler);

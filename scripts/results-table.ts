@@ -24,7 +24,9 @@ const imagesRel = path.relative(path.dirname(path.resolve(values.readme!)), path
 const body = renderResultsMarkdown(set, imagesRel.split(path.sep).join('/'));
 // Read right before writing: the README is shared.
 writeFileSync(values.readme!, spliceReadme(readFileSync(values.readme!, 'utf8'), body));
-console.log(`results-table: ${set.scenarios.length} scenario file(s), ${set.others.length} other file(s) → ${values.readme}`);
+console.log(
+  `results-table: ${set.scenarios.length} scenario file(s), ${set.others.length} other file(s) → ${values.readme}`,
+);
 
 if (set.scenarios.length > 0) {
   mkdirSync(values.images!, { recursive: true });
@@ -34,12 +36,15 @@ if (set.scenarios.length > 0) {
     try {
       const browser = await launchChromium({ deviceScaleFactor: 2 });
       try {
-        for (const p of plots) writeFileSync(path.join(values.images!, `${p.name}.png`), await rasterizeSvg(browser.context, p.svg));
+        for (const p of plots)
+          writeFileSync(path.join(values.images!, `${p.name}.png`), await rasterizeSvg(browser.context, p.svg));
       } finally {
         await browser.close();
       }
     } catch (err) {
-      console.error(`results-table: PNGs not rendered (${(err as Error).message.split('\n')[0]}); the SVGs are written`);
+      console.error(
+        `results-table: PNGs not rendered (${(err as Error).message.split('\n')[0]}); the SVGs are written`,
+      );
       process.exitCode = 1;
     }
   }

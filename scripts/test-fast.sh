@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# The fast suite for daily work: unit tests of both languages, no Temporal server, no served models
-# (a few minutes on 2 cores). `npm test` runs everything, as CI does.
+# The fast suite for daily work: the lints and the unit tests of both languages, no Temporal server,
+# no served models (a few minutes on 2 cores). `npm test` runs everything, as CI does.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh >/dev/null || exit 1
 
 status=0
-echo "== ruff (python lint, ruff.toml)"
-.venv/bin/ruff check . || status=1
+bash scripts/lint.sh || status=1
 echo "== vitest (unit, search, results table)"
 npx vitest run test/unit test/search test/scenarios/resultsTable.test.ts "$@" || status=1
 echo "== pytest (python-runtime, unit files)"

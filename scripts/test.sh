@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, then vitest (TypeScript, against a real Temporal dev server it
-# starts itself), then pytest (the Python runtime), after the Python lint. Fails if any fails.
+# starts itself), then pytest (the Python runtime), after the lints (ruff, pyright, tsc, eslint,
+# prettier). Fails if any fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh || exit 1
 
 status=0
-echo "== ruff (python lint, ruff.toml)"
-.venv/bin/ruff check . || status=1
+bash scripts/lint.sh || status=1
 echo "== vitest"
 npx vitest run "$@" || status=1
 echo "== pytest (python-runtime)"

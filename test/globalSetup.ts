@@ -19,7 +19,12 @@ let home: string | undefined;
 export default async function setup(project: TestProject) {
   home = mkdtempSync(path.join(os.tmpdir(), 'vibeserve-test-'));
   const port = await freePort();
-  server = await startDevServer({ port, headless: true, dbFile: path.join(home, 'temporal.db'), logFile: path.join(home, 'temporal.log') });
+  server = await startDevServer({
+    port,
+    headless: true,
+    dbFile: path.join(home, 'temporal.db'),
+    logFile: path.join(home, 'temporal.log'),
+  });
   project.provide('temporalAddress', server.address);
   project.provide('testHome', home);
   return async () => {

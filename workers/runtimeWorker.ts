@@ -31,7 +31,10 @@ export function planRuntimeQueues(report: HardwareReport, env: NodeJS.ProcessEnv
     for (const [kind, gpus] of gpusByKind(report)) {
       hosts.push({
         queue: `vibeserve-runtime-${kind}`,
-        slots: new DeviceSlots(gpus.map((g) => String(g.index)), true),
+        slots: new DeviceSlots(
+          gpus.map((g) => String(g.index)),
+          true,
+        ),
         description: `${gpus.length}× ${gpus[0].name} (${gpus[0].memoryMiB} MiB, sm ${gpus[0].computeCapability ?? '?'})`,
       });
     }
@@ -39,7 +42,10 @@ export function planRuntimeQueues(report: HardwareReport, env: NodeJS.ProcessEnv
     const n = Math.max(1, Number.parseInt(env.VIBESERVE_CPU_SLOTS ?? '1', 10) || 1);
     hosts.push({
       queue: runtimeQueueFor('cpu'),
-      slots: new DeviceSlots(Array.from({ length: n }, (_, i) => `cpu${i}`), false),
+      slots: new DeviceSlots(
+        Array.from({ length: n }, (_, i) => `cpu${i}`),
+        false,
+      ),
       description: `CPU, ${n} slot(s)`,
     });
   }
@@ -48,11 +54,18 @@ export function planRuntimeQueues(report: HardwareReport, env: NodeJS.ProcessEnv
     hosts[0].queue = env.VIBESERVE_RUNTIME_QUEUE;
   }
   return hosts.flatMap(({ queue, slots, description }) =>
-    queuesForHost(queue, slots.size).map((q) => ({ queue: q.queue, slots, description, devicesPerActivity: q.devices })),
+    queuesForHost(queue, slots.size).map((q) => ({
+      queue: q.queue,
+      slots,
+      description,
+      devicesPerActivity: q.devices,
+    })),
   );
 }
 
-export async function createRuntimeWorkers(report: HardwareReport = detectHardware()): Promise<Array<{ plan: RuntimeQueuePlan; worker: Worker }>> {
+export async function createRuntimeWorkers(
+  report: HardwareReport = detectHardware(),
+): Promise<Array<{ plan: RuntimeQueuePlan; worker: Worker }>> {
   const target = temporalTarget();
   const connection = await connectWorker(target);
   const plans = planRuntimeQueues(report);
@@ -80,7 +93,17 @@ async function main(): Promise<void> {
   if (reaped > 0) console.error(`runtime worker: stopped ${reaped} verb process group(s) left by a dead worker`);
   const workers = await createRuntimeWorkers(report);
   for (const { plan } of workers) {
-    console.log(JSON.stringify({ event: 'ready', worker: 'runtime', queue: plan.queue, slots: plan.slots.size, devicesPerActivity: plan.devicesPerActivity, devices: plan.description, pid: process.pid }));
+    console.log(
+      JSON.stringify({
+        event: 'ready',
+        worker: 'runtime',
+        queue: plan.queue,
+        slots: plan.slots.size,
+        devicesPerActivity: plan.devicesPerActivity,
+        devices: plan.description,
+        pid: process.pid,
+      }),
+    );
   }
   await Promise.all(workers.map(({ worker }) => worker.run()));
   console.log(JSON.stringify({ event: 'stopped', worker: 'runtime' }));

@@ -6,10 +6,13 @@ import { projectRoot } from '../lib/paths.js';
 
 export const WORKFLOWS_PATH = path.join(projectRoot, 'workflows', 'index.ts');
 
-export function workflowSource(env: NodeJS.ProcessEnv = process.env): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+export function workflowSource(
+  env: NodeJS.ProcessEnv = process.env,
+): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
   const bundle = env.VIBESERVE_WORKFLOW_BUNDLE;
   if (bundle) {
-    if (!existsSync(bundle)) throw new Error(`VIBESERVE_WORKFLOW_BUNDLE=${bundle} does not exist; unset it to bundle from source`);
+    if (!existsSync(bundle))
+      throw new Error(`VIBESERVE_WORKFLOW_BUNDLE=${bundle} does not exist; unset it to bundle from source`);
     return { workflowBundle: { codePath: bundle } };
   }
   return { workflowsPath: WORKFLOWS_PATH };

@@ -81,7 +81,11 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
     }
 
     enter('verify');
-    const verify = runtimeActivities(input, input.scenario.search.check_timeout_s, `verify ${input.candidateId}`).verify;
+    const verify = runtimeActivities(
+      input,
+      input.scenario.search.check_timeout_s,
+      `verify ${input.candidateId}`,
+    ).verify;
     const checked = await verify({
       searchId: input.searchId,
       candidateId: input.candidateId,
@@ -93,7 +97,11 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
     });
 
     enter('benchmark');
-    const benchmark = runtimeActivities(input, input.scenario.search.bench_timeout_s, `benchmark ${input.candidateId}`).benchmark;
+    const benchmark = runtimeActivities(
+      input,
+      input.scenario.search.bench_timeout_s,
+      `benchmark ${input.candidateId}`,
+    ).benchmark;
     const bench = await benchmark({
       searchId: input.searchId,
       candidateId: input.candidateId,
@@ -169,7 +177,11 @@ function rejectionOf(err: unknown, stage: string): Pick<CandidateResult, 'reason
     return { reason: 'infrastructure_error', message: cause.message, stage };
   }
   if (cause instanceof TimeoutFailure) {
-    return { reason: 'infrastructure_timeout', message: `${stage} timed out (${cause.timeoutType}) after all retries`, stage };
+    return {
+      reason: 'infrastructure_timeout',
+      message: `${stage} timed out (${cause.timeoutType}) after all retries`,
+      stage,
+    };
   }
   return { reason: 'infrastructure_error', message: err instanceof Error ? err.message : String(err), stage };
 }

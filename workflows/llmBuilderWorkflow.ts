@@ -3,10 +3,22 @@
 // it at the call that was in flight. Turns, tokens and cost are bounded; checker failures are fed
 // back for repair; touching the protected reference/checker/benchmark ends the build as rejected
 // with `integrity_violation`.
-import { ActivityFailure, ApplicationFailure, log, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { LlmControlActivities, LlmRuntimeActivities } from '../activities/llm.js';
 import type { Design, HardwareTarget, LlmSettings, LlmUsage, ScenarioLike } from '../lib/architect/types.js';
-import { builderSystemPrompt, builderTaskPrompt, repairPrompt, uncheckedPrompt } from '../lib/workflowSafe/builderPrompts.js';
+import {
+  builderSystemPrompt,
+  builderTaskPrompt,
+  repairPrompt,
+  uncheckedPrompt,
+} from '../lib/workflowSafe/builderPrompts.js';
 import { BUILDER_TOOLS, type ToolContext, type ToolOutcome } from '../lib/workflowSafe/toolSchemas.js';
 import { FAILURE_CANDIDATE, FAILURE_USAGE, type RejectionDetails } from '../lib/workflowSafe/failures.js';
 import type { ChatMessage } from '../lib/llm/client.js';
@@ -20,7 +32,12 @@ export interface LlmBuilderLimits {
   maxRepairs: number;
 }
 
-export const DEFAULT_LLM_BUILDER_LIMITS: LlmBuilderLimits = { maxTurns: 24, maxTokens: 400_000, maxCostUsd: 5, maxRepairs: 4 };
+export const DEFAULT_LLM_BUILDER_LIMITS: LlmBuilderLimits = {
+  maxTurns: 24,
+  maxTokens: 400_000,
+  maxCostUsd: 5,
+  maxRepairs: 4,
+};
 
 export interface LlmBuilderInput {
   searchId: string;
@@ -56,7 +73,13 @@ function controlActivities(heartbeatTimeoutMs: number, summary: string) {
     summary,
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: heartbeatTimeoutMs,
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 6, nonRetryableErrorTypes: ['LlmFatal'] },
+    retry: {
+      initialInterval: '5 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '2 minutes',
+      maximumAttempts: 6,
+      nonRetryableErrorTypes: ['LlmFatal'],
+    },
   });
 }
 
@@ -66,7 +89,13 @@ function runtime(queue: string, timeoutS: number, heartbeatTimeoutMs: number, su
     taskQueue: queue,
     startToCloseTimeout: (timeoutS + 180) * 1000,
     heartbeatTimeout: heartbeatTimeoutMs,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FAILURE_CANDIDATE, FAILURE_USAGE] },
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [FAILURE_CANDIDATE, FAILURE_USAGE],
+    },
   });
 }
 
@@ -83,7 +112,8 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
   const task = input.design.llmTask;
   if (!input.llm) {
     throw ApplicationFailure.create({
-      message: 'this design asks for the LLM builder, but the search has no LLM endpoint: start it with --llm-base-url, --llm-model and --llm-api-key-env',
+      message:
+        'this design asks for the LLM builder, but the search has no LLM endpoint: start it with --llm-base-url, --llm-model and --llm-api-key-env',
       type: FAILURE_USAGE,
       nonRetryable: true,
       details: [{ reason: 'llm_unavailable', message: 'no LLM settings', stage: 'build' } satisfies RejectionDetails],
@@ -94,7 +124,12 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
   const checkTimeoutS = input.scenario.search?.check_timeout_s ?? 600;
   const benchTimeoutS = Math.min(input.scenario.search?.bench_timeout_s ?? 600, 600);
   const heartbeatTimeoutMs = input.heartbeatTimeoutMs ?? 30_000;
-  const tools = runtime(input.runtimeQueue, Math.max(checkTimeoutS, benchTimeoutS), heartbeatTimeoutMs, `LLM build tools ${input.candidateId}`);
+  const tools = runtime(
+    input.runtimeQueue,
+    Math.max(checkTimeoutS, benchTimeoutS),
+    heartbeatTimeoutMs,
+    `LLM build tools ${input.candidateId}`,
+  );
   const control = controlActivities(heartbeatTimeoutMs, `LLM build ${input.candidateId}`);
 
   const prepared = await tools.prepareLlmWorkspace({
@@ -149,7 +184,15 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
     return tools.finalizeLlmWorkspace({
       context,
       transcript: messages,
-      summary: { status, turns, toolCalls, repairs, usage, workflowId: workflowInfo().workflowId, design: input.design.id },
+      summary: {
+        status,
+        turns,
+        toolCalls,
+        repairs,
+        usage,
+        workflowId: workflowInfo().workflowId,
+        design: input.design.id,
+      },
     });
   };
 
@@ -160,12 +203,15 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
     if (outcome.status === 'integrity_violation') {
       messages.push({ role: 'tool', tool_call_id: call.id, content: outcome.output });
       await finish('rejected: integrity_violation');
-      throw reject('integrity_violation', `the LLM builder touched protected files: ${JSON.parse(outcome.output).detail ?? outcome.output}`);
+      throw reject(
+        'integrity_violation',
+        `the LLM builder touched protected files: ${JSON.parse(outcome.output).detail ?? outcome.output}`,
+      );
     }
     if (outcome.changed) checkedClean = false;
     if (call.name === 'run_checker') {
       checkedClean = outcome.checkerPassed === true;
-      lastFailure = outcome.checkerPassed ? null : outcome.checkerReason ?? 'wrong_output';
+      lastFailure = outcome.checkerPassed ? null : (outcome.checkerReason ?? 'wrong_output');
     }
     return outcome;
   };
@@ -174,7 +220,10 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
     repairs++;
     if (repairs > limits.maxRepairs) {
       await finish(`rejected: ${lastFailure}`);
-      throw reject(lastFailure ?? 'wrong_output', `the LLM-built ${task.dimension} component still fails the checker after ${limits.maxRepairs} repairs (${lastFailure})`);
+      throw reject(
+        lastFailure ?? 'wrong_output',
+        `the LLM-built ${task.dimension} component still fails the checker after ${limits.maxRepairs} repairs (${lastFailure})`,
+      );
     }
     messages.push({ role: 'user', content: repairPrompt(lastFailure ?? 'wrong_output', repairs, limits.maxRepairs) });
   };
@@ -182,19 +231,30 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
   while (turns < limits.maxTurns) {
     if (usage.promptTokens + usage.completionTokens >= limits.maxTokens || usage.costUsd >= limits.maxCostUsd) {
       await finish('rejected: llm_budget_exhausted');
-      throw reject('llm_budget_exhausted', `the LLM builder used its budget (${usage.promptTokens + usage.completionTokens} tokens, $${usage.costUsd.toFixed(4)}) without a passing component`);
+      throw reject(
+        'llm_budget_exhausted',
+        `the LLM builder used its budget (${usage.promptTokens + usage.completionTokens} tokens, $${usage.costUsd.toFixed(4)}) without a passing component`,
+      );
     }
     turns++;
     show('waiting for the model');
     let reply;
     try {
-      reply = await control.llmChat({ settings: input.llm, messages, tools: BUILDER_TOOLS, maxTokens: input.llm.maxTokensPerCall });
+      reply = await control.llmChat({
+        settings: input.llm,
+        messages,
+        tools: BUILDER_TOOLS,
+        maxTokens: input.llm.maxTokensPerCall,
+      });
     } catch (err) {
       // The endpoint stayed down through every retry: this candidate cannot be built now, which
       // says nothing about the design; the search goes on with the others.
       const cause = err instanceof ActivityFailure ? err.cause : err;
       await finish('rejected: llm_unavailable');
-      throw reject('llm_unavailable', `the LLM endpoint failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+      throw reject(
+        'llm_unavailable',
+        `the LLM endpoint failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      );
     }
     usage.promptTokens += reply.usage.promptTokens;
     usage.completionTokens += reply.usage.completionTokens;
@@ -204,7 +264,13 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
       role: 'assistant',
       content: reply.content || null,
       ...(reply.toolCalls.length
-        ? { tool_calls: reply.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) }
+        ? {
+            tool_calls: reply.toolCalls.map((c) => ({
+              id: c.id,
+              type: 'function' as const,
+              function: { name: c.name, arguments: c.arguments },
+            })),
+          }
         : {}),
     });
 
@@ -222,20 +288,43 @@ export async function llmBuilderWorkflow(input: LlmBuilderInput): Promise<LlmBui
     // No tool call: the model says it is done. Only a checked, unchanged stack counts.
     if (checkedClean) {
       const { integrity, transcriptPath } = await finish('built');
-      if (integrity.length) throw reject('integrity_violation', `protected files changed: ${integrity.slice(0, 5).join(', ')}`);
+      if (integrity.length)
+        throw reject('integrity_violation', `protected files changed: ${integrity.slice(0, 5).join(', ')}`);
       log.info('LLM builder finished', { candidateId: input.candidateId, turns, toolCalls, repairs });
       show('built: the checker passes');
-      return { stackDir: prepared.stackDir, specHash: prepared.specHash, turns, toolCalls, repairs, llmUsage: usage, transcriptPath, untrusted };
+      return {
+        stackDir: prepared.stackDir,
+        specHash: prepared.specHash,
+        turns,
+        toolCalls,
+        repairs,
+        llmUsage: usage,
+        transcriptPath,
+        untrusted,
+      };
     }
     const auto = await runTool({ id: `auto-check-${turns}`, name: 'run_checker', arguments: '{}' });
     if (auto.checkerPassed) {
       const { integrity, transcriptPath } = await finish('built');
-      if (integrity.length) throw reject('integrity_violation', `protected files changed: ${integrity.slice(0, 5).join(', ')}`);
-      return { stackDir: prepared.stackDir, specHash: prepared.specHash, turns, toolCalls, repairs, llmUsage: usage, transcriptPath, untrusted };
+      if (integrity.length)
+        throw reject('integrity_violation', `protected files changed: ${integrity.slice(0, 5).join(', ')}`);
+      return {
+        stackDir: prepared.stackDir,
+        specHash: prepared.specHash,
+        turns,
+        toolCalls,
+        repairs,
+        llmUsage: usage,
+        transcriptPath,
+        untrusted,
+      };
     }
     messages.push({ role: 'user', content: `${uncheckedPrompt()}\nChecker result: ${auto.output}` });
     await repairOrGiveUp();
   }
   await finish('rejected: llm_turn_limit');
-  throw reject(lastFailure ?? 'llm_turn_limit', `the LLM builder reached ${limits.maxTurns} turns without a component that passes the checker${lastFailure ? ` (last failure: ${lastFailure})` : ''}`);
+  throw reject(
+    lastFailure ?? 'llm_turn_limit',
+    `the LLM builder reached ${limits.maxTurns} turns without a component that passes the checker${lastFailure ? ` (last failure: ${lastFailure})` : ''}`,
+  );
 }

@@ -11,7 +11,11 @@ export interface ControlAck {
 
 export const progressQuery = defineQuery<SearchProgress>('progress');
 /** finalRound: the leading candidates re-measured side by side, once the search's last round is over. */
-export const leaderboardQuery = defineQuery<{ leaderboard: CandidateResult[]; rejected: CandidateResult[]; finalRound?: FinalRound | null }>('leaderboard');
+export const leaderboardQuery = defineQuery<{
+  leaderboard: CandidateResult[];
+  rejected: CandidateResult[];
+  finalRound?: FinalRound | null;
+}>('leaderboard');
 
 export const steerUpdate = defineUpdate<ControlAck, [SteerRequest]>('steer');
 export const pauseUpdate = defineUpdate<ControlAck>('pause');

@@ -46,7 +46,12 @@ import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute
 const control = proxyActivities<ControlActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FAILURE_USAGE] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [FAILURE_USAGE],
+  },
 });
 
 /** The final round re-measures this many leading candidates side by side, in this many passes each. */
@@ -82,7 +87,11 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
   const ack = (message: string): ControlAck => ({ status, message });
   setHandler(candidateReportSignal, absorb);
   setHandler(progressQuery, () => searchProgress(input, st, status, Date.now()));
-  setHandler(leaderboardQuery, () => ({ leaderboard: st.leaderboard, rejected: st.rejected, finalRound: st.finalRound ?? null }));
+  setHandler(leaderboardQuery, () => ({
+    leaderboard: st.leaderboard,
+    rejected: st.rejected,
+    finalRound: st.finalRound ?? null,
+  }));
   setHandler(
     steerUpdate,
     (req: SteerRequest) => {
@@ -143,7 +152,9 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
       [
         `### ${scenario.name} — ${status}`,
         `Round ${st.round}/${budget.rounds} · candidates ${st.reportedIds.length} done, ${st.pending.length} running, ${st.rejected.length} rejected (budget ${budget.maxCandidates})`,
-        b ? `Best: **${b.candidateId}** ${scenario.objective} = ${formatMetric(scenario.objective, b.objective)}` : 'Best: none yet',
+        b
+          ? `Best: **${b.candidateId}** ${scenario.objective} = ${formatMetric(scenario.objective, b.objective)}`
+          : 'Best: none yet',
         st.hints.length ? `Hints: ${st.hints.map((h) => `“${h}”`).join('; ')}` : '',
         st.failure ? `Failure: ${st.failure}` : '',
       ]
@@ -153,22 +164,27 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
   }
 
   async function writeResults(final: boolean): Promise<string> {
-    return control.finalizeSearch.executeWithOptions({ summary: final ? 'write final results' : `write results round ${st.round}` }, [{
-      searchId: input.searchId,
-      workflowId: info.workflowId,
-      scenario,
-      scenarioFile: input.scenarioFile,
-      status,
-      rounds: st.rounds,
-      leaderboard: st.leaderboard,
-      rejected: st.rejected,
-      baseline: st.baseline,
-      llmUsage: st.memory?.llmUsage ?? null,
-      startedAt: st.startedAt,
-      finishedAt: final ? Date.now() : null,
-      failure: st.failure,
-      finalRound: st.finalRound ?? null,
-    }]);
+    return control.finalizeSearch.executeWithOptions(
+      { summary: final ? 'write final results' : `write results round ${st.round}` },
+      [
+        {
+          searchId: input.searchId,
+          workflowId: info.workflowId,
+          scenario,
+          scenarioFile: input.scenarioFile,
+          status,
+          rounds: st.rounds,
+          leaderboard: st.leaderboard,
+          rejected: st.rejected,
+          baseline: st.baseline,
+          llmUsage: st.memory?.llmUsage ?? null,
+          startedAt: st.startedAt,
+          finishedAt: final ? Date.now() : null,
+          failure: st.failure,
+          finalRound: st.finalRound ?? null,
+        },
+      ],
+    );
   }
 
   /** The leading candidates benchmarked again side by side on one worker; their new figures order
@@ -183,14 +199,31 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
       taskQueue: queueForDevices(options.runtimeQueue, devices),
       startToCloseTimeout: (FINAL_ROUND_PASSES * leaders.length * (perRun + 60) + 120) * 1000,
       heartbeatTimeout: options.heartbeatTimeoutMs,
-      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 3, nonRetryableErrorTypes: [FAILURE_CANDIDATE, FAILURE_USAGE] },
+      retry: {
+        initialInterval: '1 second',
+        backoffCoefficient: 2,
+        maximumInterval: '20 seconds',
+        maximumAttempts: 3,
+        nonRetryableErrorTypes: [FAILURE_CANDIDATE, FAILURE_USAGE],
+      },
     });
-    setCurrentDetails(`### ${scenario.name} — final round\n\nre-measuring ${leaders.map((c) => c.candidateId).join(', ')} side by side`);
-    const rules = { metric: scenario.objective, higherIsBetter, generic: st.baseline?.design ?? null, passes: FINAL_ROUND_PASSES };
+    setCurrentDetails(
+      `### ${scenario.name} — final round\n\nre-measuring ${leaders.map((c) => c.candidateId).join(', ')} side by side`,
+    );
+    const rules = {
+      metric: scenario.objective,
+      higherIsBetter,
+      generic: st.baseline?.design ?? null,
+      passes: FINAL_ROUND_PASSES,
+    };
     try {
       const out = await runtime.remeasure({
         searchId: input.searchId,
-        candidates: leaders.map((c) => ({ candidateId: c.candidateId, stackDir: c.stackDir!, ...(c.untrusted ? { untrusted: c.untrusted } : {}) })),
+        candidates: leaders.map((c) => ({
+          candidateId: c.candidateId,
+          stackDir: c.stackDir!,
+          ...(c.untrusted ? { untrusted: c.untrusted } : {}),
+        })),
         device: input.hardware.device,
         devices,
         workload: benchWorkloadFor(scenario),
@@ -200,7 +233,13 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
       });
       const measured = new Map(out.candidates.map((c) => [c.candidateId, c]));
       const ranked = rankFinalRound(
-        leaders.map((c) => ({ candidateId: c.candidateId, round: c.round, design: c.design, spread: measured.get(c.candidateId)?.spread ?? null, errors: measured.get(c.candidateId)?.errors ?? [] })),
+        leaders.map((c) => ({
+          candidateId: c.candidateId,
+          round: c.round,
+          design: c.design,
+          spread: measured.get(c.candidateId)?.spread ?? null,
+          errors: measured.get(c.candidateId)?.errors ?? [],
+        })),
         { ...rules, evidenceDir: out.evidenceDir },
       );
       st.finalRound = ranked;
@@ -211,11 +250,20 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
       });
       st.leaderboard = [...reordered, ...st.leaderboard.filter((c) => !byId.has(c.candidateId))];
       const leader = st.leaderboard[0];
-      if (leader?.objective !== undefined) upsertSearchAttributes([{ key: bestMetricAttribute, value: leader.objective }]);
+      if (leader?.objective !== undefined)
+        upsertSearchAttributes([{ key: bestMetricAttribute, value: leader.objective }]);
       for (const t of ranked.ties) log.info('final round tie', { message: t.message });
     } catch (err) {
       // The search's own figures stand; search.json says why the final round is missing.
-      st.finalRound = { metric: scenario.objective, passes: FINAL_ROUND_PASSES, candidates: [], order: [], ties: [], evidenceDir: '', error: rootMessage(err) };
+      st.finalRound = {
+        metric: scenario.objective,
+        passes: FINAL_ROUND_PASSES,
+        candidates: [],
+        order: [],
+        ties: [],
+        evidenceDir: '',
+        error: rootMessage(err),
+      };
       log.warn('final round failed', { error: st.finalRound.error });
     }
   }
@@ -228,21 +276,23 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
     const count = candidatesToPlan(st, budget, scenario.search.candidates_per_round);
     let out: PlanOutput;
     try {
-      out = await control.plan.executeWithOptions({ summary: `plan round ${st.round}` }, [{
-        scenario,
-        round: st.round,
-        hardware: input.hardware,
-        history: st.newOutcomes,
-        memory: st.memory ?? emptyMemory(),
-        hints: st.newHints,
-        constraints: { ...scenario.constraints, ...st.constraints },
-        count,
-        budget: { candidatesLeft: budget.maxCandidates - st.startedCount, roundsLeft: budget.rounds - st.round + 1 },
-        seed: scenario.model.seed * 100_003 + st.round,
-        architect: scenario.search.architect,
-        builder: scenario.search.builder,
-        llm: input.llm,
-      }]);
+      out = await control.plan.executeWithOptions({ summary: `plan round ${st.round}` }, [
+        {
+          scenario,
+          round: st.round,
+          hardware: input.hardware,
+          history: st.newOutcomes,
+          memory: st.memory ?? emptyMemory(),
+          hints: st.newHints,
+          constraints: { ...scenario.constraints, ...st.constraints },
+          count,
+          budget: { candidatesLeft: budget.maxCandidates - st.startedCount, roundsLeft: budget.rounds - st.round + 1 },
+          seed: scenario.model.seed * 100_003 + st.round,
+          architect: scenario.search.architect,
+          builder: scenario.search.builder,
+          llm: input.llm,
+        },
+      ]);
     } catch (err) {
       // The architect could not plan even after retries: keep everything found so far and end.
       st.failure = `planning round ${st.round} failed: ${rootMessage(err)}`;
@@ -288,15 +338,27 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       });
       // Within this run the result also arrives directly; absorb() ignores the duplicate.
-      handle.result().then(absorb, (err) => absorb(lostCandidate(next, `candidate workflow failed: ${rootMessage(err)}`)));
+      handle
+        .result()
+        .then(absorb, (err) => absorb(lostCandidate(next, `candidate workflow failed: ${rootMessage(err)}`)));
     } catch (err) {
       absorb(lostCandidate(next, `candidate could not start: ${rootMessage(err)}`));
     }
   }
 
-  function lostCandidate(c: { candidateId: string; design: CandidateResult['design'] }, message: string): CandidateResult {
+  function lostCandidate(
+    c: { candidateId: string; design: CandidateResult['design'] },
+    message: string,
+  ): CandidateResult {
     const round = st.pending.find((p) => p.candidateId === c.candidateId)?.round ?? st.round;
-    return { candidateId: c.candidateId, round, design: c.design, status: 'rejected', reason: 'candidate_workflow_failed', message };
+    return {
+      candidateId: c.candidateId,
+      round,
+      design: c.design,
+      status: 'rejected',
+      reason: 'candidate_workflow_failed',
+      message,
+    };
   }
 
   function closeRound() {
@@ -309,13 +371,20 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
 
   function historyTooLong(): boolean {
     const now = workflowInfo();
-    return now.continueAsNewSuggested || now.historyLength >= Math.max(options.continueAsNewAfterEvents, MIN_CONTINUE_AS_NEW_EVENTS);
+    return (
+      now.continueAsNewSuggested ||
+      now.historyLength >= Math.max(options.continueAsNewAfterEvents, MIN_CONTINUE_AS_NEW_EVENTS)
+    );
   }
 
   async function continueAsNewIfLong(): Promise<void> {
     if (!historyTooLong()) return;
     await condition(allHandlersFinished);
-    log.info('continuing as new', { runIndex: st.runIndex + 1, pending: st.pending.length, historyLength: workflowInfo().historyLength });
+    log.info('continuing as new', {
+      runIndex: st.runIndex + 1,
+      pending: st.pending.length,
+      historyLength: workflowInfo().historyLength,
+    });
     await continueAsNew<typeof searchWorkflow>({ ...input, carried: { ...st, runIndex: st.runIndex + 1 } });
   }
 
@@ -357,7 +426,14 @@ export async function searchWorkflow(input: SearchInput): Promise<SearchSummary>
     if (!woke && timeLeft() <= -graceMs) {
       // Far past the wall-time budget and the candidates' own time limits: they are not coming back.
       for (const p of [...st.pending]) {
-        absorb({ candidateId: p.candidateId, round: p.round, design: { id: p.candidateId, choices: {}, params: {}, builder: 'template' }, status: 'rejected', reason: 'lost', message: 'no report within the time limits' });
+        absorb({
+          candidateId: p.candidateId,
+          round: p.round,
+          design: { id: p.candidateId, choices: {}, params: {}, builder: 'template' },
+          status: 'rejected',
+          reason: 'lost',
+          message: 'no report within the time limits',
+        });
       }
     }
   }
@@ -390,6 +466,7 @@ function isFinal(s: SearchStatus): boolean {
 
 function rootMessage(err: unknown): string {
   let e: unknown = err;
-  while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause) e = (e as { cause: unknown }).cause;
+  while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause)
+    e = (e as { cause: unknown }).cause;
   return e instanceof Error ? e.message : String(e);
 }

@@ -10,7 +10,10 @@ import { parse, searchIdArg, UsageError } from '../args.js';
 import { getClient } from '../client.js';
 import type { Command } from '../command.js';
 
-async function sendUpdate(id: string, send: (h: ReturnType<Awaited<ReturnType<typeof getClient>>['workflow']['getHandle']>) => Promise<ControlAck>): Promise<number> {
+async function sendUpdate(
+  id: string,
+  send: (h: ReturnType<Awaited<ReturnType<typeof getClient>>['workflow']['getHandle']>) => Promise<ControlAck>,
+): Promise<number> {
   const client = await getClient();
   const handle = client.workflow.getHandle(id);
   const d = await handle.describe();
@@ -20,7 +23,8 @@ async function sendUpdate(id: string, send: (h: ReturnType<Awaited<ReturnType<ty
     console.log(`${id}: ${ack.message} (status ${ack.status})`);
     return 0;
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw new Error(`search ${id} refused: ${err.cause?.message ?? err.message}`);
+    if (err instanceof WorkflowUpdateFailedError)
+      throw new Error(`search ${id} refused: ${err.cause?.message ?? err.message}`);
     throw err;
   }
 }
@@ -30,13 +34,19 @@ const steerUsage = 'vibeserve steer <search-id> ["hint text"] [--constraint dime
 /** `--constraint attention=sdpa,triton_paged`, checked against the design space. */
 export function parseConstraint(text: string): [string, string[]] {
   const [dim, list] = text.split('=');
-  const dims = (JSON.parse(readFileSync(designSpacePath(), 'utf8')) as { dimensions: Record<string, { choices: Record<string, unknown> }> }).dimensions;
+  const dims = (
+    JSON.parse(readFileSync(designSpacePath(), 'utf8')) as {
+      dimensions: Record<string, { choices: Record<string, unknown> }>;
+    }
+  ).dimensions;
   if (!dim || !list) throw new UsageError(`--constraint '${text}' must look like dimension=choice1,choice2`);
-  if (!dims[dim]) throw new UsageError(`--constraint: '${dim}' is not a design dimension (known: ${Object.keys(dims).join(', ')})`);
+  if (!dims[dim])
+    throw new UsageError(`--constraint: '${dim}' is not a design dimension (known: ${Object.keys(dims).join(', ')})`);
   const choices = list.split(',').filter(Boolean);
   const known = Object.keys(dims[dim].choices);
   const unknown = choices.filter((c) => !known.includes(c));
-  if (unknown.length || choices.length === 0) throw new UsageError(`--constraint: ${dim} has no choice '${unknown.join(', ')}' (choices: ${known.join(', ')})`);
+  if (unknown.length || choices.length === 0)
+    throw new UsageError(`--constraint: ${dim} has no choice '${unknown.join(', ')}' (choices: ${known.join(', ')})`);
   return [dim, choices];
 }
 
@@ -49,7 +59,8 @@ export const steer: Command = {
     const id = searchIdArg(positionals, steerUsage);
     const hint = positionals.slice(1).join(' ').trim() || undefined;
     const constraints = Object.fromEntries((values.constraint ?? []).map(parseConstraint));
-    if (!hint && Object.keys(constraints).length === 0) throw new UsageError(`give a hint or --constraint\nusage: ${steerUsage}`);
+    if (!hint && Object.keys(constraints).length === 0)
+      throw new UsageError(`give a hint or --constraint\nusage: ${steerUsage}`);
     const code = await sendUpdate(id, (h) => h.executeUpdate(steerUpdate, { args: [{ hint, constraints }] }));
     const input = hint ? await searchInputOf(await getClient(), id).catch(() => null) : null;
     const note = input && hint ? hintNote(loadDesignSpace(), hint, input) : null;

@@ -1,21 +1,22 @@
 // vibeserve export <searchId> [--candidate <id>] [--out <dir>] [--base-image <image>] [--tag <image>] [--artifacts <dir>]
-import { parseArgs } from "node:util";
-import { exportStack } from "../../lib/export/exportStack.js";
-import type { Command } from "../command.js";
+import { parseArgs } from 'node:util';
+import { exportStack } from '../../lib/export/exportStack.js';
+import type { Command } from '../command.js';
 
-const USAGE = "vibeserve export <searchId> [--candidate <id>] [--out <dir>] [--base-image <image>] [--tag <image>]";
-const summary = "write the best (or a chosen) stack as a deployable directory: code, Dockerfile, Kubernetes YAML, evidence";
+const USAGE = 'vibeserve export <searchId> [--candidate <id>] [--out <dir>] [--base-image <image>] [--tag <image>]';
+const summary =
+  'write the best (or a chosen) stack as a deployable directory: code, Dockerfile, Kubernetes YAML, evidence';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      candidate: { type: "string" },
-      out: { type: "string" },
-      "base-image": { type: "string" },
-      tag: { type: "string" },
-      artifacts: { type: "string" },
+      candidate: { type: 'string' },
+      out: { type: 'string' },
+      'base-image': { type: 'string' },
+      tag: { type: 'string' },
+      artifacts: { type: 'string' },
     },
   });
   if (positionals.length !== 1) {
@@ -27,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
       candidateId: values.candidate,
       outDir: values.out,
       artifactsRoot: values.artifacts,
-      baseImage: values["base-image"],
+      baseImage: values['base-image'],
       imageTag: values.tag,
     });
     console.log(`exported ${r.searchId}/${r.candidateId} (${r.device}) to ${r.outDir}`);
@@ -41,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 export const exportCommand: Command = {
-  name: "export",
+  name: 'export',
   summary,
   usage: USAGE,
   run,

@@ -13,4 +13,19 @@ import { exportCommand } from './export.js';
 import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 
-export const commands: Command[] = [up, down, search, watch, status, list, steer, pause, resume, stop, reportCommand, exportCommand, buildImageCommand, serveCommand];
+export const commands: Command[] = [
+  up,
+  down,
+  search,
+  watch,
+  status,
+  list,
+  steer,
+  pause,
+  resume,
+  stop,
+  reportCommand,
+  exportCommand,
+  buildImageCommand,
+  serveCommand,
+];

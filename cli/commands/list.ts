@@ -1,6 +1,11 @@
 // `vibeserve list`: searches known to Temporal, newest first, found by their search attributes.
 import { formatMetric } from '../../lib/workflowSafe/uiText.js';
-import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute } from '../../workflows/searchAttributes.js';
+import {
+  bestMetricAttribute,
+  roundAttribute,
+  scenarioAttribute,
+  statusAttribute,
+} from '../../workflows/searchAttributes.js';
 import { parse } from '../args.js';
 import { getClient } from '../client.js';
 import type { Command } from '../command.js';
@@ -30,7 +35,12 @@ export const list: Command = {
       const best = sa.get(bestMetricAttribute);
       // Searches started before the objective was kept in the memo show the bare number.
       const objective = typeof w.memo?.objective === 'string' ? w.memo.objective : '';
-      const bestText = best === undefined ? '—' : objective ? `${formatMetric(objective, best)} (${objective})` : formatMetric('', best);
+      const bestText =
+        best === undefined
+          ? '—'
+          : objective
+            ? `${formatMetric(objective, best)} (${objective})`
+            : formatMetric('', best);
       console.log(
         row([
           w.workflowId,

@@ -3,7 +3,13 @@
 // its id and UI link, optionally watch it.
 import { loadScenario } from '../../lib/scenario.js';
 import { PreflightUnavailable, preflightScenario } from '../../lib/scenarioPreflight.js';
-import { BudgetConflict, buildSearchInput, parseBudget, refuseBudgetChange, startSearch } from '../../lib/searchStart.js';
+import {
+  BudgetConflict,
+  buildSearchInput,
+  parseBudget,
+  refuseBudgetChange,
+  startSearch,
+} from '../../lib/searchStart.js';
 import { uiLink } from '../../lib/temporalConnection.js';
 import { detectHardware } from '../../workers/hardwareDetection.js';
 import { parse, UsageError } from '../args.js';
@@ -59,11 +65,20 @@ export const search: Command = {
       const hw = detectHardware();
       hardwareKind = hw.gpus[0]?.kind ?? 'cpu';
     }
-    const { workflowId, input } = buildSearchInput({ scenario, scenarioFile: file, name: values.name!, budget, llm, hardwareKind });
+    const { workflowId, input } = buildSearchInput({
+      scenario,
+      scenarioFile: file,
+      name: values.name!,
+      budget,
+      llm,
+      hardwareKind,
+    });
     if (!values['skip-preflight']) {
       await preflightScenario(input, file).catch((err) => {
         if (!(err instanceof PreflightUnavailable)) throw err;
-        console.error(`vibeserve search: the scenario could not be dry-run by the runtime (${err.message}); starting anyway`);
+        console.error(
+          `vibeserve search: the scenario could not be dry-run by the runtime (${err.message}); starting anyway`,
+        );
       });
     }
 
@@ -76,11 +91,15 @@ export const search: Command = {
     const started = await startSearch(client, workflowId, input);
     const link = uiLink(workflowId);
     if (started.kind === 'finished') {
-      console.log(`search ${workflowId} already finished (${started.status}); use \`vibeserve status ${workflowId}\`, or --name to start a new one`);
+      console.log(
+        `search ${workflowId} already finished (${started.status}); use \`vibeserve status ${workflowId}\`, or --name to start a new one`,
+      );
       console.log(`Temporal UI: ${link}`);
       return 0;
     }
-    console.log(`${started.kind === 'started' ? 'started' : 'attached to running'} search ${workflowId} on ${input.options.runtimeQueue}`);
+    console.log(
+      `${started.kind === 'started' ? 'started' : 'attached to running'} search ${workflowId} on ${input.options.runtimeQueue}`,
+    );
     console.log(`Temporal UI: ${link}`);
     if (!values.watch) {
       console.log(`follow it with: vibeserve watch ${workflowId}`);

@@ -1,16 +1,21 @@
 // vibeserve serve <artifactDir> [--port 8000] [--host 127.0.0.1] [--api-key <key>] [--device cpu|cuda]
-import { parseArgs } from "node:util";
-import { serveArtifact } from "../../lib/export/serveArtifact.js";
-import type { Command } from "../command.js";
+import { parseArgs } from 'node:util';
+import { serveArtifact } from '../../lib/export/serveArtifact.js';
+import type { Command } from '../command.js';
 
-const USAGE = "vibeserve serve <artifactDir> [--port 8000] [--host 127.0.0.1] [--api-key <key>] [--device cpu|cuda]";
-const summary = "run an exported stack locally as an OpenAI-compatible server";
+const USAGE = 'vibeserve serve <artifactDir> [--port 8000] [--host 127.0.0.1] [--api-key <key>] [--device cpu|cuda]';
+const summary = 'run an exported stack locally as an OpenAI-compatible server';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { port: { type: "string" }, host: { type: "string" }, "api-key": { type: "string" }, device: { type: "string" } },
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'api-key': { type: 'string' },
+      device: { type: 'string' },
+    },
   });
   if (positionals.length !== 1) {
     console.error(`usage: ${USAGE}`);
@@ -21,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`vibeserve serve: --port must be a port number, got "${values.port}"`);
     return 2;
   }
-  if (values.device !== undefined && values.device !== "cpu" && values.device !== "cuda") {
+  if (values.device !== undefined && values.device !== 'cpu' && values.device !== 'cuda') {
     console.error(`vibeserve serve: --device must be cpu or cuda, got "${values.device}"`);
     return 2;
   }
@@ -29,14 +34,14 @@ export async function run(argv: string[]): Promise<number> {
     const server = await serveArtifact(positionals[0], {
       port,
       host: values.host,
-      apiKey: values["api-key"] ?? process.env.VIBESERVE_API_KEY,
-      device: values.device as "cpu" | "cuda" | undefined,
+      apiKey: values['api-key'] ?? process.env.VIBESERVE_API_KEY,
+      device: values.device as 'cpu' | 'cuda' | undefined,
     });
     console.log(`serving ${server.stackDir}`);
     console.log(`OpenAI-compatible API at ${server.url}/v1 (Ctrl-C stops it)`);
     const forward = (sig: NodeJS.Signals) => void server.stop(sig);
-    process.once("SIGINT", forward);
-    process.once("SIGTERM", forward);
+    process.once('SIGINT', forward);
+    process.once('SIGTERM', forward);
     const code = await server.exited;
     return code === 0 || code === 130 || code === 143 ? 0 : code;
   } catch (err) {
@@ -46,7 +51,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 export const serveCommand: Command = {
-  name: "serve",
+  name: 'serve',
   summary,
   usage: USAGE,
   run,

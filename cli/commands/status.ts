@@ -8,7 +8,13 @@ import { leaderboardLines } from '../leaderboardText.js';
 import { getClient } from '../client.js';
 import type { Command } from '../command.js';
 import { renderProgress } from '../progressBar.js';
-import { isFinished, readSavedSearch, savedSearchLines, type SavedSearch, type SearchAttributesView } from '../savedSearch.js';
+import {
+  isFinished,
+  readSavedSearch,
+  savedSearchLines,
+  type SavedSearch,
+  type SearchAttributesView,
+} from '../savedSearch.js';
 
 /** How long the control worker gets to answer the progress queries before the saved state is shown. */
 const QUERY_WAIT_MS = 5_000;
@@ -37,8 +43,18 @@ export const status: Command = {
     // queries run on the control worker: a closed search is never queried (a worker would replay
     // it), and a running one whose worker does not answer shows what was saved
     if (d.status.name !== 'RUNNING') return printSaved(id, saved, attrs, values.json);
-    const live = await answeredWithin(Promise.all([handle.query(progressQuery), handle.query(leaderboardQuery)]), QUERY_WAIT_MS);
-    if (!live) return printSaved(id, saved, attrs, values.json, `the control worker did not answer within ${QUERY_WAIT_MS / 1000} s (is it up? \`vibeserve up\`): showing the last saved state`);
+    const live = await answeredWithin(
+      Promise.all([handle.query(progressQuery), handle.query(leaderboardQuery)]),
+      QUERY_WAIT_MS,
+    );
+    if (!live)
+      return printSaved(
+        id,
+        saved,
+        attrs,
+        values.json,
+        `the control worker did not answer within ${QUERY_WAIT_MS / 1000} s (is it up? \`vibeserve up\`): showing the last saved state`,
+      );
     const progress = live[0] as SearchProgress;
     const board = live[1];
     if (values.json) {
@@ -52,13 +68,27 @@ export const status: Command = {
     if (progress.failure) console.log(`failure: ${progress.failure}`);
     for (const line of leaderboardLines(board, progress.objective)) console.log(line);
     if (board.rejected.length) console.log(`rejected:`);
-    for (const c of board.rejected.slice(-10)) console.log(`  ${c.candidateId}  ${c.reason}: ${c.message ?? ''}`.slice(0, 160));
+    for (const c of board.rejected.slice(-10))
+      console.log(`  ${c.candidateId}  ${c.reason}: ${c.message ?? ''}`.slice(0, 160));
     return 0;
   },
 };
 
-function printSaved(id: string, saved: SavedSearch | null, attrs: SearchAttributesView | null, json: boolean | undefined, note?: string): number {
-  if (json) console.log(JSON.stringify({ source: saved ? 'search.json' : 'search attributes', note, attributes: attrs, ...saved }, null, 2));
+function printSaved(
+  id: string,
+  saved: SavedSearch | null,
+  attrs: SearchAttributesView | null,
+  json: boolean | undefined,
+  note?: string,
+): number {
+  if (json)
+    console.log(
+      JSON.stringify(
+        { source: saved ? 'search.json' : 'search attributes', note, attributes: attrs, ...saved },
+        null,
+        2,
+      ),
+    );
   else for (const line of savedSearchLines(id, saved, attrs, note)) console.log(line);
   return 0;
 }

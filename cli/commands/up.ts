@@ -17,14 +17,26 @@ export const up: Command = {
   summary: 'start the local Temporal dev server (or use TEMPORAL_ADDRESS) and the workers',
   usage,
   async run(argv) {
-    const { values } = parse(argv, { port: { type: 'string' }, 'ui-port': { type: 'string' }, 'no-runtime-worker': { type: 'boolean' } }, usage);
+    const { values } = parse(
+      argv,
+      { port: { type: 'string' }, 'ui-port': { type: 'string' }, 'no-runtime-worker': { type: 'boolean' } },
+      usage,
+    );
     const previous = readUpState();
-    const state: UpState = previous ?? { address: DEFAULT_ADDRESS, uiUrl: null, server: null, controlWorker: null, runtimeWorker: null };
+    const state: UpState = previous ?? {
+      address: DEFAULT_ADDRESS,
+      uiUrl: null,
+      server: null,
+      controlWorker: null,
+      runtimeWorker: null,
+    };
     const target = temporalTarget();
 
     if (target.external) {
       if (!(await isTemporalUp(target.address)) && !target.tls) {
-        throw new Error(`TEMPORAL_ADDRESS=${target.address} does not answer; start that cluster or unset TEMPORAL_ADDRESS to use the embedded server`);
+        throw new Error(
+          `TEMPORAL_ADDRESS=${target.address} does not answer; start that cluster or unset TEMPORAL_ADDRESS to use the embedded server`,
+        );
       }
       state.address = target.address;
       state.server = null;
@@ -38,14 +50,23 @@ export const up: Command = {
       if (await isTemporalUp(address)) {
         state.address = address;
         state.server = null;
-        console.log(`Temporal: reusing the server already answering at ${address} (not started by vibeserve; down leaves it)`);
+        console.log(
+          `Temporal: reusing the server already answering at ${address} (not started by vibeserve; down leaves it)`,
+        );
       } else {
         const log = path.join(logsDir(), 'temporal.log');
-        const server = await startDevServer({ port, uiPort, dbFile: path.join(vibeserveHome(), 'temporal.db'), logFile: log });
+        const server = await startDevServer({
+          port,
+          uiPort,
+          dbFile: path.join(vibeserveHome(), 'temporal.db'),
+          logFile: log,
+        });
         state.address = server.address;
         state.uiUrl = server.uiUrl;
         state.server = { pid: server.pid, marker: 'start-dev', log };
-        console.log(`Temporal: dev server started (pid ${server.pid}) at ${server.address}, UI ${server.uiUrl}, data ${path.join(vibeserveHome(), 'temporal.db')}`);
+        console.log(
+          `Temporal: dev server started (pid ${server.pid}) at ${server.address}, UI ${server.uiUrl}, data ${path.join(vibeserveHome(), 'temporal.db')}`,
+        );
       }
     }
     if (!state.uiUrl && !target.external) state.uiUrl = 'http://localhost:8233';
@@ -76,12 +97,18 @@ async function startWorker(name: 'controlWorker' | 'runtimeWorker', env: NodeJS.
   const script = path.join(projectRoot, 'workers', `${name}.ts`);
   // A daemon that outlives this command. Workers need the credentials (LLM keys, Temporal TLS or
   // API keys), so they get the full environment; they hand none to the verbs they run.
-  const { child } = supervise(process.execPath, ['--import', 'tsx', script], { cwd: projectRoot, env, background: true, stdio: ['ignore', fd, fd] });
+  const { child } = supervise(process.execPath, ['--import', 'tsx', script], {
+    cwd: projectRoot,
+    env,
+    background: true,
+    stdio: ['ignore', fd, fd],
+  });
   const deadline = Date.now() + 180_000; // the first start bundles the workflow code
   while (Date.now() < deadline) {
     const text = linesSince(log, offset).join('\n');
     if (text.includes('"event":"ready"')) return { pid: child.pid!, marker: `${name}.ts`, log };
-    if (child.exitCode !== null) throw new Error(`${name} exited (code ${child.exitCode}): ${text.trim().split('\n').pop()} — see ${log}`);
+    if (child.exitCode !== null)
+      throw new Error(`${name} exited (code ${child.exitCode}): ${text.trim().split('\n').pop()} — see ${log}`);
     await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`${name} did not become ready within 180 s; see ${log}`);

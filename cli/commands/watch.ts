@@ -32,7 +32,8 @@ export async function watchSearch(workflowId: string, intervalMs = 1000, printLi
     try {
       state = (await handle.describe()).status.name;
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new Error(`no search with id ${workflowId} (see \`vibeserve list\`)`);
+      if (err instanceof WorkflowNotFoundError)
+        throw new Error(`no search with id ${workflowId} (see \`vibeserve list\`)`);
       throw err;
     }
     if (state === 'RUNNING' || state === 'CONTINUED_AS_NEW') {
@@ -53,7 +54,9 @@ export async function watchSearch(workflowId: string, intervalMs = 1000, printLi
     }
     const summary = (await handle.result()) as SearchSummary;
     const b = summary.best;
-    const best = b ? `best ${b.candidateId} ${b.remeasured ? `${formatSpread(b.remeasured)} in the final round` : b.objective?.toFixed(3)}` : 'no accepted candidate';
+    const best = b
+      ? `best ${b.candidateId} ${b.remeasured ? `${formatSpread(b.remeasured)} in the final round` : b.objective?.toFixed(3)}`
+      : 'no accepted candidate';
     console.log(
       `search ${workflowId} ${summary.status}: ${summary.rounds} round(s), ${summary.candidates} candidates (${summary.accepted} accepted, ${summary.rejected} rejected), ${best}`,
     );
@@ -73,7 +76,8 @@ async function failureReason(handle: { result(): Promise<unknown> }): Promise<st
     return 'unknown';
   } catch (err) {
     let e: unknown = err;
-    while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause) e = (e as { cause: unknown }).cause;
+    while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause)
+      e = (e as { cause: unknown }).cause;
     return e instanceof Error ? e.message.split('\n')[0] : String(e);
   }
 }

@@ -13,12 +13,20 @@ export function effectiveArchitect(input: Pick<SearchInput, 'scenario' | 'llm'>)
 }
 
 /** A note on how the hint will be used, or null when the architect reads it whole. */
-export function hintNote(space: DesignSpace, hint: string, input: Pick<SearchInput, 'scenario' | 'llm'>): string | null {
+export function hintNote(
+  space: DesignSpace,
+  hint: string,
+  input: Pick<SearchInput, 'scenario' | 'llm'>,
+): string | null {
   const architect = effectiveArchitect(input);
   if (architect === 'llm') return null;
-  if (architect === 'random') return 'this search uses the random architect, which ignores hints (constraints still apply)';
+  if (architect === 'random')
+    return 'this search uses the random architect, which ignores hints (constraints still apply)';
   const found = hintAssignments(space, hint);
-  const acted = [...found.choices.map(([d, c]) => `${d}=${c}`), ...found.params.map(([n, v]) => `${n}=${JSON.stringify(v)}`)];
+  const acted = [
+    ...found.choices.map(([d, c]) => `${d}=${c}`),
+    ...found.params.map(([n, v]) => `${n}=${JSON.stringify(v)}`),
+  ];
   if (acted.length === 0) {
     return 'this search uses the model-free architect, which ignores free text: it acts only on dimension=choice or param=value in a hint (e.g. "execution=torch_compile"); the hint is recorded but changes no plan';
   }

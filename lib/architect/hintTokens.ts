@@ -11,7 +11,7 @@ export interface HintAssignments {
 
 export function hintAssignments(space: DesignSpace, hint: string): HintAssignments {
   const out: HintAssignments = { choices: [], params: [] };
-  for (const [, key, value] of hint.matchAll(/([a-z_]+)\s*=\s*([A-Za-z0-9_.\[\],]+)/g)) {
+  for (const [, key, value] of hint.matchAll(/([a-z_]+)\s*=\s*([A-Za-z0-9_.[\],]+)/g)) {
     if (key! in space.dimensions && value! in space.dimensions[key!]!.choices) {
       out.choices.push([key!, value!]);
     } else if (key! in space.params) {

@@ -33,7 +33,8 @@ export async function proposeWithLlm(input: PlanInput, client?: LlmClient): Prom
   const space = loadDesignSpace();
   const ctx = spaceContextFor(input);
   let usage = emptyUsage();
-  if (!input.llm) throw new Error('the llm architect needs LLM settings (--llm-base-url, --llm-model, --llm-api-key-env)');
+  if (!input.llm)
+    throw new Error('the llm architect needs LLM settings (--llm-base-url, --llm-model, --llm-api-key-env)');
   let failure: string | undefined;
   let designs: Design[] = [];
   let notes = '';
@@ -54,19 +55,30 @@ export async function proposeWithLlm(input: PlanInput, client?: LlmClient): Prom
       messages.push({ role: 'assistant', content: reply.content.slice(0, 4000) });
       messages.push({
         role: 'user',
-        content: `Your reply could not be used: ${parsed.problems.slice(0, 10).join('; ')}. ` +
+        content:
+          `Your reply could not be used: ${parsed.problems.slice(0, 10).join('; ')}. ` +
           `Answer again with only the JSON object described before.`,
       });
     }
     if (designs.length > 0) failure = undefined;
   } catch (err) {
     // Endpoint failures after the client's own retries end here: report, never crash the round.
-    failure = err instanceof LlmError ? `${err.kind}: ${err.message}` : `LLM architect error: ${(err as Error).message}`;
+    failure =
+      err instanceof LlmError ? `${err.kind}: ${err.message}` : `LLM architect error: ${(err as Error).message}`;
   }
   if (designs.length < input.count) {
-    const fill = proposeModelFree({ ...input, count: input.count - designs.length, memory: { ...input.memory, explored: [...input.memory.explored, ...designs.map((d) => d.id)] } });
+    const fill = proposeModelFree({
+      ...input,
+      count: input.count - designs.length,
+      memory: { ...input.memory, explored: [...input.memory.explored, ...designs.map((d) => d.id)] },
+    });
     designs = [...designs, ...fill.designs];
-    notes = [notes, failure ? `LLM architect failed (${failure}); the model-free policy filled the round` : `model-free filled ${fill.designs.length}`]
+    notes = [
+      notes,
+      failure
+        ? `LLM architect failed (${failure}); the model-free policy filled the round`
+        : `model-free filled ${fill.designs.length}`,
+    ]
       .filter(Boolean)
       .join('; ');
   }
@@ -90,11 +102,23 @@ function systemPrompt(): string {
 
 function roundPrompt(input: PlanInput, space: DesignSpace, ctx: SpaceContext): string {
   const s = input.scenario;
-  const dims = searchedDimensions(space, ctx).map((d) => `- ${d}: ${offeredChoices(space, d, ctx).join(' | ')} (default ${space.dimensions[d]!.default})`);
-  const params = Object.entries(space.params).map(
-    ([k, p]) => `- ${k}: one of ${JSON.stringify(p.values)}${p.appliesWhen ? ` (only when ${Object.entries(p.appliesWhen).map(([a, b]) => `${a}=${[b].flat().join('|')}`).join(',')})` : ''}`,
+  const dims = searchedDimensions(space, ctx).map(
+    (d) => `- ${d}: ${offeredChoices(space, d, ctx).join(' | ')} (default ${space.dimensions[d]!.default})`,
   );
-  const constraints = space.constraints.map((c) => `- ${c.id}: if ${JSON.stringify(c.if)} then ${JSON.stringify(c.thenParams ? { ...c.then, ...c.thenParams } : c.then)} (${c.why})`);
+  const params = Object.entries(space.params).map(
+    ([k, p]) =>
+      `- ${k}: one of ${JSON.stringify(p.values)}${
+        p.appliesWhen
+          ? ` (only when ${Object.entries(p.appliesWhen)
+              .map(([a, b]) => `${a}=${[b].flat().join('|')}`)
+              .join(',')})`
+          : ''
+      }`,
+  );
+  const constraints = space.constraints.map(
+    (c) =>
+      `- ${c.id}: if ${JSON.stringify(c.if)} then ${JSON.stringify(c.thenParams ? { ...c.then, ...c.thenParams } : c.then)} (${c.why})`,
+  );
   return [
     `Scenario "${s.name}": model ${s.model.arch}${s.model.preset ? ` (${s.model.preset})` : ''}, dtype ${s.model.dtype ?? 'float32'}.`,
     `Workload: ${JSON.stringify(s.workload)}. Objective: ${s.objective} (${s.objective.endsWith('_ms') ? 'lower' : 'higher'} is better).`,
@@ -108,7 +132,7 @@ function roundPrompt(input: PlanInput, space: DesignSpace, ctx: SpaceContext): s
     ...constraints,
     // the profile signal of the speculation dimension (python-runtime bench/speculation.py)
     'speculation_tokens_per_step={choice: t} on a measured design: the output tokens per decode step each speculation choice ' +
-      'would have given on that design\'s own greedy outputs (replayed exactly, speculation never changes them). t well above 1 ' +
+      "would have given on that design's own greedy outputs (replayed exactly, speculation never changes them). t well above 1 " +
       '(drafts accepted) points at that speculation choice for decode-bound objectives; a verify step costs about one decode step.',
     'What the search knows so far:',
     memoryDigest(input.memory, s, 5000),
@@ -140,7 +164,12 @@ export function parseProposals(content: string, input: PlanInput, space: DesignS
     const choices: Choices = {};
     for (const [dim, def] of Object.entries(space.dimensions)) {
       const given = (p.choices as Record<string, unknown> | undefined)?.[dim];
-      choices[dim] = typeof given === 'string' ? given : offeredChoices(space, dim, ctx).includes(def.default) ? def.default : offeredChoices(space, dim, ctx)[0]!;
+      choices[dim] =
+        typeof given === 'string'
+          ? given
+          : offeredChoices(space, dim, ctx).includes(def.default)
+            ? def.default
+            : offeredChoices(space, dim, ctx)[0]!;
     }
     choices.tokenizer = ctx.tokenizer;
     const rawParams = (p.params ?? {}) as Record<string, unknown>;
@@ -150,15 +179,25 @@ export function parseProposals(content: string, input: PlanInput, space: DesignS
     }
     const wrong = validateDesign(space, choices, params, ctx);
     if (wrong.length) return problems.push(`proposal ${i + 1}: ${wrong.join(', ')}`);
-    if (inFailedRegion(input.memory, choices)) return problems.push(`proposal ${i + 1}: this choice combination already failed`);
+    if (inFailedRegion(input.memory, choices))
+      return problems.push(`proposal ${i + 1}: this choice combination already failed`);
     const text = (k: string) => (typeof p[k] === 'string' ? (p[k] as string).slice(0, 600) : undefined);
     const hypothesis = text('hypothesis');
     if (!hypothesis) return problems.push(`proposal ${i + 1}: "hypothesis" is missing`);
     const wantsLlm = p.builder === 'llm' && input.builder === 'llm';
     const task = p.llm_task as Record<string, unknown> | undefined;
     const llmTask =
-      wantsLlm && task && typeof task.dimension === 'string' && task.dimension in space.dimensions && typeof task.component_name === 'string' && /^custom_[a-z0-9_]{1,48}$/.test(task.component_name)
-        ? { dimension: task.dimension, componentName: task.component_name, instructions: String(task.instructions ?? '').slice(0, 2000) }
+      wantsLlm &&
+      task &&
+      typeof task.dimension === 'string' &&
+      task.dimension in space.dimensions &&
+      typeof task.component_name === 'string' &&
+      /^custom_[a-z0-9_]{1,48}$/.test(task.component_name)
+        ? {
+            dimension: task.dimension,
+            componentName: task.component_name,
+            instructions: String(task.instructions ?? '').slice(0, 2000),
+          }
         : undefined;
     const d = makeDesign(space, choices, params, {
       builder: llmTask ? 'llm' : 'template',

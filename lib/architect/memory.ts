@@ -1,7 +1,15 @@
 // Search memory: what the architect knows about explored designs, folded from outcomes every round.
 // It is carried state of the search workflow (so it survives continue-as-new), which is why it is
 // bounded: a few hundred outcome summaries, a capped id list and notes within a character budget.
-import type { CandidateOutcome, Choices, Design, LlmUsage, OutcomeSummary, ScenarioLike, SearchMemory } from './types.js';
+import type {
+  CandidateOutcome,
+  Choices,
+  Design,
+  LlmUsage,
+  OutcomeSummary,
+  ScenarioLike,
+  SearchMemory,
+} from './types.js';
 import { loadDesignSpace, regionKeys } from '../designSpace.js';
 import { emptyMemory, emptyUsage } from '../workflowSafe/searchMemory.js';
 
@@ -16,8 +24,15 @@ export const MEMORY_LIMITS = {
 
 /** Reasons that say nothing about the design's choices (the builder or the machine failed). */
 const NON_DESIGN_REASONS = new Set([
-  'integrity_violation', 'llm_budget_exhausted', 'llm_unavailable', 'llm_turn_limit',
-  'infrastructure', 'infrastructure_error', 'infrastructure_timeout', 'cancelled', 'lost',
+  'integrity_violation',
+  'llm_budget_exhausted',
+  'llm_unavailable',
+  'llm_turn_limit',
+  'infrastructure',
+  'infrastructure_error',
+  'infrastructure_timeout',
+  'cancelled',
+  'lost',
 ]);
 
 export function addUsage(a: LlmUsage, b: Partial<LlmUsage> | undefined): LlmUsage {
@@ -129,19 +144,32 @@ function deviceShares(metrics: Record<string, number> | undefined): Record<strin
 export function recordProposals(memory: SearchMemory, designs: Design[]): SearchMemory {
   const seen = new Set(memory.explored);
   const explored = [...memory.explored];
-  for (const d of designs) if (!seen.has(d.id)) (seen.add(d.id), explored.push(d.id));
+  for (const d of designs) {
+    if (!seen.has(d.id)) {
+      seen.add(d.id);
+      explored.push(d.id);
+    }
+  }
   return { ...memory, explored: explored.slice(-MEMORY_LIMITS.explored) };
 }
 
 /** Folds measured outcomes into memory (idempotent per design id) and updates failed regions. */
-export function recordOutcomes(memory: SearchMemory, outcomes: CandidateOutcome[], scenario: ScenarioLike): SearchMemory {
+export function recordOutcomes(
+  memory: SearchMemory,
+  outcomes: CandidateOutcome[],
+  scenario: ScenarioLike,
+): SearchMemory {
   const space = loadDesignSpace();
   const known = new Set(memory.outcomes.map((o) => o.id));
   // A report that lost its design (e.g. a candidate that never reported) teaches nothing.
   const fresh = outcomes
     .map((o) => ({ ...o, designId: o.designId ?? o.design?.id }))
     .filter((o) => o.designId && o.design && Object.keys(o.design.choices ?? {}).length > 0 && !known.has(o.designId));
-  if (fresh.length === 0) return recordProposals(memory, outcomes.filter((o) => o.design?.id).map((o) => o.design));
+  if (fresh.length === 0)
+    return recordProposals(
+      memory,
+      outcomes.filter((o) => o.design?.id).map((o) => o.design),
+    );
   const regionStats: Record<string, [number, number]> = { ...memory.regionStats };
   const failedRegions = new Set(memory.failedRegions);
   for (const o of fresh) {
@@ -158,9 +186,15 @@ export function recordOutcomes(memory: SearchMemory, outcomes: CandidateOutcome[
   }
   const all = [...memory.outcomes, ...fresh.map((o) => summarizeOutcome(o, scenario))];
   const higher = (x: OutcomeSummary) => orientedScore(scenario.objective, x.obj ?? Number.NEGATIVE_INFINITY);
-  const accepted = all.filter((o) => o.ok).sort((a, b) => higher(b) - higher(a)).slice(0, MEMORY_LIMITS.accepted);
+  const accepted = all
+    .filter((o) => o.ok)
+    .sort((a, b) => higher(b) - higher(a))
+    .slice(0, MEMORY_LIMITS.accepted);
   const rejected = all.filter((o) => !o.ok).slice(-MEMORY_LIMITS.rejected);
-  const withIds = recordProposals(memory, fresh.map((o) => o.design));
+  const withIds = recordProposals(
+    memory,
+    fresh.map((o) => o.design),
+  );
   const llmUsage = fresh.reduce((u, o) => addUsage(u, o.llmUsage), memory.llmUsage);
   return { ...withIds, outcomes: [...accepted, ...rejected], regionStats, failedRegions: [...failedRegions], llmUsage };
 }
@@ -191,12 +225,18 @@ export function memoryDigest(memory: SearchMemory, scenario: ScenarioLike, budge
   const lines: string[] = [];
   const oriented = (o: OutcomeSummary) => orientedScore(scenario.objective, o.obj ?? Number.NEGATIVE_INFINITY);
   const best = memory.outcomes.filter((o) => o.ok).sort((a, b) => oriented(b) - oriented(a));
-  lines.push(`Measured designs: ${memory.outcomes.length} (${best.length} accepted); explored ids: ${memory.explored.length}.`);
+  lines.push(
+    `Measured designs: ${memory.outcomes.length} (${best.length} accepted); explored ids: ${memory.explored.length}.`,
+  );
   if (best.length) {
-    lines.push(`Best accepted designs (${scenario.objective}${scenario.workload.slo ? ', slo = worst latency / SLO' : ''}):`);
+    lines.push(
+      `Best accepted designs (${scenario.objective}${scenario.workload.slo ? ', slo = worst latency / SLO' : ''}):`,
+    );
     for (const o of best.slice(0, 12)) {
       const spec = o.spec ? ` speculation_tokens_per_step=${JSON.stringify(o.spec)}` : '';
-      lines.push(`- ${o.id} ${scenario.objective}=${o.obj}${o.slo !== undefined ? ` slo=${o.slo}` : ''} ${compactDesign(o)}${spec}`);
+      lines.push(
+        `- ${o.id} ${scenario.objective}=${o.obj}${o.slo !== undefined ? ` slo=${o.slo}` : ''} ${compactDesign(o)}${spec}`,
+      );
     }
   }
   const byReason = new Map<string, OutcomeSummary[]>();
@@ -210,7 +250,8 @@ export function memoryDigest(memory: SearchMemory, scenario: ScenarioLike, budge
       lines.push(`- ${why} (${list.length}): ${list.slice(-4).map(compactDesign).join(' | ')}`);
     }
   }
-  if (memory.failedRegions.length) lines.push(`Choice combinations that failed (never propose again): ${memory.failedRegions.slice(-10).join(' ; ')}`);
+  if (memory.failedRegions.length)
+    lines.push(`Choice combinations that failed (never propose again): ${memory.failedRegions.slice(-10).join(' ; ')}`);
   if (memory.notes.length) lines.push('Notes:', ...memory.notes.slice(-10).map((n) => `- ${n}`));
   let text = '';
   for (const line of lines) {
@@ -224,7 +265,11 @@ export function memoryDigest(memory: SearchMemory, scenario: ScenarioLike, budge
 }
 
 function compactDesign(o: OutcomeSummary): string {
-  const c = Object.entries(o.c).map(([k, v]) => `${k}=${v}`).join(',');
-  const p = Object.entries(o.p).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',');
+  const c = Object.entries(o.c)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const p = Object.entries(o.p)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',');
   return p ? `${c};${p}` : c;
 }

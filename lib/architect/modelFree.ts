@@ -71,15 +71,28 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
     accept(defaultDesign(space, ctx), 'default');
     const b = input.budget;
     if (b && b.candidatesLeft <= 2 * input.count && b.roundsLeft >= 3) {
-      return { designs: out, notes: [...notes, `round ${input.round}: no measurements yet and ${b.candidatesLeft} candidates left: the default alone first, so later rounds start from its profile`].join('; ') };
+      return {
+        designs: out,
+        notes: [
+          ...notes,
+          `round ${input.round}: no measurements yet and ${b.candidatesLeft} candidates left: the default alone first, so later rounds start from its profile`,
+        ].join('; '),
+      };
     }
-    for (const d of diverseSamples(space, blindContext(space, ctx), rng, memory, input.count * 40, input.count * 2)) accept(d, 'model-free:explore');
-    return { designs: out, notes: [...notes, `round ${input.round}: no measurements yet, spreading ${out.length} designs`].join('; ') };
+    for (const d of diverseSamples(space, blindContext(space, ctx), rng, memory, input.count * 40, input.count * 2))
+      accept(d, 'model-free:explore');
+    return {
+      designs: out,
+      notes: [...notes, `round ${input.round}: no measurements yet, spreading ${out.length} designs`].join('; '),
+    };
   }
 
   const surrogate = fitSurrogate(space, measured, input.scenario.objective);
   const survivors = successiveHalvingSurvivors(ranked, input.scenario.objective);
-  const explore = Math.min(input.count - 1, Math.max(input.count >= 3 ? 1 : 0, Math.round(input.count * Math.max(0.15, 0.5 / (1 + input.round)))));
+  const explore = Math.min(
+    input.count - 1,
+    Math.max(input.count >= 3 ? 1 : 0, Math.round(input.count * Math.max(0.15, 0.5 / (1 + input.round)))),
+  );
   const exploit = input.count - explore;
   // Slots per survivor: halving down the list, and the best takes whatever the others leave (at
   // least half), so a lone survivor gets every exploitation slot.
@@ -88,10 +101,20 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
   for (let i = 0; i < survivors.length && out.length < exploit; i++) {
     const s = survivors[i]!;
     const parent = makeDesign(space, s.c, s.p);
-    const moves = profileMoves(space, parent, { host: s.host, dev: s.dev, queue: s.queue, spec: s.spec }, input.scenario.objective, ctx);
+    const moves = profileMoves(
+      space,
+      parent,
+      { host: s.host, dev: s.dev, queue: s.queue, spec: s.spec },
+      input.scenario.objective,
+      ctx,
+    );
     if (moves.length && i === 0) notes.push(moves[0]!.why);
     const predicted = new Map(moves.map((m) => [m.design.id, m.speedup]));
-    const candidates = new Map([...neighbors(space, parent, blindContext(space, ctx, parent.choices)), ...moves.map((m) => m.design)].map((d) => [d.id, d]));
+    const candidates = new Map(
+      [...neighbors(space, parent, blindContext(space, ctx, parent.choices)), ...moves.map((m) => m.design)].map(
+        (d) => [d.id, d],
+      ),
+    );
     const pool = [...candidates.values()]
       .filter((d) => !taken.has(d.id) && !inFailedRegion(memory, d.choices))
       .map((d) => ({ d, est: surrogate(d) + PROFILE_WEIGHT * Math.log(predicted.get(d.id) ?? 1) + rng() * 1e-6 }))
@@ -103,7 +126,8 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
     }
   }
   // Whatever the survivors could not use (exhausted neighborhoods) goes to exploration.
-  for (const d of diverseSamples(space, blindContext(space, ctx), rng, memory, input.count * 40, input.count * 2)) accept(d, 'model-free:explore');
+  for (const d of diverseSamples(space, blindContext(space, ctx), rng, memory, input.count * 40, input.count * 2))
+    accept(d, 'model-free:explore');
   notes.push(
     `round ${input.round}: ${measured.length} measured, ${survivors.length} survivors (best ${ranked[0]!.id} ` +
       `${input.scenario.objective}=${ranked[0]!.obj}), ${out.length} proposed`,
@@ -194,7 +218,14 @@ function featureKeys(space: DesignSpace, choices: Choices, params: Record<string
  * Farthest-point sampling: random valid designs, each picked as far (Hamming) as possible from the
  * measured ones and those picked before it, so exploration covers the space instead of clustering.
  */
-function diverseSamples(space: DesignSpace, ctx: SpaceContext, rng: Rng, memory: SearchMemory, pool: number, limit: number): Design[] {
+function diverseSamples(
+  space: DesignSpace,
+  ctx: SpaceContext,
+  rng: Rng,
+  memory: SearchMemory,
+  pool: number,
+  limit: number,
+): Design[] {
   const explored = new Set(memory.explored);
   const candidates = new Map<string, Design>();
   for (let i = 0; i < pool; i++) {
@@ -202,7 +233,9 @@ function diverseSamples(space: DesignSpace, ctx: SpaceContext, rng: Rng, memory:
     if (!explored.has(d.id) && !inFailedRegion(memory, d.choices)) candidates.set(d.id, d);
   }
   const rest = shuffle(rng, [...candidates.values()]);
-  const minDist = rest.map((d) => Math.min(Infinity, ...memory.outcomes.map((o) => hamming({ choices: o.c, params: o.p }, d))));
+  const minDist = rest.map((d) =>
+    Math.min(Infinity, ...memory.outcomes.map((o) => hamming({ choices: o.c, params: o.p }, d))),
+  );
   const ordered: Design[] = [];
   while (rest.length && ordered.length < limit) {
     let bestIdx = 0;
@@ -215,9 +248,13 @@ function diverseSamples(space: DesignSpace, ctx: SpaceContext, rng: Rng, memory:
   return ordered;
 }
 
-function hamming(a: { choices: Choices; params: Record<string, unknown> }, b: { choices: Choices; params: Record<string, unknown> }): number {
+function hamming(
+  a: { choices: Choices; params: Record<string, unknown> },
+  b: { choices: Choices; params: Record<string, unknown> },
+): number {
   let d = 0;
-  for (const k of new Set([...Object.keys(a.choices), ...Object.keys(b.choices)])) if (a.choices[k] !== b.choices[k]) d += 1;
+  for (const k of new Set([...Object.keys(a.choices), ...Object.keys(b.choices)]))
+    if (a.choices[k] !== b.choices[k]) d += 1;
   for (const k of new Set([...Object.keys(a.params), ...Object.keys(b.params)])) {
     if (JSON.stringify(a.params[k]) !== JSON.stringify(b.params[k])) d += 0.5;
   }
@@ -239,7 +276,13 @@ export function designsFromHints(
     const params: Record<string, unknown> = { ...baseParams, ...Object.fromEntries(found.params) };
     const touched = found.choices.length + found.params.length > 0;
     const repaired = touched ? repairChoices(space, choices, ctx) : null;
-    if (repaired) out.push(makeDesign(space, repaired, params as Design['params'], { origin: 'model-free:hint', hypothesis: `steering hint: ${hint}` }));
+    if (repaired)
+      out.push(
+        makeDesign(space, repaired, params as Design['params'], {
+          origin: 'model-free:hint',
+          hypothesis: `steering hint: ${hint}`,
+        }),
+      );
   }
   return out;
 }

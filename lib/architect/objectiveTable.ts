@@ -47,8 +47,10 @@ export function syntheticLandscape(scenario: ScenarioLike): ObjectiveTable {
       const c = design.choices;
       const p = design.params as Record<string, number | boolean | number[]>;
       const base = { designId: design.id, design };
-      if (c.execution === 'torch_compile' && c.scheduler === 'static') return { ...base, status: 'rejected', reason: 'build_failed' };
-      if (c.linear === 'int8_weight_only' && c.kv_cache === 'contiguous') return { ...base, status: 'rejected', reason: 'wrong_output' };
+      if (c.execution === 'torch_compile' && c.scheduler === 'static')
+        return { ...base, status: 'rejected', reason: 'build_failed' };
+      if (c.linear === 'int8_weight_only' && c.kv_cache === 'contiguous')
+        return { ...base, status: 'rejected', reason: 'wrong_output' };
       const mbs = Number(p.max_batch_size ?? 16);
       if (mbs >= 128 && c.kv_cache === 'contiguous') return { ...base, status: 'rejected', reason: 'out_of_memory' };
       let gain = 1;
@@ -60,13 +62,25 @@ export function syntheticLandscape(scenario: ScenarioLike): ObjectiveTable {
       const batchFit = Math.exp(-((Math.log2(mbs) - Math.log2(bestBatch)) ** 2) / 4);
       const tokens = Number(p.max_num_batched_tokens ?? 2048);
       const tokenFit = Math.exp(-((Math.log2(tokens) - 11) ** 2) / 8);
-      const blockFit = c.kv_cache === 'paged' ? ({ 8: 0.96, 16: 1.0, 32: 0.98 } as Record<number, number>)[Number(p.block_size ?? 16)] ?? 1 : 1;
+      const blockFit =
+        c.kv_cache === 'paged'
+          ? (({ 8: 0.96, 16: 1.0, 32: 0.98 } as Record<number, number>)[Number(p.block_size ?? 16)] ?? 1)
+          : 1;
       const prefix = p.prefix_caching === true ? 1.02 : 1;
-      const chunk = c.scheduler === 'chunked_prefill' ? Math.exp(-((Math.log2(Number(p.chunk_size ?? 256)) - 7) ** 2) / 6) : 1;
+      const chunk =
+        c.scheduler === 'chunked_prefill' ? Math.exp(-((Math.log2(Number(p.chunk_size ?? 256)) - 7) ** 2) / 6) : 1;
       const noise = 0.98 + 0.04 * unitHash(design.id);
-      const throughput = 400 * gain * (0.4 + 0.6 * batchFit) * (0.7 + 0.3 * tokenFit) * blockFit * prefix * (0.85 + 0.15 * chunk) * noise;
-      const ttft = 40 + 6 * mbs / (c.scheduler === 'chunked_prefill' ? 2 : 1);
-      const tpot = 8 + 0.9 * mbs / gain;
+      const throughput =
+        400 *
+        gain *
+        (0.4 + 0.6 * batchFit) *
+        (0.7 + 0.3 * tokenFit) *
+        blockFit *
+        prefix *
+        (0.85 + 0.15 * chunk) *
+        noise;
+      const ttft = 40 + (6 * mbs) / (c.scheduler === 'chunked_prefill' ? 2 : 1);
+      const tpot = 8 + (0.9 * mbs) / gain;
       const metrics = {
         output_throughput: Math.round(throughput * 100) / 100,
         p99_ttft_ms: Math.round(ttft * 10) / 10,
@@ -123,11 +137,21 @@ export function measuredTable(artifactDir: string): MeasuredTable {
       if (!existsSync(designPath)) continue;
       const design = JSON.parse(readFileSync(designPath, 'utf8')) as Design;
       const benchPath = path.join(candDir, id, 'bench.json');
-      const metrics = existsSync(benchPath) ? (JSON.parse(readFileSync(benchPath, 'utf8')) as Record<string, number>) : undefined;
-      rows.push({ design, status: metrics ? 'accepted' : 'rejected', reason: metrics ? undefined : 'rejected', metrics });
+      const metrics = existsSync(benchPath)
+        ? (JSON.parse(readFileSync(benchPath, 'utf8')) as Record<string, number>)
+        : undefined;
+      rows.push({
+        design,
+        status: metrics ? 'accepted' : 'rejected',
+        reason: metrics ? undefined : 'rejected',
+        metrics,
+      });
     }
   }
-  if (!scenario) throw new Error(`${artifactDir} has no search.json with the scenario; point at a search's artifact directory (.vibeserve/artifacts/<searchId>)`);
+  if (!scenario)
+    throw new Error(
+      `${artifactDir} has no search.json with the scenario; point at a search's artifact directory (.vibeserve/artifacts/<searchId>)`,
+    );
   if (rows.length === 0) throw new Error(`${artifactDir} holds no measured candidates`);
   return nearestNeighbourTable(`measured:${path.basename(artifactDir)}`, scenario, rows);
 }
@@ -156,17 +180,29 @@ export function tableFromFile(file: string): MeasuredTable {
   }
   // The scenario goes through the same validation as a scenario file (JSON is YAML).
   const scenario = parseScenario(JSON.stringify(raw.scenario), file);
-  const rows = raw.rows.filter((r): r is MeasuredRow => r.design?.choices !== undefined && (r.status === 'accepted' || r.status === 'rejected'));
+  const rows = raw.rows.filter(
+    (r): r is MeasuredRow => r.design?.choices !== undefined && (r.status === 'accepted' || r.status === 'rejected'),
+  );
   for (const r of rows) {
     const id = designId(r.design.choices, r.design.params ?? {});
-    if (id !== r.design.id) throw new Error(`${file}: design ${r.design.id} hashes to ${id} here; the table was measured for another design space`);
+    if (id !== r.design.id)
+      throw new Error(
+        `${file}: design ${r.design.id} hashes to ${id} here; the table was measured for another design space`,
+      );
   }
   if (rows.length === 0) throw new Error(`${file} holds no measured designs yet`);
   // A parameter added to the space since the sweep was measured at its default (the engine's
   // behaviour before it existed): the rows are re-keyed with it, so searches hit them exactly.
   const space = loadDesignSpace();
-  const current = rows.map((r) => ({ ...r, design: { ...r.design, ...pick(makeDesign(space, r.design.choices, r.design.params ?? {})) } }));
-  return { ...nearestNeighbourTable(`sweep:${path.basename(file)}`, scenario, current), hardware: raw.hardware, constraints: scenario.constraints };
+  const current = rows.map((r) => ({
+    ...r,
+    design: { ...r.design, ...pick(makeDesign(space, r.design.choices, r.design.params ?? {})) },
+  }));
+  return {
+    ...nearestNeighbourTable(`sweep:${path.basename(file)}`, scenario, current),
+    hardware: raw.hardware,
+    constraints: scenario.constraints,
+  };
 }
 
 function pick(d: Design): Pick<Design, 'id' | 'choices' | 'params'> {
@@ -183,7 +219,8 @@ function nearestNeighbourTable(name: string, scenario: ScenarioLike, rows: Measu
   const byId = new Map(rows.map((r) => [r.design.id, r]));
   const distance = (a: Design, b: Design) => {
     let d = 0;
-    for (const k of new Set([...Object.keys(a.choices), ...Object.keys(b.choices)])) if (a.choices[k] !== b.choices[k]) d += 1;
+    for (const k of new Set([...Object.keys(a.choices), ...Object.keys(b.choices)]))
+      if (a.choices[k] !== b.choices[k]) d += 1;
     for (const k of new Set([...Object.keys(a.params), ...Object.keys(b.params)])) {
       if (JSON.stringify(a.params[k]) !== JSON.stringify(b.params[k])) d += 0.25;
     }
@@ -195,7 +232,11 @@ function nearestNeighbourTable(name: string, scenario: ScenarioLike, rows: Measu
     rows: rows.length,
     measured: rows,
     evaluate(design: Design): CandidateOutcome {
-      const row = byId.get(design.id) ?? [...rows].sort((a, b) => distance(design, a.design) - distance(design, b.design) || (a.design.id < b.design.id ? -1 : 1))[0]!;
+      const row =
+        byId.get(design.id) ??
+        [...rows].sort(
+          (a, b) => distance(design, a.design) - distance(design, b.design) || (a.design.id < b.design.id ? -1 : 1),
+        )[0]!;
       const objective = row.objective ?? row.metrics?.[objectiveName];
       return {
         designId: design.id,

@@ -85,7 +85,13 @@ function decodeBoundObjective(objective: string): boolean {
 const clampShare = (x: number) => Math.min(1, Math.max(0, x));
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
-export function profileMoves(space: DesignSpace, parent: Design, profile: DecodeProfile, objective: string, ctx: SpaceContext): ProfileMove[] {
+export function profileMoves(
+  space: DesignSpace,
+  parent: Design,
+  profile: DecodeProfile,
+  objective: string,
+  ctx: SpaceContext,
+): ProfileMove[] {
   const moves = new Map<string, ProfileMove>();
   const add = (m: ProfileMove) => {
     if ((moves.get(m.design.id)?.speedup ?? 0) < m.speedup) moves.set(m.design.id, m);
@@ -125,26 +131,43 @@ function combine(space: DesignSpace, parent: Design, group: ProfileMove[], ctx: 
   const params: Design['params'] = { ...parent.params };
   for (const m of group) {
     for (const [d, c] of Object.entries(m.design.choices)) if (parent.choices[d] !== c) changedChoices[d] = c;
-    for (const [k, v] of Object.entries(m.design.params)) if (JSON.stringify(parent.params[k]) !== JSON.stringify(v)) params[k] = v;
+    for (const [k, v] of Object.entries(m.design.params))
+      if (JSON.stringify(parent.params[k]) !== JSON.stringify(v)) params[k] = v;
   }
   const choices = repairChoices(space, { ...parent.choices, ...changedChoices }, ctx);
   if (!choices || Object.entries(changedChoices).some(([d, c]) => choices[d] !== c)) return undefined;
   // a changed parameter the combined choices make inapplicable (decode_steps under speculation) is lost
   const kept = applicableParams(space, choices);
-  if (Object.keys(params).some((k) => JSON.stringify(params[k]) !== JSON.stringify(parent.params[k]) && !kept.includes(k))) return undefined;
+  if (
+    Object.keys(params).some((k) => JSON.stringify(params[k]) !== JSON.stringify(parent.params[k]) && !kept.includes(k))
+  )
+    return undefined;
   const saved = group.reduce((sum, m) => sum + m.saved, 0);
   if (!(saved < 1)) return undefined;
   const speedup = 1 / (1 - saved);
   const changes = group.map((m) => m.change);
   const list = (xs: string[]) => `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`;
-  const why = `${list(changes)} act on different parts of ${parent.id}'s decode step ` +
+  const why =
+    `${list(changes)} act on different parts of ${parent.id}'s decode step ` +
     `(${list(group.map((m) => pct(m.saved)))} of it predicted saved): together predicted ${speedup.toFixed(2)}×`;
-  return validMove(space, ctx, parent, choices, params,
+  return validMove(
+    space,
+    ctx,
+    parent,
+    choices,
+    params,
     { speedup, why, saved, target: group.map((m) => m.target).join('+'), change: changes.join(', ') },
-    `objective not better than ${parent.id}, ${changes.join(' alone, ')} alone`);
+    `objective not better than ${parent.id}, ${changes.join(' alone, ')} alone`,
+  );
 }
 
-function hostMoves(space: DesignSpace, parent: Design, hostShare: number | undefined, objective: string, ctx: SpaceContext): ProfileMove[] {
+function hostMoves(
+  space: DesignSpace,
+  parent: Design,
+  hostShare: number | undefined,
+  objective: string,
+  ctx: SpaceContext,
+): ProfileMove[] {
   if (hostShare === undefined || !(hostShare > 0) || !decodeBoundObjective(objective)) return [];
   const h = Math.min(1, hostShare);
   const out: ProfileMove[] = [];
@@ -156,8 +179,14 @@ function hostMoves(space: DesignSpace, parent: Design, hostShare: number | undef
       const speedup = 1 / (1 - h + (h * v0) / v);
       if (speedup < MIN_SPEEDUP) continue;
       const why = `decode steps of ${parent.id} spend ${Math.round(h * 100)}% of their time on the host; ${name}=${v} pays it once per ${v} tokens instead of ${v0} (predicted ${speedup.toFixed(2)}×)`;
-      const move = validMove(space, ctx, parent, parent.choices, { ...parent.params, [name]: v },
-        { speedup, why, saved: h * (1 - v0 / v), target: name, change: `${name}=${v}` });
+      const move = validMove(
+        space,
+        ctx,
+        parent,
+        parent.choices,
+        { ...parent.params, [name]: v },
+        { speedup, why, saved: h * (1 - v0 / v), target: name, change: `${name}=${v}` },
+      );
       if (move) out.push(move);
     }
   }
@@ -165,7 +194,13 @@ function hostMoves(space: DesignSpace, parent: Design, hostShare: number | undef
 }
 
 /** Larger batch limits where requests measurably waited for a slot of a full batch (TTFT and end-to-end latency objectives). */
-function admissionMoves(space: DesignSpace, parent: Design, queue: DecodeProfile['queue'], objective: string, ctx: SpaceContext): ProfileMove[] {
+function admissionMoves(
+  space: DesignSpace,
+  parent: Design,
+  queue: DecodeProfile['queue'],
+  objective: string,
+  ctx: SpaceContext,
+): ProfileMove[] {
   if (!queue || !/ttft|e2el/.test(objective)) return [];
   const q = clampShare(queue.share);
   const full = clampShare(queue.full);
@@ -181,12 +216,19 @@ function admissionMoves(space: DesignSpace, parent: Design, queue: DecodeProfile
       const speedup = 1 / (1 - saved);
       if (speedup < MIN_SPEEDUP) continue;
       const seen = peak ? ` (up to ${peak} waiting)` : '';
-      const why = `requests of ${parent.id} spent ${pct(q)} of their time to first token waiting for a batch slot, ` +
+      const why =
+        `requests of ${parent.id} spent ${pct(q)} of their time to first token waiting for a batch slot, ` +
         `${pct(full)} of it with all ${v0} slots taken${seen}; ${name}=${v} admits ${v - v0} more (predicted ${speedup.toFixed(2)}×)`;
-      const move = validMove(space, ctx, parent, parent.choices, withGraphBucketsFor(space, { ...parent.params, [name]: v }, v),
-        { speedup, why, saved, target: name, change: `${name}=${v}` });
+      const move = validMove(
+        space,
+        ctx,
+        parent,
+        parent.choices,
+        withGraphBucketsFor(space, { ...parent.params, [name]: v }, v),
+        { speedup, why, saved, target: name, change: `${name}=${v}` },
+      );
       if (move) out.push(move);
-      if (relieved >= 1) break;   // every waiting request admitted: larger batches only cost step time
+      if (relieved >= 1) break; // every waiting request admitted: larger batches only cost step time
     }
   }
   return out;
@@ -226,10 +268,16 @@ function deviceMoves(space: DesignSpace, parent: Design, profile: DecodeProfile,
       if (!choices || choices[dim] !== choice) continue;
       const alsoMoved = Object.keys(choices).filter((d) => d !== dim && choices[d] !== parent.choices[d]);
       const also = alsoMoved.length ? ` (with ${alsoMoved.map((d) => `${d}=${choices[d]}`).join(', ')})` : '';
-      const why = `${component} takes ${pct(share)} of ${parent.id}'s decode forward on the device (${pct(f)} of the step); ` +
+      const why =
+        `${component} takes ${pct(share)} of ${parent.id}'s decode forward on the device (${pct(f)} of the step); ` +
         `${dim}=${choice}${also} predicted ${speedup.toFixed(2)}× if it halves that time (assumed)`;
-      const move = validMove(space, ctx, parent, choices, parent.params,
-        { speedup, why, saved: f * (1 - ASSUMED_DEVICE_FACTOR), target: dim, change: `${dim}=${choice}` });
+      const move = validMove(space, ctx, parent, choices, parent.params, {
+        speedup,
+        why,
+        saved: f * (1 - ASSUMED_DEVICE_FACTOR),
+        target: dim,
+        change: `${dim}=${choice}`,
+      });
       if (move) out.push(move);
     }
   }
@@ -241,7 +289,13 @@ function deviceMoves(space: DesignSpace, parent: Design, profile: DecodeProfile,
  * say how many tokens per decode step the choice would have given: t / ASSUMED_VERIFY_COST. Only for
  * decode-bound objectives: speculation shortens decoding, not the wait for the first token.
  */
-function speculationMoves(space: DesignSpace, parent: Design, spec: DecodeProfile['spec'], objective: string, ctx: SpaceContext): ProfileMove[] {
+function speculationMoves(
+  space: DesignSpace,
+  parent: Design,
+  spec: DecodeProfile['spec'],
+  objective: string,
+  ctx: SpaceContext,
+): ProfileMove[] {
   if (!spec || !decodeBoundObjective(objective)) return [];
   const out: ProfileMove[] = [];
   for (const dim of searchedDimensions(space, ctx)) {
@@ -254,11 +308,17 @@ function speculationMoves(space: DesignSpace, parent: Design, spec: DecodeProfil
       if (speedup < MIN_SPEEDUP) continue;
       const choices = repairChoices(space, { ...parent.choices, [dim]: choice }, ctx);
       if (!choices || choices[dim] !== choice) continue;
-      const why = `acceptance: ${dim}=${choice} would have given ${t.toFixed(2)} tokens per decode step on ${parent.id}'s own ` +
+      const why =
+        `acceptance: ${dim}=${choice} would have given ${t.toFixed(2)} tokens per decode step on ${parent.id}'s own ` +
         `greedy outputs (${by}_${choice}, replayed exactly); predicted ${speedup.toFixed(2)}× if a verify step costs ` +
         `${ASSUMED_VERIFY_COST} decode steps (assumed)`;
-      const move = validMove(space, ctx, parent, choices, parent.params,
-        { speedup, why, saved: 1 - 1 / speedup, target: dim, change: `${dim}=${choice}` });
+      const move = validMove(space, ctx, parent, choices, parent.params, {
+        speedup,
+        why,
+        saved: 1 - 1 / speedup,
+        target: dim,
+        change: `${dim}=${choice}`,
+      });
       if (move) out.push(move);
     }
   }
@@ -266,9 +326,20 @@ function speculationMoves(space: DesignSpace, parent: Design, spec: DecodeProfil
 }
 
 /** The move's design (its hypothesis the move's reason), if it differs from the parent and is valid here. */
-function validMove(space: DesignSpace, ctx: SpaceContext, parent: Design, choices: Design['choices'], params: Design['params'],
-  move: Omit<ProfileMove, 'design'>, falsifiedBy = `objective not better than ${parent.id}`): ProfileMove | undefined {
-  const design = makeDesign(space, choices, params, { origin: 'model-free:profile', hypothesis: move.why, falsifiedBy });
+function validMove(
+  space: DesignSpace,
+  ctx: SpaceContext,
+  parent: Design,
+  choices: Design['choices'],
+  params: Design['params'],
+  move: Omit<ProfileMove, 'design'>,
+  falsifiedBy = `objective not better than ${parent.id}`,
+): ProfileMove | undefined {
+  const design = makeDesign(space, choices, params, {
+    origin: 'model-free:profile',
+    hypothesis: move.why,
+    falsifiedBy,
+  });
   if (design.id === parent.id || validateDesign(space, design.choices, design.params, ctx).length > 0) return undefined;
   return { design, ...move };
 }

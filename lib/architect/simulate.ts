@@ -42,7 +42,8 @@ export async function simulateSearch(table: ObjectiveTable, opts: SimulationOpti
   let best: number | undefined;
   let bestDesignId: string | undefined;
   let rejected = 0;
-  const better = (a: number, b: number | undefined) => b === undefined || orientedScore(table.scenario.objective, a) > orientedScore(table.scenario.objective, b);
+  const better = (a: number, b: number | undefined) =>
+    b === undefined || orientedScore(table.scenario.objective, a) > orientedScore(table.scenario.objective, b);
   for (let round = 0; round < opts.rounds; round++) {
     const plan = await planRound({
       scenario: table.scenario,
@@ -61,7 +62,10 @@ export async function simulateSearch(table: ObjectiveTable, opts: SimulationOpti
     history = plan.designs.map((d) => ({ ...table.evaluate(d), round }));
     for (const o of history) {
       if (o.status === 'rejected') rejected++;
-      if (feasible(table, o) && better(o.objective!, best)) (best = o.objective), (bestDesignId = o.designId);
+      if (feasible(table, o) && better(o.objective!, best)) {
+        best = o.objective;
+        bestDesignId = o.designId;
+      }
       curve.push(best);
     }
   }
@@ -69,7 +73,11 @@ export async function simulateSearch(table: ObjectiveTable, opts: SimulationOpti
 }
 
 /** The generic default design's measurement on the table (what the search has to beat). */
-export function defaultOutcome(table: ObjectiveTable, hardware: HardwareTarget, constraints: Record<string, string[]> = {}): CandidateOutcome {
+export function defaultOutcome(
+  table: ObjectiveTable,
+  hardware: HardwareTarget,
+  constraints: Record<string, string[]> = {},
+): CandidateOutcome {
   const space = loadDesignSpace();
   const ctx = spaceContextFor({ scenario: table.scenario, hardware, constraints });
   return table.evaluate(defaultDesign(space, ctx));

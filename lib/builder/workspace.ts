@@ -3,7 +3,17 @@
 // which are hash-checked against the installed runtime. Anything that changes them, or writes
 // outside the stack, is an integrity violation.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../paths.js';
 import { runVerbSync } from '../pythonBridge.js';
@@ -46,7 +56,7 @@ function sha(file: string): string {
   const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1 << 20);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }
@@ -78,7 +88,8 @@ export function protectedHashes(stackDir: string, entries: string[]): Record<str
   for (const entry of entries) {
     const p = path.join(code, entry);
     if (!lexists(p)) continue;
-    if (lstatSync(p).isDirectory()) for (const f of walkFiles(p)) out[`vibeserve_runtime/${entry}/${f}`] = sha(path.join(p, f));
+    if (lstatSync(p).isDirectory())
+      for (const f of walkFiles(p)) out[`vibeserve_runtime/${entry}/${f}`] = sha(path.join(p, f));
     else out[`vibeserve_runtime/${entry}`] = sha(p);
   }
   return out;
@@ -90,7 +101,8 @@ export function trustedRuntimeHashes(entries: string[]): Record<string, string> 
   for (const entry of entries) {
     const p = path.join(INSTALLED_RUNTIME, entry);
     if (!existsSync(p)) continue;
-    if (statSync(p).isDirectory()) for (const f of walkFiles(p)) out[`vibeserve_runtime/${entry}/${f}`] = sha(path.join(p, f));
+    if (statSync(p).isDirectory())
+      for (const f of walkFiles(p)) out[`vibeserve_runtime/${entry}/${f}`] = sha(path.join(p, f));
     else out[`vibeserve_runtime/${entry}`] = sha(p);
   }
   return out;
@@ -127,12 +139,14 @@ export function resolveInStack(stackDir: string, rel: string): { abs: string; re
   if (path.isAbsolute(rel)) throw new PathOutsideStack(`${rel}: use a path relative to the stack directory`);
   const root = realpathSync(stackDir);
   const abs = path.resolve(root, rel);
-  if (abs !== root && !abs.startsWith(root + path.sep)) throw new PathOutsideStack(`${rel} is outside the stack directory`);
+  if (abs !== root && !abs.startsWith(root + path.sep))
+    throw new PathOutsideStack(`${rel} is outside the stack directory`);
   // Follow an existing prefix's symlinks: a link must not lead out either.
   let probe = abs;
   while (!existsSync(probe)) probe = path.dirname(probe);
   const real = realpathSync(probe);
-  if (real !== root && !real.startsWith(root + path.sep)) throw new PathOutsideStack(`${rel} leads outside the stack directory`);
+  if (real !== root && !real.startsWith(root + path.sep))
+    throw new PathOutsideStack(`${rel} leads outside the stack directory`);
   return { abs, rel: path.relative(root, abs).split(path.sep).join('/') };
 }
 

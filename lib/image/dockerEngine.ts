@@ -1,8 +1,8 @@
 // Connecting to a Docker-API engine (Docker, or Podman's `podman system service`) with dockerode:
 // DOCKER_HOST when set (unix://, tcp://, http://), else the default socket.
-import Docker from "dockerode";
+import Docker from 'dockerode';
 
-export const DEFAULT_SOCKET = "/var/run/docker.sock";
+export const DEFAULT_SOCKET = '/var/run/docker.sock';
 
 export class EngineUnreachableError extends Error {}
 
@@ -12,9 +12,13 @@ export function engineAddress(dockerHost = process.env.DOCKER_HOST): string {
 
 export function dockerClient(dockerHost = process.env.DOCKER_HOST): Docker {
   const address = engineAddress(dockerHost);
-  if (address.startsWith("unix://")) return new Docker({ socketPath: address.slice("unix://".length) });
-  const url = new URL(address.replace(/^tcp:/, "http:"));
-  return new Docker({ protocol: url.protocol === "https:" ? "https" : "http", host: url.hostname, port: Number(url.port || 2375) });
+  if (address.startsWith('unix://')) return new Docker({ socketPath: address.slice('unix://'.length) });
+  const url = new URL(address.replace(/^tcp:/, 'http:'));
+  return new Docker({
+    protocol: url.protocol === 'https:' ? 'https' : 'http',
+    host: url.hostname,
+    port: Number(url.port || 2375),
+  });
 }
 
 export interface Engine {
@@ -34,13 +38,24 @@ export async function connectEngine(dockerHost = process.env.DOCKER_HOST): Promi
   try {
     await docker.ping();
     const v = (await docker.version()) as { Version?: string; Components?: { Name: string; Version?: string }[] };
-    const name = v.Components?.[0]?.Name ?? "Engine";
+    const name = v.Components?.[0]?.Name ?? 'Engine';
     const podman = /podman/i.test(name);
-    const m = docker.modem as unknown as { socketPath?: string; host?: string; port?: number; protocol?: "http" | "https" };
+    const m = docker.modem as unknown as {
+      socketPath?: string;
+      host?: string;
+      port?: number;
+      protocol?: 'http' | 'https';
+    };
     const libpod = podman
-      ? new Docker({ socketPath: m.socketPath, host: m.host, port: m.port, protocol: m.protocol, version: `v${v.Version ?? "4.0.0"}/libpod` })
+      ? new Docker({
+          socketPath: m.socketPath,
+          host: m.host,
+          port: m.port,
+          protocol: m.protocol,
+          version: `v${v.Version ?? '4.0.0'}/libpod`,
+        })
       : null;
-    return { docker, address, version: `${name} ${v.Version ?? "?"}`, podman, libpod };
+    return { docker, address, version: `${name} ${v.Version ?? '?'}`, podman, libpod };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new EngineUnreachableError(

@@ -32,7 +32,8 @@ export interface ChatReply {
   model: string;
 }
 
-export type LlmErrorKind = 'rate_limited' | 'server_error' | 'timeout' | 'unreachable' | 'auth' | 'bad_request' | 'missing_key';
+export type LlmErrorKind =
+  'rate_limited' | 'server_error' | 'timeout' | 'unreachable' | 'auth' | 'bad_request' | 'missing_key';
 
 export class LlmError extends Error {
   constructor(
@@ -45,7 +46,12 @@ export class LlmError extends Error {
     this.name = 'LlmError';
   }
   get retryable(): boolean {
-    return this.kind === 'rate_limited' || this.kind === 'server_error' || this.kind === 'timeout' || this.kind === 'unreachable';
+    return (
+      this.kind === 'rate_limited' ||
+      this.kind === 'server_error' ||
+      this.kind === 'timeout' ||
+      this.kind === 'unreachable'
+    );
   }
 }
 
@@ -61,7 +67,7 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, ma
 export function redact(text: string, secrets: (string | undefined)[]): string {
   let out = text;
   for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[redacted]');
-  return out.replace(/(Bearer\s+)[A-Za-z0-9._\-]{8,}/g, '$1[redacted]');
+  return out.replace(/(Bearer\s+)[A-Za-z0-9._-]{8,}/g, '$1[redacted]');
 }
 
 /** The API key from the environment variable the settings name; never stored anywhere else. */
@@ -79,7 +85,8 @@ export function resolveApiKey(settings: LlmSettings): string {
 }
 
 export function costOf(settings: LlmSettings, promptTokens: number, completionTokens: number): number {
-  const cost = (promptTokens * (settings.pricePerMTokIn ?? 0) + completionTokens * (settings.pricePerMTokOut ?? 0)) / 1e6;
+  const cost =
+    (promptTokens * (settings.pricePerMTokIn ?? 0) + completionTokens * (settings.pricePerMTokOut ?? 0)) / 1e6;
   return Math.round(cost * 1e6) / 1e6;
 }
 
@@ -101,7 +108,12 @@ export class LlmClient {
     };
     this.key = resolveApiKey(settings);
     // The SDK's own retries are off: this class retries, so it can count attempts and report them.
-    this.client = new OpenAI({ baseURL: settings.baseURL, apiKey: this.key, maxRetries: 0, timeout: settings.timeoutMs ?? 120_000 });
+    this.client = new OpenAI({
+      baseURL: settings.baseURL,
+      apiKey: this.key,
+      maxRetries: 0,
+      timeout: settings.timeoutMs ?? 120_000,
+    });
     this.sleep = sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
@@ -140,7 +152,12 @@ export class LlmClient {
         .filter((c): c is Extract<ToolCall, { type: 'function' }> => c.type === 'function')
         .map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
       finishReason: choice.finish_reason ?? 'stop',
-      usage: { promptTokens, completionTokens, costUsd: costOf(this.settings, promptTokens, completionTokens), calls: 1 },
+      usage: {
+        promptTokens,
+        completionTokens,
+        costUsd: costOf(this.settings, promptTokens, completionTokens),
+        calls: 1,
+      },
       attempts: attempt,
       model: completion.model ?? this.settings.model,
     };
@@ -159,21 +176,50 @@ export class LlmClient {
     if (raw instanceof LlmError) return new LlmError(raw.kind, raw.message, raw.status, attempts);
     const where = `${this.settings.baseURL} (model ${this.settings.model})`;
     const msg = redact(String((raw as Error)?.message ?? raw), [this.key]);
-    if (raw instanceof OpenAI.APIConnectionTimeoutError) return new LlmError('timeout', `the LLM endpoint ${where} timed out: ${msg}`, undefined, attempts);
+    if (raw instanceof OpenAI.APIConnectionTimeoutError)
+      return new LlmError('timeout', `the LLM endpoint ${where} timed out: ${msg}`, undefined, attempts);
     if (raw instanceof OpenAI.APIConnectionError) {
-      return new LlmError('unreachable', `cannot reach the LLM endpoint ${where}: ${msg}; check --llm-base-url and that the server is up`, undefined, attempts);
+      return new LlmError(
+        'unreachable',
+        `cannot reach the LLM endpoint ${where}: ${msg}; check --llm-base-url and that the server is up`,
+        undefined,
+        attempts,
+      );
     }
     if (raw instanceof OpenAI.APIError) {
       const status = raw.status ?? 0;
-      if (status === 429) return new LlmError('rate_limited', `the LLM endpoint ${where} is rate limiting (429): ${msg}`, status, attempts);
+      if (status === 429)
+        return new LlmError(
+          'rate_limited',
+          `the LLM endpoint ${where} is rate limiting (429): ${msg}`,
+          status,
+          attempts,
+        );
       if (status === 401 || status === 403) {
-        return new LlmError('auth', `the LLM endpoint ${where} refused the key in ${this.settings.apiKeyEnv} (${status})`, status, attempts);
+        return new LlmError(
+          'auth',
+          `the LLM endpoint ${where} refused the key in ${this.settings.apiKeyEnv} (${status})`,
+          status,
+          attempts,
+        );
       }
-      if (status >= 500 || status === 408 || status === 409) return new LlmError('server_error', `the LLM endpoint ${where} failed (${status}): ${msg}`, status, attempts);
-      return new LlmError('bad_request', `the LLM endpoint ${where} rejected the request (${status}): ${msg}`, status, attempts);
+      if (status >= 500 || status === 408 || status === 409)
+        return new LlmError('server_error', `the LLM endpoint ${where} failed (${status}): ${msg}`, status, attempts);
+      return new LlmError(
+        'bad_request',
+        `the LLM endpoint ${where} rejected the request (${status}): ${msg}`,
+        status,
+        attempts,
+      );
     }
     // A reply the SDK could not parse (e.g. an HTML error page) is the server's fault: retry it.
-    if (raw instanceof SyntaxError) return new LlmError('server_error', `the LLM endpoint ${where} sent an unparseable reply: ${msg}`, undefined, attempts);
+    if (raw instanceof SyntaxError)
+      return new LlmError(
+        'server_error',
+        `the LLM endpoint ${where} sent an unparseable reply: ${msg}`,
+        undefined,
+        attempts,
+      );
     return new LlmError('server_error', `LLM call to ${where} failed: ${msg}`, undefined, attempts);
   }
 }

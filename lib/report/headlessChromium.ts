@@ -1,23 +1,23 @@
 // Debian's chromium driven by playwright-core (no browser download is possible here). The flags
 // keep it from reaching out to the network at start, which a closed network answers with errors.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
 
 export const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
 export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.VIBESERVE_CHROMIUM ?? "/usr/bin/chromium";
+  return env.VIBESERVE_CHROMIUM ?? '/usr/bin/chromium';
 }
 
 export interface HeadlessBrowser {
@@ -29,9 +29,11 @@ export interface HeadlessBrowser {
 export async function launchChromium(opts: { deviceScaleFactor?: number } = {}): Promise<HeadlessBrowser> {
   const executablePath = chromiumPath();
   if (!existsSync(executablePath)) {
-    throw new Error(`chromium not found at ${executablePath}: install it (apt-get install -y chromium) or set VIBESERVE_CHROMIUM`);
+    throw new Error(
+      `chromium not found at ${executablePath}: install it (apt-get install -y chromium) or set VIBESERVE_CHROMIUM`,
+    );
   }
-  const userDataDir = mkdtempSync(path.join(os.tmpdir(), "vibeserve-chromium-"));
+  const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'vibeserve-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
     args: CHROMIUM_FLAGS,

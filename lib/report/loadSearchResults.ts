@@ -1,11 +1,11 @@
 // Reads a finished (or running) search from the artifact store (docs/boundary.md) into one view.
 // search.json gives the structure (which candidates, rounds, statuses); every figure is read from
 // the candidate's own bench.json / check.json, so the report can never drift from the evidence.
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import path from "node:path";
-import { artifactsRoot } from "../paths.js";
-import type { TieNote } from "../searchTypes.js";
-import { spreadOfValues, spreadsOf, type MetricSpread } from "../workflowSafe/spread.js";
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { artifactsRoot } from '../paths.js';
+import type { TieNote } from '../searchTypes.js';
+import { spreadOfValues, spreadsOf, type MetricSpread } from '../workflowSafe/spread.js';
 
 export type Metrics = Record<string, number | string | null | undefined>;
 
@@ -26,7 +26,7 @@ export interface CheckReport {
 export interface CandidateView {
   candidateId: string;
   round: number;
-  status: "accepted" | "rejected";
+  status: 'accepted' | 'rejected';
   /** Rejection tag and its one-line explanation, e.g. "wrong_output: logits_max_abs_diff 0.08 > 1e-4". */
   reason: string | null;
   /** Which stage rejected it (build | verify | benchmark), when recorded. */
@@ -91,25 +91,25 @@ export class SearchNotFoundError extends Error {}
 export function listSearchIds(root: string): string[] {
   if (!existsSync(root)) return [];
   return readdirSync(root)
-    .filter((name) => existsSync(path.join(root, name, "search.json")))
+    .filter((name) => existsSync(path.join(root, name, 'search.json')))
     .sort();
 }
 
 /** Resolves a search id (or a path to a search directory) to its directory, with a helpful error. */
 export function resolveSearchDir(searchIdOrDir: string, root: string = artifactsRoot()): string {
-  if (existsSync(path.join(searchIdOrDir, "search.json"))) return path.resolve(searchIdOrDir);
+  if (existsSync(path.join(searchIdOrDir, 'search.json'))) return path.resolve(searchIdOrDir);
   const dir = path.join(root, searchIdOrDir);
-  if (existsSync(path.join(dir, "search.json"))) return dir;
+  if (existsSync(path.join(dir, 'search.json'))) return dir;
   const known = listSearchIds(root);
   const hint = known.length
-    ? `searches in ${root}: ${known.join(", ")}`
+    ? `searches in ${root}: ${known.join(', ')}`
     : `no searches in ${root} yet (run \`vibeserve search <scenario>\` first, or pass --artifacts <dir>)`;
   throw new SearchNotFoundError(`search "${searchIdOrDir}" not found: ${hint}`);
 }
 
 function readJson(file: string): any {
   try {
-    return JSON.parse(readFileSync(file, "utf8"));
+    return JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new Error(`cannot read ${file}: ${(err as Error).message}`);
   }
@@ -118,7 +118,7 @@ function readJson(file: string): any {
 /** The first existing file among the conventional location and the path recorded in search.json. */
 function locate(searchDir: string, conventional: string, recorded: unknown): string | null {
   const candidates = [path.join(searchDir, conventional)];
-  if (typeof recorded === "string" && recorded) {
+  if (typeof recorded === 'string' && recorded) {
     candidates.push(path.isAbsolute(recorded) ? recorded : path.join(searchDir, recorded));
   }
   return candidates.find((p) => existsSync(p)) ?? null;
@@ -127,7 +127,8 @@ function locate(searchDir: string, conventional: string, recorded: unknown): str
 /** bench.json is the bench verb's result payload: flat vLLM metric names, or wrapped in {metrics}. */
 function readBench(file: string): Metrics {
   const raw = readJson(file);
-  const flat = raw && typeof raw === "object" && raw.metrics && typeof raw.metrics === "object" ? { ...raw, ...raw.metrics } : raw;
+  const flat =
+    raw && typeof raw === 'object' && raw.metrics && typeof raw.metrics === 'object' ? { ...raw, ...raw.metrics } : raw;
   delete flat.metrics;
   return flat as Metrics;
 }
@@ -139,27 +140,28 @@ function readCheck(file: string): CheckReport {
 
 export function metricValue(m: Metrics | null, name: string): number | null {
   const v = m?.[name];
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
 /** vLLM convention used by the scenario schema: latency metrics end in _ms and are lower-is-better. */
 export function isHigherBetter(metric: string): boolean {
-  return !metric.endsWith("_ms");
+  return !metric.endsWith('_ms');
 }
 
 function toView(searchDir: string, raw: any, objectiveMetric: string, isBaseline: boolean): CandidateView {
   const id = String(raw.candidateId);
-  const base = path.join("candidates", id);
-  const designFile = locate(searchDir, path.join(base, "design.json"), undefined);
-  const checkPath = locate(searchDir, path.join(base, "check.json"), raw.checkPath);
-  const benchPath = locate(searchDir, path.join(base, "bench.json"), raw.benchPath);
-  const stackDir = locate(searchDir, path.join(base, "stack"), raw.stackDir);
+  const base = path.join('candidates', id);
+  const designFile = locate(searchDir, path.join(base, 'design.json'), undefined);
+  const checkPath = locate(searchDir, path.join(base, 'check.json'), raw.checkPath);
+  const benchPath = locate(searchDir, path.join(base, 'bench.json'), raw.benchPath);
+  const stackDir = locate(searchDir, path.join(base, 'stack'), raw.stackDir);
   const bench = benchPath ? readBench(benchPath) : null;
-  const spread = bench && typeof bench.spread === "object" && bench.spread ? spreadsOf(bench, Object.keys(bench.spread)) : {};
+  const spread =
+    bench && typeof bench.spread === 'object' && bench.spread ? spreadsOf(bench, Object.keys(bench.spread)) : {};
   return {
     candidateId: id,
     round: Number(raw.round ?? 0),
-    status: raw.status === "rejected" ? "rejected" : "accepted",
+    status: raw.status === 'rejected' ? 'rejected' : 'accepted',
     reason: raw.reason ? (raw.message ? `${raw.reason}: ${raw.message}` : String(raw.reason)) : null,
     stage: raw.stage ?? null,
     design: designFile ? readJson(designFile) : (raw.design ?? {}),
@@ -177,16 +179,16 @@ function toView(searchDir: string, raw: any, objectiveMetric: string, isBaseline
 /** The latency axis of the Pareto plot: the scenario's SLO metric when it has one. */
 function pickLatencyMetric(scenario: Record<string, any>): string {
   const slo = scenario?.workload?.slo ?? {};
-  if (slo.tpot_ms !== undefined) return "median_tpot_ms";
-  if (slo.ttft_ms !== undefined) return "median_ttft_ms";
-  return "median_e2el_ms";
+  if (slo.tpot_ms !== undefined) return 'median_tpot_ms';
+  if (slo.ttft_ms !== undefined) return 'median_ttft_ms';
+  return 'median_e2el_ms';
 }
 
 export function loadSearchResults(searchIdOrDir: string, root?: string): SearchResults {
   const searchDir = resolveSearchDir(searchIdOrDir, root);
-  const search = readJson(path.join(searchDir, "search.json"));
+  const search = readJson(path.join(searchDir, 'search.json'));
   const scenario = search.scenario ?? {};
-  const objectiveMetric: string = scenario.objective ?? "output_throughput";
+  const objectiveMetric: string = scenario.objective ?? 'output_throughput';
   const higherIsBetter = isHigherBetter(objectiveMetric);
   const better = (a: number, b: number) => (higherIsBetter ? a > b : a < b);
 
@@ -226,7 +228,7 @@ export function loadSearchResults(searchIdOrDir: string, root?: string): SearchR
   return {
     searchId: String(search.searchId ?? path.basename(searchDir)),
     searchDir,
-    status: String(search.status ?? "unknown"),
+    status: String(search.status ?? 'unknown'),
     scenario,
     objectiveMetric,
     higherIsBetter,
@@ -244,8 +246,9 @@ export function loadSearchResults(searchIdOrDir: string, root?: string): SearchR
 
 /** search.json's finalRound, each candidate's spread recomputed from the objective in its pass files. */
 function readFinalRound(searchDir: string, raw: any, objectiveMetric: string): FinalRoundView | null {
-  if (!raw || typeof raw !== "object") return null;
-  const evidenceDir = typeof raw.evidenceDir === "string" && raw.evidenceDir ? path.join(searchDir, raw.evidenceDir) : null;
+  if (!raw || typeof raw !== 'object') return null;
+  const evidenceDir =
+    typeof raw.evidenceDir === 'string' && raw.evidenceDir ? path.join(searchDir, raw.evidenceDir) : null;
   const passes = Number(raw.passes ?? 0);
   const candidates = (Array.isArray(raw.candidates) ? raw.candidates : []).map((c: any) => {
     const values: number[] = [];
@@ -254,7 +257,12 @@ function readFinalRound(searchDir: string, raw: any, objectiveMetric: string): F
       const v = existsSync(file) ? metricValue(readBench(file), objectiveMetric) : null;
       if (v !== null) values.push(v);
     }
-    return { candidateId: String(c.candidateId), spread: spreadOfValues(values) ?? c.spread ?? null, errors: c.errors ?? [], changes: c.changes ?? null };
+    return {
+      candidateId: String(c.candidateId),
+      spread: spreadOfValues(values) ?? c.spread ?? null,
+      errors: c.errors ?? [],
+      changes: c.changes ?? null,
+    };
   });
   return { passes, order: raw.order ?? [], ties: raw.ties ?? [], candidates, evidenceDir, error: raw.error ?? null };
 }
@@ -280,11 +288,15 @@ export function findCandidate(results: SearchResults, candidateId?: string): Can
   }
   const found = all.find((c) => c.candidateId === candidateId);
   if (!found) {
-    const ids = all.map((c) => `${c.candidateId} (${c.status})`).join(", ") || "none";
-    throw new SearchNotFoundError(`candidate "${candidateId}" not found in search "${results.searchId}"; candidates: ${ids}`);
+    const ids = all.map((c) => `${c.candidateId} (${c.status})`).join(', ') || 'none';
+    throw new SearchNotFoundError(
+      `candidate "${candidateId}" not found in search "${results.searchId}"; candidates: ${ids}`,
+    );
   }
-  if (found.status !== "accepted") {
-    throw new Error(`candidate "${candidateId}" was rejected (${found.reason ?? "no reason recorded"}); export an accepted one`);
+  if (found.status !== 'accepted') {
+    throw new Error(
+      `candidate "${candidateId}" was rejected (${found.reason ?? 'no reason recorded'}); export an accepted one`,
+    );
   }
   if (!found.stackDir) throw new Error(`candidate "${candidateId}" has no stack directory under ${results.searchDir}`);
   return found;

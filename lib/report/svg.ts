@@ -1,19 +1,22 @@
 // Minimal SVG charting primitives: linear scales, "nice" ticks, axes and escaping. The report
 // must be self-contained and render offline, so no charting library or web font is involved.
-import { fmt } from "../workflowSafe/fmt.js";
+import { fmt } from '../workflowSafe/fmt.js';
 
 export const palette = {
-  ink: "#1f2933",
-  grid: "#e4e7eb",
-  muted: "#9aa5b1",
-  accent: "#d9480f",
-  primary: "#1c7ed6",
-  secondary: "#37b24d",
-  series: ["#1c7ed6", "#37b24d", "#f59f00", "#ae3ec9", "#e8590c", "#0ca678"],
+  ink: '#1f2933',
+  grid: '#e4e7eb',
+  muted: '#9aa5b1',
+  accent: '#d9480f',
+  primary: '#1c7ed6',
+  secondary: '#37b24d',
+  series: ['#1c7ed6', '#37b24d', '#f59f00', '#ae3ec9', '#e8590c', '#0ca678'],
 };
 
 export function esc(text: unknown): string {
-  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+  return String(text).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 // The charts format numbers as the spreads do.
@@ -65,7 +68,14 @@ export interface Frame {
 }
 
 export function frame(width: number, height: number, margin = { left: 64, right: 20, top: 40, bottom: 52 }): Frame {
-  return { width, height, left: margin.left, right: width - margin.right, top: margin.top, bottom: height - margin.bottom };
+  return {
+    width,
+    height,
+    left: margin.left,
+    right: width - margin.right,
+    top: margin.top,
+    bottom: height - margin.bottom,
+  };
 }
 
 export function svgOpen(f: Frame, title: string, id: string): string {
@@ -78,7 +88,7 @@ export function svgOpen(f: Frame, title: string, id: string): string {
 }
 
 export function yAxis(f: Frame, y: Scale, label: string): string {
-  let out = "";
+  let out = '';
   for (const t of y.ticks) {
     const py = y(t).toFixed(1);
     out += `<line x1="${f.left}" x2="${f.right}" y1="${py}" y2="${py}" stroke="${palette.grid}"/>`;

@@ -1,11 +1,11 @@
 // `vibeserve report`: search results → report.html + plots/*.svg (+ plots/*.png).
-import { mkdirSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { launchChromium } from "./headlessChromium.js";
-import { loadSearchResults } from "./loadSearchResults.js";
-import { allPlots } from "./plots.js";
-import { rasterizeSvg } from "./rasterizeSvg.js";
-import { renderReport } from "./renderReport.js";
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { launchChromium } from './headlessChromium.js';
+import { loadSearchResults } from './loadSearchResults.js';
+import { allPlots } from './plots.js';
+import { rasterizeSvg } from './rasterizeSvg.js';
+import { renderReport } from './renderReport.js';
 
 export interface ReportOptions {
   outDir?: string;
@@ -21,11 +21,11 @@ export interface WrittenReport {
 
 export async function writeReport(searchId: string, opts: ReportOptions = {}): Promise<WrittenReport> {
   const results = loadSearchResults(searchId, opts.artifactsRoot);
-  const outDir = path.resolve(opts.outDir ?? path.join(results.searchDir, "report"));
-  const plotDir = path.join(outDir, "plots");
+  const outDir = path.resolve(opts.outDir ?? path.join(results.searchDir, 'report'));
+  const plotDir = path.join(outDir, 'plots');
   mkdirSync(plotDir, { recursive: true });
   const plots = allPlots(results);
-  const html = path.join(outDir, "report.html");
+  const html = path.join(outDir, 'report.html');
   writeFileSync(html, renderReport(results, plots));
   const svgs = plots.map((p) => {
     const file = path.join(plotDir, `${p.name}.svg`);

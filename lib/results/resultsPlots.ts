@@ -20,7 +20,12 @@ export function latencyPlot(set: ResultsSet): Plot {
   const panelH = 230;
   const width = panelW * FAMILIES.length + 20;
   const outer = frame(width, 50 + Math.max(1, rows.length) * panelH);
-  if (rows.length === 0) return { name: 'results-latency', title, svg: emptyPlot(outer, title, 'results-latency', 'no scenario results yet') };
+  if (rows.length === 0)
+    return {
+      name: 'results-latency',
+      title,
+      svg: emptyPlot(outer, title, 'results-latency', 'no scenario results yet'),
+    };
   let body = '';
   STATS.forEach((s, si) => {
     const lx = width - 260 + si * 80;
@@ -31,7 +36,14 @@ export function latencyPlot(set: ResultsSet): Plot {
     FAMILIES.forEach((fam, fi) => {
       const ox = 10 + fi * panelW;
       const oy = 40 + ri * panelH;
-      const f = { width: panelW, height: panelH, left: ox + 50, right: ox + panelW - 14, top: oy + 30, bottom: oy + panelH - 40 };
+      const f = {
+        width: panelW,
+        height: panelH,
+        left: ox + 50,
+        right: ox + panelW - 14,
+        top: oy + 30,
+        bottom: oy + panelH - 40,
+      };
       const val = (stack: string, stat: string) => r.stacks[stack]?.metrics?.[`${stat}_${fam}_ms`]?.median ?? null;
       const values = stacks.flatMap((st) => STATS.map((s) => val(st, s) ?? 0)).filter((v) => Number.isFinite(v));
       const y = linearScale(values.length ? values : [0, 1], f.bottom, f.top, { zero: true });
@@ -71,19 +83,34 @@ export function throughputConcurrencyPlot(set: ResultsSet): Plot | null {
   rows.forEach((r, ri) => {
     const ox = 10 + (ri % cols) * panelW;
     const oy = 40 + Math.floor(ri / cols) * panelH;
-    const f = { width: panelW, height: panelH, left: ox + 60, right: ox + panelW - 90, top: oy + 30, bottom: oy + panelH - 42 };
-    const pts = (r.concurrency_sweep ?? []).filter((p) => Number.isFinite(p.output_throughput) && p.max_concurrency > 0);
+    const f = {
+      width: panelW,
+      height: panelH,
+      left: ox + 60,
+      right: ox + panelW - 90,
+      top: oy + 30,
+      bottom: oy + panelH - 42,
+    };
+    const pts = (r.concurrency_sweep ?? []).filter(
+      (p) => Number.isFinite(p.output_throughput) && p.max_concurrency > 0,
+    );
     const levels = [...new Set(pts.map((p) => p.max_concurrency))].sort((a, b) => a - b);
     // Concurrencies are powers of two or so: equal spacing per level reads better than a linear axis.
     const x = (c: number) => f.left + ((levels.indexOf(c) + 0.5) / levels.length) * (f.right - f.left);
-    const y = linearScale(pts.map((p) => p.output_throughput), f.bottom, f.top, { zero: true });
+    const y = linearScale(
+      pts.map((p) => p.output_throughput),
+      f.bottom,
+      f.top,
+      { zero: true },
+    );
     body += `<text x="${f.left}" y="${oy + 18}" font-weight="bold" fill="${palette.ink}">${esc(r.scenario)}</text>`;
     for (const t of y.ticks) {
       body += `<line x1="${f.left}" x2="${f.right}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="${palette.grid}"/>`;
       body += `<text x="${f.left - 4}" y="${y(t).toFixed(1)}" text-anchor="end" dominant-baseline="middle" font-size="10" fill="${palette.ink}">${esc(fmt(t))}</text>`;
     }
     body += `<line x1="${f.left}" x2="${f.right}" y1="${f.bottom}" y2="${f.bottom}" stroke="${palette.ink}"/>`;
-    for (const c of levels) body += `<text x="${x(c).toFixed(1)}" y="${f.bottom + 14}" text-anchor="middle" font-size="10" fill="${palette.ink}">${c}</text>`;
+    for (const c of levels)
+      body += `<text x="${x(c).toFixed(1)}" y="${f.bottom + 14}" text-anchor="middle" font-size="10" fill="${palette.ink}">${c}</text>`;
     body += `<text x="${(f.left + f.right) / 2}" y="${f.bottom + 32}" text-anchor="middle" fill="${palette.ink}">max concurrency</text>`;
     sweepStacks(r).forEach((st, si) => {
       const color = palette.series[(STACK_ORDER.indexOf(st) + 3) % palette.series.length];
@@ -95,7 +122,11 @@ export function throughputConcurrencyPlot(set: ResultsSet): Plot | null {
       body += `<rect x="${f.right + 10}" y="${f.top + si * 18}" width="10" height="10" fill="${color}"/><text x="${f.right + 24}" y="${f.top + 9 + si * 18}" fill="${palette.ink}">${esc(st)}</text>`;
     });
   });
-  return { name: 'results-throughput-concurrency', title, svg: `${svgOpen(outer, title, 'results-throughput-concurrency')}${body}</svg>` };
+  return {
+    name: 'results-throughput-concurrency',
+    title,
+    svg: `${svgOpen(outer, title, 'results-throughput-concurrency')}${body}</svg>`,
+  };
 }
 
 export function resultsPlots(set: ResultsSet): Plot[] {

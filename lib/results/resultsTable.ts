@@ -60,7 +60,13 @@ export interface ScenarioResult {
 
 /** One workload of a served comparison (compare_served.py). */
 export interface ServedWorkload {
-  workload: { num_prompts: number; input_len: number; output_len: number; max_concurrency: number | null; request_rate: number | null };
+  workload: {
+    num_prompts: number;
+    input_len: number;
+    output_len: number;
+    max_concurrency: number | null;
+    request_rate: number | null;
+  };
   objective: string;
   stacks: Record<string, StackResult>;
   skipped?: Record<string, string>;
@@ -106,7 +112,9 @@ function isServedResult(d: ScenarioResult): d is ServedResult {
 }
 
 export function isScenarioResult(d: unknown): d is ScenarioResult {
-  return !!d && typeof d === 'object' && 'scenario' in d && 'stacks' in d && typeof (d as ScenarioResult).stacks === 'object';
+  return (
+    !!d && typeof d === 'object' && 'scenario' in d && 'stacks' in d && typeof (d as ScenarioResult).stacks === 'object'
+  );
 }
 
 /** Reads every *.json under dir (summary.json is the run's index, not a result). */
@@ -114,7 +122,9 @@ export function loadResults(dir: string): ResultsSet {
   const out: ResultsSet = { served: [], scenarios: [], others: [] };
   let files: string[] = [];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'summary.json').sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json') && f !== 'summary.json')
+      .sort();
   } catch {
     return out;
   }
@@ -145,7 +155,8 @@ export function summarizeOther(file: string, d: unknown, limit = 16): OtherResul
     if (figures.length >= 200) return;
     if (typeof v === 'number' && Number.isFinite(v)) figures.push([prefix, fmt(v)]);
     else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 3) {
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) visit(prefix && prefix !== 'figures' ? `${prefix}.${k}` : k, x, depth + 1);
+      for (const [k, x] of Object.entries(v as Record<string, unknown>))
+        visit(prefix && prefix !== 'figures' ? `${prefix}.${k}` : k, x, depth + 1);
     }
   };
   visit('', obj, 0);
@@ -161,11 +172,21 @@ export function summarizeOther(file: string, d: unknown, limit = 16): OtherResul
 function sweepFigures(sweep: Record<string, unknown>): Array<[string, string]> {
   const objective = (sweep.scenario as { objective?: string } | undefined)?.objective ?? 'objective';
   const varied = ((sweep.settings as { vary?: string } | undefined)?.vary ?? '').split('=')[0];
-  const rows = (sweep.rows ?? []) as Array<{ design: { id: string; choices: Record<string, unknown>; params: Record<string, unknown> }; status: string; reason?: string; objective?: number }>;
+  const rows = (sweep.rows ?? []) as Array<{
+    design: { id: string; choices: Record<string, unknown>; params: Record<string, unknown> };
+    status: string;
+    reason?: string;
+    objective?: number;
+  }>;
   return rows.map((r) => {
-    const value = varied ? r.design.choices[varied] ?? r.design.params[varied] : undefined;
+    const value = varied ? (r.design.choices[varied] ?? r.design.params[varied]) : undefined;
     const label = varied ? `${varied}=${JSON.stringify(value)}` : r.design.id;
-    return [label, r.status === 'accepted' && typeof r.objective === 'number' ? `${fmt(r.objective)} ${objective}` : `rejected (${r.reason ?? 'unknown'})`];
+    return [
+      label,
+      r.status === 'accepted' && typeof r.objective === 'number'
+        ? `${fmt(r.objective)} ${objective}`
+        : `rejected (${r.reason ?? 'unknown'})`,
+    ];
   });
 }
 
@@ -189,10 +210,12 @@ function ratioCell(r: ScenarioResult): string {
 function designCell(r: ScenarioResult): string {
   const c = r.search?.best_design?.choices;
   if (!c) return '–';
-  return ['attention', 'kv_cache', 'scheduler', 'execution', 'linear', 'moe']
-    .filter((k) => c[k] !== undefined)
-    .map((k) => c[k])
-    .join(', ') + (searchedIsGeneric(r) ? ' (the generic default itself)' : '');
+  return (
+    ['attention', 'kv_cache', 'scheduler', 'execution', 'linear', 'moe']
+      .filter((k) => c[k] !== undefined)
+      .map((k) => c[k])
+      .join(', ') + (searchedIsGeneric(r) ? ' (the generic default itself)' : '')
+  );
 }
 
 /** The searched stack has the generic stack's components and parameters: any ratio is run-to-run
@@ -219,7 +242,11 @@ function ratioText(x: number | null | undefined): string {
 }
 
 function workloadText(w: ServedWorkload['workload']): string {
-  const load = w.max_concurrency ? `${w.max_concurrency} in flight` : w.request_rate ? `${fmt(w.request_rate)} req/s` : 'all at once';
+  const load = w.max_concurrency
+    ? `${w.max_concurrency} in flight`
+    : w.request_rate
+      ? `${fmt(w.request_rate)} req/s`
+      : 'all at once';
   return `${w.num_prompts} × ${w.input_len}/${w.output_len}, ${load}`;
 }
 
@@ -228,29 +255,40 @@ export function renderServedMarkdown(served: Array<{ file: string; result: Serve
   if (served.length === 0) return [];
   const lines: string[] = [];
   const devices = [...new Set(served.map((s) => s.result.device))];
-  lines.push(`### Served over HTTP, beside peer engines`, '',
+  lines.push(
+    `### Served over HTTP, beside peer engines`,
+    '',
     `Device: ${devices.join('; ')}. Every engine runs behind its own OpenAI-compatible server on the one device (GPU or CPU, as the row's file says) and serves the same ` +
-      'weights (one safetensors checkpoint; llama.cpp the scenario\'s own GGUF file, quantized as it is); the project\'s load generator sends every engine the same token-id requests over HTTP/SSE (vLLM `bench serve` metrics), ' +
+      "weights (one safetensors checkpoint; llama.cpp the scenario's own GGUF file, quantized as it is); the project's load generator sends every engine the same token-id requests over HTTP/SSE (vLLM `bench serve` metrics), " +
       'in rotating order, after a warm-up with the same shapes. Medians of the repetitions with (min–max). ' +
-      '**generic** is vLLM\'s defaults in this library\'s components ([docs/generic-stack.md](docs/generic-stack.md)); **searched** is the search\'s best design ' +
-      '(or a recorded design, as the file\'s `searched_source` says); **vLLM** is `vllm serve` at its defaults; **transformers-cb** is transformers\' own continuous batching; **llama.cpp** is `llama-server` with a slot per client. ' +
-      'Ratios are on the row\'s objective, above 1 when the first-named is better; "vs best peer" compares the searched stack (the generic one where none was measured) with the better peer.', '');
-  lines.push('| scenario | workload | objective | generic | searched | vLLM | transformers-cb | llama.cpp | searched vs generic | ours vs best peer | generic vs best peer | output tok/s generic / searched / vLLM / tf-cb / llama.cpp |');
+      "**generic** is vLLM's defaults in this library's components ([docs/generic-stack.md](docs/generic-stack.md)); **searched** is the search's best design " +
+      "(or a recorded design, as the file's `searched_source` says); **vLLM** is `vllm serve` at its defaults; **transformers-cb** is transformers' own continuous batching; **llama.cpp** is `llama-server` with a slot per client. " +
+      'Ratios are on the row\'s objective, above 1 when the first-named is better; "vs best peer" compares the searched stack (the generic one where none was measured) with the better peer.',
+    '',
+  );
+  lines.push(
+    '| scenario | workload | objective | generic | searched | vLLM | transformers-cb | llama.cpp | searched vs generic | ours vs best peer | generic vs best peer | output tok/s generic / searched / vLLM / tf-cb / llama.cpp |',
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const { file, result: r } of served) {
     for (const [name, w] of Object.entries(r.workloads)) {
       const m = (stack: string, metric: string) => w.stacks[stack]?.metrics?.[metric] ?? null;
       const engines = SERVED_ORDER.map((e) => (w.skipped?.[e] ? 'skipped' : cell(m(e, w.objective))));
       const tp = SERVED_ORDER.map((e) => fmt(m(e, 'output_throughput')?.median)).join(' / ');
-      const label = name === 'scenario' ? `scenario's: ${workloadText(w.workload)}` : `${name}: ${workloadText(w.workload)}`;
-      lines.push(`| [${r.scenario}](bench/results/${file}) | ${label} | ${w.objective.replace(/_/g, ' ')} | ${engines.join(' | ')} | ` +
-        `${ratioText(w.ratio_vs_generic)} | ${ratioText(w.ratio_vs_peer)}${w.best_peer ? ` (${w.best_peer})` : ''} | ${ratioText(w.generic_vs_peer)} | ${tp} |`);
+      const label =
+        name === 'scenario' ? `scenario's: ${workloadText(w.workload)}` : `${name}: ${workloadText(w.workload)}`;
+      lines.push(
+        `| [${r.scenario}](bench/results/${file}) | ${label} | ${w.objective.replace(/_/g, ' ')} | ${engines.join(' | ')} | ` +
+          `${ratioText(w.ratio_vs_generic)} | ${ratioText(w.ratio_vs_peer)}${w.best_peer ? ` (${w.best_peer})` : ''} | ${ratioText(w.generic_vs_peer)} | ${tp} |`,
+      );
     }
   }
   const notes = served.flatMap(({ result: r }) => [
     ...(r.searched_source ? [`- ${r.scenario}: searched = ${r.searched_source}`] : []),
     ...(r.tree ? [`- ${r.scenario}: code measured: ${r.tree}`] : []),
-    ...(r.errors ?? []).map((e) => `- ${r.scenario}${e.stack ? ` (${e.stack})` : ''}: ${e.error.replace(/\s+/g, ' ').slice(0, 240)}`),
+    ...(r.errors ?? []).map(
+      (e) => `- ${r.scenario}${e.stack ? ` (${e.stack})` : ''}: ${e.error.replace(/\s+/g, ' ').slice(0, 240)}`,
+    ),
   ]);
   if (notes.length) lines.push('', ...notes);
   return lines;
@@ -263,9 +301,12 @@ export function renderResultsMarkdown(set: ResultsSet, imagesDir = 'docs/images'
   const served = renderServedMarkdown(set.served ?? []);
   if (served.length) lines.push(...served, '', '### Offline scenario runs', '');
   else if (set.scenarios.length) {
-    lines.push('No served comparison is recorded yet (every engine over HTTP beside vLLM and transformers\' continuous batching, ' +
-      '[docs/gpu-runs.md](docs/gpu-runs.md)); the offline runs below rank the searched stacks against the generic stack of their time, ' +
-      'which for these runs was not yet vLLM\'s defaults.', '');
+    lines.push(
+      "No served comparison is recorded yet (every engine over HTTP beside vLLM and transformers' continuous batching, " +
+        '[docs/gpu-runs.md](docs/gpu-runs.md)); the offline runs below rank the searched stacks against the generic stack of their time, ' +
+        "which for these runs was not yet vLLM's defaults.",
+      '',
+    );
   }
   if (set.scenarios.length === 0) {
     lines.push('No scenario results yet: run `scripts/gpu/run-scenarios.sh` on a GPU host (see docs/gpu-runs.md).');
@@ -273,10 +314,15 @@ export function renderResultsMarkdown(set: ResultsSet, imagesDir = 'docs/images'
     const devices = [...new Set(set.scenarios.map((s) => s.result.device))];
     // with several devices, each row names its own (and the header lists them all)
     const onDevice = (d: string) => (devices.length > 1 ? ` (${d})` : '');
-    lines.push(`Device: ${devices.join('; ')}. Medians of the repetitions with (min–max); each stack runs the scenario's workload, interleaved. ` +
-      'Each engine runs in-process (no HTTP). hf-generate is transformers `generate`, one request at a time, back to back (it ignores a request rate); generic is the generic stack as it stood when the run was made (its components and parameters are in the file: runs made before the vLLM-default generic stack of docs/generic-stack.md ran at most 16 sequences with SDPA attention); searched is the search\'s best stack. ' +
-      'Ratio: searched over generic on the objective (for a latency objective, generic over searched), so above 1 means the searched stack is better.', '');
-    lines.push('| scenario | objective | hf-generate | generic | searched | ratio vs generic (target) | output tok/s hf / generic / searched | median TTFT ms (generic / searched) | median TPOT ms (generic / searched) | search: candidates | best design |');
+    lines.push(
+      `Device: ${devices.join('; ')}. Medians of the repetitions with (min–max); each stack runs the scenario's workload, interleaved. ` +
+        "Each engine runs in-process (no HTTP). hf-generate is transformers `generate`, one request at a time, back to back (it ignores a request rate); generic is the generic stack as it stood when the run was made (its components and parameters are in the file: runs made before the vLLM-default generic stack of docs/generic-stack.md ran at most 16 sequences with SDPA attention); searched is the search's best stack. " +
+        'Ratio: searched over generic on the objective (for a latency objective, generic over searched), so above 1 means the searched stack is better.',
+      '',
+    );
+    lines.push(
+      '| scenario | objective | hf-generate | generic | searched | ratio vs generic (target) | output tok/s hf / generic / searched | median TTFT ms (generic / searched) | median TPOT ms (generic / searched) | search: candidates | best design |',
+    );
     lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const { file, result: r } of set.scenarios) {
       const obj = r.objective;
@@ -291,19 +337,26 @@ export function renderResultsMarkdown(set: ResultsSet, imagesDir = 'docs/images'
     }
     const notes = set.scenarios.flatMap(({ result: r }) => [
       ...(searchedIsGeneric(r) && typeof r.ratio_vs_generic === 'number'
-        ? [`- ${r.scenario}: the searched stack is the generic default design, so its ${r.ratio_vs_generic.toFixed(2)}× is the spread between two runs of one design, not a gain of the search`]
+        ? [
+            `- ${r.scenario}: the searched stack is the generic default design, so its ${r.ratio_vs_generic.toFixed(2)}× is the spread between two runs of one design, not a gain of the search`,
+          ]
         : []),
-      ...(r.errors ?? []).map((e) => `- ${r.scenario}${e.stack ? ` (${e.stack})` : ''}: ${e.error.replace(/\s+/g, ' ').slice(0, 200)}`),
+      ...(r.errors ?? []).map(
+        (e) => `- ${r.scenario}${e.stack ? ` (${e.stack})` : ''}: ${e.error.replace(/\s+/g, ' ').slice(0, 200)}`,
+      ),
     ]);
     if (notes.length) lines.push('', 'Recorded problems:', '', ...notes);
     lines.push('', `![Latency percentiles per stack](${imagesDir}/results-latency.png)`);
-    if (set.scenarios.some(({ result: r }) => sweepStacks(r).length > 0)) lines.push('', `![Throughput vs concurrency](${imagesDir}/results-throughput-concurrency.png)`);
+    if (set.scenarios.some(({ result: r }) => sweepStacks(r).length > 0))
+      lines.push('', `![Throughput vs concurrency](${imagesDir}/results-throughput-concurrency.png)`);
   }
   if (set.others.length) {
     lines.push('', 'Other benchmark files:', '');
     for (const o of set.others) {
       const figs = o.figures.map(([k, v]) => `${k} ${v}`).join('; ');
-      lines.push(`- [${o.file}](bench/results/${o.file})${o.device ? ` (${o.device})` : ''}: ${figs || 'no numeric figures'}`);
+      lines.push(
+        `- [${o.file}](bench/results/${o.file})${o.device ? ` (${o.device})` : ''}: ${figs || 'no numeric figures'}`,
+      );
     }
   }
   return lines.join('\n');

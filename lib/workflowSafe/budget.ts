@@ -15,7 +15,11 @@ export function budgetReached(st: BudgetState, budget: SearchBudget, now: number
 }
 
 /** No round follows: stopped, the architect has nothing new, the rounds are done, or the budget is spent. */
-export function searchOver(st: BudgetState & Pick<CarriedState, 'stopRequested' | 'exhausted' | 'round'>, budget: SearchBudget, now: number): boolean {
+export function searchOver(
+  st: BudgetState & Pick<CarriedState, 'stopRequested' | 'exhausted' | 'round'>,
+  budget: SearchBudget,
+  now: number,
+): boolean {
   return st.stopRequested || st.exhausted || st.round >= budget.rounds || budgetReached(st, budget, now);
 }
 

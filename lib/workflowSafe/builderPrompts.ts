@@ -15,7 +15,12 @@ export function builderSystemPrompt(): string {
   ].join('\n');
 }
 
-export function builderTaskPrompt(design: Design, task: LlmBuildTask, scenario: ScenarioLike, hardware: HardwareTarget): string {
+export function builderTaskPrompt(
+  design: Design,
+  task: LlmBuildTask,
+  scenario: ScenarioLike,
+  hardware: HardwareTarget,
+): string {
   const choices = Object.entries(design.choices)
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
@@ -33,8 +38,10 @@ export function builderTaskPrompt(design: Design, task: LlmBuildTask, scenario: 
 }
 
 export function repairPrompt(reason: string, attempt: number, maxRepairs: number): string {
-  return `The checker fails (${reason}). Read the failing checks above, find the cause in your component and fix it ` +
-    `(repair ${attempt} of ${maxRepairs}). Then run the checker again.`;
+  return (
+    `The checker fails (${reason}). Read the failing checks above, find the cause in your component and fix it ` +
+    `(repair ${attempt} of ${maxRepairs}). Then run the checker again.`
+  );
 }
 
 export function uncheckedPrompt(): string {

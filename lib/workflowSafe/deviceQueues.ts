@@ -16,5 +16,8 @@ export function queueForDevices(runtimeQueue: string, devices: number): string {
 
 /** Every queue a host with `deviceCount` devices serves: the base queue and one per multi-device size. */
 export function queuesForHost(runtimeQueue: string, deviceCount: number): Array<{ queue: string; devices: number }> {
-  return Array.from({ length: Math.max(1, deviceCount) }, (_, i) => ({ queue: queueForDevices(runtimeQueue, i + 1), devices: i + 1 }));
+  return Array.from({ length: Math.max(1, deviceCount) }, (_, i) => ({
+    queue: queueForDevices(runtimeQueue, i + 1),
+    devices: i + 1,
+  }));
 }

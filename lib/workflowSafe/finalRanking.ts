@@ -27,9 +27,13 @@ export interface RankOptions {
 }
 
 /** Choices and params in which a design differs from the generic default design. */
-export function changesFrom(design: Pick<Design, 'choices' | 'params'>, generic: Pick<Design, 'choices' | 'params'>): number {
+export function changesFrom(
+  design: Pick<Design, 'choices' | 'params'>,
+  generic: Pick<Design, 'choices' | 'params'>,
+): number {
   const differ = (a: Record<string, unknown>, b: Record<string, unknown>) =>
-    [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).length;
+    [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+      .length;
   return differ(design.choices, generic.choices) + differ(design.params, generic.params);
 }
 
@@ -40,16 +44,21 @@ export function changesFrom(design: Pick<Design, 'choices' | 'params'>, generic:
  * preference order. Entries without a figure go last, in the order given.
  */
 export function rankFinalRound(entries: RankEntry[], opts: RankOptions): FinalRound {
-  const changes = new Map(entries.map((e) => [e.candidateId, opts.generic ? changesFrom(e.design, opts.generic) : null]));
+  const changes = new Map(
+    entries.map((e) => [e.candidateId, opts.generic ? changesFrom(e.design, opts.generic) : null]),
+  );
   // candidate ids are r<round>-c<index>, so their numeric order is the order they started in
-  const earlier = (a: RankEntry, b: RankEntry) => a.round - b.round || a.candidateId.localeCompare(b.candidateId, 'en', { numeric: true });
+  const earlier = (a: RankEntry, b: RankEntry) =>
+    a.round - b.round || a.candidateId.localeCompare(b.candidateId, 'en', { numeric: true });
   /** < 0 when `a` is preferred over `b` in a tie. */
-  const preference = (a: RankEntry, b: RankEntry) => (changes.get(a.candidateId) ?? 0) - (changes.get(b.candidateId) ?? 0) || earlier(a, b);
+  const preference = (a: RankEntry, b: RankEntry) =>
+    (changes.get(a.candidateId) ?? 0) - (changes.get(b.candidateId) ?? 0) || earlier(a, b);
 
   const measured = entries.filter((e) => e.spread !== null);
-  const better = (a: MetricSpread, b: MetricSpread) => (opts.higherIsBetter ? b.median - a.median : a.median - b.median);
+  const better = (a: MetricSpread, b: MetricSpread) =>
+    opts.higherIsBetter ? b.median - a.median : a.median - b.median;
   const order = [...measured].sort((a, b) => better(a.spread!, b.spread!) || earlier(a, b));
-  for (let swapped = true; swapped; ) {
+  for (let swapped = true; swapped;) {
     swapped = false;
     for (let i = 0; i + 1 < order.length; i++) {
       const [a, b] = [order[i]!, order[i + 1]!];
@@ -66,7 +75,10 @@ export function rankFinalRound(entries: RankEntry[], opts: RankOptions): FinalRo
     if (!spreadsOverlap(a.spread!, b.spread!)) continue;
     const [ca, cb] = [changes.get(a.candidateId), changes.get(b.candidateId)];
     const rule: TieNote['rule'] = ca !== null && cb !== null && ca !== cb ? 'simpler' : 'earlier';
-    const why = rule === 'simpler' ? `fewer changes from the generic default (${ca} vs ${cb})` : `started earlier (${a.candidateId} before ${b.candidateId})`;
+    const why =
+      rule === 'simpler'
+        ? `fewer changes from the generic default (${ca} vs ${cb})`
+        : `started earlier (${a.candidateId} before ${b.candidateId})`;
     ties.push({
       ahead: a.candidateId,
       behind: b.candidateId,

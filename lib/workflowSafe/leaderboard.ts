@@ -7,7 +7,12 @@ export function higherIsBetter(objective: string): boolean {
 }
 
 /** The board with `r` placed after every candidate at least as good (an earlier one keeps a tie), cut to `size`. */
-export function withCandidate(board: CandidateResult[], r: CandidateResult & { objective: number }, size: number, higher: boolean): CandidateResult[] {
+export function withCandidate(
+  board: CandidateResult[],
+  r: CandidateResult & { objective: number },
+  size: number,
+  higher: boolean,
+): CandidateResult[] {
   const better = (a: number, b: number) => (higher ? a > b : a < b);
   const at = board.findIndex((x) => better(r.objective, x.objective!));
   const next = [...board];

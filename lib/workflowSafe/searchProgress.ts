@@ -1,7 +1,12 @@
 // The answer to the search's progress query (`vibeserve watch`, `status`), derived from its state.
 import type { CarriedState, SearchInput, SearchProgress, SearchStatus } from '../searchTypes.js';
 
-export function searchProgress(input: Pick<SearchInput, 'searchId' | 'scenario' | 'budget'>, st: CarriedState, status: SearchStatus, now: number): SearchProgress {
+export function searchProgress(
+  input: Pick<SearchInput, 'searchId' | 'scenario' | 'budget'>,
+  st: CarriedState,
+  status: SearchStatus,
+  now: number,
+): SearchProgress {
   const best = st.leaderboard[0];
   const done = st.reportedIds.length;
   return {

@@ -57,7 +57,11 @@ export function reasonOf(r: Pick<CandidateResult, 'reason'>): string {
  * Counts a candidate's report into the state, once: within a run it arrives both by signal and as
  * the child's result. Returns false for a report already counted.
  */
-export function recordReport(st: CarriedState, r: CandidateResult, rules: { objective: string; leaderboardSize: number }): boolean {
+export function recordReport(
+  st: CarriedState,
+  r: CandidateResult,
+  rules: { objective: string; leaderboardSize: number },
+): boolean {
   if (st.reportedIds.includes(r.candidateId)) return false;
   st.reportedIds.push(r.candidateId);
   st.pending = st.pending.filter((p) => p.candidateId !== r.candidateId);
@@ -65,7 +69,12 @@ export function recordReport(st: CarriedState, r: CandidateResult, rules: { obje
   if (r.design.origin === 'default') st.baseline = r;
   if (r.status === 'accepted' && typeof r.objective === 'number') {
     st.acceptedCount++;
-    st.leaderboard = withCandidate(st.leaderboard, { ...r, objective: r.objective }, rules.leaderboardSize, higherIsBetter(rules.objective));
+    st.leaderboard = withCandidate(
+      st.leaderboard,
+      { ...r, objective: r.objective },
+      rules.leaderboardSize,
+      higherIsBetter(rules.objective),
+    );
   } else {
     st.rejected.push({ ...r, status: 'rejected', metrics: undefined, untrusted: undefined });
     if (st.rejected.length > MAX_REJECTED_KEPT) st.rejected.shift();

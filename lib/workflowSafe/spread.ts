@@ -12,7 +12,13 @@ export interface MetricSpread {
 }
 
 /** The metrics whose spread travels with a candidate's result (besides the scenario's objective). */
-export const KEY_METRICS = ['output_throughput', 'request_throughput', 'median_ttft_ms', 'median_tpot_ms', 'p99_e2el_ms'];
+export const KEY_METRICS = [
+  'output_throughput',
+  'request_throughput',
+  'median_ttft_ms',
+  'median_tpot_ms',
+  'p99_e2el_ms',
+];
 
 export function isMetricSpread(v: unknown): v is MetricSpread {
   if (!v || typeof v !== 'object') return false;

@@ -2,7 +2,14 @@
 // so the builder workflow can offer the tools to the model.
 import type { ChatCompletionTool } from 'openai/resources/chat/completions';
 
-export const TOOL_NAMES = ['list_files', 'read_file', 'write_file', 'edit_file', 'run_checker', 'run_short_benchmark'] as const;
+export const TOOL_NAMES = [
+  'list_files',
+  'read_file',
+  'write_file',
+  'edit_file',
+  'run_checker',
+  'run_short_benchmark',
+] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 export const MAX_READ_CHARS = 16_000;
@@ -15,7 +22,11 @@ export const BUILDER_TOOLS: ChatCompletionTool[] = [
     function: {
       name: 'list_files',
       description: 'List files of the candidate stack (paths relative to the stack directory).',
-      parameters: { type: 'object', properties: { path: { type: 'string', description: 'sub-directory, default "."' } }, additionalProperties: false },
+      parameters: {
+        type: 'object',
+        properties: { path: { type: 'string', description: 'sub-directory, default "."' } },
+        additionalProperties: false,
+      },
     },
   },
   {
@@ -35,7 +46,8 @@ export const BUILDER_TOOLS: ChatCompletionTool[] = [
     type: 'function',
     function: {
       name: 'write_file',
-      description: 'Create or replace a file of the stack. Protected files (reference, checker, bench, cli, stack.json) must not be changed.',
+      description:
+        'Create or replace a file of the stack. Protected files (reference, checker, bench, cli, stack.json) must not be changed.',
       parameters: {
         type: 'object',
         properties: { path: { type: 'string' }, content: { type: 'string' } },
@@ -61,7 +73,8 @@ export const BUILDER_TOOLS: ChatCompletionTool[] = [
     type: 'function',
     function: {
       name: 'run_checker',
-      description: 'Run the correctness checker (fp32 reference comparison) on the stack; returns each check with value and threshold.',
+      description:
+        'Run the correctness checker (fp32 reference comparison) on the stack; returns each check with value and threshold.',
       parameters: { type: 'object', properties: {}, additionalProperties: false },
     },
   },
@@ -101,4 +114,3 @@ export interface ToolOutcome {
   changed?: boolean;
   metrics?: Record<string, number>;
 }
-

@@ -36,7 +36,15 @@ const input = (over: Partial<PlanInput> = {}): PlanInput => ({
   count: 2,
   seed: 0,
   architect: 'llm',
-  llm: { baseURL: server.url, model: 'scripted', apiKeyEnv: KEY_ENV, retryBaseDelayMs: 20, maxAttempts: 3, pricePerMTokIn: 3, pricePerMTokOut: 15 },
+  llm: {
+    baseURL: server.url,
+    model: 'scripted',
+    apiKeyEnv: KEY_ENV,
+    retryBaseDelayMs: 20,
+    maxAttempts: 3,
+    pricePerMTokIn: 3,
+    pricePerMTokOut: 15,
+  },
   ...over,
 });
 
@@ -76,7 +84,10 @@ describe('LLM architect through the scripted OpenAI-compatible server', () => {
     expect(a!.expectedGain).toMatch(/\+15%/);
     expect(a!.falsifiedBy).toMatch(/within 3%/);
     expect(b!.choices.sampling).toBe('gumbel');
-    for (const d of out.designs) expect(validateDesign(loadDesignSpace(), d.choices, d.params, { hardware: cpu, arch: 'llama', tokenizer: 'byte' })).toEqual([]);
+    for (const d of out.designs)
+      expect(
+        validateDesign(loadDesignSpace(), d.choices, d.params, { hardware: cpu, arch: 'llama', tokenizer: 'byte' }),
+      ).toEqual([]);
     // The prompt carried the design space, the measurements and the hint.
     const prompt = server.requests[before]!.body.messages.map((m) => m.content).join('\n');
     expect(prompt).toMatch(/scheduler: static \| continuous \| chunked_prefill/);
@@ -90,7 +101,11 @@ describe('LLM architect through the scripted OpenAI-compatible server', () => {
   });
 
   it('retries garbage JSON with feedback, then reports it and fills the round without crashing', async () => {
-    server.setScript([{ content: 'I think you should use paged attention!' }, { content: '{"proposals": "many"}' }, { content: '{"proposals": [{"choices": {"scheduler": "fifo"}}]}' }]);
+    server.setScript([
+      { content: 'I think you should use paged attention!' },
+      { content: '{"proposals": "many"}' },
+      { content: '{"proposals": [{"choices": {"scheduler": "fifo"}}]}' },
+    ]);
     const before = server.requests.length;
     const out = await planRound(input({ count: 3 }));
     expect(server.requests.length - before).toBe(3);
@@ -100,7 +115,9 @@ describe('LLM architect through the scripted OpenAI-compatible server', () => {
     expect(server.requests[before + 2]!.body.messages.at(-1)!.content).toMatch(/no "proposals" array/);
     expect(out.designs).toHaveLength(3);
     expect(out.designs.every((d) => d.origin?.startsWith('model-free') || d.origin === 'default')).toBe(true);
-    expect(out.notes).toMatch(/LLM architect failed .*unknown choice scheduler=fifo.*model-free policy filled the round/);
+    expect(out.notes).toMatch(
+      /LLM architect failed .*unknown choice scheduler=fifo.*model-free policy filled the round/,
+    );
     expect(out.memory.notes.join()).toMatch(/LLM architect failed/);
     expect(out.memory.llmUsage.calls).toBe(3);
   });

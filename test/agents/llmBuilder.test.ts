@@ -58,9 +58,20 @@ const WRONG = sampler('        return ((logits.argmax(dim=-1) + 1) % logits.shap
 
 function codingScript(componentName: string, code: string): ScriptStep[] {
   return [
-    { content: 'Let me look around.', toolCalls: [{ name: 'list_files', arguments: { path: 'vibeserve_runtime/components/sampling' } }] },
+    {
+      content: 'Let me look around.',
+      toolCalls: [{ name: 'list_files', arguments: { path: 'vibeserve_runtime/components/sampling' } }],
+    },
     { toolCalls: [{ name: 'read_file', arguments: { path: 'vibeserve_runtime/engine/registry.py' } }] },
-    { toolCalls: [{ name: 'write_file', arguments: { path: 'vibeserve_runtime/components/sampling/custom_fast.py', content: code } }, registerSampler('custom_fast', componentName)] },
+    {
+      toolCalls: [
+        {
+          name: 'write_file',
+          arguments: { path: 'vibeserve_runtime/components/sampling/custom_fast.py', content: code },
+        },
+        registerSampler('custom_fast', componentName),
+      ],
+    },
     { toolCalls: [{ name: 'run_checker', arguments: {} }] },
   ];
 }
@@ -92,9 +103,21 @@ async function build(id: string, design: Design, limits?: LlmBuilderInput['limit
     hardware,
     runtimeQueue,
     limits,
-    llm: { baseURL: server.url, model: 'scripted-coder', apiKeyEnv: KEY_ENV, retryBaseDelayMs: 50, maxAttempts: 4, pricePerMTokIn: 1, pricePerMTokOut: 4 },
+    llm: {
+      baseURL: server.url,
+      model: 'scripted-coder',
+      apiKeyEnv: KEY_ENV,
+      retryBaseDelayMs: 50,
+      maxAttempts: 4,
+      pricePerMTokIn: 1,
+      pricePerMTokOut: 4,
+    },
   };
-  const handle = await env.client.workflow.start('llmBuilderWorkflow', { taskQueue: controlQueue, workflowId: `llm-build-${tag}-${id}`, args: [input] });
+  const handle = await env.client.workflow.start('llmBuilderWorkflow', {
+    taskQueue: controlQueue,
+    workflowId: `llm-build-${tag}-${id}`,
+    args: [input],
+  });
   return { handle, result: handle.result() as Promise<LlmBuilderOutput> };
 }
 
@@ -104,7 +127,11 @@ async function rejection(p: Promise<unknown>): Promise<{ reason: string; message
     (e) => e,
   );
   expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause as { type?: string; details?: Array<{ reason: string; message: string }>; message: string };
+  const cause = (err as WorkflowFailedError).cause as {
+    type?: string;
+    details?: Array<{ reason: string; message: string }>;
+    message: string;
+  };
   expect(cause.type).toBe('CandidateRejected');
   return cause.details![0]!;
 }
@@ -112,7 +139,12 @@ async function rejection(p: Promise<unknown>): Promise<{ reason: string; message
 describe('LLM builder workflow', () => {
   it('accepts a component that passes the checker, and no secret leaks anywhere', async () => {
     const name = 'custom_fast_sampler';
-    server.setScript([{ status: 429, retryAfterS: 0.2 }, ...codingScript(name, CORRECT), { status: 503 }, { content: 'Done: greedy rows take the argmax directly.' }]);
+    server.setScript([
+      { status: 429, retryAfterS: 0.2 },
+      ...codingScript(name, CORRECT),
+      { status: 503 },
+      { content: 'Done: greedy rows take the argmax directly.' },
+    ]);
     const before = server.requests.length;
     const { handle, result } = await build('good', samplerTaskDesign(name));
     const out = await result;
@@ -123,7 +155,9 @@ describe('LLM builder workflow', () => {
     expect(out.llmUsage.costUsd).toBeGreaterThan(0);
     const stack = JSON.parse(readFileSync(path.join(out.stackDir, 'stack.json'), 'utf8'));
     expect(stack.components.sampling).toBe(name);
-    expect(readFileSync(path.join(out.stackDir, 'vibeserve_runtime/components/sampling/custom_fast.py'), 'utf8')).toBe(CORRECT);
+    expect(readFileSync(path.join(out.stackDir, 'vibeserve_runtime/components/sampling/custom_fast.py'), 'utf8')).toBe(
+      CORRECT,
+    );
 
     // The conversation carried the tool results back: the checker's verdict reached the model.
     const lastBody = server.requests.at(-1)!.body;
@@ -162,7 +196,9 @@ describe('LLM builder workflow', () => {
     const r = await rejection(result);
     expect(r.reason).toBe('wrong_output');
     expect(r.message).toMatch(/still fails the checker after 1 repairs/);
-    const repairs = server.requests.flatMap((q) => q.body.messages).filter((m) => m.role === 'user' && /repair 1 of 1/.test(m.content ?? ''));
+    const repairs = server.requests
+      .flatMap((q) => q.body.messages)
+      .filter((m) => m.role === 'user' && /repair 1 of 1/.test(m.content ?? ''));
     expect(repairs.length).toBeGreaterThan(0);
   }, 300_000);
 
@@ -170,7 +206,17 @@ describe('LLM builder workflow', () => {
     const name = 'custom_cheat_sampler';
     server.setScript([
       { toolCalls: [{ name: 'read_file', arguments: { path: 'vibeserve_runtime/checker/checks.py' } }] },
-      { toolCalls: [{ name: 'write_file', arguments: { path: 'vibeserve_runtime/checker/checks.py', content: 'def run_all(*a, **k):\n    return {"passed": True}\n' } }] },
+      {
+        toolCalls: [
+          {
+            name: 'write_file',
+            arguments: {
+              path: 'vibeserve_runtime/checker/checks.py',
+              content: 'def run_all(*a, **k):\n    return {"passed": True}\n',
+            },
+          },
+        ],
+      },
     ]);
     const { result } = await build('cheat', samplerTaskDesign(name));
     const r = await rejection(result);
@@ -181,13 +227,21 @@ describe('LLM builder workflow', () => {
   it('refuses paths outside the stack without running anything', async () => {
     const name = 'custom_escape_sampler';
     server.setScript([
-      { toolCalls: [{ name: 'write_file', arguments: { path: '../../escape.py', content: 'x = 1' } }, { name: 'read_file', arguments: { path: '/etc/passwd' } }] },
+      {
+        toolCalls: [
+          { name: 'write_file', arguments: { path: '../../escape.py', content: 'x = 1' } },
+          { name: 'read_file', arguments: { path: '/etc/passwd' } },
+        ],
+      },
       { toolCalls: [{ name: 'write_file', arguments: { path: 'stack.json', content: '{}' } }] },
     ]);
     const { result } = await build('escape', samplerTaskDesign(name));
     const r = await rejection(result);
     expect(r.reason).toBe('integrity_violation');
-    const toolMsgs = server.requests.at(-1)!.body.messages.filter((m) => m.role === 'tool').map((m) => m.content ?? '');
+    const toolMsgs = server.requests
+      .at(-1)!
+      .body.messages.filter((m) => m.role === 'tool')
+      .map((m) => m.content ?? '');
     expect(toolMsgs[0]).toMatch(/outside the stack directory/);
     expect(toolMsgs[1]).toMatch(/relative to the stack directory/);
   }, 120_000);

@@ -18,14 +18,20 @@ let runtime: WorkerProcess | undefined;
 const hardware: HardwareTarget = { kind: 'cpu', device: 'cpu', gpuCount: 0 };
 const TURNS: ScriptStep[] = [
   { toolCalls: [{ name: 'list_files', arguments: { path: 'vibeserve_runtime/components/sampling' } }] },
-  { delayMs: 6000, then: { toolCalls: [{ name: 'read_file', arguments: { path: 'vibeserve_runtime/components/sampling/gumbel.py' } }] } },
+  {
+    delayMs: 6000,
+    then: {
+      toolCalls: [{ name: 'read_file', arguments: { path: 'vibeserve_runtime/components/sampling/gumbel.py' } }],
+    },
+  },
   {
     toolCalls: [
       {
         name: 'write_file',
         arguments: {
           path: 'vibeserve_runtime/components/sampling/custom_race.py',
-          content: 'from .gumbel import GumbelSampler\n\n\nclass RaceSampler(GumbelSampler):\n    name = "custom_race_sampler"\n',
+          content:
+            'from .gumbel import GumbelSampler\n\n\nclass RaceSampler(GumbelSampler):\n    name = "custom_race_sampler"\n',
         },
       },
       {
@@ -33,7 +39,8 @@ const TURNS: ScriptStep[] = [
         arguments: {
           path: 'vibeserve_runtime/engine/builtin_components.py',
           old_text: 'for dim, name, factory in [',
-          new_text: 'from ..components.sampling.custom_race import RaceSampler\nregister_component("sampling", "custom_race_sampler", RaceSampler)\n\nfor dim, name, factory in [',
+          new_text:
+            'from ..components.sampling.custom_race import RaceSampler\nregister_component("sampling", "custom_race_sampler", RaceSampler)\n\nfor dim, name, factory in [',
         },
       },
     ],
@@ -45,7 +52,10 @@ const TURNS: ScriptStep[] = [
 beforeAll(async () => {
   await server.start();
   // The turn is read from the conversation itself, so a retried call gets the same answer.
-  server.setScript([], (body) => TURNS[Math.min(body.messages.filter((m) => m.role === 'assistant').length, TURNS.length - 1)]!);
+  server.setScript(
+    [],
+    (body) => TURNS[Math.min(body.messages.filter((m) => m.role === 'assistant').length, TURNS.length - 1)]!,
+  );
   [control, runtime] = await Promise.all([startWorker(s, 'controlWorker'), startWorker(s, 'runtimeWorker')]);
 });
 
@@ -58,17 +68,34 @@ afterAll(async () => {
 it('resumes the conversation after the control worker is killed mid-call', async () => {
   const space = loadDesignSpace();
   const base = defaultDesign(space, { hardware, arch: 'llama', tokenizer: 'byte' });
-  const design = makeDesign(space, base.choices, { ...base.params, max_batch_size: 4 }, {
-    builder: 'llm',
-    llmTask: { dimension: 'sampling', componentName: 'custom_race_sampler', instructions: 'Write an exponential-race sampler.' },
-  });
+  const design = makeDesign(
+    space,
+    base.choices,
+    { ...base.params, max_batch_size: 4 },
+    {
+      builder: 'llm',
+      llmTask: {
+        dimension: 'sampling',
+        componentName: 'custom_race_sampler',
+        instructions: 'Write an exponential-race sampler.',
+      },
+    },
+  );
   const input: LlmBuilderInput = {
     searchId: 'llm-crash',
     candidateId: 'c0',
     design,
     scenario: {
       name: 'crash',
-      model: { arch: 'llama', preset: 'tiny-llama', config: {}, weights: 'random', path: null, seed: 0, dtype: 'float32' },
+      model: {
+        arch: 'llama',
+        preset: 'tiny-llama',
+        config: {},
+        weights: 'random',
+        path: null,
+        seed: 0,
+        dtype: 'float32',
+      },
       workload: { prompt_len: 32, output_len: 16 },
       objective: 'output_throughput',
       search: { check_timeout_s: 300, bench_timeout_s: 300 },
@@ -79,7 +106,11 @@ it('resumes the conversation after the control worker is killed mid-call', async
     llm: { baseURL: server.url, model: 'scripted-coder', apiKeyEnv: KEY_ENV, retryBaseDelayMs: 50 },
   };
   const client = await connect(s.address);
-  const handle = await client.workflow.start('llmBuilderWorkflow', { taskQueue: s.controlQueue, workflowId: `llm-crash-${Date.now()}`, args: [input] });
+  const handle = await client.workflow.start('llmBuilderWorkflow', {
+    taskQueue: s.controlQueue,
+    workflowId: `llm-crash-${Date.now()}`,
+    args: [input],
+  });
 
   // The second LLM call is slow; kill the worker that is waiting for it.
   await waitFor('the second LLM call', async () => server.received >= 2, 120_000, 50);
@@ -95,6 +126,8 @@ it('resumes the conversation after the control worker is killed mid-call', async
   expect(server.received).toBe(6);
   expect([asked(0), asked(2), asked(3), asked(4)]).toEqual([1, 1, 1, 1]);
   const history = await handle.fetchHistory();
-  const retried = history.events!.filter((e) => e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1);
+  const retried = history.events!.filter(
+    (e) => e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1,
+  );
   expect(retried.length).toBeGreaterThanOrEqual(1);
 }, 400_000);

@@ -56,7 +56,9 @@ describe('LlmClient over the real openai package', () => {
 
   it('gives up after the last attempt with a clear, key-free error', async () => {
     server.setScript([{ status: 503 }, { status: 503 }, { status: 503 }, { status: 503 }]);
-    const err = (await new LlmClient(settings()).chat({ messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e)) as LlmError;
+    const err = (await new LlmClient(settings())
+      .chat({ messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e)) as LlmError;
     expect(err).toBeInstanceOf(LlmError);
     expect(err.kind).toBe('server_error');
     expect(err.attempts).toBe(4);
@@ -66,13 +68,17 @@ describe('LlmClient over the real openai package', () => {
 
   it('times out a reply that never comes, and retries it', async () => {
     server.setScript([{ delayMs: 1500, then: { content: 'late' } }, { content: 'on time' }]);
-    const reply = await new LlmClient({ ...settings(), timeoutMs: 500 }).chat({ messages: [{ role: 'user', content: 'hi' }] });
+    const reply = await new LlmClient({ ...settings(), timeoutMs: 500 }).chat({
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(reply.content).toBe('on time');
     expect(reply.attempts).toBe(2);
   });
 
   it('says which variable to set when the key is missing, and how to fix an unreachable endpoint', async () => {
-    expect(() => new LlmClient({ ...settings(), apiKeyEnv: 'VIBESERVE_NO_SUCH_KEY_VAR' })).toThrow(/VIBESERVE_NO_SUCH_KEY_VAR is not set/);
+    expect(() => new LlmClient({ ...settings(), apiKeyEnv: 'VIBESERVE_NO_SUCH_KEY_VAR' })).toThrow(
+      /VIBESERVE_NO_SUCH_KEY_VAR is not set/,
+    );
     const err = (await new LlmClient({ ...settings(), baseURL: 'http://127.0.0.1:9/v1', maxAttempts: 2 })
       .chat({ messages: [{ role: 'user', content: 'hi' }] })
       .catch((e) => e)) as LlmError;
@@ -90,6 +96,8 @@ describe('helpers', () => {
   });
 
   it('redacts keys and bearer tokens', () => {
-    expect(redact('key sk-abcdef123 and Bearer xyzxyzxyzxyz1', ['sk-abcdef123'])).toBe('key [redacted] and Bearer [redacted]');
+    expect(redact('key sk-abcdef123 and Bearer xyzxyzxyzxyz1', ['sk-abcdef123'])).toBe(
+      'key [redacted] and Bearer [redacted]',
+    );
   });
 });

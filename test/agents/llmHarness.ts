@@ -50,8 +50,18 @@ export function useInProcessWorkers(opts: {
     const native = await NativeConnection.connect({ address });
     const codePath = await workflowBundlePath();
     workers = [
-      await Worker.create({ connection: native, taskQueue: controlQueue, workflowBundle: { codePath }, activities: opts.controlActivities }),
-      await Worker.create({ connection: native, taskQueue: runtimeQueue, activities: opts.runtimeActivities, maxConcurrentActivityTaskExecutions: 2 }),
+      await Worker.create({
+        connection: native,
+        taskQueue: controlQueue,
+        workflowBundle: { codePath },
+        activities: opts.controlActivities,
+      }),
+      await Worker.create({
+        connection: native,
+        taskQueue: runtimeQueue,
+        activities: opts.runtimeActivities,
+        maxConcurrentActivityTaskExecutions: 2,
+      }),
     ];
     running = workers.map((w) => w.run());
   });
@@ -83,10 +93,19 @@ export function useInProcessWorkers(opts: {
 export function samplerTaskDesign(componentName: string): Design {
   const space = loadDesignSpace();
   const base = defaultDesign(space, { hardware: cpuHardware, arch: 'llama', tokenizer: 'byte' });
-  return makeDesign(space, base.choices, { ...base.params, max_batch_size: 4 }, {
-    builder: 'llm',
-    llmTask: { dimension: 'sampling', componentName, instructions: 'Write a sampler that is faster for greedy decoding.' },
-  });
+  return makeDesign(
+    space,
+    base.choices,
+    { ...base.params, max_batch_size: 4 },
+    {
+      builder: 'llm',
+      llmTask: {
+        dimension: 'sampling',
+        componentName,
+        instructions: 'Write a sampler that is faster for greedy decoding.',
+      },
+    },
+  );
 }
 
 /** The coding model's edit that registers `FastSampler` from components/sampling/<file>.py. */

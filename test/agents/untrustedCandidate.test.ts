@@ -57,7 +57,11 @@ class FastSampler:
 function codingScript(componentName: string, code: string): ScriptStep[] {
   const file = componentName;
   return [
-    { toolCalls: [{ name: 'write_file', arguments: { path: `vibeserve_runtime/components/sampling/${file}.py`, content: code } }] },
+    {
+      toolCalls: [
+        { name: 'write_file', arguments: { path: `vibeserve_runtime/components/sampling/${file}.py`, content: code } },
+      ],
+    },
     { toolCalls: [registerSampler(file, componentName)] },
     { toolCalls: [{ name: 'run_checker', arguments: {} }] },
     { content: 'Done.' },
@@ -78,7 +82,11 @@ function startCandidate(id: string, componentName: string, code: string, heartbe
     heartbeatTimeoutMs,
     llm: { baseURL: server.url, model: 'scripted-coder', apiKeyEnv: KEY_ENV, retryBaseDelayMs: 50, maxAttempts: 2 },
   };
-  return env.client.workflow.start('candidateWorkflow', { taskQueue: controlQueue, workflowId: `untrusted-${tag}-${id}`, args: [input] });
+  return env.client.workflow.start('candidateWorkflow', {
+    taskQueue: controlQueue,
+    workflowId: `untrusted-${tag}-${id}`,
+    args: [input],
+  });
 }
 
 async function runCandidate(id: string, componentName: string, code: string): Promise<CandidateResult> {
@@ -103,7 +111,15 @@ function processesMentioning(p: string): Array<{ pid: number; uid: number; cmdli
 
 const candidateDir = (id: string) => path.join(env.home, 'artifacts', `untrusted-${tag}`, 'candidates', id);
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
-const ALL_PROTECTIONS = ['process_group', 'time_limit', 'clean_environment', 'no_network', 'pid_namespace', 'unprivileged_user', 'read_only_outside_workspace'];
+const ALL_PROTECTIONS = [
+  'process_group',
+  'time_limit',
+  'clean_environment',
+  'no_network',
+  'pid_namespace',
+  'unprivileged_user',
+  'read_only_outside_workspace',
+];
 
 describe('an LLM-built candidate after its build', () => {
   it('is rejected when its verify tries the network and a write outside its workspace', async () => {
@@ -175,7 +191,11 @@ time.sleep(600)
 `);
     const handle = await startCandidate('cancel', 'custom_sleeper_cancel', code, 5_000);
     const workspace = path.join(candidateDir('cancel'), 'workspace');
-    await waitFor('the candidate asleep in verify', async () => existsSync(path.join(workspace, '.home', 'sleeping')), 180_000);
+    await waitFor(
+      'the candidate asleep in verify',
+      async () => existsSync(path.join(workspace, '.home', 'sleeping')),
+      180_000,
+    );
     const candidate = processesMentioning(workspace).filter((p) => p.cmdline.includes('_candidate'));
     expect(candidate.length).toBe(1);
     expect(candidate[0]!.uid).toBe(65534); // the official verify runs it as the sandbox user

@@ -1,6 +1,6 @@
 // A tiny PNG decoder (8-bit RGB/RGBA, non-interlaced: what Chromium writes for screenshots), so a
 // test can look at a screenshot's pixels with nothing but node:zlib.
-import { inflateSync } from "node:zlib";
+import { inflateSync } from 'node:zlib';
 
 export interface DecodedPng {
   width: number;
@@ -10,7 +10,7 @@ export interface DecodedPng {
 }
 
 export function decodePng(png: Buffer): DecodedPng {
-  if (png.readUInt32BE(0) !== 0x89504e47) throw new Error("not a PNG");
+  if (png.readUInt32BE(0) !== 0x89504e47) throw new Error('not a PNG');
   let offset = 8;
   let width = 0;
   let height = 0;
@@ -18,9 +18,9 @@ export function decodePng(png: Buffer): DecodedPng {
   const idat: Buffer[] = [];
   while (offset < png.length) {
     const length = png.readUInt32BE(offset);
-    const type = png.toString("latin1", offset + 4, offset + 8);
+    const type = png.toString('latin1', offset + 4, offset + 8);
     const data = png.subarray(offset + 8, offset + 8 + length);
-    if (type === "IHDR") {
+    if (type === 'IHDR') {
       width = data.readUInt32BE(0);
       height = data.readUInt32BE(4);
       const bitDepth = data[8];
@@ -29,8 +29,8 @@ export function decodePng(png: Buffer): DecodedPng {
         throw new Error(`unsupported PNG (bit depth ${bitDepth}, color type ${colorType}, interlace ${data[12]})`);
       }
       channels = colorType === 6 ? 4 : 3;
-    } else if (type === "IDAT") idat.push(data);
-    else if (type === "IEND") break;
+    } else if (type === 'IDAT') idat.push(data);
+    else if (type === 'IEND') break;
     offset += 12 + length;
   }
   const raw = inflateSync(Buffer.concat(idat));
@@ -73,7 +73,12 @@ export function countNonWhite(img: DecodedPng): number {
 export function countColor(img: DecodedPng, rgb: [number, number, number], tolerance = 24): number {
   let n = 0;
   for (let i = 0; i < img.pixels.length; i += img.channels) {
-    if (Math.abs(img.pixels[i] - rgb[0]) <= tolerance && Math.abs(img.pixels[i + 1] - rgb[1]) <= tolerance && Math.abs(img.pixels[i + 2] - rgb[2]) <= tolerance) n++;
+    if (
+      Math.abs(img.pixels[i] - rgb[0]) <= tolerance &&
+      Math.abs(img.pixels[i + 1] - rgb[1]) <= tolerance &&
+      Math.abs(img.pixels[i + 2] - rgb[2]) <= tolerance
+    )
+      n++;
   }
   return n;
 }

@@ -76,7 +76,9 @@ export class ScriptedOpenAI {
     }
     if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error' } }));
+      res.end(
+        JSON.stringify({ error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error' } }),
+      );
       return;
     }
     let body: RecordedRequest['body'];
@@ -90,11 +92,7 @@ export class ScriptedOpenAI {
     this.received++;
     const index = this.served++;
     const next = this.script.length ? this.script.shift()! : this.fallback;
-    let step: ScriptStep = !next
-      ? { status: 500 }
-      : typeof next === 'function'
-        ? next(body, index)
-        : next;
+    let step: ScriptStep = !next ? { status: 500 } : typeof next === 'function' ? next(body, index) : next;
     while ('delayMs' in step) {
       await new Promise((r) => setTimeout(r, (step as { delayMs: number }).delayMs));
       step = (step as { then: ScriptStep }).then;
@@ -105,7 +103,14 @@ export class ScriptedOpenAI {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (step.status === 429 && step.retryAfterS !== undefined) headers['retry-after'] = String(step.retryAfterS);
       res.writeHead(step.status, headers);
-      res.end(JSON.stringify({ error: { message: step.status === 429 ? 'Rate limit reached, slow down' : 'internal server error', type: step.status === 429 ? 'rate_limit_error' : 'server_error' } }));
+      res.end(
+        JSON.stringify({
+          error: {
+            message: step.status === 429 ? 'Rate limit reached, slow down' : 'internal server error',
+            type: step.status === 429 ? 'rate_limit_error' : 'server_error',
+          },
+        }),
+      );
       return;
     }
     if ('garbage' in step) {
@@ -116,11 +121,15 @@ export class ScriptedOpenAI {
     const toolCalls = (step.toolCalls ?? []).map((t, i) => ({
       id: `call_${index}_${i}`,
       type: 'function',
-      function: { name: t.name, arguments: typeof t.arguments === 'string' ? t.arguments : JSON.stringify(t.arguments) },
+      function: {
+        name: t.name,
+        arguments: typeof t.arguments === 'string' ? t.arguments : JSON.stringify(t.arguments),
+      },
     }));
     const promptChars = body.messages.reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : 0), 0);
     const content = step.content ?? null;
-    const completionTokens = Math.ceil(((content ?? '').length + JSON.stringify(toolCalls).length * (toolCalls.length ? 1 : 0)) / 4) || 1;
+    const completionTokens =
+      Math.ceil(((content ?? '').length + JSON.stringify(toolCalls).length * (toolCalls.length ? 1 : 0)) / 4) || 1;
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
       JSON.stringify({
@@ -135,7 +144,11 @@ export class ScriptedOpenAI {
             finish_reason: toolCalls.length ? 'tool_calls' : 'stop',
           },
         ],
-        usage: { prompt_tokens: Math.ceil(promptChars / 4), completion_tokens: completionTokens, total_tokens: Math.ceil(promptChars / 4) + completionTokens },
+        usage: {
+          prompt_tokens: Math.ceil(promptChars / 4),
+          completion_tokens: completionTokens,
+          total_tokens: Math.ceil(promptChars / 4) + completionTokens,
+        },
       }),
     );
   }

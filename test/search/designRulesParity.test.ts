@@ -6,7 +6,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRng } from '../../lib/architect/rng.js';
 import type { Design, HardwareTarget } from '../../lib/architect/types.js';
-import { defaultDesign, enumerateChoiceCombos, loadDesignSpace, makeDesign, neighbors, sampleDesign, type SpaceContext } from '../../lib/designSpace.js';
+import {
+  defaultDesign,
+  enumerateChoiceCombos,
+  loadDesignSpace,
+  makeDesign,
+  neighbors,
+  sampleDesign,
+  type SpaceContext,
+} from '../../lib/designSpace.js';
 import { projectRoot, pythonExecutable } from '../../lib/paths.js';
 
 const space = loadDesignSpace();
@@ -20,9 +28,21 @@ const contexts: SpaceContext[] = [
   { hardware: h100, arch: 'llama', tokenizer: 'hf_json', constraints: { linear: ['int8_weight_only', 'fp8'] } },
   { hardware: a100x2, arch: 'llama', tokenizer: 'byte', constraints: { execution: ['eager', 'torch_compile'] } },
   // shape facts a scenario states: head_dim beyond the paged kernel's, no tensor parallelism for MoE or MQA
-  { hardware: h100, arch: 'llama', tokenizer: 'byte', constraints: {}, model: { head_dim: 320, num_attention_heads: 16 } },
+  {
+    hardware: h100,
+    arch: 'llama',
+    tokenizer: 'byte',
+    constraints: {},
+    model: { head_dim: 320, num_attention_heads: 16 },
+  },
   { hardware: a100x2, arch: 'mixtral', tokenizer: 'byte', constraints: {}, model: { head_dim: 128 } },
-  { hardware: a100x2, arch: 'llama', tokenizer: 'byte', constraints: {}, model: { num_attention_heads: 32, num_key_value_heads: 1 } },
+  {
+    hardware: a100x2,
+    arch: 'llama',
+    tokenizer: 'byte',
+    constraints: {},
+    model: { num_attention_heads: 32, num_key_value_heads: 1 },
+  },
 ];
 
 const PYTHON = `
@@ -46,7 +66,10 @@ print(json.dumps(out))
 describe('Python design rules match lib/designSpace.ts', () => {
   it('gives the same ids, defaults, valid combinations and neighbours', () => {
     const rng = seededRng(7);
-    const cases = contexts.map((ctx) => ({ ctx, designs: Array.from({ length: 25 }, () => sampleDesign(space, ctx, rng)) }));
+    const cases = contexts.map((ctx) => ({
+      ctx,
+      designs: Array.from({ length: 25 }, () => sampleDesign(space, ctx, rng)),
+    }));
     const answer = JSON.parse(
       execFileSync(pythonExecutable(), ['-c', PYTHON], {
         cwd: path.join(projectRoot, 'bench', 'gpu'),
@@ -61,8 +84,16 @@ describe('Python design rules match lib/designSpace.ts', () => {
       expect(py.default.choices).toEqual(base.choices);
       expect(Object.keys(py.default.choices)).toEqual(Object.keys(base.choices));
       expect(py.default.params).toEqual(base.params);
-      expect(py.combos).toEqual(enumerateChoiceCombos(space, ctx).map((c) => makeDesign(space, c, {}).id).sort());
-      expect(py.neighbours).toEqual(neighbors(space, base, ctx).map((d) => d.id).sort());
+      expect(py.combos).toEqual(
+        enumerateChoiceCombos(space, ctx)
+          .map((c) => makeDesign(space, c, {}).id)
+          .sort(),
+      );
+      expect(py.neighbours).toEqual(
+        neighbors(space, base, ctx)
+          .map((d) => d.id)
+          .sort(),
+      );
       expect(py.remade).toEqual(designs.map((d) => d.id));
       expect(py.problems.every((p) => p.length === 0)).toBe(true);
     });

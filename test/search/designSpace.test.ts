@@ -56,7 +56,12 @@ describe('hardware filtering', () => {
 
   it('searches the MoE dimension only for MoE models', () => {
     expect(offeredChoices(space, 'moe', ctx(h100, 'llama'))).toEqual(['loop']);
-    expect(offeredChoices(space, 'moe', ctx(h100, 'mixtral'))).toEqual(['loop', 'fused_triton', 'dense_decode', 'fused_tuned']);
+    expect(offeredChoices(space, 'moe', ctx(h100, 'mixtral'))).toEqual([
+      'loop',
+      'fused_triton',
+      'dense_decode',
+      'fused_tuned',
+    ]);
   });
 
   it('applies the search constraints', () => {
@@ -72,21 +77,31 @@ describe('model filtering (a choice offered only for the models it serves)', () 
 
   it('offers the paged kernel for every head_dim from 8 to 256, and sdpa beyond', () => {
     for (const headDim of [64, 80, 96, 112, 128, 256]) {
-      expect(offeredChoices(space, 'attention', withShape(h100, 'llama', { head_dim: headDim }))).toContain('triton_paged');
+      expect(offeredChoices(space, 'attention', withShape(h100, 'llama', { head_dim: headDim }))).toContain(
+        'triton_paged',
+      );
     }
-    const wide = withShape(h100, 'llama', { hidden_size: 5120, num_attention_heads: 16 });   // head_dim 320
+    const wide = withShape(h100, 'llama', { hidden_size: 5120, num_attention_heads: 16 }); // head_dim 320
     expect(offeredChoices(space, 'attention', wide)).toEqual(['sdpa']);
     expect(defaultDesign(space, wide).choices.attention).toBe('sdpa');
     const forced = { ...defaultDesign(space, wide).choices, attention: 'triton_paged' };
-    expect(validateDesign(space, forced, defaultDesign(space, wide).params, wide).join()).toMatch(/head_dim 8\.\.256, the model has head_dim=320/);
+    expect(validateDesign(space, forced, defaultDesign(space, wide).params, wide).join()).toMatch(
+      /head_dim 8\.\.256, the model has head_dim=320/,
+    );
   });
 
   it('offers tensor parallelism only to the architectures and head counts it splits', () => {
     expect(offeredChoices(space, 'tp', ctx(h100x2, 'mixtral'))).toEqual(['1']);
     expect(modelBlocker(space, 'tp', '2', ctx(h100x2, 'mixtral'))).toMatch(/serves llama, gpt2 models, not mixtral/);
-    expect(offeredChoices(space, 'tp', withShape(h100x2, 'llama', { num_attention_heads: 9, num_key_value_heads: 3 }))).toEqual(['1']);
-    expect(offeredChoices(space, 'tp', withShape(h100x2, 'llama', { num_attention_heads: 32, num_key_value_heads: 1 }))).toEqual(['1']);
-    expect(offeredChoices(space, 'tp', withShape(h100x2, 'llama', { num_attention_heads: 32, num_key_value_heads: 8 }))).toEqual(['1', '2']);
+    expect(
+      offeredChoices(space, 'tp', withShape(h100x2, 'llama', { num_attention_heads: 9, num_key_value_heads: 3 })),
+    ).toEqual(['1']);
+    expect(
+      offeredChoices(space, 'tp', withShape(h100x2, 'llama', { num_attention_heads: 32, num_key_value_heads: 1 })),
+    ).toEqual(['1']);
+    expect(
+      offeredChoices(space, 'tp', withShape(h100x2, 'llama', { num_attention_heads: 32, num_key_value_heads: 8 })),
+    ).toEqual(['1', '2']);
     expect(offeredChoices(space, 'tp', withShape(h100x2, 'gpt2', { n_embd: 768, n_head: 12 }))).toEqual(['1', '2']);
   });
 
@@ -131,18 +146,31 @@ describe('constraints', () => {
   });
 
   it('names unknown choices and parameter values', () => {
-    const problems = validateDesign(space, { ...defaultDesign(space, ctx(cpu)).choices, scheduler: 'fifo' }, { block_size: 7 }, ctx(cpu));
+    const problems = validateDesign(
+      space,
+      { ...defaultDesign(space, ctx(cpu)).choices, scheduler: 'fifo' },
+      { block_size: 7 },
+      ctx(cpu),
+    );
     expect(problems.join('\n')).toMatch(/unknown choice scheduler=fifo/);
     expect(problems.join('\n')).toMatch(/block_size=7 is not one of/);
   });
 
   it('repairs a one-dimension change into a valid design', () => {
     const base = defaultDesign(space, ctx(cpu));
-    const repaired = repairChoices(space, { ...base.choices, kv_cache: 'contiguous', scheduler: 'chunked_prefill' }, ctx(cpu));
+    const repaired = repairChoices(
+      space,
+      { ...base.choices, kv_cache: 'contiguous', scheduler: 'chunked_prefill' },
+      ctx(cpu),
+    );
     expect(repaired?.kv_cache).toBe('paged'); // chunked prefill pulls the paged cache along
     expect(validateDesign(space, repaired!, {}, ctx(cpu))).toEqual([]);
     // With the paged cache excluded by the user there is nothing to repair to.
-    const stuck = repairChoices(space, { ...base.choices, scheduler: 'chunked_prefill', kv_cache: 'contiguous' }, ctx(cpu, 'llama', { kv_cache: ['contiguous'] }));
+    const stuck = repairChoices(
+      space,
+      { ...base.choices, scheduler: 'chunked_prefill', kv_cache: 'contiguous' },
+      ctx(cpu, 'llama', { kv_cache: ['contiguous'] }),
+    );
     expect(stuck).toBeNull();
   });
 });
@@ -162,8 +190,20 @@ describe('enumeration and sampling', () => {
   });
 
   it('samples valid designs reproducibly and identifies them stably', () => {
-    const a = Array.from({ length: 50 }, ((rng) => () => sampleDesign(space, ctx(h100), rng))(seededRng(7)));
-    const b = Array.from({ length: 50 }, ((rng) => () => sampleDesign(space, ctx(h100), rng))(seededRng(7)));
+    const a = Array.from(
+      { length: 50 },
+      (
+        (rng) => () =>
+          sampleDesign(space, ctx(h100), rng)
+      )(seededRng(7)),
+    );
+    const b = Array.from(
+      { length: 50 },
+      (
+        (rng) => () =>
+          sampleDesign(space, ctx(h100), rng)
+      )(seededRng(7)),
+    );
     expect(a.map((d) => d.id)).toEqual(b.map((d) => d.id));
     for (const d of a) expect(validateDesign(space, d.choices, d.params, ctx(h100))).toEqual([]);
     const shuffled = makeDesign(space, Object.fromEntries(Object.entries(a[0]!.choices).reverse()), a[0]!.params);
@@ -172,7 +212,11 @@ describe('enumeration and sampling', () => {
 
   it('drops parameters that do not apply, so they cannot split a design in two', () => {
     const base = defaultDesign(space, ctx(cpu));
-    const withStray = makeDesign(space, { ...base.choices, scheduler: 'continuous' }, { ...base.params, chunk_size: 32 });
+    const withStray = makeDesign(
+      space,
+      { ...base.choices, scheduler: 'continuous' },
+      { ...base.params, chunk_size: 32 },
+    );
     expect(withStray.params.chunk_size).toBeUndefined();
     expect(withStray.id).toBe(makeDesign(space, { ...base.choices, scheduler: 'continuous' }, base.params).id);
   });
@@ -204,10 +248,18 @@ describe('the stack schema shared with Python', () => {
 
   it('accepts a library stack and a registered custom component, and names what is wrong otherwise', () => {
     const d = defaultDesign(space, ctx(cpu));
-    const spec = { name: 'x', model: { arch: 'llama', preset: 'tiny-llama' }, components: { ...d.choices }, params: d.params, device: 'cpu' };
+    const spec = {
+      name: 'x',
+      model: { arch: 'llama', preset: 'tiny-llama' },
+      components: { ...d.choices },
+      params: d.params,
+      device: 'cpu',
+    };
     expect(stackSpecProblems(spec)).toEqual([]);
     expect(stackSpecProblems({ ...spec, components: { ...d.choices, sampling: 'custom_fast_sampler' } })).toEqual([]);
-    expect(stackSpecProblems({ ...spec, components: { ...d.choices, sampling: 'evil' } }).join()).toMatch(/components\/sampling/);
+    expect(stackSpecProblems({ ...spec, components: { ...d.choices, sampling: 'evil' } }).join()).toMatch(
+      /components\/sampling/,
+    );
     expect(stackSpecProblems({ ...spec, device: 'tpu' }).join()).toMatch(/\/device/);
   });
 });

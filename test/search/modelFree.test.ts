@@ -18,7 +18,19 @@ const h100: HardwareTarget = { kind: 'h100', device: 'cuda', gpuCount: 1, comput
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function input(over: Partial<PlanInput>): PlanInput {
-  return { scenario, round: 0, hardware: cpu, history: [], memory: emptyMemory(), hints: [], constraints: {}, count: 4, seed: 1, architect: 'model-free', ...over };
+  return {
+    scenario,
+    round: 0,
+    hardware: cpu,
+    history: [],
+    memory: emptyMemory(),
+    hints: [],
+    constraints: {},
+    count: 4,
+    seed: 1,
+    architect: 'model-free',
+    ...over,
+  };
 }
 
 describe('model-free search vs random search at equal budget (synthetic landscape)', () => {
@@ -56,7 +68,10 @@ describe('pruning and memory', () => {
       for (const d of plan.designs) {
         expect(proposedIds.has(d.id), `design ${d.id} proposed twice`).toBe(false);
         proposedIds.add(d.id);
-        if (round > 0) expect(failed.has(comboKey(d.choices)), `failed combination ${comboKey(d.choices)} proposed again`).toBe(false);
+        if (round > 0)
+          expect(failed.has(comboKey(d.choices)), `failed combination ${comboKey(d.choices)} proposed again`).toBe(
+            false,
+          );
       }
       if (round > 0) expect(plan.designs.some((d) => d.origin?.startsWith('model-free:neighbor-of-'))).toBe(true);
       history = plan.designs.map((d) => ({ ...table.evaluate(d), round }));
@@ -90,7 +105,9 @@ describe('pruning and memory', () => {
     const table = syntheticLandscape(scenario);
     const r0 = await planRound(input({ round: 0 }));
     const history = r0.designs.map((d) => table.evaluate(d));
-    const r1 = await planRound(input({ round: 1, memory: r0.memory, history, hints: ['try sampling=gumbel with max_batch_size=64'] }));
+    const r1 = await planRound(
+      input({ round: 1, memory: r0.memory, history, hints: ['try sampling=gumbel with max_batch_size=64'] }),
+    );
     const hinted = r1.designs.find((d) => d.origin === 'model-free:hint');
     expect(hinted?.choices.sampling).toBe('gumbel');
     expect(hinted?.params.max_batch_size).toBe(64);
@@ -100,7 +117,10 @@ describe('pruning and memory', () => {
 
   it('keeps the Pareto front of objective vs SLO ratio', () => {
     const o = (id: string, obj: number, slo: number) => ({ id, c: {}, p: {}, ok: true, obj, slo });
-    const front = paretoFront([o('a', 100, 0.5), o('b', 200, 0.9), o('c', 150, 0.95), o('d', 300, 2)], 'output_throughput');
+    const front = paretoFront(
+      [o('a', 100, 0.5), o('b', 200, 0.9), o('c', 150, 0.95), o('d', 300, 2)],
+      'output_throughput',
+    );
     expect(front.map((f) => f.id).sort()).toEqual(['a', 'b', 'd']);
   });
 
@@ -117,7 +137,10 @@ describe('LLM usage accounting', () => {
   it('adds the builder usage reported with outcomes to the search total, once', async () => {
     const table = syntheticLandscape(scenario);
     const r0 = await planRound(input({ count: 2 }));
-    const outcomes = r0.designs.map((d) => ({ ...table.evaluate(d), llmUsage: { promptTokens: 1000, completionTokens: 200, costUsd: 0.01, calls: 4 } }));
+    const outcomes = r0.designs.map((d) => ({
+      ...table.evaluate(d),
+      llmUsage: { promptTokens: 1000, completionTokens: 200, costUsd: 0.01, calls: 4 },
+    }));
     const once = recordOutcomes(r0.memory, outcomes, scenario);
     const twice = recordOutcomes(once, outcomes, scenario);
     expect(twice.llmUsage).toEqual({ promptTokens: 2000, completionTokens: 400, costUsd: 0.02, calls: 8 });

@@ -22,7 +22,11 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('stackSpecFor', () => {
   it('turns a design into a schema-valid stack spec for the scenario', () => {
-    const d = makeDesign(space, { ...defaultDesign(space, ctx).choices, scheduler: 'chunked_prefill' }, { chunk_size: 64, max_batch_size: 8 });
+    const d = makeDesign(
+      space,
+      { ...defaultDesign(space, ctx).choices, scheduler: 'chunked_prefill' },
+      { chunk_size: 64, max_batch_size: 8 },
+    );
     const spec = stackSpecFor(d, scenario);
     expect(stackSpecProblems(spec)).toEqual([]);
     expect(spec.name).toBe(`cpu-demo-${d.id}`);
@@ -33,10 +37,15 @@ describe('stackSpecFor', () => {
   });
 
   it('registers the component an LLM builder writes', () => {
-    const d = makeDesign(space, defaultDesign(space, ctx).choices, {}, {
-      builder: 'llm',
-      llmTask: { dimension: 'sampling', componentName: 'custom_fast_sampler', instructions: 'x' },
-    });
+    const d = makeDesign(
+      space,
+      defaultDesign(space, ctx).choices,
+      {},
+      {
+        builder: 'llm',
+        llmTask: { dimension: 'sampling', componentName: 'custom_fast_sampler', instructions: 'x' },
+      },
+    );
     const spec = stackSpecFor(d, scenario);
     expect(spec.components.sampling).toBe('custom_fast_sampler');
     expect(spec.custom_components).toBeUndefined();
@@ -60,8 +69,13 @@ describe('buildFromTemplate (runs the real materialize verb)', () => {
 
   it('reports a missing model as a usage error that names the field', async () => {
     const d = defaultDesign(space, ctx);
-    const missing = { ...scenario, model: { ...scenario.model, weights: 'path', path: path.join(work, 'no-such-model') } };
-    const err = await buildFromTemplate({ design: d, scenario: missing, outDir: path.join(work, 'c3', 'stack') }).catch((e) => e);
+    const missing = {
+      ...scenario,
+      model: { ...scenario.model, weights: 'path', path: path.join(work, 'no-such-model') },
+    };
+    const err = await buildFromTemplate({ design: d, scenario: missing, outDir: path.join(work, 'c3', 'stack') }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(BuildError);
     expect(err.kind).toBe('usage');
     expect(err.reason).toBe('missing_model');
@@ -70,7 +84,9 @@ describe('buildFromTemplate (runs the real materialize verb)', () => {
 
   it('refuses a spec the shared schema rejects before starting Python', async () => {
     const d = { ...defaultDesign(space, ctx), choices: { ...defaultDesign(space, ctx).choices, sampling: 'rm -rf' } };
-    const err = await buildFromTemplate({ design: d, scenario, outDir: path.join(work, 'c4', 'stack') }).catch((e) => e);
+    const err = await buildFromTemplate({ design: d, scenario, outDir: path.join(work, 'c4', 'stack') }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(BuildError);
     expect(err.reason).toBe('bad_spec');
     expect(err.message).toMatch(/components\/sampling/);

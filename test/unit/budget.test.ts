@@ -1,6 +1,12 @@
 // What a search's budget still allows (lib/workflowSafe/budget.ts).
 import { describe, expect, it } from 'vitest';
-import { budgetReached, candidatesToPlan, lostAfterMs, searchOver, wallTimeLeft } from '../../lib/workflowSafe/budget.js';
+import {
+  budgetReached,
+  candidatesToPlan,
+  lostAfterMs,
+  searchOver,
+  wallTimeLeft,
+} from '../../lib/workflowSafe/budget.js';
 import { freshSearchState } from '../../lib/workflowSafe/searchState.js';
 
 const budget = { rounds: 3, maxCandidates: 5, wallTimeMs: 60_000 };

@@ -7,7 +7,15 @@ const env = { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1' };
 
 describe('vibeserve exit codes', () => {
   it('exits 2 for bad usage, whichever command', async () => {
-    for (const args of [['serve'], ['export'], ['report'], ['build-image'], ['serve', 'x', '--bogus'], ['status'], ['nonsense']]) {
+    for (const args of [
+      ['serve'],
+      ['export'],
+      ['report'],
+      ['build-image'],
+      ['serve', 'x', '--bogus'],
+      ['status'],
+      ['nonsense'],
+    ]) {
       const r = await vibeserve(args, env);
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
     }

@@ -11,7 +11,14 @@ describe('hardware detection from nvidia-smi', () => {
   it('parses the real H100 query output (with header and units)', () => {
     const [gpu, ...rest] = parseQueryCsv(fixture('h100-nvidia-smi-query.csv'));
     expect(rest).toHaveLength(0);
-    expect(gpu).toMatchObject({ index: 0, name: 'NVIDIA H100 80GB HBM3', kind: 'h100', memoryMiB: 81559, computeCapability: 9, driverVersion: '580.159.04' });
+    expect(gpu).toMatchObject({
+      index: 0,
+      name: 'NVIDIA H100 80GB HBM3',
+      kind: 'h100',
+      memoryMiB: 81559,
+      computeCapability: 9,
+      driverVersion: '580.159.04',
+    });
   });
 
   it('parses the noheader,nounits form VibeServe asks for', () => {
@@ -25,7 +32,14 @@ describe('hardware detection from nvidia-smi', () => {
 
   it('parses the real H100 XML report', () => {
     const [gpu] = parseQueryXml(fixture('h100-nvidia-smi-q.xml'));
-    expect(gpu).toMatchObject({ index: 0, kind: 'h100', memoryMiB: 81559, computeCapability: 9, driverVersion: '580.159.04', uuid: 'GPU-00000000-1111-2222-3333-444444444444' });
+    expect(gpu).toMatchObject({
+      index: 0,
+      kind: 'h100',
+      memoryMiB: 81559,
+      computeCapability: 9,
+      driverVersion: '580.159.04',
+      uuid: 'GPU-00000000-1111-2222-3333-444444444444',
+    });
   });
 
   it('derives short kinds from product names', () => {
@@ -36,14 +50,23 @@ describe('hardware detection from nvidia-smi', () => {
   });
 
   it('falls back to the XML report, then to the CPU queue', () => {
-    const xmlOnly = detectHardware((args) => (args[0] === '-q' ? { status: 0, stdout: fixture('h100-nvidia-smi-q.xml') } : { status: 6, stdout: '' }));
+    const xmlOnly = detectHardware((args) =>
+      args[0] === '-q' ? { status: 0, stdout: fixture('h100-nvidia-smi-q.xml') } : { status: 6, stdout: '' },
+    );
     expect(xmlOnly.source).toBe('nvidia-smi-xml');
-    const none = detectHardware(() => ({ status: null, stdout: '', error: Object.assign(new Error('spawn nvidia-smi ENOENT'), { code: 'ENOENT' }) }));
+    const none = detectHardware(() => ({
+      status: null,
+      stdout: '',
+      error: Object.assign(new Error('spawn nvidia-smi ENOENT'), { code: 'ENOENT' }),
+    }));
     expect(none).toMatchObject({ device: 'cpu', gpus: [], source: 'none' });
   });
 
   it('plans one slot per GPU, pinned by index, on the queue of the GPU kind', () => {
-    const report = detectHardware(() => ({ status: 0, stdout: 'NVIDIA H100 80GB HBM3, 81559, 9.0, 580.159.04, 2\nNVIDIA H100 80GB HBM3, 81559, 9.0, 580.159.04, 2\n' }));
+    const report = detectHardware(() => ({
+      status: 0,
+      stdout: 'NVIDIA H100 80GB HBM3, 81559, 9.0, 580.159.04, 2\nNVIDIA H100 80GB HBM3, 81559, 9.0, 580.159.04, 2\n',
+    }));
     const [plan, ...rest] = planRuntimeQueues(report, {});
     expect(plan.queue).toBe('vibeserve-runtime-h100');
     expect(plan.devicesPerActivity).toBe(1);
@@ -53,9 +76,15 @@ describe('hardware detection from nvidia-smi', () => {
     expect(rest.map((p) => [p.queue, p.devicesPerActivity])).toEqual([['vibeserve-runtime-h100-x2', 2]]);
     expect(rest[0].slots).toBe(plan.slots);
     expect(plan.slots.envFor(['0', '1'])).toEqual({ CUDA_VISIBLE_DEVICES: '0,1' });
-    const one = planRuntimeQueues(detectHardware(() => ({ status: 0, stdout: 'NVIDIA H100 80GB HBM3, 81559, 9.0, 580.159.04, 1\n' })), {});
+    const one = planRuntimeQueues(
+      detectHardware(() => ({ status: 0, stdout: 'NVIDIA H100 80GB HBM3, 81559, 9.0, 580.159.04, 1\n' })),
+      {},
+    );
     expect(one.map((p) => p.queue)).toEqual(['vibeserve-runtime-h100']);
-    const cpu = planRuntimeQueues({ device: 'cpu', gpus: [], source: 'none' }, { VIBESERVE_CPU_SLOTS: '2', VIBESERVE_RUNTIME_QUEUE: 'q-test' });
+    const cpu = planRuntimeQueues(
+      { device: 'cpu', gpus: [], source: 'none' },
+      { VIBESERVE_CPU_SLOTS: '2', VIBESERVE_RUNTIME_QUEUE: 'q-test' },
+    );
     expect(cpu.map((p) => p.queue)).toEqual(['q-test', 'q-test-x2']);
     expect(cpu[0].slots.size).toBe(2);
     expect(cpu[0].slots.envFor(['cpu0'])).toEqual({});

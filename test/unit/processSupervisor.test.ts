@@ -7,7 +7,9 @@ import { isAlive, secretFreeEnv, supervise, waitForExit } from '../../lib/proces
 /** A bash leader that starts a grandchild in its group and prints the grandchild's pid first. */
 function withGrandchild(script: string, opts: Parameters<typeof supervise>[2] = {}) {
   const proc = supervise('bash', ['-c', script], opts);
-  const grandchild = new Promise<number>((resolve) => proc.child.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim().split('\n')[0]))));
+  const grandchild = new Promise<number>((resolve) =>
+    proc.child.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim().split('\n')[0]))),
+  );
   return { proc, grandchild };
 }
 
@@ -25,7 +27,10 @@ describe('process supervisor', () => {
 
   it('sends SIGKILL after the grace to a group that ignores SIGTERM', async () => {
     // An ignored signal stays ignored across fork and exec: neither process reacts to SIGTERM.
-    const { proc, grandchild } = withGrandchild(`trap '' TERM; sleep 600 & echo $!; wait`, { timeoutMs: 500, killGraceMs: 1_000 });
+    const { proc, grandchild } = withGrandchild(`trap '' TERM; sleep 600 & echo $!; wait`, {
+      timeoutMs: 500,
+      killGraceMs: 1_000,
+    });
     const pid = await grandchild;
     const exit = await proc.done;
     expect(exit).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
@@ -44,7 +49,10 @@ describe('process supervisor', () => {
   it('stops the group on cancellation and reports the group id', async () => {
     const groups: Array<number | null> = [];
     const ac = new AbortController();
-    const { proc, grandchild } = withGrandchild('sleep 600 & echo $!; wait', { signal: ac.signal, onGroup: (g) => groups.push(g) });
+    const { proc, grandchild } = withGrandchild('sleep 600 & echo $!; wait', {
+      signal: ac.signal,
+      onGroup: (g) => groups.push(g),
+    });
     const pid = await grandchild;
     ac.abort();
     expect(await proc.done).toMatchObject({ aborted: true, timedOut: false });

@@ -32,7 +32,9 @@ describe('progress bar', () => {
 
   it('has no ETA before the first candidate and caps it by the wall-time budget', () => {
     expect(estimateRemainingMs(progress({ meanCandidateMs: null }), 0)).toBeNull();
-    expect(estimateRemainingMs(progress({ budget: { rounds: 2, maxCandidates: 4, wallTimeMs: 70_000 } }), 60_000)).toBe(10_000);
+    expect(estimateRemainingMs(progress({ budget: { rounds: 2, maxCandidates: 4, wallTimeMs: 70_000 } }), 60_000)).toBe(
+      10_000,
+    );
   });
 
   it('formats durations', () => {

@@ -34,7 +34,10 @@ describe('protectedHashes', () => {
     execFileSync('mkfifo', [path.join(dir, 'vibeserve_runtime', 'checker', 'pipe.py')]); // opening it would block
     const actual = protectedHashes(dir, ['checker']);
     expect(actual['vibeserve_runtime/checker/checks.py']).toMatch(/^not a regular file/);
-    expect(integrityDiff(expected, actual)).toEqual(['vibeserve_runtime/checker/checks.py', 'vibeserve_runtime/checker/pipe.py']);
+    expect(integrityDiff(expected, actual)).toEqual([
+      'vibeserve_runtime/checker/checks.py',
+      'vibeserve_runtime/checker/pipe.py',
+    ]);
   });
 
   it('does not follow a protected directory or the runtime replaced by a link', () => {

@@ -1,13 +1,22 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot, pythonExecutable } from '../../lib/paths.js';
-import { classifyOutcome, parseEventLine, runJsonLines, runtimeEnv, runVerb, type RuntimeEvent } from '../../lib/pythonBridge.js';
+import {
+  classifyOutcome,
+  parseEventLine,
+  runJsonLines,
+  runtimeEnv,
+  runVerb,
+  type RuntimeEvent,
+} from '../../lib/pythonBridge.js';
 import { isAlive, waitForExit } from '../../lib/processSupervisor.js';
 
 const fixture = path.join(projectRoot, 'test', 'fixtures', 'python', 'jsonl_verb.py');
 const run = (mode: string, timeoutMs = 20_000, signal?: AbortSignal) => {
   const events: RuntimeEvent[] = [];
-  return runJsonLines(pythonExecutable(), [fixture, mode], { timeoutMs, signal, onEvent: (e) => events.push(e) }).then((o) => ({ o, events }));
+  return runJsonLines(pythonExecutable(), [fixture, mode], { timeoutMs, signal, onEvent: (e) => events.push(e) }).then(
+    (o) => ({ o, events }),
+  );
 };
 
 describe('python bridge', () => {
@@ -27,7 +36,10 @@ describe('python bridge', () => {
   });
 
   it('parses JSON lines and treats anything else as a log', () => {
-    expect(parseEventLine('{"event":"progress","stage":"x","done":1,"total":2}')).toMatchObject({ event: 'progress', done: 1 });
+    expect(parseEventLine('{"event":"progress","stage":"x","done":1,"total":2}')).toMatchObject({
+      event: 'progress',
+      done: 1,
+    });
     expect(parseEventLine('loading weights...')).toBeNull();
     expect(parseEventLine('{"no_event": true}')).toBeNull();
     expect(parseEventLine('{broken')).toBeNull();
@@ -37,16 +49,27 @@ describe('python bridge', () => {
     const { o, events } = await run('ok');
     expect(o.exitCode).toBe(0);
     expect(o.result).toMatchObject({ value: 42 });
-    expect(events.filter((e) => e.event === 'progress').map((e) => (e as { stage: string }).stage)).toEqual(['start', 'work']);
+    expect(events.filter((e) => e.event === 'progress').map((e) => (e as { stage: string }).stage)).toEqual([
+      'start',
+      'work',
+    ]);
     expect(o.stderrTail).toContain('a plain log line on stdout');
     expect(classifyOutcome('x', o, 20_000)).toEqual({ kind: 'ok' });
   });
 
   it('maps exit 2 to a candidate rejection and exit 3 to a usage error, with the reason', async () => {
     const cand = await run('candidate');
-    expect(classifyOutcome('check', cand.o, 20_000)).toEqual({ kind: 'candidate', reason: 'wrong_output', message: 'logits differ at token 3' });
+    expect(classifyOutcome('check', cand.o, 20_000)).toEqual({
+      kind: 'candidate',
+      reason: 'wrong_output',
+      message: 'logits differ at token 3',
+    });
     const usage = await run('usage');
-    expect(classifyOutcome('check', usage.o, 20_000)).toEqual({ kind: 'usage', reason: 'bad_spec', message: "unknown attention 'foo'" });
+    expect(classifyOutcome('check', usage.o, 20_000)).toEqual({
+      kind: 'usage',
+      reason: 'bad_spec',
+      message: "unknown attention 'foo'",
+    });
   });
 
   it('maps a crash to a retryable infrastructure failure naming the last stderr line', async () => {

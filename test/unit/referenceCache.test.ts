@@ -11,8 +11,13 @@ const base: VerifyInput = { searchId: 's-1', candidateId: 'r0-c0', stackDir: '/x
 
 describe('reference cache of a search', () => {
   const saved = process.env.VIBESERVE_HOME;
-  beforeEach(() => { process.env.VIBESERVE_HOME = '/tmp/vibeserve-home-test'; });
-  afterEach(() => { if (saved === undefined) delete process.env.VIBESERVE_HOME; else process.env.VIBESERVE_HOME = saved; });
+  beforeEach(() => {
+    process.env.VIBESERVE_HOME = '/tmp/vibeserve-home-test';
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.VIBESERVE_HOME;
+    else process.env.VIBESERVE_HOME = saved;
+  });
 
   it('lives in the search directory, beside (not inside) the candidates', () => {
     expect(referenceCacheDir('s-1')).toBe(path.join(searchDir('s-1'), 'reference-cache'));
@@ -23,7 +28,16 @@ describe('reference cache of a search', () => {
   it('is passed to every trusted check of the search, whatever the candidate', () => {
     const a = checkArgs(base, '/r/check.json');
     const b = checkArgs({ ...base, candidateId: 'r3-c2', stackDir: '/y/stack' });
-    expect(a).toEqual(['--stack', '/x/stack', '--device', 'cpu', '--report', '/r/check.json', '--reference-cache', referenceCacheDir('s-1')]);
+    expect(a).toEqual([
+      '--stack',
+      '/x/stack',
+      '--device',
+      'cpu',
+      '--report',
+      '/r/check.json',
+      '--reference-cache',
+      referenceCacheDir('s-1'),
+    ]);
     expect(b.slice(-2)).toEqual(['--reference-cache', referenceCacheDir('s-1')]);
   });
 

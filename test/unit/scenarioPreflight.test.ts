@@ -44,7 +44,9 @@ describe('the scenario dry run before a search starts', () => {
     const err = await refusal(unknownPreset, 'typo.yaml');
     expect(err).toBeInstanceOf(ScenarioError);
     expect(err.field).toBe('model.preset');
-    expect(err.message).toMatch(/^typo\.yaml: field 'model\.preset' is refused by the runtime: unknown preset 'tiny-lama'/);
+    expect(err.message).toMatch(
+      /^typo\.yaml: field 'model\.preset' is refused by the runtime: unknown preset 'tiny-lama'/,
+    );
   });
 
   it('names the tokenizer path of a missing tokenizer file', async () => {
@@ -64,7 +66,9 @@ describe('the scenario dry run before a search starts', () => {
     const bad = variant('typo', unknownPreset);
     const r = await vibeserve(['search', bad], env);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(`${bad}: field 'model.preset' is refused by the runtime`)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringContaining(`${bad}: field 'model.preset' is refused by the runtime`),
+    ]);
 
     const fractional = await vibeserve(['search', variant('ok', demoText), '--budget', 'rounds=1.5'], env);
     expect(fractional.code).toBe(2);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -5,7 +6,16 @@ import { devServerArgs } from '../../lib/devServer.js';
 import { projectRoot } from '../../lib/paths.js';
 import { parseScenario } from '../../lib/scenario.js';
 import type { Client } from '@temporalio/client';
-import { BudgetConflict, buildSearchInput, parseBudget, refuseBudgetChange, searchWorkflowId } from '../../lib/searchStart.js';
+import {
+  BudgetConflict,
+  buildSearchInput,
+  parseBudget,
+  refuseBudgetChange,
+  searchDetails,
+  searchSummaryLine,
+  searchWorkflowId,
+  startSearch,
+} from '../../lib/searchStart.js';
 import { temporalTarget, uiLink } from '../../lib/temporalConnection.js';
 
 const demo = parseScenario(readFileSync(path.join(projectRoot, 'scenarios', 'cpu-demo.yaml'), 'utf8'), 'cpu-demo.yaml');
@@ -17,7 +27,11 @@ describe('starting a search', () => {
   });
 
   it('applies budget overrides and routes to the runtime queue of the hardware kind', () => {
-    const { workflowId, input } = buildSearchInput({ scenario: demo, name: 'x', budget: parseBudget('rounds=5,candidates=7,minutes=2') });
+    const { workflowId, input } = buildSearchInput({
+      scenario: demo,
+      name: 'x',
+      budget: parseBudget('rounds=5,candidates=7,minutes=2'),
+    });
     expect(workflowId).toBe('vibeserve-cpu-demo-x');
     expect(input.budget).toEqual({ rounds: 5, maxCandidates: 7, wallTimeMs: 120_000 });
     expect(input.options.runtimeQueue).toBe('vibeserve-runtime-cpu');
@@ -38,7 +52,11 @@ describe('starting a search', () => {
 
   it('refuses a --budget that differs from the running search', async () => {
     const existingSearch = (status: string, budget = { rounds: 2, maxCandidates: 6, wallTimeMs: 1_200_000 }) =>
-      ({ workflow: { getHandle: () => ({ describe: async () => ({ status: { name: status } }), query: async () => ({ budget }) }) } }) as unknown as Client;
+      ({
+        workflow: {
+          getHandle: () => ({ describe: async () => ({ status: { name: status } }), query: async () => ({ budget }) }),
+        },
+      }) as unknown as Client;
     const same = { rounds: 2, maxCandidates: 6, wallTimeMs: 1_200_000 };
     await expect(refuseBudgetChange(existingSearch('RUNNING'), 'vibeserve-x-main', same)).resolves.toBeUndefined();
     const other = refuseBudgetChange(existingSearch('RUNNING'), 'vibeserve-x-main', { ...same, rounds: 3 });
@@ -46,37 +64,74 @@ describe('starting a search', () => {
     await expect(other).rejects.toThrow(
       'search vibeserve-x-main is already running with budget rounds=2,candidates=6,minutes=20; --budget asks rounds=3,candidates=6,minutes=20',
     );
-    await expect(refuseBudgetChange(existingSearch('COMPLETED'), 'vibeserve-x-main', { ...same, rounds: 3 })).resolves.toBeUndefined();
+    await expect(
+      refuseBudgetChange(existingSearch('COMPLETED'), 'vibeserve-x-main', { ...same, rounds: 3 }),
+    ).resolves.toBeUndefined();
   });
 
-  it('keeps only the NAME of the LLM key variable in the workflow input', () => {
-    // a real-looking key in the variable: the input must carry the variable's name and never its value
-    const secret = 'sk-test-0123456789abcdef';
-    const before = process.env.VIBESERVE_TEST_LLM_KEY;
-    process.env.VIBESERVE_TEST_LLM_KEY = secret;
+  it('keeps only the NAME of the LLM key variable in what starting a search returns and sends', async () => {
+    // A real-looking key in the variable: the input, and everything handed to Temporal, carry the
+    // variable's name and never its value.
+    const variable = 'VIBESERVE_TEST_LLM_KEY';
+    const secret = `sk-test-${randomUUID().replaceAll('-', '')}`;
+    const before = process.env[variable];
+    process.env[variable] = secret;
     try {
-      const { input } = buildSearchInput({ scenario: demo, name: 'x', llm: { model: 'm', baseURL: 'http://127.0.0.1:9/v1', apiKeyEnv: 'VIBESERVE_TEST_LLM_KEY' } });
+      const llm = { model: 'm', baseURL: 'http://127.0.0.1:9/v1', apiKeyEnv: variable };
+      const { workflowId, input } = buildSearchInput({ scenario: demo, name: 'x', llm });
       expect(input.scenario.search.architect).toBe('llm');
-      const serialized = JSON.stringify(input);
-      expect(serialized).not.toContain(secret);
-      expect(serialized).toContain('"apiKeyEnv":"VIBESERVE_TEST_LLM_KEY"');
+      expect(input.llm).toStrictEqual(llm); // the variable's name, and no field that holds a key
+      // startSearch's call to Temporal: the workflow's argument, summary, details, memo and attributes
+      const sent: unknown[] = [];
+      const client = {
+        workflow: {
+          getHandle: () => ({ describe: () => Promise.reject(new Error('not found')) }),
+          start: (_workflow: string, options: unknown) => {
+            sent.push(options);
+            return Promise.resolve({ workflowId });
+          },
+        },
+      } as unknown as Client;
+      await expect(startSearch(client, workflowId, input)).resolves.toMatchObject({ kind: 'started' });
+      expect(sent).toHaveLength(1);
+      const written = [JSON.stringify(input), JSON.stringify(sent), searchSummaryLine(input), searchDetails(input)];
+      for (const text of written) expect(text).not.toContain(secret);
+      expect(JSON.stringify(sent)).toContain(`"apiKeyEnv":"${variable}"`);
     } finally {
-      if (before === undefined) delete process.env.VIBESERVE_TEST_LLM_KEY;
-      else process.env.VIBESERVE_TEST_LLM_KEY = before;
+      if (before === undefined) delete process.env[variable];
+      else process.env[variable] = before;
     }
   });
 
   it('registers the typed search attributes with the dev server', () => {
     const args = devServerArgs({ port: 7999, dbFile: '/tmp/x.db', logFile: '/tmp/x.log' });
     expect(args).toEqual(expect.arrayContaining(['--port', '7999', '--ui-port', '8999', '--db-filename', '/tmp/x.db']));
-    expect(args.filter((a) => a.startsWith('VibeServe'))).toEqual(['VibeServeScenario=Keyword', 'VibeServeStatus=Keyword', 'VibeServeRound=Int', 'VibeServeBestMetric=Double']);
+    expect(args.filter((a) => a.startsWith('VibeServe'))).toEqual([
+      'VibeServeScenario=Keyword',
+      'VibeServeStatus=Keyword',
+      'VibeServeRound=Int',
+      'VibeServeBestMetric=Double',
+    ]);
   });
 
   it('reads the cluster, namespace, TLS files and API key from the environment', () => {
-    expect(temporalTarget({})).toMatchObject({ address: 'localhost:7233', namespace: 'default', external: false, tls: undefined });
-    const cloud = temporalTarget({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'ns.acct', TEMPORAL_API_KEY: 'k' });
+    expect(temporalTarget({})).toMatchObject({
+      address: 'localhost:7233',
+      namespace: 'default',
+      external: false,
+      tls: undefined,
+    });
+    const cloud = temporalTarget({
+      TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'ns.acct',
+      TEMPORAL_API_KEY: 'k',
+    });
     expect(cloud).toMatchObject({ external: true, namespace: 'ns.acct', apiKey: 'k', tls: {} });
-    expect(() => temporalTarget({ TEMPORAL_TLS_CERT: '/nonexistent.pem' })).toThrow('TEMPORAL_TLS_CERT=/nonexistent.pem cannot be read (ENOENT)');
-    expect(uiLink('vibeserve-cpu-demo-demo', {})).toBe('http://localhost:8233/namespaces/default/workflows/vibeserve-cpu-demo-demo');
+    expect(() => temporalTarget({ TEMPORAL_TLS_CERT: '/nonexistent.pem' })).toThrow(
+      'TEMPORAL_TLS_CERT=/nonexistent.pem cannot be read (ENOENT)',
+    );
+    expect(uiLink('vibeserve-cpu-demo-demo', {})).toBe(
+      'http://localhost:8233/namespaces/default/workflows/vibeserve-cpu-demo-demo',
+    );
   });
 });

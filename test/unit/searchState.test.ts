@@ -3,11 +3,31 @@
 import { describe, expect, it } from 'vitest';
 import type { CandidateResult, CarriedState } from '../../lib/searchTypes.js';
 import { higherIsBetter, withCandidate } from '../../lib/workflowSafe/leaderboard.js';
-import { freshSearchState, MAX_REJECTED_KEPT, recordReport, resumedState, roundSummary } from '../../lib/workflowSafe/searchState.js';
+import {
+  freshSearchState,
+  MAX_REJECTED_KEPT,
+  recordReport,
+  resumedState,
+  roundSummary,
+} from '../../lib/workflowSafe/searchState.js';
 
 const design = { id: 'd', choices: {}, params: {}, builder: 'template' as const };
-const accepted = (id: string, objective: number, round = 1): CandidateResult => ({ candidateId: id, round, design, status: 'accepted', objective, metrics: { output_throughput: objective, engine: 'x' } });
-const rejected = (id: string, reason?: string, round = 1): CandidateResult => ({ candidateId: id, round, design, status: 'rejected', reason, message: `${id} failed` });
+const accepted = (id: string, objective: number, round = 1): CandidateResult => ({
+  candidateId: id,
+  round,
+  design,
+  status: 'accepted',
+  objective,
+  metrics: { output_throughput: objective, engine: 'x' },
+});
+const rejected = (id: string, reason?: string, round = 1): CandidateResult => ({
+  candidateId: id,
+  round,
+  design,
+  status: 'rejected',
+  reason,
+  message: `${id} failed`,
+});
 const rules = { objective: 'output_throughput', leaderboardSize: 2 };
 
 describe('leaderboard', () => {
@@ -15,10 +35,12 @@ describe('leaderboard', () => {
     expect(higherIsBetter('output_throughput')).toBe(true);
     expect(higherIsBetter('median_ttft_ms')).toBe(false);
     let board: CandidateResult[] = [];
-    for (const c of [accepted('a', 5), accepted('b', 9), accepted('c', 5)]) board = withCandidate(board, { ...c, objective: c.objective! }, 3, true);
+    for (const c of [accepted('a', 5), accepted('b', 9), accepted('c', 5)])
+      board = withCandidate(board, { ...c, objective: c.objective! }, 3, true);
     expect(board.map((c) => c.candidateId)).toEqual(['b', 'a', 'c']);
     let latency: CandidateResult[] = [];
-    for (const c of [accepted('a', 5), accepted('b', 9), accepted('c', 1)]) latency = withCandidate(latency, { ...c, objective: c.objective! }, 2, false);
+    for (const c of [accepted('a', 5), accepted('b', 9), accepted('c', 1)])
+      latency = withCandidate(latency, { ...c, objective: c.objective! }, 2, false);
     expect(latency.map((c) => c.candidateId)).toEqual(['c', 'a']);
   });
 });
@@ -33,7 +55,12 @@ describe('recordReport', () => {
     expect(st).toMatchObject({ pending: [], acceptedCount: 3, totalCandidateMs: 10, reportedIds: ['a', 'b', 'c'] });
     expect(st.leaderboard.map((c) => c.candidateId)).toEqual(['b', 'a']);
     // the architect sees numbers only
-    expect(st.newOutcomes[0]).toMatchObject({ designId: 'd', status: 'accepted', objective: 3, metrics: { output_throughput: 3 } });
+    expect(st.newOutcomes[0]).toMatchObject({
+      designId: 'd',
+      status: 'accepted',
+      objective: 3,
+      metrics: { output_throughput: 3 },
+    });
     expect(st.newOutcomes[0]!.metrics).not.toHaveProperty('engine');
   });
 

@@ -32,7 +32,12 @@ describe('serveArtifact environment', () => {
     process.env.OPENAI_API_KEY = 'sk-canary-serve';
     const logs: string[] = [];
     try {
-      const server = await serveArtifact(dir, { python: fakePython(), apiKey: 'sk-own-key', readyTimeoutMs: 20_000, onLog: (l) => logs.push(l) });
+      const server = await serveArtifact(dir, {
+        python: fakePython(),
+        apiKey: 'sk-own-key',
+        readyTimeoutMs: 20_000,
+        onLog: (l) => logs.push(l),
+      });
       expect(server.url).toBe('http://127.0.0.1:9');
       expect(logs).toContain('openai=unset own=sk-own-key');
       expect(await server.stop()).toBe(143); // SIGTERM to the group

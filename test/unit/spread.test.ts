@@ -40,7 +40,11 @@ describe('metric spreads', () => {
 });
 
 describe('status leaderboard', () => {
-  const candidate = (id: string, spread?: CandidateResult['spread'], remeasured?: CandidateResult['remeasured']): CandidateResult => ({
+  const candidate = (
+    id: string,
+    spread?: CandidateResult['spread'],
+    remeasured?: CandidateResult['remeasured'],
+  ): CandidateResult => ({
     candidateId: id,
     round: 1,
     design: { id, choices: { attention: 'sdpa' }, params: {}, builder: 'template' },
@@ -56,14 +60,25 @@ describe('status leaderboard', () => {
       passes: 3,
       candidates: [
         { candidateId: 'r1-c0', spread: { median: 3500, min: 3400, max: 3600, n: 3 }, errors: [], changes: 0 },
-        { candidateId: 'r1-c1', spread: { median: 3550, min: 3450, max: 3650, n: 3 }, errors: ['pass 2: timeout'], changes: 2 },
+        {
+          candidateId: 'r1-c1',
+          spread: { median: 3550, min: 3450, max: 3650, n: 3 },
+          errors: ['pass 2: timeout'],
+          changes: 2,
+        },
       ],
       order: ['r1-c0', 'r1-c1'],
       ties: [{ ahead: 'r1-c0', behind: 'r1-c1', rule: 'simpler', message: 'r1-c0 and r1-c1 tie on output_throughput' }],
       evidenceDir: 'final-round',
     };
     const lines = leaderboardLines(
-      { leaderboard: [candidate('r1-c0', { output_throughput: bench.spread.output_throughput }, finalRound.candidates[0]!.spread!), candidate('r1-c1')], finalRound },
+      {
+        leaderboard: [
+          candidate('r1-c0', { output_throughput: bench.spread.output_throughput }, finalRound.candidates[0]!.spread!),
+          candidate('r1-c1'),
+        ],
+        finalRound,
+      },
       'output_throughput',
     );
     expect(lines[0]).toBe('leaderboard (output_throughput: median (min–max, n) over repetitions):');
@@ -75,7 +90,21 @@ describe('status leaderboard', () => {
   });
 
   it('says when the final round could not run', () => {
-    const lines = leaderboardLines({ leaderboard: [], finalRound: { metric: 'x', passes: 3, candidates: [], order: [], ties: [], evidenceDir: '', error: 'no worker' } }, 'x');
+    const lines = leaderboardLines(
+      {
+        leaderboard: [],
+        finalRound: {
+          metric: 'x',
+          passes: 3,
+          candidates: [],
+          order: [],
+          ties: [],
+          evidenceDir: '',
+          error: 'no worker',
+        },
+      },
+      'x',
+    );
     expect(lines.at(-1)).toBe("final round: not run (no worker); the leaderboard keeps the search's own figures");
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { candidateDetails, candidateSummary, designInBrief, formatMetric, formatNumber } from '../../lib/workflowSafe/uiText.js';
+import {
+  candidateDetails,
+  candidateSummary,
+  designInBrief,
+  formatMetric,
+  formatNumber,
+} from '../../lib/workflowSafe/uiText.js';
 import { searchDetails, searchSummaryLine } from '../../lib/searchStart.js';
 
 describe('formatNumber', () => {
@@ -24,7 +30,14 @@ describe('formatMetric', () => {
 describe('design in a few words', () => {
   const tuned = {
     id: 'abc123',
-    choices: { attention: 'triton_paged', kv_cache: 'paged', scheduler: 'chunked_prefill', execution: 'cuda_graphs', linear: 'int8_weight_only', tp: '1' },
+    choices: {
+      attention: 'triton_paged',
+      kv_cache: 'paged',
+      scheduler: 'chunked_prefill',
+      execution: 'cuda_graphs',
+      linear: 'int8_weight_only',
+      tp: '1',
+    },
     params: { max_batch_size: 64, block_size: 16, graph_batch_sizes: [1, 2, 4, 8, 16, 24, 32, 40] },
     builder: 'template' as const,
     origin: 'model-free:explore',
@@ -56,7 +69,11 @@ describe('design in a few words', () => {
 describe('search summary', () => {
   it('names scenario, objective, model and budget', () => {
     const input = {
-      scenario: { name: 'cpu-demo', objective: 'p99_ttft_ms', model: { arch: 'llama', preset: 'tiny', weights: 'random', dtype: 'float32' } },
+      scenario: {
+        name: 'cpu-demo',
+        objective: 'p99_ttft_ms',
+        model: { arch: 'llama', preset: 'tiny', weights: 'random', dtype: 'float32' },
+      },
       hardware: { kind: 'cpu', device: 'cpu', gpuCount: 0 },
       budget: { rounds: 2, maxCandidates: 6, wallTimeMs: 1_800_000 },
     } as unknown as Parameters<typeof searchSummaryLine>[0];

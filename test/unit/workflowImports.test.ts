@@ -1,7 +1,8 @@
 // Workflow code runs in Temporal's sandbox and must replay the same: it may not reach Node, the
-// disk or the network. The rule this project keeps (no linter needed): workflows/*.ts import code
-// only from workflows/, lib/workflowSafe/ and Temporal's workflow packages, and lib/workflowSafe/
-// only from itself (plus JSON data). Anything else, Node built-ins included, only as a type.
+// disk or the network. The rule this project keeps (eslint.config.js states it too, but cannot see
+// import()): workflows/*.ts import code only from workflows/, lib/workflowSafe/ and Temporal's
+// workflow packages, and lib/workflowSafe/ only from itself (plus JSON data). Anything else, Node
+// built-ins included, only as a type.
 import { readdirSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import path from 'node:path';
@@ -25,14 +26,18 @@ function importsOf(fileName: string, source: string): Import[] {
   const sf = ts.createSourceFile(fileName, source, ts.ScriptTarget.Latest, true);
   const out: Import[] = [];
   const add = (spec: ts.Expression, typeOnly: boolean) => {
-    if (ts.isStringLiteral(spec)) out.push({ specifier: spec.text, typeOnly, line: sf.getLineAndCharacterOfPosition(spec.getStart()).line + 1 });
+    if (ts.isStringLiteral(spec))
+      out.push({ specifier: spec.text, typeOnly, line: sf.getLineAndCharacterOfPosition(spec.getStart()).line + 1 });
   };
   const visit = (node: ts.Node) => {
     if (ts.isImportDeclaration(node)) {
       const c = node.importClause;
       const named = c?.namedBindings && ts.isNamedImports(c.namedBindings) ? c.namedBindings.elements : undefined;
       // `import { type A }` is erased too, but only when nothing else is imported with it.
-      add(node.moduleSpecifier, !!c && (c.isTypeOnly || (!c.name && !!named && named.length > 0 && named.every((e) => e.isTypeOnly))));
+      add(
+        node.moduleSpecifier,
+        !!c && (c.isTypeOnly || (!c.name && !!named && named.length > 0 && named.every((e) => e.isTypeOnly))),
+      );
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier) {
       const named = node.exportClause && ts.isNamedExports(node.exportClause) ? node.exportClause.elements : undefined;
       add(node.moduleSpecifier, node.isTypeOnly || (!!named && named.length > 0 && named.every((e) => e.isTypeOnly)));
@@ -52,7 +57,9 @@ function violationOf(file: string, imp: Import): string | null {
   if (imp.typeOnly) return null;
   const inSafe = file.startsWith(`${SAFE}/`);
   if (!imp.specifier.startsWith('.')) {
-    return !inSafe && WORKFLOW_PACKAGES.includes(imp.specifier) ? null : `${where}: a package workflow code may not run`;
+    return !inSafe && WORKFLOW_PACKAGES.includes(imp.specifier)
+      ? null
+      : `${where}: a package workflow code may not run`;
   }
   const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), imp.specifier));
   if (target.startsWith(`${SAFE}/`)) return null;
@@ -102,7 +109,10 @@ describe('what workflow code imports', () => {
       "import { candidateReportSignal } from './messages.js';",
       "const lazy = () => import('../activities/plan.js');",
     ].join('\n');
-    const found = importsOf('workflows/x.ts', source).map((imp) => [imp.specifier, violationOf('workflows/x.ts', imp) !== null]);
+    const found = importsOf('workflows/x.ts', source).map((imp) => [
+      imp.specifier,
+      violationOf('workflows/x.ts', imp) !== null,
+    ]);
     expect(found).toEqual([
       ['node:fs', true],
       ['fs', true],
@@ -119,8 +129,16 @@ describe('what workflow code imports', () => {
       ['../activities/plan.js', true],
     ]);
     // lib/workflowSafe/ may not reach back into workflows/, but may read JSON data
-    expect(violationOf(`${SAFE}/x.ts`, { specifier: '../../workflows/messages.js', typeOnly: false, line: 1 })).not.toBeNull();
-    expect(violationOf(`${SAFE}/x.ts`, { specifier: '../../python-runtime/vibeserve_runtime/design_space.json', typeOnly: false, line: 1 })).toBeNull();
+    expect(
+      violationOf(`${SAFE}/x.ts`, { specifier: '../../workflows/messages.js', typeOnly: false, line: 1 }),
+    ).not.toBeNull();
+    expect(
+      violationOf(`${SAFE}/x.ts`, {
+        specifier: '../../python-runtime/vibeserve_runtime/design_space.json',
+        typeOnly: false,
+        line: 1,
+      }),
+    ).toBeNull();
     expect(violationOf(`${SAFE}/x.ts`, { specifier: '@temporalio/workflow', typeOnly: false, line: 1 })).not.toBeNull();
   });
 });

@@ -16,7 +16,15 @@ import { FAILURE_CANDIDATE, type RejectionDetails } from '../../lib/workflowSafe
 import { progressQuery } from '../../workflows/messages.js';
 import { statusAttribute } from '../../workflows/searchAttributes.js';
 import { vibeserve } from './cli.js';
-import { connect, readSearchJson, startTestSearch, suite, tinyScenario, useWorkers, workflowBundlePath } from './harness.js';
+import {
+  connect,
+  readSearchJson,
+  startTestSearch,
+  suite,
+  tinyScenario,
+  useWorkers,
+  workflowBundlePath,
+} from './harness.js';
 
 describe('every candidate rejected for one reason (real workers)', () => {
   const s = suite('rejected');
@@ -35,7 +43,10 @@ describe('every candidate rejected for one reason (real workers)', () => {
     // VIBESERVE_RECORD_HISTORIES=1 writes the search's history as a replay fixture (replay.test.ts).
     if (process.env.VIBESERVE_RECORD_HISTORIES) {
       const history = await handle.fetchHistory();
-      writeFileSync(path.join(projectRoot, 'test', 'fixtures', 'histories', `${workflowId}.json`), JSON.stringify(history, null, 1));
+      writeFileSync(
+        path.join(projectRoot, 'test', 'fixtures', 'histories', `${workflowId}.json`),
+        JSON.stringify(history, null, 1),
+      );
     }
 
     expect(watched.code).toBe(1);
@@ -60,14 +71,24 @@ const scripts: Record<string, Outcome[][]> = {};
 const scripted = {
   async plan(input: PlanInput): Promise<PlanOutput> {
     const outcomes = scripts[input.scenario.name]?.[input.round - 1] ?? [];
-    const designs = outcomes.map((o, i) => ({ id: `r${input.round}-${i}-${o}`, choices: {}, params: {}, builder: 'template' as const }));
+    const designs = outcomes.map((o, i) => ({
+      id: `r${input.round}-${i}-${o}`,
+      choices: {},
+      params: {},
+      builder: 'template' as const,
+    }));
     return { designs, memory: input.memory };
   },
   async build(input: BuildInput): Promise<BuildOutput> {
     const outcome = input.design.id.split('-')[2]!;
     if (Number.isNaN(Number(outcome))) {
       const details: RejectionDetails = { reason: outcome, message: `scripted ${outcome}`, stage: 'build' };
-      throw ApplicationFailure.create({ type: FAILURE_CANDIDATE, nonRetryable: true, message: details.message, details: [details] });
+      throw ApplicationFailure.create({
+        type: FAILURE_CANDIDATE,
+        nonRetryable: true,
+        message: details.message,
+        details: [details],
+      });
     }
     return { stackDir: `/nonexistent/${outcome}`, specHash: input.design.id };
   },
@@ -92,7 +113,12 @@ describe('the verdict over scripted candidates', () => {
     client = await connect(s.address);
     connection = await NativeConnection.connect({ address: s.address });
     // One queue for the workflows and every activity: the candidates' runtime queue is the control queue.
-    worker = await Worker.create({ connection, taskQueue: s.controlQueue, workflowBundle: { codePath: await workflowBundlePath() }, activities: scripted });
+    worker = await Worker.create({
+      connection,
+      taskQueue: s.controlQueue,
+      workflowBundle: { codePath: await workflowBundlePath() },
+      activities: scripted,
+    });
     running = worker.run();
   });
   afterAll(async () => {
@@ -106,13 +132,20 @@ describe('the verdict over scripted candidates', () => {
     scripts[name] = rounds;
     const perRound = Math.max(...rounds.map((r) => r.length));
     const scenario = tinyScenario({ name, rounds: rounds.length, perRound, concurrency: perRound });
-    const { workflowId } = await startTestSearch(client, s, scenario, 'a', { runtimeQueue: s.controlQueue, ...options });
+    const { workflowId } = await startTestSearch(client, s, scenario, 'a', {
+      runtimeQueue: s.controlQueue,
+      ...options,
+    });
     const handle = client.workflow.getHandle(workflowId);
     return { handle, summary: (await handle.result()) as SearchSummary };
   }
 
   it('fails with the one reason, also when the rejections span rounds and runs', async () => {
-    const { handle, summary } = await runScripted('wf-verdict-same', [['out_of_memory', 'out_of_memory'], ['out_of_memory']], { continueAsNewAfterEvents: 16 });
+    const { handle, summary } = await runScripted(
+      'wf-verdict-same',
+      [['out_of_memory', 'out_of_memory'], ['out_of_memory']],
+      { continueAsNewAfterEvents: 16 },
+    );
     expect(summary).toMatchObject({ status: 'failed', rounds: 2, candidates: 3, accepted: 0 });
     expect(summary.failure).toBe('every candidate (3) was rejected: out_of_memory — scripted out_of_memory');
     expect((await handle.query(progressQuery)).runIndex).toBeGreaterThan(0); // the tally crossed continue-as-new

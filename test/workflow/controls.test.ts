@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import type { SearchSummary } from '../../lib/searchTypes.js';
 import { progressQuery } from '../../workflows/messages.js';
 import { vibeserve } from './cli.js';
-import { readSearchJson, recordHistories, startTestSearch, suite, useWorkers, tinyScenario, waitFor } from './harness.js';
+import {
+  readSearchJson,
+  recordHistories,
+  startTestSearch,
+  suite,
+  useWorkers,
+  tinyScenario,
+  waitFor,
+} from './harness.js';
 
 const s = suite('controls');
 const stack = useWorkers(s);
@@ -20,13 +28,21 @@ describe('steering a running search', () => {
     // Pausing lets a running candidate finish; after that nothing new starts while paused.
     await waitFor('round 1 planned', async () => (await handle.query(progressQuery)).round === 1);
     const startedAtPause = (await handle.query(progressQuery)).candidates.started;
-    await waitFor('running candidates to finish', async () => (await handle.query(progressQuery)).candidates.running === 0, 240_000, 500);
+    await waitFor(
+      'running candidates to finish',
+      async () => (await handle.query(progressQuery)).candidates.running === 0,
+      240_000,
+      500,
+    );
     await new Promise((r) => setTimeout(r, 3_000));
     let p = await handle.query(progressQuery);
     expect(p).toMatchObject({ status: 'paused', candidates: { started: startedAtPause, running: 0 } });
     const roundAtSteer = p.round;
 
-    const steered = await vibeserve(['steer', workflowId, 'prefer', 'eager', 'execution', '--constraint', 'execution=eager'], s.env);
+    const steered = await vibeserve(
+      ['steer', workflowId, 'prefer', 'eager', 'execution', '--constraint', 'execution=eager'],
+      s.env,
+    );
     expect(steered.code).toBe(0);
     expect(steered.stdout).toContain('steering applies from the next plan');
     // the demo plans model-free, which acts on dimension=choice only: steer says so
@@ -84,6 +100,8 @@ describe('watching a search that did not finish', () => {
     expect(watched.stderr.trim()).toBe(`search ${workflowId} ended terminated: operator pulled the plug`);
     const missing = await vibeserve(['watch', 'vibeserve-no-such-search'], s.env);
     expect(missing.code).toBe(1);
-    expect(missing.stderr.trim()).toBe('vibeserve watch: no search with id vibeserve-no-such-search (see `vibeserve list`)');
+    expect(missing.stderr.trim()).toBe(
+      'vibeserve watch: no search with id vibeserve-no-such-search (see `vibeserve list`)',
+    );
   });
 });

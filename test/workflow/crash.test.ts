@@ -7,7 +7,16 @@ import { temporal } from '@temporalio/proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startDevServer, type DevServer } from '../../lib/devServer.js';
 import type { SearchSummary } from '../../lib/searchTypes.js';
-import { connect, readSearchJson, startTestSearch, startWorker, suite, tinyScenario, waitFor, type WorkerProcess } from './harness.js';
+import {
+  connect,
+  readSearchJson,
+  startTestSearch,
+  startWorker,
+  suite,
+  tinyScenario,
+  waitFor,
+  type WorkerProcess,
+} from './harness.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
@@ -15,9 +24,14 @@ afterAll(async () => {
 });
 
 /** The activity a candidate workflow is running right now, with its attempt. */
-async function runningActivity(client: Client, workflowId: string): Promise<{ type: string; attempt: number; details: unknown } | undefined> {
+async function runningActivity(
+  client: Client,
+  workflowId: string,
+): Promise<{ type: string; attempt: number; details: unknown } | undefined> {
   const d = await client.workflow.getHandle(workflowId).describe();
-  const a = d.raw.pendingActivities?.find((x) => x.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED);
+  const a = d.raw.pendingActivities?.find(
+    (x) => x.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+  );
   return a ? { type: a.activityType?.name ?? '', attempt: a.attempt ?? 0, details: a.heartbeatDetails } : undefined;
 }
 
@@ -25,7 +39,8 @@ function startedAttempts(events: temporal.api.history.v1.IHistoryEvent[], activi
   const scheduled = new Map<string, string>();
   const attempts: number[] = [];
   for (const e of events) {
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+    if (e.activityTaskScheduledEventAttributes)
+      scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
     const st = e.activityTaskStartedEventAttributes;
     if (st && scheduled.get(String(st.scheduledEventId)) === activityType) attempts.push(st.attempt ?? 0);
   }
@@ -46,7 +61,12 @@ describe('crash recovery', () => {
     const scenario = tinyScenario({ name: 'wf-crash', rounds: 1, perRound: 2, concurrency: 1, numRequests: 24 });
     const { workflowId } = await startTestSearch(client, s, scenario, 'a', { heartbeatTimeoutMs: 3_000 });
     const victim = `${workflowId}.r1-c0`;
-    const during = await waitFor('the first benchmark to run', () => runningActivity(client, victim).then((a) => a?.type === 'benchmark' && a), 300_000, 100);
+    const during = await waitFor(
+      'the first benchmark to run',
+      () => runningActivity(client, victim).then((a) => a?.type === 'benchmark' && a),
+      300_000,
+      100,
+    );
     expect(during.attempt).toBe(1);
 
     await runtime.kill('SIGKILL');
@@ -81,7 +101,12 @@ describe('crash recovery', () => {
     let client = await connect(s.address);
     const scenario = tinyScenario({ name: 'wf-crash-server', rounds: 1, perRound: 1, concurrency: 1 });
     const { workflowId } = await startTestSearch(client, s, scenario, 'a');
-    await waitFor('the first candidate to be verified', () => runningActivity(client, `${workflowId}.r1-c0`).then((a) => a?.type === 'verify' && a), 300_000, 100);
+    await waitFor(
+      'the first candidate to be verified',
+      () => runningActivity(client, `${workflowId}.r1-c0`).then((a) => a?.type === 'verify' && a),
+      300_000,
+      100,
+    );
     await client.connection.close();
 
     await server.stop('SIGKILL');

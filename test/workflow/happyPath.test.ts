@@ -8,7 +8,12 @@ import { projectRoot } from '../../lib/paths.js';
 import { startSearch } from '../../lib/searchStart.js';
 import type { SearchSummary } from '../../lib/searchTypes.js';
 import { leaderboardQuery, progressQuery } from '../../workflows/messages.js';
-import { bestMetricAttribute, roundAttribute, scenarioAttribute, statusAttribute } from '../../workflows/searchAttributes.js';
+import {
+  bestMetricAttribute,
+  roundAttribute,
+  scenarioAttribute,
+  statusAttribute,
+} from '../../workflows/searchAttributes.js';
 import { vibeserve } from './cli.js';
 import { readSearchJson, startTestSearch, suite, useWorkers, tinyScenario, workflowBundlePath } from './harness.js';
 
@@ -37,7 +42,10 @@ describe('happy path', () => {
     const summary = (await handle.result()) as SearchSummary;
     expect(summary).toMatchObject({ status: 'done', rounds: 1, candidates: 2 });
     const results = readSearchJson(s, workflowId);
-    expect(summary.accepted, `rejections: ${JSON.stringify(results.rejected.map((r) => [r.candidateId, r.reason, r.message]))}`).toBeGreaterThanOrEqual(1);
+    expect(
+      summary.accepted,
+      `rejections: ${JSON.stringify(results.rejected.map((r) => [r.candidateId, r.reason, r.message]))}`,
+    ).toBeGreaterThanOrEqual(1);
 
     expect(results.status).toBe('done');
     const ids = [...results.leaderboard, ...results.rejected].map((c) => c.candidateId).sort();
@@ -78,7 +86,12 @@ describe('happy path', () => {
 
     // The live histories replay against the current workflow code (determinism guard).
     const children = [`${workflowId}.r1-c0`, `${workflowId}.r1-c1`];
-    const histories = await Promise.all([workflowId, ...children].map(async (id) => ({ workflowId: id, history: await stack.client.workflow.getHandle(id).fetchHistory() })));
+    const histories = await Promise.all(
+      [workflowId, ...children].map(async (id) => ({
+        workflowId: id,
+        history: await stack.client.workflow.getHandle(id).fetchHistory(),
+      })),
+    );
     const bundle = await workflowBundlePath();
     for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: bundle } }, histories)) {
       expect(r.error, `replay of ${r.workflowId}`).toBeUndefined();
@@ -86,14 +99,20 @@ describe('happy path', () => {
     // VIBESERVE_RECORD_HISTORIES=1 refreshes the fixtures replay.test.ts guards (protobuf JSON).
     if (process.env.VIBESERVE_RECORD_HISTORIES) {
       for (const h of histories.slice(0, 2)) {
-        writeFileSync(path.join(projectRoot, 'test', 'fixtures', 'histories', `${h.workflowId}.json`), JSON.stringify(h.history, null, 1));
+        writeFileSync(
+          path.join(projectRoot, 'test', 'fixtures', 'histories', `${h.workflowId}.json`),
+          JSON.stringify(h.history, null, 1),
+        );
       }
     }
   });
 
   it('rejects a bad scenario before starting anything, naming file and field', async () => {
     const bad = path.join(s.home, 'bad.yaml');
-    writeFileSync(bad, 'name: x\nmodel: {arch: llama, preset: tiny-llama}\nworkload: {prompt_len: 8, output_len: 4, num_requests: -1}\n');
+    writeFileSync(
+      bad,
+      'name: x\nmodel: {arch: llama, preset: tiny-llama}\nworkload: {prompt_len: 8, output_len: 4, num_requests: -1}\n',
+    );
     const r = await vibeserve(['search', bad, '--name', 'bad'], s.env);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`vibeserve search: ${bad}: field 'workload.num_requests' must be ≥ 1, got -1`);

@@ -39,7 +39,10 @@ export async function workflowBundlePath(): Promise<string> {
   }
   const file = path.join(os.tmpdir(), 'vibeserve-bundles', `${hash.digest('hex').slice(0, 16)}.js`);
   if (!existsSync(file)) {
-    const { code } = await bundleWorkflowCode({ workflowsPath: path.join(projectRoot, 'workflows', 'index.ts'), logger: quietLogger });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: path.join(projectRoot, 'workflows', 'index.ts'),
+      logger: quietLogger,
+    });
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, code);
   }
@@ -94,9 +97,17 @@ export interface WorkerProcess {
 }
 
 /** Starts `workers/<name>.ts` as its own process and waits for its `ready` line. */
-export async function startWorker(s: Suite, name: 'controlWorker' | 'runtimeWorker', extraEnv: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
+export async function startWorker(
+  s: Suite,
+  name: 'controlWorker' | 'runtimeWorker',
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<WorkerProcess> {
   const env = { ...s.env, VIBESERVE_WORKFLOW_BUNDLE: await workflowBundlePath(), ...extraEnv };
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers', `${name}.ts`)], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers', `${name}.ts`)], {
+    cwd: projectRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {
@@ -125,15 +136,28 @@ export async function connect(address: string): Promise<Client> {
 }
 
 /** cpu-demo shrunk to test size: tiny-llama, a short benchmark. */
-export function tinyScenario(over: { name?: string; rounds?: number; perRound?: number; concurrency?: number; numRequests?: number } = {}): Scenario {
-  const base = parseScenario(readFileSync(path.join(projectRoot, 'scenarios', 'cpu-demo.yaml'), 'utf8'), 'cpu-demo.yaml');
+export function tinyScenario(
+  over: { name?: string; rounds?: number; perRound?: number; concurrency?: number; numRequests?: number } = {},
+): Scenario {
+  const base = parseScenario(
+    readFileSync(path.join(projectRoot, 'scenarios', 'cpu-demo.yaml'), 'utf8'),
+    'cpu-demo.yaml',
+  );
   const rounds = over.rounds ?? 1;
   const perRound = over.perRound ?? 2;
   return {
     ...base,
     name: over.name ?? 'wf-test',
     workload: { ...base.workload, num_requests: over.numRequests ?? 4, prompt_len: 16, output_len: 8 },
-    search: { ...base.search, rounds, candidates_per_round: perRound, max_candidates: rounds * perRound, concurrency: over.concurrency ?? 2, check_timeout_s: 240, bench_timeout_s: 240 },
+    search: {
+      ...base.search,
+      rounds,
+      candidates_per_round: perRound,
+      max_candidates: rounds * perRound,
+      concurrency: over.concurrency ?? 2,
+      check_timeout_s: 240,
+      bench_timeout_s: 240,
+    },
   };
 }
 
@@ -157,7 +181,12 @@ export async function startTestSearch(
   return { workflowId, input };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 120_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 120_000,
+  everyMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn().catch(() => undefined);
@@ -167,7 +196,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
 }
 
-export function readSearchJson(s: Suite, searchId: string): {
+export function readSearchJson(
+  s: Suite,
+  searchId: string,
+): {
   status: string;
   failure: string | null;
   leaderboard: CandidateResult[];
@@ -191,7 +223,10 @@ export async function recordHistories(client: Client, workflowId: string): Promi
   for (const [i, run] of runs.entries()) {
     const history = await client.workflow.getHandle(workflowId, run.runId).fetchHistory();
     const name = runs.length === 1 ? workflowId : `${workflowId}~run${i}`;
-    writeFileSync(path.join(projectRoot, 'test', 'fixtures', 'histories', `${name}.json`), JSON.stringify(history, null, 1));
+    writeFileSync(
+      path.join(projectRoot, 'test', 'fixtures', 'histories', `${name}.json`),
+      JSON.stringify(history, null, 1),
+    );
   }
 }
 

@@ -27,7 +27,11 @@ describe('replay of recorded histories', () => {
     // -b ended failed, behind the patch's marker (allRejected.test.ts records it).
     const ending = (workflowId: string) => {
       const events = eventsOf(`${workflowId}.json`);
-      const patches = events.flatMap((e) => (e.markerRecordedEventAttributes ? [decode<{ id: string }>(e.markerRecordedEventAttributes.details['patch-data'].payloads[0].data).id] : []));
+      const patches = events.flatMap((e) =>
+        e.markerRecordedEventAttributes
+          ? [decode<{ id: string }>(e.markerRecordedEventAttributes.details['patch-data'].payloads[0].data).id]
+          : [],
+      );
       const statuses = events.flatMap((e) => {
         const status = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes.indexedFields.VibeServeStatus;
         return status ? [decode<string>(status.data)] : [];
@@ -35,22 +39,34 @@ describe('replay of recorded histories', () => {
       return { patches, status: statuses.at(-1) };
     };
     expect(ending('vibeserve-wf-rejected-a')).toEqual({ patches: ['final-remeasure'], status: 'done' });
-    expect(ending('vibeserve-wf-rejected-b')).toEqual({ patches: ['final-remeasure', 'all-rejected-fails'], status: 'failed' });
+    expect(ending('vibeserve-wf-rejected-b')).toEqual({
+      patches: ['final-remeasure', 'all-rejected-fails'],
+      status: 'failed',
+    });
   });
 
   it('has histories of a long-running search: steered, paused and resumed, continued as new', () => {
-    const updates = new Set(files.flatMap((f) => eventsOf(f).flatMap((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest.input.name ?? [])));
+    const updates = new Set(
+      files.flatMap((f) =>
+        eventsOf(f).flatMap((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest.input.name ?? []),
+      ),
+    );
     expect([...updates]).toEqual(expect.arrayContaining(['pause', 'steer', 'resume', 'stop']));
     const runs = files.filter((f) => /~run\d+\.json$/.test(f));
     // the run that continued as new, and a run that started from one
     expect(runs.some((f) => eventsOf(f).at(-1)?.workflowExecutionContinuedAsNewEventAttributes)).toBe(true);
-    expect(runs.some((f) => eventsOf(f)[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId)).toBe(true);
+    expect(runs.some((f) => eventsOf(f)[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId)).toBe(
+      true,
+    );
   });
 
   it('replays every recorded history without nondeterminism', async () => {
     // Fixtures are protobufjs toJSON() output (what JSON.stringify of a fetched history gives);
     // fromObject is its exact inverse.
-    const histories = files.map((f) => ({ workflowId: workflowIdOf(f), history: temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))) }));
+    const histories = files.map((f) => ({
+      workflowId: workflowIdOf(f),
+      history: temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))),
+    }));
     const bundle = await workflowBundlePath();
     let replayed = 0;
     for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: bundle } }, histories)) {
@@ -68,7 +84,9 @@ interface HistoryJson {
     workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest: { input: { name: string } } };
     workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId: string };
     markerRecordedEventAttributes?: { details: Record<string, { payloads: Array<{ data: string }> }> };
-    upsertWorkflowSearchAttributesEventAttributes?: { searchAttributes: { indexedFields: Record<string, { data: string }> } };
+    upsertWorkflowSearchAttributesEventAttributes?: {
+      searchAttributes: { indexedFields: Record<string, { data: string }> };
+    };
   }>;
 }
 

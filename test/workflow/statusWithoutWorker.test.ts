@@ -29,7 +29,10 @@ describe('vibeserve status without a worker', () => {
   it('answers from the search attributes when the control worker is down', async () => {
     const s = suite('status-noworker');
     const client = await connect(s.address);
-    const { workflowId, input } = buildSearchInput({ scenario: tinyScenario({ name: `noworker-${s.controlQueue.slice(-6)}` }), name: 'x' });
+    const { workflowId, input } = buildSearchInput({
+      scenario: tinyScenario({ name: `noworker-${s.controlQueue.slice(-6)}` }),
+      name: 'x',
+    });
     // started on a queue no worker polls: the workflow is running, nothing can answer a query
     const handle = await client.workflow.start('searchWorkflow', {
       workflowId,

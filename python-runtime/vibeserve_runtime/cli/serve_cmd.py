@@ -93,7 +93,7 @@ def _loop_factory():
     """uvloop's event loop where it is installed (as `uvicorn --loop auto` would pick, and vLLM runs
     its API server on): the server's per-token work is event-loop work. Else asyncio's own."""
     try:
-        import uvloop
+        import uvloop  # pyright: ignore[reportMissingImports]  # optional, not a dependency
     except ImportError:
         return None
     return uvloop.new_event_loop

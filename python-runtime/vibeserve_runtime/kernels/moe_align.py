@@ -23,7 +23,8 @@ MAX_FUSED_PAIRS = 1024   # beyond this (prefill) the pair list no longer fits on
 
 
 def padded_capacity(n_pairs: int, num_experts: int, block_m: int = BLOCK_M) -> int:
-    return triton.cdiv(n_pairs + num_experts * (block_m - 1), block_m) * block_m
+    # triton types cdiv for use inside kernels (constexpr); on the host it is plain int arithmetic
+    return triton.cdiv(n_pairs + num_experts * (block_m - 1), block_m) * block_m  # pyright: ignore[reportReturnType]
 
 
 def align_by_expert(topk_ids: torch.Tensor, num_experts: int, block_m: int = BLOCK_M):

@@ -58,7 +58,8 @@ _chosen: dict[tuple, MoETiles] = {}
 
 
 def token_bucket(tokens: int) -> int:
-    return triton.next_power_of_2(max(1, tokens))
+    # triton types next_power_of_2 for use inside kernels (constexpr); on the host it returns an int
+    return triton.next_power_of_2(max(1, tokens))  # pyright: ignore[reportReturnType]
 
 
 def can_time(x: torch.Tensor) -> bool:

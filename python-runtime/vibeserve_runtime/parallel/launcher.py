@@ -7,12 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import cast
 
 from ..engine.engine import Engine
 from ..engine.spec import load_stack_spec, spec_to_dict
 from .custom_components import stack_component_modules
-from .process_group import apply_safe_comm_env, destroy_tp_group, free_port, init_tp_group
+from .process_group import TPGroup, apply_safe_comm_env, destroy_tp_group, free_port, init_tp_group
 from .rank_engine import build_rank_engine
 from .step_broadcast import BroadcastingRunner
 
@@ -21,9 +23,9 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 class TensorParallelEngine(Engine):
     """An Engine on rank 0 whose forward passes also run on the worker ranks. close() stops them."""
-    tp = None
+    tp: TPGroup | None = None
     workers: list = []
-    rank_reports: list = []
+    rank_reports: list | None = []
 
     def close(self, timeout_s: float = 30.0) -> None:
         if self.tp is None:
@@ -57,7 +59,7 @@ class TensorParallelEngine(Engine):
         self.close()
 
 
-def _worker_env(spec, rank: int, ws: int, port: int) -> dict:
+def _worker_env(spec, rank: int, ws: int, port: int) -> MutableMapping[str, str]:
     env = apply_safe_comm_env(dict(os.environ))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
     env.update(VIBESERVE_TP_RANK=str(rank), VIBESERVE_TP_WORLD_SIZE=str(ws), VIBESERVE_TP_ADDR="127.0.0.1",
@@ -89,6 +91,7 @@ def launch_tensor_parallel_engine(spec, init_timeout_s: float = 120.0) -> Tensor
         codes = [p.wait() for p in workers]
         raise RuntimeError(f"tensor parallel start-up failed on rank 0 ({e}); worker exit codes {codes} "
                            "(their errors are on stderr above)") from e
+    engine = cast(TensorParallelEngine, engine)   # build_rank_engine built it as engine_cls
     engine.tp, engine.workers, engine.rank_reports = tp, workers, reports
     engine.runner = BroadcastingRunner(engine.runner, tp)
     atexit.register(engine.close)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ import torch.distributed as dist
 SAFE_COMM_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1"}
 
 
-def apply_safe_comm_env(env: dict | None = None) -> dict:
+def apply_safe_comm_env(env: MutableMapping[str, str] | None = None) -> MutableMapping[str, str]:
     """Sets the multicast-off variables in `env` (default: this process's environment)."""
     env = os.environ if env is None else env
     env.update(SAFE_COMM_ENV)

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator
 
 _DONE = object()
 
 
 class MergedStreams:
-    def __init__(self, iterators: list[AsyncIterator]):
+    def __init__(self, iterators: list[AsyncGenerator]):
         self._iterators = iterators
         self._queue: asyncio.Queue = asyncio.Queue()
         self._left = len(iterators)
         self._single = iterators[0] if len(iterators) == 1 else None
         self._tasks = [] if self._single else [asyncio.ensure_future(self._pump(i, it)) for i, it in enumerate(iterators)]
 
-    async def _pump(self, index: int, iterator: AsyncIterator) -> None:
+    async def _pump(self, index: int, iterator: AsyncGenerator) -> None:
         try:
             async for item in iterator:
                 self._queue.put_nowait((index, item))
