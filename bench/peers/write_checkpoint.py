@@ -4,7 +4,9 @@
 The tensors are the runtime's own seeded random weights (`load_model_weights` with `weights: "random"`), stored
 in the model's dtype, so loading the directory back gives exactly what `weights: random` gives for that seed.
 The tokenizer is a word-level vocabulary `<t0>` ... `<t{V-1}>`: every token id decodes, and prompts are sent as
-token-id lists, so no engine's text handling enters the comparison.
+token-id lists, so no engine's text handling enters the comparison. It is stored as a BPE model without merges
+that looks whole words up (`ignore_merges`), which encodes and decodes exactly as a word-level model does and is
+the form llama.cpp's converter reads as a Llama vocabulary (bench/peers/write_gguf.py).
 
     python bench/peers/write_checkpoint.py --stack-spec-or-scenario scenarios/gpt2-chat.yaml --out /tmp/m/gpt2
 """
@@ -20,6 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python-runtime"))
 
 STAMP = "vibeserve_checkpoint.json"   # the model spec a directory was written from: a rerun with it is a no-op
+# bumped when the files written for a spec change, so that directories written before are written again
+# (2: the tokenizer as a merge-less BPE model, GPT-2's `n_ctx`, for llama.cpp's converter)
+LAYOUT = 2
 
 
 def model_spec_of(document: dict) -> dict:
@@ -36,12 +41,16 @@ def read_model_spec(path: str | Path) -> dict:
 
 
 def word_level_tokenizer(vocab_size: int):
+    """`<t0>` ... as whole words split at whitespace, anything else `<t0>` (the unknown token), written as a BPE
+    model with no merges that looks each word up whole (`ignore_merges`; consecutive unknowns fused into one):
+    the same ids and texts as a `WordLevel` model, in the form llama.cpp's converter accepts for a Llama
+    vocabulary (a BPE model with byte fallback and a decoder sequence; no byte token exists, so none is used)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     vocab = {f"<t{i}>": i for i in range(vocab_size)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<t0>"))
+    tok = Tokenizer(models.BPE(vocab, [], unk_token="<t0>", fuse_unk=True, byte_fallback=True, ignore_merges=True))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     # tokens decode to their own names separated by spaces, so any id sequence decodes
-    tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)
+    tok.decoder = decoders.Sequence([decoders.WordPiece(prefix="##", cleanup=False)])
     return tok
 
 
@@ -79,13 +88,16 @@ def write_checkpoint(model_spec: dict, out_dir: str | Path) -> Path:
     if spec.weights != "random":
         raise ValueError(f"model.weights is {spec.weights!r}: only seeded random weights are written "
                          "(a 'path' or 'gguf' model is already a checkpoint)")
-    stamp = {"arch": spec.arch, "preset": spec.preset, "config": spec.config, "seed": spec.seed, "dtype": spec.dtype}
+    drawn = {"arch": spec.arch, "preset": spec.preset, "config": spec.config, "seed": spec.seed, "dtype": spec.dtype}
+    stamp = {**drawn, "layout": LAYOUT}
     out = Path(out_dir)
     if (out / STAMP).is_file() and json.loads((out / STAMP).read_text()) == stamp:
         return out
 
-    cfg, state_dict, _ = load_model_weights({**stamp, "weights": "random"})
+    cfg, state_dict, _ = load_model_weights({**drawn, "weights": "random"})
     cfg = {**cfg, "dtype": spec.dtype, "torch_dtype": spec.dtype}
+    if cfg.get("model_type") == "gpt2":
+        cfg.setdefault("n_ctx", cfg["n_positions"])   # as GPT-2's own config.json has it; llama.cpp's converter reads it
     # the lm_head is stored only when the config says it is not the embedding: engines tie it otherwise
     cfg.setdefault("tie_word_embeddings", "lm_head.weight" not in state_dict)
     if cfg["tie_word_embeddings"] == ("lm_head.weight" in state_dict):

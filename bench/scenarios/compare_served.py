@@ -12,8 +12,10 @@ vLLM (`vllm serve` at its defaults; needs bench/peers/install_vllm.sh and `sourc
 transformers' own continuous batching (bench/peers/transformers_cb_server.py) and, asked for by name,
 llama.cpp (`llama-server`; needs bench/peers/build_llama_server.sh). The model's weights are written
 once as a safetensors checkpoint (bench/peers/write_checkpoint.py) and every engine serves that
-checkpoint, but llama.cpp, which serves GGUF files only: it gets the scenario's own GGUF (a
-GGUF-weights scenario), quantized as that file is, where the others serve its weights dequantized.
+checkpoint; llama.cpp, which serves GGUF files only, gets it written as a GGUF by llama.cpp's own
+converter (bench/peers/write_gguf.py) in the checkpoint's dtype, or Q8_0 where the stacks serve
+8-bit weights. A GGUF-weights scenario has no checkpoint: llama.cpp serves the scenario's own file,
+quantized as it is, and our stacks its weights dequantized.
 Engines share the GPU, so each is given the same KV pool (vLLM through --kv-cache-memory-bytes;
 transformers sizes its own from what is left, started last) with room for a quarter more than every
 sequence in flight at full length.
@@ -44,8 +46,8 @@ from scenario_stacks import (REPO, design_spec, device_name, device_of, generic_
                              kv_cache_tokens_for, materialize, preset_vocab_size, scenario_workload)
 from compare_stacks import search_summary, summarize  # noqa: E402
 from served_budget import affordable, projected_repetition_s  # noqa: E402
-from served_engines import (EngineServer, llama_cpp_server, transformers_cb_server, vibeserve_server,  # noqa: E402
-                            vllm_server)
+from served_engines import (EngineServer, llama_cpp_outtype, llama_cpp_server, transformers_cb_server,  # noqa: E402
+                            vibeserve_server, vllm_server)
 
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
 from vibeserve_runtime.bench.online import run_online  # noqa: E402
@@ -173,7 +175,7 @@ class Comparison:
             self.servers[name] = vibeserve_server(name, stack, log_dir, max_queue=max(512, peak), max_model_len=max_len)
             self.result["stacks"][name] = {"engine": "vibeserve", "components": spec["components"], "params": spec["params"]}
         if "llama.cpp" in peers:
-            self._add_llama_cpp(log_dir, max_len, peak)
+            self._add_llama_cpp(checkpoint, specs["generic"]["components"].get("linear", "native"), log_dir, max_len, peak)
         # transformers sizes its cache from the memory left: it starts last.
         if "transformers-cb" in peers:
             srv = transformers_cb_server(checkpoint, log_dir, sc["model"].get("dtype", "bfloat16"), device)
@@ -200,22 +202,40 @@ class Comparison:
                 print(f"compare-served: {name} ready in {srv.load_s:.1f}s at {srv.url}", file=sys.stderr)
         self.save()
 
-    def _add_llama_cpp(self, log_dir: Path, max_len: int, peak: int) -> None:
+    def _add_llama_cpp(self, checkpoint: Path | None, linear: str, log_dir: Path, max_len: int, peak: int) -> None:
+        """llama-server on a GGUF: the comparison's checkpoint written as one by llama.cpp's converter, or the
+        scenario's own file for a GGUF-weights scenario. What cannot be served is recorded, not raised."""
+        from write_gguf import ConversionError, gguf_path, write_gguf
+        entry = self._entry("llama.cpp")
         m = self.sc["model"]
-        if m.get("weights") != "gguf" or not m.get("path"):
-            self.error("llama.cpp", f"llama.cpp serves GGUF files and this scenario's model has {m.get('weights', 'random')} "
-                                    "weights: only a GGUF-weights scenario gets the llama.cpp peer")
-            self._entry("llama.cpp").update(error="needs a GGUF-weights scenario")
-            return
-        gguf = Path(m["path"]) if Path(m["path"]).is_absolute() else REPO / m["path"]
         try:
-            srv = llama_cpp_server(gguf, log_dir, max_len, peak, self.device)
-        except FileNotFoundError as e:
-            self._entry("llama.cpp").update(error=str(e))
+            if checkpoint is None:
+                if not m.get("path"):
+                    raise FileNotFoundError("the scenario's GGUF model names no `path`")
+                gguf = Path(m["path"]) if Path(m["path"]).is_absolute() else REPO / m["path"]
+                entry.update(gguf=str(gguf), gguf_source="the scenario's own GGUF file, served as it is quantized")
+            else:
+                outtype, why = llama_cpp_outtype(checkpoint, linear)
+                gguf = gguf_path(checkpoint, outtype)
+            srv = llama_cpp_server(gguf, log_dir, max_len, peak, self.device)   # no llama-server: nothing to convert for
+            if checkpoint is not None:
+                written = write_gguf(checkpoint, outtype)
+                entry.update(gguf=written["path"], gguf_outtype=outtype, gguf_outtype_reason=why,
+                             gguf_source=f"the comparison's checkpoint {checkpoint}, written by llama.cpp's converter",
+                             gguf_converter_command=written["command"], gguf_converter=written["converter_source"],
+                             gguf_vocabulary=written["vocabulary"], gguf_reused=written["reused"],
+                             gguf_write_s=written.get("seconds"))
+        except (FileNotFoundError, ValueError) as e:
+            entry.update(error=str(e))
             self.error("llama.cpp", str(e))
             return
+        except ConversionError as e:
+            why = f"llama.cpp's converter cannot write this model as a GGUF: {e}"
+            entry.update(error=why, gguf_converter_command=e.command)
+            self.error("llama.cpp", why)
+            return
         self.servers["llama.cpp"] = srv
-        self._entry("llama.cpp").update(command=" ".join(shlex.quote(a) for a in srv.command), gguf=str(gguf))
+        entry.update(command=" ".join(shlex.quote(a) for a in srv.command))
 
     def _entry(self, name: str) -> dict:
         table = self.result["peers"] if name in PEERS else self.result["stacks"]

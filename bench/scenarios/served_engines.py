@@ -123,6 +123,29 @@ def vllm_server(checkpoint: Path, log_dir: Path, max_model_len: int, kv_cache_by
 
 LLAMA_SERVER = Path(os.environ.get("VIBESERVE_LLAMA_SERVER", "/tmp/vibeserve-peers/llama.cpp/build/bin/llama-server"))
 
+# The GGUF type llama.cpp gets for random weights (bench/peers/write_gguf.py writes it from the comparison's
+# checkpoint): the checkpoint's own dtype, so that it serves the same weights as every other engine, but for a
+# scenario whose stacks serve 8-bit linear layers: there it gets Q8_0, llama.cpp's own 8-bit weight format (int8
+# in blocks of 32 weights with an fp16 scale each; its converter quantizes every 2-D weight but a MoE router and
+# a position table, embeddings and output included, from the same checkpoint), as vLLM gets `--quantization fp8`.
+LLAMA_CPP_8BIT = {"int8_weight_only": "q8_0", "fp8": "q8_0"}
+
+
+def llama_cpp_outtype(checkpoint: Path, linear: str = "native") -> tuple[str, str]:
+    """The GGUF type for llama.cpp to serve a comparison's checkpoint in, and why."""
+    if LLAMA_CPP_8BIT.get(linear):
+        return LLAMA_CPP_8BIT[linear], (
+            f"the stacks serve {linear} linear layers: llama.cpp gets its own 8-bit weight format, Q8_0 (int8 in "
+            "blocks of 32 weights with an fp16 scale each; every 2-D weight, embeddings and output included, but a MoE "
+            "router and GPT-2's position table, which it keeps in f32), written by its converter from the same "
+            "checkpoint, as vLLM gets --quantization fp8")
+    if str(PEERS) not in sys.path:
+        sys.path.insert(0, str(PEERS))
+    from write_gguf import checkpoint_outtype
+    outtype = checkpoint_outtype(checkpoint)
+    return outtype, (f"the checkpoint's own dtype ({outtype}): the converter copies every tensor as it is stored (1-D "
+                     "ones as f32, which holds them exactly), so llama.cpp serves the same weights as every other engine")
+
 
 def llama_cpp_server(gguf: Path, log_dir: Path, max_model_len: int, max_concurrency: int, device: str) -> EngineServer:
     """`llama-server` on the model's GGUF file, at its defaults but for three settings a user serving

@@ -10,8 +10,9 @@
 # Environment:
 #   VIBESERVE_RUN_BUDGET_S   seconds the whole run may take (default 560), shared by the scenarios
 #   VIBESERVE_PEER_ENGINES   peer engines (default vllm,transformers-cb; vllm only once
-#                            bench/peers/install_vllm.sh has unpacked its bundle; llama.cpp, for a
-#                            GGUF-weights scenario, once bench/peers/build_llama_server.sh has built it)
+#                            bench/peers/install_vllm.sh has unpacked its bundle; llama.cpp once
+#                            bench/peers/build_llama_server.sh has built it: a random-weights scenario's
+#                            checkpoint is written as a GGUF by its converter, bench/peers/write_gguf.py)
 #   VIBESERVE_COMPARE_REPS   repetitions (default 3)
 #   VIBESERVE_SERVED_ARGS    more arguments for compare_served.py (e.g. --no-saturating --reserve-s 0)
 set -uo pipefail

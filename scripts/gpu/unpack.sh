@@ -26,8 +26,9 @@ if [ -f "$parts/deps/node_modules.tar.xz" ] && { [ ! -d "$nm/@temporalio" ] || [
   mkdir -p "$nm" && touch "$nm/.unpacking"
   unxz_to_stdout "$parts/deps/node_modules.tar.xz" | tar -C "$repo" -xf - && rm -f "$nm/.unpacking"
 fi
-# The wheels carry the server's deps; an interpreter that already has them keeps its own.
-if [ -d "$parts/deps/wheels" ] && [ ! -f "$tools/site/.done" ] && ! "$py" -c 'import fastapi, uvicorn, pydantic, jsonschema, gguf, prometheus_client' 2>/dev/null; then
+# The wheels carry the server's deps (and sentencepiece for llama.cpp's GGUF converter); an interpreter
+# that already has them keeps its own.
+if [ -d "$parts/deps/wheels" ] && [ ! -f "$tools/site/.done" ] && ! "$py" -c 'import fastapi, uvicorn, pydantic, jsonschema, gguf, prometheus_client, sentencepiece' 2>/dev/null; then
   "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$tools/site" "$parts"/deps/wheels/*.whl \
     && touch "$tools/site/.done" || echo "unpack: installing the wheels failed; only 'serve' needs them" >&2
 fi
