@@ -6,8 +6,10 @@ stack_child.py, what the results table reports). The two must agree within 10%.
       --workload '{"num_prompts": 512, "input_len": 128, "output_len": 128, "range_ratio": 0, "max_concurrency": 256}' \
       [--kv-cache-tokens N] [--reps 3] [--out OUT.json]
 
-Both run the same requests (repetition r: seed offset r, token ids 0-2 left out) at the same
-concurrency and take the median of `--reps` repetitions. Both warm up by the one rule
+Both run the same requests at the same concurrency and time a repetition alike: passes over fresh
+seeded request sets (repetition r, pass k: seed offset bench.workload.pass_seed(r, k), token ids 0-2
+left out) until they add up to the workload's min_duration_s (compare_stacks.timed_repetition), and
+take the median of `--reps` repetitions. Both warm up by the one rule
 (vibeserve_runtime.bench.workload.warmup_requests); each keeps its own KV pool: the verb sizes its
 pool as the stack does (on a GPU, from free memory), the harness, with --kv-cache-tokens, takes the pool
 compare_stacks.py gives every stack of a comparison. Per-repetition figures are printed, so a slow
@@ -25,13 +27,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python-runtime"))
-from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
-from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests, warmup_requests  # noqa: E402
-from vibeserve_runtime.cli.offline_bench import AVOID, records_of_pass  # noqa: E402
+from vibeserve_runtime.bench.workload import Workload, warmup_requests  # noqa: E402
+from vibeserve_runtime.cli.offline_bench import AVOID  # noqa: E402
 from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))
-from compare_stacks import StackChild  # noqa: E402
+from compare_stacks import StackChild, timed_repetition  # noqa: E402
 
 AGREEMENT = 0.10
 
@@ -56,11 +57,7 @@ def harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) 
         child.wait_ready(timeout=900)
         out = []
         for r in range(w.repetitions):
-            reqs = make_requests(w, vocab, r, avoid=set(AVOID))
-            rep = child.run({"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
-                             "arrivals": arrival_offsets(w, len(reqs), r), "max_concurrency": w.max_concurrency},
-                            timeout=900)
-            out.append(compute_metrics(*records_of_pass(rep))["output_throughput"])
+            out.append(timed_repetition(child, w, vocab, r, timeout_s=900)["output_throughput"])
         return out
     finally:
         child.close()

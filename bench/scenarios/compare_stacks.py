@@ -32,9 +32,11 @@ import yaml
 
 from vibeserve_runtime.bench.hf_baseline import build_baseline_model, run_hf_generate
 from vibeserve_runtime.bench.metrics import compute_metrics
-from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests, warmup_requests
+from vibeserve_runtime.bench.repetition import repeat_until
+from vibeserve_runtime.bench.workload import (Workload, arrival_offsets, make_requests, pass_seed, timed_pass,
+                                              warmup_requests)
 from vibeserve_runtime.checker.integrity import integrity_report
-from vibeserve_runtime.cli.bench_cmd import _records_from_offline
+from vibeserve_runtime.cli.offline_bench import AVOID, metrics_of_passes, records_of_pass
 from vibeserve_runtime.cli.candidate_process import candidate_env
 from vibeserve_runtime.materialize import load_stack_dir
 
@@ -110,6 +112,26 @@ class StackChild:
                 self.proc.wait(timeout=30)
             except Exception:
                 self.proc.kill()
+
+
+def timed_repetition(child: StackChild, w: Workload, vocab: int, r: int, timeout_s: float) -> dict:
+    """Repetition r of a stack process, timed as the bench verb times it (bench/repetition.py): passes over
+    fresh seeded request sets until they add up to w.min_duration_s, the metrics taken over all of them.
+    A single pass of a fast stack lasts under a second, and one such pass is mostly noise."""
+    def one_pass(k: int) -> dict:
+        reqs = timed_pass(w, vocab, r, k, AVOID)
+        t0 = time.perf_counter()
+        rep = child.run({"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
+                         "arrivals": arrival_offsets(w, len(reqs), pass_seed(r, k)),
+                         "max_concurrency": w.max_concurrency}, timeout_s)
+        wall = time.perf_counter() - t0
+        if rep["duration_s"] > wall:   # the stack's clock cannot run faster than ours
+            raise RuntimeError(f"stack reported {rep['duration_s']:.2f}s inside {wall:.2f}s of wall time")
+        records, duration = records_of_pass(rep)
+        return {"records": records, "duration_s": duration, "steps": rep.get("steps")}
+    passes = repeat_until(w.min_duration_s, one_pass)
+    steps = [p["steps"] for p in passes if isinstance(p["steps"], (int, float))]
+    return metrics_of_passes(passes) | {"engine_steps": sum(steps) if steps else None}
 
 
 def summarize(runs: list[dict]) -> dict[str, dict[str, float]]:
@@ -255,8 +277,7 @@ def main() -> int:
         if r > 0 and time.monotonic() + sum(rep_time.values()) > deadline:
             result["errors"].append({"stack": "*", "error": f"time budget reached after {r} repetition(s)"})
             break
-        reqs = make_requests(w, vocab, r, avoid=set(range(3)))
-        arrivals = arrival_offsets(w, len(reqs), r)
+        reqs = make_requests(w, vocab, r, avoid=set(AVOID))   # hf-generate's; the stacks' come from timed_repetition
         order = [s for s in STACKS[r % 3:] + STACKS[:r % 3] if s in result["stacks"]]
         for name in order:
             t0 = time.perf_counter()
@@ -265,13 +286,7 @@ def main() -> int:
                     recs, dur = run_hf_generate(hf_model, reqs[:args.hf_prompts], device)
                     m = compute_metrics(recs, dur)
                 else:
-                    payload = {"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs], "arrivals": arrivals,
-                               "max_concurrency": w.max_concurrency}
-                    rep = children[name].run(payload, max(120.0, deadline - time.monotonic() + 120))
-                    wall = time.perf_counter() - t0
-                    if rep["duration_s"] > wall:   # the stack's clock cannot run faster than ours
-                        raise RuntimeError(f"stack reported {rep['duration_s']:.2f}s inside {wall:.2f}s of wall time")
-                    m = compute_metrics(*_records_from_offline(rep)) | {"engine_steps": rep.get("steps")}
+                    m = timed_repetition(children[name], w, vocab, r, max(120.0, deadline - time.monotonic() + 120))
                 m["repetition"], m["position"] = r, order.index(name)
                 result["stacks"][name]["runs"].append(m)
             except Exception as e:
@@ -310,7 +325,7 @@ def sweep(children: dict, w: Workload, vocab: int, spec: str, deadline: float, s
                 return points
             t0 = time.perf_counter()
             try:
-                m = compute_metrics(*_records_from_offline(ch.run({**payload, "max_concurrency": c}, 600)))
+                m = compute_metrics(*records_of_pass(ch.run({**payload, "max_concurrency": c}, 600)))
                 points.append({"stack": name, "max_concurrency": c, **{k: m[k] for k in (
                     "output_throughput", "request_throughput", "median_ttft_ms", "median_tpot_ms", "p99_itl_ms", "completed")}})
             except Exception as e:
