@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 status=0
 echo "== ruff (python lint, ruff.toml)"
 .venv/bin/ruff check . || status=1
+.venv/bin/ruff format --check . || status=1
 echo "== pyright (python types, pyrightconfig.json)"
 npx pyright || status=1
 echo "== tsc (typescript types)"

@@ -15,6 +15,7 @@ pool as the stack does (on a GPU, from free memory), the harness, with --kv-cach
 compare_stacks.py gives every stack of a comparison. Per-repetition figures are printed, so a slow
 first repetition (a cold path) shows up as such.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,10 +39,29 @@ AGREEMENT = 0.10
 
 
 def bench_verb(stack: Path, device: str, w: Workload) -> list[float]:
-    p = subprocess.run([sys.executable, "-m", "vibeserve_runtime", "bench", "--stack", str(stack), "--device", device,
-                        "--workload", json.dumps(w.to_dict()), "--no-profile"],
-                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                           [str(REPO / "python-runtime"), *filter(None, [os.environ.get("PYTHONPATH")])])})
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vibeserve_runtime",
+            "bench",
+            "--stack",
+            str(stack),
+            "--device",
+            device,
+            "--workload",
+            json.dumps(w.to_dict()),
+            "--no-profile",
+        ],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                [str(REPO / "python-runtime"), *filter(None, [os.environ.get("PYTHONPATH")])]
+            ),
+        },
+    )
     result = next((json.loads(ln) for ln in p.stdout.splitlines() if '"event": "result"' in ln), None)
     if p.returncode != 0 or result is None:
         raise RuntimeError(f"bench verb exited {p.returncode}: {(p.stdout + p.stderr)[-800:]}")
@@ -65,6 +85,7 @@ def harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) 
 
 def _preset_vocab(model: dict) -> int:
     from vibeserve_runtime.models.presets import get_preset
+
     return get_preset(model["preset"])["vocab_size"] if model.get("preset") else 256
 
 
@@ -73,7 +94,9 @@ def main() -> int:
     ap.add_argument("--stack", required=True, type=Path)
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--workload", default="{}", help="bench workload JSON (bench/workload.py)")
-    ap.add_argument("--kv-cache-tokens", type=int, help="the harness's pool (compare_stacks.py sizes one for all stacks)")
+    ap.add_argument(
+        "--kv-cache-tokens", type=int, help="the harness's pool (compare_stacks.py sizes one for all stacks)"
+    )
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
@@ -81,9 +104,16 @@ def main() -> int:
     verb = bench_verb(args.stack.resolve(), args.device, w)
     child = harness(args.stack.resolve(), args.device, w, args.kv_cache_tokens)
     ratio = statistics.median(verb) / statistics.median(child)
-    result = {"stack": str(args.stack), "device": args.device, "workload": w.to_dict(), "kv_cache_tokens": args.kv_cache_tokens,
-              "bench_verb_output_throughput": verb, "harness_output_throughput": child,
-              "ratio_bench_over_harness": ratio, "agree": abs(ratio - 1) <= AGREEMENT}
+    result = {
+        "stack": str(args.stack),
+        "device": args.device,
+        "workload": w.to_dict(),
+        "kv_cache_tokens": args.kv_cache_tokens,
+        "bench_verb_output_throughput": verb,
+        "harness_output_throughput": child,
+        "ratio_bench_over_harness": ratio,
+        "agree": abs(ratio - 1) <= AGREEMENT,
+    }
     print(json.dumps(result))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))

@@ -7,6 +7,7 @@ random weights and prompts.
   python bench/gpu/decode_components.py --out decode_components.json \
       [--scenarios scenarios/mixtral-moe.yaml,...] [--steps 48]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,20 +29,28 @@ from vibeserve_runtime.engine import Engine  # noqa: E402
 from vibeserve_runtime.engine.step_profile import host_share_between  # noqa: E402
 from vibeserve_runtime.types import Request, SamplingParams  # noqa: E402
 
-DEFAULT_SCENARIOS = ["scenarios/mixtral-moe.yaml", "scenarios/hopper-kernels.yaml", "scenarios/llama-int8.yaml",
-                     "scenarios/custom-tokenizer-streaming.yaml"]
+DEFAULT_SCENARIOS = [
+    "scenarios/mixtral-moe.yaml",
+    "scenarios/hopper-kernels.yaml",
+    "scenarios/llama-int8.yaml",
+    "scenarios/custom-tokenizer-streaming.yaml",
+]
 # one-choice alternatives to the generic stack; each applies where the model has the dimension
-VARIANTS = {"generic": {}, "attention=triton_paged": {"attention": "triton_paged"},
-            "moe=dense_decode": {"moe": "dense_decode"},
-            "attention=triton_paged,moe=dense_decode": {"attention": "triton_paged", "moe": "dense_decode"},
-            "moe=fused_tuned": {"moe": "fused_tuned"},
-            "attention=triton_paged,moe=fused_tuned": {"attention": "triton_paged", "moe": "fused_tuned"},
-            "linear=int8_weight_only": {"linear": "int8_weight_only"}, "linear=fp8": {"linear": "fp8"}}
+VARIANTS = {
+    "generic": {},
+    "attention=triton_paged": {"attention": "triton_paged"},
+    "moe=dense_decode": {"moe": "dense_decode"},
+    "attention=triton_paged,moe=dense_decode": {"attention": "triton_paged", "moe": "dense_decode"},
+    "moe=fused_tuned": {"moe": "fused_tuned"},
+    "attention=triton_paged,moe=fused_tuned": {"attention": "triton_paged", "moe": "fused_tuned"},
+    "linear=int8_weight_only": {"linear": "int8_weight_only"},
+    "linear=fp8": {"linear": "fp8"},
+}
 
 
 def concurrency(sc: dict) -> int:
     a = sc["workload"].get("arrival") or {}
-    return min(int(a.get("concurrency", 16)), 16)   # a Poisson scenario's batches reach the graphs' 16
+    return min(int(a.get("concurrency", 16)), 16)  # a Poisson scenario's batches reach the graphs' 16
 
 
 def measure(spec: dict, batch: int, prompt_len: int, steps: int) -> dict:
@@ -53,12 +62,12 @@ def measure(spec: dict, batch: int, prompt_len: int, steps: int) -> dict:
     for i, p in enumerate(prompts):
         engine.add_request(Request(f"r{i}", p, greedy))
     while any(s.num_output_tokens == 0 for s in engine.seqs.values()):
-        engine.step()                                   # prefill until every sequence decodes
+        engine.step()  # prefill until every sequence decodes
     engine.profile_components_at_next_decode()
     engine.step()
     shares = engine.component_profile or {}
     for _ in range(4):
-        engine.step()                                   # warm
+        engine.step()  # warm
     torch.cuda.synchronize()
     prof = engine.enable_profile()
     before = prof.snapshot()
@@ -66,7 +75,9 @@ def measure(spec: dict, batch: int, prompt_len: int, steps: int) -> dict:
         engine.step()
     after = prof.snapshot()
     out = host_share_between(before, after)
-    out["forward_ms"] = round(1e3 * (after["forward_s"] - before["forward_s"]) / max(1, after["steps"] - before["steps"]), 4)
+    out["forward_ms"] = round(
+        1e3 * (after["forward_s"] - before["forward_s"]) / max(1, after["steps"] - before["steps"]), 4
+    )
     out.update(shares)
     del engine
     gc.collect()
@@ -80,13 +91,16 @@ def main() -> int:
     ap.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS))
     ap.add_argument("--steps", type=int, default=48)
     args = ap.parse_args()
-    report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-              "command": "python bench/gpu/decode_components.py " + " ".join(sys.argv[1:]).replace(args.out, "OUT.json"),
-              "scenarios": {}}
+    report = {
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "command": "python bench/gpu/decode_components.py " + " ".join(sys.argv[1:]).replace(args.out, "OUT.json"),
+        "scenarios": {},
+    }
     for path in args.scenarios.split(","):
         sc = yaml.safe_load((REPO / path).read_text())
         base = generic_spec(sc, "cuda")
-        base["params"]["kv_cache_tokens"] = 65536   # room for the batch, without sizing the pool to the whole GPU
+        base["params"]["kv_cache_tokens"] = 65536  # room for the batch, without sizing the pool to the whole GPU
         batch, prompt_len = concurrency(sc), int(sc["workload"]["prompt_len"])
         rows = {}
         for name, change in VARIANTS.items():
@@ -98,12 +112,16 @@ def main() -> int:
             t0 = time.perf_counter()
             try:
                 rows[name] = measure(spec, batch, prompt_len, args.steps)
-            except Exception as e:   # a variant that fails is reported, the others still run
+            except Exception as e:  # a variant that fails is reported, the others still run
                 rows[name] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
             rows[name]["build_and_run_s"] = round(time.perf_counter() - t0, 1)
             print(f"{sc['name']:28s} {name:42s} {json.dumps(rows[name])}", file=sys.stderr)
-        report["scenarios"][sc["name"]] = {"batch": batch, "prompt_len": prompt_len,
-                                           "components": base["components"], "variants": rows}
+        report["scenarios"][sc["name"]] = {
+            "batch": batch,
+            "prompt_len": prompt_len,
+            "components": base["components"],
+            "variants": rows,
+        }
         Path(args.out).write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     return 0

@@ -22,6 +22,7 @@ Usage: python bench/gpu/decode_roofline.py --out bench/results/decode_roofline_h
        python bench/gpu/decode_roofline.py --only gpt2_async_overlap,llama8b_async_overlap --out OUT.json
        python bench/gpu/decode_roofline.py --smoke --out /tmp/smoke.json    (tiny shapes; also runs on CPU)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,16 +94,20 @@ def param_count(model) -> int:
 
 # --- figures -------------------------------------------------------------------------------
 def bandwidth(dev, smoke):
-    n = (64 << 20) if smoke else (4 << 30)                      # bytes per buffer
+    n = (64 << 20) if smoke else (4 << 30)  # bytes per buffer
     a = torch.empty(n // 2, dtype=torch.bfloat16, device=dev).normal_()
     b = torch.empty_like(a)
     t_copy = timed(lambda: b.copy_(a), dev, 10)
     t_read = timed(lambda: a.sum(dtype=torch.float32), dev, 10)
-    copy_bw = 2 * n / t_copy                                     # read + write traffic
+    copy_bw = 2 * n / t_copy  # read + write traffic
     read_bw = n / t_read
-    return {"copy_bytes_per_s": copy_bw, "reduce_read_bytes_per_s": read_bw,
-            "read_bytes_per_s": max(copy_bw, read_bw), "buffer_bytes": n,
-            "note": "roofline uses the higher of copy traffic rate and read-only reduction rate"}
+    return {
+        "copy_bytes_per_s": copy_bw,
+        "reduce_read_bytes_per_s": read_bw,
+        "read_bytes_per_s": max(copy_bw, read_bw),
+        "buffer_bytes": n,
+        "note": "roofline uses the higher of copy traffic rate and read-only reduction rate",
+    }
 
 
 def matmul_peak(dev, smoke):
@@ -111,15 +116,21 @@ def matmul_peak(dev, smoke):
     a = torch.randn(n, n, device=dev, dtype=dtype)
     b = torch.randn(n, n, device=dev, dtype=dtype)
     t = timed(lambda: a @ b, dev, 5 if smoke else 20)
-    return {"flop_per_s": 2 * n ** 3 / t, "n": n, "dtype": str(dtype)}
+    return {"flop_per_s": 2 * n**3 / t, "n": n, "dtype": str(dtype)}
 
 
 def make_spec(preset, arch, dev, dtype, **kw):
     comps = kw.pop("components", {})
     params = kw.pop("params", {})
-    return load_stack_spec({"name": f"bench-{preset}", "device": str(dev),
-                            "model": {"arch": arch, "preset": preset, "seed": 0, "dtype": dtype},
-                            "components": comps, "params": params})
+    return load_stack_spec(
+        {
+            "name": f"bench-{preset}",
+            "device": str(dev),
+            "model": {"arch": arch, "preset": preset, "seed": 0, "dtype": dtype},
+            "components": comps,
+            "params": params,
+        }
+    )
 
 
 def build(spec):
@@ -131,6 +142,7 @@ def build(spec):
 
 def _as_dict(spec):
     from dataclasses import asdict
+
     return asdict(spec)
 
 
@@ -151,21 +163,29 @@ def device_decode_loop(engine, prompt_len, n_tokens, use_graph, compile_fn):
     ids, meta, sidx, _ = build_batch([(seq, prompt_len)], kv, dev)
     with torch.inference_mode():
         tok = engine.runner.run(ids, meta, sidx).argmax(-1)
-    first = tok.clone()                            # warm-up steps advance tok; the timed run restarts from here
+    first = tok.clone()  # warm-up steps advance tok; the timed run restarts from here
     table = torch.full((1, kv.max_blocks_per_seq), kv.scratch_block, dtype=torch.long, device=dev)
-    table[0, :len(seq.block_table)] = torch.tensor(seq.block_table, device=dev)
+    table[0, : len(seq.block_table)] = torch.tensor(seq.block_table, device=dev)
     pos = torch.tensor([prompt_len], device=dev)
     ctx = pos + 1
     slot = torch.zeros(1, dtype=torch.long, device=dev)
     zeros = torch.zeros(1, dtype=torch.long, device=dev)
-    m = AttentionMetadata(positions=pos, slot_mapping=slot, block_tables=table, context_lens=ctx,
-                          query_lens=torch.ones(1, dtype=torch.long, device=dev), token_batch_idx=zeros,
-                          token_q_idx=zeros, max_q=1)
+    m = AttentionMetadata(
+        positions=pos,
+        slot_mapping=slot,
+        block_tables=table,
+        context_lens=ctx,
+        query_lens=torch.ones(1, dtype=torch.long, device=dev),
+        token_batch_idx=zeros,
+        token_q_idx=zeros,
+        max_q=1,
+    )
     bs = kv.block_size
     produced = torch.zeros(n_tokens + 8, dtype=torch.long, device=dev)
 
     def forward(t, mm):
         return model.compute_logits(model(t, mm))
+
     fwd = torch.compile(forward, dynamic=False) if compile_fn else forward
 
     def step():
@@ -177,7 +197,7 @@ def device_decode_loop(engine, prompt_len, n_tokens, use_graph, compile_fn):
 
     start_pos = prompt_len
     with torch.inference_mode():
-        for _ in range(3):                         # warm-up / compile
+        for _ in range(3):  # warm-up / compile
             step()
         sync(dev)
         if use_graph:
@@ -207,9 +227,9 @@ def engine_decode(engine, prompt_len, n_tokens):
     """Batch-1 decode through Engine.step() (host scheduling and sampling every token)."""
     vocab = engine.meta["vocab_size"]
     prompt = [(11 * i + 5) % vocab for i in range(prompt_len)]
-    engine.generate([prompt], SamplingParams(max_tokens=8, ignore_eos=True))          # warm-up
+    engine.generate([prompt], SamplingParams(max_tokens=8, ignore_eos=True))  # warm-up
     engine.add_request(Request("d", prompt, SamplingParams(max_tokens=n_tokens + 1, ignore_eos=True)))
-    engine.step()                                                                       # prefill
+    engine.step()  # prefill
     sync(engine.device)
     t = time.perf_counter()
     n = 0
@@ -220,34 +240,58 @@ def engine_decode(engine, prompt_len, n_tokens):
 
 def decode_b1(bundle, dev, dtype, bw, smoke, compile_fn):
     model, cfg, meta, preset = bundle
-    spec = make_spec(preset, meta["arch"], dev, dtype, components=fast_components(dev),
-                     params={"max_batch_size": 1, "graph_batch_sizes": [1], "max_model_len": 256 if smoke else 1024,
-                             "kv_cache_tokens": 2048, "max_num_batched_tokens": 1024})
+    spec = make_spec(
+        preset,
+        meta["arch"],
+        dev,
+        dtype,
+        components=fast_components(dev),
+        params={
+            "max_batch_size": 1,
+            "graph_batch_sizes": [1],
+            "max_model_len": 256 if smoke else 1024,
+            "kv_cache_tokens": 2048,
+            "max_num_batched_tokens": 1024,
+        },
+    )
     wbytes = weight_bytes(model)
     engine = Engine.from_model(spec, model, cfg, meta)
     n_tok = 32 if smoke else 256
-    res = {"preset": preset, "params": param_count(model), "non_embedding_weight_bytes": wbytes,
-           "roofline_tokens_per_s": bw / wbytes, "prompt_len": 16, "tokens": n_tok}
+    res = {
+        "preset": preset,
+        "params": param_count(model),
+        "non_embedding_weight_bytes": wbytes,
+        "roofline_tokens_per_s": bw / wbytes,
+        "prompt_len": 16,
+        "tokens": n_tok,
+    }
     use_graph = dev.type == "cuda"
     for label, comp in (("device_loop_graph", False), ("device_loop_graph_compiled", True)):
         if comp and not compile_fn:
             continue
         try:
             tps, agree = device_decode_loop(engine, 16, n_tok, use_graph, comp)
-            res[label] = {"tokens_per_s": tps, "fraction_of_roofline": tps / res["roofline_tokens_per_s"],
-                          "tokens_equal_to_engine_before_first_difference": agree}
-        except Exception as e:   # noqa: BLE001
+            res[label] = {
+                "tokens_per_s": tps,
+                "fraction_of_roofline": tps / res["roofline_tokens_per_s"],
+                "tokens_equal_to_engine_before_first_difference": agree,
+            }
+        except Exception as e:  # noqa: BLE001
             res[label] = {"error": f"{type(e).__name__}: {e}"}
     for label, comp in (("engine_step_loop", False), ("engine_step_loop_compiled", True)):
         if comp and not (compile_fn and use_graph):
             continue
         try:
-            if comp:   # the engine's own runner with params.compile_decode (compiled step inside the graphs)
-                engine = Engine.from_model(load_stack_spec({**_as_dict(spec), "params": {**spec.params, "compile_decode": True}}),
-                                           model, cfg, meta)
+            if comp:  # the engine's own runner with params.compile_decode (compiled step inside the graphs)
+                engine = Engine.from_model(
+                    load_stack_spec({**_as_dict(spec), "params": {**spec.params, "compile_decode": True}}),
+                    model,
+                    cfg,
+                    meta,
+                )
             tps = engine_decode(engine, 16, n_tok)
             res[label] = {"tokens_per_s": tps, "fraction_of_roofline": tps / res["roofline_tokens_per_s"]}
-        except Exception as e:   # noqa: BLE001
+        except Exception as e:  # noqa: BLE001
             res[label] = {"error": f"{type(e).__name__}: {e}"}
     best = max((v["tokens_per_s"] for v in res.values() if isinstance(v, dict) and "tokens_per_s" in v), default=None)
     res["best_tokens_per_s"] = best
@@ -259,16 +303,32 @@ def prefill(dev, dtype, peak, smoke, model_bundle):
     model, cfg, meta, preset = model_bundle
     n_seq, plen = (2, 64) if smoke else (8, 1024)
     # eager runner: a prefill pass is one big batch of GEMMs, graphs would not help
-    spec = make_spec(preset, "llama", dev, dtype, components={**fast_components(dev), "execution": "eager"},
-                     params={"max_batch_size": n_seq, "max_num_batched_tokens": n_seq * plen, "max_model_len": plen + 64,
-                             "kv_cache_tokens": n_seq * (plen + 64), "prefix_caching": False})
+    spec = make_spec(
+        preset,
+        "llama",
+        dev,
+        dtype,
+        components={**fast_components(dev), "execution": "eager"},
+        params={
+            "max_batch_size": n_seq,
+            "max_num_batched_tokens": n_seq * plen,
+            "max_model_len": plen + 64,
+            "kv_cache_tokens": n_seq * (plen + 64),
+            "prefix_caching": False,
+        },
+    )
     engine = Engine.from_model(spec, model, cfg, meta)
     vocab = meta["vocab_size"]
 
     def one(offset):
         for i in range(n_seq):
-            engine.add_request(Request(f"p{offset}-{i}", [(13 * j + i + offset) % vocab for j in range(plen)],
-                                       SamplingParams(max_tokens=1, ignore_eos=True)))
+            engine.add_request(
+                Request(
+                    f"p{offset}-{i}",
+                    [(13 * j + i + offset) % vocab for j in range(plen)],
+                    SamplingParams(max_tokens=1, ignore_eos=True),
+                )
+            )
         sync(dev)
         t = time.perf_counter()
         engine.step()
@@ -278,30 +338,52 @@ def prefill(dev, dtype, peak, smoke, model_bundle):
     one(0)
     t = sorted(one(k) for k in range(1, 4))[1]
     L, H = cfg["num_hidden_layers"], cfg["hidden_size"]
-    n_params = param_count(model) - model.embed.numel()            # lm_head only runs on the last token
+    n_params = param_count(model) - model.embed.numel()  # lm_head only runs on the last token
     lm = model.lm_head.numel()
     tokens = n_seq * plen
-    flops = 2 * (n_params - lm) * tokens + 2 * lm * n_seq + 2 * L * n_seq * plen * plen * H   # causal QK^T + PV
-    return {"sequences": n_seq, "prompt_len": plen, "seconds": t, "tokens_per_s": tokens / t,
-            "flop_per_s": flops / t, "fraction_of_matmul_peak": flops / t / peak if peak else None}
+    flops = 2 * (n_params - lm) * tokens + 2 * lm * n_seq + 2 * L * n_seq * plen * plen * H  # causal QK^T + PV
+    return {
+        "sequences": n_seq,
+        "prompt_len": plen,
+        "seconds": t,
+        "tokens_per_s": tokens / t,
+        "flop_per_s": flops / t,
+        "fraction_of_matmul_peak": flops / t / peak if peak else None,
+    }
 
 
 def batch256(dev, dtype, bw, smoke, model_bundle):
     model, cfg, meta, preset = model_bundle
     n_req, plen, olen = (8, 64, 16) if smoke else (256, 1024, 128)
     buckets = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-    spec = make_spec(preset, "llama", dev, dtype, components=fast_components(dev),
-                     params={"max_batch_size": n_req, "graph_batch_sizes": [b for b in buckets if b <= n_req],
-                             "max_num_batched_tokens": 8192, "max_model_len": plen + olen + 16,
-                             "kv_cache_tokens": n_req * (plen + olen + 16) + 1024, "block_size": 16})
+    spec = make_spec(
+        preset,
+        "llama",
+        dev,
+        dtype,
+        components=fast_components(dev),
+        params={
+            "max_batch_size": n_req,
+            "graph_batch_sizes": [b for b in buckets if b <= n_req],
+            "max_num_batched_tokens": 8192,
+            "max_model_len": plen + olen + 16,
+            "kv_cache_tokens": n_req * (plen + olen + 16) + 1024,
+            "block_size": 16,
+        },
+    )
     engine = Engine.from_model(spec, model, cfg, meta)
     wbytes = weight_bytes(model)
     kv_per_token = engine.kv.bytes_per_token
     vocab = meta["vocab_size"]
-    engine.generate([[3, 4, 5, 6]], SamplingParams(max_tokens=4, ignore_eos=True))          # warm-up
+    engine.generate([[3, 4, 5, 6]], SamplingParams(max_tokens=4, ignore_eos=True))  # warm-up
     for i in range(n_req):
-        engine.add_request(Request(f"r{i}", [(17 * j + 31 * i) % vocab for j in range(plen)],
-                                   SamplingParams(max_tokens=olen, ignore_eos=True)))
+        engine.add_request(
+            Request(
+                f"r{i}",
+                [(17 * j + 31 * i) % vocab for j in range(plen)],
+                SamplingParams(max_tokens=olen, ignore_eos=True),
+            )
+        )
     steps, peak_eff = [], None
     sync(dev)
     t0 = time.perf_counter()
@@ -311,7 +393,7 @@ def batch256(dev, dtype, bw, smoke, model_bundle):
         decode = not engine.scheduler.waiting and running
         ts = time.perf_counter()
         outs = engine.step()
-        te = time.perf_counter() - ts          # step() ends with a host read of sampled tokens: GPU work is done
+        te = time.perf_counter() - ts  # step() ends with a host read of sampled tokens: GPU work is done
         out_tokens += sum(len(o.new_token_ids) for o in outs)
         if decode and all(s.num_computed >= s.num_prompt_tokens for s in running):
             ctx_tokens = sum(s.num_computed for s in running)
@@ -319,27 +401,43 @@ def batch256(dev, dtype, bw, smoke, model_bundle):
             steps.append((len(running), te, roof))
             if len(running) == n_req and peak_eff is None:
                 st = engine.stats()
-                peak_eff = {"kv_tokens_used": st["kv_tokens_used"], "kv_tokens_allocated": st["kv_tokens_allocated"],
-                            "kv_tokens_capacity": st["kv_tokens_capacity"],
-                            "used_over_allocated": st["kv_tokens_used"] / max(st["kv_tokens_allocated"], 1)}
+                peak_eff = {
+                    "kv_tokens_used": st["kv_tokens_used"],
+                    "kv_tokens_allocated": st["kv_tokens_allocated"],
+                    "kv_tokens_capacity": st["kv_tokens_capacity"],
+                    "used_over_allocated": st["kv_tokens_used"] / max(st["kv_tokens_allocated"], 1),
+                }
     total = time.perf_counter() - t0
     full = [s for s in steps if s[0] == n_req]
     med = sorted(full, key=lambda s: s[1])[len(full) // 2] if full else None
     ratios = sorted(s[1] / s[2] for s in full)
     del engine
-    return {"requests": n_req, "prompt_len": plen, "output_len": olen, "duration_s": total,
-            "output_throughput": out_tokens / total, "total_token_throughput": (out_tokens + n_req * plen) / total,
-            "decode_steps_at_full_batch": len(full),
-            "median_decode_step_ms": med and med[1] * 1e3, "roofline_step_ms_at_median": med and med[2] * 1e3,
-            "median_step_over_roofline": ratios[len(ratios) // 2] if ratios else None,
-            "kv_bytes_per_token": kv_per_token, "weight_bytes": wbytes, "kv_memory": peak_eff}
+    return {
+        "requests": n_req,
+        "prompt_len": plen,
+        "output_len": olen,
+        "duration_s": total,
+        "output_throughput": out_tokens / total,
+        "total_token_throughput": (out_tokens + n_req * plen) / total,
+        "decode_steps_at_full_batch": len(full),
+        "median_decode_step_ms": med and med[1] * 1e3,
+        "roofline_step_ms_at_median": med and med[2] * 1e3,
+        "median_step_over_roofline": ratios[len(ratios) // 2] if ratios else None,
+        "kv_bytes_per_token": kv_per_token,
+        "weight_bytes": wbytes,
+        "kv_memory": peak_eff,
+    }
 
 
 def overlap_components(dev):
     """The generic stack's choices (design_space.json generic.cuda); the CPU keeps SDPA and eager."""
     if dev.type == "cuda":
-        return {"attention": "triton_paged", "kv_cache": "paged", "scheduler": "chunked_prefill",
-                "execution": "cuda_graphs"}
+        return {
+            "attention": "triton_paged",
+            "kv_cache": "paged",
+            "scheduler": "chunked_prefill",
+            "execution": "cuda_graphs",
+        }
     return {"kv_cache": "paged", "scheduler": "chunked_prefill"}
 
 
@@ -366,18 +464,35 @@ def decode_overlap(dev, dtype, smoke, model_bundle, shape):
     max_len = min(plen + olen + 16, meta["max_position_embeddings"] or 2048)
     vocab = meta["vocab_size"]
     prompts = [[(17 * j + 31 * i + 7) % vocab for j in range(plen)] for i in range(n_req)]
-    res = {"preset": preset, "requests": n_req, "prompt_len": plen, "output_len": olen,
-           "components": overlap_components(dev)}
+    res = {
+        "preset": preset,
+        "requests": n_req,
+        "prompt_len": plen,
+        "output_len": olen,
+        "components": overlap_components(dev),
+    }
     tokens = {}
     for label, overlap in (("sync", False), ("async", True)):
-        spec = make_spec(preset, meta["arch"], dev, dtype, components=overlap_components(dev),
-                         params={"max_batch_size": n_req, "graph_batch_sizes": [b for b in buckets if b <= n_req],
-                                 "max_num_batched_tokens": 8192, "chunk_size": 8192, "max_model_len": max_len,
-                                 "kv_cache_tokens": n_req * max_len + 1024, "block_size": 16,
-                                 "async_scheduling": overlap})
+        spec = make_spec(
+            preset,
+            meta["arch"],
+            dev,
+            dtype,
+            components=overlap_components(dev),
+            params={
+                "max_batch_size": n_req,
+                "graph_batch_sizes": [b for b in buckets if b <= n_req],
+                "max_num_batched_tokens": 8192,
+                "chunk_size": 8192,
+                "max_model_len": max_len,
+                "kv_cache_tokens": n_req * max_len + 1024,
+                "block_size": 16,
+                "async_scheduling": overlap,
+            },
+        )
         release_kv_cache(model, dev)
         engine = Engine.from_model(spec, model, cfg, meta)
-        engine.generate([prompts[0][:8]] * 2, SamplingParams(max_tokens=4, ignore_eos=True))   # warm-up
+        engine.generate([prompts[0][:8]] * 2, SamplingParams(max_tokens=4, ignore_eos=True))  # warm-up
         for i, p in enumerate(prompts):
             engine.add_request(Request(f"r{i}", p, SamplingParams(max_tokens=olen, ignore_eos=True)))
         before = engine.enable_profile().snapshot()
@@ -387,8 +502,9 @@ def decode_overlap(dev, dtype, smoke, model_bundle, shape):
         t0 = time.perf_counter()
         while engine.has_unfinished_requests():
             running = engine.scheduler.running
-            decoding = not engine.scheduler.waiting and len(running) == n_req and \
-                all(s.num_sampled > 0 for s in running)
+            decoding = (
+                not engine.scheduler.waiting and len(running) == n_req and all(s.num_sampled > 0 for s in running)
+            )
             ts = time.perf_counter()
             for o in engine.step():
                 out[o.request_id] += o.new_token_ids
@@ -398,13 +514,17 @@ def decode_overlap(dev, dtype, smoke, model_bundle, shape):
         prof = host_share_between(before, engine.profile.snapshot())
         snap = engine.profile.snapshot()
         full.sort()
-        res[label] = {"median_decode_step_ms": full and 1e3 * full[len(full) // 2], "full_batch_steps": len(full),
-                      "profile_decode_step_ms": prof.get("decode_step_ms"),
-                      "profile_forward_ms": snap["steps"] and 1e3 * (snap["forward_s"] - before["forward_s"])
-                      / max(1, snap["steps"] - before["steps"]),
-                      "decode_host_share": prof.get("decode_host_share"),
-                      "output_throughput": n_req * olen / total, "duration_s": total,
-                      "engine_async_scheduling": engine.async_scheduling}
+        res[label] = {
+            "median_decode_step_ms": full and 1e3 * full[len(full) // 2],
+            "full_batch_steps": len(full),
+            "profile_decode_step_ms": prof.get("decode_step_ms"),
+            "profile_forward_ms": snap["steps"]
+            and 1e3 * (snap["forward_s"] - before["forward_s"]) / max(1, snap["steps"] - before["steps"]),
+            "decode_host_share": prof.get("decode_host_share"),
+            "output_throughput": n_req * olen / total,
+            "duration_s": total,
+            "engine_async_scheduling": engine.async_scheduling,
+        }
         tokens[label] = out
         del engine
     release_kv_cache(model, dev)
@@ -418,6 +538,7 @@ def decode_overlap(dev, dtype, smoke, model_bundle, shape):
 
 def hf_generate_gpt2(dev, smoke):
     from vibeserve_runtime.models.hf_reference import build_hf_reference
+
     preset = "tiny-gpt2" if smoke else "gpt2-124m"
     cfg, sd, _ = load_model_weights({"arch": "gpt2", "preset": preset, "seed": 0})
     ref = build_hf_reference(cfg, sd).to(dev)
@@ -444,14 +565,21 @@ def main():
     dtype = "bfloat16" if dev.type == "cuda" else "float32"
     big, small = ("tiny-llama", "tiny-gpt2") if args.smoke else ("llama3-8b", "gpt2-124m")
     only = set(filter(None, args.only.split(",")))
-    result = {"command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
-              "device": torch.cuda.get_device_name(dev) + f" (cc {'.'.join(map(str, torch.cuda.get_device_capability(dev)))})"
-              if dev.type == "cuda" else "cpu",
-              "torch": torch.__version__, "triton": _triton_version(), "smoke": args.smoke,
-              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "figures": {}, "errors": {}}
+    result = {
+        "command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
+        "device": torch.cuda.get_device_name(dev) + f" (cc {'.'.join(map(str, torch.cuda.get_device_capability(dev)))})"
+        if dev.type == "cuda"
+        else "cpu",
+        "torch": torch.__version__,
+        "triton": _triton_version(),
+        "smoke": args.smoke,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "figures": {},
+        "errors": {},
+    }
     figs = result["figures"]
 
-    def save():   # after every figure: a run stopped at its time limit keeps what it measured
+    def save():  # after every figure: a run stopped at its time limit keeps what it measured
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1, default=str))
 
@@ -462,11 +590,11 @@ def main():
         try:
             figs[name] = fn()
             figs[name]["wall_s"] = time.perf_counter() - t
-        except Exception as e:   # noqa: BLE001
+        except Exception as e:  # noqa: BLE001
             result["errors"][name] = f"{type(e).__name__}: {e}"
             traceback.print_exc()
         finally:
-            torch._dynamo.reset()        # compiled graphs hold references to the model's weights
+            torch._dynamo.reset()  # compiled graphs hold references to the model's weights
             gc.collect()
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
@@ -479,22 +607,25 @@ def main():
     mm = run("matmul_peak", lambda: matmul_peak(dev, args.smoke))
     peak = mm["flop_per_s"] if mm else None
     compile_fn = not args.no_compile
+
     def bundle_of(preset, arch):
         spec = make_spec(preset, arch, dev, dtype, components=fast_components(dev))
         return (*build(spec), preset)
 
     if not only or "gpt2_decode_b1" in only:
         run("gpt2_decode_b1", lambda: decode_b1(bundle_of(small, "gpt2"), dev, dtype, bw, args.smoke, compile_fn))
-    if not only or "gpt2_async_overlap" in only:   # GPT-2's 1024 positions: 896-token prompts
-        run("gpt2_async_overlap",
-            lambda: decode_overlap(dev, dtype, args.smoke, bundle_of(small, "gpt2"), (256, 896, 128)))
+    if not only or "gpt2_async_overlap" in only:  # GPT-2's 1024 positions: 896-token prompts
+        run(
+            "gpt2_async_overlap",
+            lambda: decode_overlap(dev, dtype, args.smoke, bundle_of(small, "gpt2"), (256, 896, 128)),
+        )
     bundle = None
     if not only or only & {"llama8b_decode_b1", "llama8b_prefill", "llama8b_batch256", "llama8b_async_overlap"}:
         t = time.perf_counter()
         try:
-            bundle = bundle_of(big, "llama")       # one copy of the 8B weights serves every 8B figure
+            bundle = bundle_of(big, "llama")  # one copy of the 8B weights serves every 8B figure
             result["llama8b_build_s"] = time.perf_counter() - t
-        except Exception as e:   # noqa: BLE001
+        except Exception as e:  # noqa: BLE001
             result["errors"]["build_llama8b"] = f"{type(e).__name__}: {e}"
     if bundle:
         run("llama8b_decode_b1", lambda: decode_b1(bundle, dev, dtype, bw, args.smoke, compile_fn))
@@ -511,6 +642,7 @@ def main():
 def _triton_version():
     try:
         import triton
+
         return triton.__version__
     except ImportError:
         return None
@@ -527,6 +659,7 @@ def print_table(r, bw, peak):
 
     def fmt(v, scale=1.0, unit=""):
         return "-" if v is None else f"{v / scale:,.1f}{unit}"
+
     rows = [
         ("read bandwidth", fmt(g("bandwidth", "read_bytes_per_s"), 1e9, " GB/s"), ""),
         ("bf16 matmul", fmt(g("matmul_peak", "flop_per_s"), 1e12, " TFLOP/s"), ""),
@@ -534,24 +667,54 @@ def print_table(r, bw, peak):
     for name, label in (("llama8b_decode_b1", "8B decode b=1"), ("gpt2_decode_b1", "GPT-2 decode b=1")):
         roof = g(name, "roofline_tokens_per_s")
         for k in ("device_loop_graph", "device_loop_graph_compiled", "engine_step_loop", "engine_step_loop_compiled"):
-            rows.append((f"{label} {k}", fmt(g(name, k, "tokens_per_s"), 1, " tok/s"),
-                         f"roofline {fmt(roof, 1, ' tok/s')} ({fmt(g(name, k, 'fraction_of_roofline'), 0.01, '%')})"))
-    rows.append(("8B prefill", fmt(g("llama8b_prefill", "flop_per_s"), 1e12, " TFLOP/s"),
-                 f"{fmt(g('llama8b_prefill', 'fraction_of_matmul_peak'), 0.01, '%')} of matmul peak"))
-    rows.append(("8B 256x(1024/128) decode step", fmt(g("llama8b_batch256", "median_decode_step_ms"), 1, " ms"),
-                 f"roofline {fmt(g('llama8b_batch256', 'roofline_step_ms_at_median'), 1, ' ms')} "
-                 f"(x{fmt(g('llama8b_batch256', 'median_step_over_roofline'))})"))
-    rows.append(("8B 256x(1024/128) output throughput", fmt(g("llama8b_batch256", "output_throughput"), 1, " tok/s"),
-                 f"KV used/allocated {fmt(g('llama8b_batch256', 'kv_memory', 'used_over_allocated'), 0.01, '%')}"))
+            rows.append(
+                (
+                    f"{label} {k}",
+                    fmt(g(name, k, "tokens_per_s"), 1, " tok/s"),
+                    f"roofline {fmt(roof, 1, ' tok/s')} ({fmt(g(name, k, 'fraction_of_roofline'), 0.01, '%')})",
+                )
+            )
+    rows.append(
+        (
+            "8B prefill",
+            fmt(g("llama8b_prefill", "flop_per_s"), 1e12, " TFLOP/s"),
+            f"{fmt(g('llama8b_prefill', 'fraction_of_matmul_peak'), 0.01, '%')} of matmul peak",
+        )
+    )
+    rows.append(
+        (
+            "8B 256x(1024/128) decode step",
+            fmt(g("llama8b_batch256", "median_decode_step_ms"), 1, " ms"),
+            f"roofline {fmt(g('llama8b_batch256', 'roofline_step_ms_at_median'), 1, ' ms')} "
+            f"(x{fmt(g('llama8b_batch256', 'median_step_over_roofline'))})",
+        )
+    )
+    rows.append(
+        (
+            "8B 256x(1024/128) output throughput",
+            fmt(g("llama8b_batch256", "output_throughput"), 1, " tok/s"),
+            f"KV used/allocated {fmt(g('llama8b_batch256', 'kv_memory', 'used_over_allocated'), 0.01, '%')}",
+        )
+    )
     rows.append(("HF generate GPT-2 b=1", fmt(g("hf_generate_gpt2", "tokens_per_s"), 1, " tok/s"), ""))
     for name, label in (("gpt2_async_overlap", "GPT-2"), ("llama8b_async_overlap", "8B")):
         shape = f"{g(name, 'requests')}x({g(name, 'prompt_len')}/{g(name, 'output_len')})"
         for mode in ("sync", "async"):
-            rows.append((f"{label} {shape} decode step, {mode}", fmt(g(name, mode, "median_decode_step_ms"), 1, " ms"),
-                         f"host share {fmt(g(name, mode, 'decode_host_share'), 0.01, '%')}, forward "
-                         f"{fmt(g(name, mode, 'profile_forward_ms'), 1, ' ms')}"))
-        rows.append((f"{label} async/sync step speedup", fmt(g(name, "step_speedup"), 1, "x"),
-                     f"same tokens: {g(name, 'tokens_equal')}"))
+            rows.append(
+                (
+                    f"{label} {shape} decode step, {mode}",
+                    fmt(g(name, mode, "median_decode_step_ms"), 1, " ms"),
+                    f"host share {fmt(g(name, mode, 'decode_host_share'), 0.01, '%')}, forward "
+                    f"{fmt(g(name, mode, 'profile_forward_ms'), 1, ' ms')}",
+                )
+            )
+        rows.append(
+            (
+                f"{label} async/sync step speedup",
+                fmt(g(name, "step_speedup"), 1, "x"),
+                f"same tokens: {g(name, 'tokens_equal')}",
+            )
+        )
     w = max(len(a) for a, _, _ in rows)
     print(f"device: {r['device']}   torch {r['torch']}   triton {r['triton']}")
     for a, b, c in rows:

@@ -6,6 +6,7 @@ a table measured here answers the designs a search proposes.
 A context is a dict: {"hardware": {"kind", "device", "gpuCount", "computeCapability"?},
 "arch": str, "model": {shape fact: int}?, "tokenizer": str, "constraints": {dimension: [choices]}}.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,16 +50,23 @@ def model_shape_of(model: dict) -> dict[str, int]:
     gpt2 = model["arch"] == "gpt2"
     hidden = num("n_embd") if gpt2 else num("hidden_size")
     heads = num("n_head") if gpt2 else num("num_attention_heads")
-    facts = {"num_attention_heads": heads,
-             "num_key_value_heads": heads if gpt2 else num("num_key_value_heads"),
-             "intermediate_size": (num("n_inner") or (4 * hidden if hidden else None)) if gpt2 else num("intermediate_size"),
-             "head_dim": num("head_dim") or (hidden // heads if hidden and heads else None)}
+    facts = {
+        "num_attention_heads": heads,
+        "num_key_value_heads": heads if gpt2 else num("num_key_value_heads"),
+        "intermediate_size": (num("n_inner") or (4 * hidden if hidden else None)) if gpt2 else num("intermediate_size"),
+        "head_dim": num("head_dim") or (hidden // heads if hidden and heads else None),
+    }
     return {k: v for k, v in facts.items() if v is not None}
 
 
 def context_for(scenario: dict, hardware: dict) -> dict[str, Any]:
-    return {"hardware": hardware, "arch": scenario["model"]["arch"], "model": model_shape_of(scenario["model"]),
-            "tokenizer": tokenizer_for(scenario), "constraints": scenario.get("constraints") or {}}
+    return {
+        "hardware": hardware,
+        "arch": scenario["model"]["arch"],
+        "model": model_shape_of(scenario["model"]),
+        "tokenizer": tokenizer_for(scenario),
+        "constraints": scenario.get("constraints") or {},
+    }
 
 
 def hardware_blocker(space: dict, dim: str, choice: str, hw: dict) -> str | None:
@@ -89,7 +97,9 @@ def model_blocker(space: dict, dim: str, choice: str, ctx: dict) -> str | None:
         if v is None:
             continue
         if ("min" in bound and v < bound["min"]) or ("max" in bound and v > bound["max"]):
-            return f"{dim}={choice} serves {fact} {bound.get('min', '')}..{bound.get('max', '')}, the model has {fact}={v}"
+            return (
+                f"{dim}={choice} serves {fact} {bound.get('min', '')}..{bound.get('max', '')}, the model has {fact}={v}"
+            )
         if "multiple_of" in bound and v % bound["multiple_of"]:
             return f"{dim}={choice} needs {fact} a multiple of {bound['multiple_of']}, the model has {fact}={v}"
     return None
@@ -110,15 +120,22 @@ def offered_choices(space: dict, dim: str, ctx: dict) -> list[str]:
     if not d["searchable"] or not _applies(d, ctx["arch"]):
         return [d["default"]]
     allowed = (ctx.get("constraints") or {}).get(dim)
-    return [c for c in d["choices"]
-            if hardware_blocker(space, dim, c, ctx["hardware"]) is None and model_blocker(space, dim, c, ctx) is None
-            and (allowed is None or c in allowed)]
+    return [
+        c
+        for c in d["choices"]
+        if hardware_blocker(space, dim, c, ctx["hardware"]) is None
+        and model_blocker(space, dim, c, ctx) is None
+        and (allowed is None or c in allowed)
+    ]
 
 
 def applicable_params(space: dict, choices: dict) -> list[str]:
     # appliesWhen: dimension -> the choice, or the list of choices, under which the param matters
-    return [n for n, p in space["params"].items()
-            if all(choices.get(d) in (c if isinstance(c, list) else [c]) for d, c in (p.get("appliesWhen") or {}).items())]
+    return [
+        n
+        for n, p in space["params"].items()
+        if all(choices.get(d) in (c if isinstance(c, list) else [c]) for d, c in (p.get("appliesWhen") or {}).items())
+    ]
 
 
 def _constraint_applies(c: dict, arch: str) -> bool:
@@ -197,7 +214,7 @@ def canonical_json(value: Any) -> str:
         items = sorted(((k, v) for k, v in value.items() if v is not None), key=lambda kv: kv[0])
         return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{canonical_json(v)}" for k, v in items) + "}"
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))   # JSON.stringify(16.0) is "16"
+        return str(int(value))  # JSON.stringify(16.0) is "16"
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -207,8 +224,10 @@ def design_id(choices: dict, params: dict) -> str:
 
 def make_design(space: dict, choices: dict, params: dict, origin: str | None = None) -> dict[str, Any]:
     """lib/designSpace.ts makeDesign: applicable params only (defaults filled), dimension order, stable id."""
-    kept = {n: params[n] if params.get(n) is not None else space["params"][n]["default"]
-            for n in applicable_params(space, choices)}
+    kept = {
+        n: params[n] if params.get(n) is not None else space["params"][n]["default"]
+        for n in applicable_params(space, choices)
+    }
     ordered = {d: choices[d] for d in space["dimensions"] if choices.get(d) is not None}
     design = {"id": design_id(ordered, kept), "choices": ordered, "params": kept, "builder": "template"}
     if origin:
@@ -287,5 +306,8 @@ def neighbours(space: dict, design: dict, ctx: dict, origin: str = "sweep:neighb
 def distance(a: dict, b: dict) -> float:
     """The measured table's nearest-neighbour distance (lib/architect/objectiveTable.ts)."""
     d = sum(1.0 for k in set(a["choices"]) | set(b["choices"]) if a["choices"].get(k) != b["choices"].get(k))
-    return d + sum(0.25 for k in set(a["params"]) | set(b["params"])
-                   if json.dumps(a["params"].get(k)) != json.dumps(b["params"].get(k)))
+    return d + sum(
+        0.25
+        for k in set(a["params"]) | set(b["params"])
+        if json.dumps(a["params"].get(k)) != json.dumps(b["params"].get(k))
+    )

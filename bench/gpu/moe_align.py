@@ -5,6 +5,7 @@ checked equal first. Prints one JSON object (µs per call, and the layer's speed
 
   python bench/gpu/moe_align.py [--tokens 1,4,16,32,64,256]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,12 @@ def main() -> int:
     args = ap.parse_args()
     H, I, E = args.hidden, args.inter, args.experts
     gate, w_gate_up, w_down = random_moe_weights(args)
-    out = {"device": torch.cuda.get_device_name(), "command": "python bench/gpu/moe_align.py " + " ".join(sys.argv[1:]),
-           "shape": {"hidden": H, "inter": I, "experts": E, "top_k": args.top_k}, "results": {}}
+    out = {
+        "device": torch.cuda.get_device_name(),
+        "command": "python bench/gpu/moe_align.py " + " ".join(sys.argv[1:]),
+        "shape": {"hidden": H, "inter": I, "experts": E, "top_k": args.top_k},
+        "results": {},
+    }
     for T in [int(t) for t in args.tokens.split(",")]:
         x = torch.randn(T, H, device=gate.device, dtype=gate.dtype)
         _, ids = route(x, gate, args.top_k)
@@ -37,12 +42,16 @@ def main() -> int:
         row = {"layout_equal": same}
         for name, align in (("torch", align_by_expert_torch), ("fused", align_by_expert_fused)):
             row[f"align_{name}_us"] = round(graph_time_us(lambda: align(ids, E)), 2)
-            row[f"layer_{name}_us"] = round(graph_time_us(
-                lambda: moe_forward(x, gate, w_gate_up, w_down, args.top_k, DEFAULT_TILES, align)), 2)
+            row[f"layer_{name}_us"] = round(
+                graph_time_us(lambda: moe_forward(x, gate, w_gate_up, w_down, args.top_k, DEFAULT_TILES, align)), 2
+            )
         row["layer_speedup"] = round(row["layer_torch_us"] / row["layer_fused_us"], 3)
         out["results"][str(T)] = row
-        print(f"T={T:4d} align {row['align_torch_us']:6.1f} -> {row['align_fused_us']:6.1f} us   "
-              f"layer {row['layer_torch_us']:6.1f} -> {row['layer_fused_us']:6.1f} us  equal={same}", file=sys.stderr)
+        print(
+            f"T={T:4d} align {row['align_torch_us']:6.1f} -> {row['align_fused_us']:6.1f} us   "
+            f"layer {row['layer_torch_us']:6.1f} -> {row['layer_fused_us']:6.1f} us  equal={same}",
+            file=sys.stderr,
+        )
     print(json.dumps(out, indent=2))
     return 0
 

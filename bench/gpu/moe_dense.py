@@ -6,6 +6,7 @@ Outputs are checked against the grouped layer first. Prints one JSON object (µs
 
   python bench/gpu/moe_dense.py [--tokens 1,4,16,32,64]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,8 @@ def dense_bmm_down(m: DenseDecodeMoE, x):
     weights, ids = route(x, m.gate, m.top_k)
     dense = torch.zeros(T, E, dtype=x.dtype, device=x.device).scatter_(1, ids, weights)
     h = (x @ m.w_gate_up.view(E * 2 * I, H).t()).view(T, E, 2 * I)
-    act = silu_mul_weighted(h, dense).transpose(0, 1)            # [E, T, I]
-    return torch.bmm(act, m.w_down_t).sum(0)                     # [E, T, H] summed over experts
+    act = silu_mul_weighted(h, dense).transpose(0, 1)  # [E, T, I]
+    return torch.bmm(act, m.w_down_t).sum(0)  # [E, T, H] summed over experts
 
 
 def main() -> int:
@@ -42,16 +43,23 @@ def main() -> int:
     dt = torch.bfloat16
     grouped, dense = random_expert_layers(args, FusedTritonMoE, DenseDecodeMoE)
     stream_us = 3 * E * H * I * 2 / 3.35e12 * 1e6
-    out = {"device": torch.cuda.get_device_name(), "command": "python bench/gpu/moe_dense.py " + " ".join(sys.argv[1:]),
-           "shape": {"hidden": H, "inter": I, "experts": E, "top_k": k}, "all_experts_stream_us": round(stream_us, 1),
-           "results": {}}
+    out = {
+        "device": torch.cuda.get_device_name(),
+        "command": "python bench/gpu/moe_dense.py " + " ".join(sys.argv[1:]),
+        "shape": {"hidden": H, "inter": I, "experts": E, "top_k": k},
+        "all_experts_stream_us": round(stream_us, 1),
+        "results": {},
+    }
     with torch.inference_mode():
         for T in [int(t) for t in args.tokens.split(",")]:
             x = torch.randn(T, H, device="cuda", dtype=dt)
             ref = grouped(x).float()
             row = {}
-            for name, fn in (("fused_triton", lambda: grouped(x)), ("dense_decode", lambda: dense(x)),
-                             ("dense_bmm_down", lambda: dense_bmm_down(dense, x))):
+            for name, fn in (
+                ("fused_triton", lambda: grouped(x)),
+                ("dense_decode", lambda: dense(x)),
+                ("dense_bmm_down", lambda: dense_bmm_down(dense, x)),
+            ):
                 err = ((fn().float() - ref).norm() / ref.norm()).item()
                 row[name] = {"us": round(graph_time_us(fn), 2), "rel_err_vs_fused": err}
             out["results"][str(T)] = row

@@ -5,6 +5,7 @@ reaches, with the time every expert's weights take to stream at the device's nom
 
   python bench/gpu/moe_tiles.py [--hidden 1024 --inter 3584 --experts 8 --top-k 2] [--tokens 1,4,16,64,2048]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,20 @@ from vibeserve_runtime.kernels.moe_align import align_by_expert_torch  # noqa: E
 from vibeserve_runtime.kernels.moe_grouped_gemm import grouped_gemm  # noqa: E402
 
 # (block_n, block_k, num_warps, num_stages); the first is the kernel's default
-CONFIGS = [(64, 64, 4, 3), (64, 128, 4, 3), (128, 64, 4, 3), (64, 256, 4, 3), (128, 128, 4, 3), (128, 128, 8, 3),
-           (32, 128, 4, 4), (64, 128, 4, 4), (32, 256, 4, 3), (128, 256, 8, 3), (256, 64, 8, 3), (64, 64, 4, 5)]
+CONFIGS = [
+    (64, 64, 4, 3),
+    (64, 128, 4, 3),
+    (128, 64, 4, 3),
+    (64, 256, 4, 3),
+    (128, 128, 4, 3),
+    (128, 128, 8, 3),
+    (32, 128, 4, 4),
+    (64, 128, 4, 4),
+    (32, 256, 4, 3),
+    (128, 256, 8, 3),
+    (256, 64, 8, 3),
+    (64, 64, 4, 5),
+]
 
 
 def moe_forward(x, gate, w_gate_up, w_down, top_k, cfg, align=align_by_expert_torch):
@@ -70,8 +83,11 @@ def random_moe_weights(args, dev="cuda", dt=torch.bfloat16):
     """(gate [E, H], w_gate_up [E, 2I, H], w_down [E, H, I]) of the given shape, seeded."""
     torch.manual_seed(0)
     H, I, E = args.hidden, args.inter, args.experts
-    return (torch.randn(E, H, device=dev, dtype=dt) * 0.02, torch.randn(E, 2 * I, H, device=dev, dtype=dt) * 0.02,
-            torch.randn(E, H, I, device=dev, dtype=dt) * 0.02)
+    return (
+        torch.randn(E, H, device=dev, dtype=dt) * 0.02,
+        torch.randn(E, 2 * I, H, device=dev, dtype=dt) * 0.02,
+        torch.randn(E, H, I, device=dev, dtype=dt) * 0.02,
+    )
 
 
 def random_expert_layers(args, *classes, dt=torch.bfloat16) -> list:
@@ -79,8 +95,12 @@ def random_expert_layers(args, *classes, dt=torch.bfloat16) -> list:
     (gate [E, H], w1 and w3 [E, I, H], w2 [E, H, I], the layout the components take)."""
     torch.manual_seed(0)
     H, I, E = args.hidden, args.inter, args.experts
-    gate, w1, w2, w3 = (torch.randn(E, H, dtype=dt) * 0.02, torch.randn(E, I, H, dtype=dt) * 0.02,
-                        torch.randn(E, H, I, dtype=dt) * 0.02, torch.randn(E, I, H, dtype=dt) * 0.02)
+    gate, w1, w2, w3 = (
+        torch.randn(E, H, dtype=dt) * 0.02,
+        torch.randn(E, I, H, dtype=dt) * 0.02,
+        torch.randn(E, H, I, dtype=dt) * 0.02,
+        torch.randn(E, I, H, dtype=dt) * 0.02,
+    )
     return [cls(gate, w1, w2, w3, args.top_k, NativeLinear).cuda() for cls in classes]
 
 
@@ -93,9 +113,14 @@ def main() -> int:
     H, I, E = args.hidden, args.inter, args.experts
     gate, w_gate_up, w_down = random_moe_weights(args, dev, dt)
     weight_bytes = (w_gate_up.numel() + w_down.numel()) * w_gate_up.element_size()
-    out = {"device": torch.cuda.get_device_name(), "shape": {"hidden": H, "inter": I, "experts": E, "top_k": args.top_k},
-           "command": " ".join([sys.executable, *sys.argv]), "configs": [list(c) for c in CONFIGS],
-           "all_experts_stream_us": weight_bytes / (args.bandwidth_gbs * 1e9) * 1e6, "results": {}}
+    out = {
+        "device": torch.cuda.get_device_name(),
+        "shape": {"hidden": H, "inter": I, "experts": E, "top_k": args.top_k},
+        "command": " ".join([sys.executable, *sys.argv]),
+        "configs": [list(c) for c in CONFIGS],
+        "all_experts_stream_us": weight_bytes / (args.bandwidth_gbs * 1e9) * 1e6,
+        "results": {},
+    }
     for T in [int(t) for t in args.tokens.split(",")]:
         x = torch.randn(T, H, device=dev, dtype=dt)
         ref = None
@@ -109,12 +134,17 @@ def main() -> int:
                 err = (y.float() - ref.float()).abs().max().item()
                 us = graph_time_us(lambda: moe_forward(x, gate, w_gate_up, w_down, args.top_k, cfg))
                 row[key] = {"us": round(us, 2), "max_abs_diff_vs_default": err}
-            except Exception as e:   # a config the compiler rejects (shared memory) is reported, not fatal
+            except Exception as e:  # a config the compiler rejects (shared memory) is reported, not fatal
                 row[key] = {"error": f"{type(e).__name__}: {str(e)[:160]}"}
         best = min((k for k in row if "us" in row[k]), key=lambda k: row[k]["us"])
-        out["results"][str(T)] = {"by_config": row, "best": best,
-                                  "speedup_best_vs_default": row["64x64x4x3"]["us"] / row[best]["us"]}
-        print(f"T={T:5d} default {row['64x64x4x3']['us']:8.1f} us  best {best} {row[best]['us']:8.1f} us", file=sys.stderr)
+        out["results"][str(T)] = {
+            "by_config": row,
+            "best": best,
+            "speedup_best_vs_default": row["64x64x4x3"]["us"] / row[best]["us"],
+        }
+        print(
+            f"T={T:5d} default {row['64x64x4x3']['us']:8.1f} us  best {best} {row[best]['us']:8.1f} us", file=sys.stderr
+        )
     print(json.dumps(out, indent=2))
     return 0
 

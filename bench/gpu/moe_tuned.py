@@ -6,6 +6,7 @@ fused_triton's. Prints one JSON object (µs per layer call).
 
   python bench/gpu/moe_tuned.py [--tokens 1,4,16,32,64,256,2048]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,12 +36,16 @@ def tuned_kernels_us(m: TunedFusedMoE, x: torch.Tensor) -> dict:
     pairs, blocks = align_by_expert(ids, m.num_experts, t.block_m)
     act = gate_up_silu(x, m.w_gate_up, pairs, blocks, m.top_k, t.block_m, t.gate_up)
     part = down_partials(act, m.w_down, pairs, blocks, t.block_m, t.down)
-    return {"route_torch": graph_time_us(lambda: route(x, m.gate, m.top_k)),
-            "route": graph_time_us(lambda: route_fused(x, m.gate, m.top_k)),
-            "align": graph_time_us(lambda: align_by_expert(ids, m.num_experts, t.block_m)),
-            "gate_up_silu": graph_time_us(lambda: gate_up_silu(x, m.w_gate_up, pairs, blocks, m.top_k, t.block_m, t.gate_up)),
-            "down": graph_time_us(lambda: down_partials(act, m.w_down, pairs, blocks, t.block_m, t.down)),
-            "combine": graph_time_us(lambda: combine(part, weights, x.dtype))}
+    return {
+        "route_torch": graph_time_us(lambda: route(x, m.gate, m.top_k)),
+        "route": graph_time_us(lambda: route_fused(x, m.gate, m.top_k)),
+        "align": graph_time_us(lambda: align_by_expert(ids, m.num_experts, t.block_m)),
+        "gate_up_silu": graph_time_us(
+            lambda: gate_up_silu(x, m.w_gate_up, pairs, blocks, m.top_k, t.block_m, t.gate_up)
+        ),
+        "down": graph_time_us(lambda: down_partials(act, m.w_down, pairs, blocks, t.block_m, t.down)),
+        "combine": graph_time_us(lambda: combine(part, weights, x.dtype)),
+    }
 
 
 def main() -> int:
@@ -50,29 +55,41 @@ def main() -> int:
     args = ap.parse_args()
     H, I, E, k = args.hidden, args.inter, args.experts, args.top_k
     dt = torch.bfloat16
-    layers = dict(zip(("fused_triton", "dense_decode", "fused_tuned"),
-                      random_expert_layers(args, FusedTritonMoE, DenseDecodeMoE, TunedFusedMoE)))
+    layers = dict(
+        zip(
+            ("fused_triton", "dense_decode", "fused_tuned"),
+            random_expert_layers(args, FusedTritonMoE, DenseDecodeMoE, TunedFusedMoE),
+        )
+    )
     gate = layers["fused_triton"].gate
     stream_us = 3 * E * H * I * 2 / (args.bandwidth_gbs * 1e9) * 1e6
-    out = {"device": torch.cuda.get_device_name(), "command": "python bench/gpu/moe_tuned.py " + " ".join(sys.argv[1:]),
-           "shape": {"hidden": H, "inter": I, "experts": E, "top_k": k}, "all_experts_stream_us": round(stream_us, 1),
-           "results": {}}
+    out = {
+        "device": torch.cuda.get_device_name(),
+        "command": "python bench/gpu/moe_tuned.py " + " ".join(sys.argv[1:]),
+        "shape": {"hidden": H, "inter": I, "experts": E, "top_k": k},
+        "all_experts_stream_us": round(stream_us, 1),
+        "results": {},
+    }
     with torch.inference_mode():
         for T in [int(t) for t in args.tokens.split(",")]:
             x = torch.randn(T, H, device="cuda", dtype=dt)
             ref = layers["fused_triton"](x).float()
             row = {}
             for name, layer in layers.items():
-                y = layer(x).float()                    # fused_tuned times its tiles here, outside the graph
-                row[name] = {"us": round(graph_time_us(lambda: layer(x)), 2),
-                             "rel_err_vs_fused_triton": ((y - ref).norm() / ref.norm()).item()}
+                y = layer(x).float()  # fused_tuned times its tiles here, outside the graph
+                row[name] = {
+                    "us": round(graph_time_us(lambda: layer(x)), 2),
+                    "rel_err_vs_fused_triton": ((y - ref).norm() / ref.norm()).item(),
+                }
             # the tuned routing keeps fp32 logits where the torch one rounds them to bf16, so a near tie
             # can pick another expert: the error is also given over the tokens routed alike
             same = (route_fused(x, gate, k)[1] == route(x, gate, k)[1]).all(dim=1)
             y = layers["fused_tuned"](x).float()
             row["fused_tuned"]["tokens_routed_differently"] = int((~same).sum())
             row["fused_tuned"]["rel_err_where_routed_alike"] = ((y - ref)[same].norm() / ref[same].norm()).item()
-            row["fused_tuned"]["kernels_us"] = {n: round(v, 2) for n, v in tuned_kernels_us(layers["fused_tuned"], x).items()}
+            row["fused_tuned"]["kernels_us"] = {
+                n: round(v, 2) for n, v in tuned_kernels_us(layers["fused_tuned"], x).items()
+            }
             row["speedup_tuned_vs_fused_triton"] = round(row["fused_triton"]["us"] / row["fused_tuned"]["us"], 3)
             out["results"][str(T)] = row
             print(f"T={T:4d} " + "  ".join(f"{n} {row[n]['us']:7.1f} us" for n in layers), file=sys.stderr)

@@ -5,6 +5,7 @@ gathered K/V in float32, then times it as achieved KV-read bandwidth. Also times
 
 Usage: python bench/gpu/paged_decode_sweep.py --out /tmp/paged_sweep.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,9 @@ def main():
     nb = B * per + 64
     k = torch.randn(nb + 1, bs, KVH, D, device="cuda", dtype=torch.bfloat16)
     v = torch.randn_like(k)
-    tables = torch.randperm(nb, device="cuda")[:B * per].view(B, per)
+    tables = torch.randperm(nb, device="cuda")[: B * per].view(B, per)
     q = torch.randn(B, H, D, device="cuda", dtype=torch.bfloat16)
-    scale = D ** -0.5
+    scale = D**-0.5
     kv_bytes = 2 * int(lens.sum()) * KVH * D * 2
     ref = reference(q, k, v, tables, lens, scale)
     rows = []
@@ -61,24 +62,41 @@ def main():
             out = fn()
             err = ((out.float() - ref).norm() / ref.norm()).item()
             t = triton_bench(fn)
-            rows.append({"block_n": block_n, "num_warps": warps, "num_stages": stages, "rel_err": err,
-                         "ms": t * 1e3, "kv_read_GBps": kv_bytes / t / 1e9})
-        except Exception as e:   # noqa: BLE001
-            rows.append({"block_n": block_n, "num_warps": warps, "num_stages": stages, "error": f"{type(e).__name__}: {e}"})
+            rows.append(
+                {
+                    "block_n": block_n,
+                    "num_warps": warps,
+                    "num_stages": stages,
+                    "rel_err": err,
+                    "ms": t * 1e3,
+                    "kv_read_GBps": kv_bytes / t / 1e9,
+                }
+            )
+        except Exception as e:  # noqa: BLE001
+            rows.append(
+                {"block_n": block_n, "num_warps": warps, "num_stages": stages, "error": f"{type(e).__name__}: {e}"}
+            )
     host = build_batch_host_time()
-    Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "kv_bytes": kv_bytes,
-                                          "configs": rows, "build_batch_256": host}, indent=1))
+    Path(args.out).write_text(
+        json.dumps(
+            {"device": torch.cuda.get_device_name(), "kv_bytes": kv_bytes, "configs": rows, "build_batch_256": host},
+            indent=1,
+        )
+    )
     print(f"kv bytes {kv_bytes / 1e9:.2f} GB; build_batch(256 decode seqs) host {host['ms']:.2f} ms")
     for r in sorted(rows, key=lambda r: r.get("ms", 1e9)):
         if "error" in r:
             print(r)
         else:
-            print(f"block_n {r['block_n']:>3} warps {r['num_warps']} stages {r['num_stages']}: {r['ms']:.3f} ms "
-                  f"{r['kv_read_GBps']:,.0f} GB/s  rel_err {r['rel_err']:.2e}")
+            print(
+                f"block_n {r['block_n']:>3} warps {r['num_warps']} stages {r['num_stages']}: {r['ms']:.3f} ms "
+                f"{r['kv_read_GBps']:,.0f} GB/s  rel_err {r['rel_err']:.2e}"
+            )
 
 
 def triton_bench(fn):
     import triton
+
     return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median") / 1e3
 
 
@@ -89,9 +107,10 @@ def build_batch_host_time():
     from vibeserve_runtime.types import Request, SamplingParams
 
     class KV:
-        block_size, scratch_block = 16, 10 ** 6
+        block_size, scratch_block = 16, 10**6
 
     from vibeserve_runtime.components.kv_cache.base import KVCacheBase
+
     KV.slot = KVCacheBase.slot
     seqs = []
     for i in range(256):

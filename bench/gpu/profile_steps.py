@@ -3,6 +3,7 @@ kernels by total device time (torch.profiler), so fusion and kernel work can be 
 
 Usage: python bench/gpu/profile_steps.py --out /tmp/profile.txt [--preset llama3-8b]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,15 +38,37 @@ def main():
     report = []
     comps = {"kv_cache": "paged", "attention": "triton_paged", "execution": "eager", "scheduler": "continuous"}
     # prefill: 8 x 1024 tokens in one step
-    eng = Engine.from_model(make_spec(args.preset, "llama", dev, "bfloat16", components=comps,
-                                      params={"max_batch_size": 256, "max_num_batched_tokens": 8192, "max_model_len": 1200,
-                                              "kv_cache_tokens": 300 * 1200, "prefix_caching": False}), model, cfg, meta)
+    eng = Engine.from_model(
+        make_spec(
+            args.preset,
+            "llama",
+            dev,
+            "bfloat16",
+            components=comps,
+            params={
+                "max_batch_size": 256,
+                "max_num_batched_tokens": 8192,
+                "max_model_len": 1200,
+                "kv_cache_tokens": 300 * 1200,
+                "prefix_caching": False,
+            },
+        ),
+        model,
+        cfg,
+        meta,
+    )
 
     def prefill(tag):
         for i in range(8):
-            eng.add_request(Request(f"{tag}{i}", [(13 * j + i) % vocab for j in range(1024)],
-                                    SamplingParams(max_tokens=2, ignore_eos=True)))
+            eng.add_request(
+                Request(
+                    f"{tag}{i}",
+                    [(13 * j + i) % vocab for j in range(1024)],
+                    SamplingParams(max_tokens=2, ignore_eos=True),
+                )
+            )
         eng.step()
+
     prefill("w")
     while eng.has_unfinished_requests():
         eng.step()
@@ -55,7 +78,7 @@ def main():
         torch.cuda.synchronize()
     report.append("=== prefill 8x1024 (eager) ===\n" + top(p))
     with profile(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU]) as p:
-        eng.step()          # the 8 sequences' first decode step (batch 8, eager)
+        eng.step()  # the 8 sequences' first decode step (batch 8, eager)
         torch.cuda.synchronize()
     report.append("=== decode b=8 (eager) ===\n" + top(p))
     while eng.has_unfinished_requests():

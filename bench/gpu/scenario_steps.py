@@ -7,6 +7,7 @@ max_ms) includes the profiler's start-up: the other prefill step is the plain fi
   python bench/gpu/scenario_steps.py --scenario scenarios/mixtral-moe.yaml \
       --design 'searched={"moe":"fused_tuned","attention":"triton_paged"}|{"decode_steps":8}' [--out OUT.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,11 @@ def one_wave(spec: dict, batch: int, prompt_len: int, output_len: int) -> dict:
     rng = random.Random(0)
     params = SamplingParams(max_tokens=output_len, temperature=0.0, ignore_eos=True)
     steps, kernels = [], None
-    for w in range(2):                                  # the first wave warms up; the second is reported
+    for w in range(2):  # the first wave warms up; the second is reported
         for i in range(batch):
-            engine.add_request(Request(f"w{w}r{i}", [rng.randrange(3, min(vocab, 256)) for _ in range(prompt_len)], params))
+            engine.add_request(
+                Request(f"w{w}r{i}", [rng.randrange(3, min(vocab, 256)) for _ in range(prompt_len)], params)
+            )
         torch.cuda.synchronize()
         t_wave = time.perf_counter()
         while engine.seqs:
@@ -52,7 +55,9 @@ def one_wave(spec: dict, batch: int, prompt_len: int, output_len: int) -> dict:
                 engine.step()
                 torch.cuda.synchronize()
             if w == 1:
-                steps.append({"kind": "prefill" if prefill else "decode", "ms": round(1e3 * (time.perf_counter() - t0), 3)})
+                steps.append(
+                    {"kind": "prefill" if prefill else "decode", "ms": round(1e3 * (time.perf_counter() - t0), 3)}
+                )
         wave_s = time.perf_counter() - t_wave
     out = {"wave_ms": round(1e3 * wave_s, 2)}
     for kind in ("prefill", "decode"):
@@ -76,8 +81,13 @@ def main() -> int:
     base["params"]["kv_cache_tokens"] = 65536
     a = sc["workload"].get("arrival") or {}
     batch = int(a.get("concurrency", 16))
-    report = {"device": torch.cuda.get_device_name(), "scenario": sc["name"], "batch": batch,
-              "command": "python bench/gpu/scenario_steps.py " + " ".join(sys.argv[1:]), "designs": {}}
+    report = {
+        "device": torch.cuda.get_device_name(),
+        "scenario": sc["name"],
+        "batch": batch,
+        "command": "python bench/gpu/scenario_steps.py " + " ".join(sys.argv[1:]),
+        "designs": {},
+    }
     designs = {"generic": ({}, {})}
     for d in args.design:
         name, rest = d.split("=", 1)

@@ -22,6 +22,7 @@ min-max; the JSON records the exact command, per-repetition figures and the rati
 each served repetition's CPU seconds of the server process and of its engine process (`cpu_s`): the
 one whose CPU time keeps pace with the wall clock is the one the served path waits on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,34 +42,57 @@ sys.path.insert(0, str(REPO / "python-runtime"))
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
 from vibeserve_runtime.bench.online import run_online  # noqa: E402
-from vibeserve_runtime.bench.workload import (Workload, arrival_offsets, pass_seed, timed_pass,  # noqa: E402
-                                              warmup_requests)
+from vibeserve_runtime.bench.workload import (  # noqa: E402
+    Workload,
+    arrival_offsets,
+    pass_seed,
+    timed_pass,
+    warmup_requests,
+)
 from vibeserve_runtime.cli.offline_bench import AVOID  # noqa: E402
 from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
 from served_engines import EngineServer, vibeserve_server  # noqa: E402
 
 TARGET = 0.9
-KEY = ("output_throughput", "median_tpot_ms", "median_ttft_ms", "median_itl_ms", "p99_itl_ms", "completed",
-       "failed", "duration_s")
+KEY = (
+    "output_throughput",
+    "median_tpot_ms",
+    "median_ttft_ms",
+    "median_itl_ms",
+    "p99_itl_ms",
+    "completed",
+    "failed",
+    "duration_s",
+)
 
 
 def runtime_env() -> dict[str, str]:
     """The runtime importable by the verbs this script starts, whatever the caller's PYTHONPATH."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "python-runtime"),
-                                                         *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "python-runtime"), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
 
 
 def default_stack(args, work: Path) -> Path:
     """The scenario's generic stack for the device, sized for the shape (and --preset's model)."""
     import yaml
     from scenario_stacks import generic_spec, materialize
-    sc = yaml.safe_load((REPO / args.scenario).read_text()) if not Path(args.scenario).is_absolute() \
+
+    sc = (
+        yaml.safe_load((REPO / args.scenario).read_text())
+        if not Path(args.scenario).is_absolute()
         else yaml.safe_load(Path(args.scenario).read_text())
+    )
     n_in, n_out = args.input_len, args.output_len
     sc["workload"] = {**sc["workload"], "prompt_len": n_in, "output_len": n_out}
     if args.preset:
-        sc["model"] = {**sc["model"], "preset": args.preset, "config": {},
-                       **({"dtype": "float32"} if args.device == "cpu" else {})}
+        sc["model"] = {
+            **sc["model"],
+            "preset": args.preset,
+            "config": {},
+            **({"dtype": "float32"} if args.device == "cpu" else {}),
+        }
     spec = generic_spec(sc, args.device)
     # the batch holds every client: a smaller cap would queue requests on both sides alike, but
     # would no longer measure the concurrency asked for
@@ -88,8 +112,19 @@ def summary(runs: list[dict]) -> dict:
 
 def offline(stack: Path, device: str, w: Workload) -> list[dict]:
     """The bench verb (each stack's own engine in a child, timed in-process), one pass per repetition."""
-    cmd = [sys.executable, "-m", "vibeserve_runtime", "bench", "--stack", str(stack), "--device", device,
-           "--workload", json.dumps(w.to_dict()), "--no-profile"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vibeserve_runtime",
+        "bench",
+        "--stack",
+        str(stack),
+        "--device",
+        device,
+        "--workload",
+        json.dumps(w.to_dict()),
+        "--no-profile",
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, env=runtime_env())
     result = next((json.loads(ln) for ln in p.stdout.splitlines() if ln.startswith('{"event": "result"')), None)
     if p.returncode != 0 or result is None:
@@ -106,6 +141,7 @@ def process_cpu_s(pid: int) -> dict[str, float]:
     def cpu(p: int) -> float:
         fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / tick
+
     try:
         kids = [int(k) for k in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
         return {"server": cpu(pid), **{f"child_{k}": cpu(k) for k in kids}}
@@ -113,11 +149,13 @@ def process_cpu_s(pid: int) -> dict[str, float]:
         return {}
 
 
-def served(stack: Path, device: str, w: Workload, vocab: int, max_model_len: int, serve_args: list[str],
-           log_dir: Path) -> tuple[list[dict], dict]:
+def served(
+    stack: Path, device: str, w: Workload, vocab: int, max_model_len: int, serve_args: list[str], log_dir: Path
+) -> tuple[list[dict], dict]:
     """`serve` for the stack, warmed up with the bench verb's warm-up set, then one pass per repetition."""
-    srv: EngineServer = vibeserve_server("served", stack, log_dir, max_queue=max(w.num_prompts, 256),
-                                         max_model_len=max_model_len)
+    srv: EngineServer = vibeserve_server(
+        "served", stack, log_dir, max_queue=max(w.num_prompts, 256), max_model_len=max_model_len
+    )
     srv.command += ["--device", device, *serve_args]
     srv.env = runtime_env()
     srv.start()
@@ -126,8 +164,9 @@ def served(stack: Path, device: str, w: Workload, vocab: int, max_model_len: int
 
         def one_pass(reqs, seed_offset: int) -> dict:
             before = process_cpu_s(srv.proc.pid)
-            recs, dur = asyncio.run(run_online(srv.url, "served", reqs, arrival_offsets(w, len(reqs), seed_offset),
-                                               w.max_concurrency))
+            recs, dur = asyncio.run(
+                run_online(srv.url, "served", reqs, arrival_offsets(w, len(reqs), seed_offset), w.max_concurrency)
+            )
             after = process_cpu_s(srv.proc.pid)
             cpu = {k: round(after[k] - before[k], 3) for k in after if k in before}
             return compute_metrics(recs, dur) | ({"cpu_s": cpu} if cpu else {})
@@ -138,8 +177,11 @@ def served(stack: Path, device: str, w: Workload, vocab: int, max_model_len: int
         for r in range(w.repetitions):
             m = one_pass(timed_pass(w, vocab, r, 0, AVOID), pass_seed(r, 0))
             runs.append({k: m.get(k) for k in (*KEY, "cpu_s", "errors") if k in m})
-            print(f"served repetition {r + 1}: {m['output_throughput']:.1f} output tok/s, "
-                  f"median TPOT {m['median_tpot_ms']:.2f} ms, CPU s {m.get('cpu_s')}", file=sys.stderr)
+            print(
+                f"served repetition {r + 1}: {m['output_throughput']:.1f} output tok/s, "
+                f"median TPOT {m['median_tpot_ms']:.2f} ms, CPU s {m.get('cpu_s')}",
+                file=sys.stderr,
+            )
         return runs, {"command": shlex.join(srv.command), "load_s": srv.load_s}
     finally:
         srv.stop()
@@ -162,20 +204,36 @@ def main() -> int:
     args = ap.parse_args()
     args.input_len, args.output_len = (int(x) for x in args.shape.split("/"))
 
-    w = Workload(dataset="fixed", num_prompts=args.num_prompts, input_len=args.input_len,
-                 output_len=args.output_len, range_ratio=0.0, max_concurrency=args.concurrency,
-                 warmups=1, repetitions=args.reps, min_duration_s=0.0, seed=args.seed)
+    w = Workload(
+        dataset="fixed",
+        num_prompts=args.num_prompts,
+        input_len=args.input_len,
+        output_len=args.output_len,
+        range_ratio=0.0,
+        max_concurrency=args.concurrency,
+        warmups=1,
+        repetitions=args.reps,
+        min_duration_s=0.0,
+        seed=args.seed,
+    )
     work = Path(tempfile.mkdtemp(prefix="served-vs-offline-"))
     stack = Path(args.stack) if args.stack else default_stack(args, work)
     _, spec = load_stack_dir(stack)
     from scenario_stacks import device_name, preset_vocab_size
+
     vocab = preset_vocab_size(spec["model"])
     max_model_len = int(spec["params"].get("max_model_len") or args.input_len + args.output_len)
 
-    out: dict = {"command": shlex.join([sys.executable, *sys.argv]), "device": device_name(args.device),
-                 "stack": str(stack), "spec": spec, "workload": w.to_dict(), "target_ratio": TARGET,
-                 "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES") if k in os.environ},
-                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    out: dict = {
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "device": device_name(args.device),
+        "stack": str(stack),
+        "spec": spec,
+        "workload": w.to_dict(),
+        "target_ratio": TARGET,
+        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES") if k in os.environ},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     if not args.skip_offline:
         runs = offline(stack, args.device, w)
         out["offline"] = {"repetitions": runs, **summary(runs)}
@@ -184,8 +242,11 @@ def main() -> int:
     out["served"] = {"repetitions": runs, **summary(runs), **how}
     if "offline" in out:
         off, srv = out["offline"]["output_throughput"], out["served"]["output_throughput"]
-        out["ratio"] = {"median": srv["median"] / off["median"], "min": srv["min"] / off["max"],
-                        "max": srv["max"] / off["min"]}
+        out["ratio"] = {
+            "median": srv["median"] / off["median"],
+            "min": srv["min"] / off["max"],
+            "max": srv["max"] / off["min"],
+        }
         out["meets_target"] = out["ratio"]["median"] >= TARGET
     text = json.dumps(out, indent=2, default=str)
     if args.out:

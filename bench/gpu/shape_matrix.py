@@ -20,6 +20,7 @@ did not run is recorded with that reason. Every row records each stack's verdict
 checks, the logit error against its calibrated bound, the verbs' wall times and exact commands; the
 JSON is rewritten after every step, so a run cut short (SIGTERM) keeps what it measured.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,18 +43,32 @@ import shape_configs as shapes
 
 REPO = rules.REPO
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))
-from scenario_stacks import (design_spec, device_name, generic_design, kv_cache_tokens_for,  # noqa: E402
-                             materialize, scenario_workload)
+from scenario_stacks import (  # noqa: E402
+    design_spec,
+    device_name,
+    generic_design,
+    kv_cache_tokens_for,
+    materialize,
+    scenario_workload,
+)
 
 # The searches' best designs (bench/results/scenario_{hopper-kernels,mixtral-moe,llama-int8}_h100.json):
 # the paged kernel under CUDA graphs, continuous batching, 8 decode steps per scheduler step; the
 # timed-tile fused MoE for MoE models; int8 weight-only linears where the scenario quantizes.
-_DENSE = {"choices": {"attention": "triton_paged", "kv_cache": "paged", "scheduler": "continuous",
-                      "execution": "cuda_graphs"},
-          "params": {"decode_steps": 8, "max_batch_size": 32, "graph_batch_sizes": [1, 2, 4, 8, 16, 32]}}
-FAST = {"dense": _DENSE,
-        "moe": {**_DENSE, "choices": {**_DENSE["choices"], "moe": "fused_tuned"}},
-        "int8": {**_DENSE, "choices": {**_DENSE["choices"], "linear": "int8_weight_only"}}}
+_DENSE = {
+    "choices": {
+        "attention": "triton_paged",
+        "kv_cache": "paged",
+        "scheduler": "continuous",
+        "execution": "cuda_graphs",
+    },
+    "params": {"decode_steps": 8, "max_batch_size": 32, "graph_batch_sizes": [1, 2, 4, 8, 16, 32]},
+}
+FAST = {
+    "dense": _DENSE,
+    "moe": {**_DENSE, "choices": {**_DENSE["choices"], "moe": "fused_tuned"}},
+    "int8": {**_DENSE, "choices": {**_DENSE["choices"], "linear": "int8_weight_only"}},
+}
 # A scenario of the family fixes what the generic stack must serve too (an int8 scenario's generic
 # stack runs the library's general int8 kernel).
 SCENARIO_CONSTRAINTS = {"int8": {"linear": ["int8_weight_only"]}}
@@ -63,14 +78,26 @@ DESIGNS = ("generic", "fastest")
 def scenario_of(row: dict, args) -> dict[str, Any]:
     """The row as a scenario of the comparison harnesses (bench/scenarios/scenario_stacks.py)."""
     cfg = shapes.model_config(row, None if args.full_vocab else shapes.VOCAB_CAP)
-    return {"name": row["name"],
-            "model": {"arch": shapes.arch_of(row), "preset": row["preset"], "config": cfg, "weights": "random",
-                      "seed": 0, "dtype": "bfloat16"},
-            "tokenizer": None,
-            "workload": {"prompt_len": args.prompt_len, "output_len": args.output_len, "num_requests": args.num_prompts,
-                         "arrival": {"kind": "max_concurrency", "concurrency": args.concurrency}},
-            "hardware": {"kind": "cpu" if args.device == "cpu" else "h100", "gpus": 1},
-            "constraints": SCENARIO_CONSTRAINTS.get(row["family"], {})}
+    return {
+        "name": row["name"],
+        "model": {
+            "arch": shapes.arch_of(row),
+            "preset": row["preset"],
+            "config": cfg,
+            "weights": "random",
+            "seed": 0,
+            "dtype": "bfloat16",
+        },
+        "tokenizer": None,
+        "workload": {
+            "prompt_len": args.prompt_len,
+            "output_len": args.output_len,
+            "num_requests": args.num_prompts,
+            "arrival": {"kind": "max_concurrency", "concurrency": args.concurrency},
+        },
+        "hardware": {"kind": "cpu" if args.device == "cpu" else "h100", "gpus": 1},
+        "constraints": SCENARIO_CONSTRAINTS.get(row["family"], {}),
+    }
 
 
 def fastest_design(sc: dict, family: str, device: str) -> dict[str, Any]:
@@ -80,7 +107,10 @@ def fastest_design(sc: dict, family: str, device: str) -> dict[str, Any]:
     ctx = rules.context_for(sc, hw)
     base = generic_design(sc, device)
     fast = FAST[family]
-    choices = {**base["choices"], **{d: c for d, c in fast["choices"].items() if c in rules.offered_choices(space, d, ctx)}}
+    choices = {
+        **base["choices"],
+        **{d: c for d, c in fast["choices"].items() if c in rules.offered_choices(space, d, ctx)},
+    }
     choices = rules.repair_choices(space, choices, ctx) or base["choices"]
     design = rules.make_design(space, choices, {**base["params"], **fast["params"]}, origin="shape-matrix:fastest")
     problems = rules.validate_design(space, design["choices"], design["params"], ctx)
@@ -94,7 +124,9 @@ def stack_spec(sc: dict, name: str, design: dict, device: str) -> dict[str, Any]
     would take what the others need."""
     spec = design_spec(sc, name, design["choices"], design["params"], device)
     w = sc["workload"]
-    spec["params"]["kv_cache_tokens"] = kv_cache_tokens_for(w["arrival"]["concurrency"], w["prompt_len"] + w["output_len"])
+    spec["params"]["kv_cache_tokens"] = kv_cache_tokens_for(
+        w["arrival"]["concurrency"], w["prompt_len"] + w["output_len"]
+    )
     return spec
 
 
@@ -137,14 +169,29 @@ def run_check(stack_dir: Path, device: str, timeout: float) -> dict[str, Any]:
     """The check verb on one stack: its verdict, failed checks, logit error and bounds, timings."""
     d = stack_dir.parent
     report = d / "check.json"
-    args = ["check", "--stack", str(stack_dir), "--device", device, "--report", str(report), "--timeout", str(int(timeout))]
+    args = [
+        "check",
+        "--stack",
+        str(stack_dir),
+        "--device",
+        device,
+        "--report",
+        str(report),
+        "--timeout",
+        str(int(timeout)),
+    ]
     t0 = time.monotonic()
     rc, _, error = sweep.run_verb(args, d / "check.log", timeout + 60)
     out: dict[str, Any] = {"command": verb_command(args), "exit_code": rc, "wall_s": round(time.monotonic() - t0, 1)}
     r = json.loads(report.read_text()) if report.is_file() else {}
     failed = [c for c in r.get("checks", []) if not c.get("passed")]
-    out.update(passed=bool(r.get("passed")), failed_checks=[c["name"] for c in failed], logits=logits_summary(r),
-               timings_s=r.get("timings_s"), failed_details={c["name"]: c.get("detail") for c in failed})
+    out.update(
+        passed=bool(r.get("passed")),
+        failed_checks=[c["name"] for c in failed],
+        logits=logits_summary(r),
+        timings_s=r.get("timings_s"),
+        failed_details={c["name"]: c.get("detail") for c in failed},
+    )
     if out["passed"]:
         return {**out, "status": "passed"}
     return {**out, **sweep._failure("verify", rc, error, d / "check.log", timeout)}
@@ -163,15 +210,35 @@ def run_bench(stacks: dict[str, Path], device: str, workload: dict, work: Path, 
     args = ["bench", "--stack", str(stacks[names[0]])]
     for n in names[1:]:
         args += ["--with", str(stacks[n])]
-    args += ["--device", device, "--workload", str(work / "workload.json"), "--out", str(work / "bench.json"), "--no-profile"]
+    args += [
+        "--device",
+        device,
+        "--workload",
+        str(work / "workload.json"),
+        "--out",
+        str(work / "bench.json"),
+        "--no-profile",
+    ]
     t0 = time.monotonic()
     rc, _, error = sweep.run_verb(args, work / "bench.log", timeout)
-    out: dict[str, Any] = {"command": verb_command(args), "exit_code": rc, "wall_s": round(time.monotonic() - t0, 1),
-                           "stacks": names}
+    out: dict[str, Any] = {
+        "command": verb_command(args),
+        "exit_code": rc,
+        "wall_s": round(time.monotonic() - t0, 1),
+        "stacks": names,
+    }
     if rc != 0 or not (work / "bench.json").is_file():
         return {**out, **sweep._failure("benchmark", rc, error, work / "bench.log", timeout)}
     raw = json.loads((work / "bench.json").read_text())
-    keys = ("output_throughput", "request_throughput", "median_ttft_ms", "median_tpot_ms", "completed", "failed", "error")
+    keys = (
+        "output_throughput",
+        "request_throughput",
+        "median_ttft_ms",
+        "median_tpot_ms",
+        "completed",
+        "failed",
+        "error",
+    )
     metrics = {n: {k: m.get(k) for k in keys if m.get(k) is not None} for n, m in zip(names, raw.get("stacks", [raw]))}
     out.update(status="measured", metrics=metrics)
     generic, fastest = (metrics.get(n, {}).get("output_throughput") for n in DESIGNS)
@@ -184,22 +251,38 @@ def plan_row(row: dict, args, work: Path) -> dict[str, Any]:
     """The row's facts and its two designs as stack specs (materialized by its check job)."""
     sc = scenario_of(row, args)
     full = shapes.resolved_config(row, sc["model"]["config"])
-    out: dict[str, Any] = {"name": row["name"], "family": row["family"], "source": row["source"],
-                           "shape": shapes.describe(full), "params_b": round(shapes.parameter_count(full) / 1e9, 3),
-                           "model": sc["model"], "constraints": sc["constraints"], "designs": {}}
+    out: dict[str, Any] = {
+        "name": row["name"],
+        "family": row["family"],
+        "source": row["source"],
+        "shape": shapes.describe(full),
+        "params_b": round(shapes.parameter_count(full) / 1e9, 3),
+        "model": sc["model"],
+        "constraints": sc["constraints"],
+        "designs": {},
+    }
     for name in DESIGNS:
         stack = work / row["name"] / name / "stack"
         entry: dict[str, Any] = {"stack_dir": str(stack)}
         out["designs"][name] = entry
         try:
-            design = generic_design(sc, args.device) if name == "generic" else fastest_design(sc, row["family"], args.device)
-        except ValueError as e:   # the design space offers no such design here
-            entry["check"] = {"status": "rejected", "passed": False, "stage": "design", "reason": "bad_spec", "message": str(e)}
+            design = (
+                generic_design(sc, args.device) if name == "generic" else fastest_design(sc, row["family"], args.device)
+            )
+        except ValueError as e:  # the design space offers no such design here
+            entry["check"] = {
+                "status": "rejected",
+                "passed": False,
+                "stage": "design",
+                "reason": "bad_spec",
+                "message": str(e),
+            }
             continue
         entry["design"] = {k: design[k] for k in ("id", "choices", "params")}
         entry["spec"] = stack_spec(sc, name, design, args.device)
-        entry["materialize_command"] = verb_command(["materialize", "--spec", str(stack.parent / "stack.spec.json"),
-                                                     "--out", str(stack)])
+        entry["materialize_command"] = verb_command(
+            ["materialize", "--spec", str(stack.parent / "stack.spec.json"), "--out", str(stack)]
+        )
     return out
 
 
@@ -208,7 +291,7 @@ def build_and_check(entry: dict, device: str, timeout: float) -> dict[str, Any]:
     stack = Path(entry["stack_dir"])
     try:
         materialize(entry["spec"], stack)
-    except RuntimeError as e:   # the runtime refuses this design for this model (design_space.json serves)
+    except RuntimeError as e:  # the runtime refuses this design for this model (design_space.json serves)
         return {"status": "rejected", "passed": False, "stage": "build", "reason": "bad_spec", "message": str(e)[:400]}
     return run_check(stack, device, timeout)
 
@@ -220,16 +303,34 @@ class Matrix:
     def __init__(self, args, rows: list[dict], out_path: Path, workload: dict, jobs: int):
         self.args, self.out_path, self.jobs = args, out_path, jobs
         self.t_start = time.monotonic()
-        self.lock, self.stopping = threading.Lock(), threading.Event()   # stopping: set by SIGTERM
+        self.lock, self.stopping = threading.Lock(), threading.Event()  # stopping: set by SIGTERM
         self.work = Path(args.work_dir)
         self.table: dict[str, Any] = {
-            "kind": "vibeserve-shape-matrix", "version": 1, "device": device_name(args.device),
+            "kind": "vibeserve-shape-matrix",
+            "version": 1,
+            "device": device_name(args.device),
             "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-            "settings": {k: getattr(args, k) for k in ("device", "tiny", "only", "full_vocab", "time_budget_s", "check_share",
-                                                        "gpu_mem_gb", "check_timeout_s", "bench_timeout_s")} | {"jobs": jobs},
-            "workload": workload, "fast_designs": FAST,
+            "settings": {
+                k: getattr(args, k)
+                for k in (
+                    "device",
+                    "tiny",
+                    "only",
+                    "full_vocab",
+                    "time_budget_s",
+                    "check_share",
+                    "gpu_mem_gb",
+                    "check_timeout_s",
+                    "bench_timeout_s",
+                )
+            }
+            | {"jobs": jobs},
+            "workload": workload,
+            "fast_designs": FAST,
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "rows": [plan_row(r, args, self.work) for r in rows], "complete": False, "elapsed_s": 0.0,
+            "rows": [plan_row(r, args, self.work) for r in rows],
+            "complete": False,
+            "elapsed_s": 0.0,
         }
 
     def elapsed(self) -> float:
@@ -243,7 +344,7 @@ class Matrix:
             tmp.write_text(json.dumps(self.table, indent=1, default=str))
             tmp.replace(self.out_path)
 
-    def stop(self, signum, _frame) -> None:   # the caller's own time limit: keep what was measured
+    def stop(self, signum, _frame) -> None:  # the caller's own time limit: keep what was measured
         self.stopping.set()
         sweep.kill_running_verbs()
         self.save()
@@ -257,7 +358,7 @@ class Matrix:
 
         def one(row: dict, name: str) -> None:
             entry = row["designs"][name]
-            if "check" in entry or self.stopping.is_set():   # refused by the design space, or stopped
+            if "check" in entry or self.stopping.is_set():  # refused by the design space, or stopped
                 return
             with gate.hold(check_gb(int(row["params_b"] * 1e9))):
                 left = a.time_budget_s - self.elapsed()
@@ -269,7 +370,10 @@ class Matrix:
                     entry["check"] = build_and_check(entry, a.device, min(a.check_timeout_s, left))
             c = entry["check"]
             why = ", ".join(c.get("failed_checks") or []) or c.get("reason") or ""
-            print(f"shape_matrix: check {row['name']}/{name}: {c['status']} {why} ({c.get('wall_s', 0)}s)", file=sys.stderr)
+            print(
+                f"shape_matrix: check {row['name']}/{name}: {c['status']} {why} ({c.get('wall_s', 0)}s)",
+                file=sys.stderr,
+            )
             self.save()
 
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
@@ -289,16 +393,27 @@ class Matrix:
             elif self.elapsed() + typical > a.time_budget_s:
                 row["bench"] = {"status": "skipped", "reason": "time budget"}
             else:
-                row["bench"] = run_bench(stacks, a.device, self.table["workload"], self.work / row["name"],
-                                         min(a.bench_timeout_s, max(30.0, a.time_budget_s - self.elapsed())))
+                row["bench"] = run_bench(
+                    stacks,
+                    a.device,
+                    self.table["workload"],
+                    self.work / row["name"],
+                    min(a.bench_timeout_s, max(30.0, a.time_budget_s - self.elapsed())),
+                )
                 durations.append(row["bench"]["wall_s"])
             row["passed"] = all(row["designs"][n].get("check", {}).get("passed") for n in DESIGNS)
             b = row["bench"]
-            print(f"shape_matrix: bench {row['name']}: {b['status']} "
-                  f"{b.get('speedup_fastest_vs_generic', b.get('reason', ''))} ({b.get('wall_s', 0)}s)", file=sys.stderr)
+            print(
+                f"shape_matrix: bench {row['name']}: {b['status']} "
+                f"{b.get('speedup_fastest_vs_generic', b.get('reason', ''))} ({b.get('wall_s', 0)}s)",
+                file=sys.stderr,
+            )
             self.save()
-        self.table["complete"] = all(row["bench"]["status"] != "skipped" and all(
-            row["designs"][n].get("check", {}).get("status") != "skipped" for n in DESIGNS) for row in self.table["rows"])
+        self.table["complete"] = all(
+            row["bench"]["status"] != "skipped"
+            and all(row["designs"][n].get("check", {}).get("status") != "skipped" for n in DESIGNS)
+            for row in self.table["rows"]
+        )
         self.save()
 
 
@@ -308,7 +423,11 @@ def main() -> int:
     ap.add_argument("--out", help="result JSON (default bench/results/shape_matrix_h100.json on cuda)")
     ap.add_argument("--only", help="comma-separated config names (shape_configs.py)")
     ap.add_argument("--tiny", action="store_true", help="every config shrunk to CPU size (shape_configs.tiny)")
-    ap.add_argument("--full-vocab", action="store_true", help=f"the families' own vocabularies (default: capped at {shapes.VOCAB_CAP})")
+    ap.add_argument(
+        "--full-vocab",
+        action="store_true",
+        help=f"the families' own vocabularies (default: capped at {shapes.VOCAB_CAP})",
+    )
     ap.add_argument("--time-budget-s", type=float, default=480.0)
     ap.add_argument("--check-share", type=float, default=0.6, help="share of the budget after which no check starts")
     ap.add_argument("--jobs", type=int, help="checks at a time (default 6 on cuda, 1 on cpu)")
@@ -321,7 +440,7 @@ def main() -> int:
     ap.add_argument("--output-len", type=int, default=32)
     ap.add_argument("--work-dir", default=str(REPO / ".vibeserve" / "shape-matrix"))
     args = ap.parse_args()
-    if args.tiny:   # CPU-size shapes and a workload that a CPU serves in seconds
+    if args.tiny:  # CPU-size shapes and a workload that a CPU serves in seconds
         args.num_prompts, args.concurrency = min(args.num_prompts, 8), min(args.concurrency, 4)
         args.prompt_len, args.output_len = min(args.prompt_len, 24), min(args.output_len, 8)
     rows = shapes.CONFIGS
@@ -334,20 +453,38 @@ def main() -> int:
     if args.tiny:
         rows = [shapes.tiny(r) for r in rows]
     sweep.preflight()
-    out_path = Path(args.out or (REPO / "bench" / "results" / "shape_matrix_h100.json" if args.device == "cuda"
-                                 else REPO / ".vibeserve" / "shape-matrix" / "shape_matrix_cpu.json"))
+    out_path = Path(
+        args.out
+        or (
+            REPO / "bench" / "results" / "shape_matrix_h100.json"
+            if args.device == "cuda"
+            else REPO / ".vibeserve" / "shape-matrix" / "shape_matrix_cpu.json"
+        )
+    )
     workload = {**scenario_workload(scenario_of(rows[0], args)).to_dict(), "min_duration_s": 0.5}
     jobs = args.jobs or (6 if args.device == "cuda" else 1)
     m = Matrix(args, rows, out_path, workload, jobs)
     signal.signal(signal.SIGTERM, m.stop)
-    print(f"shape_matrix: {len(rows)} configs on {m.table['device']}, budget {args.time_budget_s:.0f}s, "
-          f"{jobs} checks at a time", file=sys.stderr)
+    print(
+        f"shape_matrix: {len(rows)} configs on {m.table['device']}, budget {args.time_budget_s:.0f}s, "
+        f"{jobs} checks at a time",
+        file=sys.stderr,
+    )
     m.save()
     m.checks()
     m.benches()
     rows_out = m.table["rows"]
-    print(json.dumps({"out": str(out_path), "rows": len(rows_out), "passed": sum(r["passed"] for r in rows_out),
-                      "complete": m.table["complete"], "elapsed_s": m.table["elapsed_s"]}))
+    print(
+        json.dumps(
+            {
+                "out": str(out_path),
+                "rows": len(rows_out),
+                "passed": sum(r["passed"] for r in rows_out),
+                "complete": m.table["complete"],
+                "elapsed_s": m.table["elapsed_s"],
+            }
+        )
+    )
     return 0
 
 

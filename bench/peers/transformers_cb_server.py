@@ -10,6 +10,7 @@ config for all requests, and the comparison runs at temperature 0.
 Endpoints: GET /health, GET /v1/models, POST /v1/completions (`prompt` as token ids or a string, `max_tokens`,
 `temperature` 0, `ignore_eos`, `stream` with `stream_options.include_usage`, `return_token_ids`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 from aiohttp import web
 from tokenizers.decoders import DecodeStream
 
-DEFAULT_MAX_TOKENS = 16   # the OpenAI completions default
+DEFAULT_MAX_TOKENS = 16  # the OpenAI completions default
 
 
 class CompletionError(Exception):
@@ -36,8 +37,7 @@ class CompletionError(Exception):
 class ContinuousBatchingModel:
     """A model, its tokenizer and the running transformers continuous batching manager."""
 
-    def __init__(self, model_dir: str, dtype: str, device: str, attn_implementation: str | None,
-                 cb_overrides: dict):
+    def __init__(self, model_dir: str, dtype: str, device: str, attn_implementation: str | None, cb_overrides: dict):
         import torch
         import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
@@ -50,8 +50,9 @@ class ContinuousBatchingModel:
             load["attn_implementation"] = attn_implementation
         self.model = AutoModelForCausalLM.from_pretrained(model_dir, **load).to(device).eval()
         text_config = self.model.config.get_text_config()
-        self.max_model_len = (getattr(text_config, "max_position_embeddings", None)
-                              or getattr(text_config, "n_positions"))
+        self.max_model_len = getattr(text_config, "max_position_embeddings", None) or getattr(
+            text_config, "n_positions"
+        )
         self.vocab_size = text_config.vocab_size
 
         generation = GenerationConfig.from_model_config(self.model.config)
@@ -60,25 +61,33 @@ class ContinuousBatchingModel:
         generation.do_sample = False
         generation.max_new_tokens = DEFAULT_MAX_TOKENS
         cb_config = ContinuousBatchingConfig(**cb_overrides)
-        self.manager = self.model.init_continuous_batching(generation_config=generation,
-                                                           continuous_batching_config=cb_config)
+        self.manager = self.model.init_continuous_batching(
+            generation_config=generation, continuous_batching_config=cb_config
+        )
         # as transformers' own continuous_batching_context_manager does: build the paged cache (and capture CUDA
         # graphs when it chose them) before the first request, then start the generation thread
         self.manager.warmup()
         self.manager.start()
         resolved = self.manager.continuous_batching_config
         self.chosen = {
-            "transformers": transformers.__version__, "torch": torch.__version__, "device": str(self.model.device),
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+            "device": str(self.model.device),
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "attn_implementation": self.model.config._attn_implementation,
-            "block_size": resolved.block_size, "num_blocks": resolved.num_blocks,
-            "max_batch_tokens": resolved.max_batch_tokens, "max_requests_per_batch": resolved.max_requests_per_batch,
+            "block_size": resolved.block_size,
+            "num_blocks": resolved.num_blocks,
+            "max_batch_tokens": resolved.max_batch_tokens,
+            "max_requests_per_batch": resolved.max_requests_per_batch,
             "max_memory_percent": resolved.max_memory_percent,
             "decode_fast_path_max_blocks_per_request": resolved.max_blocks_per_request,
-            "use_cuda_graph": list(resolved.use_cuda_graph), "use_async_batching": resolved.use_async_batching,
+            "use_cuda_graph": list(resolved.use_cuda_graph),
+            "use_async_batching": resolved.use_async_batching,
             "compiled": [resolved.varlen_compile_config is not None, resolved.decode_compile_config is not None],
-            "prefix_sharing": getattr(self.manager, "_use_prefix_sharing", None), "scheduler": resolved.scheduler_type,
-            "do_sample": False, "max_model_len": self.max_model_len,
+            "prefix_sharing": getattr(self.manager, "_use_prefix_sharing", None),
+            "scheduler": resolved.scheduler_type,
+            "do_sample": False,
+            "max_model_len": self.max_model_len,
         }
 
     def healthy(self) -> bool:
@@ -86,29 +95,38 @@ class ContinuousBatchingModel:
 
     def prompt_ids(self, prompt) -> list[int]:
         if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], (list, str)):
-            prompt = prompt[0]   # a batch of one
+            prompt = prompt[0]  # a batch of one
         if isinstance(prompt, str):
             return self.tokenizer.encode(prompt)
         if isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
             bad = [t for t in prompt if not 0 <= t < self.vocab_size]
             if bad:
-                raise CompletionError(400, f"prompt: token ids {bad[:5]} are outside the vocabulary "
-                                           f"[0, {self.vocab_size})")
+                raise CompletionError(
+                    400, f"prompt: token ids {bad[:5]} are outside the vocabulary [0, {self.vocab_size})"
+                )
             return prompt
-        raise CompletionError(400, "prompt: expected a non-empty list of token ids or a string "
-                                   "(one prompt per request)")
+        raise CompletionError(
+            400, "prompt: expected a non-empty list of token ids or a string (one prompt per request)"
+        )
 
-    def submit(self, request_id: str, ids: list[int], max_tokens: int, ignore_eos: bool, streaming: bool,
-               on_output) -> None:
+    def submit(
+        self, request_id: str, ids: list[int], max_tokens: int, ignore_eos: bool, streaming: bool, on_output
+    ) -> None:
         """Start one request; `on_output(GenerationOutput)` is called on the event loop as tokens arrive."""
         if not self.healthy():
-            raise CompletionError(503, f"the continuous batching loop is not running: "
-                                       f"{self.manager.background_thread_status.fatal_error}")
+            raise CompletionError(
+                503, f"the continuous batching loop is not running: {self.manager.background_thread_status.fatal_error}"
+            )
         # registered before the request is queued, so a fast first output cannot miss its handler
         self.manager.register_result_handler(request_id, on_output)
         # a negative EOS id matches no token: transformers' per-request way to generate exactly max_new_tokens
-        queued = self.manager.add_request(ids, request_id=request_id, max_new_tokens=max_tokens, streaming=streaming,
-                                          eos_token_id=-1 if ignore_eos else None)
+        queued = self.manager.add_request(
+            ids,
+            request_id=request_id,
+            max_new_tokens=max_tokens,
+            streaming=streaming,
+            eos_token_id=-1 if ignore_eos else None,
+        )
         if queued is None:
             raise CompletionError(503, "the continuous batching manager is stopping and takes no new requests")
 
@@ -128,19 +146,30 @@ def parse_completion_request(body: dict, model: ContinuousBatchingModel) -> dict
     if not isinstance(max_tokens, int) or max_tokens < 1:
         raise CompletionError(400, "max_tokens: expected a positive integer")
     if len(ids) + max_tokens > model.max_model_len:
-        raise CompletionError(400, f"prompt ({len(ids)} tokens) + max_tokens ({max_tokens}) exceeds the model's "
-                                   f"{model.max_model_len} positions")
+        raise CompletionError(
+            400,
+            f"prompt ({len(ids)} tokens) + max_tokens ({max_tokens}) exceeds the model's "
+            f"{model.max_model_len} positions",
+        )
     temperature = body.get("temperature")
     if temperature not in (None, 0, 0.0):
-        raise CompletionError(400, "temperature: this server decodes greedily (continuous batching applies one "
-                                   "sampling configuration to every request); send 0")
+        raise CompletionError(
+            400,
+            "temperature: this server decodes greedily (continuous batching applies one "
+            "sampling configuration to every request); send 0",
+        )
     if (body.get("n") or 1) != 1:
         raise CompletionError(400, "n: only one completion per request")
     stream = bool(body.get("stream", False))
-    return {"ids": ids, "max_tokens": max_tokens, "ignore_eos": bool(body.get("ignore_eos", False)),
-            "stream": stream, "return_token_ids": bool(body.get("return_token_ids", False)),
-            "include_usage": stream and bool((body.get("stream_options") or {}).get("include_usage", False)),
-            "model": body.get("model") or model.name}
+    return {
+        "ids": ids,
+        "max_tokens": max_tokens,
+        "ignore_eos": bool(body.get("ignore_eos", False)),
+        "stream": stream,
+        "return_token_ids": bool(body.get("return_token_ids", False)),
+        "include_usage": stream and bool((body.get("stream_options") or {}).get("include_usage", False)),
+        "model": body.get("model") or model.name,
+    }
 
 
 def _finish_reason(output, max_tokens: int) -> str:
@@ -148,8 +177,11 @@ def _finish_reason(output, max_tokens: int) -> str:
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
 
 
 def _sse(payload) -> bytes:
@@ -168,8 +200,9 @@ async def completions(request: web.Request) -> web.StreamResponse:
         outputs: asyncio.Queue = asyncio.Queue()
         model.submit(request_id, req["ids"], req["max_tokens"], req["ignore_eos"], req["stream"], outputs.put_nowait)
     except CompletionError as e:
-        return web.json_response({"error": {"message": str(e), "type": "invalid_request_error", "code": e.status}},
-                                 status=e.status)
+        return web.json_response(
+            {"error": {"message": str(e), "type": "invalid_request_error", "code": e.status}}, status=e.status
+        )
 
     created = int(time.time())
     head = {"id": request_id, "object": "text_completion", "created": created, "model": req["model"]}
@@ -182,11 +215,16 @@ async def completions(request: web.Request) -> web.StreamResponse:
             output = await outputs.get()
             finished = True
             if output.error is not None:
-                return web.json_response({"error": {"message": output.error, "type": "server_error", "code": 500}},
-                                         status=500)
+                return web.json_response(
+                    {"error": {"message": output.error, "type": "server_error", "code": 500}}, status=500
+                )
             tokens = output.generated_tokens
-            choice = {"index": 0, "text": model.tokenizer.decode(tokens, skip_special_tokens=True),
-                      "finish_reason": _finish_reason(output, req["max_tokens"]), "logprobs": None}
+            choice = {
+                "index": 0,
+                "text": model.tokenizer.decode(tokens, skip_special_tokens=True),
+                "finish_reason": _finish_reason(output, req["max_tokens"]),
+                "logprobs": None,
+            }
             if req["return_token_ids"]:
                 choice["token_ids"] = tokens
             return web.json_response({**head, "choices": [choice], "usage": _usage(len(req["ids"]), len(tokens))})
@@ -205,8 +243,12 @@ async def completions(request: web.Request) -> web.StreamResponse:
             if not new and not finished:
                 continue
             text = "".join(piece for t in new if (piece := decoder.step(rust_tokenizer, t)) is not None)
-            choice = {"index": 0, "text": text, "logprobs": None,
-                      "finish_reason": _finish_reason(output, req["max_tokens"]) if finished else None}
+            choice = {
+                "index": 0,
+                "text": text,
+                "logprobs": None,
+                "finish_reason": _finish_reason(output, req["max_tokens"]) if finished else None,
+            }
             if req["return_token_ids"]:
                 choice["token_ids"] = new
             await response.write(_sse({**head, "choices": [choice]}))
@@ -215,10 +257,10 @@ async def completions(request: web.Request) -> web.StreamResponse:
         await response.write(_sse(b"[DONE]"))
         await response.write_eof()
         return response
-    except ConnectionResetError:   # the client closed the stream
+    except ConnectionResetError:  # the client closed the stream
         return response
     finally:
-        if not finished:   # the client went away: free the request's KV blocks
+        if not finished:  # the client went away: free the request's KV blocks
             model.cancel(request_id)
 
 
@@ -229,9 +271,20 @@ async def health(request: web.Request) -> web.Response:
 
 async def models(request: web.Request) -> web.Response:
     model: ContinuousBatchingModel = request.app["model"]
-    return web.json_response({"object": "list", "data": [
-        {"id": model.name, "object": "model", "owned_by": "transformers", "max_model_len": model.max_model_len,
-         "engine": model.chosen}]})
+    return web.json_response(
+        {
+            "object": "list",
+            "data": [
+                {
+                    "id": model.name,
+                    "object": "model",
+                    "owned_by": "transformers",
+                    "max_model_len": model.max_model_len,
+                    "engine": model.chosen,
+                }
+            ],
+        }
+    )
 
 
 def build_app(model: ContinuousBatchingModel) -> web.Application:
@@ -263,15 +316,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=8001, help="0 picks a free port (the ready line says which)")
     ap.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
     ap.add_argument("--device", default="cuda")
-    ap.add_argument("--attn-implementation", default=None,
-                    help="passed to from_pretrained; by default transformers picks it (paged|sdpa without flash-attn)")
+    ap.add_argument(
+        "--attn-implementation",
+        default=None,
+        help="passed to from_pretrained; by default transformers picks it (paged|sdpa without flash-attn)",
+    )
     # transformers sizes these from free device memory; a CPU run states them, as free host memory is no budget
     ap.add_argument("--block-size", type=int, default=None)
     ap.add_argument("--num-blocks", type=int, default=None)
     ap.add_argument("--max-batch-tokens", type=int, default=None)
     args = ap.parse_args(argv)
-    overrides = {k: v for k, v in {"block_size": args.block_size, "num_blocks": args.num_blocks,
-                                   "max_batch_tokens": args.max_batch_tokens}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "block_size": args.block_size,
+            "num_blocks": args.num_blocks,
+            "max_batch_tokens": args.max_batch_tokens,
+        }.items()
+        if v is not None
+    }
     model = ContinuousBatchingModel(args.model, args.dtype, args.device, args.attn_implementation, overrides)
     try:
         asyncio.run(serve(model, args.host, args.port))

@@ -10,6 +10,7 @@ the form llama.cpp's converter reads as a Llama vocabulary (bench/peers/write_gg
 
     python bench/peers/write_checkpoint.py --stack-spec-or-scenario scenarios/gpt2-chat.yaml --out /tmp/m/gpt2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python-runtime"))
 
-STAMP = "vibeserve_checkpoint.json"   # the model spec a directory was written from: a rerun with it is a no-op
+STAMP = "vibeserve_checkpoint.json"  # the model spec a directory was written from: a rerun with it is a no-op
 # bumped when the files written for a spec change, so that directories written before are written again
 # (2: the tokenizer as a merge-less BPE model, GPT-2's `n_ctx`, for llama.cpp's converter)
 LAYOUT = 2
@@ -36,7 +37,8 @@ def model_spec_of(document: dict) -> dict:
 
 
 def read_model_spec(path: str | Path) -> dict:
-    import yaml   # YAML is a superset of JSON: one reader for scenarios and stack specs
+    import yaml  # YAML is a superset of JSON: one reader for scenarios and stack specs
+
     return model_spec_of(yaml.safe_load(Path(path).read_text()))
 
 
@@ -46,6 +48,7 @@ def word_level_tokenizer(vocab_size: int):
     the same ids and texts as a `WordLevel` model, in the form llama.cpp's converter accepts for a Llama
     vocabulary (a BPE model with byte fallback and a decoder sequence; no byte token exists, so none is used)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
     vocab = {f"<t{i}>": i for i in range(vocab_size)}
     tok = Tokenizer(models.BPE(vocab, [], unk_token="<t0>", fuse_unk=True, byte_fallback=True, ignore_merges=True))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
@@ -61,6 +64,7 @@ def _eos_id(cfg: dict) -> int:
 
 def write_tokenizer(cfg: dict, out: Path) -> None:
     from tokenizers import AddedToken
+
     vocab_size = cfg["vocab_size"]
     tok = word_level_tokenizer(vocab_size)
     special = {"unk_token": "<t0>"}
@@ -71,10 +75,19 @@ def write_tokenizer(cfg: dict, out: Path) -> None:
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in sorted(set(special.values()))])
     tok.save(str(out / "tokenizer.json"))
     max_len = cfg.get("max_position_embeddings") or cfg.get("n_positions")
-    (out / "tokenizer_config.json").write_text(json.dumps(
-        {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": max_len,
-         "clean_up_tokenization_spaces": False, "add_bos_token": False, "add_eos_token": False, **special},
-        indent=1))
+    (out / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "model_max_length": max_len,
+                "clean_up_tokenization_spaces": False,
+                "add_bos_token": False,
+                "add_eos_token": False,
+                **special,
+            },
+            indent=1,
+        )
+    )
     (out / "special_tokens_map.json").write_text(json.dumps(special, indent=1))
 
 
@@ -86,8 +99,10 @@ def write_checkpoint(model_spec: dict, out_dir: str | Path) -> Path:
 
     spec = as_model_spec(model_spec)
     if spec.weights != "random":
-        raise ValueError(f"model.weights is {spec.weights!r}: only seeded random weights are written "
-                         "(a 'path' or 'gguf' model is already a checkpoint)")
+        raise ValueError(
+            f"model.weights is {spec.weights!r}: only seeded random weights are written "
+            "(a 'path' or 'gguf' model is already a checkpoint)"
+        )
     drawn = {"arch": spec.arch, "preset": spec.preset, "config": spec.config, "seed": spec.seed, "dtype": spec.dtype}
     stamp = {**drawn, "layout": LAYOUT}
     out = Path(out_dir)
@@ -97,7 +112,7 @@ def write_checkpoint(model_spec: dict, out_dir: str | Path) -> Path:
     cfg, state_dict, _ = load_model_weights({**drawn, "weights": "random"})
     cfg = {**cfg, "dtype": spec.dtype, "torch_dtype": spec.dtype}
     if cfg.get("model_type") == "gpt2":
-        cfg.setdefault("n_ctx", cfg["n_positions"])   # as GPT-2's own config.json has it; llama.cpp's converter reads it
+        cfg.setdefault("n_ctx", cfg["n_positions"])  # as GPT-2's own config.json has it; llama.cpp's converter reads it
     # the lm_head is stored only when the config says it is not the embedding: engines tie it otherwise
     cfg.setdefault("tie_word_embeddings", "lm_head.weight" not in state_dict)
     if cfg["tie_word_embeddings"] == ("lm_head.weight" in state_dict):
@@ -108,11 +123,17 @@ def write_checkpoint(model_spec: dict, out_dir: str | Path) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     (partial / "config.json").write_text(json.dumps(cfg, indent=1))
-    generation = {"bos_token_id": cfg.get("bos_token_id"), "eos_token_id": cfg.get("eos_token_id"),
-                  "pad_token_id": _eos_id(cfg)}
+    generation = {
+        "bos_token_id": cfg.get("bos_token_id"),
+        "eos_token_id": cfg.get("eos_token_id"),
+        "pad_token_id": _eos_id(cfg),
+    }
     (partial / "generation_config.json").write_text(json.dumps(generation, indent=1))
-    save_file({k: v.contiguous() for k, v in state_dict.items()}, str(partial / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_file(
+        {k: v.contiguous() for k, v in state_dict.items()},
+        str(partial / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     del state_dict
     write_tokenizer(cfg, partial)
     (partial / STAMP).write_text(json.dumps(stamp, indent=1))
@@ -123,14 +144,22 @@ def write_checkpoint(model_spec: dict, out_dir: str | Path) -> Path:
 
 def checkpoint_model_spec(model_spec: dict, checkpoint_dir: str | Path) -> dict:
     """The model spec that makes our stacks load `checkpoint_dir` instead of drawing the weights again."""
-    return {"arch": model_spec["arch"], "weights": "path", "path": str(checkpoint_dir),
-            "dtype": model_spec.get("dtype", "float32")}
+    return {
+        "arch": model_spec["arch"],
+        "weights": "path",
+        "path": str(checkpoint_dir),
+        "dtype": model_spec.get("dtype", "float32"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--stack-spec-or-scenario", required=True, metavar="FILE",
-                    help="a scenario or stack spec (YAML or JSON) whose `model:` block names the weights")
+    ap.add_argument(
+        "--stack-spec-or-scenario",
+        required=True,
+        metavar="FILE",
+        help="a scenario or stack spec (YAML or JSON) whose `model:` block names the weights",
+    )
     ap.add_argument("--out", required=True, help="the checkpoint directory to write")
     args = ap.parse_args(argv)
     spec = read_model_spec(args.stack_spec_or_scenario)

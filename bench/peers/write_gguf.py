@@ -27,6 +27,7 @@ are the converter's own in every case. Prompts reach llama-server as token ids, 
 A GGUF already written from the same checkpoint with the same outtype and converter is left alone: a stamp beside
 it (`model-<outtype>.gguf.json`) says what it was written from.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,9 @@ CONVERTER = "convert_hf_to_gguf.py"
 CONVERTER_FILES = (CONVERTER, "conversion", "gguf-py", "VIBESERVE_SOURCE")
 OUTTYPE_OF_DTYPE = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}
 OUTTYPES = ("f32", "f16", "bf16", "q8_0")
-GPT2_VOCABULARY = "--gpt2-vocab-as-llama"   # this script's own mode: the converter with GPT-2's vocabulary read as a Llama's
+GPT2_VOCABULARY = (
+    "--gpt2-vocab-as-llama"  # this script's own mode: the converter with GPT-2's vocabulary read as a Llama's
+)
 TIMEOUT_S = 1800
 
 
@@ -70,16 +73,22 @@ def converter_root() -> Path:
         if (root / CONVERTER).is_file() and (root / "gguf-py").is_dir() and (root / "conversion").is_dir():
             return root
     if not SOURCE_TARBALL.is_file():
-        raise FileNotFoundError(f"no llama.cpp source with {CONVERTER} at {SOURCE_DIR} and no {SOURCE_TARBALL}: run "
-                                "`bash bench/peers/llama_cpp_source.sh` where PyPI is reachable (or set "
-                                "VIBESERVE_LLAMA_CPP_SRC to a llama.cpp tree)")
+        raise FileNotFoundError(
+            f"no llama.cpp source with {CONVERTER} at {SOURCE_DIR} and no {SOURCE_TARBALL}: run "
+            "`bash bench/peers/llama_cpp_source.sh` where PyPI is reachable (or set "
+            "VIBESERVE_LLAMA_CPP_SRC to a llama.cpp tree)"
+        )
     partial = UNPACKED.with_name(UNPACKED.name + ".partial")
     _rmtree(partial)
     partial.mkdir(parents=True)
     with tarfile.open(SOURCE_TARBALL) as tar:
-        wanted = [m for m in tar.getmembers()
-                  if m.name.split("/")[0] == "llama.cpp" and len(m.name.split("/")) > 1
-                  and m.name.split("/")[1] in CONVERTER_FILES]
+        wanted = [
+            m
+            for m in tar.getmembers()
+            if m.name.split("/")[0] == "llama.cpp"
+            and len(m.name.split("/")) > 1
+            and m.name.split("/")[1] in CONVERTER_FILES
+        ]
         tar.extractall(partial, members=wanted, filter="data")
     _rmtree(UNPACKED)
     (partial / "llama.cpp").rename(UNPACKED)
@@ -89,6 +98,7 @@ def converter_root() -> Path:
 
 def _rmtree(path: Path) -> None:
     import shutil
+
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -130,9 +140,16 @@ def write_gguf(checkpoint: str | Path, outtype: str | None = None) -> dict:
     out = gguf_path(checkpoint, outtype)
     stamp_path = out.with_name(out.name + ".json")
     command = converter_command(root, checkpoint, outtype, out, arch)
-    info = {"path": str(out), "outtype": outtype, "command": shlex.join(command), "converter_source": source,
-            "vocabulary": ("the checkpoint's <tN> vocabulary, read by the converter as a Llama tokenizer"
-                           + (" (for GPT-2 in place of its hash-recognized GPT-2 BPE; see write_gguf.py)" if arch == "gpt2" else ""))}
+    info = {
+        "path": str(out),
+        "outtype": outtype,
+        "command": shlex.join(command),
+        "converter_source": source,
+        "vocabulary": (
+            "the checkpoint's <tN> vocabulary, read by the converter as a Llama tokenizer"
+            + (" (for GPT-2 in place of its hash-recognized GPT-2 BPE; see write_gguf.py)" if arch == "gpt2" else "")
+        ),
+    }
     stamp = {"checkpoint": written_from, "outtype": outtype, "converter_source": source}
     if out.is_file() and stamp_path.is_file() and json.loads(stamp_path.read_text()).get("stamp") == stamp:
         return {**info, **json.loads(stamp_path.read_text())["written"], "reused": True}
@@ -141,10 +158,15 @@ def write_gguf(checkpoint: str | Path, outtype: str | None = None) -> dict:
     partial.unlink(missing_ok=True)
     t0 = time.perf_counter()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    env.pop("NO_LOCAL_GGUF", None)   # the converter's own gguf-py, not the installed gguf package
+    env.pop("NO_LOCAL_GGUF", None)  # the converter's own gguf-py, not the installed gguf package
     try:
-        p = subprocess.run(converter_command(root, checkpoint, outtype, partial, arch), capture_output=True, text=True,
-                           env=env, timeout=TIMEOUT_S)
+        p = subprocess.run(
+            converter_command(root, checkpoint, outtype, partial, arch),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired as e:
         partial.unlink(missing_ok=True)
         raise ConversionError(f"{CONVERTER} ran past {TIMEOUT_S}s", info["command"], _tail(e.stderr)) from None
@@ -167,9 +189,11 @@ def _tail(text: str | bytes | None, lines: int = 6) -> str:
 def _convert_gpt2_with_llama_vocabulary(converter: str, argv: list[str]) -> None:
     """Run llama.cpp's converter as its own command line does, but with GPT-2's vocabulary read as a Llama's."""
     import runpy
+
     root = str(Path(converter).resolve().parent)
-    sys.path[:0] = [root, str(Path(root) / "gguf-py")]   # what the converter itself puts first: its tree, its gguf-py
+    sys.path[:0] = [root, str(Path(root) / "gguf-py")]  # what the converter itself puts first: its tree, its gguf-py
     from conversion.gpt2 import GPT2Model  # pyright: ignore[reportMissingImports]  (llama.cpp's tree, on the path above)
+
     GPT2Model.set_vocab = lambda self: self._set_vocab_llama_hf()
     sys.argv = [converter, *argv]
     runpy.run_path(converter, run_name="__main__")

@@ -5,6 +5,7 @@ it: the generic stack must pass the checker like any candidate, on the scenario'
 
 Prints one line per scenario (verdict, failed checks, where the time went) and writes the reports.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench/scenarios is not a package
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/scenarios is not a package
 from scenario_stacks import REPO, device_name, device_of, generic_spec, materialize  # noqa: E402
 
 
@@ -32,14 +33,34 @@ def check(scenario_file: str, work: Path, timeout_s: float) -> dict:
     except Exception as e:
         return {**row, "passed": False, "error": str(e)}
     report = work / f"{sc['name']}.check.json"
-    p = subprocess.run([sys.executable, "-m", "vibeserve_runtime", "check", "--stack", str(stack), "--report", str(report),
-                        "--timeout", str(timeout_s)], cwd=REPO, capture_output=True, text=True, timeout=timeout_s + 60)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vibeserve_runtime",
+            "check",
+            "--stack",
+            str(stack),
+            "--report",
+            str(report),
+            "--timeout",
+            str(timeout_s),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s + 60,
+    )
     row["wall_s"] = time.perf_counter() - t0
     row["exit_code"] = p.returncode
     if report.is_file():
         r = json.loads(report.read_text())
-        row.update(passed=bool(r.get("passed")), checks={c["name"]: c.get("passed") for c in r.get("checks", [])},
-                   timings_s=r.get("timings_s"), failed=[c for c in r.get("checks", []) if not c.get("passed")])
+        row.update(
+            passed=bool(r.get("passed")),
+            checks={c["name"]: c.get("passed") for c in r.get("checks", [])},
+            timings_s=r.get("timings_s"),
+            failed=[c for c in r.get("checks", []) if not c.get("passed")],
+        )
     else:
         row.update(passed=False, error=" | ".join((p.stdout + p.stderr).strip().splitlines()[-4:]))
     return row
@@ -55,13 +76,24 @@ def main() -> int:
     rows = [check(f, Path(args.work_dir), args.timeout_s) for f in args.scenarios]
     for r in rows:
         failed = ", ".join(c.get("name", "?") for c in r.get("failed") or []) or r.get("error", "")
-        print(f"check-generic: {r['scenario']:28s} {'PASS' if r['passed'] else 'FAIL'} {failed[:300]} "
-              f"({r.get('wall_s', 0):.1f}s)")
+        print(
+            f"check-generic: {r['scenario']:28s} {'PASS' if r['passed'] else 'FAIL'} {failed[:300]} "
+            f"({r.get('wall_s', 0):.1f}s)"
+        )
     if args.out:
         sc = yaml.safe_load(Path(args.scenarios[0]).read_text())
-        Path(args.out).write_text(json.dumps({
-            "device": device_name(device_of(sc)), "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
-            "repetitions": 1, "scenarios": rows}, indent=2, default=str))
+        Path(args.out).write_text(
+            json.dumps(
+                {
+                    "device": device_name(device_of(sc)),
+                    "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+                    "repetitions": 1,
+                    "scenarios": rows,
+                },
+                indent=2,
+                default=str,
+            )
+        )
     return 0 if all(r["passed"] for r in rows) else 1
 
 

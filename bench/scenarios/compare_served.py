@@ -28,6 +28,7 @@ order so that drift hits every engine alike; medians with min–max. An engine w
 predicts a repetition longer than the run can afford is left out of that workload, and the reason
 recorded. The output JSON is rewritten after every repetition.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,13 +42,28 @@ from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench/scenarios is not a package
-from scenario_stacks import (REPO, design_spec, device_name, device_of, generic_spec,  # noqa: E402
-                             kv_cache_tokens_for, materialize, preset_vocab_size, scenario_workload)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/scenarios is not a package
+from scenario_stacks import (  # noqa: E402
+    REPO,
+    design_spec,
+    device_name,
+    device_of,
+    generic_spec,
+    kv_cache_tokens_for,
+    materialize,
+    preset_vocab_size,
+    scenario_workload,
+)
 from compare_stacks import search_summary, summarize  # noqa: E402
 from served_budget import affordable, projected_repetition_s  # noqa: E402
-from served_engines import (EngineServer, llama_cpp_outtype, llama_cpp_server, transformers_cb_server,  # noqa: E402
-                            vibeserve_server, vllm_server)
+from served_engines import (  # noqa: E402
+    EngineServer,
+    llama_cpp_outtype,
+    llama_cpp_server,
+    transformers_cb_server,
+    vibeserve_server,
+    vllm_server,
+)
 
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
 from vibeserve_runtime.bench.online import run_online  # noqa: E402
@@ -57,8 +73,20 @@ PEERS = ("vllm", "transformers-cb", "llama.cpp")
 DEFAULT_PEERS = ("vllm", "transformers-cb")
 OURS = ("generic", "searched")
 SATURATING = {"input_len": 1024, "output_len": 128, "max_concurrency": 256, "num_prompts": 512}
-KEY_METRICS = ("output_throughput", "request_throughput", "median_ttft_ms", "p99_ttft_ms", "median_tpot_ms",
-               "p99_tpot_ms", "median_itl_ms", "p99_itl_ms", "median_e2el_ms", "completed", "failed", "duration_s")
+KEY_METRICS = (
+    "output_throughput",
+    "request_throughput",
+    "median_ttft_ms",
+    "p99_ttft_ms",
+    "median_tpot_ms",
+    "p99_tpot_ms",
+    "median_itl_ms",
+    "p99_itl_ms",
+    "median_e2el_ms",
+    "completed",
+    "failed",
+    "duration_s",
+)
 
 
 def saturating_workload(max_positions: int | None, seed: int) -> Workload:
@@ -84,8 +112,14 @@ def searched_design(args) -> tuple[dict | None, str | None, dict | None]:
         best = (d.get("search") or {}).get("best_design")
         if not best:
             return None, f"{args.design_from} records no best design", None
-        return best, (f"the best design of search {d['search'].get('search_id')} as recorded in "
-                      f"{Path(args.design_from).name}, re-measured (not a new search)"), None
+        return (
+            best,
+            (
+                f"the best design of search {d['search'].get('search_id')} as recorded in "
+                f"{Path(args.design_from).name}, re-measured (not a new search)"
+            ),
+            None,
+        )
     return None, None, None
 
 
@@ -93,7 +127,7 @@ def ratio(med: dict[str, float | None], a: str, b: str, lower_better: bool) -> f
     x, y = med.get(a), med.get(b)
     if not x or not y:
         return None
-    return (y / x) if lower_better else (x / y)   # > 1 means `a` is better on the objective
+    return (y / x) if lower_better else (x / y)  # > 1 means `a` is better on the objective
 
 
 class Comparison:
@@ -108,12 +142,22 @@ class Comparison:
         self.work = Path(args.work_dir) / sc["name"]
         self.servers: dict[str, EngineServer] = {}
         self.result: dict[str, Any] = {
-            "scenario": sc["name"], "scenario_file": args.scenario, "description": sc.get("description"),
-            "device": args.device_name or device_name(self.device), "device_kind": self.device, "mode": "online",
+            "scenario": sc["name"],
+            "scenario_file": args.scenario,
+            "description": sc.get("description"),
+            "device": args.device_name or device_name(self.device),
+            "device_kind": self.device,
+            "mode": "online",
             "command": args.run_command or " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
-            "model": sc["model"], "objective": self.objective,
+            "model": sc["model"],
+            "objective": self.objective,
             "objective_direction": "lower" if self.lower_better else "higher",
-            "repetitions": args.reps, "stacks": {}, "peers": {}, "workloads": {}, "errors": [], "complete": False,
+            "repetitions": args.reps,
+            "stacks": {},
+            "peers": {},
+            "workloads": {},
+            "errors": [],
+            "complete": False,
         }
 
     def save(self) -> None:
@@ -130,6 +174,7 @@ class Comparison:
     # --- engines ---------------------------------------------------------------------------
     def start_engines(self, workloads: dict[str, Workload]) -> None:
         from write_checkpoint import write_checkpoint
+
         sc, device = self.sc, self.device
         max_len = max(w.input_len + w.output_len for w in workloads.values())
         peak = max(w.max_concurrency or w.num_prompts for w in workloads.values())
@@ -146,7 +191,9 @@ class Comparison:
         for p in ("vllm", "transformers-cb"):
             if checkpoint is None and p in peers:
                 peers.remove(p)
-                why = "left out: it serves a safetensors checkpoint, and a GGUF scenario's weights are not written as one"
+                why = (
+                    "left out: it serves a safetensors checkpoint, and a GGUF scenario's weights are not written as one"
+                )
                 self._entry(p).update(error=why)
                 self.error(p, why)
 
@@ -163,7 +210,9 @@ class Comparison:
         if "vllm" in peers:
             per_token = _kv_bytes_per_token(json.loads((checkpoint / "config.json").read_text()))
             linear = specs["generic"]["components"].get("linear", "native")
-            self.servers["vllm"] = vllm_server(checkpoint, log_dir, max_len, kv_tokens * per_token if kv_tokens else None, linear)
+            self.servers["vllm"] = vllm_server(
+                checkpoint, log_dir, max_len, kv_tokens * per_token if kv_tokens else None, linear
+            )
             self.result["peers"]["vllm"] = {"command": " ".join(shlex.quote(a) for a in self.servers["vllm"].command)}
         for name, spec in specs.items():
             spec["params"].update(max_model_len=max_len, **({"kv_cache_tokens": kv_tokens} if kv_tokens else {}))
@@ -173,9 +222,15 @@ class Comparison:
                 self.error(name, str(e))
                 continue
             self.servers[name] = vibeserve_server(name, stack, log_dir, max_queue=max(512, peak), max_model_len=max_len)
-            self.result["stacks"][name] = {"engine": "vibeserve", "components": spec["components"], "params": spec["params"]}
+            self.result["stacks"][name] = {
+                "engine": "vibeserve",
+                "components": spec["components"],
+                "params": spec["params"],
+            }
         if "llama.cpp" in peers:
-            self._add_llama_cpp(checkpoint, specs["generic"]["components"].get("linear", "native"), log_dir, max_len, peak)
+            self._add_llama_cpp(
+                checkpoint, specs["generic"]["components"].get("linear", "native"), log_dir, max_len, peak
+            )
         # transformers sizes its cache from the memory left: it starts last.
         if "transformers-cb" in peers:
             srv = transformers_cb_server(checkpoint, log_dir, sc["model"].get("dtype", "bfloat16"), device)
@@ -185,8 +240,11 @@ class Comparison:
             if p not in PEERS:
                 self.error(p, f"unknown peer engine {p!r}; known: {', '.join(PEERS)}")
         # vLLM alone first, our stacks together, llama.cpp and transformers last (see above)
-        groups = [[n for n in self.servers if n == "vllm"], [n for n in self.servers if n in OURS],
-                  [n for n in self.servers if n in ("llama.cpp", "transformers-cb")]]
+        groups = [
+            [n for n in self.servers if n == "vllm"],
+            [n for n in self.servers if n in OURS],
+            [n for n in self.servers if n in ("llama.cpp", "transformers-cb")],
+        ]
         for group in groups:
             for name in group:
                 self.servers[name].start()
@@ -198,7 +256,12 @@ class Comparison:
                     self._drop(name, f"did not start: {e}")
                     continue
                 entry = self._entry(name)
-                entry.update(engine=srv.engine, load_s=srv.load_s, log=str(srv.log_path), **({"version": srv.version} if srv.version else {}))
+                entry.update(
+                    engine=srv.engine,
+                    load_s=srv.load_s,
+                    log=str(srv.log_path),
+                    **({"version": srv.version} if srv.version else {}),
+                )
                 print(f"compare-served: {name} ready in {srv.load_s:.1f}s at {srv.url}", file=sys.stderr)
         self.save()
 
@@ -206,6 +269,7 @@ class Comparison:
         """llama-server on a GGUF: the comparison's checkpoint written as one by llama.cpp's converter, or the
         scenario's own file for a GGUF-weights scenario. What cannot be served is recorded, not raised."""
         from write_gguf import ConversionError, gguf_path, write_gguf
+
         entry = self._entry("llama.cpp")
         m = self.sc["model"]
         try:
@@ -217,14 +281,20 @@ class Comparison:
             else:
                 outtype, why = llama_cpp_outtype(checkpoint, linear)
                 gguf = gguf_path(checkpoint, outtype)
-            srv = llama_cpp_server(gguf, log_dir, max_len, peak, self.device)   # no llama-server: nothing to convert for
+            srv = llama_cpp_server(gguf, log_dir, max_len, peak, self.device)  # no llama-server: nothing to convert for
             if checkpoint is not None:
                 written = write_gguf(checkpoint, outtype)
-                entry.update(gguf=written["path"], gguf_outtype=outtype, gguf_outtype_reason=why,
-                             gguf_source=f"the comparison's checkpoint {checkpoint}, written by llama.cpp's converter",
-                             gguf_converter_command=written["command"], gguf_converter=written["converter_source"],
-                             gguf_vocabulary=written["vocabulary"], gguf_reused=written["reused"],
-                             gguf_write_s=written.get("seconds"))
+                entry.update(
+                    gguf=written["path"],
+                    gguf_outtype=outtype,
+                    gguf_outtype_reason=why,
+                    gguf_source=f"the comparison's checkpoint {checkpoint}, written by llama.cpp's converter",
+                    gguf_converter_command=written["command"],
+                    gguf_converter=written["converter_source"],
+                    gguf_vocabulary=written["vocabulary"],
+                    gguf_reused=written["reused"],
+                    gguf_write_s=written.get("seconds"),
+                )
         except (FileNotFoundError, ValueError) as e:
             entry.update(error=str(e))
             self.error("llama.cpp", str(e))
@@ -261,24 +331,33 @@ class Comparison:
         projected: dict[str, float] = {}
         for name, srv in list(self.servers.items()):
             t = time.perf_counter()
-            recs, dur = asyncio.run(run_online(srv.url, name, warm, [0.0] * len(warm), w.max_concurrency,
-                                               timeout_s=self.args.request_timeout_s))
+            recs, dur = asyncio.run(
+                run_online(
+                    srv.url, name, warm, [0.0] * len(warm), w.max_concurrency, timeout_s=self.args.request_timeout_s
+                )
+            )
             failed = [r.error for r in recs if not r.success]
             if failed:
                 self._drop(name, f"warm-up of {wname}: {len(failed)} of {len(recs)} requests failed: {failed[0]}")
                 continue
-            projected[name] = projected_repetition_s([r.e2el_s for r in recs], dur, warm_n, w.num_prompts,
-                                                     w.max_concurrency)
-            print(f"compare-served: {wname}: {name} warm ({time.perf_counter() - t:.1f}s, a repetition ~{projected[name]:.0f}s)",
-                  file=sys.stderr)
+            projected[name] = projected_repetition_s(
+                [r.e2el_s for r in recs], dur, warm_n, w.num_prompts, w.max_concurrency
+            )
+            print(
+                f"compare-served: {wname}: {name} warm ({time.perf_counter() - t:.1f}s, a repetition ~{projected[name]:.0f}s)",
+                file=sys.stderr,
+            )
         # Everything left must fit: repetitions of every engine, and what the next workloads need.
-        fit = affordable(projected, self.args.reps, self.deadline - time.monotonic(),
-                         self.args.reserve_s if more_to_come else 0.0)
+        fit = affordable(
+            projected, self.args.reps, self.deadline - time.monotonic(), self.args.reserve_s if more_to_come else 0.0
+        )
         if fit.reserve_released:
             section["reserve_released"] = "the time kept for the next workload went to this one"
         for name, secs in fit.skipped.items():
-            section["skipped"][name] = (f"its warm-up predicts {secs:.0f}s per repetition, more than the "
-                                        f"{self.args.time_budget_s:.0f}s run leaves for {self.args.reps} repetitions")
+            section["skipped"][name] = (
+                f"its warm-up predicts {secs:.0f}s per repetition, more than the "
+                f"{self.args.time_budget_s:.0f}s run leaves for {self.args.reps} repetitions"
+            )
             self.error(name, section["skipped"][name], workload=wname)
         active = fit.engines
         for name in active:
@@ -287,16 +366,20 @@ class Comparison:
         for r in range(self.args.reps):
             reqs = make_requests(w, vocab, r, avoid=set(range(3)))
             arrivals = arrival_offsets(w, len(reqs), r)
-            for name in order[r % len(order):] + order[:r % len(order)] if order else []:
+            for name in order[r % len(order) :] + order[: r % len(order)] if order else []:
                 srv = self.servers[name]
-                recs, dur = asyncio.run(run_online(srv.url, name, reqs, arrivals, w.max_concurrency,
-                                                   timeout_s=max(120.0, 4 * active[name])))
+                recs, dur = asyncio.run(
+                    run_online(srv.url, name, reqs, arrivals, w.max_concurrency, timeout_s=max(120.0, 4 * active[name]))
+                )
                 m = compute_metrics(recs, dur)
                 m["repetition"], m["position"] = r, order.index(name)
                 section["stacks"][name]["runs"].append(m)
-                print(f"compare-served: {wname} rep {r + 1} {name:16s} output {m['output_throughput']:9.1f} tok/s  "
-                      f"median TTFT {m['median_ttft_ms']:8.1f} ms  median TPOT {m['median_tpot_ms']:7.2f} ms  "
-                      f"failed {m['failed']}", file=sys.stderr)
+                print(
+                    f"compare-served: {wname} rep {r + 1} {name:16s} output {m['output_throughput']:9.1f} tok/s  "
+                    f"median TTFT {m['median_ttft_ms']:8.1f} ms  median TPOT {m['median_tpot_ms']:7.2f} ms  "
+                    f"failed {m['failed']}",
+                    file=sys.stderr,
+                )
                 self.finish()
                 self.save()
 
@@ -313,11 +396,14 @@ class Comparison:
             peers = [p for p in PEERS if med.get(p)]
             best_peer = (min if lower else max)(peers, key=lambda p: med[p]) if peers else None
             ours = "searched" if med.get("searched") else "generic"
-            section.update(objective=objective, best_peer=best_peer,
-                           ratio_vs_generic=ratio(med, "searched", "generic", lower),
-                           ratio_vs_peer=ratio(med, ours, best_peer, lower) if best_peer else None,
-                           generic_vs_peer=ratio(med, "generic", best_peer, lower) if best_peer else None,
-                           ratio_of=ours)
+            section.update(
+                objective=objective,
+                best_peer=best_peer,
+                ratio_vs_generic=ratio(med, "searched", "generic", lower),
+                ratio_vs_peer=ratio(med, ours, best_peer, lower) if best_peer else None,
+                generic_vs_peer=ratio(med, "generic", best_peer, lower) if best_peer else None,
+                ratio_of=ours,
+            )
         head = self.result["workloads"].get("scenario")
         if not head:
             return
@@ -340,9 +426,14 @@ def offline_figures(path: Path) -> dict[str, Any]:
         d = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         return {"file": str(path), "error": f"unreadable: {e}"}
-    return {"file": str(path), "command": d.get("command"), "workload": d.get("workload"),
-            "ratio_vs_generic": d.get("ratio_vs_generic"), "search": d.get("search"),
-            "stacks": {n: {"metrics": s.get("metrics"), "mode": s.get("mode")} for n, s in (d.get("stacks") or {}).items()}}
+    return {
+        "file": str(path),
+        "command": d.get("command"),
+        "workload": d.get("workload"),
+        "ratio_vs_generic": d.get("ratio_vs_generic"),
+        "search": d.get("search"),
+        "stacks": {n: {"metrics": s.get("metrics"), "mode": s.get("mode")} for n, s in (d.get("stacks") or {}).items()},
+    }
 
 
 def _kv_bytes_per_token(cfg: dict) -> int:
@@ -361,17 +452,28 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--search-json", help="measure this search's best design as `searched`")
     ap.add_argument("--design-from", help="measure the best design recorded in an earlier results file as `searched`")
-    ap.add_argument("--peers", default=",".join(DEFAULT_PEERS),
-                    help=f"comma-separated, of {', '.join(PEERS)} ('' for none; default {','.join(DEFAULT_PEERS)})")
+    ap.add_argument(
+        "--peers",
+        default=",".join(DEFAULT_PEERS),
+        help=f"comma-separated, of {', '.join(PEERS)} ('' for none; default {','.join(DEFAULT_PEERS)})",
+    )
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-saturating", action="store_true", help="measure only the scenario's workload")
-    ap.add_argument("--offline-from", help="compare_stacks.py's result for the same scenario: its in-process figures go beside")
+    ap.add_argument(
+        "--offline-from", help="compare_stacks.py's result for the same scenario: its in-process figures go beside"
+    )
     ap.add_argument("--device", choices=["cpu", "cuda"])
     ap.add_argument("--device-name")
     ap.add_argument("--max-prompts", type=int, help="cap the requests per repetition (CPU dry runs)")
-    ap.add_argument("--time-budget-s", type=float, default=480.0, help="engines that cannot finish within it are left out")
-    ap.add_argument("--reserve-s", type=float, default=150.0,
-                    help="seconds kept for the saturating run while the scenario's workload is measured")
+    ap.add_argument(
+        "--time-budget-s", type=float, default=480.0, help="engines that cannot finish within it are left out"
+    )
+    ap.add_argument(
+        "--reserve-s",
+        type=float,
+        default=150.0,
+        help="seconds kept for the saturating run while the scenario's workload is measured",
+    )
     ap.add_argument("--start-timeout-s", type=float, default=420.0)
     ap.add_argument("--request-timeout-s", type=float, default=600.0)
     ap.add_argument("--run-command", help="the command line that started the whole run (recorded)")
@@ -385,8 +487,11 @@ def main() -> int:
     vocab = preset_vocab_size(model)
     if not args.no_saturating:
         from vibeserve_runtime.models.presets import get_preset
+
         cfg = {**(get_preset(model["preset"]) if model.get("preset") else {}), **model["config"]}
-        sat = saturating_workload(cfg.get("max_position_embeddings") or cfg.get("n_positions"), int(model.get("seed", 0)))
+        sat = saturating_workload(
+            cfg.get("max_position_embeddings") or cfg.get("n_positions"), int(model.get("seed", 0))
+        )
         if args.max_prompts:
             sat.num_prompts = min(sat.num_prompts, args.max_prompts)
         workloads["saturating"] = sat
@@ -402,12 +507,22 @@ def main() -> int:
     finally:
         cmp.stop_engines()
         cmp.result["elapsed_s"] = time.monotonic() - cmp.t0
-        cmp.result["complete"] = all(len(s["runs"]) >= 3 for sec in cmp.result["workloads"].values()
-                                     for s in sec["stacks"].values()) and not cmp.result["errors"]
+        cmp.result["complete"] = (
+            all(len(s["runs"]) >= 3 for sec in cmp.result["workloads"].values() for s in sec["stacks"].values())
+            and not cmp.result["errors"]
+        )
         cmp.finish()
         cmp.save()
-    print(json.dumps({"scenario": sc["name"], "ratio_vs_generic": cmp.result.get("ratio_vs_generic"),
-                      "ratio_vs_peer": cmp.result.get("ratio_vs_peer"), "errors": len(cmp.result["errors"])}))
+    print(
+        json.dumps(
+            {
+                "scenario": sc["name"],
+                "ratio_vs_generic": cmp.result.get("ratio_vs_generic"),
+                "ratio_vs_peer": cmp.result.get("ratio_vs_peer"),
+                "errors": len(cmp.result["errors"]),
+            }
+        )
+    )
     return 0
 
 

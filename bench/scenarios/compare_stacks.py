@@ -14,6 +14,7 @@ code) with one KV pool size on a GPU; every repetition runs all stacks on the sa
 clocks or temperature hits every stack alike. The output JSON is rewritten after every repetition,
 so a run cut short still leaves its figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,16 +34,28 @@ import yaml
 from vibeserve_runtime.bench.hf_baseline import build_baseline_model, run_hf_generate
 from vibeserve_runtime.bench.metrics import compute_metrics
 from vibeserve_runtime.bench.repetition import repeat_until
-from vibeserve_runtime.bench.workload import (Workload, arrival_offsets, make_requests, pass_seed, timed_pass,
-                                              warmup_requests)
+from vibeserve_runtime.bench.workload import (
+    Workload,
+    arrival_offsets,
+    make_requests,
+    pass_seed,
+    timed_pass,
+    warmup_requests,
+)
 from vibeserve_runtime.checker.integrity import integrity_report
 from vibeserve_runtime.cli.offline_bench import AVOID, metrics_of_passes, records_of_pass
 from vibeserve_runtime.cli.candidate_process import candidate_env
 from vibeserve_runtime.materialize import load_stack_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench/scenarios is not a package
-from scenario_stacks import (device_name, generic_spec, kv_cache_tokens_for, materialize,  # noqa: E402
-                             preset_vocab_size, scenario_workload)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/scenarios is not a package
+from scenario_stacks import (  # noqa: E402
+    device_name,
+    generic_spec,
+    kv_cache_tokens_for,
+    materialize,
+    preset_vocab_size,
+    scenario_workload,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).resolve().parent / "stack_child.py"
@@ -73,8 +86,16 @@ class StackChild:
         cmd = [sys.executable, str(CHILD), "--stack", str(stack_dir), "--device", device]
         if kv_cache_tokens:
             cmd += ["--kv-cache-tokens", str(kv_cache_tokens)]
-        self.proc = subprocess.Popen(cmd, cwd=stack_dir, env=candidate_env(stack_dir), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=stack_dir,
+            env=candidate_env(stack_dir),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            bufsize=1,
+        )
         self.proc.stdin.write(json.dumps({"warmup": warmup}) + "\n")
         self.proc.stdin.flush()
         self.lines: queue.Queue = queue.Queue()
@@ -118,17 +139,24 @@ def timed_repetition(child: StackChild, w: Workload, vocab: int, r: int, timeout
     """Repetition r of a stack process, timed as the bench verb times it (bench/repetition.py): passes over
     fresh seeded request sets until they add up to w.min_duration_s, the metrics taken over all of them.
     A single pass of a fast stack lasts under a second, and one such pass is mostly noise."""
+
     def one_pass(k: int) -> dict:
         reqs = timed_pass(w, vocab, r, k, AVOID)
         t0 = time.perf_counter()
-        rep = child.run({"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
-                         "arrivals": arrival_offsets(w, len(reqs), pass_seed(r, k)),
-                         "max_concurrency": w.max_concurrency}, timeout_s)
+        rep = child.run(
+            {
+                "requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
+                "arrivals": arrival_offsets(w, len(reqs), pass_seed(r, k)),
+                "max_concurrency": w.max_concurrency,
+            },
+            timeout_s,
+        )
         wall = time.perf_counter() - t0
-        if rep["duration_s"] > wall:   # the stack's clock cannot run faster than ours
+        if rep["duration_s"] > wall:  # the stack's clock cannot run faster than ours
             raise RuntimeError(f"stack reported {rep['duration_s']:.2f}s inside {wall:.2f}s of wall time")
         records, duration = records_of_pass(rep)
         return {"records": records, "duration_s": duration, "steps": rep.get("steps")}
+
     passes = repeat_until(w.min_duration_s, one_pass)
     steps = [p["steps"] for p in passes if isinstance(p["steps"], (int, float))]
     return metrics_of_passes(passes) | {"engine_steps": sum(steps) if steps else None}
@@ -138,7 +166,9 @@ def summarize(runs: list[dict]) -> dict[str, dict[str, float]]:
     """median, min and max of every numeric metric over the repetitions."""
     out: dict[str, dict[str, float]] = {}
     for k in runs[0] if runs else []:
-        vals = [r[k] for r in runs if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) and r[k] == r[k]]
+        vals = [
+            r[k] for r in runs if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) and r[k] == r[k]
+        ]
         if vals:
             out[k] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
     return out
@@ -151,18 +181,35 @@ def search_summary(search_json: Path) -> dict[str, Any]:
     wall = None
     if d.get("startedAt") and d.get("finishedAt"):
         from datetime import datetime
+
         t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
         wall = t(d["finishedAt"]) - t(d["startedAt"])
     accepted = sum(r.get("accepted", 0) for r in d.get("rounds") or []) or len(lb)
     rejected_n = sum(r.get("rejected", 0) for r in d.get("rounds") or []) or len(rej)
     return {
-        "search_id": d.get("searchId"), "status": d.get("status"), "failure": d.get("failure"),
-        "rounds": len(d.get("rounds") or []), "candidates_evaluated": accepted + rejected_n,
-        "accepted": accepted, "rejected": [{"candidate": r.get("candidateId"), "stage": r.get("stage"),
-                                            "reason": r.get("reason"), "message": r.get("message")} for r in rej],
-        "wall_time_s": wall, "best_candidate": best and best.get("candidateId"),
-        "best_design": best and {"choices": best["design"].get("choices"), "params": best["design"].get("params"),
-                                 "origin": best["design"].get("origin")},
+        "search_id": d.get("searchId"),
+        "status": d.get("status"),
+        "failure": d.get("failure"),
+        "rounds": len(d.get("rounds") or []),
+        "candidates_evaluated": accepted + rejected_n,
+        "accepted": accepted,
+        "rejected": [
+            {
+                "candidate": r.get("candidateId"),
+                "stage": r.get("stage"),
+                "reason": r.get("reason"),
+                "message": r.get("message"),
+            }
+            for r in rej
+        ],
+        "wall_time_s": wall,
+        "best_candidate": best and best.get("candidateId"),
+        "best_design": best
+        and {
+            "choices": best["design"].get("choices"),
+            "params": best["design"].get("params"),
+            "origin": best["design"].get("origin"),
+        },
         "best_objective_in_search": best and best.get("objective"),
         "baseline_objective_in_search": (d.get("baseline") or {}).get("objective"),
         "search_json": str(search_json),
@@ -181,9 +228,12 @@ def main() -> int:
     ap.add_argument("--max-prompts", type=int, help="cap the engines' requests per repetition")
     ap.add_argument("--hf-prompts", type=int, default=8, help="requests per repetition for hf-generate")
     ap.add_argument("--time-budget-s", type=float, default=360.0, help="no new repetition starts past this")
-    ap.add_argument("--sweep", default="1,4,16,64",
-                    help="max concurrencies for a throughput-vs-concurrency sweep of the engines, one pass each, "
-                         "all requests at once; run only while the time budget lasts ('' for none)")
+    ap.add_argument(
+        "--sweep",
+        default="1,4,16,64",
+        help="max concurrencies for a throughput-vs-concurrency sweep of the engines, one pass each, "
+        "all requests at once; run only while the time budget lasts ('' for none)",
+    )
     ap.add_argument("--run-command", help="the command line that started the whole run (recorded)")
     ap.add_argument("--work-dir", default=str(REPO / ".vibeserve" / "compare"))
     args = ap.parse_args()
@@ -198,15 +248,25 @@ def main() -> int:
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
-        "scenario": sc["name"], "scenario_file": args.scenario, "description": sc.get("description"),
-        "device": args.device_name or device_name(device), "device_kind": device,
+        "scenario": sc["name"],
+        "scenario_file": args.scenario,
+        "description": sc.get("description"),
+        "device": args.device_name or device_name(device),
+        "device_kind": device,
         "command": args.run_command or " ".join(shlex.quote(a) for a in sys.argv),
         "compare_command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
-        "model": sc["model"], "objective": objective, "objective_direction": "lower" if lower_better else "higher",
-        "workload": w.to_dict(), "hf_generate_prompts": min(args.hf_prompts, w.num_prompts),
+        "model": sc["model"],
+        "objective": objective,
+        "objective_direction": "lower" if lower_better else "higher",
+        "workload": w.to_dict(),
+        "hf_generate_prompts": min(args.hf_prompts, w.num_prompts),
         "target": {"ratio_vs_generic": TARGETS.get(sc["name"], DEFAULT_TARGET)},
-        "search": None, "stacks": {}, "ratio_vs_generic": None, "ratio_vs_hf_generate": None,
-        "errors": [], "complete": False,
+        "search": None,
+        "stacks": {},
+        "ratio_vs_generic": None,
+        "ratio_vs_hf_generate": None,
+        "errors": [],
+        "complete": False,
     }
 
     def save() -> None:
@@ -224,7 +284,9 @@ def main() -> int:
         else:
             result["errors"].append({"stack": "searched", "error": "the search has no accepted candidate"})
     else:
-        result["errors"].append({"stack": "searched", "error": f"no search.json ({args.search_json}); the search did not finish"})
+        result["errors"].append(
+            {"stack": "searched", "error": f"no search.json ({args.search_json}); the search did not finish"}
+        )
     try:
         stack_dirs["generic"] = materialize(generic_spec(sc, device), Path(args.work_dir) / sc["name"] / "generic")
     except Exception as e:
@@ -235,7 +297,10 @@ def main() -> int:
     model_spec = spec0["model"] if spec0 else generic_spec(sc, device)["model"]
     vocab = model_spec["config"].get("vocab_size") or preset_vocab_size(model_spec)
     # the child builds its engine and compiles on two requests; the workload's own shapes come after
-    warm = [[q.prompt_token_ids, q.max_tokens] for q in make_requests(Workload(**{**w.to_dict(), "num_prompts": 2}), vocab, 10_000)]
+    warm = [
+        [q.prompt_token_ids, q.max_tokens]
+        for q in make_requests(Workload(**{**w.to_dict(), "num_prompts": 2}), vocab, 10_000)
+    ]
 
     # One KV pool size for every stack: they load at the same time, so sizing each from free GPU
     # memory would hand most of it to whichever starts first and leave the two on unequal footing.
@@ -248,24 +313,42 @@ def main() -> int:
             if not integ["passed"]:
                 result["errors"].append({"stack": name, "error": f"integrity: {integ['detail']}"})
                 continue
-            children[name] = StackChild(stack_dirs[name], device, warm, kv_tokens)   # both load while hf loads
+            children[name] = StackChild(stack_dirs[name], device, warm, kv_tokens)  # both load while hf loads
     hf_model = None
     try:
         t0 = time.perf_counter()
         hf_model = build_baseline_model(model_spec, device)
         run_hf_generate(hf_model, make_requests(Workload(**{**w.to_dict(), "num_prompts": 1}), vocab, 10_001), device)
-        result["stacks"]["hf-generate"] = {"mode": "baseline:hf-generate", "load_s": time.perf_counter() - t0, "runs": []}
+        result["stacks"]["hf-generate"] = {
+            "mode": "baseline:hf-generate",
+            "load_s": time.perf_counter() - t0,
+            "runs": [],
+        }
     except Exception as e:
         result["errors"].append({"stack": "hf-generate", "error": f"{type(e).__name__}: {e}"})
     for name, ch in list(children.items()):
         try:
             ready = ch.wait_ready(max(60.0, deadline - time.monotonic()))
             _, spec = load_stack_dir(ch.stack_dir)
-            result["stacks"][name] = {"mode": "offline", "stack_dir": str(ch.stack_dir), "components": spec["components"],
-                                      "params": spec["params"], "load_s": ready.get("load_s"), "runs": []}
-            reqs = warmup_requests(w, vocab, avoid=set(range(3)))   # untimed: every batch size and prompt length the repetitions hit
-            ch.run({"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs], "arrivals": [0.0] * len(reqs),
-                    "max_concurrency": w.max_concurrency}, max(120.0, deadline - time.monotonic() + 120))
+            result["stacks"][name] = {
+                "mode": "offline",
+                "stack_dir": str(ch.stack_dir),
+                "components": spec["components"],
+                "params": spec["params"],
+                "load_s": ready.get("load_s"),
+                "runs": [],
+            }
+            reqs = warmup_requests(
+                w, vocab, avoid=set(range(3))
+            )  # untimed: every batch size and prompt length the repetitions hit
+            ch.run(
+                {
+                    "requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
+                    "arrivals": [0.0] * len(reqs),
+                    "max_concurrency": w.max_concurrency,
+                },
+                max(120.0, deadline - time.monotonic() + 120),
+            )
         except Exception as e:
             result["errors"].append({"stack": name, "error": f"{type(e).__name__}: {e}"})
             ch.close()
@@ -277,13 +360,13 @@ def main() -> int:
         if r > 0 and time.monotonic() + sum(rep_time.values()) > deadline:
             result["errors"].append({"stack": "*", "error": f"time budget reached after {r} repetition(s)"})
             break
-        reqs = make_requests(w, vocab, r, avoid=set(AVOID))   # hf-generate's; the stacks' come from timed_repetition
-        order = [s for s in STACKS[r % 3:] + STACKS[:r % 3] if s in result["stacks"]]
+        reqs = make_requests(w, vocab, r, avoid=set(AVOID))  # hf-generate's; the stacks' come from timed_repetition
+        order = [s for s in STACKS[r % 3 :] + STACKS[: r % 3] if s in result["stacks"]]
         for name in order:
             t0 = time.perf_counter()
             try:
                 if name == "hf-generate":
-                    recs, dur = run_hf_generate(hf_model, reqs[:args.hf_prompts], device)
+                    recs, dur = run_hf_generate(hf_model, reqs[: args.hf_prompts], device)
                     m = compute_metrics(recs, dur)
                 else:
                     m = timed_repetition(children[name], w, vocab, r, max(120.0, deadline - time.monotonic() + 120))
@@ -303,8 +386,16 @@ def main() -> int:
     result["elapsed_s"] = time.monotonic() - t_start
     _finish(result, objective, lower_better)
     save()
-    print(json.dumps({"scenario": sc["name"], "ratio_vs_generic": result["ratio_vs_generic"],
-                      "target": result["target"], "errors": len(result["errors"])}))
+    print(
+        json.dumps(
+            {
+                "scenario": sc["name"],
+                "ratio_vs_generic": result["ratio_vs_generic"],
+                "target": result["target"],
+                "errors": len(result["errors"]),
+            }
+        )
+    )
     return 0
 
 
@@ -317,7 +408,7 @@ def sweep(children: dict, w: Workload, vocab: int, spec: str, deadline: float, s
     all_reqs = make_requests(w, vocab, 99, avoid=set(range(3)))
     last = 0.0
     for c in levels:
-        reqs = all_reqs[:max(8, 4 * c)]   # enough to keep c requests in flight most of the run
+        reqs = all_reqs[: max(8, 4 * c)]  # enough to keep c requests in flight most of the run
         payload = {"requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs], "arrivals": [0.0] * len(reqs)}
         for name, ch in children.items():
             if time.monotonic() + last > deadline:
@@ -326,8 +417,23 @@ def sweep(children: dict, w: Workload, vocab: int, spec: str, deadline: float, s
             t0 = time.perf_counter()
             try:
                 m = compute_metrics(*records_of_pass(ch.run({**payload, "max_concurrency": c}, 600)))
-                points.append({"stack": name, "max_concurrency": c, **{k: m[k] for k in (
-                    "output_throughput", "request_throughput", "median_ttft_ms", "median_tpot_ms", "p99_itl_ms", "completed")}})
+                points.append(
+                    {
+                        "stack": name,
+                        "max_concurrency": c,
+                        **{
+                            k: m[k]
+                            for k in (
+                                "output_throughput",
+                                "request_throughput",
+                                "median_ttft_ms",
+                                "median_tpot_ms",
+                                "p99_itl_ms",
+                                "completed",
+                            )
+                        },
+                    }
+                )
             except Exception as e:
                 result["errors"].append({"stack": name, "sweep": c, "error": f"{type(e).__name__}: {e}"})
             last = time.perf_counter() - t0
@@ -344,7 +450,7 @@ def _finish(result: dict, objective: str, lower_better: bool) -> None:
         x, y = med.get(a), med.get(b)
         if not x or not y:
             return None
-        return (y / x) if lower_better else (x / y)   # > 1 means `a` is better on the objective
+        return (y / x) if lower_better else (x / y)  # > 1 means `a` is better on the objective
 
     result["ratio_vs_generic"] = ratio("searched", "generic")
     result["ratio_vs_hf_generate"] = ratio("searched", "hf-generate")
@@ -356,8 +462,11 @@ def _finish(result: dict, objective: str, lower_better: bool) -> None:
 def _print_progress(name: str, r: int, runs: list[dict]) -> None:
     if runs and runs[-1].get("repetition") == r:
         m = runs[-1]
-        print(f"compare: rep {r + 1} {name:12s} output {m['output_throughput']:9.1f} tok/s  "
-              f"median TTFT {m['median_ttft_ms']:8.1f} ms  median TPOT {m['median_tpot_ms']:7.2f} ms", file=sys.stderr)
+        print(
+            f"compare: rep {r + 1} {name:12s} output {m['output_throughput']:9.1f} tok/s  "
+            f"median TTFT {m['median_ttft_ms']:8.1f} ms  median TPOT {m['median_tpot_ms']:7.2f} ms",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ architecture, tokenizer, objective and workload kind; it takes a tiny preset of 
 architecture in float32, a short workload and a small search, and drops constraint choices that
 need CUDA, so the whole loop (Temporal search, checker, comparison) runs in a few minutes.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,11 @@ def cpu_variant(sc: dict) -> dict:
     m.pop("config", None)
     out["model"] = m
     w = dict(sc["workload"])
-    w.update(prompt_len=min(int(w["prompt_len"]), 32), output_len=min(int(w["output_len"]), 12),
-             num_requests=min(int(w["num_requests"]), 12))
+    w.update(
+        prompt_len=min(int(w["prompt_len"]), 32),
+        output_len=min(int(w["output_len"]), 12),
+        num_requests=min(int(w["num_requests"]), 12),
+    )
     a = dict(w.get("arrival") or {})
     if a.get("kind") == "max_concurrency":
         a["concurrency"] = min(int(a["concurrency"]), 4)
@@ -53,12 +57,22 @@ def cpu_variant(sc: dict) -> dict:
     # a multi-GPU scenario keeps its device count: on CPU, tensor-parallel ranks are gloo processes
     out["hardware"] = {"kind": "cpu", **({"gpus": gpus} if gpus > 1 else {})}
     s = dict(sc["search"])
-    s.update(rounds=2, candidates_per_round=2, max_candidates=4, wall_time_minutes=6,
-             check_timeout_s=240, bench_timeout_s=240)
+    s.update(
+        rounds=2,
+        candidates_per_round=2,
+        max_candidates=4,
+        wall_time_minutes=6,
+        check_timeout_s=240,
+        bench_timeout_s=240,
+    )
     out["search"] = s
     cons = {}
     for dim, allowed in (sc.get("constraints") or {}).items():
-        cpu_ok = [c for c in allowed if ds.get(dim, {}).get("choices", {}).get(c, {}).get("requires", {}).get("device") != "cuda"]
+        cpu_ok = [
+            c
+            for c in allowed
+            if ds.get(dim, {}).get("choices", {}).get(c, {}).get("requires", {}).get("device") != "cuda"
+        ]
         if cpu_ok:
             cons[dim] = cpu_ok
     out["constraints"] = cons

@@ -6,14 +6,16 @@ that one-off cost (16× for 512 requests at 16 in flight), so a fast engine look
 left out. A closed-loop workload is projected from a request latency of the warmed-up part of the
 pass instead: the lower quartile, which excludes the first wave whenever the pass holds two.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
 
-def projected_repetition_s(latencies_s: list[float], pass_s: float, pass_requests: int, num_prompts: int,
-                           max_concurrency: int | None) -> float:
+def projected_repetition_s(
+    latencies_s: list[float], pass_s: float, pass_requests: int, num_prompts: int, max_concurrency: int | None
+) -> float:
     """Seconds one repetition of `num_prompts` requests will take, from a warm-up pass."""
     if not max_concurrency or not latencies_s:
         return pass_s * num_prompts / max(1, pass_requests)
@@ -23,9 +25,9 @@ def projected_repetition_s(latencies_s: list[float], pass_s: float, pass_request
 
 @dataclass
 class Affordable:
-    engines: dict[str, float]                                # engine -> projected seconds per repetition
+    engines: dict[str, float]  # engine -> projected seconds per repetition
     skipped: dict[str, float] = field(default_factory=dict)  # engine -> its projection, left out
-    reserve_released: bool = False                           # the later workloads' reserve went to this one
+    reserve_released: bool = False  # the later workloads' reserve went to this one
 
 
 def affordable(projected: dict[str, float], reps: int, left_s: float, reserve_s: float) -> Affordable:

@@ -6,6 +6,7 @@ bench/peers/build_llama_server.sh) and transformers' continuous batching
 settings passed are the served model, the context length and, where the engine has the knob, the
 size of its KV-cache pool, so that engines sharing one GPU hold equal pools.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,9 @@ def free_port() -> int:
 @dataclass
 class EngineServer:
     """One server process: started, waited on until /health answers, stopped with its group."""
-    name: str                  # the comparison's name for it: generic, searched, vllm, llama.cpp, transformers-cb
-    engine: str                # what it is: vibeserve, vllm, llama.cpp, transformers
+
+    name: str  # the comparison's name for it: generic, searched, vllm, llama.cpp, transformers-cb
+    engine: str  # what it is: vibeserve, vllm, llama.cpp, transformers
     command: list[str]
     log_path: Path
     port: int
@@ -51,14 +53,23 @@ class EngineServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "w")
         self._t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command,
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait_healthy(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name}: the server exited with code {self.proc.returncode}: {self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name}: the server exited with code {self.proc.returncode}: {self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
                     if r.status == 200:
@@ -97,9 +108,24 @@ class EngineServer:
 def vibeserve_server(name: str, stack_dir: Path, log_dir: Path, max_queue: int, max_model_len: int) -> EngineServer:
     """`serve` with the comparison's context length (the same as vLLM's; `serve` would take the model's)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "vibeserve_runtime", "serve", "--stack", str(stack_dir), "--host", "127.0.0.1",
-           "--port", str(port), "--served-model-name", name, "--max-queue", str(max_queue),
-           "--max-model-len", str(max_model_len)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vibeserve_runtime",
+        "serve",
+        "--stack",
+        str(stack_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--served-model-name",
+        name,
+        "--max-queue",
+        str(max_queue),
+        "--max-model-len",
+        str(max_model_len),
+    ]
     return EngineServer(name, "vibeserve", cmd, log_dir / f"{name}.log", port)
 
 
@@ -108,12 +134,26 @@ def vibeserve_server(name: str, stack_dir: Path, log_dir: Path, max_queue: int, 
 VLLM_QUANTIZATION = {"native": None, "int8_weight_only": "fp8", "fp8": "fp8"}
 
 
-def vllm_server(checkpoint: Path, log_dir: Path, max_model_len: int, kv_cache_bytes: int | None,
-                linear: str = "native") -> EngineServer:
+def vllm_server(
+    checkpoint: Path, log_dir: Path, max_model_len: int, kv_cache_bytes: int | None, linear: str = "native"
+) -> EngineServer:
     """`vllm serve` at its defaults (needs `source bench/peers/env.sh` after install_vllm.sh)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", str(checkpoint), "--host", "127.0.0.1",
-           "--port", str(port), "--served-model-name", "vllm", "--max-model-len", str(max_model_len)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.cli.main",
+        "serve",
+        str(checkpoint),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--served-model-name",
+        "vllm",
+        "--max-model-len",
+        str(max_model_len),
+    ]
     if kv_cache_bytes:
         cmd += ["--kv-cache-memory-bytes", str(kv_cache_bytes)]
     if VLLM_QUANTIZATION.get(linear):
@@ -138,13 +178,17 @@ def llama_cpp_outtype(checkpoint: Path, linear: str = "native") -> tuple[str, st
             f"the stacks serve {linear} linear layers: llama.cpp gets its own 8-bit weight format, Q8_0 (int8 in "
             "blocks of 32 weights with an fp16 scale each; every 2-D weight, embeddings and output included, but a MoE "
             "router and GPT-2's position table, which it keeps in f32), written by its converter from the same "
-            "checkpoint, as vLLM gets --quantization fp8")
+            "checkpoint, as vLLM gets --quantization fp8"
+        )
     if str(PEERS) not in sys.path:
         sys.path.insert(0, str(PEERS))
     from write_gguf import checkpoint_outtype
+
     outtype = checkpoint_outtype(checkpoint)
-    return outtype, (f"the checkpoint's own dtype ({outtype}): the converter copies every tensor as it is stored (1-D "
-                     "ones as f32, which holds them exactly), so llama.cpp serves the same weights as every other engine")
+    return outtype, (
+        f"the checkpoint's own dtype ({outtype}): the converter copies every tensor as it is stored (1-D "
+        "ones as f32, which holds them exactly), so llama.cpp serves the same weights as every other engine"
+    )
 
 
 def llama_cpp_server(gguf: Path, log_dir: Path, max_model_len: int, max_concurrency: int, device: str) -> EngineServer:
@@ -153,11 +197,25 @@ def llama_cpp_server(gguf: Path, log_dir: Path, max_model_len: int, max_concurre
     slots), a context holding every slot's longest request (`-c`, which llama.cpp divides among the
     slots), and on a GPU every layer offloaded (`-ngl 999`, as its documentation serves a GPU)."""
     if not LLAMA_SERVER.is_file():
-        raise FileNotFoundError(f"no llama-server at {LLAMA_SERVER}: run bench/peers/build_llama_server.sh "
-                                "(or set VIBESERVE_LLAMA_SERVER)")
+        raise FileNotFoundError(
+            f"no llama-server at {LLAMA_SERVER}: run bench/peers/build_llama_server.sh (or set VIBESERVE_LLAMA_SERVER)"
+        )
     port = free_port()
-    cmd = [str(LLAMA_SERVER), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "--alias", "llama.cpp",
-           "-np", str(max_concurrency), "-c", str(max_concurrency * max_model_len)]
+    cmd = [
+        str(LLAMA_SERVER),
+        "-m",
+        str(gguf),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--alias",
+        "llama.cpp",
+        "-np",
+        str(max_concurrency),
+        "-c",
+        str(max_concurrency * max_model_len),
+    ]
     if device == "cuda":
         cmd += ["-ngl", "999"]
     return EngineServer("llama.cpp", "llama.cpp", cmd, log_dir / "llama.cpp.log", port, version=_llama_cpp_version())
@@ -179,14 +237,26 @@ def _llama_cpp_version() -> str | None:
 
 def transformers_cb_server(checkpoint: Path, log_dir: Path, dtype: str, device: str) -> EngineServer:
     port = free_port()
-    cmd = [sys.executable, str(PEERS / "transformers_cb_server.py"), "--model", str(checkpoint), "--port", str(port),
-           "--dtype", dtype, "--device", device]
-    return EngineServer("transformers-cb", "transformers", cmd, log_dir / "transformers-cb.log", port,
-                        version=_version("transformers"))
+    cmd = [
+        sys.executable,
+        str(PEERS / "transformers_cb_server.py"),
+        "--model",
+        str(checkpoint),
+        "--port",
+        str(port),
+        "--dtype",
+        dtype,
+        "--device",
+        device,
+    ]
+    return EngineServer(
+        "transformers-cb", "transformers", cmd, log_dir / "transformers-cb.log", port, version=_version("transformers")
+    )
 
 
 def _version(package: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(package)
     except PackageNotFoundError:

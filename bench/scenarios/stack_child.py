@@ -9,6 +9,7 @@ Runs with the stack directory first on PYTHONPATH, so the stack's own code is wh
   parent -> {"stop": true}
 Anything the engine prints goes to stderr, so stdout carries only the protocol.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,12 +23,15 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stack", required=True)
     ap.add_argument("--device")
-    ap.add_argument("--kv-cache-tokens", type=int,
-                    help="fixed KV pool size; the stacks of one comparison load at the same time, and sizing "
-                         "from free GPU memory would give whichever starts first most of it")
+    ap.add_argument(
+        "--kv-cache-tokens",
+        type=int,
+        help="fixed KV pool size; the stacks of one comparison load at the same time, and sizing "
+        "from free GPU memory would give whichever starts first most of it",
+    )
     args = ap.parse_args()
     proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)   # stray prints of the engine must not corrupt the protocol
+    os.dup2(2, 1)  # stray prints of the engine must not corrupt the protocol
 
     import torch
     from vibeserve_runtime.cli.candidate_cmd import _greedy, _run_rep

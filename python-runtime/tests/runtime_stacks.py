@@ -1,5 +1,6 @@
 """Shared by the CLI/server/checker/bench tests: run verbs as the TypeScript side does, and
 materialize tiny stacks."""
+
 from __future__ import annotations
 
 import json
@@ -10,15 +11,25 @@ import time
 from pathlib import Path
 
 PY = sys.executable
-TINY_LLAMA = {"name": "tiny-llama-paged", "model": {"arch": "llama", "preset": "tiny-llama", "seed": 0},
-              "components": {"kv_cache": "paged", "scheduler": "continuous"},
-              "params": {"max_model_len": 256, "max_batch_size": 8}, "device": "cpu"}
+TINY_LLAMA = {
+    "name": "tiny-llama-paged",
+    "model": {"arch": "llama", "preset": "tiny-llama", "seed": 0},
+    "components": {"kv_cache": "paged", "scheduler": "continuous"},
+    "params": {"max_model_len": 256, "max_batch_size": 8},
+    "device": "cpu",
+}
 
 
 def run_verb(*args: str, timeout: float = 300, cwd: str | None = None, env: dict | None = None):
     """→ (exit code, list of JSON events, stderr)."""
-    p = subprocess.run([PY, "-m", "vibeserve_runtime", *args], capture_output=True, text=True, timeout=timeout,
-                       cwd=cwd, env={**os.environ, **(env or {})})
+    p = subprocess.run(
+        [PY, "-m", "vibeserve_runtime", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
     evs = []
     for line in p.stdout.splitlines():
         assert line.startswith("{"), f"non-JSON line on stdout: {line!r}"
@@ -61,8 +72,13 @@ class Server:
 
     def __init__(self, stack: Path, *extra: str, api_key: str | None = None):
         env = {**os.environ, **({"VIBESERVE_API_KEY": api_key} if api_key else {})}
-        self.proc = subprocess.Popen([PY, "-m", "vibeserve_runtime", "serve", "--stack", str(stack), "--port", "0", *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [PY, "-m", "vibeserve_runtime", "serve", "--stack", str(stack), "--port", "0", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
         self.url = None
         deadline = time.time() + 120
         for line in self.proc.stdout:
@@ -81,6 +97,7 @@ class Server:
 
     def metric(self, name: str) -> float:
         import httpx
+
         for line in httpx.get(self.url + "/metrics").text.splitlines():
             if line.startswith(name + " ") or line.startswith(name + "{"):
                 return float(line.rsplit(" ", 1)[1])

@@ -2,6 +2,7 @@
 (bench/speculation.py): real standard-library code through the tokenizer's chat template, the code
 as each request's prediction, the same requests on both sides of the benchmark; the bench verb runs
 it offline and reports what each speculation choice would accept."""
+
 import json
 import random
 
@@ -22,12 +23,12 @@ def test_code_edit_requests_are_real_code_with_the_code_as_prediction():
     tok = ByteTokenizer(512)
     w = Workload.from_dict(CODE_EDIT)
     reqs = make_requests(w, 512, 0, tokenizer=tok)
-    assert reqs == make_requests(w, 512, 0, tokenizer=tok)                      # seeded
+    assert reqs == make_requests(w, 512, 0, tokenizer=tok)  # seeded
     assert [q.prompt_token_ids for q in timed_pass(w, 512, 1, 0, tokenizer=tok)] != [q.prompt_token_ids for q in reqs]
     for q in reqs:
         prompt, prediction = tok.decode(q.prompt_token_ids), tok.decode(q.prediction)
         assert prediction.startswith("```python\ndef ") and prediction.endswith("\n```")
-        assert prediction[len("```python\n"):-len("\n```")] in prompt and "Rename the function" in prompt
+        assert prediction[len("```python\n") : -len("\n```")] in prompt and "Rename the function" in prompt
         assert len(q.prompt_token_ids) <= 384 and len(q.prediction) <= 96 - 16 and q.max_tokens == len(q.prediction) + 8
     warm = warmup_requests(w, 512, tokenizer=tok)
     assert len(warm) == 3 and warm[0].prompt_token_ids != reqs[0].prompt_token_ids
@@ -68,9 +69,16 @@ def test_bench_runs_code_edit_offline_and_reports_speculation(tmp_path):
     workload = json.dumps({**CODE_EDIT, "min_duration_s": 0, "repetitions": 1, "max_concurrency": 2})
     params = {**TINY_LLAMA["params"], "max_model_len": 512}
     plain = materialize(tmp_path, {**TINY_LLAMA, "name": "plain", "params": params}, "plain")
-    spec = materialize(tmp_path, {**TINY_LLAMA, "name": "predicted", "params": params,
-                                  "components": {**TINY_LLAMA["components"], "speculation": "predicted_outputs"}},
-                       "predicted")
+    spec = materialize(
+        tmp_path,
+        {
+            **TINY_LLAMA,
+            "name": "predicted",
+            "params": params,
+            "components": {**TINY_LLAMA["components"], "speculation": "predicted_outputs"},
+        },
+        "predicted",
+    )
     results = {}
     for name, stack in (("plain", plain), ("predicted", spec)):
         rc, evs, err = run_verb("bench", "--stack", str(stack), "--workload", workload, timeout=600)
@@ -95,10 +103,11 @@ def test_code_edit_is_refused_online():
 def test_the_timing_loop_hands_each_request_its_prediction():
     from vibeserve_runtime.cli.timed_pass import greedy, run_pass
     from vibeserve_runtime.engine import Engine
+
     spec = {**TINY_LLAMA, "components": {**TINY_LLAMA["components"], "speculation": "predicted_outputs"}}
     engine = Engine.from_spec(spec)
     prompts = [[5, 17, 99, 3, 250, 41], [300, 7, 8]]
-    want = engine.generate(prompts, greedy(12))   # no prediction: plain decoding
+    want = engine.generate(prompts, greedy(12))  # no prediction: plain decoding
     rep = {"requests": [[p, 12, w] for p, w in zip(prompts, want)], "arrivals": [0.0, 0.0]}
     out = run_pass(engine, rep, None)
     assert [r["output_tokens"] for r in out["records"]] == [12, 12]

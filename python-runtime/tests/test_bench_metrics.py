@@ -1,4 +1,5 @@
 """vLLM metric definitions on hand-made records, and seeded workloads."""
+
 import math
 
 import pytest
@@ -9,9 +10,13 @@ from vibeserve_runtime.events import VibeError
 
 
 def test_metric_definitions():
-    recs = [RequestRecord(prompt_tokens=10, output_tokens=5, ttft_s=0.1, itl_s=[0.02, 0.02, 0.02, 0.02], e2el_s=0.18, success=True),
-            RequestRecord(prompt_tokens=20, output_tokens=3, ttft_s=0.3, itl_s=[0.05, 0.15], e2el_s=0.5, success=True),
-            RequestRecord(prompt_tokens=7, error="HTTP 500")]
+    recs = [
+        RequestRecord(
+            prompt_tokens=10, output_tokens=5, ttft_s=0.1, itl_s=[0.02, 0.02, 0.02, 0.02], e2el_s=0.18, success=True
+        ),
+        RequestRecord(prompt_tokens=20, output_tokens=3, ttft_s=0.3, itl_s=[0.05, 0.15], e2el_s=0.5, success=True),
+        RequestRecord(prompt_tokens=7, error="HTTP 500"),
+    ]
     m = compute_metrics(recs, duration_s=2.0)
     assert m["completed"] == 2 and m["failed"] == 1 and m["errors"] == ["HTTP 500"]
     assert m["total_input_tokens"] == 30 and m["total_output_tokens"] == 8
@@ -35,13 +40,15 @@ def test_empty_and_median_of_runs():
 
 
 def test_workloads_are_seeded_and_validated():
-    w = Workload.from_dict({"dataset": "fixed", "num_prompts": 5, "input_len": 7, "output_len": 3, "request_rate": 10, "seed": 1})
+    w = Workload.from_dict(
+        {"dataset": "fixed", "num_prompts": 5, "input_len": 7, "output_len": 3, "request_rate": 10, "seed": 1}
+    )
     a, b = make_requests(w, 100), make_requests(w, 100)
     assert [r.prompt_token_ids for r in a] == [r.prompt_token_ids for r in b]
     assert all(len(r.prompt_token_ids) == 7 and r.max_tokens == 3 for r in a)
     assert make_requests(w, 100, seed_offset=1)[0].prompt_token_ids != a[0].prompt_token_ids
     t = arrival_offsets(w, 200)
-    assert t[0] == 0 and t == sorted(t) and 15 < t[-1] < 25     # Poisson at 10/s: ~20 s for 200
+    assert t[0] == 0 and t == sorted(t) and 15 < t[-1] < 25  # Poisson at 10/s: ~20 s for 200
     fixed = arrival_offsets(Workload.from_dict({"request_rate": 4, "arrival": "fixed"}), 3)
     assert fixed == [0.0, 0.25, 0.5]
     r = make_requests(Workload.from_dict({"num_prompts": 50, "input_len": 20, "range_ratio": 0.5}), 100)

@@ -1,14 +1,21 @@
 """`bench` offline (the stack's engine), the hf-generate baseline, and the online load generator
 against the real server; every run reports vLLM's metric names."""
+
 import json
 
 import pytest
 
 from runtime_stacks import TINY_LLAMA, Server, error_of, materialize, result_of, run_verb
 
-VLLM_KEYS = ["request_throughput", "output_throughput", "total_token_throughput", "completed", "total_input_tokens",
-             "total_output_tokens", "duration_s"] + [f"{s}_{m}_ms" for m in ("ttft", "tpot", "itl", "e2el")
-                                                     for s in ("mean", "median", "p99")]
+VLLM_KEYS = [
+    "request_throughput",
+    "output_throughput",
+    "total_token_throughput",
+    "completed",
+    "total_input_tokens",
+    "total_output_tokens",
+    "duration_s",
+] + [f"{s}_{m}_ms" for m in ("ttft", "tpot", "itl", "e2el") for s in ("mean", "median", "p99")]
 # one pass per repetition, so the counts below are exact (test_bench_timing.py covers longer ones)
 FIXED = ["--dataset", "fixed", "--num-prompts", "6", "--input-len", "16", "--output-len", "8", "--min-duration-s", "0"]
 
@@ -27,13 +34,22 @@ def _assert_metrics(res, n=6, out=8):
 
 
 def test_offline_bench(stack, tmp_path):
-    rc, evs, err = run_verb("bench", "--stack", str(stack), *FIXED, "--repetitions", "2", "--out", str(tmp_path / "b.json"))
+    rc, evs, err = run_verb(
+        "bench", "--stack", str(stack), *FIXED, "--repetitions", "2", "--out", str(tmp_path / "b.json")
+    )
     assert rc == 0, err[-1500:]
     res = result_of(evs)
     _assert_metrics(res)
     assert res["mode"] == "offline" and len(res["repetitions"]) == 2 and res["device"] == "cpu"
     assert json.loads((tmp_path / "b.json").read_text())["completed"] == 6
-    assert sum(1 for e in evs if e["event"] == "progress" and e["stage"] == "bench" and e["done"] and not e.get("heartbeat")) == 2
+    assert (
+        sum(
+            1
+            for e in evs
+            if e["event"] == "progress" and e["stage"] == "bench" and e["done"] and not e.get("heartbeat")
+        )
+        == 2
+    )
     assert 0 < res["kv_memory_efficiency"] <= 1 and res["peak_kv_tokens_used"] <= res["peak_kv_tokens_allocated"]
     # where a decode step's time goes, for the search (engine/step_profile.py)
     assert 0 <= res["decode_host_share"] <= 1 and res["decode_step_ms"] > 0
@@ -48,12 +64,14 @@ def test_offline_bench(stack, tmp_path):
 def test_offline_bench_reports_time_spent_waiting_for_a_batch_slot(tmp_path):
     """With room for one sequence, five of six requests that arrive together wait for a slot: most
     of their time to first token is that wait, and all of it happens with the batch full."""
-    one = materialize(tmp_path, {**TINY_LLAMA, "name": "bench-one", "params": {**TINY_LLAMA["params"], "max_batch_size": 1}})
+    one = materialize(
+        tmp_path, {**TINY_LLAMA, "name": "bench-one", "params": {**TINY_LLAMA["params"], "max_batch_size": 1}}
+    )
     rc, evs, err = run_verb("bench", "--stack", str(one), *FIXED)
     assert rc == 0, err[-1500:]
     res = result_of(evs)
     assert res["ttft_queue_share"] > 0.5 and res["queue_wait_batch_full_share"] > 0.95
-    assert res["queue_peak_waiting_full"] == 5   # the batch lacked five slots at worst
+    assert res["queue_peak_waiting_full"] == 5  # the batch lacked five slots at worst
 
 
 def test_offline_bench_rejects_an_edited_timing_loop(tmp_path):

@@ -1,6 +1,7 @@
 """What a timed repetition contains: every shape it hits was compiled in the untimed warm-up, nothing
 but serving work runs inside it, it lasts at least the workload's minimum, and the bench verb
 reports the median of several with their spread."""
+
 import time
 
 import pytest
@@ -15,8 +16,17 @@ from vibeserve_runtime.engine import Engine
 from vibeserve_runtime.events import VibeError
 
 # more requests than may run at once, so admission, prefill batches and decode batch sizes all vary
-WORKLOAD = {"dataset": "fixed", "num_prompts": 7, "input_len": 12, "output_len": 5, "max_concurrency": 3,
-            "warmups": 1, "repetitions": 2, "min_duration_s": 0.0, "seed": 3}
+WORKLOAD = {
+    "dataset": "fixed",
+    "num_prompts": 7,
+    "input_len": 12,
+    "output_len": 5,
+    "max_concurrency": 3,
+    "warmups": 1,
+    "repetitions": 2,
+    "min_duration_s": 0.0,
+    "seed": 3,
+}
 
 
 def engine_recording_shapes():
@@ -26,9 +36,14 @@ def engine_recording_shapes():
     engine.shapes = []
 
     def recording(input_ids, meta, sample_idx):
-        engine.shapes.append((time.perf_counter(), (input_ids.shape[0], meta.context_lens.shape[0], meta.max_q,
-                                                    meta.block_tables.shape[1])))
+        engine.shapes.append(
+            (
+                time.perf_counter(),
+                (input_ids.shape[0], meta.context_lens.shape[0], meta.max_q, meta.block_tables.shape[1]),
+            )
+        )
         return run(input_ids, meta, sample_idx)
+
     engine.runner.run = recording
     return engine
 
@@ -45,7 +60,7 @@ def test_warmup_runs_every_shape_the_timed_passes_hit():
     start, end = timed_window(out)
     warm = {shape for t, shape in engine.shapes if t < start}
     timed = {shape for t, shape in engine.shapes if start <= t <= end}
-    assert len(timed) > 3, timed   # prefills of several sizes and decodes of several batch sizes
+    assert len(timed) > 3, timed  # prefills of several sizes and decodes of several batch sizes
     assert timed <= warm, f"shapes first run inside a timed pass: {sorted(timed - warm)}"
 
 
@@ -65,19 +80,21 @@ def test_the_profile_runs_after_the_timed_repetitions():
     steps = []
     step = engine.step
     engine.step = lambda: (steps.append((time.perf_counter(), engine.profile is not None)), step())[1]
-    out = bench_offline(engine, {"workload": WORKLOAD, "vocab": engine.meta["vocab_size"], "avoid": [], "profile": True})
+    out = bench_offline(
+        engine, {"workload": WORKLOAD, "vocab": engine.meta["vocab_size"], "avoid": [], "profile": True}
+    )
     _, end = timed_window(out)
     profiled = [t for t, on in steps if on]
     assert profiled and min(profiled) > end
     assert out["profile"]["decode_profile"]["decode_step_ms"] > 0 and out["profile"]["kv_samples"]
-    assert engine.profile is None   # steps after the profile pass run unprofiled again
+    assert engine.profile is None  # steps after the profile pass run unprofiled again
 
 
 def test_a_repetition_repeats_fresh_request_sets_until_its_minimum_duration():
     durations = iter([0.2, 0.2, 0.2, 0.2])
     passes = repeat_until(0.5, lambda k: {"k": k, "duration_s": next(durations)})
     assert [p["k"] for p in passes] == [0, 1, 2]
-    assert len(repeat_until(0.0, lambda k: {"duration_s": 9.0})) == 1   # pass 0 always runs
+    assert len(repeat_until(0.0, lambda k: {"duration_s": 9.0})) == 1  # pass 0 always runs
     w = Workload.from_dict(WORKLOAD)
     sets = [make_requests(w, 256, pass_seed(0, k))[0].prompt_token_ids for k in range(3)]
     assert len({tuple(s) for s in sets}) == 3
@@ -88,7 +105,7 @@ def test_the_parent_checks_each_pass_against_its_own_copy_of_the_requests():
     sent = make_requests(w, 256, pass_seed(1, 0), set(AVOID))
     rec = {"prompt_tokens": 1, "output_tokens": 5, "times": [1.0, 1.1], "start": 0.9}
     ok = offline_passes({"passes": [{"duration_s": 0.5, "steps": 9, "records": [dict(rec)] * len(sent)}]}, 1, w, 256)
-    assert [r.prompt_tokens for r in ok[0]["records"]] == [12] * 7   # ours, not the stack's claim
+    assert [r.prompt_tokens for r in ok[0]["records"]] == [12] * 7  # ours, not the stack's claim
     for forged in ([dict(rec)] * 6, [dict(rec, output_tokens=50)] * 7):
         with pytest.raises(VibeError) as e:
             offline_passes({"passes": [{"duration_s": 0.5, "steps": 9, "records": forged}]}, 1, w, 256)
@@ -101,8 +118,21 @@ def stack(tmp_path_factory):
 
 
 def test_bench_runs_three_repetitions_by_default_and_reports_their_spread(stack):
-    rc, evs, err = run_verb("bench", "--stack", str(stack), "--dataset", "fixed", "--num-prompts", "4",
-                            "--input-len", "8", "--output-len", "4", "--min-duration-s", "0")
+    rc, evs, err = run_verb(
+        "bench",
+        "--stack",
+        str(stack),
+        "--dataset",
+        "fixed",
+        "--num-prompts",
+        "4",
+        "--input-len",
+        "8",
+        "--output-len",
+        "4",
+        "--min-duration-s",
+        "0",
+    )
     assert rc == 0, err[-1500:]
     res = result_of(evs)
     assert len(res["repetitions"]) == 3 and res["workload"]["warmups"] == 1
@@ -115,8 +145,23 @@ def test_bench_runs_three_repetitions_by_default_and_reports_their_spread(stack)
 
 
 def test_a_short_repetition_runs_until_the_minimum_duration(stack):
-    rc, evs, err = run_verb("bench", "--stack", str(stack), "--dataset", "fixed", "--num-prompts", "4",
-                            "--input-len", "8", "--output-len", "4", "--repetitions", "2", "--min-duration-s", "1.5")
+    rc, evs, err = run_verb(
+        "bench",
+        "--stack",
+        str(stack),
+        "--dataset",
+        "fixed",
+        "--num-prompts",
+        "4",
+        "--input-len",
+        "8",
+        "--output-len",
+        "4",
+        "--repetitions",
+        "2",
+        "--min-duration-s",
+        "1.5",
+    )
     assert rc == 0, err[-1500:]
     reps = result_of(evs)["repetitions"]
     for r in reps:
@@ -134,14 +179,43 @@ def test_a_negative_minimum_duration_is_a_usage_error():
 def test_stacks_side_by_side_take_turns_in_a_rotating_order(tmp_path, stack):
     """Two stacks loaded at once; repetition r runs both, starting with a different one each time.
     A stack that crashes or fails the integrity check leaves the others measured."""
-    other = materialize(tmp_path, {**TINY_LLAMA, "name": "timing-other", "params": {**TINY_LLAMA["params"], "max_batch_size": 2}}, "other")
-    broken = materialize(tmp_path, {**TINY_LLAMA, "name": "timing-broken", "params": {**TINY_LLAMA["params"], "max_model_len": 12}}, "broken")
+    other = materialize(
+        tmp_path,
+        {**TINY_LLAMA, "name": "timing-other", "params": {**TINY_LLAMA["params"], "max_batch_size": 2}},
+        "other",
+    )
+    broken = materialize(
+        tmp_path,
+        {**TINY_LLAMA, "name": "timing-broken", "params": {**TINY_LLAMA["params"], "max_model_len": 12}},
+        "broken",
+    )
     edited = materialize(tmp_path, {**TINY_LLAMA, "name": "timing-edited"}, "edited")
     loop = edited / "vibeserve_runtime" / "cli" / "timed_pass.py"
     loop.write_text(loop.read_text() + "\n# edited\n")
-    rc, evs, err = run_verb("bench", "--stack", str(stack), "--with", str(other), "--with", str(broken), "--with", str(edited), "--dataset", "fixed",
-                            "--num-prompts", "4", "--input-len", "16", "--output-len", "4", "--repetitions", "2",
-                            "--min-duration-s", "0", "--no-profile")
+    rc, evs, err = run_verb(
+        "bench",
+        "--stack",
+        str(stack),
+        "--with",
+        str(other),
+        "--with",
+        str(broken),
+        "--with",
+        str(edited),
+        "--dataset",
+        "fixed",
+        "--num-prompts",
+        "4",
+        "--input-len",
+        "16",
+        "--output-len",
+        "4",
+        "--repetitions",
+        "2",
+        "--min-duration-s",
+        "0",
+        "--no-profile",
+    )
     assert rc == 0, err[-1500:]
     res = result_of(evs)
     assert res["mode"] == "offline:side-by-side"
@@ -149,16 +223,23 @@ def test_stacks_side_by_side_take_turns_in_a_rotating_order(tmp_path, stack):
     for name in ("timing-tiny", "timing-other"):
         assert by_name[name]["spread"]["output_throughput"]["n"] == 2 and by_name[name]["completed"] == 4
     assert "prompt has 16 tokens" in by_name["timing-broken"]["error"]
-    assert by_name["timing-edited"]["error"].startswith("integrity_violation") and "cli/timed_pass.py" in by_name["timing-edited"]["error"]
-    turns = [(e["stack"], e["done"]) for e in evs if e["event"] == "progress" and e.get("stage") == "bench"
-             and e.get("done") and not e.get("heartbeat")]
+    assert (
+        by_name["timing-edited"]["error"].startswith("integrity_violation")
+        and "cli/timed_pass.py" in by_name["timing-edited"]["error"]
+    )
+    turns = [
+        (e["stack"], e["done"])
+        for e in evs
+        if e["event"] == "progress" and e.get("stage") == "bench" and e.get("done") and not e.get("heartbeat")
+    ]
     assert turns == [("timing-tiny", 1), ("timing-other", 1), ("timing-other", 2), ("timing-tiny", 2)]
 
 
 def test_engines_side_by_side_size_their_kv_pools_from_equal_shares_of_the_gpu():
     from vibeserve_runtime.cli.offline_bench import _memory_share
+
     spec = {"params": {}}
-    assert _memory_share(spec, 0, 1) is None   # alone: the stack's own sizing
+    assert _memory_share(spec, 0, 1) is None  # alone: the stack's own sizing
     shares = [_memory_share(spec, i, 3) for i in range(3)]
     assert shares == pytest.approx([0.85 / 3, 0.85 / 2.15, 0.85 / 1.3])
     # each takes its share of what the ones before it left: a third of the usable memory each
@@ -169,18 +250,21 @@ def test_engines_side_by_side_size_their_kv_pools_from_equal_shares_of_the_gpu()
     assert pools == pytest.approx([0.85 / 3] * 3)
 
 
-@pytest.mark.parametrize("n,concurrency,expected", [(7, 3, 7), (512, 32, 64), (70, 32, 70), (100, 32, 68),
-                                                    (100, None, 68), (5, 8, 5)])
+@pytest.mark.parametrize(
+    "n,concurrency,expected", [(7, 3, 7), (512, 32, 64), (70, 32, 70), (100, 32, 68), (100, None, 68), (5, 8, 5)]
+)
 def test_the_warmup_is_two_waves_and_the_last_partial_one(n, concurrency, expected):
     """The one warm-up rule (bench verb and harnesses): repetition 0's lengths, 2c of them and then
     the n mod c that end a pass, so a pass's tail batch size is warm too."""
     from vibeserve_runtime.bench.workload import warmup_requests
-    w = Workload.from_dict({**WORKLOAD, "dataset": "random", "range_ratio": 0.5, "num_prompts": n,
-                            "max_concurrency": concurrency})
+
+    w = Workload.from_dict(
+        {**WORKLOAD, "dataset": "random", "range_ratio": 0.5, "num_prompts": n, "max_concurrency": concurrency}
+    )
     warm, rep0 = warmup_requests(w, 256), make_requests(w, 256, pass_seed(0, 0))
     assert len(warm) == expected
     lengths = [len(q.prompt_token_ids) for q in rep0]
     c = concurrency or 32
-    want = lengths if n <= 2 * c else lengths[:2 * c] + (lengths[-(n % c):] if n % c else [])
+    want = lengths if n <= 2 * c else lengths[: 2 * c] + (lengths[-(n % c) :] if n % c else [])
     assert [len(q.prompt_token_ids) for q in warm] == want
     assert all(a.prompt_token_ids != b.prompt_token_ids for a, b in zip(warm, rep0))

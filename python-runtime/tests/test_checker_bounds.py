@@ -1,6 +1,7 @@
 """The logit bounds' one rule on hand-made rows: twice what transformers at the stack's precision is
 off the fp32 reference, in the worst error and in the mean, never below the floor; at the reference's
 own precision (its rows as the calibration run) that is the floor itself."""
+
 import pytest
 import torch
 
@@ -24,7 +25,7 @@ def moved(rows, by: float) -> list[torch.Tensor]:
 def test_the_bound_scales_with_what_rounding_costs_at_the_stacks_precision():
     floor = logit_tolerance("bfloat16", "native")
     scale = float(torch.cat(REF).std())
-    wide = moved(REF, 0.1 * scale)                      # transformers' own bf16 run of a wide model
+    wide = moved(REF, 0.1 * scale)  # transformers' own bf16 run of a wide model
     ok = logits_close(moved(REF, 0.15 * scale), REF, floor, scale, wide)
     assert ok["passed"] and ok["threshold"] == pytest.approx(CALIBRATION_FACTOR * 0.1)
     bad = logits_close(moved(REF, 0.25 * scale), REF, floor, scale, wide)
@@ -50,10 +51,10 @@ def test_at_the_references_own_precision_the_bound_is_the_fp32_floor():
 def test_a_bug_that_moves_every_position_fails_the_mean_bound_under_a_loose_worst_bound():
     floor = logit_tolerance("bfloat16", "native")
     scale = float(torch.cat(REF).std())
-    flipped = [r.clone() for r in REF]                  # a flipped route: one large outlier per row
+    flipped = [r.clone() for r in REF]  # a flipped route: one large outlier per row
     for r in flipped:
         r[:, 0] += 1.5 * scale
-    spread = [r + 0.2 * scale for r in REF]             # every logit of every position moved a little
+    spread = [r + 0.2 * scale for r in REF]  # every logit of every position moved a little
     res = logits_close(spread, REF, floor, scale, flipped)
     assert res["value"] < res["threshold"] and res["mean"] > res["mean_threshold"] and not res["passed"]
 
@@ -66,25 +67,30 @@ def test_a_router_near_tie_row_is_left_out_of_the_worst_error_and_kept_in_the_me
     scale = float(torch.cat(REF).std())
     calibration = moved(REF, 0.01 * scale)
     stack = moved(REF, 0.02 * scale)
-    stack[1][3, 7] += 1.5 * scale                       # the flipped route, at prompt 1 row 3
+    stack[1][3, 7] += 1.5 * scale  # the flipped route, at prompt 1 row 3
     ties = [torch.zeros(5, dtype=torch.bool) for _ in REF]
     assert not logits_close(stack, REF, floor, scale, calibration)["passed"]
     ties[1][3] = True
     res = logits_close(stack, REF, floor, scale, calibration, ties)
     assert res["passed"] and res["value"] < floor and res["router_tie_rows"] == 1 and "1 of 15 rows" in res["detail"]
     assert res["mean"] > logits_close(moved(REF, 0.02 * scale), REF, floor, scale, calibration, ties)["mean"]
-    flipped_calibration = [r.clone() for r in calibration]   # transformers' own flip there does not widen the bound
+    flipped_calibration = [r.clone() for r in calibration]  # transformers' own flip there does not widen the bound
     flipped_calibration[1][3, 7] += 2.0 * scale
     assert logits_close(stack, REF, floor, scale, flipped_calibration, ties)["threshold"] == floor
-    stack[0][2, 5] += 1.5 * scale                       # off at a row with a clear route: fails
+    stack[0][2, 5] += 1.5 * scale  # off at a row with a clear route: fails
     assert not logits_close(stack, REF, floor, scale, calibration, ties)["passed"]
 
 
 def test_router_near_ties_are_the_rows_whose_top_k_gap_is_within_the_rounding_of_router_logits():
     from vibeserve_runtime.reference.hf_model import router_near_ties
-    full = torch.tensor([[[3.0, 2.0, 1.0, 0.0], [3.0, 2.0, 1.995, 0.0], [5.0, 3.0, 1.0, 1.0]],
-                         [[3.0, 2.0, 1.0, 0.0], [3.0, 2.0, 1.0, 0.0], [5.0, 3.0, 2.99, 1.0]]])   # [layers, rows, experts]
-    low = full + torch.tensor([0.0, 0.004, -0.004, 0.0])     # rounding moves router logits by 0.004 at most
+
+    full = torch.tensor(
+        [
+            [[3.0, 2.0, 1.0, 0.0], [3.0, 2.0, 1.995, 0.0], [5.0, 3.0, 1.0, 1.0]],
+            [[3.0, 2.0, 1.0, 0.0], [3.0, 2.0, 1.0, 0.0], [5.0, 3.0, 2.99, 1.0]],
+        ]
+    )  # [layers, rows, experts]
+    low = full + torch.tensor([0.0, 0.004, -0.004, 0.0])  # rounding moves router logits by 0.004 at most
     # top-2 gaps: row 0 1.0; row 1 0.005 in layer 0 (< 2 x 0.004); row 2 0.01 in layer 1 (> 0.008)
     assert router_near_ties([(low, full)], top_k=2)[0].tolist() == [False, True, False]
-    assert router_near_ties([(low, full)], top_k=4)[0].tolist() == [False, False, False]   # every expert runs
+    assert router_near_ties([(low, full)], top_k=4)[0].tolist() == [False, False, False]  # every expert runs

@@ -1,4 +1,5 @@
 """The boundary's event stream and exit-code classification."""
+
 import json
 import subprocess
 import sys
@@ -10,8 +11,12 @@ from vibeserve_runtime.events import EXIT_CANDIDATE, EXIT_INFRASTRUCTURE, EXIT_U
 def test_classification(monkeypatch):
     class OutOfMemoryError(RuntimeError):
         pass
+
     monkeypatch.delenv("VIBESERVE_CANDIDATE", raising=False)
-    assert (classify(OutOfMemoryError("CUDA out of memory")).exit_code, classify(OutOfMemoryError("x")).reason) == (EXIT_CANDIDATE, "out_of_memory")
+    assert (classify(OutOfMemoryError("CUDA out of memory")).exit_code, classify(OutOfMemoryError("x")).reason) == (
+        EXIT_CANDIDATE,
+        "out_of_memory",
+    )
     assert classify(KeyError("k")).exit_code == EXIT_INFRASTRUCTURE
     monkeypatch.setenv("VIBESERVE_CANDIDATE", "1")
     e = classify(ZeroDivisionError("division by zero"))
@@ -25,9 +30,11 @@ def test_parse_line_treats_non_json_as_logs():
 
 
 def test_heartbeat_repeats_progress_until_the_result():
-    code = ("import time\nfrom vibeserve_runtime import events\nevents.start_heartbeat(0.4)\n"
-            "events.progress('load', 0, 1, 'loading')\ntime.sleep(1.5)\nevents.result(ok=True)\ntime.sleep(1)\n"
-            "print('stray print goes to stderr')\n")
+    code = (
+        "import time\nfrom vibeserve_runtime import events\nevents.start_heartbeat(0.4)\n"
+        "events.progress('load', 0, 1, 'loading')\ntime.sleep(1.5)\nevents.result(ok=True)\ntime.sleep(1)\n"
+        "print('stray print goes to stderr')\n"
+    )
     code = "from vibeserve_runtime import events\nevents.redirect_prints()\n" + code
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     evs = [json.loads(l) for l in p.stdout.splitlines()]

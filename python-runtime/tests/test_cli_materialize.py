@@ -1,4 +1,5 @@
 """materialize / hardware verbs: JSON-line events and the exit codes of docs/boundary.md."""
+
 import json
 import os
 
@@ -26,19 +27,25 @@ def test_materialize_writes_a_self_contained_stack(tmp_path):
     rc, evs2, _ = run_verb("materialize", "--spec", str(d / "stack.json"), "--out", str(tmp_path / "t"))
     assert rc == 0 and result_of(evs2)["spec_hash"] == res["spec_hash"]
     other = {**TINY_LLAMA, "components": {"kv_cache": "contiguous"}}
-    assert materialize(tmp_path, other, "u") and json.loads((tmp_path / "u" / "MANIFEST.json").read_text())["spec_hash"] != res["spec_hash"]
+    assert (
+        materialize(tmp_path, other, "u")
+        and json.loads((tmp_path / "u" / "MANIFEST.json").read_text())["spec_hash"] != res["spec_hash"]
+    )
 
 
-@pytest.mark.parametrize("patch,field", [
-    ({"model": {"arch": "llamax", "preset": "tiny-llama"}}, "model.arch"),
-    ({"model": {"arch": "llama", "preset": "no-such-preset"}}, "model.preset"),
-    ({"components": {"attention": "flash9"}}, "components.attention"),
-    ({"components": {"attention": "triton_paged"}}, "components.attention"),
-    ({"components": {"scheduler": "chunked_prefill", "kv_cache": "contiguous"}}, "components.kv_cache"),
-    ({"params": {"block_size": "big"}}, "params.block_size"),
-    ({"device": "tpu"}, "device"),
-    ({"colour": "blue"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "patch,field",
+    [
+        ({"model": {"arch": "llamax", "preset": "tiny-llama"}}, "model.arch"),
+        ({"model": {"arch": "llama", "preset": "no-such-preset"}}, "model.preset"),
+        ({"components": {"attention": "flash9"}}, "components.attention"),
+        ({"components": {"attention": "triton_paged"}}, "components.attention"),
+        ({"components": {"scheduler": "chunked_prefill", "kv_cache": "contiguous"}}, "components.kv_cache"),
+        ({"params": {"block_size": "big"}}, "params.block_size"),
+        ({"device": "tpu"}, "device"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
 def test_bad_spec_names_the_field_and_exits_3(tmp_path, patch, field):
     rc, evs, _ = run_verb("materialize", "--spec", json.dumps({**TINY_LLAMA, **patch}), "--out", str(tmp_path / "s"))
     err = error_of(evs)
@@ -68,6 +75,7 @@ def test_hardware_reports_torch_and_devices():
 
 def test_gpu_stack_on_a_cpu_machine_is_a_usage_error(tmp_path):
     import torch
+
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     stack = materialize(tmp_path, {**TINY_LLAMA, "device": "cuda"})
@@ -88,20 +96,32 @@ def test_arch_scoped_constraint_binds_moe_models_only(tmp_path):
     assert rc == 3 and err["field"] == "components.moe" and "graphs-need-fused-moe" in err["message"]
 
 
-@pytest.mark.parametrize("model,components,served", [
-    ({"config": {"hidden_size": 768, "num_attention_heads": 8}}, {"attention": "triton_paged"}, True),      # head_dim 96
-    ({"config": {"hidden_size": 2048, "num_attention_heads": 8}}, {"attention": "triton_paged"}, True),     # 256
-    ({"config": {"hidden_size": 2560, "num_attention_heads": 8}}, {"attention": "triton_paged"}, False),    # 320
-    ({"config": {"num_attention_heads": 8, "num_key_value_heads": 2}}, {"tp": "2"}, True),
-    ({"config": {"num_attention_heads": 8, "num_key_value_heads": 1}}, {"tp": "2"}, False),                 # MQA
-    ({"preset": "smollm2-135m"}, {"tp": "2"}, False),                                                       # 9 heads
-    ({"arch": "mixtral", "preset": "tiny-mixtral"}, {"tp": "2"}, False),
-], ids=["paged-hd96", "paged-hd256", "paged-hd320", "tp2-gqa", "tp2-mqa", "tp2-9-heads", "tp2-mixtral"])
+@pytest.mark.parametrize(
+    "model,components,served",
+    [
+        (
+            {"config": {"hidden_size": 768, "num_attention_heads": 8}},
+            {"attention": "triton_paged"},
+            True,
+        ),  # head_dim 96
+        ({"config": {"hidden_size": 2048, "num_attention_heads": 8}}, {"attention": "triton_paged"}, True),  # 256
+        ({"config": {"hidden_size": 2560, "num_attention_heads": 8}}, {"attention": "triton_paged"}, False),  # 320
+        ({"config": {"num_attention_heads": 8, "num_key_value_heads": 2}}, {"tp": "2"}, True),
+        ({"config": {"num_attention_heads": 8, "num_key_value_heads": 1}}, {"tp": "2"}, False),  # MQA
+        ({"preset": "smollm2-135m"}, {"tp": "2"}, False),  # 9 heads
+        ({"arch": "mixtral", "preset": "tiny-mixtral"}, {"tp": "2"}, False),
+    ],
+    ids=["paged-hd96", "paged-hd256", "paged-hd320", "tp2-gqa", "tp2-mqa", "tp2-9-heads", "tp2-mixtral"],
+)
 def test_a_choice_is_refused_for_a_model_it_does_not_serve(tmp_path, model, components, served):
     """design_space.json `serves`: the resolved model (preset + config overrides) is checked before
     anything is built, naming the component field."""
-    spec = {**TINY_LLAMA, "model": {**TINY_LLAMA["model"], **model},
-            "components": {**TINY_LLAMA["components"], **components}, "device": "cuda"}
+    spec = {
+        **TINY_LLAMA,
+        "model": {**TINY_LLAMA["model"], **model},
+        "components": {**TINY_LLAMA["components"], **components},
+        "device": "cuda",
+    }
     rc, evs, _ = run_verb("materialize", "--spec", json.dumps(spec), "--out", str(tmp_path / "s"))
     if served:
         assert rc == 0, evs

@@ -1,4 +1,5 @@
 """`protected` verb: the runtime's protected entries, as the TypeScript builder reads them."""
+
 from runtime_stacks import result_of, run_verb
 
 from vibeserve_runtime.checker.integrity import PROTECTED

@@ -1,4 +1,5 @@
 """`versions` verb: installed distribution versions for the export's pinned requirements.txt."""
+
 import importlib.metadata as md
 
 from runtime_stacks import error_of, result_of, run_verb

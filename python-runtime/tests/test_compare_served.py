@@ -1,6 +1,7 @@
 """The served comparison (bench/scenarios/compare_served.py) on a CPU variant of a seed scenario:
 real `serve` processes for the generic stack and a recorded design, driven over HTTP by the load
 generator, both workloads, medians and ratios computed from the repetitions it recorded."""
+
 import json
 import subprocess
 import sys
@@ -16,19 +17,75 @@ SCENARIOS = REPO / "bench" / "scenarios"
 def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("served")
     scenario = tmp / "gpt2-cpu.yaml"
-    subprocess.run([sys.executable, str(SCENARIOS / "prepare_scenario.py"), str(REPO / "scenarios" / "gpt2-chat.yaml"),
-                    str(scenario), "--cpu"], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            str(SCENARIOS / "prepare_scenario.py"),
+            str(REPO / "scenarios" / "gpt2-chat.yaml"),
+            str(scenario),
+            "--cpu",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     # a recorded design: the generic CPU stack with a smaller batch limit
     earlier = tmp / "earlier.json"
-    earlier.write_text(json.dumps({"search": {"search_id": "s-1", "best_design": {
-        "choices": {"attention": "sdpa", "kv_cache": "paged", "scheduler": "continuous", "execution": "eager",
-                    "linear": "native", "moe": "loop", "sampling": "sort_based", "tokenizer": "byte", "tp": "1"},
-        "params": {"max_batch_size": 4, "max_num_batched_tokens": 2048, "block_size": 16, "prefix_caching": True}}}}))
+    earlier.write_text(
+        json.dumps(
+            {
+                "search": {
+                    "search_id": "s-1",
+                    "best_design": {
+                        "choices": {
+                            "attention": "sdpa",
+                            "kv_cache": "paged",
+                            "scheduler": "continuous",
+                            "execution": "eager",
+                            "linear": "native",
+                            "moe": "loop",
+                            "sampling": "sort_based",
+                            "tokenizer": "byte",
+                            "tp": "1",
+                        },
+                        "params": {
+                            "max_batch_size": 4,
+                            "max_num_batched_tokens": 2048,
+                            "block_size": 16,
+                            "prefix_caching": True,
+                        },
+                    },
+                }
+            }
+        )
+    )
     out = tmp / "served.json"
-    p = subprocess.run([sys.executable, str(SCENARIOS / "compare_served.py"), "--scenario", str(scenario), "--out", str(out),
-                        "--design-from", str(earlier), "--peers", "", "--reps", "2", "--max-prompts", "8",
-                        "--time-budget-s", "240", "--work-dir", str(tmp / "work")],
-                       capture_output=True, text=True, timeout=600, cwd=tmp)
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(SCENARIOS / "compare_served.py"),
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(out),
+            "--design-from",
+            str(earlier),
+            "--peers",
+            "",
+            "--reps",
+            "2",
+            "--max-prompts",
+            "8",
+            "--time-budget-s",
+            "240",
+            "--work-dir",
+            str(tmp / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     return json.loads(out.read_text()), p.stderr
 
@@ -56,7 +113,10 @@ def test_medians_and_ratios_come_from_the_recorded_repetitions(served):
     med = {n: sorted(run["output_throughput"] for run in s["runs"]) for n, s in head["stacks"].items()}
     for n, vals in med.items():
         assert head["stacks"][n]["metrics"]["output_throughput"]["median"] == pytest.approx(sum(vals) / 2)
-    ratio = head["stacks"]["searched"]["metrics"]["output_throughput"]["median"] / head["stacks"]["generic"]["metrics"]["output_throughput"]["median"]
+    ratio = (
+        head["stacks"]["searched"]["metrics"]["output_throughput"]["median"]
+        / head["stacks"]["generic"]["metrics"]["output_throughput"]["median"]
+    )
     assert head["ratio_vs_generic"] == pytest.approx(ratio)
     assert r["ratio_vs_generic"] == pytest.approx(ratio)
     assert r["workload"]["num_prompts"] == 8 and r["stacks"]["generic"]["metrics"]

@@ -1,5 +1,6 @@
 """The scenario comparison loads its stacks side by side, so each gets one fixed KV pool size
 (bench/scenarios/compare_stacks.py) instead of a share of whatever GPU memory is free when it starts."""
+
 import importlib.util
 import json
 import subprocess
@@ -20,7 +21,7 @@ def _compare_stacks():
 
 
 def test_the_pool_holds_twice_the_sequences_in_flight_at_full_length(tmp_path):
-    small = materialize(tmp_path / "a", TINY_LLAMA)                                     # 8 × 256
+    small = materialize(tmp_path / "a", TINY_LLAMA)  # 8 × 256
     big = materialize(tmp_path / "b", {**TINY_LLAMA, "params": {**TINY_LLAMA["params"], "max_batch_size": 32}})
     cs = _compare_stacks()
     # the workload keeps 16 in flight: a batch limit above that holds no more sequences
@@ -31,9 +32,24 @@ def test_the_pool_holds_twice_the_sequences_in_flight_at_full_length(tmp_path):
 
 def test_the_stack_child_builds_its_pool_at_the_size_it_is_given(tmp_path):
     stack = materialize(tmp_path, TINY_LLAMA)
-    p = subprocess.run([sys.executable, str(SCENARIOS / "stack_child.py"), "--stack", str(stack), "--device", "cpu",
-                        "--kv-cache-tokens", "1024"], input='{"warmup": []}\n{"stop": true}\n', capture_output=True, text=True,
-                       timeout=300, cwd=stack, env=candidate_env(stack))
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(SCENARIOS / "stack_child.py"),
+            "--stack",
+            str(stack),
+            "--device",
+            "cpu",
+            "--kv-cache-tokens",
+            "1024",
+        ],
+        input='{"warmup": []}\n{"stop": true}\n',
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=stack,
+        env=candidate_env(stack),
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     ready = json.loads(p.stdout.splitlines()[0])
     assert ready["ready"] and ready["stats"]["kv_tokens_capacity"] == 1024

@@ -1,5 +1,6 @@
 """bench/gpu/decode_roofline.py keeps working: its --smoke mode runs the same code paths on tiny shapes
 (on CPU here; the GPU figures come from running it on the device)."""
+
 import json
 import subprocess
 import sys
@@ -10,9 +11,23 @@ SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "gpu" / "decode_rooflin
 
 def test_decode_roofline_smoke(tmp_path):
     out = tmp_path / "r.json"
-    subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--device", "cpu", "--no-compile",
-                    "--only", "bandwidth,gpt2_decode_b1,llama8b_batch256", "--out", str(out)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--smoke",
+            "--device",
+            "cpu",
+            "--no-compile",
+            "--only",
+            "bandwidth,gpt2_decode_b1,llama8b_batch256",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     r = json.loads(out.read_text())
     assert "decode_roofline.py" in r["command"] and r["device"] == "cpu" and not r["errors"]
     g = r["figures"]["gpt2_decode_b1"]

@@ -2,6 +2,7 @@
 A slowed component takes the largest share, expert linears count as the MoE block's, the probe
 leaves the generated tokens unchanged, and the CUDA-graph runner profiles the same static-shape
 forward it replays."""
+
 import os
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -33,6 +34,7 @@ def slow_attention(engine, seconds: float) -> None:
         def slow(*args, fast=fast):
             time.sleep(seconds)
             return fast(*args)
+
         layer.attn = slow
 
 
@@ -52,7 +54,7 @@ def test_expert_linears_count_as_the_moe_block(moe):
     engine = Engine.from_spec(spec("tiny-mixtral", "mixtral", moe=moe))
     s = shares(probed(engine))
     assert set(s) == {"attention", "linear", "moe", "other"}, s
-    assert s["moe"] > 0 and abs(sum(s.values()) - 1) < 1e-3   # nested expert linears would push the sum past 1
+    assert s["moe"] > 0 and abs(sum(s.values()) - 1) < 1e-3  # nested expert linears would push the sum past 1
 
 
 def test_the_probe_changes_no_tokens_and_ends_after_one_step():
@@ -62,18 +64,20 @@ def test_the_probe_changes_no_tokens_and_ends_after_one_step():
     engine.profile_components_at_next_decode()
     assert engine.generate(PROMPTS, GREEDY) == expected
     assert engine.component_profile and not engine._profile_components
-    assert engine.generate(PROMPTS, GREEDY) == expected   # later steps run multi-step again, unprofiled
+    assert engine.generate(PROMPTS, GREEDY) == expected  # later steps run multi-step again, unprofiled
 
 
 def test_the_graph_runner_profiles_the_forward_it_replays():
     from vibeserve_runtime.components.execution.cuda_graphs import CudaGraphRunner
+
     engine = Engine.from_spec(spec(kv_cache="paged", params={"max_model_len": 96}))
     expected = engine.generate(PROMPTS[:3], GREEDY)
-    engine.runner = CudaGraphRunner(engine.model, engine.kv, {"max_batch_size": 4, "graph_batch_sizes": [1, 4]},
-                                    "cpu", emulate=True)
+    engine.runner = CudaGraphRunner(
+        engine.model, engine.kv, {"max_batch_size": 4, "graph_batch_sizes": [1, 4]}, "cpu", emulate=True
+    )
     calls = []
     fn = engine.runner.fn
     engine.runner.fn = lambda ids, meta: (calls.append(ids.shape[0]), fn(ids, meta))[1]
     engine.profile_components_at_next_decode()
     assert engine.generate(PROMPTS[:3], GREEDY) == expected
-    assert engine.component_profile and calls[:2] == [4, 4]   # the profiled forward, then the step: 3 rows padded to 4
+    assert engine.component_profile and calls[:2] == [4, 4]  # the profiled forward, then the step: 3 rows padded to 4

@@ -1,6 +1,7 @@
 """Log-probabilities asked for per request (SamplingParams.logprobs / prompt_logprobs): equal to the
 log-softmax of the engine's own teacher-forced logits, for prompts computed in chunks, next to a
 prefix-cache hit and under multi-step decode; requests that do not ask get none."""
+
 import pytest
 import torch
 
@@ -11,9 +12,15 @@ PROMPT = list(range(10, 40))
 
 
 def _engine(**params):
-    return Engine.from_spec({"name": "lp", "model": {"arch": "llama", "preset": "tiny-llama", "seed": 0},
-                             "components": {"kv_cache": "paged", "scheduler": "chunked_prefill"},
-                             "params": {"max_model_len": 128, "max_batch_size": 4, **params}, "device": "cpu"})
+    return Engine.from_spec(
+        {
+            "name": "lp",
+            "model": {"arch": "llama", "preset": "tiny-llama", "seed": 0},
+            "components": {"kv_cache": "paged", "scheduler": "chunked_prefill"},
+            "params": {"max_model_len": 128, "max_batch_size": 4, **params},
+            "device": "cpu",
+        }
+    )
 
 
 def _run(engine, requests):
@@ -37,9 +44,13 @@ def test_prompt_and_generated_logprobs_match_teacher_forcing(params):
     engine = _engine(**params)
     # a request that warms the prefix cache with the same prompt, and one that asks nothing
     _run(engine, [Request("warm", PROMPT, SamplingParams(max_tokens=2, ignore_eos=True))])
-    outs = _run(engine, [Request("a", PROMPT, SamplingParams(max_tokens=6, logprobs=3, prompt_logprobs=2,
-                                                              ignore_eos=True)),
-                         Request("b", PROMPT[:9], SamplingParams(max_tokens=6, ignore_eos=True))])
+    outs = _run(
+        engine,
+        [
+            Request("a", PROMPT, SamplingParams(max_tokens=6, logprobs=3, prompt_logprobs=2, ignore_eos=True)),
+            Request("b", PROMPT[:9], SamplingParams(max_tokens=6, ignore_eos=True)),
+        ],
+    )
     a = outs["a"]
     generated = [t for o in a for t in o.new_token_ids]
     want, lp = _reference(engine, PROMPT + generated)

@@ -1,5 +1,6 @@
 """Stack specs are validated against design_space.json with errors that name the field; the registry
 lets new (or deliberately broken) implementations into a stack."""
+
 import json
 
 import pytest
@@ -22,19 +23,22 @@ def test_defaults_filled_and_file_loading(tmp_path):
     assert s.params["block_size"] == 16 and s.params["max_batch_size"] == 16
 
 
-@pytest.mark.parametrize("spec,field", [
-    (with_({"attention": "flash9"}), "components.attention"),
-    (with_({"warp_drive": "on"}), "components.warp_drive"),
-    (with_({"execution": "cuda_graphs"}), "components.execution='cuda_graphs' needs device cuda"),
-    (with_({"linear": "fp8"}), "components.linear='fp8' needs device cuda"),
-    (with_({"scheduler": "chunked_prefill", "kv_cache": "contiguous"}), "chunked-prefill-needs-paged"),
-    (with_(params={"block_size": "big"}), "params.block_size"),
-    (with_(params={"blocksize": 16}), "params.blocksize"),
-    (with_(device="tpu"), "device"),
-    ({**with_(), "model": {"arch": "gpt2", "preset": "tiny-llama"}}, "model.arch"),
-    ({**with_(), "model": {"arch": "llama", "preset": "nope"}}, "model.preset"),
-    ({"name": "t", "components": {}}, "missing field 'model'"),
-])
+@pytest.mark.parametrize(
+    "spec,field",
+    [
+        (with_({"attention": "flash9"}), "components.attention"),
+        (with_({"warp_drive": "on"}), "components.warp_drive"),
+        (with_({"execution": "cuda_graphs"}), "components.execution='cuda_graphs' needs device cuda"),
+        (with_({"linear": "fp8"}), "components.linear='fp8' needs device cuda"),
+        (with_({"scheduler": "chunked_prefill", "kv_cache": "contiguous"}), "chunked-prefill-needs-paged"),
+        (with_(params={"block_size": "big"}), "params.block_size"),
+        (with_(params={"blocksize": 16}), "params.blocksize"),
+        (with_(device="tpu"), "device"),
+        ({**with_(), "model": {"arch": "gpt2", "preset": "tiny-llama"}}, "model.arch"),
+        ({**with_(), "model": {"arch": "llama", "preset": "nope"}}, "model.preset"),
+        ({"name": "t", "components": {}}, "missing field 'model'"),
+    ],
+)
 def test_bad_specs_name_the_field(spec, field):
     with pytest.raises(ValueError, match=field.replace("(", r"\(").replace("[", r"\[")):
         Engine.from_spec(spec)
@@ -49,6 +53,7 @@ def test_triton_paged_needs_paged_cache(monkeypatch):
 def test_gpu_only_runners_refuse_cpu_clearly():
     from vibeserve_runtime.components.execution.cuda_graphs import CudaGraphRunner
     from vibeserve_runtime.components.linear.fp8 import Fp8Linear
+
     with pytest.raises(ValueError, match="needs a CUDA device"):
         CudaGraphRunner(None, None, {}, "cpu")
     with pytest.raises(ValueError, match="compute capability >= 8.9"):
@@ -58,6 +63,7 @@ def test_gpu_only_runners_refuse_cpu_clearly():
 class ShiftedRope(RotaryEmbedding):
     """A classic bug: queries rotated one position ahead of keys. (Shifting both by the same amount
     would be invisible: attention only sees relative rotations.)"""
+
     def forward(self, positions, q, k):
         return super().forward(positions + 1, q, k)[0], super().forward(positions, q, k)[1]
 
@@ -78,6 +84,7 @@ def test_registered_broken_component_changes_output():
 
 def test_request_validation():
     from vibeserve_runtime.types import Request
+
     e = Engine.from_spec(with_(params={"max_model_len": 32}))
     with pytest.raises(ValueError, match="context is 32 tokens"):
         e.add_request(Request("a", list(range(3, 40))))
@@ -89,6 +96,9 @@ def test_request_validation():
 
 def test_cuda_graphs_refuse_uncapturable_moe_loop():
     from vibeserve_runtime.components.execution.cuda_graphs import CudaGraphRunner
-    e = Engine.from_spec({**BASE, "model": {"arch": "mixtral", "preset": "tiny-mixtral"}, "components": {"moe": "loop"}})
+
+    e = Engine.from_spec(
+        {**BASE, "model": {"arch": "mixtral", "preset": "tiny-mixtral"}, "components": {"moe": "loop"}}
+    )
     with pytest.raises(ValueError, match="moe='fused_triton'"):
         CudaGraphRunner(e.model, e.kv, {}, "cpu", emulate=True)

@@ -1,6 +1,7 @@
 """The decode-step profile (engine.profile): how much of a decode step is host work outside the
 model's forward. Host work added around the forward raises the share; multi-step decode, which pays
 the host work once per several tokens, lowers it; prefill-only steps are not counted."""
+
 import time
 
 from vibeserve_runtime.engine import Engine
@@ -25,6 +26,7 @@ def slow_scheduler(engine, seconds: float) -> None:
     def slow():
         time.sleep(seconds)
         return schedule()
+
     engine.scheduler.schedule = slow
 
 
@@ -37,7 +39,7 @@ def test_serving_does_not_profile_unless_asked():
 
 def test_host_work_around_the_forward_raises_the_host_share():
     plain = Engine.from_spec(spec())
-    profile_of(plain)   # warm-up
+    profile_of(plain)  # warm-up
     base = profile_of(plain)
     slowed = Engine.from_spec(spec())
     slow_scheduler(slowed, 0.02)

@@ -1,4 +1,5 @@
 """torch.compile execution gives the eager engine's tokens (CPU inductor; about a minute to compile)."""
+
 from vibeserve_runtime.engine import Engine
 from vibeserve_runtime.types import SamplingParams
 

@@ -6,6 +6,7 @@ server app answers a completion with only that directory added to the path.
 
 The wheels come from a cache directory ($VIBESERVE_WHEEL_CACHE, default ~/.cache/vibeserve/gpu-wheels),
 filled from PyPI the first time; without network and without a cache the test is skipped."""
+
 import os
 import re
 import subprocess
@@ -20,8 +21,10 @@ PINS = Path(__file__).resolve().parents[2] / "scripts" / "gpu" / "server-wheels.
 RUNTIME = Path(__file__).resolve().parents[1]
 HOST = {"torch", "triton", "transformers", "tokenizers", "safetensors", "numpy", "httpx", "pyyaml", "tqdm"}
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
-OFFLINE = re.compile(r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
-                     r"No route to host|Max retries exceeded|Could not fetch URL")
+OFFLINE = re.compile(
+    r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|"
+    r"No route to host|Max retries exceeded|Could not fetch URL"
+)
 
 
 def _pins() -> dict[str, str]:
@@ -35,8 +38,25 @@ def _wheels(tag: str, *download_args: str) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     if len(list(cache.glob("*.whl"))) >= len(_pins()):
         return cache
-    p = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        *download_args, "-d", str(cache), "-r", str(PINS)], capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            *download_args,
+            "-d",
+            str(cache),
+            "-r",
+            str(PINS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if p.returncode != 0:
         if OFFLINE.search(p.stderr):
             pytest.skip(f"no cached wheels in {cache} and PyPI cannot be reached")
@@ -46,8 +66,24 @@ def _wheels(tag: str, *download_args: str) -> Path:
 
 def _install(wheels: Path, target: Path) -> None:
     files = sorted(str(w) for w in wheels.glob("*.whl"))
-    p = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                        "--target", str(target), *files], capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(target),
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
 
 
@@ -65,9 +101,18 @@ def test_the_set_is_complete_and_serves_alone(tmp_path):
     pins = _pins()
 
     from importlib.metadata import distributions
-    env = {"python_version": "3.12", "python_full_version": "3.12.0", "sys_platform": "linux",
-           "platform_system": "Linux", "platform_machine": "x86_64", "implementation_name": "cpython",
-           "platform_python_implementation": "CPython", "os_name": "posix", "extra": ""}
+
+    env = {
+        "python_version": "3.12",
+        "python_full_version": "3.12.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+        "extra": "",
+    }
     unmet = []
     for dist in distributions(path=[str(target)]):
         for raw in dist.requires or []:
@@ -99,7 +144,8 @@ with TestClient(create_app(engine, "w")) as client:
 """
     # the target comes first, so its pinned versions win over the test environment's own
     env_ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(RUNTIME)])}
-    p = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True, env=env_,
-                       timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-c", probe, str(target)], capture_output=True, text=True, env=env_, timeout=300
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     assert '"completion_tokens": 3' in p.stdout

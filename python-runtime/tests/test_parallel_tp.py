@@ -3,6 +3,7 @@
 tp=2 must give the logits of tp=1 and of transformers (fp32, tolerance), the same greedy tokens in a
 mixed-length batch, and each rank's KV cache must hold only its own KV heads.
 """
+
 import pytest
 import torch
 
@@ -20,8 +21,12 @@ BATCH = [PROMPT, [1, 2, 3], [300, 200, 100, 50, 25]]
 
 
 def spec(model, tp, **components):
-    return {"name": f"tp{tp}", "model": model, "components": {"tp": tp, **components},
-            "params": {"block_size": 8, "max_batch_size": 4}}
+    return {
+        "name": f"tp{tp}",
+        "model": model,
+        "components": {"tp": tp, **components},
+        "params": {"block_size": 8, "max_batch_size": 4},
+    }
 
 
 # A linear layer from the stack's own code (as a generated component would be): the worker rank must
@@ -50,6 +55,7 @@ register_component("linear", "transposed_from_stack", TransposedLinear)
 def stack_linear(tmp_path):
     import importlib.util
     from vibeserve_runtime.engine.registry import unregister_component
+
     path = tmp_path / "transposed_linear.py"
     path.write_text(CUSTOM_LINEAR)
     s = importlib.util.spec_from_file_location("vibeserve_custom_transposed_linear", path)
@@ -59,8 +65,10 @@ def stack_linear(tmp_path):
 
 
 # qwen2 is the llama code path plus q/k/v biases (GQA 4 query / 2 KV heads); gpt2 has its own layout
-@pytest.mark.parametrize("arch,preset,kv_cache,stack_code", [("qwen2", "tiny-qwen2", "paged", False),
-                                                             ("gpt2", "tiny-gpt2", "contiguous", True)])
+@pytest.mark.parametrize(
+    "arch,preset,kv_cache,stack_code",
+    [("qwen2", "tiny-qwen2", "paged", False), ("gpt2", "tiny-gpt2", "contiguous", True)],
+)
 def test_tp2_matches_tp1_and_transformers(arch, preset, kv_cache, stack_code, request):
     model = {"arch": arch, "preset": preset, "seed": 3}
     comps = {"kv_cache": kv_cache}
@@ -68,7 +76,7 @@ def test_tp2_matches_tp1_and_transformers(arch, preset, kv_cache, stack_code, re
         comps["linear"] = request.getfixturevalue("stack_linear")
     cfg, sd, _ = load_model_weights(model)
     with torch.no_grad():
-        want = build_hf_reference(cfg, sd)(torch.tensor([PROMPT + FORCED])).logits[0, len(PROMPT) - 1:].float()
+        want = build_hf_reference(cfg, sd)(torch.tensor([PROMPT + FORCED])).logits[0, len(PROMPT) - 1 :].float()
     single = Engine.from_spec(spec(model, "1", **comps))
     with Engine.from_spec(spec(model, "2", **comps)) as tp2:
         got = tp2.teacher_forced_logits(PROMPT, FORCED)
@@ -81,7 +89,7 @@ def test_tp2_matches_tp1_and_transformers(arch, preset, kv_cache, stack_code, re
 
     kv_heads = cfg.get("num_key_value_heads") or cfg.get("num_attention_heads") or cfg["n_head"]
     assert [r["rank"] for r in reports] == [0, 1]
-    for r in reports:    # rank 1's report comes from the worker process itself
+    for r in reports:  # rank 1's report comes from the worker process itself
         assert r["num_kv_heads"] == kv_heads // 2
         assert r["k_cache_shape"][-2] == kv_heads // 2
         assert r["k_cache_shape"] == reports[0]["k_cache_shape"], "ranks must share one block layout"
@@ -96,8 +104,8 @@ def test_shards_reassemble_the_full_layer():
     w2, b2 = torch.randn(5, 12), torch.randn(5)
     h = x @ w.T
     rows = [row_parallel_weight(w2, b2, r, 2, unit=3) for r in range(2)]
-    partial = [h[:, r * 6:(r + 1) * 6] @ rw.T + rb for r, (rw, rb) in enumerate(rows)]
-    torch.testing.assert_close(sum(partial), h @ w2.T + b2)   # what the all-reduce computes
+    partial = [h[:, r * 6 : (r + 1) * 6] @ rw.T + rb for r, (rw, rb) in enumerate(rows)]
+    torch.testing.assert_close(sum(partial), h @ w2.T + b2)  # what the all-reduce computes
 
 
 @pytest.mark.parametrize("arch,preset", [("llama", "tiny-llama"), ("gpt2", "tiny-gpt2")])
@@ -108,7 +116,7 @@ def test_every_weight_is_split_in_half(arch, preset):
     split = [k for k in sd if local[k].numel() != sd[k].numel()]
     assert split and all(local[k].numel() * 2 == sd[k].numel() for k in split)
     n_split = sum(sd[k].numel() for k in split)
-    assert n_split > 0.3 * sum(t.numel() for t in sd.values())   # attention + MLP, not only a few tensors
+    assert n_split > 0.3 * sum(t.numel() for t in sd.values())  # attention + MLP, not only a few tensors
     if arch == "llama":
         assert local_cfg["num_key_value_heads"] == cfg["num_key_value_heads"] // 2
 
@@ -140,6 +148,7 @@ def test_startup_failure_is_reported_and_workers_are_reaped():
     with pytest.raises(RuntimeError, match="tensor parallel start-up failed.*model_type 'mixtral'"):
         Engine.from_spec(spec({"arch": "mixtral", "preset": "tiny-mixtral"}, "2"))
     import torch.distributed as dist
+
     assert not dist.is_initialized()
 
 
@@ -154,6 +163,7 @@ def test_tp2_profiled_decode_runs_on_every_rank():
     worker rank must run it too (else rank 0 waits forever in its all-reduce), and the tokens after it
     must be those of tp=1."""
     from vibeserve_runtime.types import SamplingParams
+
     model = {"arch": "llama", "preset": "tiny-llama", "seed": 2}
     params = SamplingParams(max_tokens=6, ignore_eos=True)
     want = Engine.from_spec(spec(model, "1")).generate(BATCH, params)

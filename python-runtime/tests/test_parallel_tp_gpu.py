@@ -1,6 +1,7 @@
 """Tensor parallelism over NCCL on two GPUs (skipped on hosts with fewer): tp=2 must reproduce tp=1 on
 one GPU with the execution and attention choices a search combines with it, CUDA graphs included
 (their capture records the all-reduces), and each rank must hold half of the KV heads."""
+
 import pytest
 import torch
 
@@ -14,15 +15,24 @@ BATCH = [PROMPT, [1, 2, 3], [300, 200, 100, 50, 25], list(range(40, 90))]
 
 
 def spec(model, tp, **components):
-    return {"name": f"tp{tp}", "device": "cuda", "model": model, "components": {"tp": tp, **components},
-            "params": {"block_size": 16, "max_batch_size": 8, "max_model_len": 256}}
+    return {
+        "name": f"tp{tp}",
+        "device": "cuda",
+        "model": model,
+        "components": {"tp": tp, **components},
+        "params": {"block_size": 16, "max_batch_size": 8, "max_model_len": 256},
+    }
 
 
-@pytest.mark.parametrize("components", [
-    {"execution": "eager"},
-    {"execution": "cuda_graphs"},
-    {"execution": "cuda_graphs", "attention": "triton_paged"},
-], ids=lambda c: "+".join(c.values()))
+@pytest.mark.parametrize(
+    "components",
+    [
+        {"execution": "eager"},
+        {"execution": "cuda_graphs"},
+        {"execution": "cuda_graphs", "attention": "triton_paged"},
+    ],
+    ids=lambda c: "+".join(c.values()),
+)
 def test_tp2_nccl_matches_tp1(components):
     model = {"arch": "qwen2", "preset": "tiny-qwen2", "seed": 3, "dtype": "float32"}
     single = Engine.from_spec(spec(model, "1", **components))
@@ -30,7 +40,7 @@ def test_tp2_nccl_matches_tp1(components):
     del single
     with Engine.from_spec(spec(model, "2", **components)) as tp2:
         got = tp2.teacher_forced_logits(PROMPT, FORCED)
-        tp2.profile_components_at_next_decode()   # one pass outside the graphs, on both ranks
+        tp2.profile_components_at_next_decode()  # one pass outside the graphs, on both ranks
         tokens = tp2.generate(BATCH)
         shares = tp2.component_profile
         reports = tp2.rank_reports
@@ -39,7 +49,7 @@ def test_tp2_nccl_matches_tp1(components):
     assert tokens == want_tokens
     assert shares and shares["decode_device_share_attention"] > 0
     assert [r["device"] for r in reports] == ["cuda:0", "cuda:1"]
-    assert all(r["num_kv_heads"] == 1 for r in reports)   # tiny-qwen2 has 2 KV heads
+    assert all(r["num_kv_heads"] == 1 for r in reports)  # tiny-qwen2 has 2 KV heads
 
 
 def test_tp2_bf16_1b_greedy_agrees():

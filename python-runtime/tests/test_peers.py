@@ -1,5 +1,6 @@
 """The peer-engine tools in bench/peers: a written checkpoint is exactly the runtime's seeded random model and
 loads in transformers, and transformers' continuous batching server answers OpenAI requests like `generate`."""
+
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ FORCED = [12, 400, 7, 19]
 def test_checkpoint_is_the_seeded_random_model(tmp_path, arch, preset, tied):
     import transformers
     from safetensors import safe_open
+
     spec = {"arch": arch, "preset": preset, "seed": 11, "dtype": "float32"}
     out = write_checkpoint(spec, tmp_path / preset)
     from_dir = checkpoint_model_spec(spec, out)
@@ -52,7 +54,7 @@ def test_checkpoint_is_the_seeded_random_model(tmp_path, arch, preset, tied):
     assert type(hf).__name__ == cfg["architectures"][0]
     assert (hf.get_output_embeddings().weight.data_ptr() == hf.get_input_embeddings().weight.data_ptr()) is tied
     with torch.no_grad():
-        theirs = hf(torch.tensor([PROMPT + FORCED])).logits[0, len(PROMPT) - 1:]
+        theirs = hf(torch.tensor([PROMPT + FORCED])).logits[0, len(PROMPT) - 1 :]
     assert theirs.std() > 0.1, "degenerate logits"
     torch.testing.assert_close(ours, theirs, atol=2e-4, rtol=1e-4)
 
@@ -66,8 +68,10 @@ def test_checkpoint_is_the_seeded_random_model(tmp_path, arch, preset, tied):
 
 def test_checkpoint_is_written_once_from_a_scenario(tmp_path, capsys):
     scenario = tmp_path / "scenario.yaml"
-    scenario.write_text("name: s\nmodel:\n  arch: mixtral\n  preset: tiny-mixtral\n  config: {num_hidden_layers: 1}\n"
-                        "  weights: random\n  seed: 4\n  dtype: bfloat16\n")
+    scenario.write_text(
+        "name: s\nmodel:\n  arch: mixtral\n  preset: tiny-mixtral\n  config: {num_hidden_layers: 1}\n"
+        "  weights: random\n  seed: 4\n  dtype: bfloat16\n"
+    )
     out = tmp_path / "ckpt"
     assert write_checkpoint_cli(["--stack-spec-or-scenario", str(scenario), "--out", str(out)]) == 0
     event = json.loads(capsys.readouterr().out)
@@ -77,16 +81,39 @@ def test_checkpoint_is_written_once_from_a_scenario(tmp_path, capsys):
     assert config["torch_dtype"] == "bfloat16"
 
     written = (out / "model.safetensors").stat().st_mtime_ns
-    write_checkpoint({"arch": "mixtral", "preset": "tiny-mixtral", "config": {"num_hidden_layers": 1}, "seed": 4,
-                      "dtype": "bfloat16"}, out)
+    write_checkpoint(
+        {
+            "arch": "mixtral",
+            "preset": "tiny-mixtral",
+            "config": {"num_hidden_layers": 1},
+            "seed": 4,
+            "dtype": "bfloat16",
+        },
+        out,
+    )
     assert (out / "model.safetensors").stat().st_mtime_ns == written, "an identical spec rewrote the checkpoint"
-    write_checkpoint({"arch": "mixtral", "preset": "tiny-mixtral", "config": {"num_hidden_layers": 1}, "seed": 5,
-                      "dtype": "bfloat16"}, out)
+    write_checkpoint(
+        {
+            "arch": "mixtral",
+            "preset": "tiny-mixtral",
+            "config": {"num_hidden_layers": 1},
+            "seed": 5,
+            "dtype": "bfloat16",
+        },
+        out,
+    )
     assert json.loads((out / STAMP).read_text())["seed"] == 5
 
     _, got, _ = load_model_weights(checkpoint_model_spec({"arch": "mixtral", "dtype": "bfloat16"}, out))
-    _, want, _ = load_model_weights({"arch": "mixtral", "preset": "tiny-mixtral", "config": {"num_hidden_layers": 1},
-                                     "seed": 5, "dtype": "bfloat16"})
+    _, want, _ = load_model_weights(
+        {
+            "arch": "mixtral",
+            "preset": "tiny-mixtral",
+            "config": {"num_hidden_layers": 1},
+            "seed": 5,
+            "dtype": "bfloat16",
+        }
+    )
     assert all(got[k].dtype == torch.bfloat16 and torch.equal(got[k], want[k]) for k in want)
     with pytest.raises(ValueError, match="only seeded random weights"):
         write_checkpoint({"arch": "llama", "weights": "path", "path": str(out)}, tmp_path / "again")
@@ -94,13 +121,15 @@ def test_checkpoint_is_written_once_from_a_scenario(tmp_path, capsys):
 
 def _greedy(model_dir: Path, prompt: list[int], n: int) -> list[int]:
     import transformers
+
     model = transformers.AutoModelForCausalLM.from_pretrained(model_dir).eval()
     ids = torch.tensor([prompt])
     # no EOS rather than min_new_tokens: the latter masks the EOS logit, which would change the argmax
-    out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
-                         eos_token_id=None, pad_token_id=0)
+    out = model.generate(
+        ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=0
+    )
     assert out.shape[1] == len(prompt) + n
-    return out[0, len(prompt):].tolist()
+    return out[0, len(prompt) :].tolist()
 
 
 class CBServer:
@@ -109,10 +138,28 @@ class CBServer:
     def __init__(self, model_dir: Path, log: Path):
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "bench" / "peers" / "transformers_cb_server.py"), "--model", str(model_dir),
-             "--port", "0", "--device", "cpu", "--dtype", "float32",
-             "--block-size", "32", "--num-blocks", "64", "--max-batch-tokens", "256"],
-            stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
+            [
+                sys.executable,
+                str(REPO / "bench" / "peers" / "transformers_cb_server.py"),
+                "--model",
+                str(model_dir),
+                "--port",
+                "0",
+                "--device",
+                "cpu",
+                "--dtype",
+                "float32",
+                "--block-size",
+                "32",
+                "--num-blocks",
+                "64",
+                "--max-batch-tokens",
+                "256",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log.open("w"),
+            text=True,
+        )
         line = self.proc.stdout.readline()
         if not line.startswith("{"):
             self.close()
@@ -153,9 +200,17 @@ def test_cb_server_streams_exactly_max_tokens_with_ignore_eos(cb_checkpoint, cb_
     assert engine["attn_implementation"].startswith("paged|") and engine["num_blocks"] == 64
 
     def stream(ignore_eos: bool):
-        chunks = list(client.completions.create(
-            model="model", prompt=PROMPT, max_tokens=12, temperature=0, stream=True,
-            stream_options={"include_usage": True}, extra_body={"ignore_eos": ignore_eos, "return_token_ids": True}))
+        chunks = list(
+            client.completions.create(
+                model="model",
+                prompt=PROMPT,
+                max_tokens=12,
+                temperature=0,
+                stream=True,
+                stream_options={"include_usage": True},
+                extra_body={"ignore_eos": ignore_eos, "return_token_ids": True},
+            )
+        )
         content = [c for c in chunks if c.choices]
         tokens = [t for c in content for t in c.choices[0].token_ids]
         assert chunks[-1].choices == [] and chunks[-1].usage.prompt_tokens == len(PROMPT)
@@ -169,7 +224,7 @@ def test_cb_server_streams_exactly_max_tokens_with_ignore_eos(cb_checkpoint, cb_
     assert "".join(c.choices[0].text for c in content).split() == [f"<t{t}>" for t in greedy if t not in special]
 
     tokens, used, finish, _ = stream(ignore_eos=False)
-    assert tokens == greedy[:stop_at + 1] and used == stop_at + 1 and finish == "stop"
+    assert tokens == greedy[: stop_at + 1] and used == stop_at + 1 and finish == "stop"
 
 
 def test_cb_server_greedy_matches_generate_under_concurrency(cb_checkpoint, cb_server):
@@ -181,8 +236,13 @@ def test_cb_server_greedy_matches_generate_under_concurrency(cb_checkpoint, cb_s
     got: list = [None] * len(prompts)
 
     def ask(i: int):
-        r = client.completions.create(model="model", prompt=prompts[i], max_tokens=10, temperature=0,
-                                      extra_body={"ignore_eos": True, "return_token_ids": True})
+        r = client.completions.create(
+            model="model",
+            prompt=prompts[i],
+            max_tokens=10,
+            temperature=0,
+            extra_body={"ignore_eos": True, "return_token_ids": True},
+        )
         got[i] = (r.choices[0].token_ids, r.usage.completion_tokens)
 
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(prompts))]
@@ -192,8 +252,13 @@ def test_cb_server_greedy_matches_generate_under_concurrency(cb_checkpoint, cb_s
         t.join(60)
     assert got == [(w, 10) for w in want]
 
-    from_text = client.completions.create(model="model", prompt=" ".join(f"<t{t}>" for t in PROMPT), max_tokens=3,
-                                          temperature=0, extra_body={"ignore_eos": True, "return_token_ids": True})
+    from_text = client.completions.create(
+        model="model",
+        prompt=" ".join(f"<t{t}>" for t in PROMPT),
+        max_tokens=3,
+        temperature=0,
+        extra_body={"ignore_eos": True, "return_token_ids": True},
+    )
     assert from_text.usage.prompt_tokens == len(PROMPT) and from_text.choices[0].token_ids == want[0][:3]
     with pytest.raises(openai.BadRequestError, match="greedily"):
         client.completions.create(model="model", prompt=PROMPT, max_tokens=3, temperature=0.8)

@@ -1,5 +1,6 @@
 """The reference's rounding of the stack's weight formats: every projection rewritten, the rest
 untouched, and the result close to (but not equal to) the fp32 model."""
+
 import pytest
 import torch
 
@@ -18,8 +19,11 @@ def test_projections_are_rounded_and_the_rest_is_kept(preset, projections, linea
     assert apply_linear_format(rounded, linear) == projections * layers
     before, after = dict(exact.named_parameters()), dict(rounded.named_parameters())
     changed = {k for k in before if not torch.equal(before[k], after[k])}
-    assert changed and all(k.rsplit(".", 2)[-2] in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                                                   "down_proj", "c_attn", "c_proj", "c_fc") for k in changed)
+    assert changed and all(
+        k.rsplit(".", 2)[-2]
+        in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_proj", "c_fc")
+        for k in changed
+    )
     ids = torch.tensor([[5, 17, 99, 3, 42, 7]])
     with torch.inference_mode():
         a, b = exact(input_ids=ids).logits, rounded(input_ids=ids).logits
@@ -28,7 +32,9 @@ def test_projections_are_rounded_and_the_rest_is_kept(preset, projections, linea
 
 
 def test_native_is_untouched_and_an_unknown_format_is_refused():
-    cfg, sd, _ = load_weights({"arch": "llama", "preset": "tiny-llama", "weights": "random", "seed": 0, "dtype": "float32"})
+    cfg, sd, _ = load_weights(
+        {"arch": "llama", "preset": "tiny-llama", "weights": "random", "seed": 0, "dtype": "float32"}
+    )
     model = build_hf_model(cfg, sd)
     assert apply_linear_format(model, "native") == 0
     with pytest.raises(ValueError, match="no reference rounding"):
@@ -36,14 +42,16 @@ def test_native_is_untouched_and_an_unknown_format_is_refused():
 
 
 def test_moe_experts_are_rounded_only_when_the_engine_quantizes_them():
-    cfg, sd, _ = load_weights({"arch": "mixtral", "preset": "tiny-mixtral", "weights": "random", "seed": 0, "dtype": "float32"})
+    cfg, sd, _ = load_weights(
+        {"arch": "mixtral", "preset": "tiny-mixtral", "weights": "random", "seed": 0, "dtype": "float32"}
+    )
     experts = lambda m: {k: v.clone() for k, v in m.named_parameters() if ".experts." in k}
     fused = build_hf_model(cfg, sd)
     before = experts(fused)
-    apply_linear_format(fused, "int8_weight_only")                          # moe=fused_triton: experts stay
+    apply_linear_format(fused, "int8_weight_only")  # moe=fused_triton: experts stay
     assert all(torch.equal(before[k], v) for k, v in experts(fused).items())
     looped = build_hf_model(cfg, sd)
-    n = apply_linear_format(looped, "int8_weight_only", quantize_experts=True)   # moe=loop: built from `linear`
+    n = apply_linear_format(looped, "int8_weight_only", quantize_experts=True)  # moe=loop: built from `linear`
     layers, n_experts = cfg["num_hidden_layers"], cfg["num_local_experts"]
     assert n == layers * (4 + 2 * n_experts)
     assert all(not torch.equal(before[k], v) for k, v in experts(looped).items())

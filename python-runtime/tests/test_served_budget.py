@@ -1,4 +1,5 @@
 """Which engines a served workload can afford (bench/scenarios/served_budget.py)."""
+
 import sys
 from pathlib import Path
 
@@ -26,8 +27,9 @@ def test_the_reserve_for_later_workloads_goes_before_any_engine():
 
 
 def test_the_slowest_engine_goes_first_whoever_it_is():
-    fit = affordable({"vllm": 10, "generic": 40, "searched": 5, "transformers-cb": 100}, reps=3, left_s=200,
-                     reserve_s=150)
+    fit = affordable(
+        {"vllm": 10, "generic": 40, "searched": 5, "transformers-cb": 100}, reps=3, left_s=200, reserve_s=150
+    )
     assert list(fit.skipped) == ["transformers-cb"] and "vllm" in fit.engines and fit.reserve_released
     fit = affordable({"vllm": 10, "generic": 60, "searched": 5}, reps=3, left_s=100, reserve_s=0)
     assert list(fit.skipped) == ["generic"] and sorted(fit.engines) == ["searched", "vllm"]

@@ -7,6 +7,7 @@ scenario's own file is served as it is.
 The conversion tests run where llama.cpp's source is (bench/peers/llama_cpp_source.sh packs it; CI has none);
 the served ones where bench/peers/build_llama_server.sh has built llama-server (about 10 minutes on 2 cores, so
 not in CI's set-up); what is refused without them is checked everywhere."""
+
 import json
 import os
 import subprocess
@@ -26,8 +27,9 @@ import served_engines  # noqa: E402
 import write_gguf  # noqa: E402
 from write_checkpoint import checkpoint_model_spec, write_checkpoint  # noqa: E402
 
-NO_SERVER = pytest.mark.skipif(not served_engines.LLAMA_SERVER.is_file(),
-                               reason="llama-server not built (bash bench/peers/build_llama_server.sh)")
+NO_SERVER = pytest.mark.skipif(
+    not served_engines.LLAMA_SERVER.is_file(), reason="llama-server not built (bash bench/peers/build_llama_server.sh)"
+)
 PROMPT = [5, 17, 99, 3, 250, 41, 8, 77]
 
 
@@ -88,7 +90,7 @@ def converter():
         pytest.skip(f"no llama.cpp source: {e}")
 
 
-CASES = {   # arch, preset, dtype: the three architectures of the seed scenarios
+CASES = {  # arch, preset, dtype: the three architectures of the seed scenarios
     "gpt2": ("gpt2", "tiny-gpt2", "float32"),
     "llama": ("llama", "tiny-llama", "float32"),
     "mixtral": ("mixtral", "tiny-mixtral", "float32"),
@@ -108,11 +110,13 @@ def converted(converter, tmp_path_factory):
             ckpt = write_checkpoint(spec, tmp_path_factory.mktemp(case) / "ckpt")
             done[case] = spec, ckpt, write_gguf.write_gguf(ckpt)
         return done[case]
+
     return get
 
 
 def _gguf_tensors(path: str) -> dict[str, torch.Tensor]:
     from gguf import GGMLQuantizationType, GGUFReader
+
     out = {}
     for t in GGUFReader(path).tensors:
         data = np.ascontiguousarray(t.data)
@@ -134,16 +138,28 @@ def _expected(arch: str, cfg: dict, sd: dict[str, torch.Tensor]) -> dict[str, to
     layout, values the checkpoint's (GPT-2's Conv1D weights transposed, Llama's Q/K rows permuted,
     Mixtral's experts stacked)."""
     if arch == "gpt2":
-        out = {"token_embd.weight": sd["transformer.wte.weight"], "position_embd.weight": sd["transformer.wpe.weight"],
-               "output_norm.weight": sd["transformer.ln_f.weight"], "output_norm.bias": sd["transformer.ln_f.bias"]}
-        parts = {"attn_qkv": "attn.c_attn", "attn_output": "attn.c_proj", "ffn_up": "mlp.c_fc", "ffn_down": "mlp.c_proj"}
+        out = {
+            "token_embd.weight": sd["transformer.wte.weight"],
+            "position_embd.weight": sd["transformer.wpe.weight"],
+            "output_norm.weight": sd["transformer.ln_f.weight"],
+            "output_norm.bias": sd["transformer.ln_f.bias"],
+        }
+        parts = {
+            "attn_qkv": "attn.c_attn",
+            "attn_output": "attn.c_proj",
+            "ffn_up": "mlp.c_fc",
+            "ffn_down": "mlp.c_proj",
+        }
         for i in range(cfg["n_layer"]):
             h = f"transformer.h.{i}."
             for ours, theirs in parts.items():
                 out[f"blk.{i}.{ours}.weight"] = sd[h + theirs + ".weight"].T
                 out[f"blk.{i}.{ours}.bias"] = sd[h + theirs + ".bias"]
             for ours, theirs in (("attn_norm", "ln_1"), ("ffn_norm", "ln_2")):
-                out[f"blk.{i}.{ours}.weight"], out[f"blk.{i}.{ours}.bias"] = sd[h + theirs + ".weight"], sd[h + theirs + ".bias"]
+                out[f"blk.{i}.{ours}.weight"], out[f"blk.{i}.{ours}.bias"] = (
+                    sd[h + theirs + ".weight"],
+                    sd[h + theirs + ".bias"],
+                )
         return out
     out = {"token_embd.weight": sd["model.embed_tokens.weight"], "output_norm.weight": sd["model.norm.weight"]}
     if "lm_head.weight" in sd:
@@ -161,8 +177,9 @@ def _expected(arch: str, cfg: dict, sd: dict[str, torch.Tensor]) -> dict[str, to
             moe = h + "block_sparse_moe."
             out[b + "ffn_gate_inp.weight"] = sd[moe + "gate.weight"]
             for ours, w in (("ffn_gate_exps", "w1"), ("ffn_down_exps", "w2"), ("ffn_up_exps", "w3")):
-                out[b + ours + ".weight"] = torch.stack([sd[f"{moe}experts.{e}.{w}.weight"]
-                                                         for e in range(cfg["num_local_experts"])])
+                out[b + ours + ".weight"] = torch.stack(
+                    [sd[f"{moe}experts.{e}.{w}.weight"] for e in range(cfg["num_local_experts"])]
+                )
         else:
             for ours, theirs in (("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj")):
                 out[b + ours + ".weight"] = sd[h + "mlp." + theirs + ".weight"]
@@ -172,6 +189,7 @@ def _expected(arch: str, cfg: dict, sd: dict[str, torch.Tensor]) -> dict[str, to
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_gguf_holds_the_checkpoints_very_tensors(converted, case):
     from safetensors.torch import load_file
+
     spec, ckpt, written = converted(case)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[spec["dtype"]]
     assert written["path"] == str(ckpt / f"model-{written['outtype']}.gguf") and not written["reused"]
@@ -200,10 +218,17 @@ def _llama_server_greedy(gguf: str, log_dir: Path, prompt: list[int], n: int) ->
     srv.start()
     try:
         srv.wait_healthy(60)
-        body = {"prompt": prompt, "n_predict": n, "temperature": 0.0, "ignore_eos": True, "return_tokens": True,
-                "cache_prompt": False}
-        req = urllib.request.Request(srv.url + "/completion", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+        body = {
+            "prompt": prompt,
+            "n_predict": n,
+            "temperature": 0.0,
+            "ignore_eos": True,
+            "return_tokens": True,
+            "cache_prompt": False,
+        }
+        req = urllib.request.Request(
+            srv.url + "/completion", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=60) as r:
             return json.loads(r.read())["tokens"]
     finally:
@@ -216,6 +241,7 @@ def _assert_same_greedy(theirs: list[int], spec: dict, ckpt: Path, prompt: list[
     the two sequences are the same. Returns how many tokens agree."""
     from vibeserve_runtime.engine import Engine
     from vibeserve_runtime.types import SamplingParams
+
     engine = Engine.from_spec({"name": "ours", "model": checkpoint_model_spec(spec, ckpt)})
     ours = engine.generate([prompt], SamplingParams(max_tokens=len(theirs), ignore_eos=True))[0]
     logits = engine.teacher_forced_logits(prompt, theirs)[: len(theirs)]
@@ -239,10 +265,31 @@ def test_llama_server_on_the_gguf_generates_our_engines_greedy_tokens(converted,
 # --- the served comparison ------------------------------------------------------------------------
 def _compare(tmp_path, scenario: Path, *extra: str, env: dict | None = None) -> tuple[dict, str]:
     out = tmp_path / "served.json"
-    p = subprocess.run([sys.executable, str(SCENARIOS / "compare_served.py"), "--scenario", str(scenario), "--out", str(out),
-                        "--peers", "llama.cpp", "--reps", "2", "--no-saturating", "--time-budget-s", "300",
-                        "--work-dir", str(tmp_path / "work"), *extra],
-                       capture_output=True, text=True, timeout=900, cwd=tmp_path, env={**os.environ, **(env or {})})
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(SCENARIOS / "compare_served.py"),
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(out),
+            "--peers",
+            "llama.cpp",
+            "--reps",
+            "2",
+            "--no-saturating",
+            "--time-budget-s",
+            "300",
+            "--work-dir",
+            str(tmp_path / "work"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+        env={**os.environ, **(env or {})},
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     return json.loads(out.read_text()), p.stderr
 
@@ -250,8 +297,13 @@ def _compare(tmp_path, scenario: Path, *extra: str, env: dict | None = None) -> 
 def test_without_llama_server_a_random_weights_comparison_records_why(tmp_path):
     scenario = tmp_path / "demo.yaml"
     scenario.write_text((REPO / "scenarios" / "cpu-demo.yaml").read_text())
-    r, log = _compare(tmp_path, scenario, "--max-prompts", "4",
-                      env={"VIBESERVE_LLAMA_SERVER": str(tmp_path / "absent" / "llama-server")})
+    r, log = _compare(
+        tmp_path,
+        scenario,
+        "--max-prompts",
+        "4",
+        env={"VIBESERVE_LLAMA_SERVER": str(tmp_path / "absent" / "llama-server")},
+    )
     assert "build_llama_server.sh" in r["peers"]["llama.cpp"]["error"] and not r["complete"]
     assert set(r["workloads"]["scenario"]["stacks"]) == {"generic"}
     assert not list(Path(r["checkpoint"]).glob("*.gguf")), "converted for a server that is not there"
@@ -259,7 +311,7 @@ def test_without_llama_server_a_random_weights_comparison_records_why(tmp_path):
 
 @NO_SERVER
 def test_llama_cpp_serves_a_random_weights_scenarios_checkpoint_as_a_gguf(tmp_path, converter):
-    scenario = tmp_path / "demo.yaml"   # tiny random Llama, float32
+    scenario = tmp_path / "demo.yaml"  # tiny random Llama, float32
     scenario.write_text((REPO / "scenarios" / "cpu-demo.yaml").read_text())
     r, log = _compare(tmp_path, scenario, "--max-prompts", "8")
     peer, ckpt = r["peers"]["llama.cpp"], Path(r["checkpoint"])
@@ -280,14 +332,23 @@ def test_llama_cpp_serves_a_random_weights_scenarios_checkpoint_as_a_gguf(tmp_pa
 
 @NO_SERVER
 def test_llama_cpp_serves_the_scenarios_gguf_beside_the_generic_stack(tmp_path):
-    scenario = tmp_path / "smollm2.yaml"   # with the model's path made absolute
-    subprocess.run([sys.executable, str(SCENARIOS / "prepare_scenario.py"), str(REPO / "scenarios" / "smollm2-chat-cpu.yaml"),
-                    str(scenario)], check=True, capture_output=True, timeout=60)
+    scenario = tmp_path / "smollm2.yaml"  # with the model's path made absolute
+    subprocess.run(
+        [
+            sys.executable,
+            str(SCENARIOS / "prepare_scenario.py"),
+            str(REPO / "scenarios" / "smollm2-chat-cpu.yaml"),
+            str(scenario),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     r, log = _compare(tmp_path, scenario, "--max-prompts", "8")
     peer = r["peers"]["llama.cpp"]
     assert peer["gguf"].endswith(".gguf") and peer["load_s"] > 0 and peer["version"]
     assert "scenario's own GGUF" in peer["gguf_source"] and "gguf_outtype" not in peer
     runs = r["workloads"]["scenario"]["stacks"]["llama.cpp"]["runs"]
     assert len(runs) == 2 and all(run["completed"] == 8 and run["failed"] == 0 for run in runs)
-    assert all(run["output_throughput"] > 0 for run in runs)   # usage counted from its stream's last chunk
+    assert all(run["output_throughput"] > 0 for run in runs)  # usage counted from its stream's last chunk
     assert r["workloads"]["scenario"]["best_peer"] == "llama.cpp" and r["ratio_vs_peer"] > 0

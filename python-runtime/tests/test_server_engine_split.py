@@ -2,6 +2,7 @@
 every request's tokens arrive whole and in order across many concurrent requests, a reader that
 leaves aborts its request, an engine process that dies fails the requests in flight (and the
 health check) instead of hanging them, and the engine process never outlives its server."""
+
 import asyncio
 import os
 import signal
@@ -27,7 +28,7 @@ class CountingEngine:
         self.tokenizer, self.meta, self.max_model_len = None, {"vocab_size": 10**6}, 4096
         self.spec = type("Spec", (), {"params": {"max_batch_size": max_batch}})()
         self.max_batch = max_batch
-        self.running: dict[str, list] = {}     # id -> [next token, tokens left]
+        self.running: dict[str, list] = {}  # id -> [next token, tokens left]
         self.waiting: list[Request] = []
         self.queued: list[StepOutput] = []
 
@@ -69,7 +70,7 @@ async def _collect(aengine: AsyncEngine, i: int, n: int, slow: bool = False) -> 
     async for out in aengine.generate(Request(f"r{i}", [i], SamplingParams(max_tokens=n))):
         ids += out.new_token_ids
         if slow:
-            await asyncio.sleep(0.01)   # lags behind the engine: gets several tokens per read
+            await asyncio.sleep(0.01)  # lags behind the engine: gets several tokens per read
     return ids
 
 
@@ -83,6 +84,7 @@ def test_tokens_of_many_concurrent_requests_arrive_whole_and_in_order():
             await aengine.shutdown()
         assert aengine.in_flight == 0
         return got
+
     got = asyncio.run(main())
     for i, ids in enumerate(got, 1):
         assert ids == list(range(1000 * i, 1000 * i + 40)), f"request {i}"
@@ -97,6 +99,7 @@ def test_a_reader_that_keeps_up_gets_one_output_per_step():
             s.put(("x", ids, t == 2, "length" if t == 2 else None, 2 * t - 1, None, None, None))
             outs.append(await s.get())
         return outs
+
     first, second = asyncio.run(step_by_step())
     assert (first.new_token_ids, second.new_token_ids, second.num_output_tokens) == ([1], [2, 3], 3)
 
@@ -113,6 +116,7 @@ def test_a_lagging_reader_gets_the_steps_beyond_the_bound_merged():
             outs.append(await s.get())
             if outs[-1].finished:
                 return outs
+
     outs = asyncio.run(drain())
     assert len(outs) == MAX_SEPARATE_STEPS
     assert [t for o in outs for t in o.new_token_ids] == list(range(1, n + 1))
@@ -134,11 +138,12 @@ def test_a_reader_that_leaves_aborts_and_stays_in_flight_until_the_engine_confir
                 break
             await asyncio.sleep(0.01)
         assert aengine.in_flight == 0 and not engine.running
-        assert aengine.num_aborted == 1   # the engine's stats came with its confirmation
+        assert aengine.num_aborted == 1  # the engine's stats came with its confirmation
         # a refused request is answered with the engine's reason
         with pytest.raises(ValueError, match="prompt is empty"):
             await _collect_raw(aengine, Request("bad", [], SamplingParams(max_tokens=2)))
         await aengine.shutdown()
+
     asyncio.run(main())
 
 
@@ -169,6 +174,7 @@ def test_engine_process_death_fails_requests_in_flight_and_new_ones():
         with pytest.raises(EngineDead):
             await _collect_raw(aengine, Request("after", [5], SamplingParams(max_tokens=2)))
         await aengine.shutdown()
+
     asyncio.run(main())
 
 
@@ -193,7 +199,7 @@ def _gone(pid: int, within_s: float) -> bool:
         try:
             os.kill(pid, 0)
             with open(f"/proc/{pid}/stat") as f:
-                if f.read().split()[2] == "Z":   # exited, not yet reaped by its (gone) parent
+                if f.read().split()[2] == "Z":  # exited, not yet reaped by its (gone) parent
                     return True
         except (ProcessLookupError, FileNotFoundError):
             return True
@@ -218,17 +224,23 @@ def test_served_streams_stay_ordered_and_the_engine_dies_with_the_server(stack):
             kw = dict(model="tiny", max_tokens=24, temperature=0, extra_body={"ignore_eos": True})
 
             async def streamed(p):
-                return "".join([c.choices[0].text async for c in await client.completions.create(
-                    prompt=p, stream=True, **kw) if c.choices])
+                return "".join(
+                    [
+                        c.choices[0].text
+                        async for c in await client.completions.create(prompt=p, stream=True, **kw)
+                        if c.choices
+                    ]
+                )
 
             whole = await asyncio.gather(*(client.completions.create(prompt=p, **kw) for p in prompts))
             parts = await asyncio.gather(*(streamed(p) for p in prompts))
             return [w.choices[0].text for w in whole], parts
+
         whole, parts = asyncio.run(burst())
-        assert parts == whole   # each stream whole, in order, and its own (greedy: the same text)
+        assert parts == whole  # each stream whole, in order, and its own (greedy: the same text)
         assert len(set(whole)) > 1
     finally:
-        s.close()   # SIGTERM: a graceful shutdown, which stops the engine process too
+        s.close()  # SIGTERM: a graceful shutdown, which stops the engine process too
     assert _gone(engine_pid, 15)
 
 
@@ -243,19 +255,20 @@ def test_killed_server_leaves_no_engine_and_a_dead_engine_answers_503(stack):
                 lines = r.iter_lines()
                 assert next(lines).startswith("data:")
                 os.kill(engine_pid, signal.SIGKILL)
-                rest = "\n".join(lines)   # the stream ends, with the error in-band, rather than hanging
+                rest = "\n".join(lines)  # the stream ends, with the error in-band, rather than hanging
         assert "The engine stopped" in rest and "[DONE]" not in rest
         health = httpx.get(s.url + "/health")
         assert health.status_code == 503 and "exited" in health.text
         with pytest.raises(openai.APIStatusError) as e:
             openai.OpenAI(base_url=s.url + "/v1", api_key="x", max_retries=0).completions.create(
-                model="tiny", prompt="x", max_tokens=2)
+                model="tiny", prompt="x", max_tokens=2
+            )
         assert e.value.status_code == 503
     finally:
         s.close()
 
     s = Server(stack, "--max-model-len", "256")
     [engine_pid] = _children(s.proc.pid)
-    s.proc.kill()   # no chance to clean up: the kernel ends the engine (PR_SET_PDEATHSIG)
+    s.proc.kill()  # no chance to clean up: the kernel ends the engine (PR_SET_PDEATHSIG)
     s.proc.wait()
     assert _gone(engine_pid, 15)

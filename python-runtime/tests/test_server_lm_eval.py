@@ -3,6 +3,7 @@ log-likelihood (multiple-choice) task and a generation task, from local task fil
 by lm_eval.simple_evaluate with its default settings. It finds the server's own tokenizer through
 /tokenizer_info and /tokenize, scores with echo + logprobs, and the log-likelihoods it reports are
 the engine's own."""
+
 import json
 
 import openai
@@ -13,14 +14,25 @@ from runtime_stacks import TINY_LLAMA, Server, materialize
 from vibeserve_runtime.engine import Engine
 
 SPEC = {**TINY_LLAMA, "name": "tiny", "params": {"max_model_len": 256, "max_batch_size": 4}}
-DOCS = [{"question": "The sky is", "choices": [" blue", " green", " loud"], "label": 0},
-        {"question": "Two plus two is", "choices": [" four", " five"], "label": 0}]
+DOCS = [
+    {"question": "The sky is", "choices": [" blue", " green", " loud"], "label": 0},
+    {"question": "Two plus two is", "choices": [" four", " five"], "label": 0},
+]
 TASKS = {
-    "vibeserve_mc": {"output_type": "multiple_choice", "doc_to_text": "{{question}}", "doc_to_choice": "{{choices}}",
-                     "doc_to_target": "label", "metric_list": [{"metric": "acc"}]},
-    "vibeserve_gen": {"output_type": "generate_until", "doc_to_text": "{{question}}",
-                      "doc_to_target": "{{choices[label]}}", "generation_kwargs": {"until": ["\n"], "max_gen_toks": 8},
-                      "metric_list": [{"metric": "exact_match"}]},
+    "vibeserve_mc": {
+        "output_type": "multiple_choice",
+        "doc_to_text": "{{question}}",
+        "doc_to_choice": "{{choices}}",
+        "doc_to_target": "label",
+        "metric_list": [{"metric": "acc"}],
+    },
+    "vibeserve_gen": {
+        "output_type": "generate_until",
+        "doc_to_text": "{{question}}",
+        "doc_to_target": "{{choices[label]}}",
+        "generation_kwargs": {"until": ["\n"], "max_gen_toks": 8},
+        "metric_list": [{"metric": "exact_match"}],
+    },
 }
 
 
@@ -32,9 +44,14 @@ def stack(tmp_path_factory):
 def _write_tasks(root):
     data = root / "docs.jsonl"
     data.write_text("".join(json.dumps(d) + "\n" for d in DOCS))
-    for name, body in TASKS.items():   # YAML is a superset of JSON
-        task = {"task": name, "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(data)}},
-                "test_split": "test", **body}
+    for name, body in TASKS.items():  # YAML is a superset of JSON
+        task = {
+            "task": name,
+            "dataset_path": "json",
+            "dataset_kwargs": {"data_files": {"test": str(data)}},
+            "test_split": "test",
+            **body,
+        }
         (root / f"{name}.yaml").write_text(json.dumps(task))
 
 
@@ -46,7 +63,7 @@ def _engine_loglikelihood(stack, context: str, continuation: str) -> float:
 
 
 def test_lm_eval_local_completions_runs_loglikelihood_and_generation(stack, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")   # local data only: nothing may come from a hub
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # local data only: nothing may come from a hub
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     import lm_eval
@@ -55,10 +72,13 @@ def test_lm_eval_local_completions_runs_loglikelihood_and_generation(stack, tmp_
     _write_tasks(tmp_path)
     server = Server(stack)
     try:
-        out = lm_eval.simple_evaluate(model="local-completions",
-                                      model_args={"base_url": server.url + "/v1/completions", "model": "tiny"},
-                                      tasks=list(TASKS), task_manager=TaskManager(include_path=str(tmp_path)),
-                                      log_samples=True)
+        out = lm_eval.simple_evaluate(
+            model="local-completions",
+            model_args={"base_url": server.url + "/v1/completions", "model": "tiny"},
+            tasks=list(TASKS),
+            task_manager=TaskManager(include_path=str(tmp_path)),
+            log_samples=True,
+        )
         assert out["results"]["vibeserve_mc"]["acc,none"] in (0.0, 0.5, 1.0)
         assert out["results"]["vibeserve_gen"]["exact_match,none"] in (0.0, 0.5, 1.0)
 
@@ -69,8 +89,13 @@ def test_lm_eval_local_completions_runs_loglikelihood_and_generation(stack, tmp_
 
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
         for sample in out["samples"]["vibeserve_gen"]:
-            greedy = client.completions.create(model="tiny", prompt=sample["doc"]["question"], max_tokens=8,
-                                               temperature=0, stop=["\n"]).choices[0].text
+            greedy = (
+                client.completions.create(
+                    model="tiny", prompt=sample["doc"]["question"], max_tokens=8, temperature=0, stop=["\n"]
+                )
+                .choices[0]
+                .text
+            )
             assert sample["resps"][0][0] == greedy
     finally:
         server.close()

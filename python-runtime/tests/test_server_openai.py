@@ -1,6 +1,7 @@
 """The OpenAI-compatible server, really started (`serve --port 0`), driven by the official
 `openai` client: completions and chat, streaming and not, usage, stop, errors, auth, overload,
 disconnects and /metrics."""
+
 import asyncio
 import time
 
@@ -33,16 +34,19 @@ def test_models_and_health(server, client):
 
 
 def test_completion_usage_and_greedy_determinism(client):
-    r = client.completions.create(model="tiny", prompt="Hello there", max_tokens=12, temperature=0,
-                                  extra_body={"ignore_eos": True})
+    r = client.completions.create(
+        model="tiny", prompt="Hello there", max_tokens=12, temperature=0, extra_body={"ignore_eos": True}
+    )
     assert r.object == "text_completion" and r.choices[0].finish_reason == "length"
     assert r.usage.prompt_tokens == len("Hello there".encode()) and r.usage.completion_tokens == 12
     assert r.usage.total_tokens == r.usage.prompt_tokens + 12
-    again = client.completions.create(model="tiny", prompt="Hello there", max_tokens=12, temperature=0,
-                                      extra_body={"ignore_eos": True})
+    again = client.completions.create(
+        model="tiny", prompt="Hello there", max_tokens=12, temperature=0, extra_body={"ignore_eos": True}
+    )
     assert again.choices[0].text == r.choices[0].text
-    by_ids = client.completions.create(model="tiny", prompt=list(b"Hello there"), max_tokens=12, temperature=0,
-                                       extra_body={"ignore_eos": True})
+    by_ids = client.completions.create(
+        model="tiny", prompt=list(b"Hello there"), max_tokens=12, temperature=0, extra_body={"ignore_eos": True}
+    )
     assert by_ids.usage.prompt_tokens == len(b"Hello there") and by_ids.usage.completion_tokens == 12
 
 
@@ -59,7 +63,7 @@ def test_streaming_matches_non_streaming_and_reports_usage(client):
     chunks = list(client.completions.create(stream=True, stream_options={"include_usage": True}, **kw))
     usage = [c.usage for c in chunks if c.usage]
     text_chunks = [c for c in chunks if c.choices]
-    assert len(text_chunks) >= 10   # one event per engine step, not one blob at the end
+    assert len(text_chunks) >= 10  # one event per engine step, not one blob at the end
     assert "".join(c.choices[0].text for c in text_chunks) == full
     assert text_chunks[-1].choices[0].finish_reason == "length"
     assert len(usage) == 1 and usage[0].completion_tokens == 20
@@ -67,12 +71,20 @@ def test_streaming_matches_non_streaming_and_reports_usage(client):
 
 def test_chat_streaming_and_not(client):
     msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]
-    r = client.chat.completions.create(model="tiny", messages=msgs, max_tokens=8, temperature=0,
-                                       extra_body={"ignore_eos": True})
+    r = client.chat.completions.create(
+        model="tiny", messages=msgs, max_tokens=8, temperature=0, extra_body={"ignore_eos": True}
+    )
     assert r.object == "chat.completion" and r.choices[0].message.role == "assistant"
     assert r.usage.completion_tokens == 8 and r.usage.prompt_tokens > len("Be brief.Hi!")
-    stream = client.chat.completions.create(model="tiny", messages=msgs, max_tokens=8, temperature=0, stream=True,
-                                            stream_options={"include_usage": True}, extra_body={"ignore_eos": True})
+    stream = client.chat.completions.create(
+        model="tiny",
+        messages=msgs,
+        max_tokens=8,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"ignore_eos": True},
+    )
     parts, usage = [], None
     for c in stream:
         if c.usage:
@@ -87,7 +99,7 @@ def test_stop_sequence_truncates(client):
     full = client.completions.create(**kw).choices[0].text
     k = next(i for i, ch in enumerate(full) if i >= 3 and ch != "\ufffd")
     stop = full[k]
-    want = full[:full.index(stop)]
+    want = full[: full.index(stop)]
     r = client.completions.create(stop=[stop], **kw)
     assert r.choices[0].text == want and r.choices[0].finish_reason == "stop"
     streamed = "".join(c.choices[0].text for c in client.completions.create(stop=stop, stream=True, **kw) if c.choices)
@@ -111,8 +123,11 @@ def test_bad_requests_get_openai_errors(client):
 
 # A context long enough that the engine cannot finish the request before the disconnect is noticed,
 # even on a fast machine (the engine generates in its own thread, whatever the client reads).
-LONG_SPEC = {**SPEC, "model": {**TINY_LLAMA["model"], "config": {"max_position_embeddings": 8192}},
-             "params": {"max_model_len": 8192, "max_batch_size": 2}}
+LONG_SPEC = {
+    **SPEC,
+    "model": {**TINY_LLAMA["model"], "config": {"max_position_embeddings": 8192}},
+    "params": {"max_model_len": 8192, "max_batch_size": 2},
+}
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +140,14 @@ def long_server(tmp_path_factory):
 def test_client_disconnect_aborts_and_frees_kv(long_server):
     server = long_server
     aborted_before = server.metric("vibeserve:num_requests_aborted")
-    body = {"model": "tiny", "prompt": "disconnect", "max_tokens": 8000, "temperature": 0, "stream": True,
-            "ignore_eos": True}
+    body = {
+        "model": "tiny",
+        "prompt": "disconnect",
+        "max_tokens": 8000,
+        "temperature": 0,
+        "stream": True,
+        "ignore_eos": True,
+    }
     with httpx.Client(timeout=30) as c:
         with c.stream("POST", server.url + "/v1/completions", json=body) as r:
             lines = r.iter_lines()
@@ -143,12 +164,18 @@ def test_client_disconnect_aborts_and_frees_kv(long_server):
 
 def test_metrics_count_tokens_and_ttft(server, client):
     before = server.metric("vibeserve:generation_tokens_total")
-    client.completions.create(model="tiny", prompt="count", max_tokens=5, temperature=0, extra_body={"ignore_eos": True})
+    client.completions.create(
+        model="tiny", prompt="count", max_tokens=5, temperature=0, extra_body={"ignore_eos": True}
+    )
     assert server.metric("vibeserve:generation_tokens_total") == before + 5
     assert server.metric("vibeserve:time_to_first_token_seconds_count") >= 1
     text = httpx.get(server.url + "/metrics").text
-    for name in ("vibeserve:num_requests_waiting", "vibeserve:e2e_request_latency_seconds_bucket",
-                 "vibeserve:prompt_tokens_total", "vibeserve:request_success_total"):
+    for name in (
+        "vibeserve:num_requests_waiting",
+        "vibeserve:e2e_request_latency_seconds_bucket",
+        "vibeserve:prompt_tokens_total",
+        "vibeserve:request_success_total",
+    ):
         assert name in text
 
 
@@ -158,7 +185,7 @@ def test_api_key_and_overload(tmp_path):
     try:
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=s.url + "/v1", api_key="wrong", max_retries=0).models.list()
-        assert httpx.get(s.url + "/health").status_code == 200   # probes need no key
+        assert httpx.get(s.url + "/health").status_code == 200  # probes need no key
         ok = openai.OpenAI(base_url=s.url + "/v1", api_key="s3cret", max_retries=0)
         assert ok.models.list().data[0].id == "guarded"
 
@@ -167,11 +194,13 @@ def test_api_key_and_overload(tmp_path):
 
             async def one():
                 try:
-                    await aclient.completions.create(model="guarded", prompt="load", max_tokens=60, temperature=0,
-                                                     extra_body={"ignore_eos": True})
+                    await aclient.completions.create(
+                        model="guarded", prompt="load", max_tokens=60, temperature=0, extra_body={"ignore_eos": True}
+                    )
                     return 200
                 except openai.APIStatusError as e:
                     return e.status_code
+
             return await asyncio.gather(*(one() for _ in range(8)))
 
         codes = asyncio.run(burst())
@@ -198,6 +227,7 @@ def test_engine_failure_answers_503_and_busy_port_is_reported(tmp_path, server):
         s.close()
     port = server.url.rsplit(":", 1)[1]
     from runtime_stacks import error_of, run_verb
+
     rc, evs, err = run_verb("serve", "--stack", str(stack), "--port", port, timeout=120)
     assert rc == 3 and error_of(evs)["reason"] == "port_unavailable"
     assert "already in use" in error_of(evs)["message"] and "Traceback" not in err

@@ -1,6 +1,7 @@
 """The served API's n, logprobs, echo, batched prompts and tokenizer endpoints, and its refusals
 (unsupported fields, unknown paths and methods) in OpenAI's error shape, driven by the official
 `openai` client against a really started `serve --port 0`."""
+
 import math
 
 import httpx
@@ -27,18 +28,28 @@ def client(server):
 
 
 def test_n_choices_plain_and_streamed(client):
-    r = client.completions.create(prompt="several", max_tokens=6, n=3, temperature=1.0, seed=5,
-                                  model="tiny", extra_body={"ignore_eos": True})
+    r = client.completions.create(
+        prompt="several", max_tokens=6, n=3, temperature=1.0, seed=5, model="tiny", extra_body={"ignore_eos": True}
+    )
     assert sorted(c.index for c in r.choices) == [0, 1, 2]
-    assert len({c.text for c in r.choices}) > 1          # seeded, yet the choices differ
+    assert len({c.text for c in r.choices}) > 1  # seeded, yet the choices differ
     assert r.usage.completion_tokens == 18 and r.usage.prompt_tokens == len(b"several")
-    again = client.completions.create(prompt="several", max_tokens=6, n=3, temperature=1.0, seed=5,
-                                      model="tiny", extra_body={"ignore_eos": True})
+    again = client.completions.create(
+        prompt="several", max_tokens=6, n=3, temperature=1.0, seed=5, model="tiny", extra_body={"ignore_eos": True}
+    )
     assert [c.text for c in again.choices] == [c.text for c in r.choices]
 
     texts, finished = {}, set()
-    for chunk in client.completions.create(prompt="several", max_tokens=6, n=3, temperature=1.0, seed=5,
-                                           stream=True, model="tiny", extra_body={"ignore_eos": True}):
+    for chunk in client.completions.create(
+        prompt="several",
+        max_tokens=6,
+        n=3,
+        temperature=1.0,
+        seed=5,
+        stream=True,
+        model="tiny",
+        extra_body={"ignore_eos": True},
+    ):
         (c,) = chunk.choices
         texts[c.index] = texts.get(c.index, "") + c.text
         if c.finish_reason:
@@ -47,7 +58,7 @@ def test_n_choices_plain_and_streamed(client):
 
     chat = client.chat.completions.create(messages=[{"role": "user", "content": "hi"}], max_tokens=4, n=2, **GREEDY)
     assert [c.index for c in chat.choices] == [0, 1]
-    assert chat.choices[0].message.content == chat.choices[1].message.content   # greedy: the same answer
+    assert chat.choices[0].message.content == chat.choices[1].message.content  # greedy: the same answer
 
 
 def test_batched_prompts_give_one_choice_each(client):
@@ -65,11 +76,14 @@ def test_completion_logprobs(client):
     assert "".join(lp.tokens) == r.choices[0].text
     for token, value, top in zip(lp.tokens, lp.token_logprobs, lp.top_logprobs):
         assert value <= 0 and top[token] == value and len(top) <= 3
-        assert max(top.values()) == pytest.approx(value)           # greedy: the chosen token is the likeliest
+        assert max(top.values()) == pytest.approx(value)  # greedy: the chosen token is the likeliest
     assert lp.text_offset == [sum(len(t) for t in lp.tokens[:i]) for i in range(5)]
 
-    streamed = [c.choices[0].logprobs for c in client.completions.create(
-        prompt="score me", max_tokens=5, logprobs=2, stream=True, **GREEDY) if c.choices and c.choices[0].logprobs]
+    streamed = [
+        c.choices[0].logprobs
+        for c in client.completions.create(prompt="score me", max_tokens=5, logprobs=2, stream=True, **GREEDY)
+        if c.choices and c.choices[0].logprobs
+    ]
     assert [v for s in streamed for v in s.token_logprobs] == pytest.approx(lp.token_logprobs)
     assert [o for s in streamed for o in s.text_offset] == lp.text_offset
 
@@ -86,15 +100,19 @@ def test_echo_scores_the_prompt(client):
     scores = c.logprobs.token_logprobs[1:]
     assert all(v < 0 for v in scores)
 
-    one = client.completions.create(prompt=ByteTokenizer(512).encode(prompt), max_tokens=1, logprobs=1, echo=True,
-                                    model="tiny", temperature=0)
+    one = client.completions.create(
+        prompt=ByteTokenizer(512).encode(prompt), max_tokens=1, logprobs=1, echo=True, model="tiny", temperature=0
+    )
     assert one.choices[0].text.startswith(prompt)
     assert one.choices[0].logprobs.token_logprobs[1:-1] == pytest.approx(scores, abs=1e-4)
 
     plain = client.completions.create(prompt="echo only", max_tokens=3, echo=True, **GREEDY)
     assert plain.choices[0].text.startswith("echo only") and plain.choices[0].logprobs is None
-    streamed = "".join(c.choices[0].text for c in client.completions.create(
-        prompt="echo only", max_tokens=3, echo=True, stream=True, **GREEDY) if c.choices)
+    streamed = "".join(
+        c.choices[0].text
+        for c in client.completions.create(prompt="echo only", max_tokens=3, echo=True, stream=True, **GREEDY)
+        if c.choices
+    )
     assert streamed == plain.choices[0].text
 
 
@@ -109,15 +127,26 @@ def test_chat_logprobs(client):
     assert sum(math.exp(t.logprob) for t in content[0].top_logprobs) <= 1.0 + 1e-6
     no = client.chat.completions.create(messages=msgs, max_tokens=2, **GREEDY)
     assert no.choices[0].logprobs is None
-    streamed = [c.choices[0].logprobs.content[0].logprob for c in client.chat.completions.create(
-        messages=msgs, max_tokens=4, logprobs=True, stream=True, **GREEDY) if c.choices and c.choices[0].logprobs]
+    streamed = [
+        c.choices[0].logprobs.content[0].logprob
+        for c in client.chat.completions.create(messages=msgs, max_tokens=4, logprobs=True, stream=True, **GREEDY)
+        if c.choices and c.choices[0].logprobs
+    ]
     assert streamed == pytest.approx([item.logprob for item in content])
 
 
-@pytest.mark.parametrize("field,value", [("tools", [{"type": "function", "function": {"name": "f"}}]),
-                                         ("tool_choice", "auto"), ("functions", [{"name": "f"}]),
-                                         ("response_format", {"type": "json_object"}), ("suffix", "tail"),
-                                         ("best_of", 3), ("logit_bias", {"5": 10})])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("tools", [{"type": "function", "function": {"name": "f"}}]),
+        ("tool_choice", "auto"),
+        ("functions", [{"name": "f"}]),
+        ("response_format", {"type": "json_object"}),
+        ("suffix", "tail"),
+        ("best_of", 3),
+        ("logit_bias", {"5": 10}),
+    ],
+)
 def test_unsupported_fields_are_refused_by_name(client, field, value):
     create = client.completions.create if field in ("suffix", "best_of") else client.chat.completions.create
     kw = {"prompt": "x"} if field in ("suffix", "best_of") else {"messages": [{"role": "user", "content": "x"}]}
@@ -127,9 +156,12 @@ def test_unsupported_fields_are_refused_by_name(client, field, value):
 
 
 def test_no_op_values_of_unsupported_fields_are_accepted(client):
-    r = client.chat.completions.create(model="tiny", max_tokens=2, messages=[{"role": "user", "content": "x"}],
-                                       extra_body={"tools": [], "tool_choice": "none",
-                                                   "response_format": {"type": "text"}})
+    r = client.chat.completions.create(
+        model="tiny",
+        max_tokens=2,
+        messages=[{"role": "user", "content": "x"}],
+        extra_body={"tools": [], "tool_choice": "none", "response_format": {"type": "text"}},
+    )
     assert r.choices[0].finish_reason in ("stop", "length")
     assert client.completions.create(model="tiny", prompt="x", max_tokens=2, n=2, best_of=2).choices
 

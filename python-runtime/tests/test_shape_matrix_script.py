@@ -1,5 +1,6 @@
 """bench/gpu/shape_matrix.py keeps working: --tiny shrinks its configs to CPU size and runs the same
 path (materialize, the check verb, a side-by-side bench) that the H100 run takes."""
+
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ SCRIPT = GPU_BENCH / "shape_matrix.py"
 def test_configs_span_the_shapes_the_matrix_is_about():
     sys.path.insert(0, str(GPU_BENCH))
     import shape_configs as shapes
+
     facts = [shapes.describe(shapes.resolved_config(r, shapes.model_config(r))) for r in shapes.CONFIGS]
     assert len(facts) >= 10
     widths, head_dims = {f["hidden_size"] for f in facts}, {f["head_dim"] for f in facts}
@@ -23,7 +25,7 @@ def test_configs_span_the_shapes_the_matrix_is_about():
     assert min(f["experts"] for f in moe) == 8 and max(f["experts"] for f in moe) == 64
     assert {1, 8} <= {f["top_k"] for f in moe}
     assert {r["family"] for r in shapes.CONFIGS} == {"dense", "moe", "int8"}
-    for r in shapes.CONFIGS:   # the tiny shapes keep the kind of attention and of routing
+    for r in shapes.CONFIGS:  # the tiny shapes keep the kind of attention and of routing
         big, small = (shapes.describe(shapes.resolved_config(x, shapes.model_config(x))) for x in (r, shapes.tiny(r)))
         assert small["attention"] == big["attention"] and bool(small["experts"]) == bool(big["experts"])
         assert small["hidden_size"] <= 64 and small["vocab_size"] == 512
@@ -33,16 +35,41 @@ def test_tiny_rows_run_on_cpu(tmp_path):
     """Under the Triton interpreter, as in the whole suite (other modules set it at import), so the
     MoE row runs the GPU's fused kernels and the result does not depend on which tests ran first."""
     out = tmp_path / "m.json"
-    p = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--tiny", "--only", "qwen2.5-0.5b,olmoe-1b-7b",
-                        "--work-dir", str(tmp_path / "work"), "--out", str(out), "--time-budget-s", "900"],
-                       capture_output=True, text=True, timeout=1200, env={**os.environ, "TRITON_INTERPRET": "1"})
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--device",
+            "cpu",
+            "--tiny",
+            "--only",
+            "qwen2.5-0.5b,olmoe-1b-7b",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+            "--time-budget-s",
+            "900",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "TRITON_INTERPRET": "1"},
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     r = json.loads(out.read_text())
-    assert r["complete"] and "shape_matrix.py" in r["command"] and [row["name"] for row in r["rows"]] == ["qwen2.5-0.5b", "olmoe-1b-7b"]
+    assert (
+        r["complete"]
+        and "shape_matrix.py" in r["command"]
+        and [row["name"] for row in r["rows"]] == ["qwen2.5-0.5b", "olmoe-1b-7b"]
+    )
     for row in r["rows"]:
-        verdicts = {n: {k: v for k, v in (d.get("check") or {}).items() if k != "command"} for n, d in row["designs"].items()}
-        assert row["passed"], json.dumps({"reason": row.get("reason"), "checks": verdicts, "bench": row.get("bench")},
-                                         indent=1, default=str)[:4000]
+        verdicts = {
+            n: {k: v for k, v in (d.get("check") or {}).items() if k != "command"} for n, d in row["designs"].items()
+        }
+        assert row["passed"], json.dumps(
+            {"reason": row.get("reason"), "checks": verdicts, "bench": row.get("bench")}, indent=1, default=str
+        )[:4000]
         for name in ("generic", "fastest"):
             c = row["designs"][name]["check"]
             assert c["status"] == "passed" and " check --stack " in c["command"] and c["wall_s"] > 0

@@ -4,6 +4,7 @@ alone and in mixed batches, whatever the drafts (right, wrong, empty, longer tha
 through a stop token); rejected draft tokens' KV is rolled back and blocks are given back; sampling
 and logprob requests decode plainly; drafts respect max_tokens, the context and the step's token
 budget; spec validation keeps speculation away from async scheduling and multi-step decode."""
+
 import json
 import os
 
@@ -49,9 +50,9 @@ def test_ngram_index_finds_the_longest_earlier_ngram():
     toks = [1, 2, 3, 9, 2, 3, 7, 1, 2, 3]
     idx.update(toks)
     n, ends = idx.find(toks)
-    assert n == 3 and ends == [3]                  # [1, 2, 3] occurred once before, followed by 9
-    assert idx.find([5]) is None                    # never seen
-    idx.update(toks + [4])                          # growing the list indexes the last n-grams
+    assert n == 3 and ends == [3]  # [1, 2, 3] occurred once before, followed by 9
+    assert idx.find([5]) is None  # never seen
+    idx.update(toks + [4])  # growing the list indexes the last n-grams
     assert idx.find([1, 2, 3])[1] == [3, 10]
 
 
@@ -62,13 +63,13 @@ class _Seq:
 
     @property
     def output_token_ids(self):
-        return self.token_ids[self.num_prompt_tokens:]
+        return self.token_ids[self.num_prompt_tokens :]
 
 
 def test_prompt_lookup_proposes_what_followed_the_latest_occurrence():
     seq = _Seq([1, 2, 3, 4, 5, 8, 2, 3, 6, 7, 2, 3])
-    assert PromptLookupProposer(1, 3).propose(seq, 3) == [6, 7, 2]   # latest [2, 3] is followed by 6, 7
-    seq.token_ids += [4, 5]                                         # longest match wins: [3, 4, 5] -> 8
+    assert PromptLookupProposer(1, 3).propose(seq, 3) == [6, 7, 2]  # latest [2, 3] is followed by 6, 7
+    seq.token_ids += [4, 5]  # longest match wins: [3, 4, 5] -> 8
     assert PromptLookupProposer(1, 3).propose(_Seq(seq.token_ids), 2) == [8, 2]
     assert PromptLookupProposer(2, 3).propose(_Seq([1, 2, 3]), 4) == []
 
@@ -80,18 +81,18 @@ def test_prediction_cursor_follows_the_output_and_finds_it_again_after_an_edit()
     assert c.draft(3) == [10, 11, 12]
     c.follow([10, 11, 12])
     assert c.draft(2) == [13, 14]
-    c.follow([10, 11, 12, 99, 98])          # the edit: lost, no n-gram of the output in the prediction
+    c.follow([10, 11, 12, 99, 98])  # the edit: lost, no n-gram of the output in the prediction
     assert c.draft(4) == []
     c.follow([10, 11, 12, 99, 98, 15, 16])  # the output picks the prediction up again after 16
     assert c.draft(2) == [17, 18]
     c.follow([10, 11, 12, 99, 98, 15, 16, 17, 18, 19])
-    assert c.draft(3) == []                  # the prediction is used up
+    assert c.draft(3) == []  # the prediction is used up
 
 
 def test_prediction_cursor_prefers_occurrences_after_the_point_it_was_lost():
     pred = [1, 2, 3, 5, 1, 2, 4, 6, 1, 2, 7]
     c = PredictionCursor(pred, 2, 2)
-    c.follow([1, 2, 3, 5, 1, 2, 9, 1, 2])   # lost at position 6; [1, 2] occurs at 0, 4 and 8
+    c.follow([1, 2, 3, 5, 1, 2, 9, 1, 2])  # lost at position 6; [1, 2] occurs at 0, 4 and 8
     assert c.draft(1) == [7]
 
 
@@ -100,7 +101,7 @@ def test_accept_keeps_the_matching_prefix_and_the_models_token_after_it():
     drafts = {a: [5, 6, 7], c: [1]}
     # a: 5, 6 match, then the model says 8; b: undrafted, one row; c: its draft rejected
     assert accept([5, 6, 8, 0, 3, 2, 9], [a, b, c], drafts) == [[5, 6, 8], [3], [2]]
-    assert accept([5, 6, 7, 4], [a], {a: [5, 6, 7]}) == [[5, 6, 7, 4]]   # all accepted plus a bonus token
+    assert accept([5, 6, 7, 4], [a], {a: [5, 6, 7]}) == [[5, 6, 7, 4]]  # all accepted plus a bonus token
 
 
 # --- lossless -------------------------------------------------------------------------------------
@@ -109,15 +110,16 @@ def test_prompt_lookup_gives_the_plain_tokens(kv_cache, scheduler, attention):
     comps = dict(kv_cache=kv_cache, scheduler=scheduler, attention=attention)
     want = plain(**comps)
     engine = speculative("prompt_lookup", **comps)
-    assert engine.generate(PROMPTS, greedy()) == want                     # mixed-length batch
-    assert [engine.generate([p], greedy())[0] for p in PROMPTS] == want   # each alone
+    assert engine.generate(PROMPTS, greedy()) == want  # mixed-length batch
+    assert [engine.generate([p], greedy())[0] for p in PROMPTS] == want  # each alone
     s = engine.stats()
     assert s["spec_accepted_tokens"] > 0 and s["spec_draft_tokens"] > s["spec_accepted_tokens"]
     assert s["kv_blocks_used"] == 0 and s["num_running"] == 0
 
 
-@pytest.mark.parametrize("kv_cache,scheduler", [("paged", "continuous"), ("paged", "chunked_prefill"),
-                                                ("contiguous", "static")])
+@pytest.mark.parametrize(
+    "kv_cache,scheduler", [("paged", "continuous"), ("paged", "chunked_prefill"), ("contiguous", "static")]
+)
 @pytest.mark.parametrize("k", [1, 3, 16])
 def test_predicted_outputs_exact_prediction_accepts_everything(kv_cache, scheduler, k):
     want = plain()
@@ -135,7 +137,7 @@ def test_predicted_outputs_exact_prediction_accepts_everything(kv_cache, schedul
 def _adversarial(want: list[int], eos: int) -> dict[str, tuple[SamplingParams, list[int]]]:
     """name -> (params, expected tokens) for one prompt whose plain output is `want`."""
     wrong = [(t + 1) % 500 for t in want]
-    edited = want[:5] + [7, 7, 7] + want[8:]            # an edit in the middle, then the rest as predicted
+    edited = want[:5] + [7, 7, 7] + want[8:]  # an edit in the middle, then the rest as predicted
     stop_at = want[N // 2]
     first = want.index(stop_at)
     return {
@@ -145,9 +147,11 @@ def _adversarial(want: list[int], eos: int) -> dict[str, tuple[SamplingParams, l
         "edited": (greedy(prediction=edited), want),
         "shifted": (greedy(prediction=want[3:]), want),
         "longer_than_max_tokens": (greedy(prediction=want + wrong), want),
-        "through_a_stop_token": (greedy(prediction=want, stop_token_ids=[stop_at]), want[:first + 1]),
-        "eos_inside": (SamplingParams(max_tokens=N, prediction=want[:4] + [eos] + want[4:]),
-                       want[:want.index(eos) + 1] if eos in want else want),
+        "through_a_stop_token": (greedy(prediction=want, stop_token_ids=[stop_at]), want[: first + 1]),
+        "eos_inside": (
+            SamplingParams(max_tokens=N, prediction=want[:4] + [eos] + want[4:]),
+            want[: want.index(eos) + 1] if eos in want else want,
+        ),
     }
 
 
@@ -156,9 +160,9 @@ def test_adversarial_predictions_change_nothing(kind):
     engine = speculative(kind, 4, scheduler="chunked_prefill")
     eos = engine.eos_token_id
     cases = {(i, name): case for i, w in enumerate(plain()) for name, case in _adversarial(w, eos).items()}
-    for (i, name), (params, want) in cases.items():   # alone
+    for (i, name), (params, want) in cases.items():  # alone
         assert engine.generate([PROMPTS[i]], params)[0] == want, (i, name)
-    keys = list(cases)                                  # all at once: ragged acceptance inside one batch
+    keys = list(cases)  # all at once: ragged acceptance inside one batch
     got = engine.generate([PROMPTS[i] for i, _ in keys], [cases[key][0] for key in keys])
     assert {key: g for key, g in zip(keys, got)} == {key: cases[key][1] for key in keys}
     assert engine.stats()["kv_blocks_used"] == 0
@@ -169,12 +173,12 @@ def test_a_wrong_prediction_is_rejected_and_its_kv_rolled_back():
     engine = speculative("predicted_outputs", 8, params={"block_size": 4, "prefix_caching": False})
     # right about the first token only: the drafts after it are all wrong
     engine.add_request(Request("r", PROMPTS[0], greedy(prediction=want[:1] + [(t + 1) % 500 for t in want[1:]])))
-    engine.step()                                 # the prefill: one token, no draft yet
+    engine.step()  # the prefill: one token, no draft yet
     seq = engine.seqs["r"]
-    out = engine.step()[0]                        # 8 wrong draft tokens scored, all rejected
+    out = engine.step()[0]  # 8 wrong draft tokens scored, all rejected
     assert out.new_token_ids == want[1:2]
-    assert seq.num_computed == len(seq) - 1       # the rejected positions are no longer computed
-    assert len(seq.block_table) == -(-len(seq) // 4)   # blocks reserved for the draft went back
+    assert seq.num_computed == len(seq) - 1  # the rejected positions are no longer computed
+    assert len(seq.block_table) == -(-len(seq) // 4)  # blocks reserved for the draft went back
     assert engine.stats()["spec_accepted_tokens"] == 0 and engine.stats()["spec_draft_tokens"] == 8
 
 
@@ -216,8 +220,9 @@ def test_drafts_stay_within_max_tokens_the_context_and_the_token_budget():
     out = engine.generate([PROMPTS[0]], SamplingParams(max_tokens=100, ignore_eos=True, prediction=want[0] * 4))
     assert out[0] == want[0][:21]
     # the step budget: 4 decoding sequences and a 12-token budget leave 8 draft tokens per step
-    engine = speculative("predicted_outputs", 16, scheduler="chunked_prefill",
-                         params={"max_num_batched_tokens": 12, "chunk_size": 8})
+    engine = speculative(
+        "predicted_outputs", 16, scheduler="chunked_prefill", params={"max_num_batched_tokens": 12, "chunk_size": 8}
+    )
     seen = []
     real = engine.runner.run
     engine.runner.run = lambda ids, meta, idx: (seen.append(len(ids)), real(ids, meta, idx))[1]
@@ -235,8 +240,9 @@ def test_no_room_in_the_cache_means_no_draft():
 def test_verify_steps_through_the_cuda_graph_runner_emulated_on_cpu():
     # verify steps run eagerly (several tokens per sequence); plain decode steps replay the buckets
     engine = speculative("prompt_lookup", 4, kv_cache="paged", attention="triton_paged", params={"max_model_len": 96})
-    engine.runner = CudaGraphRunner(engine.model, engine.kv, {"max_batch_size": 4, "graph_batch_sizes": [1, 4]},
-                                    "cpu", emulate=True)
+    engine.runner = CudaGraphRunner(
+        engine.model, engine.kv, {"max_batch_size": 4, "graph_batch_sizes": [1, 4]}, "cpu", emulate=True
+    )
     want = plain(attention="triton_paged")
     assert engine.generate(PROMPTS, greedy()) == want
     assert engine.stats()["spec_accepted_tokens"] > 0
@@ -247,7 +253,11 @@ def test_verify_steps_through_the_cuda_graph_runner_emulated_on_cpu():
 def test_speculation_refuses_async_scheduling_and_multi_step(tmp_path, params):
     with pytest.raises(ValueError, match="constraint prompt-lookup-verifies-synchronously"):
         Engine.from_spec(spec(speculation="prompt_lookup", params=params))
-    bad = {**TINY_LLAMA, "components": {"speculation": "predicted_outputs"}, "params": {**TINY_LLAMA["params"], **params}}
+    bad = {
+        **TINY_LLAMA,
+        "components": {"speculation": "predicted_outputs"},
+        "params": {**TINY_LLAMA["params"], **params},
+    }
     rc, evs, _ = run_verb("materialize", "--spec", json.dumps(bad), "--out", str(tmp_path / "s"))
     err = error_of(evs)
     assert rc == 3 and err["reason"] == "bad_spec" and err["field"] == f"params.{next(iter(params))}"

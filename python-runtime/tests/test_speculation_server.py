@@ -1,6 +1,7 @@
 """OpenAI's `prediction` through the served API (server/protocol.py Prediction): a stack with
 speculation=predicted_outputs drafts from it, and the answer is the one without it, whether the
 prediction is right, wrong, or sent as content parts."""
+
 import time
 
 import openai
@@ -8,8 +9,12 @@ import pytest
 
 from runtime_stacks import TINY_LLAMA, Server, materialize
 
-SPEC = {**TINY_LLAMA, "name": "tiny", "components": {**TINY_LLAMA["components"], "speculation": "predicted_outputs"},
-        "params": {"max_model_len": 256, "max_batch_size": 4, "num_speculative_tokens": 8}}
+SPEC = {
+    **TINY_LLAMA,
+    "name": "tiny",
+    "components": {**TINY_LLAMA["components"], "speculation": "predicted_outputs"},
+    "params": {"max_model_len": 256, "max_batch_size": 4, "num_speculative_tokens": 8},
+}
 GREEDY = dict(model="tiny", temperature=0, max_tokens=24)
 
 
@@ -35,20 +40,27 @@ def test_prediction_is_drafted_from_and_changes_nothing(server):
     ignore_eos = {"ignore_eos": True}
     plain = client.completions.create(prompt="the cat sat on", extra_body=ignore_eos, **GREEDY).choices[0].text
     assert _accepted(server, 0) == 0
-    right = client.completions.create(prompt="the cat sat on", **GREEDY,
-                                      extra_body={**ignore_eos, "prediction": {"type": "content", "content": plain}})
+    right = client.completions.create(
+        prompt="the cat sat on",
+        **GREEDY,
+        extra_body={**ignore_eos, "prediction": {"type": "content", "content": plain}},
+    )
     assert right.choices[0].text == plain
     # the prediction was drafted from and accepted (the random tiny model's bytes are not all valid
     # UTF-8, so its text does not re-encode to all of its tokens: only the start of it matches)
     assert _accepted(server, 1) >= 1
-    wrong = client.completions.create(prompt="the cat sat on", **GREEDY,
-                                      extra_body={**ignore_eos, "prediction": {"type": "content", "content": "x" * 40}})
+    wrong = client.completions.create(
+        prompt="the cat sat on",
+        **GREEDY,
+        extra_body={**ignore_eos, "prediction": {"type": "content", "content": "x" * 40}},
+    )
     assert wrong.choices[0].text == plain
     msgs = [{"role": "user", "content": "say something"}]
     chat = client.chat.completions.create(messages=msgs, extra_body=ignore_eos, **GREEDY).choices[0].message.content
     parts = [{"type": "text", "text": chat[:10]}, {"type": "text", "text": chat[10:]}]
-    again = client.chat.completions.create(messages=msgs, **GREEDY,
-                                           extra_body={**ignore_eos, "prediction": {"type": "content", "content": parts}})
+    again = client.chat.completions.create(
+        messages=msgs, **GREEDY, extra_body={**ignore_eos, "prediction": {"type": "content", "content": parts}}
+    )
     assert again.choices[0].message.content == chat
 
 
@@ -64,11 +76,15 @@ def test_usage_counts_the_accepted_and_rejected_prediction_tokens(server):
     got = client.completions.create(prompt="the cat sat on", **GREEDY, extra_body=right)
     details = got.usage.completion_tokens_details
     assert 1 <= details.accepted_prediction_tokens <= got.usage.completion_tokens
-    wrong = client.completions.create(prompt="the cat sat on", **GREEDY, extra_body={
-        **ignore_eos, "prediction": {"type": "content", "content": "x" * 40}})
+    wrong = client.completions.create(
+        prompt="the cat sat on",
+        **GREEDY,
+        extra_body={**ignore_eos, "prediction": {"type": "content", "content": "x" * 40}},
+    )
     assert wrong.usage.completion_tokens_details.accepted_prediction_tokens == 0
-    stream = client.completions.create(prompt="the cat sat on", stream=True, stream_options={"include_usage": True},
-                                       **GREEDY, extra_body=right)
+    stream = client.completions.create(
+        prompt="the cat sat on", stream=True, stream_options={"include_usage": True}, **GREEDY, extra_body=right
+    )
     last = list(stream)[-1]
     assert last.usage.completion_tokens == 24
     assert last.usage.completion_tokens_details.accepted_prediction_tokens == details.accepted_prediction_tokens

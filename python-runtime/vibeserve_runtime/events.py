@@ -2,6 +2,7 @@
 
 stdout carries only events, one JSON object per line; human-readable logs go to stderr.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,17 +74,19 @@ def emit(event: str, **fields: Any) -> None:
         if event == "progress":
             _last_progress = fields
         elif event in ("result", "error"):
-            _last_progress = None   # nothing may follow the final answer
+            _last_progress = None  # nothing may follow the final answer
 
 
 def start_heartbeat(interval_s: float = 5.0) -> None:
     """Repeat the last progress event when a long step (loading a large model, a slow reference
     forward) prints nothing for interval_s, so the caller's heartbeat timeout stays short."""
+
     def beat():
         while True:
             time.sleep(interval_s / 2)
             if _last_progress is not None and time.monotonic() - _last_emit >= interval_s:
                 emit("progress", **{**_last_progress, "heartbeat": True})
+
     threading.Thread(target=beat, name="heartbeat", daemon=True).start()
 
 

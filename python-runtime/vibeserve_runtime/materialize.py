@@ -4,6 +4,7 @@ A stack directory is what check/bench/serve load. Its `vibeserve_runtime/` copy 
 candidate runs, so a builder may add or change components there; the trusted parts (reference,
 checker, bench, cli, events) are hash-checked against the installed runtime (see checker/integrity.py).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,13 +19,13 @@ from .model_shape import model_config, model_shape, presets_without_torch, serve
 PACKAGE_DIR = Path(__file__).resolve().parent
 DESIGN_SPACE_PATH = PACKAGE_DIR / "design_space.json"
 STACK_SCHEMA_PATH = PACKAGE_DIR / "stack_schema.json"
-ARCHES = ("llama", "gpt2", "mixtral")   # Qwen2/SmolLM2 are llama-family presets
+ARCHES = ("llama", "gpt2", "mixtral")  # Qwen2/SmolLM2 are llama-family presets
 WEIGHTS = ("random", "path", "gguf")
 DTYPES = ("float32", "float16", "bfloat16")
 DEVICES = ("cpu", "cuda")
 # params that name files: copied into <stack>/assets/ so that the stack directory is self-contained
 TOKENIZER_FILE_PARAMS = ("tokenizer_path",)
-ALIASES = {"sampling": {"standard": "sort_based", "greedy": "sort_based"}}   # names used by older stack files
+ALIASES = {"sampling": {"standard": "sort_based", "greedy": "sort_based"}}  # names used by older stack files
 _IGNORED = ("__pycache__", "*.pyc", "*.pyo", "tests", ".pytest_cache", "*.egg-info", ".mypy_cache")
 
 
@@ -55,7 +56,7 @@ def normalize_spec(raw: dict[str, Any], base_dir: Path | None = None) -> dict[st
 
     m = raw.get("model")
     if not isinstance(m, dict):
-        raise _bad("model", "missing or not an object; e.g. {\"arch\": \"llama\", \"preset\": \"tiny-llama\"}")
+        raise _bad("model", 'missing or not an object; e.g. {"arch": "llama", "preset": "tiny-llama"}')
     arch = m.get("arch")
     if arch not in ARCHES:
         raise _bad("model.arch", f"got {arch!r}; expected one of {list(ARCHES)}")
@@ -70,9 +71,12 @@ def normalize_spec(raw: dict[str, Any], base_dir: Path | None = None) -> dict[st
         if not p.is_absolute() and base_dir is not None:
             p = (base_dir / p).resolve()
         if not p.exists():
-            raise UsageError("missing_model", f"stack spec field 'model.path': {p} does not exist; "
-                             "point it at a safetensors/Hugging Face directory or a .gguf file",
-                             field="model.path")
+            raise UsageError(
+                "missing_model",
+                f"stack spec field 'model.path': {p} does not exist; "
+                "point it at a safetensors/Hugging Face directory or a .gguf file",
+                field="model.path",
+            )
         path = str(p)
     dtype = m.get("dtype", "float32")
     if dtype not in DTYPES:
@@ -89,8 +93,15 @@ def normalize_spec(raw: dict[str, Any], base_dir: Path | None = None) -> dict[st
     seed = m.get("seed", 0)
     if not isinstance(seed, int):
         raise _bad("model.seed", "must be an integer")
-    model = {"arch": arch, "preset": m.get("preset"), "config": config, "weights": weights,
-             "path": path, "seed": seed, "dtype": dtype}
+    model = {
+        "arch": arch,
+        "preset": m.get("preset"),
+        "config": config,
+        "weights": weights,
+        "path": path,
+        "seed": seed,
+        "dtype": dtype,
+    }
 
     comps_raw = raw.get("components", {}) or {}
     if not isinstance(comps_raw, dict):
@@ -106,8 +117,11 @@ def normalize_spec(raw: dict[str, Any], base_dir: Path | None = None) -> dict[st
         # A name outside the library is allowed only in the custom_ namespace, which a builder
         # registers from code inside the stack directory (see custom_components).
         if choice not in info["choices"] and not choice.startswith("custom_"):
-            raise _bad(f"components.{dim}", f"unknown choice {choice!r}; expected one of "
-                       f"{sorted(info['choices'])} or 'custom_<name>' registered by the stack's code")
+            raise _bad(
+                f"components.{dim}",
+                f"unknown choice {choice!r}; expected one of "
+                f"{sorted(info['choices'])} or 'custom_<name>' registered by the stack's code",
+            )
         components[dim] = choice
     for dim in comps_raw:
         if dim not in ds["dimensions"]:
@@ -124,9 +138,11 @@ def normalize_spec(raw: dict[str, Any], base_dir: Path | None = None) -> dict[st
     for k, v in params_raw.items():
         spec = ds["params"].get(k)
         if spec is not None:
-            ok = {"int": lambda x: isinstance(x, int) and not isinstance(x, bool) and x > 0,
-                  "bool": lambda x: isinstance(x, bool),
-                  "int[]": lambda x: isinstance(x, list) and x and all(isinstance(i, int) and i > 0 for i in x)}[spec["type"]](v)
+            ok = {
+                "int": lambda x: isinstance(x, int) and not isinstance(x, bool) and x > 0,
+                "bool": lambda x: isinstance(x, bool),
+                "int[]": lambda x: isinstance(x, list) and x and all(isinstance(i, int) and i > 0 for i in x),
+            }[spec["type"]](v)
             if not ok:
                 raise _bad(f"params.{k}", f"expected {spec['type']} (e.g. {spec['default']!r}), got {v!r}")
         params[k] = v
@@ -152,6 +168,7 @@ def _validate_schema(spec: dict[str, Any]) -> None:
     if not STACK_SCHEMA_PATH.exists():
         return
     import jsonschema
+
     schema = json.loads(STACK_SCHEMA_PATH.read_text())
     errs = sorted(jsonschema.Draft7Validator(schema).iter_errors(spec), key=lambda e: list(e.absolute_path))
     if errs:
@@ -167,8 +184,9 @@ def _check_constraints(ds: dict, components: dict[str, str], device: str, model:
         if all(components.get(d) == v for d, v in c["if"].items()):
             for d, allowed in c["then"].items():
                 if components.get(d) not in allowed:
-                    raise _bad(f"components.{d}", f"constraint {c['id']}: must be one of {allowed} "
-                               f"when {c['if']} ({c['why']})")
+                    raise _bad(
+                        f"components.{d}", f"constraint {c['id']}: must be one of {allowed} when {c['if']} ({c['why']})"
+                    )
     cfg = model_config(model)
     shape = model_shape(cfg) if cfg else None
     for dim, choice in components.items():
@@ -191,8 +209,11 @@ def _check_param_constraints(ds: dict, components: dict[str, str], params: dict[
         if c.get("thenParams") and all(components.get(d) == v for d, v in c["if"].items()):
             for k, allowed in c["thenParams"].items():
                 if params.get(k) not in allowed:
-                    raise _bad(f"params.{k}", f"constraint {c['id']}: must be one of {allowed} when {c['if']} "
-                               f"({c['why']}); got {params.get(k)!r}")
+                    raise _bad(
+                        f"params.{k}",
+                        f"constraint {c['id']}: must be one of {allowed} when {c['if']} "
+                        f"({c['why']}); got {params.get(k)!r}",
+                    )
 
 
 def spec_hash(spec: dict[str, Any]) -> str:
@@ -204,8 +225,11 @@ def file_hashes(root: Path) -> dict[str, str]:
     out = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
-        if p.is_file() and not any(part == "__pycache__" or part.endswith(".egg-info") for part in rel.parts) \
-                and p.suffix not in (".pyc", ".pyo"):
+        if (
+            p.is_file()
+            and not any(part == "__pycache__" or part.endswith(".egg-info") for part in rel.parts)
+            and p.suffix not in (".pyc", ".pyo")
+        ):
             out[rel.as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
@@ -224,8 +248,9 @@ exec "$PY" -m vibeserve_runtime serve --stack "$HERE" "$@"
 """
 
 
-def materialize(spec_raw: dict[str, Any], out_dir: Path, base_dir: Path | None = None,
-                source_package: Path = PACKAGE_DIR) -> dict[str, Any]:
+def materialize(
+    spec_raw: dict[str, Any], out_dir: Path, base_dir: Path | None = None, source_package: Path = PACKAGE_DIR
+) -> dict[str, Any]:
     spec = normalize_spec(spec_raw, base_dir)
     out_dir = Path(out_dir)
     if out_dir.exists() and (out_dir / "stack.json").exists():
@@ -256,8 +281,12 @@ def materialize(spec_raw: dict[str, Any], out_dir: Path, base_dir: Path | None =
     shash = spec_hash(spec)
     manifest = {"spec_hash": shash, "code_hash": tree_hash(code), "files": code}
     (out_dir / "MANIFEST.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    return {"stack_dir": str(out_dir.resolve()), "spec_hash": shash, "code_hash": manifest["code_hash"],
-            "files": len(code) + 3}
+    return {
+        "stack_dir": str(out_dir.resolve()),
+        "spec_hash": shash,
+        "code_hash": manifest["code_hash"],
+        "files": len(code) + 3,
+    }
 
 
 def load_stack_dir(stack: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -271,7 +300,7 @@ def load_stack_dir(stack: str | Path) -> tuple[Path, dict[str, Any]]:
     except json.JSONDecodeError as e:
         raise UsageError("bad_spec", f"{spec_path} is not valid JSON: {e}")
     spec = normalize_spec(raw, spec_path.parent)
-    for key in TOKENIZER_FILE_PARAMS:   # assets are stored relative to the stack directory
+    for key in TOKENIZER_FILE_PARAMS:  # assets are stored relative to the stack directory
         if spec["params"].get(key):
             spec["params"][key] = resolve_asset(spec_path.parent, spec["params"][key])
     return spec_path.parent, spec

@@ -2,6 +2,7 @@
 from a stack spec's model without torch or weights: its preset or its config.json, with the spec's
 config overrides on top, as models/loading.py resolves them. materialize.py checks every choice
 against them, so a component is never built for a model it does not serve."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,12 +37,18 @@ def model_shape(cfg: dict) -> dict[str, int]:
     a fact the config does not determine is left out."""
     if cfg.get("model_type") == "gpt2" or "n_embd" in cfg:
         hidden, heads = cfg.get("n_embd"), cfg.get("n_head")
-        facts = {"num_attention_heads": heads, "num_key_value_heads": heads,
-                 "intermediate_size": cfg.get("n_inner") or (4 * hidden if hidden else None)}
+        facts = {
+            "num_attention_heads": heads,
+            "num_key_value_heads": heads,
+            "intermediate_size": cfg.get("n_inner") or (4 * hidden if hidden else None),
+        }
     else:
         hidden, heads = cfg.get("hidden_size"), cfg.get("num_attention_heads")
-        facts = {"num_attention_heads": heads, "num_key_value_heads": cfg.get("num_key_value_heads") or heads,
-                 "intermediate_size": cfg.get("intermediate_size")}
+        facts = {
+            "num_attention_heads": heads,
+            "num_key_value_heads": cfg.get("num_key_value_heads") or heads,
+            "intermediate_size": cfg.get("intermediate_size"),
+        }
     facts["head_dim"] = cfg.get("head_dim") or (hidden // heads if hidden and heads else None)
     return {k: int(v) for k, v in facts.items() if v}
 

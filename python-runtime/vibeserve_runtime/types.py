@@ -39,6 +39,7 @@ how many tokens a step delivers (StepOutput.new_token_ids may hold several). Sam
 (token ids of the expected output, OpenAI's `prediction`) is what speculation=predicted_outputs
 drafts from; greedy requests without logprobs are drafted, others decode one token per step.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -48,14 +49,14 @@ from typing import Any
 @dataclass
 class SamplingParams:
     max_tokens: int = 16
-    temperature: float = 0.0          # 0 means greedy
-    top_k: int = 0                    # 0 disables
+    temperature: float = 0.0  # 0 means greedy
+    top_k: int = 0  # 0 disables
     top_p: float = 1.0
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
     stop_token_ids: list[int] = field(default_factory=list)
     ignore_eos: bool = False
-    logprobs: int | None = None        # None: none; k >= 0: the token's logprob and k alternatives
+    logprobs: int | None = None  # None: none; k >= 0: the token's logprob and k alternatives
     prompt_logprobs: int | None = None
     # the expected output's token ids (OpenAI's `prediction`, e.g. the file being edited): drafts for
     # speculation=predicted_outputs; never changes the output, only how fast it comes
@@ -66,7 +67,7 @@ class SamplingParams:
 class TokenLogprob:
     token_id: int
     logprob: float
-    top: list[tuple[int, float]] = field(default_factory=list)   # (token id, logprob), most likely first
+    top: list[tuple[int, float]] = field(default_factory=list)  # (token id, logprob), most likely first
 
 
 @dataclass
@@ -82,21 +83,21 @@ class StepOutput:
     request_id: str
     new_token_ids: list[int]
     finished: bool
-    finish_reason: str | None = None   # "stop" | "length" | "abort"
+    finish_reason: str | None = None  # "stop" | "length" | "abort"
     num_prompt_tokens: int = 0
     num_output_tokens: int = 0
-    logprobs: list[TokenLogprob] | None = None                   # aligned with new_token_ids
-    prompt_logprobs: list[TokenLogprob | None] | None = None     # one per prompt token, first None
+    logprobs: list[TokenLogprob] | None = None  # aligned with new_token_ids
+    prompt_logprobs: list[TokenLogprob | None] | None = None  # one per prompt token, first None
     # (draft tokens verified, of them accepted) over the request so far; None while nothing was drafted
     draft_counts: tuple[int, int] | None = None
 
 
 @dataclass
 class ModelSpec:
-    arch: str                           # "llama" | "gpt2" | "mixtral"
-    preset: str | None = None           # a named config in models/presets.py
-    config: dict[str, Any] = field(default_factory=dict)   # overrides / a full HF-style config
-    weights: str = "random"             # "random" | "path" | "gguf"
+    arch: str  # "llama" | "gpt2" | "mixtral"
+    preset: str | None = None  # a named config in models/presets.py
+    config: dict[str, Any] = field(default_factory=dict)  # overrides / a full HF-style config
+    weights: str = "random"  # "random" | "path" | "gguf"
     path: str | None = None
     seed: int = 0
     dtype: str = "float32"

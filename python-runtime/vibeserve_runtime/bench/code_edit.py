@@ -9,6 +9,7 @@ renames the function; max_tokens is the prediction's length plus a few tokens (a
 little). Prompts go through the tokenizer's chat template, so they are the model's real input. The
 same seed gives the same requests on every machine with the same Python version.
 """
+
 from __future__ import annotations
 
 import random
@@ -17,14 +18,51 @@ import sysconfig
 from pathlib import Path
 
 # pure-Python modules present in every CPython 3.9+
-MODULES = ("textwrap", "bisect", "heapq", "shlex", "fnmatch", "glob", "colorsys", "calendar", "difflib",
-           "fractions", "statistics", "string", "queue", "sched", "ipaddress", "pprint", "reprlib",
-           "tokenize", "uuid", "netrc", "configparser", "gettext", "copy", "dataclasses", "functools",
-           "random", "shutil", "tempfile", "zipapp", "csv", "base64", "quopri", "optparse", "argparse",
-           "json/encoder", "json/decoder", "logging/handlers", "email/utils", "http/cookies", "urllib/parse")
+MODULES = (
+    "textwrap",
+    "bisect",
+    "heapq",
+    "shlex",
+    "fnmatch",
+    "glob",
+    "colorsys",
+    "calendar",
+    "difflib",
+    "fractions",
+    "statistics",
+    "string",
+    "queue",
+    "sched",
+    "ipaddress",
+    "pprint",
+    "reprlib",
+    "tokenize",
+    "uuid",
+    "netrc",
+    "configparser",
+    "gettext",
+    "copy",
+    "dataclasses",
+    "functools",
+    "random",
+    "shutil",
+    "tempfile",
+    "zipapp",
+    "csv",
+    "base64",
+    "quopri",
+    "optparse",
+    "argparse",
+    "json/encoder",
+    "json/decoder",
+    "logging/handlers",
+    "email/utils",
+    "http/cookies",
+    "urllib/parse",
+)
 _DEF = re.compile(r"^(\s*)def (\w+)\(")
-CODE_ROOM = 16      # output tokens beyond the code: the fences, the renamed name
-EXTRA_TOKENS = 8    # max_tokens past the prediction's length
+CODE_ROOM = 16  # output tokens beyond the code: the fences, the renamed name
+EXTRA_TOKENS = 8  # max_tokens past the prediction's length
 
 
 def _sources() -> list[tuple[str, list[str]]]:
@@ -50,7 +88,8 @@ def sources() -> list[tuple[str, list[str]]]:
 
 
 def _prompt(tokenizer, instruction: str, code: str) -> str:
-    from ..server.chat import render_chat   # the chat template the server applies
+    from ..server.chat import render_chat  # the chat template the server applies
+
     user = f"{instruction} Reply with the complete edited code only.\n\n```python\n{code}\n```"
     return render_chat(tokenizer, [{"role": "user", "content": user}])
 
@@ -69,7 +108,7 @@ def code_edit_request(tokenizer, rng: random.Random, input_len: int, output_len:
     instruction = f"Rename the function `{func}` to `{new}` (from {name}.py)."
     # a method is dedented to its def's level; lines indented less (the class goes on) end the piece
     body = []
-    for ln in lines[start:start + 200]:
+    for ln in lines[start : start + 200]:
         if ln.strip() and len(ln) - len(ln.lstrip()) < indent:
             break
         body.append(ln[indent:])
@@ -85,8 +124,10 @@ def code_edit_request(tokenizer, rng: random.Random, input_len: int, output_len:
         else:
             hi = mid - 1
     if best is None:
-        raise ValueError(f"code_edit: input_len={input_len} / output_len={output_len} leave no room for one line "
-                         "of code; give the workload at least 256 input and 64 output tokens")
+        raise ValueError(
+            f"code_edit: input_len={input_len} / output_len={output_len} leave no room for one line "
+            "of code; give the workload at least 256 input and 64 output tokens"
+        )
     prompt, prediction = best
     return prompt, min(output_len, len(prediction) + EXTRA_TOKENS), prediction
 
@@ -95,11 +136,13 @@ def tokenizer_of(spec: dict):
     """A stack's tokenizer without its weights (the benchmark's parent rebuilds the requests it
     checks the candidate's records against)."""
     from ..tokenizers import load_tokenizer
+
     model = spec["model"]
     meta: dict = {"vocab_size": _vocab_size(model)}
     if model.get("weights") == "gguf":
         from ..models.gguf_loading import read_gguf_tokenizer
         from ..models.loading import find_packaged_gguf
+
         meta["gguf"] = read_gguf_tokenizer(model.get("path") or find_packaged_gguf())
     elif model.get("weights") == "path" and (Path(model["path"]) / "tokenizer.json").is_file():
         meta["tokenizer_dir"] = model["path"]
@@ -111,5 +154,6 @@ def _vocab_size(model: dict) -> int:
         return model["config"]["vocab_size"]
     if model.get("preset"):
         from ..models.presets import get_preset
+
         return get_preset(model["preset"])["vocab_size"]
     return 259

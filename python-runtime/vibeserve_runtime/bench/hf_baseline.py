@@ -1,4 +1,5 @@
 """The naive baseline: transformers `generate`, one request at a time, on the stack's model."""
+
 from __future__ import annotations
 
 import time
@@ -29,6 +30,7 @@ class _TokenClock:
 def build_baseline_model(model_spec: dict, device: str):
     from ..models.loading import torch_dtype
     from ..reference.hf_model import build_hf_model, load_weights
+
     cfg, sd, _ = load_weights(model_spec)
     return build_hf_model(cfg, sd, torch_dtype(model_spec["dtype"]), device)
 
@@ -41,15 +43,22 @@ def run_hf_generate(model, reqs: list[BenchRequest], device: str) -> tuple[list[
         clock = _TokenClock()
         ids = torch.tensor([r.prompt_token_ids], device=device)
         start = time.perf_counter()
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=r.max_tokens,
-                             min_new_tokens=r.max_tokens, do_sample=False, streamer=clock,
-                             pad_token_id=_pad_id(model))
+        out = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=r.max_tokens,
+            min_new_tokens=r.max_tokens,
+            do_sample=False,
+            streamer=clock,
+            pad_token_id=_pad_id(model),
+        )
         if device == "cuda":
             torch.cuda.synchronize()
         end = time.perf_counter()
         n_out = out.shape[1] - ids.shape[1]
-        rec = RequestRecord(prompt_tokens=len(r.prompt_token_ids), output_tokens=n_out, e2el_s=end - start,
-                            success=n_out > 0)
+        rec = RequestRecord(
+            prompt_tokens=len(r.prompt_token_ids), output_tokens=n_out, e2el_s=end - start, success=n_out > 0
+        )
         if clock.times:
             rec.ttft_s = clock.times[0] - start
             rec.itl_s = [b - a for a, b in zip(clock.times, clock.times[1:])]

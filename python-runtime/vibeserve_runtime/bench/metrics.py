@@ -6,6 +6,7 @@
 - throughputs: completed requests, output tokens, input+output tokens per second of the run.
 Output tokens come from the server's usage counts, never from counting stream chunks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -48,8 +49,11 @@ def compute_metrics(records: list[RequestRecord], duration_s: float) -> dict[str
     total_in = sum(r.prompt_tokens for r in ok)
     total_out = sum(r.output_tokens for r in ok)
     m: dict[str, Any] = {
-        "completed": len(ok), "failed": len(records) - len(ok), "duration_s": duration_s,
-        "total_input_tokens": total_in, "total_output_tokens": total_out,
+        "completed": len(ok),
+        "failed": len(records) - len(ok),
+        "duration_s": duration_s,
+        "total_input_tokens": total_in,
+        "total_output_tokens": total_out,
         "request_throughput": len(ok) / duration_s if duration_s > 0 else float("nan"),
         "output_throughput": total_out / duration_s if duration_s > 0 else float("nan"),
         "total_token_throughput": (total_in + total_out) / duration_s if duration_s > 0 else float("nan"),

@@ -5,6 +5,7 @@ the final usage chunk. Prompts go as token-id arrays to /v1/completions (exact l
 random dataset), or as text to /v1/chat/completions. The client is aiohttp, as in vLLM's own
 benchmark: at hundreds of streams a slower client would measure itself instead of the server.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,14 @@ from .workload import BenchRequest
 
 def request_body(model: str, req: BenchRequest, endpoint: str) -> tuple[str, dict]:
     """The path and JSON body of one benchmark request (greedy, every output token forced)."""
-    body = {"model": model, "max_tokens": req.max_tokens, "temperature": 0.0, "stream": True,
-            "stream_options": {"include_usage": True}, "ignore_eos": True}
+    body = {
+        "model": model,
+        "max_tokens": req.max_tokens,
+        "temperature": 0.0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "ignore_eos": True,
+    }
     if endpoint == "chat":
         body["messages"] = [{"role": "user", "content": " ".join(f"w{t}" for t in req.prompt_token_ids)}]
         return "/v1/chat/completions", body
@@ -28,15 +35,17 @@ def request_body(model: str, req: BenchRequest, endpoint: str) -> tuple[str, dic
     return "/v1/completions", body
 
 
-async def _one(session: aiohttp.ClientSession, url: str, model: str, req: BenchRequest, endpoint: str,
-               headers: dict) -> RequestRecord:
+async def _one(
+    session: aiohttp.ClientSession, url: str, model: str, req: BenchRequest, endpoint: str, headers: dict
+) -> RequestRecord:
     """One request; sent again, on a new connection, if the server had closed the reused keep-alive
     connection before answering (llama.cpp's HTTP server closes idle ones after a few seconds), as
     HTTP clients do. The pool may hold more such connections, so the second try does not use it."""
     rec = await _attempt(session, url, model, req, endpoint, headers)
     if rec.error and rec.error.startswith(_STALE_CONNECTION) and rec.ttft_s == 0.0:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True),
-                                         timeout=session.timeout) as fresh:
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(force_close=True), timeout=session.timeout
+        ) as fresh:
             rec = await _attempt(fresh, url, model, req, endpoint, headers)
     return rec
 
@@ -45,8 +54,9 @@ async def _one(session: aiohttp.ClientSession, url: str, model: str, req: BenchR
 _STALE_CONNECTION = ("ServerDisconnectedError", "ClientOSError")
 
 
-async def _attempt(session: aiohttp.ClientSession, url: str, model: str, req: BenchRequest, endpoint: str,
-                   headers: dict) -> RequestRecord:
+async def _attempt(
+    session: aiohttp.ClientSession, url: str, model: str, req: BenchRequest, endpoint: str, headers: dict
+) -> RequestRecord:
     rec = RequestRecord(prompt_tokens=len(req.prompt_token_ids))
     path, body = request_body(model, req, endpoint)
     start = last = time.perf_counter()
@@ -87,9 +97,16 @@ async def _attempt(session: aiohttp.ClientSession, url: str, model: str, req: Be
     return rec
 
 
-async def run_online(url: str, model: str, reqs: list[BenchRequest], arrivals: list[float],
-                     max_concurrency: int | None, endpoint: str = "completions", api_key: str | None = None,
-                     timeout_s: float = 600.0) -> tuple[list[RequestRecord], float]:
+async def run_online(
+    url: str,
+    model: str,
+    reqs: list[BenchRequest],
+    arrivals: list[float],
+    max_concurrency: int | None,
+    endpoint: str = "completions",
+    api_key: str | None = None,
+    timeout_s: float = 600.0,
+) -> tuple[list[RequestRecord], float]:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     sem = asyncio.Semaphore(max_concurrency) if max_concurrency else None
     connector = aiohttp.TCPConnector(limit=max_concurrency or len(reqs) or 1, force_close=False)

@@ -5,11 +5,12 @@ neighbour's burst); repeating fresh seeded request sets until `min_duration_s` o
 run makes every repetition long enough to mean something. Pass 0 is always run; the time between
 passes (building the next set) is not counted.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
 
-MAX_PASSES = 1000   # a bound for passes that take (almost) no time
+MAX_PASSES = 1000  # a bound for passes that take (almost) no time
 
 
 def repeat_until(min_duration_s: float, run_pass: Callable[[int], dict[str, Any]]) -> list[dict[str, Any]]:

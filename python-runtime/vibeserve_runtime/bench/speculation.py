@@ -11,6 +11,7 @@ accept: nothing here is an estimate but the cost of a verify step. Reported per 
 The architect reads the first as the speedup in steps the choice would bring (profiledBy in
 design_space.json; lib/architect/profileMoves.ts).
 """
+
 from __future__ import annotations
 
 from ..components.speculation.predicted_outputs import PredictedOutputsProposer
@@ -18,8 +19,8 @@ from ..components.speculation.prompt_lookup import PromptLookupProposer
 from ..types import SamplingParams
 
 PROPOSERS = {"prompt_lookup": PromptLookupProposer, "predicted_outputs": PredictedOutputsProposer}
-MAX_REQUESTS = 64   # enough for the figure; bounds the host time of the profile pass
-DEFAULTS = {"num_speculative_tokens": 4, "ngram_min": 2, "ngram_max": 4}   # design_space.json's
+MAX_REQUESTS = 64  # enough for the figure; bounds the host time of the profile pass
+DEFAULTS = {"num_speculative_tokens": 4, "ngram_min": 2, "ngram_max": 4}  # design_space.json's
 
 
 class _Replay:
@@ -33,10 +34,12 @@ class _Replay:
 
     @property
     def output_token_ids(self) -> list[int]:
-        return self.token_ids[self.num_prompt_tokens:]
+        return self.token_ids[self.num_prompt_tokens :]
 
 
-def replay(proposer, prompt: list[int], output: list[int], prediction: list[int] | None, k: int) -> tuple[int, int, int]:
+def replay(
+    proposer, prompt: list[int], output: list[int], prediction: list[int] | None, k: int
+) -> tuple[int, int, int]:
     """(decode steps, draft tokens, accepted tokens) of one request as engine/verify_step.py runs it:
     the first token comes from the prefill, then each step drafts at most what max_tokens leaves."""
     seq = _Replay(prompt, prediction)
@@ -48,7 +51,7 @@ def replay(proposer, prompt: list[int], output: list[int], prediction: list[int]
         a = 0
         while a < len(draft) and draft[a] == output[pos + a]:
             a += 1
-        seq.token_ids.extend(output[pos:pos + a + 1])
+        seq.token_ids.extend(output[pos : pos + a + 1])
         pos += a + 1
         steps += 1
         drafted += len(draft)
@@ -83,5 +86,8 @@ def measured_figures(before: dict, after: dict) -> dict:
         return {"speculation_draft_tokens": 0}
     accepted = after["spec_accepted_tokens"] - before.get("spec_accepted_tokens", 0)
     rows = after["spec_verified_rows"] - before.get("spec_verified_rows", 0)
-    return {"speculation_draft_tokens": drafted, "speculation_acceptance_rate": round(accepted / drafted, 4),
-            "speculation_tokens_per_verify": round(accepted / rows + 1, 4)}
+    return {
+        "speculation_draft_tokens": drafted,
+        "speculation_acceptance_rate": round(accepted / drafted, 4),
+        "speculation_tokens_per_verify": round(accepted / rows + 1, 4),
+    }

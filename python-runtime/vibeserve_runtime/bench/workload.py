@@ -15,6 +15,7 @@ every batch and prefill shape the timed passes hit, without handing them cached 
 `repetitions` timed repetitions. A repetition is pass 0 of its own request set, then fresh seeded
 sets one after another until its passes add up to `min_duration_s` (bench/repetition.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,12 +36,12 @@ class Workload:
     input_len: int = 32
     output_len: int = 16
     range_ratio: float = 0.5
-    request_rate: float | None = None       # None/inf: all requests at t=0
+    request_rate: float | None = None  # None/inf: all requests at t=0
     arrival: str = "poisson"
     max_concurrency: int | None = None
-    warmups: int = 1                        # untimed passes of the warm-up set before the timed ones
-    repetitions: int = 3                    # timed repetitions: the result is their median, with the spread
-    min_duration_s: float = 1.0             # a repetition repeats fresh request sets until it lasts this long
+    warmups: int = 1  # untimed passes of the warm-up set before the timed ones
+    repetitions: int = 3  # timed repetitions: the result is their median, with the spread
+    min_duration_s: float = 1.0  # a repetition repeats fresh request sets until it lasts this long
     seed: int = 0
 
     @classmethod
@@ -73,19 +74,26 @@ class Workload:
 class BenchRequest:
     prompt_token_ids: list[int]
     max_tokens: int
-    prediction: list[int] | None = None   # the expected output's token ids (code_edit)
+    prediction: list[int] | None = None  # the expected output's token ids (code_edit)
 
 
-def make_requests(w: Workload, vocab_size: int, seed_offset: int = 0, avoid: set[int] | None = None,
-                  tokenizer=None) -> list[BenchRequest]:
+def make_requests(
+    w: Workload, vocab_size: int, seed_offset: int = 0, avoid: set[int] | None = None, tokenizer=None
+) -> list[BenchRequest]:
     rng = random.Random(w.seed * 1_000_003 + seed_offset)
     avoid = avoid or set()
     if w.dataset == "code_edit":
         if tokenizer is None:
-            raise events.UsageError("bad_workload", "workload dataset 'code_edit' needs the stack's tokenizer "
-                                    "(it is real text): run it offline, `bench --stack`")
+            raise events.UsageError(
+                "bad_workload",
+                "workload dataset 'code_edit' needs the stack's tokenizer "
+                "(it is real text): run it offline, `bench --stack`",
+            )
         from .code_edit import code_edit_request
-        return [BenchRequest(*code_edit_request(tokenizer, rng, w.input_len, w.output_len)) for _ in range(w.num_prompts)]
+
+        return [
+            BenchRequest(*code_edit_request(tokenizer, rng, w.input_len, w.output_len)) for _ in range(w.num_prompts)
+        ]
     reqs = []
     for _ in range(w.num_prompts):
         if w.dataset == "fixed":
@@ -145,7 +153,7 @@ def warmup_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None,
     if len(reqs) <= 2 * c:
         return reqs
     tail = len(reqs) % c
-    return reqs[:2 * c] + (reqs[-tail:] if tail else [])
+    return reqs[: 2 * c] + (reqs[-tail:] if tail else [])
 
 
 def profile_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None, tokenizer=None) -> list[BenchRequest]:
@@ -153,17 +161,21 @@ def profile_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None
     return _shaped_like_rep0(w, vocab_size, _PROFILE_SEED, avoid, tokenizer)
 
 
-def _shaped_like_rep0(w: Workload, vocab_size: int, seed_offset: int, avoid: set[int] | None,
-                      tokenizer=None) -> list[BenchRequest]:
-    if w.dataset == "code_edit":   # real text has no "same lengths, other tokens": other functions
+def _shaped_like_rep0(
+    w: Workload, vocab_size: int, seed_offset: int, avoid: set[int] | None, tokenizer=None
+) -> list[BenchRequest]:
+    if w.dataset == "code_edit":  # real text has no "same lengths, other tokens": other functions
         return make_requests(w, vocab_size, seed_offset, avoid, tokenizer)
     rng = random.Random(w.seed * 1_000_003 + seed_offset)
-    return [BenchRequest(_token_ids(rng, len(q.prompt_token_ids), vocab_size, avoid or set()), q.max_tokens)
-            for q in make_requests(w, vocab_size, pass_seed(0, 0), avoid)]
+    return [
+        BenchRequest(_token_ids(rng, len(q.prompt_token_ids), vocab_size, avoid or set()), q.max_tokens)
+        for q in make_requests(w, vocab_size, pass_seed(0, 0), avoid)
+    ]
 
 
-def timed_pass(w: Workload, vocab_size: int, rep: int, k: int, avoid: set[int] | None = None,
-               tokenizer=None) -> list[BenchRequest]:
+def timed_pass(
+    w: Workload, vocab_size: int, rep: int, k: int, avoid: set[int] | None = None, tokenizer=None
+) -> list[BenchRequest]:
     """The requests of pass k of repetition `rep`."""
     return make_requests(w, vocab_size, pass_seed(rep, k), avoid, tokenizer)
 
@@ -173,7 +185,10 @@ def pass_payload(w: Workload, reqs: list[BenchRequest], seed_offset: int) -> dic
     with one, the prediction's ids) and their arrival times. Token-id datasets run every request to
     its max tokens (vLLM's benchmarks ignore EOS); real text (code_edit) ends where the model ends it,
     as a client's edit would, rather than on text generated past the end of the answer."""
-    return {"stop_at_eos": w.dataset == "code_edit",
-            "requests": [[q.prompt_token_ids, q.max_tokens] + ([q.prediction] if q.prediction is not None else [])
-                         for q in reqs],
-            "arrivals": arrival_offsets(w, len(reqs), seed_offset)}
+    return {
+        "stop_at_eos": w.dataset == "code_edit",
+        "requests": [
+            [q.prompt_token_ids, q.max_tokens] + ([q.prediction] if q.prediction is not None else []) for q in reqs
+        ],
+        "arrivals": arrival_offsets(w, len(reqs), seed_offset),
+    }

@@ -1,4 +1,5 @@
 """The individual checks. Each returns {"name", "value", "threshold", "passed", "detail"}."""
+
 from __future__ import annotations
 
 import torch
@@ -19,8 +20,9 @@ def margins(rows: torch.Tensor) -> torch.Tensor:
     return top2[:, 0] - top2[:, 1]
 
 
-def error_stats(rows: list[torch.Tensor], ref_rows: list[torch.Tensor], scale: float,
-                excused: list[torch.Tensor] | None = None) -> tuple[float, float, str]:
+def error_stats(
+    rows: list[torch.Tensor], ref_rows: list[torch.Tensor], scale: float, excused: list[torch.Tensor] | None = None
+) -> tuple[float, float, str]:
     """(worst |rows - reference| / scale over the rows not `excused`, worst per-prompt mean of it over
     every row, where the worst is)."""
     worst, mean_err, where = 0.0, 0.0, ""
@@ -37,8 +39,14 @@ def error_stats(rows: list[torch.Tensor], ref_rows: list[torch.Tensor], scale: f
     return worst, mean_err, where
 
 
-def logits_close(stack_rows: list[torch.Tensor], ref_rows: list[torch.Tensor], tol: float, scale: float,
-                 same_precision: list[torch.Tensor] | None = None, router_ties: list[torch.Tensor] | None = None) -> dict:
+def logits_close(
+    stack_rows: list[torch.Tensor],
+    ref_rows: list[torch.Tensor],
+    tol: float,
+    scale: float,
+    same_precision: list[torch.Tensor] | None = None,
+    router_ties: list[torch.Tensor] | None = None,
+) -> dict:
     """Teacher-forced logits close to the reference. With `same_precision` (transformers' own rows at
     the stack's dtype and weight format) the bounds are calibrated on what that run shows, `tol`
     being their floor (tolerances.calibrated_bounds); without it (a stated `check --tolerance`) the
@@ -46,27 +54,45 @@ def logits_close(stack_rows: list[torch.Tensor], ref_rows: list[torch.Tensor], t
     out of the worst error, never out of the mean (tolerances.py)."""
     for i, (s, r) in enumerate(zip(stack_rows, ref_rows)):
         if tuple(s.shape) != tuple(r.shape):
-            return _check("logits", None, tol, False,
-                          f"prompt {i}: stack returned logits of shape {tuple(s.shape)}, reference {tuple(r.shape)}")
+            return _check(
+                "logits",
+                None,
+                tol,
+                False,
+                f"prompt {i}: stack returned logits of shape {tuple(s.shape)}, reference {tuple(r.shape)}",
+            )
         if not torch.isfinite(s).all():
             return _check("logits", None, tol, False, f"prompt {i}: stack logits contain NaN/inf")
     worst, mean_err, where = error_stats(stack_rows, ref_rows, scale, router_ties)
-    detail = (f"max |stack - reference| / logit std (std={scale:.4g}); worst at {where or '-'}; "
-              f"mean error {mean_err:.3g}")
+    detail = (
+        f"max |stack - reference| / logit std (std={scale:.4g}); worst at {where or '-'}; mean error {mean_err:.3g}"
+    )
     tie_rows = int(sum(int(t.sum()) for t in router_ties)) if router_ties is not None else 0
     if tie_rows:
-        detail += (f"; {tie_rows} of {sum(len(t) for t in router_ties)} rows at a router near tie left out of "
-                   f"the worst (kept in the mean)")
+        detail += (
+            f"; {tie_rows} of {sum(len(t) for t in router_ties)} rows at a router near tie left out of "
+            f"the worst (kept in the mean)"
+        )
     if same_precision is None:
         return _check("logits", worst, tol, worst <= tol, detail)
     hf_worst, hf_mean, _ = error_stats(same_precision, ref_rows, scale, router_ties)
     worst_bound, mean_bound = calibrated_bounds(tol, hf_worst, hf_mean)
     passed = worst <= worst_bound and mean_err <= mean_bound
-    return {**_check("logits", worst, worst_bound, passed,
-                     f"{detail}; bounds calibrated on transformers at the stack's precision (its worst {hf_worst:.3g}, "
-                     f"mean {hf_mean:.3g}): worst <= {worst_bound:.3g}, mean <= {mean_bound:.3g}"),
-            "mean": mean_err, "mean_threshold": mean_bound,
-            "same_precision": {"worst": hf_worst, "mean": hf_mean}, "floor": tol, "router_tie_rows": tie_rows}
+    return {
+        **_check(
+            "logits",
+            worst,
+            worst_bound,
+            passed,
+            f"{detail}; bounds calibrated on transformers at the stack's precision (its worst {hf_worst:.3g}, "
+            f"mean {hf_mean:.3g}): worst <= {worst_bound:.3g}, mean <= {mean_bound:.3g}",
+        ),
+        "mean": mean_err,
+        "mean_threshold": mean_bound,
+        "same_precision": {"worst": hf_worst, "mean": hf_mean},
+        "floor": tol,
+        "router_tie_rows": tie_rows,
+    }
 
 
 def _first_mismatch(a: list[int], b: list[int]) -> int | None:
@@ -76,8 +102,15 @@ def _first_mismatch(a: list[int], b: list[int]) -> int | None:
     return None if len(a) == len(b) else min(len(a), len(b))
 
 
-def tokens_agree(name: str, got: list[list[int]], want: list[list[int]], margin_rows: list[torch.Tensor],
-                 margin_threshold: float, what: str, row_errors: list[torch.Tensor] | None = None) -> dict:
+def tokens_agree(
+    name: str,
+    got: list[list[int]],
+    want: list[list[int]],
+    margin_rows: list[torch.Tensor],
+    margin_threshold: float,
+    what: str,
+    row_errors: list[torch.Tensor] | None = None,
+) -> dict:
     """Token sequences must agree up to the first position where the reference margin (along the
     shared prefix) is below margin_threshold; a mismatch at a clear margin fails. With `row_errors`
     (the stack's own teacher-forced logit error per row, within calibrated bounds) a mismatch is also
@@ -92,10 +125,12 @@ def tokens_agree(name: str, got: list[list[int]], want: list[list[int]], margin_
             bad += 1
             notes.append(f"#{i}: lengths differ ({len(g)} vs {len(w)})")
             continue
-        m = float(margins(rows[j:j + 1])[0])
+        m = float(margins(rows[j : j + 1])[0])
         if row_errors is not None and j < len(row_errors[i]) and m < MARGIN_FACTOR * float(row_errors[i][j]):
-            notes.append(f"#{i}: equal for {j}, then differs where the stack's tolerated error "
-                         f"{float(row_errors[i][j]):.3g} exceeds half the margin {m:.3g}")
+            notes.append(
+                f"#{i}: equal for {j}, then differs where the stack's tolerated error "
+                f"{float(row_errors[i][j]):.3g} exceeds half the margin {m:.3g}"
+            )
         elif m < margin_threshold:
             notes.append(f"#{i}: equal for {j}, then differs at a near-tie (margin {m:.3g})")
         else:
@@ -108,17 +143,28 @@ def max_tokens_respected(outputs: dict[str, list[int]], wanted: dict[str, int], 
     wrong = [f"{rid}: {len(outputs.get(rid, []))}/{n}" for rid, n in wanted.items() if len(outputs.get(rid, [])) != n]
     unfinished = sorted(set(wanted) - set(finished))
     ok = not wrong and not unfinished
-    return _check("max_tokens", len(wrong) + len(unfinished), 0, ok,
-                  "every request produced exactly max_tokens tokens and finished" if ok else
-                  f"wrong lengths: {wrong[:5]}; never finished: {unfinished[:5]}")
+    return _check(
+        "max_tokens",
+        len(wrong) + len(unfinished),
+        0,
+        ok,
+        "every request produced exactly max_tokens tokens and finished"
+        if ok
+        else f"wrong lengths: {wrong[:5]}; never finished: {unfinished[:5]}",
+    )
 
 
 def streams_incrementally(stream_steps: dict[str, list[int]]) -> dict:
     multi = {rid: s for rid, s in stream_steps.items() if len(s) >= 2}
     inc = [rid for rid, s in multi.items() if s[0] < s[-1] and s == sorted(s)]
     frac = len(inc) / len(multi) if multi else 0.0
-    return _check("streaming", frac, 1.0, bool(multi) and frac >= 1.0,
-                  f"{len(inc)}/{len(multi)} requests delivered their tokens over several engine steps, in order")
+    return _check(
+        "streaming",
+        frac,
+        1.0,
+        bool(multi) and frac >= 1.0,
+        f"{len(inc)}/{len(multi)} requests delivered their tokens over several engine steps, in order",
+    )
 
 
 def errors_along(errors: list[torch.Tensor], got: list[list[int]], want: list[list[int]]) -> list[torch.Tensor]:
@@ -128,7 +174,7 @@ def errors_along(errors: list[torch.Tensor], got: list[list[int]], want: list[li
     out = []
     for err, g, w in zip(errors, got, want):
         j = _first_mismatch(g, w)
-        out.append(err if j is None else err[:j + 1])
+        out.append(err if j is None else err[: j + 1])
     return out
 
 

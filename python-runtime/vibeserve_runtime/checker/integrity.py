@@ -1,4 +1,5 @@
 """The parts a candidate may not change: its copy must hash-equal the installed runtime's own."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,6 +20,10 @@ def integrity_report(stack_dir: Path, trusted_root: Path = PACKAGE_DIR) -> dict:
         return {"passed": True, "changed": [], "detail": "no code copy: the installed runtime runs this stack"}
     mine, theirs = _protected(file_hashes(trusted_root)), _protected(file_hashes(code))
     changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-    return {"passed": not changed, "changed": changed,
-            "detail": "protected files identical to the installed runtime" if not changed else
-            f"protected files differ from the installed runtime: {', '.join(changed[:8])}"}
+    return {
+        "passed": not changed,
+        "changed": changed,
+        "detail": "protected files identical to the installed runtime"
+        if not changed
+        else f"protected files differ from the installed runtime: {', '.join(changed[:8])}",
+    }

@@ -10,6 +10,7 @@ Trust: the file is written atomically (temp file + rename) and owner-only, and o
 content hash must match or it is ignored and recomputed. Only the trusted `check` process touches it;
 the candidate's process is never told where it is (cli/check_cmd.py passes it the prompts only).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,11 @@ from pathlib import Path
 FORMAT = 1
 _RUNTIME = Path(__file__).resolve().parents[1]
 # The code whose output an entry holds: the reference, the weights it loads, the speculation cases.
-_CODE = [*sorted((_RUNTIME / "reference").glob("*.py")), *sorted((_RUNTIME / "models").rglob("*.py")),
-         _RUNTIME / "checker" / "speculation.py"]
+_CODE = [
+    *sorted((_RUNTIME / "reference").glob("*.py")),
+    *sorted((_RUNTIME / "models").rglob("*.py")),
+    _RUNTIME / "checker" / "speculation.py",
+]
 
 
 def _code_hash(extra_sources: tuple[str, ...]) -> str:
@@ -41,6 +45,7 @@ def weights_fingerprint(model_spec: dict) -> list | None:
     path = model_spec.get("path")
     if model_spec.get("weights") == "gguf" and not path:
         from ..models.loading import find_packaged_gguf
+
         path = find_packaged_gguf()
     if not path:
         return None
@@ -49,12 +54,14 @@ def weights_fingerprint(model_spec: dict) -> list | None:
     return [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
 
 
-def key_inputs(spec: dict, device: str, settings: dict, calibrated: bool, speculative: bool,
-               extra_sources: tuple[str, ...] = ()) -> dict:
+def key_inputs(
+    spec: dict, device: str, settings: dict, calibrated: bool, speculative: bool, extra_sources: tuple[str, ...] = ()
+) -> dict:
     """Everything the reference's outputs depend on. `settings`: the check's own (seed, prompt
     count, new tokens); `extra_sources`: source of the caller's prompt builder."""
     import torch
     import transformers
+
     comps = spec["components"]
     return {
         "format": FORMAT,
@@ -65,7 +72,8 @@ def key_inputs(spec: dict, device: str, settings: dict, calibrated: bool, specul
         "settings": settings,
         # calibration runs at the stack's dtype (in `model`) and weight format, the experts too under `loop`
         "calibration": {"linear": comps.get("linear", "native"), "moe_loop": comps.get("moe") == "loop"}
-        if calibrated else None,
+        if calibrated
+        else None,
         "speculative": speculative,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
         "code": _code_hash(extra_sources),
@@ -83,6 +91,7 @@ def _entry(cache_dir: Path, key: str) -> Path:
 def load(cache_dir: str | Path, key: str) -> tuple[dict | None, str]:
     """(payload, why) -- payload None on a miss; why says which miss (absent, corrupt, mismatched)."""
     import torch
+
     f = _entry(Path(cache_dir), key)
     try:
         raw = f.read_bytes()
@@ -100,7 +109,7 @@ def load(cache_dir: str | Path, key: str) -> tuple[dict | None, str]:
     if header.get("sha256") != hashlib.sha256(body).hexdigest():
         return None, "content hash mismatch"
     try:
-        payload = torch.load(io.BytesIO(body), weights_only=True)   # plain data only, never a pickle
+        payload = torch.load(io.BytesIO(body), weights_only=True)  # plain data only, never a pickle
     except Exception as e:  # noqa: BLE001 - an unreadable entry is recomputed, whatever broke it
         return None, f"unreadable payload ({type(e).__name__})"
     return (payload, "hit") if isinstance(payload, dict) else (None, "unreadable payload")
@@ -109,13 +118,17 @@ def load(cache_dir: str | Path, key: str) -> tuple[dict | None, str]:
 def store(cache_dir: str | Path, key: str, inputs: dict, payload: dict) -> Path:
     """Writes the entry atomically; the directory and file are owner-only (a sandboxed user never reads them)."""
     import torch
+
     d = Path(cache_dir)
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     buf = io.BytesIO()
     torch.save(payload, buf)
     body = buf.getvalue()
-    header = json.dumps({"format": FORMAT, "key": key, "sha256": hashlib.sha256(body).hexdigest(),
-                         "inputs": inputs}, sort_keys=True, default=str).encode()
+    header = json.dumps(
+        {"format": FORMAT, "key": key, "sha256": hashlib.sha256(body).hexdigest(), "inputs": inputs},
+        sort_keys=True,
+        default=str,
+    ).encode()
     fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{key[:16]}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -17,13 +17,14 @@ Each runs alone and all of them in one batch (ragged acceptance across rows). To
 as the greedy check judges them (checks.tokens_agree): equal, except after a near tie of the
 reference or where the stack's own tolerated logit error explains a flip.
 """
+
 from __future__ import annotations
 
 import random
 
 from . import checks
 
-BASE_PROMPTS = 2   # check prompts the cases are built from
+BASE_PROMPTS = 2  # check prompts the cases are built from
 
 
 def applies(spec: dict) -> bool:
@@ -43,9 +44,20 @@ def build_cases(ref, prompts, ref_tokens, ref_rows, n: int, max_len: int, seed: 
     cases = []
 
     def add(name, prompt, want, rows, base, prediction=(), stop=(), max_tokens=n):
-        cases.append({"name": name, "base": base, "want": list(want), "rows": rows,
-                      "request": {"prompt": list(prompt), "max_tokens": max_tokens,
-                                  "prediction": list(prediction), "stop_token_ids": list(stop)}})
+        cases.append(
+            {
+                "name": name,
+                "base": base,
+                "want": list(want),
+                "rows": rows,
+                "request": {
+                    "prompt": list(prompt),
+                    "max_tokens": max_tokens,
+                    "prediction": list(prediction),
+                    "stop_token_ids": list(stop),
+                },
+            }
+        )
 
     for b in range(min(BASE_PROMPTS, len(prompts))):
         p, want, rows = prompts[b], list(ref_tokens[b]), ref_rows[b]
@@ -54,14 +66,14 @@ def build_cases(ref, prompts, ref_tokens, ref_rows, n: int, max_len: int, seed: 
         add("exact", p, want, rows, b, want)
         add("wrong", p, want, rows, b, wrong)
         add("empty", p, want, rows, b, [])
-        add("edited", p, want, rows, b, want[:third] + wrong[third:third + 3] + want[third + 3:])
+        add("edited", p, want, rows, b, want[:third] + wrong[third : third + 3] + want[third + 3 :])
         add("too_long", p, want, rows, b, want + want)
         absent = next(t for t in range(3, vocab) if t not in want)
-        add("stop_drafted", p, want, rows, b, want[:n // 2] + [absent] + want[n // 2:], stop=[absent])
+        add("stop_drafted", p, want, rows, b, want[: n // 2] + [absent] + want[n // 2 :], stop=[absent])
         stop = want[n // 2]
-        add("stop_reached", p, want[:want.index(stop) + 1], rows, b, want + wrong, stop=[stop])
+        add("stop_reached", p, want[: want.index(stop) + 1], rows, b, want + wrong, stop=[stop])
         # prompt lookup: the prompt, a continuation, the prompt again (the reference runs these too)
-        head = p[:max(1, (max_len - 2 * n - 8) // 2)]
+        head = p[: max(1, (max_len - 2 * n - 8) // 2)]
         for name, middle in (("lookup_right", want), ("lookup_wrong", wrong)):
             q = head + middle + head
             if len(q) + n <= max_len:
@@ -83,13 +95,20 @@ def lossless(cases: list[dict], obs: dict, margin_threshold: float, tolerated: l
     errors = None
     if tolerated is not None:
         # rows past a stop are never compared (tokens_agree looks at the first mismatch only)
-        errors = [tolerated[c["base"]] if c["base"] is not None else c["rows"].new_zeros(len(c["want"]) + 1)
-                  for c in both]
+        errors = [
+            tolerated[c["base"]] if c["base"] is not None else c["rows"].new_zeros(len(c["want"]) + 1) for c in both
+        ]
     names = [f"{c['name']}#{c['base'] if c['base'] is not None else 'q'}" for c in cases]
     stats = obs.get("stats") or {}
     drafted = f"{stats.get('spec_accepted_tokens', '?')} of {stats.get('spec_draft_tokens', '?')} draft tokens accepted"
     result = checks.tokens_agree(
-        "speculation_lossless", got, [c["want"] for c in both], [c["rows"] for c in both], margin_threshold,
+        "speculation_lossless",
+        got,
+        [c["want"] for c in both],
+        [c["rows"] for c in both],
+        margin_threshold,
         f"speculative stack vs reference greedy on adversarial drafts ({', '.join(names)}), alone then batched; "
-        f"{drafted}", errors)
+        f"{drafted}",
+        errors,
+    )
     return {**result, "cases": len(cases)}

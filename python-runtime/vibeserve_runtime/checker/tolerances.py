@@ -41,6 +41,7 @@ measured on CPU with the mixtral-moe scenario's shape), and kernels that choose 
 round differently per batch, which a router near-tie turns into another expert. A scenario can state
 a fixed tolerance instead, with `check --tolerance` (no calibration).
 """
+
 from __future__ import annotations
 
 DTYPE_TOL = {"float32": 2e-3, "float16": 0.05, "bfloat16": 0.08}
@@ -56,5 +57,7 @@ def logit_tolerance(dtype: str, linear: str) -> float:
 
 def calibrated_bounds(floor: float, same_precision_worst: float, same_precision_mean: float) -> tuple[float, float]:
     """(worst, mean) bounds from transformers' own error at the stack's precision; never below the floor."""
-    return (max(floor, CALIBRATION_FACTOR * same_precision_worst),
-            max(floor / 2, CALIBRATION_FACTOR * same_precision_mean))
+    return (
+        max(floor, CALIBRATION_FACTOR * same_precision_worst),
+        max(floor / 2, CALIBRATION_FACTOR * same_precision_mean),
+    )

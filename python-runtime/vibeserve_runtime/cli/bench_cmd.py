@@ -1,5 +1,6 @@
 """`bench`: offline (stacks' engines in their own processes, one or several side by side:
 cli/offline_bench.py), online (--url) or the hf-generate baseline."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,19 @@ from .engine_loader import require_device
 from .materialize_cmd import read_json_arg
 from .offline_bench import AVOID, metrics_of_passes, records_of_pass
 
-_OVERRIDES = ("num_prompts", "input_len", "output_len", "dataset", "request_rate", "arrival",
-              "max_concurrency", "warmups", "repetitions", "min_duration_s", "seed")
+_OVERRIDES = (
+    "num_prompts",
+    "input_len",
+    "output_len",
+    "dataset",
+    "request_rate",
+    "arrival",
+    "max_concurrency",
+    "warmups",
+    "repetitions",
+    "min_duration_s",
+    "seed",
+)
 
 
 def workload_from_args(args) -> Workload:
@@ -42,7 +54,8 @@ def run(args) -> int:
 
     if args.url:
         from ..bench.online import first_model, run_online
-        if w.dataset == "code_edit":   # the server takes no `prediction` yet, and real text needs the model's tokenizer
+
+        if w.dataset == "code_edit":  # the server takes no `prediction` yet, and real text needs the model's tokenizer
             raise events.UsageError("bad_workload", "workload dataset 'code_edit' runs offline only (bench --stack)")
         out["mode"], out["url"] = "online", args.url
         try:
@@ -53,17 +66,34 @@ def run(args) -> int:
         vocab = 256 if args.endpoint == "chat" else _vocab_hint(args)
 
         def online_pass(reqs: list, seed_offset: int) -> dict:
-            recs, dur = asyncio.run(run_online(args.url, model, reqs, arrival_offsets(w, len(reqs), seed_offset),
-                                               w.max_concurrency, args.endpoint, args.api_key))
+            recs, dur = asyncio.run(
+                run_online(
+                    args.url,
+                    model,
+                    reqs,
+                    arrival_offsets(w, len(reqs), seed_offset),
+                    w.max_concurrency,
+                    args.endpoint,
+                    args.api_key,
+                )
+            )
             return {"records": recs, "duration_s": dur}
 
         for _ in range(w.warmups):
             online_pass(warmup_requests(w, vocab), pass_seed(0, 0))
         for r in range(w.repetitions):
-            runs.append(metrics_of_passes(repeat_until(
-                w.min_duration_s, lambda k: online_pass(timed_pass(w, vocab, r, k), pass_seed(r, k)))))
-            events.progress("bench", r + 1, w.repetitions, f"repetition {r + 1}: "
-                            f"{runs[-1]['output_throughput']:.1f} output tok/s", **_brief(runs[-1]))
+            runs.append(
+                metrics_of_passes(
+                    repeat_until(w.min_duration_s, lambda k: online_pass(timed_pass(w, vocab, r, k), pass_seed(r, k)))
+                )
+            )
+            events.progress(
+                "bench",
+                r + 1,
+                w.repetitions,
+                f"repetition {r + 1}: {runs[-1]['output_throughput']:.1f} output tok/s",
+                **_brief(runs[-1]),
+            )
     else:
         if not args.stack:
             raise events.UsageError("bad_arguments", "bench needs --stack <dir> (offline/baseline) or --url <server>")
@@ -75,10 +105,14 @@ def run(args) -> int:
         vocabs = [_vocab_of(s) for _, s in stacks]
         if args.baseline == "hf-generate":
             from ..bench.hf_baseline import build_baseline_model, run_hf_generate
+
             out["mode"] = "baseline:hf-generate"
             if w.dataset == "code_edit":
-                raise events.UsageError("bad_workload", "workload dataset 'code_edit' is measured on stacks (bench --stack); "
-                                        "the hf-generate baseline takes token-id workloads")
+                raise events.UsageError(
+                    "bad_workload",
+                    "workload dataset 'code_edit' is measured on stacks (bench --stack); "
+                    "the hf-generate baseline takes token-id workloads",
+                )
             events.progress("bench", 0, w.repetitions, "loading the transformers model")
             model = build_baseline_model(spec["model"], device)
 
@@ -89,35 +123,70 @@ def run(args) -> int:
             for _ in range(w.warmups):
                 hf_pass(warmup_requests(w, vocabs[0], AVOID))
             for r in range(w.repetitions):
-                runs.append(metrics_of_passes(repeat_until(
-                    w.min_duration_s, lambda k: hf_pass(timed_pass(w, vocabs[0], r, k, AVOID)))))
+                runs.append(
+                    metrics_of_passes(
+                        repeat_until(w.min_duration_s, lambda k: hf_pass(timed_pass(w, vocabs[0], r, k, AVOID)))
+                    )
+                )
                 events.progress("bench", r + 1, w.repetitions, f"repetition {r + 1}", **_brief(runs[-1]))
         else:
             from ..checker.integrity import integrity_report
             from . import offline_bench
+
             # the timing loop runs in each stack's copy of cli/; side by side, a stack that fails
             # the check is reported as failed and the others are still measured
-            broken = {i: integ["detail"] for i, (d, _) in enumerate(stacks) if not (integ := integrity_report(d))["passed"]}
+            broken = {
+                i: integ["detail"] for i, (d, _) in enumerate(stacks) if not (integ := integrity_report(d))["passed"]
+            }
             if broken and len(stacks) == 1:
                 raise events.CandidateError("integrity_violation", broken[0])
             sound = [i for i in range(len(stacks)) if i not in broken]
-            measured = dict(zip(sound, offline_bench.measure([stacks[i] for i in sound], w, [vocabs[i] for i in sound],
-                                                             args.device, profile=not args.no_profile))) if sound else {}
+            measured = (
+                dict(
+                    zip(
+                        sound,
+                        offline_bench.measure(
+                            [stacks[i] for i in sound],
+                            w,
+                            [vocabs[i] for i in sound],
+                            args.device,
+                            profile=not args.no_profile,
+                        ),
+                    )
+                )
+                if sound
+                else {}
+            )
             if len(stacks) > 1:
                 out["mode"] = "offline:side-by-side"
-                out["stacks"] = [{"stack": s["name"], "stack_dir": str(d),
-                                  **(measured[i] if i in measured else {"error": f"integrity_violation: {broken[i]}"})}
-                                 for i, (d, s) in enumerate(stacks)]
-                return _finish(args, out, any(m.get("completed") for m in measured.values()), "no stack completed a request")
+                out["stacks"] = [
+                    {
+                        "stack": s["name"],
+                        "stack_dir": str(d),
+                        **(measured[i] if i in measured else {"error": f"integrity_violation: {broken[i]}"}),
+                    }
+                    for i, (d, s) in enumerate(stacks)
+                ]
+                return _finish(
+                    args, out, any(m.get("completed") for m in measured.values()), "no stack completed a request"
+                )
             out["mode"] = "offline"
             out.update(measured[0])
-            return _finish(args, out, any(r.get("completed") for r in out["repetitions"]),
-                           f"no request completed: {out['repetitions'][-1].get('errors')}")
+            return _finish(
+                args,
+                out,
+                any(r.get("completed") for r in out["repetitions"]),
+                f"no request completed: {out['repetitions'][-1].get('errors')}",
+            )
 
     out.update(median_of_runs(runs))
     out["repetitions"] = runs
-    return _finish(args, out, any(r.get("completed") for r in runs),
-                   f"no request completed: {runs[-1].get('errors') if runs else ''}")
+    return _finish(
+        args,
+        out,
+        any(r.get("completed") for r in runs),
+        f"no request completed: {runs[-1].get('errors') if runs else ''}",
+    )
 
 
 def _finish(args, out: dict, completed: bool, why_not: str) -> int:
@@ -133,8 +202,10 @@ def _finish(args, out: dict, completed: bool, why_not: str) -> int:
 
 def _vocab_of(spec: dict) -> int:
     from ..models.presets import get_preset
-    return (spec["model"]["config"].get("vocab_size") or
-            (get_preset(spec["model"]["preset"])["vocab_size"] if spec["model"]["preset"] else 256))
+
+    return spec["model"]["config"].get("vocab_size") or (
+        get_preset(spec["model"]["preset"])["vocab_size"] if spec["model"]["preset"] else 256
+    )
 
 
 def _brief(m: dict) -> dict:

@@ -3,6 +3,7 @@
 It writes its raw observations (logits, tokens, timings) to --output; the trusted parent process
 judges them (checker/) or turns them into metrics (bench/).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from ..materialize import load_stack_dir
 from ..types import Request, SamplingParams
 from .engine_loader import assert_runs_stack_code, build_engine
 from .profile_pass import profile_pass
+
 # the side-by-side harness (bench/scenarios/stack_child.py) takes the same loop from here
 from .timed_pass import greedy as _greedy, run_pass as _run_rep
 
@@ -67,8 +69,15 @@ def check_probe(engine, inp: dict) -> dict:
 
 def speculation_probe(engine, cases: list[dict]) -> dict:
     """The checker's speculation cases (checker/speculation.py): each alone, then all in one batch."""
-    params = [SamplingParams(max_tokens=c["max_tokens"], ignore_eos=True, stop_token_ids=list(c["stop_token_ids"]),
-                             prediction=list(c["prediction"])) for c in cases]
+    params = [
+        SamplingParams(
+            max_tokens=c["max_tokens"],
+            ignore_eos=True,
+            stop_token_ids=list(c["stop_token_ids"]),
+            prediction=list(c["prediction"]),
+        )
+        for c in cases
+    ]
     prompts = [list(c["prompt"]) for c in cases]
     alone = [list(engine.generate([p], sp)[0]) for p, sp in zip(prompts, params)]
     batch = [list(t) for t in engine.generate(prompts, params)]
@@ -83,26 +92,28 @@ def bench_offline(engine, inp: dict) -> dict:
     starts only when the parent sends a line on stdin (cli/side_by_side.py interleaves stacks)."""
     w = Workload.from_dict(inp["workload"])
     vocab, avoid = int(inp["vocab"]), set(inp.get("avoid") or ())
-    tok = engine.tokenizer if w.dataset == "code_edit" else None   # real text (bench/code_edit.py)
+    tok = engine.tokenizer if w.dataset == "code_edit" else None  # real text (bench/code_edit.py)
     warm = pass_payload(w, warmup_requests(w, vocab, avoid, tok), pass_seed(0, 0))
-    for _ in range(w.warmups):   # untimed: compiles, captures and allocations for every shape happen here
+    for _ in range(w.warmups):  # untimed: compiles, captures and allocations for every shape happen here
         _run_rep(engine, warm, w.max_concurrency)
     events.progress("bench", 0, w.repetitions, "warmed up")
 
     def timed(rep: int, k: int) -> dict:
-        return _run_rep(engine, pass_payload(w, timed_pass(w, vocab, rep, k, avoid, tok), pass_seed(rep, k)),
-                        w.max_concurrency)
+        return _run_rep(
+            engine, pass_payload(w, timed_pass(w, vocab, rep, k, avoid, tok), pass_seed(rep, k)), w.max_concurrency
+        )
 
     reps = []
     for r in range(w.repetitions):
         if inp.get("turns") and not sys.stdin.readline():
-            break   # the parent stopped giving turns
+            break  # the parent stopped giving turns
         reps.append({"passes": repeat_until(w.min_duration_s, lambda k: timed(r, k))})
         events.progress("bench", r + 1, w.repetitions, f"repetition {r + 1}: {len(reps[-1]['passes'])} pass(es)")
     out = {"reps": reps, "stats": engine.stats()}
     if inp.get("profile", True):
-        out["profile"] = profile_pass(engine, pass_payload(w, profile_requests(w, vocab, avoid, tok), pass_seed(0, 0)),
-                                      w.max_concurrency)
+        out["profile"] = profile_pass(
+            engine, pass_payload(w, profile_requests(w, vocab, avoid, tok), pass_seed(0, 0)), w.max_concurrency
+        )
     return out
 
 
@@ -112,7 +123,7 @@ def run(args) -> int:
     stack_dir, spec = load_stack_dir(args.stack)
     assert_runs_stack_code(stack_dir)
     inp = json.loads(Path(args.input).read_text())
-    if inp.get("gpu_memory_utilization"):   # engines loaded side by side share the GPU (cli/side_by_side.py)
+    if inp.get("gpu_memory_utilization"):  # engines loaded side by side share the GPU (cli/side_by_side.py)
         spec["params"]["gpu_memory_utilization"] = float(inp["gpu_memory_utilization"])
     events.progress("candidate", 0, 1, "building engine")
     engine = build_engine(spec, args.device, stack_dir)

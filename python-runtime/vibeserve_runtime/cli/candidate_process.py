@@ -10,6 +10,7 @@ checker reads), the checker is made non-dumpable so the child cannot reopen the 
 through /proc/<pid>/fd or write its memory, and the observations come back as plain data
 (torch.load with weights_only), never as a pickle that could run code in the checker.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -61,15 +62,20 @@ def _relay_logs(stream) -> None:
 
 def _load_observations(out: Path, task: str) -> dict[str, Any]:
     import torch
+
     try:
         obs = torch.load(out, weights_only=True)
     except Exception as e:  # noqa: BLE001 - whatever the candidate wrote, failing to read it is its fault
         lines = str(e).splitlines() or [type(e).__name__]
         why = next((ln.strip() for ln in lines if "WeightsUnpickler error" in ln), lines[0])
-        raise events.CandidateError("wrong_output", f"the candidate's {task} output is not plain data "
-                                    f"(tensors, numbers, strings, lists, dicts): {why[:300]}")
+        raise events.CandidateError(
+            "wrong_output",
+            f"the candidate's {task} output is not plain data (tensors, numbers, strings, lists, dicts): {why[:300]}",
+        )
     if not isinstance(obs, dict):
-        raise events.CandidateError("wrong_output", f"the candidate's {task} output is a {type(obs).__name__}, not a dict")
+        raise events.CandidateError(
+            "wrong_output", f"the candidate's {task} output is a {type(obs).__name__}, not a dict"
+        )
     return obs
 
 
@@ -80,8 +86,9 @@ def candidate_env(stack_dir: Path) -> dict[str, str]:
     return env
 
 
-def run_candidate(stack_dir: Path, task: str, payload: dict[str, Any], device: str | None = None,
-                  timeout: float | None = None) -> dict[str, Any]:
+def run_candidate(
+    stack_dir: Path, task: str, payload: dict[str, Any], device: str | None = None, timeout: float | None = None
+) -> dict[str, Any]:
     """Start `_candidate <task>` for the stack, relay progress/log events, return its output.
 
     Any failure of the child is the candidate's (exit 2) except a usage error it reports.
@@ -94,24 +101,53 @@ class CandidateRun:
     with `tag` when given). With turns=True the child waits before each turn of its task until
     take_turn() lets it go, so the caller can interleave several stacks' turns (cli/side_by_side.py)."""
 
-    def __init__(self, stack_dir: Path, task: str, payload: dict[str, Any], device: str | None = None,
-                 timeout: float | None = None, turns: bool = False, tag: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        stack_dir: Path,
+        task: str,
+        payload: dict[str, Any],
+        device: str | None = None,
+        timeout: float | None = None,
+        turns: bool = False,
+        tag: dict[str, Any] | None = None,
+    ):
         hide_from_candidates()
         self.task, self.timeout, self.tag = task, timeout, tag or {}
         self._tmp = tempfile.TemporaryDirectory(prefix="vibeserve-cand-")
         inp, self._out = Path(self._tmp.name) / "input.json", Path(self._tmp.name) / "output.pt"
         inp.write_text(json.dumps({**payload, "turns": turns}))
-        cmd = [sys.executable, "-m", "vibeserve_runtime", "_candidate", task, "--stack", str(stack_dir),
-               "--input", str(inp), "--output", str(self._out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "vibeserve_runtime",
+            "_candidate",
+            task,
+            "--stack",
+            str(stack_dir),
+            "--input",
+            str(inp),
+            "--output",
+            str(self._out),
+        ]
         if device:
             cmd += ["--device", device]
-        self.proc = subprocess.Popen(cmd, cwd=stack_dir, env=candidate_env(stack_dir),
-                                     stdin=subprocess.PIPE if turns else subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=stack_dir,
+            env=candidate_env(stack_dir),
+            stdin=subprocess.PIPE if turns else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
         _children.append(self.proc)
-        self._logs = threading.Thread(target=_relay_logs, args=(self.proc.stderr,), name="candidate-stderr", daemon=True)
+        self._logs = threading.Thread(
+            target=_relay_logs, args=(self.proc.stderr,), name="candidate-stderr", daemon=True
+        )
         self._logs.start()
-        self._progress: queue.Queue[dict | None] = queue.Queue()   # None: the child's stdout closed
+        self._progress: queue.Queue[dict | None] = queue.Queue()  # None: the child's stdout closed
         self._err: dict | None = None
         self._got_result = False
         self._events = threading.Thread(target=self._read_events, name="candidate-events", daemon=True)
@@ -119,9 +155,11 @@ class CandidateRun:
         self._timed_out = threading.Event()
         self._timer = None
         if timeout:
+
             def on_timeout():
                 self._timed_out.set()
                 self.proc.kill()
+
             self._timer = threading.Timer(timeout, on_timeout)
             self._timer.daemon = True
             self._timer.start()
@@ -147,7 +185,7 @@ class CandidateRun:
         while True:
             ev = self._progress.get()
             if ev is None:
-                self.finish()   # raises what stopped the child
+                self.finish()  # raises what stopped the child
                 raise events.CandidateError("crashed", f"the candidate's {self.task} ended before it was asked to")
             if until(ev):
                 return
@@ -158,7 +196,7 @@ class CandidateRun:
             self.proc.stdin.write("\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, ValueError):
-            pass   # the child is gone: wait_for reports why
+            pass  # the child is gone: wait_for reports why
         self.wait_for(until)
 
     def finish(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 Runs in the trusted installed runtime; the stack's own engine runs in a child process
 (candidate_process.py) and only its observations come back.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -67,20 +68,28 @@ def run(args) -> int:
     n = args.new_tokens
     out, ref, cache_note = None, None, {"used": False}
     if args.reference_cache and Path(args.reference_cache).resolve().is_relative_to(stack_dir.resolve()):
-        raise events.UsageError("bad_arguments", "--reference-cache must be outside the stack directory (the candidate writes there)")
+        raise events.UsageError(
+            "bad_arguments", "--reference-cache must be outside the stack directory (the candidate writes there)"
+        )
     if args.reference_cache:
-        inputs = reference_cache.key_inputs(spec, device, settings, calibrated, speculative,
-                                            (inspect.getsource(_prompts),))
+        inputs = reference_cache.key_inputs(
+            spec, device, settings, calibrated, speculative, (inspect.getsource(_prompts),)
+        )
         key = reference_cache.cache_key(inputs)
         out, why = reference_cache.load(args.reference_cache, key)
-        cache_note = {"used": True, "key": key, "outcome": "reused" if out else "computed", "miss": None if out else why}
+        cache_note = {
+            "used": True,
+            "key": key,
+            "outcome": "reused" if out else "computed",
+            "miss": None if out else why,
+        }
         lap("reference_cache_read")
     if out is None:
         ref, out = _compute_reference(spec, device, n, args.seed, args.num_prompts, calibrated, speculative, lap, total)
         if args.reference_cache:
             try:
                 reference_cache.store(args.reference_cache, key, inputs, out)
-            except OSError as e:   # an unwritable cache costs the next check time, never this one's verdict
+            except OSError as e:  # an unwritable cache costs the next check time, never this one's verdict
                 cache_note["store_error"] = str(e)
             lap("reference_cache_write")
     else:
@@ -103,17 +112,41 @@ def run(args) -> int:
 
     events.progress("check", 4, total, "comparing")
     try:
-        results, tol, scale = _compare(along, out["vocab_size"], spec, prompts, fillers, n, ref_tokens, ref_rows, obs,
-                                       integrity, args.tolerance, out["same_precision"], spec_cases,
-                                       out.get("router_ties"))
+        results, tol, scale = _compare(
+            along,
+            out["vocab_size"],
+            spec,
+            prompts,
+            fillers,
+            n,
+            ref_tokens,
+            ref_rows,
+            obs,
+            integrity,
+            args.tolerance,
+            out["same_precision"],
+            spec_cases,
+            out.get("router_ties"),
+        )
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
         raise events.CandidateError("wrong_output", f"the stack's observations are malformed: {type(e).__name__}: {e}")
     lap("compare")
     passed = all(c["passed"] for c in results)
-    report = {"passed": passed, "checks": results, "reference": out["name"], "report_path": args.report,
-              "stack": spec["name"], "device": device, "tolerance": tol, "logit_scale": scale,
-              "prompt_lens": [len(p) for p in prompts], "new_tokens": n, "engine_stats": obs.get("stats"),
-              "timings_s": timings, "reference_cache": {**cache_note, "model_built_for_compare": along.built_here}}
+    report = {
+        "passed": passed,
+        "checks": results,
+        "reference": out["name"],
+        "report_path": args.report,
+        "stack": spec["name"],
+        "device": device,
+        "tolerance": tol,
+        "logit_scale": scale,
+        "prompt_lens": [len(p) for p in prompts],
+        "new_tokens": n,
+        "engine_stats": obs.get("stats"),
+        "timings_s": timings,
+        "reference_cache": {**cache_note, "model_built_for_compare": along.built_here},
+    }
     write_report(report, args.report)
     events.progress("check", total, total, "passed" if passed else "failed")
     events.result(**report)
@@ -127,6 +160,7 @@ def _compute_reference(spec, device, n, seed, num_prompts, calibrated, speculati
     """(the built reference, its outputs): what every check of this model and settings compares against."""
     events.progress("check", 1, total, "building the fp32 transformers reference")
     from ..reference import HFReference
+
     try:
         ref = HFReference(spec["model"], device, spec["components"] if calibrated else None)
     except (FileNotFoundError, ValueError) as e:
@@ -138,17 +172,28 @@ def _compute_reference(spec, device, n, seed, num_prompts, calibrated, speculati
     events.progress("check", 2, total, "reference greedy decoding")
     ref_tokens, ref_rows = zip(*(ref.greedy(p, n) for p in prompts))
     if ref.rounds:
-        events.progress("check", 2, total, f"transformers at the stack's precision ({spec['model']['dtype']}, {ref.linear})")
+        events.progress(
+            "check", 2, total, f"transformers at the stack's precision ({spec['model']['dtype']}, {ref.linear})"
+        )
     lap("reference_greedy")
     # Every stack's bounds are calibrated on this run (checker/tolerances.py), unless --tolerance states one.
-    same_precision, router_ties = (ref.same_precision_rows(prompts, ref_tokens, list(ref_rows)) if ref.calibrated
-                                   else (None, None))
+    same_precision, router_ties = (
+        ref.same_precision_rows(prompts, ref_tokens, list(ref_rows)) if ref.calibrated else (None, None)
+    )
     lap("calibration")
     # a speculative stack also gets requests built to tempt a wrong verify step (checker/speculation.py)
     spec_cases = speculation.build_cases(ref, prompts, ref_tokens, ref_rows, n, max_len, seed) if speculative else None
-    return ref, {"name": ref.name, "vocab_size": ref.vocab_size, "prompts": prompts, "fillers": fillers,
-                 "tokens": [list(t) for t in ref_tokens], "rows": list(ref_rows), "same_precision": same_precision,
-                 "router_ties": router_ties, "spec_cases": spec_cases}
+    return ref, {
+        "name": ref.name,
+        "vocab_size": ref.vocab_size,
+        "prompts": prompts,
+        "fillers": fillers,
+        "tokens": [list(t) for t in ref_tokens],
+        "rows": list(ref_rows),
+        "same_precision": same_precision,
+        "router_ties": router_ties,
+        "spec_cases": spec_cases,
+    }
 
 
 class _Along:
@@ -164,6 +209,7 @@ class _Along:
             return rows
         if self.ref is None:
             from ..reference import HFReference
+
             try:
                 self.ref, self.built_here = HFReference(self.spec["model"], self.device, None), True
             except Exception as e:  # noqa: BLE001 - it built when the entry was made: not the candidate's fault
@@ -171,8 +217,22 @@ class _Along:
         return self.ref.logits_along(prompt, tokens)
 
 
-def _compare(along, vocab_size, spec, prompts, fillers, n, ref_tokens, ref_rows, obs, integrity, tolerance=None,
-             same_precision=None, spec_cases=None, router_ties=None):
+def _compare(
+    along,
+    vocab_size,
+    spec,
+    prompts,
+    fillers,
+    n,
+    ref_tokens,
+    ref_rows,
+    obs,
+    integrity,
+    tolerance=None,
+    same_precision=None,
+    spec_cases=None,
+    router_ties=None,
+):
     scale = checks.logit_scale(list(ref_rows))
     floor = tolerance or logit_tolerance(spec["model"]["dtype"], spec["components"]["linear"])
     logits = checks.logits_close(obs["tf_logits"], list(ref_rows), floor, scale, same_precision, router_ties)
@@ -188,17 +248,31 @@ def _compare(along, vocab_size, spec, prompts, fillers, n, ref_tokens, ref_rows,
     wanted = {f"p{i}": n for i in range(len(prompts))} | {f"x{j}": m for j, (_, m) in enumerate(fillers)}
     # Within calibrated bounds a flipped expert route or a quantized weight may flip a token too:
     # excuse it where the stack's own teacher-forced error at that row explains the flip.
-    tolerated = checks.row_errors(obs["tf_logits"], list(ref_rows)) if same_precision is not None and logits["passed"] else None
+    tolerated = (
+        checks.row_errors(obs["tf_logits"], list(ref_rows)) if same_precision is not None and logits["passed"] else None
+    )
     results = [
         logits,
-        checks.tokens_agree("greedy_tokens", alone, [list(t) for t in ref_tokens], list(ref_rows), margin_thr,
-                            f"stack greedy vs reference greedy, {n} tokens each, margin threshold {margin_thr:.3g}",
-                            tolerated),
+        checks.tokens_agree(
+            "greedy_tokens",
+            alone,
+            [list(t) for t in ref_tokens],
+            list(ref_rows),
+            margin_thr,
+            f"stack greedy vs reference greedy, {n} tokens each, margin threshold {margin_thr:.3g}",
+            tolerated,
+        ),
         # The same rounding can differ between a prompt alone and inside a batch (kernels may pick
         # tiles per batch size), so a flip there is excused by the same row error, where it applies.
-        checks.tokens_agree("batch_invariance", batch_main, alone, rows_along_alone, margin_thr,
-                            "alone vs inside a staggered mixed-length batch",
-                            checks.errors_along(tolerated, alone, [list(t) for t in ref_tokens]) if tolerated else None),
+        checks.tokens_agree(
+            "batch_invariance",
+            batch_main,
+            alone,
+            rows_along_alone,
+            margin_thr,
+            "alone vs inside a staggered mixed-length batch",
+            checks.errors_along(tolerated, alone, [list(t) for t in ref_tokens]) if tolerated else None,
+        ),
         checks.max_tokens_respected(obs["batch"], wanted, obs["finished"]),
         checks.streams_incrementally(obs["stream_steps"]),
         integrity,

@@ -1,4 +1,5 @@
 """Build the engine of a stack from its normalized spec (runs in the candidate's own code)."""
+
 from __future__ import annotations
 
 import importlib
@@ -28,10 +29,15 @@ def require_device(device: str) -> None:
     """A stack for a GPU sent to a machine without one is a routing mistake, not a candidate fault."""
     if device.startswith("cuda"):
         import torch
+
         if not torch.cuda.is_available():
             from ..events import UsageError
-            raise UsageError("device_unavailable", f"the stack needs device {device!r} but this machine has no "
-                             "CUDA GPU visible to PyTorch; run it on a GPU worker or pass --device cpu")
+
+            raise UsageError(
+                "device_unavailable",
+                f"the stack needs device {device!r} but this machine has no "
+                "CUDA GPU visible to PyTorch; run it on a GPU worker or pass --device cpu",
+            )
 
 
 def build_engine(spec: dict[str, Any], device: str | None = None, stack_dir: Path | None = None):
@@ -48,10 +54,14 @@ def build_engine(spec: dict[str, Any], device: str | None = None, stack_dir: Pat
     tok_path = spec["params"].get("tokenizer_path")
     if tok_path and "tokenizer_path" not in getattr(engine_spec, "ENGINE_PARAMS", {}):
         # This engine does not take tokenizer files: build it on the byte tokenizer, then attach ours.
-        spec = {**spec, "params": {k: v for k, v in spec["params"].items() if k != "tokenizer_path"},
-                "components": {**spec["components"], "tokenizer": "byte"}}
+        spec = {
+            **spec,
+            "params": {k: v for k, v in spec["params"].items() if k != "tokenizer_path"},
+            "components": {**spec["components"], "tokenizer": "byte"},
+        }
         engine = Engine.from_spec(load_stack_spec(spec))
         from ..tokenizers import load_tokenizer
+
         engine.tokenizer = load_tokenizer(full, engine.meta)
         if engine.tokenizer.eos_token_id is not None:
             engine.eos_token_id = engine.tokenizer.eos_token_id
@@ -62,8 +72,11 @@ def build_engine(spec: dict[str, Any], device: str | None = None, stack_dir: Pat
 def assert_runs_stack_code(stack_dir: Path) -> None:
     """A stack with its own code copy must run that copy, not the installed runtime."""
     import vibeserve_runtime
+
     if (stack_dir / "vibeserve_runtime").is_dir():
         here = Path(vibeserve_runtime.__file__).resolve().parent.parent
         if here != stack_dir.resolve():
-            raise RuntimeError(f"expected to run the stack's code under {stack_dir}, imported {here} "
-                               f"(PYTHONPATH={os.environ.get('PYTHONPATH')})")
+            raise RuntimeError(
+                f"expected to run the stack's code under {stack_dir}, imported {here} "
+                f"(PYTHONPATH={os.environ.get('PYTHONPATH')})"
+            )

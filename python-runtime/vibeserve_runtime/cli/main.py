@@ -1,4 +1,5 @@
 """Argument parsing, dispatch and the boundary's error/exit-code discipline for every verb."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,7 @@ import traceback
 
 from .. import events
 
-CANDIDATE_ENV = "VIBESERVE_CANDIDATE"   # set in processes that run a candidate stack's own code
+CANDIDATE_ENV = "VIBESERVE_CANDIDATE"  # set in processes that run a candidate stack's own code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,8 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--num-prompts", type=int, default=3)
     c.add_argument("--new-tokens", type=int, default=12)
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--tolerance", type=float, help="a fixed logit tolerance instead of bounds calibrated on transformers at the stack's precision (checker/tolerances.py)")
-    c.add_argument("--reference-cache", help="directory of reference outputs reused across checks of one search (checker/reference_cache.py)")
+    c.add_argument(
+        "--tolerance",
+        type=float,
+        help="a fixed logit tolerance instead of bounds calibrated on transformers at the stack's precision (checker/tolerances.py)",
+    )
+    c.add_argument(
+        "--reference-cache",
+        help="directory of reference outputs reused across checks of one search (checker/reference_cache.py)",
+    )
 
     b = sub.add_parser("bench", help="offline (in-process), online (--url) or baseline benchmark")
     stack_opts(b, required=False)
@@ -57,8 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repetitions", type=int)
     b.add_argument("--min-duration-s", type=float, help="seconds each repetition runs at least (fresh request sets)")
     b.add_argument("--no-profile", action="store_true", help="skip the untimed profile pass (offline)")
-    b.add_argument("--with", dest="with_stacks", action="append", metavar="STACK",
-                   help="another stack measured side by side with --stack, repetitions interleaved (offline)")
+    b.add_argument(
+        "--with",
+        dest="with_stacks",
+        action="append",
+        metavar="STACK",
+        help="another stack measured side by side with --stack, repetitions interleaved (offline)",
+    )
     b.add_argument("--seed", type=int)
     b.add_argument("--endpoint", choices=["completions", "chat"], default="completions")
     b.add_argument("--out", help="also write the JSON result to this file")
@@ -71,10 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--api-key", default=os.environ.get("VIBESERVE_API_KEY"))
     s.add_argument("--served-model-name")
     s.add_argument("--max-queue", type=int, default=256, help="waiting requests before answering 429")
-    s.add_argument("--max-model-len", type=int,
-                   help="context length to serve (default: the model's, not the workload length in stack.json)")
-    s.add_argument("--engine-in-process", action="store_true",
-                   help="run the engine loop in a thread of the server process, not in its own process")
+    s.add_argument(
+        "--max-model-len",
+        type=int,
+        help="context length to serve (default: the model's, not the workload length in stack.json)",
+    )
+    s.add_argument(
+        "--engine-in-process",
+        action="store_true",
+        help="run the engine loop in a thread of the server process, not in its own process",
+    )
 
     sub.add_parser("hardware", help="torch/CUDA/Triton versions and GPUs")
     sub.add_parser("protected", help="runtime entries a candidate stack may not change")
@@ -117,6 +136,7 @@ def _arm_timeout(seconds: float | None) -> None:
 
     def fire():
         from .candidate_process import kill_children
+
         kill_children()
         events.error(events.CandidateError("timeout", f"the run exceeded --timeout {seconds:g}s"))
         os._exit(events.EXIT_CANDIDATE)

@@ -1,4 +1,5 @@
 """`materialize --spec <stack.json|inline json> --out <dir>`."""
+
 from __future__ import annotations
 
 import json

@@ -11,6 +11,7 @@ The parent trusts nothing the children report beyond their timings: it rebuilds 
 requests and checks the records against them, and a stack's timed runs must fit inside the wall
 time of its turns.
 """
+
 from __future__ import annotations
 
 import time
@@ -22,11 +23,12 @@ from ..bench.code_edit import tokenizer_of
 from ..bench.workload import Workload, timed_pass
 from .candidate_process import CandidateRun
 
-AVOID = frozenset(range(3))   # token ids offline prompts leave out (special tokens of small vocabularies)
+AVOID = frozenset(range(3))  # token ids offline prompts leave out (special tokens of small vocabularies)
 
 
-def measure(stacks: list[tuple[Path, dict]], w: Workload, vocabs: list[int], device: str | None,
-            profile: bool) -> list[dict]:
+def measure(
+    stacks: list[tuple[Path, dict]], w: Workload, vocabs: list[int], device: str | None, profile: bool
+) -> list[dict]:
     """Per stack, in the order given: its metrics (medians, `spread`, `repetitions`, profile
     figures, engine_stats), or {"error": ...} when it failed (a single stack's failure raises)."""
     n = len(stacks)
@@ -37,12 +39,23 @@ def measure(stacks: list[tuple[Path, dict]], w: Workload, vocabs: list[int], dev
     failed: dict[int, str] = {}
     try:
         for i, ((stack_dir, spec), vocab) in enumerate(zip(stacks, vocabs)):
-            payload = {"workload": w.to_dict(), "vocab": vocab, "avoid": sorted(AVOID), "profile": profile,
-                       "gpu_memory_utilization": _memory_share(spec, i, n)}
-            run = CandidateRun(stack_dir, "bench_offline", payload, device=device, turns=True,
-                               tag={"stack": spec["name"]} if n > 1 else None)
+            payload = {
+                "workload": w.to_dict(),
+                "vocab": vocab,
+                "avoid": sorted(AVOID),
+                "profile": profile,
+                "gpu_memory_utilization": _memory_share(spec, i, n),
+            }
+            run = CandidateRun(
+                stack_dir,
+                "bench_offline",
+                payload,
+                device=device,
+                turns=True,
+                tag={"stack": spec["name"]} if n > 1 else None,
+            )
             runs.append(run)
-            _guard(n, failed, i, lambda: run.wait_for(_reached(0)))   # built and warmed up
+            _guard(n, failed, i, lambda: run.wait_for(_reached(0)))  # built and warmed up
         for r in range(w.repetitions):
             for i in [(j + r) % n for j in range(n)]:
                 if i in failed:
@@ -52,8 +65,11 @@ def measure(stacks: list[tuple[Path, dict]], w: Workload, vocabs: list[int], dev
                 walls[i] += time.perf_counter() - t0
         out = []
         for i, run in enumerate(runs):
-            result = None if i in failed else _guard(n, failed, i, lambda: _stack_result(run.finish(), w, vocabs[i], walls[i],
-                                                                                            tokenizers[i]))
+            result = (
+                None
+                if i in failed
+                else _guard(n, failed, i, lambda: _stack_result(run.finish(), w, vocabs[i], walls[i], tokenizers[i]))
+            )
             out.append({"error": failed[i]} if i in failed else result)
         return out
     finally:
@@ -82,6 +98,7 @@ def _memory_share(spec: dict, i: int, n: int) -> float | None:
     if n == 1:
         return None
     from ..engine.spec import ENGINE_PARAMS
+
     util = float(spec["params"].get("gpu_memory_utilization") or ENGINE_PARAMS["gpu_memory_utilization"][1])
     # the i before it took util/n of the free memory F each: util/n * F = share * (1 - i * util/n) * F
     return util / (n - i * util)
@@ -96,11 +113,16 @@ def _stack_result(obs: dict, w: Workload, vocab: int, wall: float, tokenizer=Non
         passes = offline_passes(rep, r, w, vocab, tokenizer)
         runs.append(metrics_of_passes(passes) | {"engine_steps": sum(p["steps"] or 0 for p in passes)})
     claimed = sum(r["duration_s"] for r in runs)
-    if claimed > wall:   # the candidate's own clock cannot run faster than ours
-        raise events.CandidateError("integrity_violation", f"the stack reported {claimed:.2f}s of runs "
-                                    f"inside {wall:.2f}s of wall-clock time")
-    return {**median_of_runs(runs), "repetitions": runs, "engine_stats": obs.get("stats"),
-            **profile_figures(obs.get("profile"))}
+    if claimed > wall:  # the candidate's own clock cannot run faster than ours
+        raise events.CandidateError(
+            "integrity_violation", f"the stack reported {claimed:.2f}s of runs inside {wall:.2f}s of wall-clock time"
+        )
+    return {
+        **median_of_runs(runs),
+        "repetitions": runs,
+        "engine_stats": obs.get("stats"),
+        **profile_figures(obs.get("profile")),
+    }
 
 
 def metrics_of_passes(passes: list[dict]) -> dict:
@@ -114,10 +136,16 @@ def records_of_pass(p: dict) -> tuple[list[RequestRecord], float]:
     recs = []
     for r in p["records"]:
         t = r["times"]
-        recs.append(RequestRecord(prompt_tokens=r["prompt_tokens"], output_tokens=r["output_tokens"],
-                                  ttft_s=(t[0] - r["start"]) if t else 0.0,
-                                  itl_s=[b - a for a, b in zip(t, t[1:])],
-                                  e2el_s=(t[-1] - r["start"]) if t else 0.0, success=bool(t)))
+        recs.append(
+            RequestRecord(
+                prompt_tokens=r["prompt_tokens"],
+                output_tokens=r["output_tokens"],
+                ttft_s=(t[0] - r["start"]) if t else 0.0,
+                itl_s=[b - a for a, b in zip(t, t[1:])],
+                e2el_s=(t[-1] - r["start"]) if t else 0.0,
+                success=bool(t),
+            )
+        )
     return recs, p["duration_s"]
 
 
@@ -132,12 +160,16 @@ def offline_passes(rep: dict, r: int, w: Workload, vocab: int, tokenizer=None) -
         sent = timed_pass(w, vocab, r, k, AVOID, tokenizer)
         recs, dur = records_of_pass(p)
         if len(recs) != len(sent):
-            raise events.CandidateError("integrity_violation", f"repetition {r + 1}, pass {k + 1}: "
-                                        f"{len(recs)} records for {len(sent)} requests")
+            raise events.CandidateError(
+                "integrity_violation", f"repetition {r + 1}, pass {k + 1}: {len(recs)} records for {len(sent)} requests"
+            )
         for rec, q in zip(recs, sent):
             if rec.output_tokens > q.max_tokens:
-                raise events.CandidateError("integrity_violation", f"repetition {r + 1}, pass {k + 1}: a request "
-                                            f"reported {rec.output_tokens} tokens of {q.max_tokens} asked")
+                raise events.CandidateError(
+                    "integrity_violation",
+                    f"repetition {r + 1}, pass {k + 1}: a request "
+                    f"reported {rec.output_tokens} tokens of {q.max_tokens} asked",
+                )
             rec.prompt_tokens = len(q.prompt_token_ids)
         out.append({"records": recs, "duration_s": dur, "steps": p.get("steps")})
     return out
@@ -147,16 +179,22 @@ def profile_figures(prof) -> dict:
     """The untimed profile pass's figures (cli/profile_pass.py), once per benchmark."""
     if not isinstance(prof, dict):
         return {}
-    return {**kv_summary(prof.get("kv_samples") or []), **_numbers(prof.get("decode_profile")),
-            **_numbers(prof.get("admission")), **_numbers(prof.get("decode_components")),
-            **_numbers(prof.get("speculation"))}
+    return {
+        **kv_summary(prof.get("kv_samples") or []),
+        **_numbers(prof.get("decode_profile")),
+        **_numbers(prof.get("admission")),
+        **_numbers(prof.get("decode_components")),
+        **_numbers(prof.get("speculation")),
+    }
 
 
 def _numbers(d) -> dict:
     """The numeric entries of a dict the candidate reported (anything else is dropped)."""
     if not isinstance(d, dict):
         return {}
-    return {k: v for k, v in d.items() if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        k: v for k, v in d.items() if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
 def kv_summary(samples: list[dict]) -> dict:
@@ -164,7 +202,9 @@ def kv_summary(samples: list[dict]) -> dict:
     busy = [s for s in samples if s.get("kv_tokens_allocated")]
     if not busy:
         return {}
-    return {"peak_kv_tokens_used": max(s.get("kv_tokens_used", 0) for s in busy),
-            "peak_kv_tokens_allocated": max(s["kv_tokens_allocated"] for s in busy),
-            "kv_tokens_capacity": busy[0].get("kv_tokens_capacity"),
-            "kv_memory_efficiency": sum(s.get("kv_tokens_used", 0) / s["kv_tokens_allocated"] for s in busy) / len(busy)}
+    return {
+        "peak_kv_tokens_used": max(s.get("kv_tokens_used", 0) for s in busy),
+        "peak_kv_tokens_allocated": max(s["kv_tokens_allocated"] for s in busy),
+        "kv_tokens_capacity": busy[0].get("kv_tokens_capacity"),
+        "kv_memory_efficiency": sum(s.get("kv_tokens_used", 0) / s["kv_tokens_allocated"] for s in busy) / len(busy),
+    }

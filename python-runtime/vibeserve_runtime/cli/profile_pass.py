@@ -8,17 +8,18 @@ requests waited to be admitted, then profiles one decode forward by component
 events and reads clocks on every step and the occupancy samples walk the running sequences, which
 would slow the very steps being timed.
 """
+
 from __future__ import annotations
 
 from ..bench.speculation import measured_figures, speculation_figures
 from ..engine.step_profile import host_share_between
 from .timed_pass import greedy, run_pass
 
-KV_SAMPLE_EVERY = 8   # steps between KV occupancy samples
+KV_SAMPLE_EVERY = 8  # steps between KV occupancy samples
 
 
 def profile_pass(engine, rep: dict, max_conc: int | None) -> dict:
-    enable = getattr(engine, "enable_profile", None)   # an engine without one reports no decode profile
+    enable = getattr(engine, "enable_profile", None)  # an engine without one reports no decode profile
     profile = enable() if enable else None
     before = profile.snapshot() if profile else None
     spec_before = engine.stats()
@@ -27,14 +28,18 @@ def profile_pass(engine, rep: dict, max_conc: int | None) -> dict:
         timed = run_pass(engine, rep, max_conc, observer)
     finally:
         if profile is not None:
-            engine.profile = None   # later steps run unprofiled again
+            engine.profile = None  # later steps run unprofiled again
     ttft_s = sum(r["times"][0] - r["start"] for r in timed["records"] if r["times"])
-    return {"kv_samples": observer.kv_samples,
-            "decode_profile": host_share_between(before, profile.snapshot()) if profile else {},
-            "admission": observer.queue.summary(ttft_s),
-            "speculation": {**speculation_figures(rep["requests"], observer.outputs, engine.spec.params),
-                            **measured_figures(spec_before, engine.stats())},
-            "decode_components": component_probe(engine, rep, max_conc)}
+    return {
+        "kv_samples": observer.kv_samples,
+        "decode_profile": host_share_between(before, profile.snapshot()) if profile else {},
+        "admission": observer.queue.summary(ttft_s),
+        "speculation": {
+            **speculation_figures(rep["requests"], observer.outputs, engine.spec.params),
+            **measured_figures(spec_before, engine.stats()),
+        },
+        "decode_components": component_probe(engine, rep, max_conc),
+    }
 
 
 def component_probe(engine, rep: dict, max_conc: int | None) -> dict:
@@ -43,7 +48,7 @@ def component_probe(engine, rep: dict, max_conc: int | None) -> dict:
     requests = rep["requests"]
     if ask is None or not requests:
         return {}
-    prompts = [r[0] for r in requests[:max_conc or len(requests)]]
+    prompts = [r[0] for r in requests[: max_conc or len(requests)]]
     ask()
     engine.generate(prompts, greedy(4))
     return engine.component_profile or {}
@@ -56,7 +61,7 @@ class StepObserver:
         self.engine = engine
         self.queue = QueueWait(engine)
         self.kv_samples: list[dict] = []
-        self.outputs: dict[int, list[int]] = {}   # request index -> its tokens (bench/speculation.py replays them)
+        self.outputs: dict[int, list[int]] = {}  # request index -> its tokens (bench/speculation.py replays them)
         self.steps = 0
 
     def after_output(self, i: int, tokens: list[int]) -> None:
@@ -64,8 +69,9 @@ class StepObserver:
 
     def after_step(self, seconds: float, finished: int) -> None:
         if self.steps % KV_SAMPLE_EVERY == 0:
-            self.kv_samples.append({k: v for k, v in self.engine.stats().items()
-                                    if k.startswith("kv_") and isinstance(v, (int, float))})
+            self.kv_samples.append(
+                {k: v for k, v in self.engine.stats().items() if k.startswith("kv_") and isinstance(v, (int, float))}
+            )
         self.steps += 1
         self.queue.after_step(seconds, finished)
 
@@ -80,7 +86,7 @@ class QueueWait:
         self.scheduler = engine.scheduler
         self.max_batch = int(engine.spec.params.get("max_batch_size") or 0)
         self.wait_s = self.wait_full_s = 0.0
-        self.peak_full = 0   # most requests seen waiting behind a full batch: the slots it lacked
+        self.peak_full = 0  # most requests seen waiting behind a full batch: the slots it lacked
 
     def after_step(self, seconds: float, finished: int) -> None:
         waiting = len(self.scheduler.waiting)
@@ -94,6 +100,8 @@ class QueueWait:
     def summary(self, ttft_s: float) -> dict:
         if ttft_s <= 0:
             return {}
-        return {"ttft_queue_share": round(min(1.0, self.wait_s / ttft_s), 4),
-                "queue_wait_batch_full_share": round(self.wait_full_s / self.wait_s, 4) if self.wait_s else 0.0,
-                "queue_peak_waiting_full": self.peak_full}
+        return {
+            "ttft_queue_share": round(min(1.0, self.wait_s / ttft_s), 4),
+            "queue_wait_batch_full_share": round(self.wait_full_s / self.wait_s, 4) if self.wait_s else 0.0,
+            "queue_peak_waiting_full": self.peak_full,
+        }

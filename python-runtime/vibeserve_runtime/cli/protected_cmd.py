@@ -1,5 +1,6 @@
 """`protected`: the runtime entries a candidate stack may not change (checker/integrity.py is the
 authority). The TypeScript builder mounts them read-only in the sandbox and hash-checks them."""
+
 from __future__ import annotations
 
 from .. import events

@@ -12,6 +12,7 @@ The port is taken before the engine is built, so a busy port is one `port_unavai
 once. When stdout is a pipe or socket (a caller reading the events, such as `vibeserve serve`) and
 its reader goes away, the server stops: a killed caller leaves no orphan holding the port.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,6 +31,7 @@ from .engine_loader import build_engine, require_device
 
 def _running_stack_code(stack_dir: Path) -> bool:
     import vibeserve_runtime
+
     return Path(vibeserve_runtime.__file__).resolve().parent.parent == stack_dir.resolve()
 
 
@@ -38,11 +40,24 @@ def run(args) -> int:
     require_device(args.device or spec["device"])
     if (stack_dir / "vibeserve_runtime").is_dir() and not _running_stack_code(stack_dir):
         from .candidate_process import candidate_env
+
         env = candidate_env(stack_dir)
         if args.api_key:
-            env["VIBESERVE_API_KEY"] = args.api_key   # kept out of the process list
-        argv = [sys.executable, "-m", "vibeserve_runtime", "serve", "--stack", str(stack_dir), "--host", args.host,
-                "--port", str(args.port), "--max-queue", str(args.max_queue)]
+            env["VIBESERVE_API_KEY"] = args.api_key  # kept out of the process list
+        argv = [
+            sys.executable,
+            "-m",
+            "vibeserve_runtime",
+            "serve",
+            "--stack",
+            str(stack_dir),
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--max-queue",
+            str(args.max_queue),
+        ]
         argv += ["--device", args.device] if args.device else []
         argv += ["--served-model-name", args.served_model_name] if args.served_model_name else []
         argv += ["--max-model-len", str(args.max_model_len)] if args.max_model_len else []
@@ -65,8 +80,9 @@ def run(args) -> int:
     name = args.served_model_name or spec["name"]
     app = create_app(engine, name, api_key=args.api_key, max_queue=args.max_queue)
     events.progress("serve", 1, 2, "starting HTTP server")
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                                           timeout_graceful_shutdown=5))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+    )
 
     async def main():
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -82,7 +98,7 @@ def run(args) -> int:
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(main())
-    except SystemExit:   # uvicorn exits when it cannot bind
+    except SystemExit:  # uvicorn exits when it cannot bind
         pass
     if not server.started:
         raise events.InfraError("server_failed", f"the HTTP server on {args.host}:{args.port} did not start")
@@ -107,8 +123,10 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise events.UsageError("port_unavailable", f"cannot listen on {host}:{port}: {e.strerror or e}; "
-                                "stop what uses it or pick another --port") from None
+        raise events.UsageError(
+            "port_unavailable",
+            f"cannot listen on {host}:{port}: {e.strerror or e}; stop what uses it or pick another --port",
+        ) from None
     return sock
 
 
@@ -128,4 +146,5 @@ def _stop_when_reader_leaves(server) -> None:
             if server.should_exit:
                 return
         server.should_exit = True
+
     threading.Thread(target=watch, name="stdout-reader-watch", daemon=True).start()

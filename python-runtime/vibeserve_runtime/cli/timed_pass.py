@@ -6,6 +6,7 @@ loop does nothing per step beyond what serving does: profiles and occupancy samp
 device synchronisations and host work to every step, so they run in a pass of their own
 (cli/profile_pass.py), which hands in an observer.
 """
+
 from __future__ import annotations
 
 import time
@@ -25,7 +26,9 @@ def run_pass(engine, rep: dict, max_conc: int | None, observer=None) -> dict:
     pending = sorted(((a, i) for i, a in enumerate(rep["arrivals"])), reverse=True)
     reqs = rep["requests"]
     stop_eos = bool(rep.get("stop_at_eos"))
-    rec = {i: {"prompt_tokens": len(reqs[i][0]), "output_tokens": 0, "times": [], "start": 0.0} for i in range(len(reqs))}
+    rec = {
+        i: {"prompt_tokens": len(reqs[i][0]), "output_tokens": 0, "times": [], "start": 0.0} for i in range(len(reqs))
+    }
     running = steps = 0
     t0 = time.perf_counter()
     while pending or engine.has_unfinished_requests():
@@ -34,8 +37,11 @@ def run_pass(engine, rep: dict, max_conc: int | None, observer=None) -> dict:
             _, i = pending.pop()
             rec[i]["start"] = time.perf_counter()
             prediction = list(reqs[i][2]) if len(reqs[i]) > 2 else None
-            engine.add_request(Request(f"b{i}", list(reqs[i][0]), greedy(reqs[i][1], prediction, stop_eos),
-                                       arrival_time=rec[i]["start"]))
+            engine.add_request(
+                Request(
+                    f"b{i}", list(reqs[i][0]), greedy(reqs[i][1], prediction, stop_eos), arrival_time=rec[i]["start"]
+                )
+            )
             running += 1
         if not engine.has_unfinished_requests():
             if pending:

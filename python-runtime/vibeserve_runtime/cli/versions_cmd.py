@@ -1,5 +1,6 @@
 """`versions NAME...`: the installed version of each Python distribution (null when it is not
 installed), so an exported stack's requirements.txt pins what the stack was verified with."""
+
 from __future__ import annotations
 
 import importlib.metadata as md

@@ -1,4 +1,5 @@
 """The serving engine: Engine, stack-spec loading/validation and the component registry."""
+
 from __future__ import annotations
 
 from .engine import Engine

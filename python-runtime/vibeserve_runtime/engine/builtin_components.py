@@ -1,4 +1,5 @@
 """Registers the library's own implementations of every dimension."""
+
 from __future__ import annotations
 
 from ..components.attention.sdpa import SDPAAttention
@@ -22,42 +23,65 @@ from .registry import register_component
 
 def _triton_paged():
     from ..components.attention.triton_paged import TritonPagedAttention
+
     return TritonPagedAttention()
 
 
 def _cuda_graphs(model, kv, params, device):
     from ..components.execution.cuda_graphs import CudaGraphRunner
+
     return CudaGraphRunner(model, kv, params, device)
 
 
 def _fp8(weight, bias=None):
     from ..components.linear.fp8 import Fp8Linear
+
     return Fp8Linear(weight, bias)
 
 
 def _fused_moe(*args):
     from ..components.moe.fused_triton import FusedTritonMoE
+
     return FusedTritonMoE(*args)
 
 
 def _dense_decode_moe(*args):
     from ..components.moe.dense_decode import DenseDecodeMoE
+
     return DenseDecodeMoE(*args)
 
 
 def _fused_tuned_moe(*args):
     from ..components.moe.fused_tuned import TunedFusedMoE
+
     return TunedFusedMoE(*args)
 
 
 def _contiguous(ctx):
-    return ContiguousKVCache(ctx.num_layers, ctx.num_kv_heads, ctx.head_dim, ctx.params["max_batch_size"],
-                             ctx.params["block_size"], ctx.max_model_len, ctx.dtype, ctx.device)
+    return ContiguousKVCache(
+        ctx.num_layers,
+        ctx.num_kv_heads,
+        ctx.head_dim,
+        ctx.params["max_batch_size"],
+        ctx.params["block_size"],
+        ctx.max_model_len,
+        ctx.dtype,
+        ctx.device,
+    )
 
 
 def _paged(ctx):
-    return PagedKVCache(ctx.num_layers, ctx.num_kv_heads, ctx.head_dim, ctx.num_blocks(), ctx.params["block_size"],
-                        ctx.max_model_len, ctx.dtype, ctx.device, prefix_caching=ctx.params["prefix_caching"])
+    return PagedKVCache(
+        ctx.num_layers,
+        ctx.num_kv_heads,
+        ctx.head_dim,
+        ctx.num_blocks(),
+        ctx.params["block_size"],
+        ctx.max_model_len,
+        ctx.dtype,
+        ctx.device,
+        prefix_caching=ctx.params["prefix_caching"],
+    )
 
 
 def _proposer(cls):
@@ -69,18 +93,28 @@ def _scheduler(cls):
 
 
 for dim, name, factory in [
-    ("attention", "sdpa", SDPAAttention), ("attention", "triton_paged", _triton_paged),
-    ("kv_cache", "contiguous", _contiguous), ("kv_cache", "paged", _paged),
-    ("scheduler", "static", _scheduler(StaticScheduler)), ("scheduler", "continuous", _scheduler(ContinuousScheduler)),
+    ("attention", "sdpa", SDPAAttention),
+    ("attention", "triton_paged", _triton_paged),
+    ("kv_cache", "contiguous", _contiguous),
+    ("kv_cache", "paged", _paged),
+    ("scheduler", "static", _scheduler(StaticScheduler)),
+    ("scheduler", "continuous", _scheduler(ContinuousScheduler)),
     ("scheduler", "chunked_prefill", _scheduler(ChunkedPrefillScheduler)),
-    ("execution", "eager", EagerRunner), ("execution", "cuda_graphs", _cuda_graphs),
+    ("execution", "eager", EagerRunner),
+    ("execution", "cuda_graphs", _cuda_graphs),
     ("execution", "torch_compile", TorchCompileRunner),
-    ("linear", "native", NativeLinear), ("linear", "int8_weight_only", Int8WeightOnlyLinear), ("linear", "fp8", _fp8),
-    ("moe", "loop", LoopMoE), ("moe", "fused_triton", _fused_moe),
-    ("moe", "dense_decode", _dense_decode_moe), ("moe", "fused_tuned", _fused_tuned_moe),
-    ("sampling", "sort_based", SortBasedSampler), ("sampling", "gumbel", GumbelSampler),
+    ("linear", "native", NativeLinear),
+    ("linear", "int8_weight_only", Int8WeightOnlyLinear),
+    ("linear", "fp8", _fp8),
+    ("moe", "loop", LoopMoE),
+    ("moe", "fused_triton", _fused_moe),
+    ("moe", "dense_decode", _dense_decode_moe),
+    ("moe", "fused_tuned", _fused_tuned_moe),
+    ("sampling", "sort_based", SortBasedSampler),
+    ("sampling", "gumbel", GumbelSampler),
     ("rope", "standard", RotaryEmbedding),
-    ("speculation", "none", lambda p: None), ("speculation", "prompt_lookup", _proposer(PromptLookupProposer)),
+    ("speculation", "none", lambda p: None),
+    ("speculation", "prompt_lookup", _proposer(PromptLookupProposer)),
     ("speculation", "predicted_outputs", _proposer(PredictedOutputsProposer)),
 ]:
     register_component(dim, name, factory, replace=False)

@@ -11,6 +11,7 @@ sum of its kernels' durations, so the shares describe the kernels a CUDA graph r
 gaps an eager launch loop leaves between them. On a CPU the ranges' own times are used. The re-run writes the same K/V to the same cache slots as the real step after it,
 so it changes nothing the engine computes.
 """
+
 from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
@@ -87,6 +88,7 @@ def labelled_components(model, drain: bool = False):
 
             def leave(mod, args, out, ranges=ranges):
                 ranges.pop().__exit__(None, None, None)
+
             stack.callback(m.register_forward_pre_hook(enter).remove)
             stack.callback(m.register_forward_hook(leave).remove)
         yield
@@ -99,8 +101,8 @@ def _range_times(prof, on_device: bool) -> dict[str, float]:
     for e in prof.events():
         if e.device_type == torch.autograd.DeviceType.CPU:
             if e.name.startswith(PREFIX):
-                spans.append((e.name[len(PREFIX):], e.time_range.start, e.time_range.end))
-        elif not e.name.startswith(PREFIX):   # a range's own device-side annotation is not a kernel
+                spans.append((e.name[len(PREFIX) :], e.time_range.start, e.time_range.end))
+        elif not e.name.startswith(PREFIX):  # a range's own device-side annotation is not a kernel
             kernels.append((e.time_range.start, e.time_range.elapsed_us()))
     totals: dict[str, float] = {}
     if not on_device:
@@ -118,7 +120,7 @@ def _range_times(prof, on_device: bool) -> dict[str, float]:
             totals[name] = totals.get(name, 0.0) + dur
     outside = sum(d for _, d in kernels) - totals.get("forward", 0.0)
     if outside > 0.1 * sum(d for _, d in kernels):
-        return {}   # device and host clocks disagree: no attribution rather than a wrong one
+        return {}  # device and host clocks disagree: no attribution rather than a wrong one
     return totals
 
 
@@ -128,7 +130,7 @@ def component_shares(model, forward, device: torch.device) -> dict[str, float]:
     rest, or {} when nothing could be attributed (e.g. a compiled forward, whose ranges vanish)."""
     on_device = device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_device else [])
-    for _ in range(2):   # the first pass pays the profiler's own start-up inside the ranges; the second is kept
+    for _ in range(2):  # the first pass pays the profiler's own start-up inside the ranges; the second is kept
         with labelled_components(model, drain=on_device), profile(activities=activities) as prof:
             with _Range(FORWARD, on_device):
                 forward()

@@ -12,6 +12,7 @@ allocate() or free() (KVCacheBase.stable_block_tables): a row whose list changed
 Columns past a row's own blocks may hold another sequence's block ids; attention masks them by
 context length, as it does the scratch entries of host-built tables.
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,7 +34,7 @@ class DeviceBlockTables:
         self.device = device
         self.table = self._new_rows(num_rows)
         self._free = list(range(num_rows - 1, -1, -1))
-        self._rows: dict = {}   # sequence -> its _Row
+        self._rows: dict = {}  # sequence -> its _Row
 
     def _new_rows(self, n: int, *keep: torch.Tensor) -> torch.Tensor:
         """`keep` rows first, then n scratch rows. A normal tensor even when the engine is built or stepped
@@ -55,13 +56,14 @@ class DeviceBlockTables:
             if row.written < n:
                 up_rows += [row.index] * (n - row.written)
                 up_cols += range(row.written, n)
-                up_blocks += table[row.written:]
+                up_blocks += table[row.written :]
                 row.written = n
             rows.append(row.index)
         return [rows, up_rows, up_cols, up_blocks]
 
-    def gather(self, rows: torch.Tensor, up_rows: torch.Tensor, up_cols: torch.Tensor, up_blocks: torch.Tensor,
-               width: int) -> torch.Tensor:
+    def gather(
+        self, rows: torch.Tensor, up_rows: torch.Tensor, up_cols: torch.Tensor, up_blocks: torch.Tensor, width: int
+    ) -> torch.Tensor:
         """Device side: writes the new entries, returns the batch's tables [len(rows), width]."""
         if up_rows.numel():
             self.table[up_rows, up_cols] = up_blocks
@@ -79,8 +81,11 @@ class DeviceBlockTables:
 
     def _reclaim(self) -> None:
         """Frees the rows of sequences that ended or gave their blocks back; grows the table if none did."""
-        stale = [seq for seq, row in self._rows.items()
-                 if seq.status is SeqStatus.FINISHED or row.table is not seq.block_table]
+        stale = [
+            seq
+            for seq, row in self._rows.items()
+            if seq.status is SeqStatus.FINISHED or row.table is not seq.block_table
+        ]
         for seq in stale:
             self._free.append(self._rows.pop(seq).index)
         if not self._free:

@@ -9,6 +9,7 @@ N+1 on the device (engine/launched_step.py). With a speculation proposer (compon
 a step may carry draft tokens that the forward verifies (engine/verify_step.py); such a step is
 read as soon as it ran.
 """
+
 from __future__ import annotations
 
 import time
@@ -36,6 +37,7 @@ from .verify_step import VerifiedStep, accept, plan_drafts
 @dataclass
 class BuildContext:
     """What a KV-cache factory needs to size itself."""
+
     num_layers: int
     num_kv_heads: int
     head_dim: int
@@ -51,22 +53,33 @@ class BuildContext:
             n = self.params["kv_cache_tokens"] // bs
         elif self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
-            per_token = 2 * self.num_layers * self.num_kv_heads * self.head_dim * torch.tensor([], dtype=self.dtype).element_size()
+            per_token = (
+                2
+                * self.num_layers
+                * self.num_kv_heads
+                * self.head_dim
+                * torch.tensor([], dtype=self.dtype).element_size()
+            )
             n = int(free * self.params["gpu_memory_utilization"]) // (per_token * bs)
         else:
             n = self.params["max_batch_size"] * per_seq
         if n < per_seq:
-            raise ValueError(f"params.kv_cache_tokens: room for {n * bs} tokens cannot hold one sequence of "
-                             f"max_model_len={self.max_model_len}")
+            raise ValueError(
+                f"params.kv_cache_tokens: room for {n * bs} tokens cannot hold one sequence of "
+                f"max_model_len={self.max_model_len}"
+            )
         return n
 
 
 def model_parts(spec: StackSpec) -> ModelParts:
     """The factories the spec chose for the model's layers."""
     c = spec.components
-    return ModelParts(linear=_tagging(get_component("linear", c["linear"]), "linear"),
-                      attention=get_component("attention", c["attention"])(),
-                      rope=get_component("rope", c["rope"]), moe=_tagging(get_component("moe", c["moe"]), "moe"))
+    return ModelParts(
+        linear=_tagging(get_component("linear", c["linear"]), "linear"),
+        attention=get_component("attention", c["attention"])(),
+        rope=get_component("rope", c["rope"]),
+        moe=_tagging(get_component("moe", c["moe"]), "moe"),
+    )
 
 
 def _tagging(factory, component: str):
@@ -79,13 +92,15 @@ def load_tokenizer_for(spec: StackSpec, meta: dict):
         from ..tokenizers import load_tokenizer
     except ImportError:
         from ..tokenizers.byte import ByteTokenizer
+
         return ByteTokenizer(meta["vocab_size"])
     return load_tokenizer(spec, meta)
 
 
 class Engine:
-    def __init__(self, spec: StackSpec, model, kv_cache, scheduler, runner, sampler, tokenizer, hf_config, meta,
-                 proposer=None):
+    def __init__(
+        self, spec: StackSpec, model, kv_cache, scheduler, runner, sampler, tokenizer, hf_config, meta, proposer=None
+    ):
         self.spec, self.model, self.kv, self.scheduler = spec, model, kv_cache, scheduler
         self.runner, self.sampler, self.tokenizer = runner, sampler, tokenizer
         self.hf_config, self.meta = hf_config, meta
@@ -95,7 +110,7 @@ class Engine:
         if getattr(tokenizer, "eos_token_id", None) is not None:
             self.eos_token_id = tokenizer.eos_token_id
         self.seqs: dict[str, Sequence] = {}
-        self._queued: list[StepOutput] = []   # outputs for the next step() call (aborts, a drained step's tokens)
+        self._queued: list[StepOutput] = []  # outputs for the next step() call (aborts, a drained step's tokens)
         self.num_steps = 0
         self.num_forward_tokens = 0
         # live requests that asked for logprobs: a step looks at logprobs only while these are non-empty
@@ -110,18 +125,21 @@ class Engine:
         self.decode_steps = steps if on_device else 1
         # async scheduling, for the same reasons: the next step's input ids come from the device
         self.async_scheduling = bool(spec.params.get("async_scheduling")) and on_device
-        self._in_flight: LaunchedStep | None = None   # async scheduling: the step launched, not yet read
+        self._in_flight: LaunchedStep | None = None  # async scheduling: the step launched, not yet read
         # block tables kept on the device (where the cache allows), so building a step costs O(new blocks);
         # a row per running sequence and teacher forcing's, more if a custom scheduler runs more
-        self.block_tables = (DeviceBlockTables(kv_cache, spec.params.get("max_batch_size", 16) + 2, self.device)
-                             if self.async_scheduling and kv_cache.stable_block_tables else None)
+        self.block_tables = (
+            DeviceBlockTables(kv_cache, spec.params.get("max_batch_size", 16) + 2, self.device)
+            if self.async_scheduling and kv_cache.stable_block_tables
+            else None
+        )
         # speculation: draft tokens proposed from the request itself, verified by the forward
         # (engine/verify_step.py); it runs without async scheduling or multi-step (above, and spec validation)
         self.proposer = proposer
         self.num_speculative_tokens = int(spec.params.get("num_speculative_tokens") or 0)
         self.spec_counts = {"draft_tokens": 0, "accepted_tokens": 0, "verified_rows": 0}
-        self.profile: DecodeStepProfile | None = None   # off unless a benchmark asks (enable_profile)
-        self.component_profile: dict | None = None       # filled by the next decode step once asked for
+        self.profile: DecodeStepProfile | None = None  # off unless a benchmark asks (enable_profile)
+        self.component_profile: dict | None = None  # filled by the next decode step once asked for
         self._profile_components = False
 
     # --- construction ----------------------------------------------------------------------
@@ -131,8 +149,9 @@ class Engine:
         device = torch.device(spec.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device: 'cuda' requested but no CUDA GPU is visible to PyTorch")
-        if spec.components.get("tp", "1") != "1":     # one process per device; this one becomes rank 0
+        if spec.components.get("tp", "1") != "1":  # one process per device; this one becomes rank 0
             from ..parallel import launch_tensor_parallel_engine
+
             return launch_tensor_parallel_engine(spec)
         hf_config, sd, meta = load_model_weights(spec.model, device=device)
         return cls.from_weights(spec, hf_config, sd, meta)
@@ -142,8 +161,10 @@ class Engine:
         """Build from already loaded weights (HF naming); the caller's dict is left intact."""
         spec = load_stack_spec(spec)
         if spec.components.get("tp", "1") != "1":
-            raise ValueError("components.tp > 1: build with Engine.from_spec, which starts one process per device "
-                             "(each loads the weights named by spec.model)")
+            raise ValueError(
+                "components.tp > 1: build with Engine.from_spec, which starts one process per device "
+                "(each loads the weights named by spec.model)"
+            )
         model = build_model(hf_config, dict(state_dict), model_parts(spec)).to(torch.device(spec.device))
         return cls.from_model(spec, model, hf_config, meta)
 
@@ -159,8 +180,15 @@ class Engine:
         max_model_len = p["max_model_len"] or min(max_pos, 4096)
         if max_model_len > max_pos:
             raise ValueError(f"params.max_model_len={max_model_len} exceeds the model's {max_pos} positions")
-        ctx = BuildContext(len(model.layers), model.num_kv_heads, model.head_dim, max_model_len, p,
-                           torch_dtype(spec.model.dtype), device)
+        ctx = BuildContext(
+            len(model.layers),
+            model.num_kv_heads,
+            model.head_dim,
+            max_model_len,
+            p,
+            torch_dtype(spec.model.dtype),
+            device,
+        )
         kv = get_component("kv_cache", c["kv_cache"])(ctx)
         for layer, k, v in zip(model.attention_layers, kv.k_caches, kv.v_caches):
             layer.k_cache, layer.v_cache = k, v
@@ -173,8 +201,9 @@ class Engine:
         runner = get_component("execution", c["execution"])(model, kv, p, device)
         sampler = get_component("sampling", c["sampling"])()
         proposer = get_component("speculation", c["speculation"])(p)
-        return cls(spec, model, kv, scheduler, runner, sampler, load_tokenizer_for(spec, meta), hf_config, meta,
-                   proposer)
+        return cls(
+            spec, model, kv, scheduler, runner, sampler, load_tokenizer_for(spec, meta), hf_config, meta, proposer
+        )
 
     # --- requests --------------------------------------------------------------------------
     def add_request(self, request: Request) -> None:
@@ -182,8 +211,10 @@ class Engine:
         if n == 0:
             raise ValueError("prompt is empty: give at least one token")
         if n >= self.max_model_len:
-            raise ValueError(f"prompt has {n} tokens; this stack's context is {self.max_model_len} tokens "
-                             "(prompt + at least one generated token must fit)")
+            raise ValueError(
+                f"prompt has {n} tokens; this stack's context is {self.max_model_len} tokens "
+                "(prompt + at least one generated token must fit)"
+            )
         if request.request_id in self.seqs:
             raise ValueError(f"request id {request.request_id!r} is already in use")
         vocab = self.meta["vocab_size"]
@@ -229,28 +260,42 @@ class Engine:
         if prof:
             prof.begin_step()
         outputs, self._queued = self._queued, []
-        if self._profile_components:   # the component profile times one step on its own
+        if self._profile_components:  # the component profile times one step on its own
             outputs += self._drain()
         batch = self.scheduler.schedule()
         components = self._profile_components and self._pure_decode(batch)
         drafts = None
-        if self.proposer is not None and batch and not components and not self._logprob_requests \
-                and not self._prompt_logprob_requests:   # logprobs would need a row per token: plain steps
-            batch, drafts = plan_drafts(batch, self.proposer, self.kv, self.num_speculative_tokens,
-                                        self.spec.params["max_num_batched_tokens"], self.max_model_len)
+        if (
+            self.proposer is not None
+            and batch
+            and not components
+            and not self._logprob_requests
+            and not self._prompt_logprob_requests
+        ):  # logprobs would need a row per token: plain steps
+            batch, drafts = plan_drafts(
+                batch,
+                self.proposer,
+                self.kv,
+                self.num_speculative_tokens,
+                self.spec.params["max_num_batched_tokens"],
+                self.max_model_len,
+            )
         if drafts:
             launched = self._verify(batch, drafts)
         else:
             launched = self._launch(batch, components) if batch else None
         overlap = self.async_scheduling and not components
-        if overlap:   # read the step the last call launched; this call's step is read by the next one
+        if overlap:  # read the step the last call launched; this call's step is read by the next one
             launched, self._in_flight = self._in_flight, launched
         if launched is None:
             return outputs
         outputs += self._resolve(launched)
         # a profiled decode step; under overlap only beside another (the call's wall time then spans one step)
-        if prof and launched.span is not None and (not overlap or (self._in_flight is not None
-                                                                    and self._in_flight.span is not None)):
+        if (
+            prof
+            and launched.span is not None
+            and (not overlap or (self._in_flight is not None and self._in_flight.span is not None))
+        ):
             prof.end_step(launched.num_tokens, launched.span)
         return outputs
 
@@ -272,8 +317,17 @@ class Engine:
         k = 1 if components else decode_steps_for(batch, self.decode_steps, self.max_model_len, self.kv)
         if k > 1:
             sampled = [seq for seq, _ in batch]
-            tokens = run_decode_steps(self.runner, self.sampler.sample, batch, self.kv, self.device, k, span,
-                                      self._in_flight, self.block_tables)
+            tokens = run_decode_steps(
+                self.runner,
+                self.sampler.sample,
+                batch,
+                self.kv,
+                self.device,
+                k,
+                span,
+                self._in_flight,
+                self.block_tables,
+            )
             logprobs = None
         else:
             sampled, tokens, logprobs = self._forward_and_sample(batch, span, components)
@@ -281,7 +335,7 @@ class Engine:
         self.num_forward_tokens += sum(k if k > 1 else n for _, n in batch)
         for seq, n in batch:
             seq.num_computed += k if k > 1 else n
-            if seq.num_computed <= len(seq.token_ids):   # else its newest tokens are unread: _resolve publishes
+            if seq.num_computed <= len(seq.token_ids):  # else its newest tokens are unread: _resolve publishes
                 self.kv.on_computed(seq)
         for seq in sampled:
             seq.num_pending += k
@@ -302,7 +356,7 @@ class Engine:
         for seq, toks in zip(sampled, kept):
             seq.num_pending += len(toks)
             if seq in drafts:
-                seq.num_computed -= len(drafts[seq]) + 1 - len(toks)   # the rejected draft tokens
+                seq.num_computed -= len(drafts[seq]) + 1 - len(toks)  # the rejected draft tokens
                 self.kv.truncate(seq, len(seq))
                 c["draft_tokens"] += len(drafts[seq])
                 c["accepted_tokens"] += len(toks) - 1
@@ -310,29 +364,31 @@ class Engine:
                 seq.num_accepted_draft_tokens += len(toks) - 1
                 c["verified_rows"] += 1
         for seq, _ in batch:
-            if seq.num_computed <= len(seq.token_ids):   # else its newest tokens are unread: _resolve publishes
+            if seq.num_computed <= len(seq.token_ids):  # else its newest tokens are unread: _resolve publishes
                 self.kv.on_computed(seq)
         return VerifiedStep(sampled, kept, num_tokens=sum(n for _, n in batch))
 
     def _forward_and_sample(self, batch, span, components: bool):
-        input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device, self._in_flight,
-                                                           self.block_tables)
+        input_ids, meta, sample_idx, sampled = build_batch(
+            batch, self.kv, self.device, self._in_flight, self.block_tables
+        )
         prompt_rows = None
         if self._prompt_logprob_requests and any(seq.prompt_logprobs is not None for seq, _ in batch):
             prompt_rows = PromptRows(batch)
             sample_idx = prompt_rows.index(sample_idx.device)
         if components:
             forward = getattr(self.runner, "forward_uncaptured", self.runner.run)
-            self.component_profile = component_shares(self.model, lambda: forward(input_ids, meta, sample_idx),
-                                                      self.device)
+            self.component_profile = component_shares(
+                self.model, lambda: forward(input_ids, meta, sample_idx), self.device
+            )
             self._profile_components = False
         if span:
             span.start()
-        logits = self.runner.run(input_ids, meta, sample_idx)   # rows only for sequences that finished their prompt
+        logits = self.runner.run(input_ids, meta, sample_idx)  # rows only for sequences that finished their prompt
         if span:
             span.stop()
         if prompt_rows is not None:
-            logits = prompt_rows.record(logits)   # reads prompt logprobs back now: this step waits for its forward
+            logits = prompt_rows.record(logits)  # reads prompt logprobs back now: this step waits for its forward
         if not sampled:
             return sampled, None, None
         tokens = self._sample(logits, sampled)
@@ -352,7 +408,7 @@ class Engine:
         row: that token was computed speculatively. One that ends inside a multi-step run keeps the
         tokens up to its end."""
         outputs = []
-        rows = launched.host_tokens()   # first: the logprobs' copies have landed once the tokens have
+        rows = launched.host_tokens()  # first: the logprobs' copies have landed once the tokens have
         entries = launched.logprobs.entries() if launched.logprobs is not None else None
         for i, (seq, toks) in enumerate(zip(launched.seqs, rows)):
             if seq.status is SeqStatus.FINISHED:
@@ -365,12 +421,18 @@ class Engine:
                     break
             finished = seq.status is SeqStatus.FINISHED
             if seq.status is SeqStatus.RUNNING:
-                self.kv.on_computed(seq)   # blocks completed by the tokens just read can be shared now
-            out = StepOutput(seq.request_id, kept, finished, seq.finish_reason if finished else None,
-                             seq.num_prompt_tokens, seq.num_output_tokens)
+                self.kv.on_computed(seq)  # blocks completed by the tokens just read can be shared now
+            out = StepOutput(
+                seq.request_id,
+                kept,
+                finished,
+                seq.finish_reason if finished else None,
+                seq.num_prompt_tokens,
+                seq.num_output_tokens,
+            )
             if entries is not None and entries[i] is not None:
                 out.logprobs = [entries[i]]
-            if seq.prompt_logprobs is not None:   # its prompt is complete: this is its first token
+            if seq.prompt_logprobs is not None:  # its prompt is complete: this is its first token
                 out.prompt_logprobs, seq.prompt_logprobs = seq.prompt_logprobs, None
                 self._prompt_logprob_requests.discard(seq.request_id)
             if seq.num_draft_tokens:
@@ -402,7 +464,9 @@ class Engine:
         self._prompt_logprob_requests.discard(request_id)
 
     # --- offline use -----------------------------------------------------------------------
-    def generate(self, prompts: list[list[int]], params: SamplingParams | list[SamplingParams] | None = None) -> list[list[int]]:
+    def generate(
+        self, prompts: list[list[int]], params: SamplingParams | list[SamplingParams] | None = None
+    ) -> list[list[int]]:
         params = params or SamplingParams()
         plist = params if isinstance(params, list) else [params] * len(prompts)
         ids = [f"gen-{uuid.uuid4().hex[:8]}-{i}" for i in range(len(prompts))]
@@ -419,9 +483,11 @@ class Engine:
     def teacher_forced_logits(self, prompt_ids: list[int], forced_ids: list[int]) -> torch.Tensor:
         """Row i: next-token logits after prompt + forced_ids[:i], computed through the KV cache."""
         if len(prompt_ids) + len(forced_ids) > self.max_model_len:
-            raise ValueError(f"prompt + forced tokens ({len(prompt_ids) + len(forced_ids)}) exceed max_model_len "
-                             f"{self.max_model_len}")
-        self._queued += self._drain()   # the engine's own batch building and caches, with no step in flight
+            raise ValueError(
+                f"prompt + forced tokens ({len(prompt_ids) + len(forced_ids)}) exceed max_model_len "
+                f"{self.max_model_len}"
+            )
+        self._queued += self._drain()  # the engine's own batch building and caches, with no step in flight
         seq = Sequence(Request(f"tf-{uuid.uuid4().hex[:8]}", list(prompt_ids), SamplingParams()), self.device)
         if not self.kv.allocate(seq):
             raise RuntimeError("teacher_forced_logits: no free KV-cache room; run it while the engine is idle")
@@ -450,16 +516,25 @@ class Engine:
     def stats(self) -> dict:
         running = self.scheduler.running
         s = self.kv.stats(running)
-        s.update(num_running=len(running), num_waiting=len(self.scheduler.waiting),
-                 num_preemptions=self.scheduler.num_preemptions, num_steps=self.num_steps,
-                 num_forward_tokens=self.num_forward_tokens, max_model_len=self.max_model_len,
-                 decode_steps=self.decode_steps, async_scheduling=self.async_scheduling,
-                 components=dict(self.spec.components))
+        s.update(
+            num_running=len(running),
+            num_waiting=len(self.scheduler.waiting),
+            num_preemptions=self.scheduler.num_preemptions,
+            num_steps=self.num_steps,
+            num_forward_tokens=self.num_forward_tokens,
+            max_model_len=self.max_model_len,
+            decode_steps=self.decode_steps,
+            async_scheduling=self.async_scheduling,
+            components=dict(self.spec.components),
+        )
         if self.proposer is not None:
             c = self.spec_counts
-            s.update(spec_draft_tokens=c["draft_tokens"], spec_accepted_tokens=c["accepted_tokens"],
-                     spec_verified_rows=c["verified_rows"],
-                     # accepted draft tokens / proposed, and tokens a drafted sequence got per verify step
-                     spec_acceptance_rate=c["accepted_tokens"] / c["draft_tokens"] if c["draft_tokens"] else None,
-                     spec_tokens_per_verify=(c["accepted_tokens"] / c["verified_rows"] + 1) if c["verified_rows"] else None)
+            s.update(
+                spec_draft_tokens=c["draft_tokens"],
+                spec_accepted_tokens=c["accepted_tokens"],
+                spec_verified_rows=c["verified_rows"],
+                # accepted draft tokens / proposed, and tokens a drafted sequence got per verify step
+                spec_acceptance_rate=c["accepted_tokens"] / c["draft_tokens"] if c["draft_tokens"] else None,
+                spec_tokens_per_verify=(c["accepted_tokens"] / c["verified_rows"] + 1) if c["verified_rows"] else None,
+            )
         return s

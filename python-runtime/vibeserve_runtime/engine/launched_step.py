@@ -11,6 +11,7 @@ The tokens start their way to the host at launch: a non-blocking copy into pinne
 CUDA event, so reading them waits for this step's work only, never for the step launched after it.
 On a CPU the tokens are already on the host.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,7 +30,7 @@ class LaunchedStep:
         self._row = {seq: i for i, seq in enumerate(seqs)}
         self._host = None if tokens is None else copy_to_host(tokens)
         self._ready = None
-        if tokens is not None and tokens.is_cuda:   # after every copy of this step (logprobs' included)
+        if tokens is not None and tokens.is_cuda:  # after every copy of this step (logprobs' included)
             self._ready = torch.cuda.Event()
             self._ready.record()
 

@@ -5,6 +5,7 @@ only for sequences that want prompt logprobs, and the log-softmax runs only over
 values are the model's own distribution (log-softmax of the raw logits), whatever the sampling
 settings, as the OpenAI API and lm-evaluation-harness expect of a log-likelihood.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,10 @@ def token_logprobs(logits: torch.Tensor, token_ids: list[int], ks: list[int]) ->
     k = min(max(ks), lp.shape[-1])
     top_v, top_i = lp.topk(k, dim=-1) if k else (lp[:, :0], lp[:, :0].long())
     top_v, top_i = top_v.tolist(), top_i.tolist()
-    return [TokenLogprob(t, c, list(zip(ids[:n], vals[:n])))
-            for t, c, ids, vals, n in zip(token_ids, chosen, top_i, top_v, ks)]
+    return [
+        TokenLogprob(t, c, list(zip(ids[:n], vals[:n])))
+        for t, c, ids, vals, n in zip(token_ids, chosen, top_i, top_v, ks)
+    ]
 
 
 class SampledLogprobs:
@@ -60,7 +63,7 @@ class PromptRows:
     order (a runner may take a full, ordered row set of a decode batch as "every row")."""
 
     def __init__(self, batch):
-        sample_rows, self.prompt = [], []    # prompt: (seq, position); its row scores token position+1
+        sample_rows, self.prompt = [], []  # prompt: (seq, position); its row scores token position+1
         prompt_rows, offset = [], 0
         for seq, n in batch:
             start = seq.num_computed
@@ -82,8 +85,11 @@ class PromptRows:
     def record(self, logits: torch.Tensor) -> torch.Tensor:
         """Stores the prompt positions' entries on their sequences; returns the sampled rows' logits."""
         if self.prompt:
-            entries = token_logprobs(logits[self.prompt_pick], [s.token_ids[p + 1] for s, p in self.prompt],
-                                     [s.params.prompt_logprobs for s, _ in self.prompt])
+            entries = token_logprobs(
+                logits[self.prompt_pick],
+                [s.token_ids[p + 1] for s, p in self.prompt],
+                [s.params.prompt_logprobs for s, _ in self.prompt],
+            )
             for (seq, p), e in zip(self.prompt, entries):
                 seq.prompt_logprobs[p + 1] = e
         return logits[self.sample_pick]

@@ -16,6 +16,7 @@ a deliberately wrong one). What a factory receives depends on its dimension:
 A choice registered here is accepted by spec validation even if design_space.json does not list it,
 which is how a new implementation (or a broken one in a test) enters a stack.
 """
+
 from __future__ import annotations
 
 from typing import Callable

@@ -3,6 +3,7 @@
 Every problem is a ValueError naming the offending field, e.g.
 "components.execution='cuda_graphs' needs device cuda; this stack's device is 'cpu'".
 """
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,15 @@ DESIGN_SPACE_PATH = Path(__file__).resolve().parent.parent / "design_space.json"
 
 # params the engine reads beyond the searchable ones in design_space.json
 ENGINE_PARAMS = {
-    "max_model_len": (int, None),            # default: the model's max positions, capped at 4096
-    "kv_cache_tokens": (int, None),          # paged pool size; default from GPU memory, or max_batch * max_len
+    "max_model_len": (int, None),  # default: the model's max positions, capped at 4096
+    "kv_cache_tokens": (int, None),  # paged pool size; default from GPU memory, or max_batch * max_len
     "gpu_memory_utilization": (float, 0.85),
-    "compile_decode": (bool, False),         # cuda_graphs: torch.compile the captured step
-    "tokenizer_path": (str, None),           # read by tokenizers.load_tokenizer
+    "compile_decode": (bool, False),  # cuda_graphs: torch.compile the captured step
+    "tokenizer_path": (str, None),  # read by tokenizers.load_tokenizer
 }
 # names used by older stack files
 ALIASES = {"sampling": {"standard": "sort_based", "greedy": "sort_based"}}
-NOT_COMPONENTS = {"tokenizer", "tp"}         # chosen by scenario / launcher, not built by the engine
+NOT_COMPONENTS = {"tokenizer", "tp"}  # chosen by scenario / launcher, not built by the engine
 # GPU-only Triton choices that TRITON_INTERPRET=1 can run on CPU tensors (slowly; for tests)
 INTERPRETABLE = {("attention", "triton_paged")}
 
@@ -61,9 +62,13 @@ def load_stack_spec(path_or_dict) -> StackSpec:
         for f in ("name", "model"):
             if f not in data:
                 raise ValueError(f"stack spec: missing field {f!r}")
-        spec = StackSpec(name=data["name"], model=as_model_spec(data["model"]),
-                         components=dict(data.get("components") or {}), params=dict(data.get("params") or {}),
-                         device=data.get("device", "cpu"))
+        spec = StackSpec(
+            name=data["name"],
+            model=as_model_spec(data["model"]),
+            components=dict(data.get("components") or {}),
+            params=dict(data.get("params") or {}),
+            device=data.get("device", "cpu"),
+        )
     return normalize_spec(spec)
 
 
@@ -102,11 +107,14 @@ def normalize_spec(spec: StackSpec) -> StackSpec:
             raise ValueError(f"components.{dim}={choice!r} needs device cuda; this stack's device is {device!r}")
         if "min_compute_capability" in req and device.startswith("cuda"):
             import torch
+
             if torch.cuda.is_available():
                 cc = torch.cuda.get_device_capability(torch.device(device))
                 if cc[0] + cc[1] / 10 < req["min_compute_capability"]:
-                    raise ValueError(f"components.{dim}={choice!r} needs compute capability >= "
-                                     f"{req['min_compute_capability']}, this GPU has {cc[0]}.{cc[1]}")
+                    raise ValueError(
+                        f"components.{dim}={choice!r} needs compute capability >= "
+                        f"{req['min_compute_capability']}, this GPU has {cc[0]}.{cc[1]}"
+                    )
 
     for c in ds.get("constraints", []):
         if c.get("onlyForArch") and model.arch not in c["onlyForArch"]:
@@ -115,8 +123,10 @@ def normalize_spec(spec: StackSpec) -> StackSpec:
             for k, allowed in c.get("then", {}).items():
                 if comps.get(k) not in allowed:
                     cond = ", ".join(f"{k2}={v2!r}" for k2, v2 in c["if"].items())
-                    raise ValueError(f"components.{k}={comps.get(k)!r} violates constraint {c['id']}: with {cond} "
-                                     f"it must be one of {allowed} ({c.get('why', '')})")
+                    raise ValueError(
+                        f"components.{k}={comps.get(k)!r} violates constraint {c['id']}: with {cond} "
+                        f"it must be one of {allowed} ({c.get('why', '')})"
+                    )
 
     params = {}
     known = {**{k: (v["type"], v.get("default")) for k, v in ds.get("params", {}).items()}, **ENGINE_PARAMS}
@@ -126,17 +136,19 @@ def normalize_spec(spec: StackSpec) -> StackSpec:
         params[k] = v if v is None else _check_param(k, v, known[k][0])
     for k, (_, default) in known.items():
         params.setdefault(k, default)
-    for c in ds.get("constraints", []):   # thenParams: speculation runs without async scheduling or multi-step
+    for c in ds.get("constraints", []):  # thenParams: speculation runs without async scheduling or multi-step
         if c.get("thenParams") and all(comps.get(k) == v for k, v in c["if"].items()):
             for k, allowed in c["thenParams"].items():
                 if params.get(k) not in allowed:
                     cond = ", ".join(f"{k2}={v2!r}" for k2, v2 in c["if"].items())
-                    raise ValueError(f"params.{k}={params.get(k)!r} violates constraint {c['id']}: with {cond} "
-                                     f"it must be one of {allowed} ({c.get('why', '')})")
+                    raise ValueError(
+                        f"params.{k}={params.get(k)!r} violates constraint {c['id']}: with {cond} "
+                        f"it must be one of {allowed} ({c.get('why', '')})"
+                    )
     if comps["scheduler"] != "chunked_prefill" and params["max_num_batched_tokens"] < 1:
         raise ValueError("params.max_num_batched_tokens must be >= 1")
     for dim in ("attention", "kv_cache", "scheduler", "execution", "linear", "moe", "sampling", "rope", "speculation"):
-        get_component(dim, comps[dim])   # fails early, naming the field, if nothing implements it
+        get_component(dim, comps[dim])  # fails early, naming the field, if nothing implements it
     return StackSpec(name=spec.name, model=model, components=comps, params=params, device=device)
 
 
@@ -147,21 +159,35 @@ def _check_tp(choice: str, dim: dict, device: str) -> None:
     need = dim["choices"][choice].get("requires", {}).get("min_devices", 1)
     if need > 1 and device.startswith("cuda"):
         import torch
+
         have = torch.cuda.device_count()
         if have < need:
-            raise ValueError(f"components.tp={choice!r} needs {need} GPUs on this host; PyTorch sees {have}. "
-                             "Use tp='1', or run on a host with more GPUs")
+            raise ValueError(
+                f"components.tp={choice!r} needs {need} GPUs on this host; PyTorch sees {have}. "
+                "Use tp='1', or run on a host with more GPUs"
+            )
 
 
 def _check_param(name, value, typ):
-    ok = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-          int: lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-          "bool": lambda v: isinstance(v, bool), bool: lambda v: isinstance(v, bool),
-          float: lambda v: isinstance(v, (int, float)) and 0 < v <= 1, str: lambda v: isinstance(v, str) and v,
-          "int[]": lambda v: isinstance(v, list) and v and all(isinstance(x, int) and x > 0 for x in v)}[typ]
+    ok = {
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+        "bool": lambda v: isinstance(v, bool),
+        bool: lambda v: isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and 0 < v <= 1,
+        str: lambda v: isinstance(v, str) and v,
+        "int[]": lambda v: isinstance(v, list) and v and all(isinstance(x, int) and x > 0 for x in v),
+    }[typ]
     if not ok(value):
-        want = {"int": "a positive integer", int: "a positive integer", "bool": "true or false", bool: "true or false",
-                float: "a number in (0, 1]", str: "a non-empty string", "int[]": "a non-empty list of positive integers"}[typ]
+        want = {
+            "int": "a positive integer",
+            int: "a positive integer",
+            "bool": "true or false",
+            bool: "true or false",
+            float: "a number in (0, 1]",
+            str: "a non-empty string",
+            "int[]": "a non-empty list of positive integers",
+        }[typ]
         raise ValueError(f"params.{name}={value!r}: expected {want}")
     return value
 

@@ -12,6 +12,7 @@ so a call counts when it reads a decode step and launches another; its wall time
 larger of the host's work and the device's, and the host share is the part of the step the device
 spends without a forward to run.
 """
+
 from __future__ import annotations
 
 import time
@@ -25,8 +26,11 @@ class ForwardSpan:
     after the next step was launched."""
 
     def __init__(self, device: torch.device):
-        self._events = ((torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-                        if device.type == "cuda" else None)
+        self._events = (
+            (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+            if device.type == "cuda"
+            else None
+        )
         self._t0 = self._seconds = 0.0
 
     def start(self) -> None:
@@ -53,8 +57,8 @@ class ForwardSpan:
 class DecodeStepProfile:
     def __init__(self, device: torch.device):
         self.device = device
-        self.steps = 0            # decode scheduler steps timed (a multi-step step counts once)
-        self.tokens = 0           # decode positions computed in them (batch size × steps run)
+        self.steps = 0  # decode scheduler steps timed (a multi-step step counts once)
+        self.tokens = 0  # decode positions computed in them (batch size × steps run)
         self.wall_s = 0.0
         self.forward_s = 0.0
         self._t0 = 0.0
@@ -84,6 +88,8 @@ def host_share_between(before: dict, after: dict) -> dict:
         return {}
     forward = after["forward_s"] - before["forward_s"]
     tokens = after["tokens"] - before["tokens"]
-    return {"decode_host_share": round(min(1.0, max(0.0, 1 - forward / wall)), 4),
-            "decode_step_ms": round(1e3 * wall / steps, 4),
-            "decode_ms_per_token": round(1e3 * wall / max(1, tokens), 5)}
+    return {
+        "decode_host_share": round(min(1.0, max(0.0, 1 - forward / wall)), 4),
+        "decode_step_ms": round(1e3 * wall / steps, 4),
+        "decode_ms_per_token": round(1e3 * wall / max(1, tokens), 5),
+    }

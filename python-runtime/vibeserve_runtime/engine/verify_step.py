@@ -18,6 +18,7 @@ overwrites those slots, and blocks wholly past the kept tokens go back to the po
 speculation runs neither under async scheduling nor inside multi-step decode (constraints in
 design_space.json).
 """
+
 from __future__ import annotations
 
 from .launched_step import LaunchedStep
@@ -26,8 +27,13 @@ from .launched_step import LaunchedStep
 def may_draft(seq) -> bool:
     """Greedy, no logprobs, and decoding: its one scheduled token is its last known one."""
     p = seq.params
-    return (p.temperature <= 0 and p.logprobs is None and seq.prompt_logprobs is None
-            and seq.num_pending == 0 and seq.num_computed + 1 == len(seq))
+    return (
+        p.temperature <= 0
+        and p.logprobs is None
+        and seq.prompt_logprobs is None
+        and seq.num_pending == 0
+        and seq.num_computed + 1 == len(seq)
+    )
 
 
 def plan_drafts(batch, proposer, kv, k: int, token_budget: int, max_model_len: int) -> tuple[list, dict]:
@@ -55,7 +61,7 @@ def accept(targets: list[int], sampled: list, drafts: dict) -> list[list[int]]:
     out, i = [], 0
     for seq in sampled:
         draft = drafts.get(seq, ())
-        rows = targets[i:i + len(draft) + 1]
+        rows = targets[i : i + len(draft) + 1]
         i += len(draft) + 1
         a = 0
         while a < len(draft) and draft[a] == rows[a]:

@@ -1,4 +1,5 @@
 """Triton kernels (run on CUDA, and on CPU tensors under TRITON_INTERPRET=1 for tests)."""
+
 import os
 
 

@@ -5,6 +5,7 @@ TF32 rounding, and everywhere under the Triton interpreter (CPU tensors): its bf
 int8 -> bf16 conversion) return garbage (Triton 3.6), so there the operands are upcast, which is
 what the GPU's bf16 MMA with fp32 accumulation computes anyway. On the GPU bf16/fp16 operands keep the tensor-core path.
 """
+
 from __future__ import annotations
 
 import torch

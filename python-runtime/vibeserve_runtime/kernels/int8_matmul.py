@@ -3,6 +3,7 @@
 Weight tiles are loaded as int8 and converted in registers: a decode step reads half the bytes of
 bf16 weights, which is what bounds it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,9 +14,22 @@ from .dot import dot_into, full_precision
 
 
 @triton.jit
-def _int8_matmul_kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K,
-                        s_xm, s_wn, s_ym,
-                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, IEEE: tl.constexpr):
+def _int8_matmul_kernel(
+    x_ptr,
+    w_ptr,
+    s_ptr,
+    y_ptr,
+    M,
+    N,
+    K,
+    s_xm,
+    s_wn,
+    s_ym,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    IEEE: tl.constexpr,
+):
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
     m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -26,19 +40,26 @@ def _int8_matmul_kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K,
         k = k0 + kk
         x = tl.load(x_ptr + m[:, None] * s_xm + k[None, :], mask=(m[:, None] < M) & (k[None, :] < K), other=0.0)
         w = tl.load(w_ptr + n[None, :] * s_wn + k[:, None], mask=(n[None, :] < N) & (k[:, None] < K), other=0)
-        if IEEE:   # the interpreter's int8 -> bf16 conversion is wrong too (kernels/dot.py)
+        if IEEE:  # the interpreter's int8 -> bf16 conversion is wrong too (kernels/dot.py)
             acc = dot_into(acc, x, w.to(tl.float32), IEEE)
         else:
             acc = dot_into(acc, x, w.to(x.dtype), IEEE)
     scale = tl.load(s_ptr + n, mask=n < N, other=0.0).to(tl.float32)
     acc = acc * scale[None, :]
-    tl.store(y_ptr + m[:, None] * s_ym + n[None, :], acc.to(y_ptr.dtype.element_ty),
-             mask=(m[:, None] < M) & (n[None, :] < N))
+    tl.store(
+        y_ptr + m[:, None] * s_ym + n[None, :], acc.to(y_ptr.dtype.element_ty), mask=(m[:, None] < M) & (n[None, :] < N)
+    )
 
 
-def int8_weight_only_matmul(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor,
-                            block_n: int | None = None, block_k: int = 256, num_warps: int = 4,
-                            num_stages: int = 3) -> torch.Tensor:
+def int8_weight_only_matmul(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scale: torch.Tensor,
+    block_n: int | None = None,
+    block_k: int = 256,
+    num_warps: int = 4,
+    num_stages: int = 3,
+) -> torch.Tensor:
     M, K = x.shape
     N = qweight.shape[0]
     if block_n is None:
@@ -53,7 +74,22 @@ def int8_weight_only_matmul(x: torch.Tensor, qweight: torch.Tensor, scale: torch
     y = torch.empty(M, N, device=x.device, dtype=x.dtype)
     block_m = 16 if M <= 16 else (32 if M <= 32 else 64)
     grid = (triton.cdiv(M, block_m), triton.cdiv(N, block_n))
-    _int8_matmul_kernel[grid](x, qweight, scale, y, M, N, K, x.stride(0), qweight.stride(0), y.stride(0),
-                              BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, IEEE=full_precision(x),
-                              num_warps=num_warps, num_stages=num_stages if x.is_cuda else 1)
+    _int8_matmul_kernel[grid](
+        x,
+        qweight,
+        scale,
+        y,
+        M,
+        N,
+        K,
+        x.stride(0),
+        qweight.stride(0),
+        y.stride(0),
+        BLOCK_M=block_m,
+        BLOCK_N=block_n,
+        BLOCK_K=block_k,
+        IEEE=full_precision(x),
+        num_warps=num_warps,
+        num_stages=num_stages if x.is_cuda else 1,
+    )
     return y

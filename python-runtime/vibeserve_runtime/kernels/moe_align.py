@@ -12,6 +12,7 @@ gives the torch layout exactly (tests/test_kernels_triton.py), and on an H100 it
 ~51 to ~5 µs and the Mixtral-shaped layer from 156-184 to 101-128 µs at 4-64 tokens
 (bench/results/moe_align_h100.json), so `align_by_expert` uses it on CUDA up to that size.
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,7 +20,7 @@ import triton
 import triton.language as tl
 
 BLOCK_M = 16
-MAX_FUSED_PAIRS = 1024   # beyond this (prefill) the pair list no longer fits one program comfortably
+MAX_FUSED_PAIRS = 1024  # beyond this (prefill) the pair list no longer fits one program comfortably
 
 
 def padded_capacity(n_pairs: int, num_experts: int, block_m: int = BLOCK_M) -> int:
@@ -39,9 +40,11 @@ def align_by_expert_torch(topk_ids: torch.Tensor, num_experts: int, block_m: int
     n_pairs = flat.numel()
     cap = padded_capacity(n_pairs, num_experts, block_m)
     # scatter_add rather than bincount: bincount reads the max back to the host, which a CUDA graph forbids
-    counts = torch.zeros(num_experts, dtype=torch.int64, device=flat.device).scatter_add_(0, flat, torch.ones_like(flat))
+    counts = torch.zeros(num_experts, dtype=torch.int64, device=flat.device).scatter_add_(
+        0, flat, torch.ones_like(flat)
+    )
     padded = (counts + block_m - 1) // block_m * block_m
-    starts = torch.cumsum(padded, 0) - padded                          # padded start of each expert's run
+    starts = torch.cumsum(padded, 0) - padded  # padded start of each expert's run
     order = torch.argsort(flat, stable=True)
     first_of_expert = torch.cumsum(counts, 0) - counts
     rank = torch.arange(n_pairs, device=flat.device) - first_of_expert[flat[order]]
@@ -56,24 +59,35 @@ def align_by_expert_torch(topk_ids: torch.Tensor, num_experts: int, block_m: int
 
 
 @triton.jit
-def _align_kernel(ids_ptr, pairs_ptr, block_expert_ptr, n_pairs, cap, n_tiles,
-                  E: tl.constexpr, BLOCK_M: tl.constexpr, P: tl.constexpr, CAP: tl.constexpr, TILES: tl.constexpr):
+def _align_kernel(
+    ids_ptr,
+    pairs_ptr,
+    block_expert_ptr,
+    n_pairs,
+    cap,
+    n_tiles,
+    E: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    P: tl.constexpr,
+    CAP: tl.constexpr,
+    TILES: tl.constexpr,
+):
     offs = tl.arange(0, P)
     valid = offs < n_pairs
-    expert = tl.load(ids_ptr + offs, mask=valid, other=E).to(tl.int32)   # padding lanes match no expert
+    expert = tl.load(ids_ptr + offs, mask=valid, other=E).to(tl.int32)  # padding lanes match no expert
     slots = tl.arange(0, CAP)
     tl.store(pairs_ptr + slots, tl.full([CAP], -1, tl.int64), mask=slots < cap)
     tile_start = tl.arange(0, TILES) * BLOCK_M
     tile_expert = tl.full([TILES], -1, tl.int32)
     dest = tl.zeros([P], tl.int32)
-    start = tl.sum(tl.zeros([P], tl.int32), axis=0)   # a scalar 0 the loop can carry
+    start = tl.sum(tl.zeros([P], tl.int32), axis=0)  # a scalar 0 the loop can carry
     for j in tl.static_range(E):
         mine = (expert == j).to(tl.int32)
         dest = tl.where(mine == 1, start + tl.cumsum(mine, axis=0) - 1, dest)
         padded = (tl.sum(mine, axis=0) + BLOCK_M - 1) // BLOCK_M * BLOCK_M
         tile_expert = tl.where((tile_start >= start) & (tile_start < start + padded), j, tile_expert)
         start += padded
-    tl.debug_barrier()   # every -1 is written before the pairs land on top of them
+    tl.debug_barrier()  # every -1 is written before the pairs land on top of them
     tl.store(pairs_ptr + dest, offs.to(tl.int64), mask=valid)
     tl.store(block_expert_ptr + tl.arange(0, TILES), tile_expert.to(tl.int64), mask=tl.arange(0, TILES) < n_tiles)
 
@@ -88,7 +102,18 @@ def align_by_expert_fused(topk_ids: torch.Tensor, num_experts: int, block_m: int
     sorted_pairs = torch.empty(cap, dtype=torch.int64, device=flat.device)
     block_expert = torch.empty(n_tiles, dtype=torch.int64, device=flat.device)
     P = max(16, triton.next_power_of_2(n_pairs))
-    _align_kernel[(1,)](flat, sorted_pairs, block_expert, n_pairs, cap, n_tiles,
-                        E=num_experts, BLOCK_M=block_m, P=P, CAP=max(16, triton.next_power_of_2(cap)),
-                        TILES=max(16, triton.next_power_of_2(n_tiles)), num_warps=4)
+    _align_kernel[(1,)](
+        flat,
+        sorted_pairs,
+        block_expert,
+        n_pairs,
+        cap,
+        n_tiles,
+        E=num_experts,
+        BLOCK_M=block_m,
+        P=P,
+        CAP=max(16, triton.next_power_of_2(cap)),
+        TILES=max(16, triton.next_power_of_2(n_tiles)),
+        num_warps=4,
+    )
     return sorted_pairs, block_expert

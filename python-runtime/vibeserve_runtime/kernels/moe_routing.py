@@ -6,6 +6,7 @@ softmax's denominator cancels when the kept probabilities are renormalized, so t
 softmax over the k largest logits alone. Logits accumulate in fp32 (the torch path rounds them to the
 model dtype first); ties go to the lower expert index.
 """
+
 from __future__ import annotations
 
 import torch
@@ -14,16 +15,28 @@ import triton.language as tl
 
 
 @triton.jit
-def _route_kernel(x_ptr, gate_ptr, weights_ptr, ids_ptr, H, s_xm, s_ge,
-                  E: tl.constexpr, E_PAD: tl.constexpr, TOP_K: tl.constexpr, BLOCK_H: tl.constexpr):
+def _route_kernel(
+    x_ptr,
+    gate_ptr,
+    weights_ptr,
+    ids_ptr,
+    H,
+    s_xm,
+    s_ge,
+    E: tl.constexpr,
+    E_PAD: tl.constexpr,
+    TOP_K: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+):
     t = tl.program_id(0)
     e = tl.arange(0, E_PAD)
     acc = tl.zeros([E_PAD], tl.float32)
     for h0 in range(0, H, BLOCK_H):
         h = h0 + tl.arange(0, BLOCK_H)
         x = tl.load(x_ptr + t * s_xm + h, mask=h < H, other=0.0).to(tl.float32)
-        g = tl.load(gate_ptr + e[:, None] * s_ge + h[None, :], mask=(e[:, None] < E) & (h[None, :] < H),
-                    other=0.0).to(tl.float32)
+        g = tl.load(gate_ptr + e[:, None] * s_ge + h[None, :], mask=(e[:, None] < E) & (h[None, :] < H), other=0.0).to(
+            tl.float32
+        )
         acc += tl.sum(g * x[None, :], axis=1)
     logits = tl.where(e < E, acc, float("-inf"))
     top = tl.max(logits, axis=0)
@@ -50,6 +63,18 @@ def route_fused(x: torch.Tensor, gate_weight: torch.Tensor, top_k: int) -> tuple
     weights = torch.empty(T, top_k, device=x.device, dtype=torch.float32)
     ids = torch.empty(T, top_k, device=x.device, dtype=torch.int64)
     if T:
-        _route_kernel[(T,)](x, gate_weight, weights, ids, H, x.stride(0), gate_weight.stride(0),
-                            E=E, E_PAD=triton.next_power_of_2(E), TOP_K=top_k, BLOCK_H=256, num_warps=4)
+        _route_kernel[(T,)](
+            x,
+            gate_weight,
+            weights,
+            ids,
+            H,
+            x.stride(0),
+            gate_weight.stride(0),
+            E=E,
+            E_PAD=triton.next_power_of_2(E),
+            TOP_K=top_k,
+            BLOCK_H=256,
+            num_warps=4,
+        )
     return weights, ids

@@ -12,6 +12,7 @@ median of a few runs with the L2 cache flushed, so the weights come from memory 
 Inside a graph capture, on CPU, or under the interpreter there is nothing to time: the first shape
 of each list is used.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,16 +30,34 @@ from .moe_expert_mlp import GemmTiles, down_partials, gate_up_silu
 log = logging.getLogger(__name__)
 
 GATE_UP_TILES = {
-    16: [GemmTiles(64, 64), GemmTiles(64, 128), GemmTiles(32, 128, num_stages=4), GemmTiles(128, 64),
-         GemmTiles(64, 128, num_stages=4), GemmTiles(32, 256), GemmTiles(128, 128, num_warps=8),
-         GemmTiles(32, 256, num_stages=4), GemmTiles(16, 256, num_stages=4), GemmTiles(32, 128, num_stages=5)],
+    16: [
+        GemmTiles(64, 64),
+        GemmTiles(64, 128),
+        GemmTiles(32, 128, num_stages=4),
+        GemmTiles(128, 64),
+        GemmTiles(64, 128, num_stages=4),
+        GemmTiles(32, 256),
+        GemmTiles(128, 128, num_warps=8),
+        GemmTiles(32, 256, num_stages=4),
+        GemmTiles(16, 256, num_stages=4),
+        GemmTiles(32, 128, num_stages=5),
+    ],
     64: [GemmTiles(64, 64), GemmTiles(128, 64, num_warps=8), GemmTiles(64, 128, num_warps=8)],
 }
 DOWN_TILES = {
-    16: [GemmTiles(64, 128, split=2), GemmTiles(64, 128), GemmTiles(64, 128, split=4), GemmTiles(32, 128, split=2, num_stages=4),
-         GemmTiles(32, 256, split=2), GemmTiles(128, 128, split=4), GemmTiles(64, 256, split=4),
-         GemmTiles(32, 128, split=4, num_stages=4), GemmTiles(64, 128, split=2, num_stages=4),
-         GemmTiles(32, 256, split=4), GemmTiles(64, 64, split=4, num_stages=4)],
+    16: [
+        GemmTiles(64, 128, split=2),
+        GemmTiles(64, 128),
+        GemmTiles(64, 128, split=4),
+        GemmTiles(32, 128, split=2, num_stages=4),
+        GemmTiles(32, 256, split=2),
+        GemmTiles(128, 128, split=4),
+        GemmTiles(64, 256, split=4),
+        GemmTiles(32, 128, split=4, num_stages=4),
+        GemmTiles(64, 128, split=2, num_stages=4),
+        GemmTiles(32, 256, split=4),
+        GemmTiles(64, 64, split=4, num_stages=4),
+    ],
     64: [GemmTiles(64, 64), GemmTiles(128, 64, num_warps=8), GemmTiles(64, 128, num_warps=8)],
 }
 # Pairs per expert (on average) from which taller tiles are tried: below it most of a 64-row tile is padding.
@@ -50,7 +69,7 @@ class MoETiles:
     block_m: int
     gate_up: GemmTiles
     down: GemmTiles
-    timed_us: float | None = None   # gate/up + down, when chosen by timing
+    timed_us: float | None = None  # gate/up + down, when chosen by timing
 
 
 DEFAULT_TILES = MoETiles(16, GATE_UP_TILES[16][0], DOWN_TILES[16][0])
@@ -91,8 +110,14 @@ def tiles_for(x: torch.Tensor, top_k: int, w_gate_up: torch.Tensor, w_down: torc
             best = timed
     best = best or DEFAULT_TILES
     _chosen[key] = best
-    log.info("moe tiles for %s: block_m=%d gate_up=%s down=%s (%.1f us)", key, best.block_m, best.gate_up.label(),
-             best.down.label(), best.timed_us or float("nan"))
+    log.info(
+        "moe tiles for %s: block_m=%d gate_up=%s down=%s (%.1f us)",
+        key,
+        best.block_m,
+        best.gate_up.label(),
+        best.down.label(),
+        best.timed_us or float("nan"),
+    )
     return best
 
 
@@ -126,12 +151,14 @@ def time_us(fn: Callable[[], object]) -> float | None:
     """Median µs of fn with the L2 flushed between runs, or None if this shape does not compile/run here."""
     try:
         return triton.testing.do_bench(fn, warmup=3, rep=15, return_mode="median") * 1e3
-    except Exception as e:   # a tile shape the device cannot fit (shared memory, registers) is just not a candidate
+    except Exception as e:  # a tile shape the device cannot fit (shared memory, registers) is just not a candidate
         log.debug("tile shape skipped: %s", e)
         return None
 
 
 def chosen_tiles() -> dict[str, dict]:
     """What was chosen so far, for reports: {key: {block_m, gate_up, down, timed_us}}."""
-    return {str(k): {"block_m": t.block_m, "gate_up": t.gate_up.label(), "down": t.down.label(), "timed_us": t.timed_us}
-            for k, t in _chosen.items()}
+    return {
+        str(k): {"block_m": t.block_m, "gate_up": t.gate_up.label(), "down": t.down.label(), "timed_us": t.timed_us}
+        for k, t in _chosen.items()
+    }

@@ -9,6 +9,7 @@ With new K/V given (the decode step's own token), the same program also writes t
 slot and takes the token's attention term from registers instead of from the cache: one launch
 per layer instead of three (two cache stores and the attention).
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,10 +20,38 @@ from .dot import dot_into, full_precision
 
 
 @triton.jit
-def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, kn_ptr, vn_ptr, slot_ptr, scale,
-                         s_qb, s_qh, s_kb, s_kt, s_kh, s_btb, s_ob, s_oh, s_knb, s_knh, s_vnb, s_vnh,
-                         GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr,
-                         BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr, IEEE: tl.constexpr, NEW_KV: tl.constexpr):
+def _paged_decode_kernel(
+    q_ptr,
+    k_ptr,
+    v_ptr,
+    bt_ptr,
+    ctx_ptr,
+    o_ptr,
+    kn_ptr,
+    vn_ptr,
+    slot_ptr,
+    scale,
+    s_qb,
+    s_qh,
+    s_kb,
+    s_kt,
+    s_kh,
+    s_btb,
+    s_ob,
+    s_oh,
+    s_knb,
+    s_knh,
+    s_vnb,
+    s_vnh,
+    GROUP: tl.constexpr,
+    GROUP_PAD: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    IEEE: tl.constexpr,
+    NEW_KV: tl.constexpr,
+):
     b = tl.program_id(0)
     kvh = tl.program_id(1)
     ctx = tl.load(ctx_ptr + b)
@@ -31,12 +60,13 @@ def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, kn_ptr, vn
     d_ok = d < HEAD_DIM
     n = tl.arange(0, BLOCK_N)
     heads = kvh * GROUP + g
-    q = tl.load(q_ptr + b * s_qb + heads[:, None] * s_qh + d[None, :], mask=(g < GROUP)[:, None] & d_ok[None, :],
-                other=0.0)
+    q = tl.load(
+        q_ptr + b * s_qb + heads[:, None] * s_qh + d[None, :], mask=(g < GROUP)[:, None] & d_ok[None, :], other=0.0
+    )
     m_i = tl.full([GROUP_PAD], float("-inf"), tl.float32)
     l_i = tl.zeros([GROUP_PAD], tl.float32)
     acc = tl.zeros([GROUP_PAD, BLOCK_D], tl.float32)
-    n_cached = ctx - 1 if NEW_KV else ctx      # the new token (position ctx - 1) is not read back from the cache
+    n_cached = ctx - 1 if NEW_KV else ctx  # the new token (position ctx - 1) is not read back from the cache
     if NEW_KV:
         kn = tl.load(kn_ptr + b * s_knb + kvh * s_knh + d, mask=d_ok, other=0.0)
         vn = tl.load(vn_ptr + b * s_vnb + kvh * s_vnh + d, mask=d_ok, other=0.0)
@@ -60,7 +90,7 @@ def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, kn_ptr, vn
         acc = dot_into(acc * alpha[:, None], p.to(v.dtype), v, IEEE)
         m_i = m_new
     if NEW_KV:
-        s_n = tl.sum(q.to(tl.float32) * kn.to(tl.float32)[None, :], 1) * scale      # [GROUP_PAD]
+        s_n = tl.sum(q.to(tl.float32) * kn.to(tl.float32)[None, :], 1) * scale  # [GROUP_PAD]
         m_new = tl.maximum(m_i, s_n)
         p_n = tl.exp(s_n - m_new)
         alpha = tl.exp(m_i - m_new)
@@ -68,15 +98,27 @@ def _paged_decode_kernel(q_ptr, k_ptr, v_ptr, bt_ptr, ctx_ptr, o_ptr, kn_ptr, vn
         # p is rounded to the cache dtype like the tiles' p above
         acc = acc * alpha[:, None] + p_n.to(vn.dtype).to(tl.float32)[:, None] * vn.to(tl.float32)[None, :]
     out = acc / l_i[:, None]
-    tl.store(o_ptr + b * s_ob + heads[:, None] * s_oh + d[None, :], out.to(o_ptr.dtype.element_ty),
-             mask=(g < GROUP)[:, None] & d_ok[None, :])
+    tl.store(
+        o_ptr + b * s_ob + heads[:, None] * s_oh + d[None, :],
+        out.to(o_ptr.dtype.element_ty),
+        mask=(g < GROUP)[:, None] & d_ok[None, :],
+    )
 
 
-def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
-                           block_tables: torch.Tensor, context_lens: torch.Tensor, scale: float,
-                           block_n: int = 128, num_warps: int = 4, num_stages: int = 2,
-                           k_new: torch.Tensor | None = None, v_new: torch.Tensor | None = None,
-                           slot_mapping: torch.Tensor | None = None) -> torch.Tensor:
+def paged_attention_decode(
+    q: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    context_lens: torch.Tensor,
+    scale: float,
+    block_n: int = 128,
+    num_warps: int = 4,
+    num_stages: int = 2,
+    k_new: torch.Tensor | None = None,
+    v_new: torch.Tensor | None = None,
+    slot_mapping: torch.Tensor | None = None,
+) -> torch.Tensor:
     """q [B, H, D]; k/v_cache [num_blocks, block_size, kv_heads, D]; returns [B, H, D].
     k_new/v_new [B, kv_heads, D] with slot_mapping [B]: this step's K/V, stored into the cache here
     (context_lens then count them, as the last token)."""
@@ -88,16 +130,43 @@ def paged_attention_decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
     q = q.contiguous()
     out = torch.empty_like(q)
     new_kv = k_new is not None
-    kn, vn, slots = (k_new, v_new, slot_mapping) if new_kv else (q, q, context_lens)   # unused when not new_kv
+    kn, vn, slots = (k_new, v_new, slot_mapping) if new_kv else (q, q, context_lens)  # unused when not new_kv
     block_d = max(16, triton.next_power_of_2(D))
     stages = num_stages if q.is_cuda else 1
     _paged_decode_kernel[(B, kvh)](
-        q, k_cache, v_cache, block_tables, context_lens, out, kn, vn, slots, scale,
-        q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
-        block_tables.stride(0), out.stride(0), out.stride(1), kn.stride(0), kn.stride(1), vn.stride(0), vn.stride(1),
-        GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), HEAD_DIM=D,
-        BLOCK_D=block_d, BLOCK_SIZE=block_size, BLOCK_N=context_tile(block_n, block_d, k_cache.element_size(), stages),
-        IEEE=full_precision(q), NEW_KV=new_kv, num_warps=num_warps, num_stages=stages)
+        q,
+        k_cache,
+        v_cache,
+        block_tables,
+        context_lens,
+        out,
+        kn,
+        vn,
+        slots,
+        scale,
+        q.stride(0),
+        q.stride(1),
+        k_cache.stride(0),
+        k_cache.stride(1),
+        k_cache.stride(2),
+        block_tables.stride(0),
+        out.stride(0),
+        out.stride(1),
+        kn.stride(0),
+        kn.stride(1),
+        vn.stride(0),
+        vn.stride(1),
+        GROUP=group,
+        GROUP_PAD=max(16, triton.next_power_of_2(group)),
+        HEAD_DIM=D,
+        BLOCK_D=block_d,
+        BLOCK_SIZE=block_size,
+        BLOCK_N=context_tile(block_n, block_d, k_cache.element_size(), stages),
+        IEEE=full_precision(q),
+        NEW_KV=new_kv,
+        num_warps=num_warps,
+        num_stages=stages,
+    )
     return out
 
 
@@ -116,8 +185,14 @@ def context_tile(block_n: int, block_d: int, elem_bytes: int, stages: int) -> in
 # itself (which mistypes the float scale), and fuses the elementwise work around it. The cache writes are
 # declared, so functionalization keeps them in place rather than copying the cache.
 @torch.library.custom_op("vibeserve::paged_attention_decode", mutates_args=())
-def paged_attention_decode_op(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
-                              block_tables: torch.Tensor, context_lens: torch.Tensor, scale: float) -> torch.Tensor:
+def paged_attention_decode_op(
+    q: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    block_tables: torch.Tensor,
+    context_lens: torch.Tensor,
+    scale: float,
+) -> torch.Tensor:
     return paged_attention_decode(q, k_cache, v_cache, block_tables, context_lens, scale)
 
 
@@ -127,11 +202,20 @@ def _(q, k_cache, v_cache, block_tables, context_lens, scale):
 
 
 @torch.library.custom_op("vibeserve::paged_attention_decode_store", mutates_args=("k_cache", "v_cache"))
-def paged_attention_decode_store_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor,
-                                    v_cache: torch.Tensor, slot_mapping: torch.Tensor, block_tables: torch.Tensor,
-                                    context_lens: torch.Tensor, scale: float) -> torch.Tensor:
-    return paged_attention_decode(q, k_cache, v_cache, block_tables, context_lens, scale,
-                                  k_new=k, v_new=v, slot_mapping=slot_mapping)
+def paged_attention_decode_store_op(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    slot_mapping: torch.Tensor,
+    block_tables: torch.Tensor,
+    context_lens: torch.Tensor,
+    scale: float,
+) -> torch.Tensor:
+    return paged_attention_decode(
+        q, k_cache, v_cache, block_tables, context_lens, scale, k_new=k, v_new=v, slot_mapping=slot_mapping
+    )
 
 
 @paged_attention_decode_store_op.register_fake

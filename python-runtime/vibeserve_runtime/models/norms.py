@@ -1,4 +1,5 @@
 """Normalization layers."""
+
 from __future__ import annotations
 
 import torch

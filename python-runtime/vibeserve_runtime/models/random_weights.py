@@ -3,13 +3,14 @@
 Each tensor is drawn from its own CPU generator seeded by (seed, tensor name), so a tensor does not
 depend on which others were drawn nor on the device the model is loaded to.
 """
+
 from __future__ import annotations
 
 import zlib
 
 import torch
 
-INIT_STD = 0.02   # transformers' initializer_range
+INIT_STD = 0.02  # transformers' initializer_range
 
 
 def _draw(name: str, shape, seed: int, device, dtype, mean: float = 0.0) -> torch.Tensor:
@@ -30,12 +31,22 @@ def tensor_shapes(cfg: dict) -> dict[str, tuple]:
         s = {"transformer.wte.weight": (V, E), "transformer.wpe.weight": (P, E)}
         for i in range(L):
             p = f"transformer.h.{i}."
-            s.update({p + "ln_1.weight": (E,), p + "ln_1.bias": (E,),
-                      p + "attn.c_attn.weight": (E, 3 * E), p + "attn.c_attn.bias": (3 * E,),
-                      p + "attn.c_proj.weight": (E, E), p + "attn.c_proj.bias": (E,),
-                      p + "ln_2.weight": (E,), p + "ln_2.bias": (E,),
-                      p + "mlp.c_fc.weight": (E, inner), p + "mlp.c_fc.bias": (inner,),
-                      p + "mlp.c_proj.weight": (inner, E), p + "mlp.c_proj.bias": (E,)})
+            s.update(
+                {
+                    p + "ln_1.weight": (E,),
+                    p + "ln_1.bias": (E,),
+                    p + "attn.c_attn.weight": (E, 3 * E),
+                    p + "attn.c_attn.bias": (3 * E,),
+                    p + "attn.c_proj.weight": (E, E),
+                    p + "attn.c_proj.bias": (E,),
+                    p + "ln_2.weight": (E,),
+                    p + "ln_2.bias": (E,),
+                    p + "mlp.c_fc.weight": (E, inner),
+                    p + "mlp.c_fc.bias": (inner,),
+                    p + "mlp.c_proj.weight": (inner, E),
+                    p + "mlp.c_proj.bias": (E,),
+                }
+            )
         s.update({"transformer.ln_f.weight": (E,), "transformer.ln_f.bias": (E,)})
         if not cfg.get("tie_word_embeddings", True):
             s["lm_head.weight"] = (V, E)
@@ -65,8 +76,13 @@ def tensor_shapes(cfg: dict) -> dict[str, tuple]:
                 q = p + f"block_sparse_moe.experts.{e}."
                 s.update({q + "w1.weight": (I, H), q + "w2.weight": (H, I), q + "w3.weight": (I, H)})
         else:
-            s.update({p + "mlp.gate_proj.weight": (I, H), p + "mlp.up_proj.weight": (I, H),
-                      p + "mlp.down_proj.weight": (H, I)})
+            s.update(
+                {
+                    p + "mlp.gate_proj.weight": (I, H),
+                    p + "mlp.up_proj.weight": (I, H),
+                    p + "mlp.down_proj.weight": (H, I),
+                }
+            )
     s["model.norm.weight"] = (H,)
     if not cfg.get("tie_word_embeddings", False):
         s["lm_head.weight"] = (V, H)
@@ -79,5 +95,7 @@ def _is_norm_weight(name: str) -> bool:
 
 def random_state_dict(cfg: dict, seed: int, dtype=torch.float32, device="cpu") -> dict[str, torch.Tensor]:
     # norm gains around 1 (not exactly 1) so a checker notices a model that skips them
-    return {n: _draw(n, shape, seed, device, dtype, mean=1.0 if _is_norm_weight(n) else 0.0)
-            for n, shape in tensor_shapes(cfg).items()}
+    return {
+        n: _draw(n, shape, seed, device, dtype, mean=1.0 if _is_norm_weight(n) else 0.0)
+        for n, shape in tensor_shapes(cfg).items()
+    }

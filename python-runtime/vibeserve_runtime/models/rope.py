@@ -5,6 +5,7 @@ subclass this class to inject a wrong offset and watch the checker fail. Note th
 to every position is invisible (attention only sees relative rotations): a visible bug shifts queries
 against keys, or decode steps against prefill (e.g. `positions + (positions >= n)`).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,11 +45,11 @@ class RotaryEmbedding(nn.Module):
     def __init__(self, head_dim: int, max_positions: int, theta: float, scaling: dict | None = None):
         super().__init__()
         freqs = torch.outer(torch.arange(max_positions, dtype=torch.float32), _inv_freq(head_dim, theta, scaling))
-        self.register_buffer("cos", freqs.cos(), persistent=False)   # [max_pos, head_dim/2]
+        self.register_buffer("cos", freqs.cos(), persistent=False)  # [max_pos, head_dim/2]
         self.register_buffer("sin", freqs.sin(), persistent=False)
 
     def rope_positions(self, positions: torch.Tensor) -> torch.Tensor:
         return positions
 
     def forward(self, positions: torch.Tensor, q: torch.Tensor, k: torch.Tensor):
-        return rope(q, k, self.cos, self.sin, self.rope_positions(positions))   # cos/sin: [max_pos, hd/2]
+        return rope(q, k, self.cos, self.sin, self.rope_positions(positions))  # cos/sin: [max_pos, hd/2]

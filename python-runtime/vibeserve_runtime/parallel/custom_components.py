@@ -3,6 +3,7 @@
 Rank 0 lists the modules (outside this package) that define the stack's chosen components; each worker
 imports them from the same files before it builds its engine, which registers them there.
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -7,6 +7,7 @@ followed by a row-parallel one (qkv -> o_proj, gate_up -> down) costs one all-re
 
 Weights are [out, in] (nn.Linear / HF Llama layout); GPT-2's Conv1D [in, out] passes dim accordingly.
 """
+
 from __future__ import annotations
 
 import torch
@@ -18,8 +19,10 @@ def shard_rows(t: torch.Tensor, rank: int, world_size: int, unit: int = 1, dim: 
     rank holds whole heads)."""
     n = t.shape[dim]
     if n % (unit * world_size):
-        raise ValueError(f"tensor parallel: a dimension of {n} does not split into {world_size} equal parts of "
-                         f"whole {unit}-wide units")
+        raise ValueError(
+            f"tensor parallel: a dimension of {n} does not split into {world_size} equal parts of "
+            f"whole {unit}-wide units"
+        )
     size = n // world_size
     return t.narrow(dim, rank * size, size).contiguous()
 

@@ -3,6 +3,7 @@
 A second gloo group carries the per-step batch (pickled host objects), so the data path (NCCL) only
 ever sees the all-reduces of the model itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,33 +42,41 @@ class TPGroup:
     rank: int
     world_size: int
     device: torch.device
-    group: object           # data path: all-reduce of activations (nccl on GPU, gloo on CPU)
-    control: object         # host objects: the per-step batch, start-up reports
+    group: object  # data path: all-reduce of activations (nccl on GPU, gloo on CPU)
+    control: object  # host objects: the per-step batch, start-up reports
 
     def all_reduce(self, t: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(t, group=self.group)
         return t
 
 
-def init_tp_group(rank: int, world_size: int, device: str, master_addr: str, master_port: int,
-                  timeout_s: float = 120.0) -> TPGroup:
+def init_tp_group(
+    rank: int, world_size: int, device: str, master_addr: str, master_port: int, timeout_s: float = 120.0
+) -> TPGroup:
     """Joins the group of `world_size` ranks; rank r uses cuda:r on GPU hosts."""
     apply_safe_comm_env()
     if device.startswith("cuda"):
         if torch.cuda.device_count() < world_size:
-            raise ValueError(f"components.tp={world_size} needs {world_size} visible GPUs; "
-                             f"this host shows {torch.cuda.device_count()}")
+            raise ValueError(
+                f"components.tp={world_size} needs {world_size} visible GPUs; "
+                f"this host shows {torch.cuda.device_count()}"
+            )
         dev = torch.device("cuda", rank)
         torch.cuda.set_device(dev)
     else:
         dev = torch.device("cpu")
     backend = backend_for(device)
     timeout = timedelta(seconds=timeout_s)
-    dist.init_process_group(backend, init_method=f"tcp://{master_addr}:{master_port}", rank=rank,
-                            world_size=world_size, timeout=timeout,
-                            **({"device_id": dev} if backend == "nccl" else {}))
-    control = dist.new_group(backend="gloo", timeout=timeout)   # its own group, so step messages never
-                                                                # interleave with the model's collectives
+    dist.init_process_group(
+        backend,
+        init_method=f"tcp://{master_addr}:{master_port}",
+        rank=rank,
+        world_size=world_size,
+        timeout=timeout,
+        **({"device_id": dev} if backend == "nccl" else {}),
+    )
+    control = dist.new_group(backend="gloo", timeout=timeout)  # its own group, so step messages never
+    # interleave with the model's collectives
     return TPGroup(rank, world_size, dev, dist.group.WORLD, control)
 
 

@@ -1,4 +1,5 @@
 """Build one rank's engine: its shard of the model and a KV cache holding only its KV heads."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -21,8 +22,9 @@ def _same_kv_size_everywhere(spec, model, meta, tp):
         return spec
     max_pos = meta["max_position_embeddings"] or 2048
     max_len = p["max_model_len"] or min(max_pos, 4096)
-    ctx = BuildContext(len(model.layers), model.num_kv_heads, model.head_dim, max_len, p,
-                       torch_dtype(spec.model.dtype), tp.device)
+    ctx = BuildContext(
+        len(model.layers), model.num_kv_heads, model.head_dim, max_len, p, torch_dtype(spec.model.dtype), tp.device
+    )
     n = torch.tensor([ctx.num_blocks()], dtype=torch.long)
     dist.all_reduce(n, op=dist.ReduceOp.MIN, group=tp.control)
     return replace(spec, params=dict(p, kv_cache_tokens=int(n) * p["block_size"]))
@@ -38,8 +40,13 @@ def build_rank_engine(spec, tp, engine_cls=Engine):
     del sd
     local = _same_kv_size_everywhere(local, model, meta, tp)
     engine = engine_cls.from_model(local, model, cfg, meta)
-    report = {"rank": tp.rank, "device": str(tp.device), "num_kv_heads": model.num_kv_heads,
-              "k_cache_shape": list(engine.kv.k_caches[0].shape), "num_layers": len(engine.kv.k_caches)}
+    report = {
+        "rank": tp.rank,
+        "device": str(tp.device),
+        "num_kv_heads": model.num_kv_heads,
+        "k_cache_shape": list(engine.kv.k_caches[0].shape),
+        "num_layers": len(engine.kv.k_caches),
+    }
     reports = [None] * tp.world_size if tp.rank == 0 else None
     dist.gather_object(report, reports, dst=0, group=tp.control)
     return engine, reports

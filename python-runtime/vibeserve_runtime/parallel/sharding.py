@@ -5,6 +5,7 @@ they read, so attention runs locally and the KV cache of each rank holds only it
 The MLP's gate/up are split by columns and down_proj by rows. Embeddings, norms and the LM head stay
 replicated (every rank computes the full logits; only rank 0 samples).
 """
+
 from __future__ import annotations
 
 from ..models import ModelParts, build_model
@@ -18,14 +19,18 @@ ROW_PARALLEL = {"llama": ("attn.o_proj", "mlp.down"), "gpt2": ("c_proj", "mlp_pr
 def check_tp_compatible(cfg: dict, world_size: int) -> None:
     arch = ARCH_OF_MODEL_TYPE.get(cfg.get("model_type"))
     if arch not in ROW_PARALLEL:
-        raise ValueError(f"components.tp={world_size}: tensor parallelism supports llama-family and gpt2 models, "
-                         f"not model_type {cfg.get('model_type')!r}; use tp=1")
+        raise ValueError(
+            f"components.tp={world_size}: tensor parallelism supports llama-family and gpt2 models, "
+            f"not model_type {cfg.get('model_type')!r}; use tp=1"
+        )
     if arch == "gpt2":
         heads = {"n_head": cfg["n_head"]}
     else:
-        heads = {"num_attention_heads": cfg["num_attention_heads"],
-                 "num_key_value_heads": cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
-                 "intermediate_size": cfg["intermediate_size"]}
+        heads = {
+            "num_attention_heads": cfg["num_attention_heads"],
+            "num_key_value_heads": cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
+            "intermediate_size": cfg["intermediate_size"],
+        }
     for name, n in heads.items():
         if n % world_size:
             raise ValueError(f"components.tp={world_size}: the model's {name}={n} is not divisible by {world_size}")
@@ -35,8 +40,13 @@ def shard_llama(cfg: dict, sd: dict, rank: int, ws: int) -> tuple[dict, dict]:
     nh = cfg["num_attention_heads"]
     kvh = cfg.get("num_key_value_heads") or nh
     hd = cfg.get("head_dim") or cfg["hidden_size"] // nh
-    local = dict(cfg, num_attention_heads=nh // ws, num_key_value_heads=kvh // ws, head_dim=hd,
-                 intermediate_size=cfg["intermediate_size"] // ws)
+    local = dict(
+        cfg,
+        num_attention_heads=nh // ws,
+        num_key_value_heads=kvh // ws,
+        head_dim=hd,
+        intermediate_size=cfg["intermediate_size"] // ws,
+    )
     out = dict(sd)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
@@ -65,10 +75,12 @@ def shard_gpt2(cfg: dict, sd: dict, rank: int, ws: int) -> tuple[dict, dict]:
         out[p + "attn.c_attn.weight"] = shard_rows(w.view(H, 3, nh * hd), rank, ws, hd, dim=2).reshape(H, -1)
         out[p + "attn.c_attn.bias"] = shard_rows(b.view(3, nh * hd), rank, ws, hd, dim=1).reshape(-1)
         out[p + "mlp.c_fc.weight"], out[p + "mlp.c_fc.bias"] = column_parallel_weight(
-            out[p + "mlp.c_fc.weight"], out[p + "mlp.c_fc.bias"], rank, ws, out_dim=1)
+            out[p + "mlp.c_fc.weight"], out[p + "mlp.c_fc.bias"], rank, ws, out_dim=1
+        )
         for key, unit in ((p + "attn.c_proj.", hd), (p + "mlp.c_proj.", 1)):
             out[key + "weight"], out[key + "bias"] = row_parallel_weight(
-                out[key + "weight"], out[key + "bias"], rank, ws, unit, in_dim=0)
+                out[key + "weight"], out[key + "bias"], rank, ws, unit, in_dim=0
+            )
     return cfg, out
 
 

@@ -3,6 +3,7 @@
 Only the runner is wrapped: the scheduler, KV-block bookkeeping and sampling exist on rank 0 alone,
 and the block tables it computes index every rank's cache (all caches have the same block count).
 """
+
 from __future__ import annotations
 
 from dataclasses import fields, replace
@@ -17,8 +18,9 @@ def _host_copy(t: torch.Tensor) -> torch.Tensor:
 
 
 def _to(meta, convert):
-    moved = {f.name: convert(getattr(meta, f.name)) for f in fields(meta)
-             if isinstance(getattr(meta, f.name), torch.Tensor)}
+    moved = {
+        f.name: convert(getattr(meta, f.name)) for f in fields(meta) if isinstance(getattr(meta, f.name), torch.Tensor)
+    }
     return replace(meta, **moved)
 
 

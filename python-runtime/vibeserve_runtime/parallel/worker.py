@@ -2,6 +2,7 @@
 
 Reads its rank and the stack spec from the environment; prints nothing on stdout (rank 0 owns it).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,10 @@ def main() -> int:
     spec = json.loads(os.environ["VIBESERVE_TP_SPEC"])
     import_component_modules(json.loads(os.environ.get("VIBESERVE_TP_COMPONENT_MODULES", "[]")))
     if spec.get("device", "cpu") == "cpu":
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ws))   # ranks share the host's cores
-    tp = init_tp_group(rank, ws, spec.get("device", "cpu"), os.environ["VIBESERVE_TP_ADDR"],
-                       int(os.environ["VIBESERVE_TP_PORT"]))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ws))  # ranks share the host's cores
+    tp = init_tp_group(
+        rank, ws, spec.get("device", "cpu"), os.environ["VIBESERVE_TP_ADDR"], int(os.environ["VIBESERVE_TP_PORT"])
+    )
     try:
         engine, _ = build_rank_engine(spec, tp)
         serve_steps(engine.runner, tp)

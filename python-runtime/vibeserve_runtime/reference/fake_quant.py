@@ -8,6 +8,7 @@ are quantized only where the engine does it (the `loop` MoE builds each expert f
 fused kernel keeps them in the model dtype); their fp8 inputs are not rounded, as transformers runs
 the experts without a module to hook. Embeddings and the LM head are never quantized.
 """
+
 from __future__ import annotations
 
 import torch
@@ -18,12 +19,14 @@ PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "
 
 def _int8_weight(w: torch.Tensor) -> torch.Tensor:
     from ..components.linear.int8_weight_only import quantize_per_channel
+
     q, scale = quantize_per_channel(w)
-    return q.to(w.dtype) * scale.to(w.dtype)[:, None]     # what the dequant-matmul multiplies with
+    return q.to(w.dtype) * scale.to(w.dtype)[:, None]  # what the dequant-matmul multiplies with
 
 
 def _fp8_weight(w: torch.Tensor) -> torch.Tensor:
     from ..components.linear.fp8 import FP8, FP8_MAX
+
     wf = w.float()
     scale = wf.abs().amax(dim=1).clamp(min=1e-12) / FP8_MAX
     return ((wf / scale[:, None]).to(FP8).float() * scale[:, None]).to(w.dtype)
@@ -31,6 +34,7 @@ def _fp8_weight(w: torch.Tensor) -> torch.Tensor:
 
 def _fp8_rows(module: nn.Module, args: tuple) -> tuple:
     from ..components.linear.fp8 import FP8, FP8_MAX
+
     x = args[0]
     xf = x.float()
     scale = xf.abs().amax(dim=-1, keepdim=True).clamp(min=1e-12) / FP8_MAX

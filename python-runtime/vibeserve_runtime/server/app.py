@@ -1,6 +1,7 @@
 """The FastAPI application: /v1/completions, /v1/chat/completions, /v1/models, /health, /metrics, and
 vLLM's /tokenize, /detokenize, /tokenizer_info. Every error, unknown paths and methods included, has
 OpenAI's shape {"error": {"message", "type", "param", "code"}}."""
+
 from __future__ import annotations
 
 import asyncio
@@ -62,9 +63,11 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
     async def _http_error(request: Request, e: HTTPException):
         metrics.errors.labels(str(e.status_code)).inc()
         where = f"{request.method} {request.url.path}"
-        message = {404: f"Invalid URL ({where})", 405: f"Method not allowed ({where})"}.get(e.status_code, str(e.detail))
+        message = {404: f"Invalid URL ({where})", 405: f"Method not allowed ({where})"}.get(
+            e.status_code, str(e.detail)
+        )
         response = error_response(e.status_code, message)
-        response.headers.update(e.headers or {})   # 405 keeps its Allow header
+        response.headers.update(e.headers or {})  # 405 keeps its Allow header
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -72,8 +75,11 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         err = e.errors()[0] if e.errors() else {}
         loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
         metrics.errors.labels("400").inc()
-        return error_response(400, f"{loc}: {err.get('msg', 'invalid request')}" if loc else err.get("msg", "invalid request"),
-                              param=loc or None)
+        return error_response(
+            400,
+            f"{loc}: {err.get('msg', 'invalid request')}" if loc else err.get("msg", "invalid request"),
+            param=loc or None,
+        )
 
     @app.get("/health")
     async def health():
@@ -87,29 +93,61 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
 
     @app.get("/v1/models")
     async def models():
-        return {"object": "list", "data": [{"id": model_name, "object": "model", "created": int(time.time()),
-                                            "owned_by": "vibeserve", "max_model_len": max_model_len}]}
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": model_name,
+                    "object": "model",
+                    "created": int(time.time()),
+                    "owned_by": "vibeserve",
+                    "max_model_len": max_model_len,
+                }
+            ],
+        }
 
-    def _params(body: _Sampling, prompt_len: int, max_tokens: int | None, param: str,
-                logprobs: int | None = None, prompt_logprobs: int | None = None) -> SamplingParams:
+    def _params(
+        body: _Sampling,
+        prompt_len: int,
+        max_tokens: int | None,
+        param: str,
+        logprobs: int | None = None,
+        prompt_logprobs: int | None = None,
+    ) -> SamplingParams:
         if body.model and body.model != model_name:
-            raise APIError(404, f"The model '{body.model}' does not exist; this server serves '{model_name}'.",
-                           param="model", code="model_not_found")
+            raise APIError(
+                404,
+                f"The model '{body.model}' does not exist; this server serves '{model_name}'.",
+                param="model",
+                code="model_not_found",
+            )
         room = max_model_len - prompt_len
         if prompt_len == 0:
             raise APIError(400, "the prompt is empty", param=param)
         if max_tokens is None:
             max_tokens = max(room, 1)
         if room < 1 or max_tokens > room:
-            raise APIError(400, f"This model's maximum context length is {max_model_len} tokens. However, you "
-                           f"requested {prompt_len + max_tokens} tokens ({prompt_len} in the {param}, {max_tokens} in "
-                           "the completion). Please reduce the length of the prompt or completion.",
-                           param=param, code="context_length_exceeded")
-        return SamplingParams(max_tokens=max_tokens, temperature=body.temperature, top_k=max(0, body.top_k),
-                              top_p=body.top_p, seed=body.seed, stop=[], ignore_eos=body.ignore_eos,
-                              stop_token_ids=list(body.stop_token_ids or []), logprobs=logprobs,
-                              prompt_logprobs=prompt_logprobs,
-                              prediction=tok.encode(body.prediction.text()) if body.prediction else None)
+            raise APIError(
+                400,
+                f"This model's maximum context length is {max_model_len} tokens. However, you "
+                f"requested {prompt_len + max_tokens} tokens ({prompt_len} in the {param}, {max_tokens} in "
+                "the completion). Please reduce the length of the prompt or completion.",
+                param=param,
+                code="context_length_exceeded",
+            )
+        return SamplingParams(
+            max_tokens=max_tokens,
+            temperature=body.temperature,
+            top_k=max(0, body.top_k),
+            top_p=body.top_p,
+            seed=body.seed,
+            stop=[],
+            ignore_eos=body.ignore_eos,
+            stop_token_ids=list(body.stop_token_ids or []),
+            logprobs=logprobs,
+            prompt_logprobs=prompt_logprobs,
+            prediction=tok.encode(body.prediction.text()) if body.prediction else None,
+        )
 
     def _prompts(prompt: Any) -> list[tuple[list[int], str]]:
         """The request's prompts as (token ids, the prompt as sent, for echo)."""
@@ -130,8 +168,9 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         """Choice j of n: a seeded request stays reproducible, and its n choices still differ."""
         return dataclasses.replace(sp, seed=None if sp.seed is None else sp.seed + j)
 
-    async def _serve(http: Request, body: _Sampling, choices: list[Choice], prompt_tokens: int, chat: bool,
-                     top_k: int | None):
+    async def _serve(
+        http: Request, body: _Sampling, choices: list[Choice], prompt_tokens: int, chat: bool, top_k: int | None
+    ):
         rid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
         created = int(time.time())
         obj = "chat.completion" if chat else "text_completion"
@@ -141,14 +180,16 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
         merged = MergedStreams([run_choice(aengine, tok, metrics, f"{rid}-{c.index}", c, stop) for c in choices])
 
         if not body.stream:
+
             async def collect():
                 try:
                     async for i, piece in merged:
                         outputs[i].add(piece)
                 finally:
                     await merged.aclose()
+
             task = asyncio.ensure_future(collect())
-            while not task.done():   # a client that hangs up stops its generation
+            while not task.done():  # a client that hangs up stops its generation
                 await asyncio.wait({task}, timeout=0.25)
                 if not task.done() and await http.is_disconnected():
                     task.cancel()
@@ -158,8 +199,14 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
             task.result()
             for o in outputs:
                 metrics.requests.labels(o.finish_reason or "length").inc()
-            return {"id": rid, "object": obj, "created": created, "model": model_name,
-                    "choices": [o.whole() for o in outputs], "usage": usage()}
+            return {
+                "id": rid,
+                "object": obj,
+                "created": created,
+                "model": model_name,
+                "choices": [o.whole() for o in outputs],
+                "usage": usage(),
+            }
 
         # Streaming: every choice's first step comes before the answer, so errors (429, 400) keep their status.
         early: list[tuple[int, Any]] = []
@@ -194,7 +241,7 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
                 if include_usage:
                     yield event([], usage())
                 yield "data: [DONE]\n\n"
-            except APIError as e:   # failure after the stream began: report it in-band
+            except APIError as e:  # failure after the stream began: report it in-band
                 yield f"data: {json.dumps({'error': {'message': e.message, 'type': e.type, 'code': e.code}})}\n\n"
             finally:
                 await merged.aclose()
@@ -204,20 +251,24 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, http: Request):
         refuse_unsupported(body)
-        max_tokens = 16 if body.max_tokens is None else body.max_tokens   # OpenAI's default
+        max_tokens = 16 if body.max_tokens is None else body.max_tokens  # OpenAI's default
         if max_tokens == 0 and not body.echo:
-            raise APIError(400, "max_tokens=0 generates nothing; it is meant for scoring a prompt with echo=true "
-                           "and logprobs", param="max_tokens")
+            raise APIError(
+                400,
+                "max_tokens=0 generates nothing; it is meant for scoring a prompt with echo=true and logprobs",
+                param="max_tokens",
+            )
         prompts = _prompts(body.prompt)
         generate = max_tokens != 0
         prompt_logprobs = body.logprobs if body.echo else None
         choices = []
         for p, (ids, text) in enumerate(prompts):
             sp = _params(body, len(ids), max_tokens if generate else 1, "prompt", body.logprobs, prompt_logprobs)
-            choices += [Choice(p * body.n + j, ids, _with_seed(sp, j), text if body.echo else None, generate)
-                        for j in range(body.n)]
-        return await _serve(http, body, choices, sum(len(ids) for ids, _ in prompts), chat=False,
-                            top_k=body.logprobs)
+            choices += [
+                Choice(p * body.n + j, ids, _with_seed(sp, j), text if body.echo else None, generate)
+                for j in range(body.n)
+            ]
+        return await _serve(http, body, choices, sum(len(ids) for ids, _ in prompts), chat=False, top_k=body.logprobs)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatRequest, http: Request):

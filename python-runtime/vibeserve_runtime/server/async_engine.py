@@ -7,6 +7,7 @@ of requests in flight keeps an overloaded server answering (429) instead of grow
 A request whose reader leaves (client gone, stop string) is aborted in the engine and stays in
 flight until the engine confirms, so the in-flight count and the engine's stats agree.
 """
+
 from __future__ import annotations
 
 import time
@@ -72,7 +73,7 @@ class AsyncEngine:
                 s = streams.get(out[0])
                 if s is None:
                     continue
-                if out[2]:   # finished: the engine has let go of it
+                if out[2]:  # finished: the engine has let go of it
                     del streams[out[0]]
                 if not s.abandoned:
                     s.put(out)
@@ -104,7 +105,7 @@ class AsyncEngine:
                 finished = out.finished
                 yield out
         finally:
-            if not finished:   # a failed request is already let go of, and abort() skips it
+            if not finished:  # a failed request is already let go of, and abort() skips it
                 self.abort(rid)
 
     def abort(self, request_id: str) -> None:

@@ -2,11 +2,12 @@
 would pass every body chunk of every response through an anyio memory stream and a task group:
 profiled at 256 streaming clients, that was a sixth of the server's CPU time. This one only looks at
 the request's headers and then hands the connection on untouched."""
+
 from __future__ import annotations
 
 from .protocol import error_response
 
-PROBES = ("/health", "/metrics")   # liveness probes and scrapers need no key
+PROBES = ("/health", "/metrics")  # liveness probes and scrapers need no key
 
 
 class ApiKeyMiddleware:
@@ -18,8 +19,9 @@ class ApiKeyMiddleware:
         if scope["type"] == "http" and scope["path"] not in PROBES:
             auth = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
             if auth != self.expected:
-                response = error_response(401, "Incorrect or missing API key: send 'Authorization: Bearer <key>'.",
-                                          code="invalid_api_key")
+                response = error_response(
+                    401, "Incorrect or missing API key: send 'Authorization: Bearer <key>'.", code="invalid_api_key"
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -3,6 +3,7 @@
 A request with n choices per prompt, or several prompts, runs one of these per choice (index =
 prompt number * n + choice number, as in OpenAI's API).
 """
+
 from __future__ import annotations
 
 import time
@@ -21,23 +22,25 @@ class Choice:
     index: int
     prompt_ids: list[int]
     params: SamplingParams
-    echo_text: str | None = None      # the prompt as the client sent it, when it asked for echo
-    generate: bool = True             # False for max_tokens=0: the engine's one token is not shown
+    echo_text: str | None = None  # the prompt as the client sent it, when it asked for echo
+    generate: bool = True  # False for max_tokens=0: the engine's one token is not shown
 
 
 @dataclass
 class Piece:
     """What one engine step added to a choice."""
+
     text: str
     finish_reason: str | None
-    num_tokens: int                   # completion tokens so far
+    num_tokens: int  # completion tokens so far
     logprobs: list[TokenLogprob] = field(default_factory=list)
     prompt_logprobs: list[TokenLogprob | None] | None = None
-    draft_counts: tuple[int, int] | None = None   # (drafted, accepted) so far (StepOutput.draft_counts)
+    draft_counts: tuple[int, int] | None = None  # (drafted, accepted) so far (StepOutput.draft_counts)
 
 
-async def run_choice(aengine, tokenizer, metrics, request_id: str, choice: Choice,
-                     stop: list[str]) -> AsyncIterator[Piece]:
+async def run_choice(
+    aengine, tokenizer, metrics, request_id: str, choice: Choice, stop: list[str]
+) -> AsyncIterator[Piece]:
     text = OutputText(tokenizer, stop)
     start = time.perf_counter()
     first = True
@@ -50,10 +53,16 @@ async def run_choice(aengine, tokenizer, metrics, request_id: str, choice: Choic
                 first = False
             n_out = out.num_output_tokens or n_out + len(out.new_token_ids)
             delta, stopped = text.push(out.new_token_ids, out.finished)
-            piece = Piece(delta, out.finish_reason if out.finished else None, n_out, out.logprobs or [],
-                          out.prompt_logprobs, out.draft_counts)
+            piece = Piece(
+                delta,
+                out.finish_reason if out.finished else None,
+                n_out,
+                out.logprobs or [],
+                out.prompt_logprobs,
+                out.draft_counts,
+            )
             if stopped and not out.finished:
-                await gen.aclose()   # frees the request's KV blocks now
+                await gen.aclose()  # frees the request's KV blocks now
                 piece.finish_reason = "stop"
                 yield piece
                 break
@@ -65,7 +74,7 @@ async def run_choice(aengine, tokenizer, metrics, request_id: str, choice: Choic
     except ValueError as e:
         raise APIError(400, str(e), param="prompt")
     finally:
-        await gen.aclose()   # however this ends (client gone, stop string), the engine lets go
+        await gen.aclose()  # however this ends (client gone, stop string), the engine lets go
     metrics.e2e.observe(time.perf_counter() - start)
     metrics.prompt_tokens.inc(len(choice.prompt_ids))
     metrics.generation_tokens.inc(n_out if choice.generate else 0)

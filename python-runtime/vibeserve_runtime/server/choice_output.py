@@ -1,5 +1,6 @@
 """A choice's pieces rendered as OpenAI choice objects: whole (a plain response) or one chunk per
 piece (a stream). An echoed prompt, and its logprobs, come before the first piece's text."""
+
 from __future__ import annotations
 
 from .choice import Choice, Piece
@@ -60,28 +61,46 @@ class ChoiceOutput:
     def whole(self) -> dict:
         text = "".join(self.parts)
         body = {"message": {"role": "assistant", "content": text}} if self.chat else {"text": text}
-        return {"index": self.choice.index, **body, "logprobs": self._logprobs(self.items),
-                "finish_reason": self.finish_reason}
+        return {
+            "index": self.choice.index,
+            **body,
+            "logprobs": self._logprobs(self.items),
+            "finish_reason": self.finish_reason,
+        }
 
     def chunk(self, piece: Piece) -> dict:
         text, items = self._take(piece)
         body = {"delta": {"content": text}} if self.chat else {"text": text}
-        return {"index": self.choice.index, **body, "logprobs": self._logprobs(items) if items else None,
-                "finish_reason": piece.finish_reason}
+        return {
+            "index": self.choice.index,
+            **body,
+            "logprobs": self._logprobs(items) if items else None,
+            "finish_reason": piece.finish_reason,
+        }
 
     def role_chunk(self) -> dict:
         """A chat stream opens each choice with the assistant's role."""
-        return {"index": self.choice.index, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                "finish_reason": None}
+        return {
+            "index": self.choice.index,
+            "delta": {"role": "assistant", "content": ""},
+            "logprobs": None,
+            "finish_reason": None,
+        }
 
 
 def usage_of(outputs: list[ChoiceOutput], prompt_tokens: int, predicted: bool) -> dict:
     """The response's `usage`; with a `prediction` in the request, OpenAI's completion_tokens_details
     of predicted outputs over every choice."""
     completion = sum(o.num_tokens for o in outputs)
-    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": prompt_tokens + completion,
+    }
     if predicted:
         accepted, rejected = (sum(n) for n in zip(*(o.prediction_tokens() for o in outputs)))
-        usage["completion_tokens_details"] = {"accepted_prediction_tokens": accepted,
-                                              "rejected_prediction_tokens": rejected}
+        usage["completion_tokens_details"] = {
+            "accepted_prediction_tokens": accepted,
+            "rejected_prediction_tokens": rejected,
+        }
     return usage

@@ -14,6 +14,7 @@ tuples pickle several times faster than dataclasses; `failed` lists (request_id,
 requests the engine refused; `stats` is the engine's stats() or None when it was not taken.
 Both ends are the same stack's code, so pickle is safe here.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -30,22 +31,37 @@ _HEADER = struct.Struct("!Q")
 @dataclass
 class EngineInfo:
     """What the API server needs of the engine without holding it."""
+
     tokenizer: Any
     vocab_size: int
     max_model_len: int
     max_batch_size: int
     stats: dict = field(default_factory=dict)
-    pid: int | None = None        # the engine process; None when the core runs in this process
+    pid: int | None = None  # the engine process; None when the core runs in this process
 
 
 def info_of(engine, stats: dict, pid: int | None = None) -> EngineInfo:
-    return EngineInfo(engine.tokenizer, int(engine.meta["vocab_size"]), int(engine.max_model_len),
-                      int(engine.spec.params.get("max_batch_size") or 16), stats, pid)
+    return EngineInfo(
+        engine.tokenizer,
+        int(engine.meta["vocab_size"]),
+        int(engine.max_model_len),
+        int(engine.spec.params.get("max_batch_size") or 16),
+        stats,
+        pid,
+    )
 
 
 def wire_output(o: StepOutput) -> tuple:
-    return (o.request_id, o.new_token_ids, o.finished, o.finish_reason, o.num_output_tokens, o.logprobs,
-            o.prompt_logprobs, o.draft_counts)
+    return (
+        o.request_id,
+        o.new_token_ids,
+        o.finished,
+        o.finish_reason,
+        o.num_output_tokens,
+        o.logprobs,
+        o.prompt_logprobs,
+        o.draft_counts,
+    )
 
 
 def pack(msg: Any) -> bytes:
@@ -77,7 +93,7 @@ class FrameBuffer:
             if n - pos - HEADER_SIZE < size:
                 break
             start = pos + HEADER_SIZE
-            out.append(pickle.loads(self._buf[start:start + size]))
+            out.append(pickle.loads(self._buf[start : start + size]))
             pos = start + size
         del self._buf[:pos]
         return out

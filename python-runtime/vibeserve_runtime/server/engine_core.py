@@ -7,6 +7,7 @@ process, in a thread (thread_core.py); a transport gives it two callables:
   poll(block) -> list of ops (core_protocol.py); block=True may wait a while when there is no work
   emit(message)
 """
+
 from __future__ import annotations
 
 import time

@@ -7,6 +7,7 @@ down. It dies with the server: the kernel kills it when its parent dies (PR_SET_
 end-of-file on the socket or a new parent ends it too, so no engine outlives its server. Its stdout
 is the server's stderr: the server's stdout carries JSON events only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,10 @@ class ParentGone(Exception):
 def die_with_parent(parent_pid: int) -> None:
     if sys.platform.startswith("linux"):
         import ctypes
+
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:   # it died before the line above took effect
+    if os.getppid() != parent_pid:  # it died before the line above took effect
         os._exit(0)
 
 
@@ -54,7 +56,7 @@ class SocketTransport:
             ops += self.frames.feed(data)
             if ops:
                 break
-            timeout = self.IDLE_WAIT_S if block else 0.0   # half a frame: wait for its rest
+            timeout = self.IDLE_WAIT_S if block else 0.0  # half a frame: wait for its rest
         if not ops and os.getppid() != self.parent_pid:
             raise ParentGone("the API server is gone")
         return ops
@@ -68,6 +70,7 @@ class SocketTransport:
 
 def _vibe_fields(e: BaseException) -> dict | None:
     from ..events import VibeError
+
     return {"kind": e.kind, "reason": e.reason, "extra": e.extra} if isinstance(e, VibeError) else None
 
 
@@ -91,15 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from .. import events
+
     events.redirect_prints()
     sock = socket.socket(fileno=args.fd)
     from .core_protocol import recv_blocking
+
     config = recv_blocking(sock)
     if config is None:
         return 0
     _, spec, device, stack_dir = config
     try:
         from ..cli.engine_loader import build_engine
+
         engine = build_engine(spec, device, Path(stack_dir) if stack_dir else None)
         info = _ready_info(engine)
     except BaseException as e:  # noqa: BLE001 - every start-up failure goes back to the server
@@ -111,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         send_blocking(sock, ("ready", info))
         import torch
         from .engine_core import EngineCore
+
         with torch.inference_mode():
             EngineCore(engine).run(transport.poll, transport.emit)
     except ParentGone:

@@ -6,6 +6,7 @@ an echoed prompt's first token has null entries. Chat: {"content": [{"token", "l
 "top_logprobs": [...k...]}]}. A token's text is its own decoding, so a token that is part of a
 multi-byte character shows as U+FFFD; text_offset adds up those texts, as vLLM does.
 """
+
 from __future__ import annotations
 
 from ..types import TokenLogprob
@@ -37,7 +38,7 @@ class CompletionLogprobs:
                 continue
             out["token_logprobs"].append(e.logprob)
             top: dict[str, float] = {}
-            for t, lp in e.top[:self.k]:   # most likely first: two ids with one text keep the larger value
+            for t, lp in e.top[: self.k]:  # most likely first: two ids with one text keep the larger value
                 top.setdefault(token_text(self.tok, t), lp)
             top.setdefault(text, e.logprob)
             out["top_logprobs"].append(top)
@@ -46,7 +47,9 @@ class CompletionLogprobs:
 
 def chat_logprobs(tokenizer, items: list[TokenLogprob], k: int) -> list[dict]:
     """The `content` list of a chat choice's logprobs."""
+
     def one(token_id: int, lp: float) -> dict:
         text = token_text(tokenizer, token_id)
         return {"token": text, "logprob": lp, "bytes": list(text.encode("utf-8"))}
+
     return [one(e.token_id, e.logprob) | {"top_logprobs": [one(t, lp) for t, lp in e.top[:k]]} for e in items]

@@ -5,6 +5,7 @@ An exception in one iterator is raised to the reader, and aclose() stops and clo
 engine then aborts their requests and frees their KV blocks). A single iterator (n=1, one prompt:
 nearly every request) is read directly, without a pump task and a queue hop per step.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,13 +21,15 @@ class MergedStreams:
         self._queue: asyncio.Queue = asyncio.Queue()
         self._left = len(iterators)
         self._single = iterators[0] if len(iterators) == 1 else None
-        self._tasks = [] if self._single else [asyncio.ensure_future(self._pump(i, it)) for i, it in enumerate(iterators)]
+        self._tasks = (
+            [] if self._single else [asyncio.ensure_future(self._pump(i, it)) for i, it in enumerate(iterators)]
+        )
 
     async def _pump(self, index: int, iterator: AsyncGenerator) -> None:
         try:
             async for item in iterator:
                 self._queue.put_nowait((index, item))
-        except Exception as e:   # handed to the reader, which decides what the client hears
+        except Exception as e:  # handed to the reader, which decides what the client hears
             self._queue.put_nowait((index, e))
             return
         self._queue.put_nowait((index, _DONE))

@@ -9,6 +9,7 @@ task takes the engine's step messages off the socket, and ops go out through the
 writer, so neither side ever blocks the other. An engine process that dies or fails ends with a
 ("fatal", ...) message to the server either way.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,12 +29,14 @@ def _code_root() -> str:
     """The directory holding the vibeserve_runtime this server runs: the engine runs the same code
     (a stack's own copy when the server runs one)."""
     import vibeserve_runtime
+
     return str(Path(vibeserve_runtime.__file__).resolve().parent.parent)
 
 
 def _start_error(name: str, message: str, vibe: dict | None) -> BaseException:
     if vibe is not None:
         from ..events import VibeError
+
         return VibeError(vibe["kind"], vibe["reason"], message, **(vibe.get("extra") or {}))
     return type(name, (RuntimeError,), {})(message)
 
@@ -43,7 +46,7 @@ class ProcessCore:
         self.proc, self.info = proc, info
         self._sock = sock
         self._writer: asyncio.StreamWriter | None = None
-        self._early: list[tuple] = []   # ops submitted before the reader connected
+        self._early: list[tuple] = []  # ops submitted before the reader connected
         self._reader_task: asyncio.Task | None = None
         self._closing = False
         atexit.register(self.kill)
@@ -55,10 +58,16 @@ class ProcessCore:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_code_root(), env.get("PYTHONPATH")) if p)
-        cmd = [sys.executable, "-m", "vibeserve_runtime.server.engine_process", "--fd", str(theirs.fileno()),
-               "--parent-pid", str(os.getpid())]
-        proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=2,
-                                env=env)
+        cmd = [
+            sys.executable,
+            "-m",
+            "vibeserve_runtime.server.engine_process",
+            "--fd",
+            str(theirs.fileno()),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=2, env=env)
         theirs.close()
         try:
             send_blocking(ours, ("config", spec, device, str(stack_dir) if stack_dir else None))
@@ -72,11 +81,13 @@ class ProcessCore:
             ours.close()
             if msg is not None and msg[0] == "start_failed":
                 raise _start_error(*msg[1:])
-            raise RuntimeError(f"the engine process exited with code {code} before its engine was ready "
-                               "(its log is above, on stderr)")
+            raise RuntimeError(
+                f"the engine process exited with code {code} before its engine was ready (its log is above, on stderr)"
+            )
         info: EngineInfo = msg[1]
         if isinstance(info.tokenizer, dict) and "rebuild_from_meta" in info.tokenizer:
-            from ..tokenizers import load_tokenizer   # the engine's tokenizer does not pickle: load our own
+            from ..tokenizers import load_tokenizer  # the engine's tokenizer does not pickle: load our own
+
             info.tokenizer = load_tokenizer(spec, info.tokenizer["rebuild_from_meta"])
         return cls(proc, ours, info)
 
@@ -101,13 +112,17 @@ class ProcessCore:
             pass
         if self._closing:
             return
-        for _ in range(20):   # its exit code, when it has one
+        for _ in range(20):  # its exit code, when it has one
             if self.proc.poll() is not None:
                 break
             await asyncio.sleep(0.05)
         code = self.proc.poll()
-        on_message(("fatal", f"the engine process (pid {self.proc.pid}) exited"
-                             + (f" with code {code}" if code is not None else "")))
+        on_message(
+            (
+                "fatal",
+                f"the engine process (pid {self.proc.pid}) exited" + (f" with code {code}" if code is not None else ""),
+            )
+        )
 
     def submit(self, op: tuple) -> None:
         if self._writer is None:

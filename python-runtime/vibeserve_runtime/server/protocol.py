@@ -1,4 +1,5 @@
 """Request bodies of the OpenAI API subset we serve, and OpenAI-style error bodies."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -8,8 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class APIError(Exception):
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
 
@@ -17,9 +24,12 @@ class APIError(Exception):
         return error_response(self.status, self.message, self.type, self.param, self.code)
 
 
-def error_response(status: int, message: str, type_: str = "invalid_request_error", param: str | None = None,
-                   code: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": type_, "param": param, "code": code}}, status_code=status)
+def error_response(
+    status: int, message: str, type_: str = "invalid_request_error", param: str | None = None, code: str | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": type_, "param": param, "code": code}}, status_code=status
+    )
 
 
 class StreamOptions(BaseModel):
@@ -29,6 +39,7 @@ class StreamOptions(BaseModel):
 class Prediction(BaseModel):
     """OpenAI's predicted output: text the answer is expected to be mostly (the file being edited).
     A stack with speculation=predicted_outputs drafts from it; it never changes the answer."""
+
     type: Literal["content"] = "content"
     content: str | list[dict[str, Any]]
 
@@ -39,7 +50,7 @@ class Prediction(BaseModel):
 
 
 class _Sampling(BaseModel):
-    model_config = ConfigDict(extra="allow")   # clients send fields we do not use (user, metadata, …)
+    model_config = ConfigDict(extra="allow")  # clients send fields we do not use (user, metadata, …)
     model: str | None = None
     max_tokens: int | None = Field(None, ge=1)
     temperature: float = Field(1.0, ge=0.0, le=2.0)
@@ -62,7 +73,7 @@ class _Sampling(BaseModel):
 
 class CompletionRequest(_Sampling):
     prompt: str | list[int] | list[str] | list[list[int]]
-    max_tokens: int | None = Field(16, ge=0)   # 0 only with echo: score the prompt, generate nothing
+    max_tokens: int | None = Field(16, ge=0)  # 0 only with echo: score the prompt, generate nothing
     echo: bool = False
     logprobs: int | None = Field(None, ge=0, le=20)
 

@@ -5,6 +5,7 @@ step, and one that lags (or a server that falls behind under load) gets several 
 so the per-event work (detokenising, JSON, one socket write) shrinks exactly when it must. A
 reader never falls a queue behind.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,7 @@ from collections import deque
 from ..types import StepOutput
 
 
-MAX_SEPARATE_STEPS = 1   # outputs kept apart before merging (vLLM merges whenever the reader is behind)
+MAX_SEPARATE_STEPS = 1  # outputs kept apart before merging (vLLM merges whenever the reader is behind)
 
 
 class RequestStream:
@@ -21,7 +22,7 @@ class RequestStream:
 
     def __init__(self, request_id: str):
         self.request_id = request_id
-        self.abandoned = False          # its reader has gone; the engine has been told to abort it
+        self.abandoned = False  # its reader has gone; the engine has been told to abort it
         self._pending: deque[StepOutput] = deque()
         self._error: BaseException | None = None
         self._waiter: asyncio.Future | None = None
@@ -31,9 +32,19 @@ class RequestStream:
         not taken once MAX_SEPARATE_STEPS are waiting."""
         rid, ids, finished, reason, n_out, logprobs, prompt_logprobs, draft_counts = out
         if len(self._pending) < MAX_SEPARATE_STEPS:
-            self._pending.append(StepOutput(rid, list(ids), finished, reason, 0, n_out,
-                                            list(logprobs) if logprobs is not None else None, prompt_logprobs,
-                                            draft_counts))
+            self._pending.append(
+                StepOutput(
+                    rid,
+                    list(ids),
+                    finished,
+                    reason,
+                    0,
+                    n_out,
+                    list(logprobs) if logprobs is not None else None,
+                    prompt_logprobs,
+                    draft_counts,
+                )
+            )
         else:
             p = self._pending[-1]
             p.new_token_ids += ids

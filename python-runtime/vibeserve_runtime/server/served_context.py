@@ -7,6 +7,7 @@ served length needs: on a GPU it comes from free memory anyway, and on a CPU a p
 from max_model_len unless params.kv_cache_tokens fixes it, so it is fixed here. A contiguous cache
 reserves the full context per batch slot, so its memory grows with the served context.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 Text that could be the start of a stop string is held back until it is known not to be one, so
 a client never sees a stop string or part of it.
 """
+
 from __future__ import annotations
 
 from ..tokenizers import IncrementalDetokenizer
@@ -23,9 +24,9 @@ class OutputText:
             self.text += self.detok.flush()
         hits = [i for i in (self.text.find(s) for s in self.stop) if i >= 0]
         if hits:
-            self.text = self.text[:min(hits)]
-            delta, self.sent = self.text[self.sent:], len(self.text)
+            self.text = self.text[: min(hits)]
+            delta, self.sent = self.text[self.sent :], len(self.text)
             return delta, True
         upto = len(self.text) if final else max(self.sent, len(self.text) - self.hold)
-        delta, self.sent = self.text[self.sent:upto], upto
+        delta, self.sent = self.text[self.sent : upto], upto
         return delta, False

@@ -4,6 +4,7 @@ for callers that hand create_app an Engine (tests, the GPU wheel probe) and `ser
 message reaches the event loop with one call_soon_threadsafe. `serve` normally runs the core in a
 process of its own instead (process_core.py), out of reach of the server's GIL.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,7 +32,7 @@ class ThreadCore:
         def emit(msg) -> None:
             try:
                 loop.call_soon_threadsafe(on_message, msg)
-            except RuntimeError:   # the loop closed under us (shutdown): nobody is listening
+            except RuntimeError:  # the loop closed under us (shutdown): nobody is listening
                 pass
 
         self._thread = threading.Thread(target=self._run, args=(emit,), name="engine-core", daemon=True)
@@ -39,6 +40,7 @@ class ThreadCore:
 
     def _run(self, emit) -> None:
         import torch
+
         try:
             with torch.inference_mode():
                 EngineCore(self.engine).run(self._poll, emit)

@@ -5,6 +5,7 @@ splits text with the served stack's own tokenizer, with no tokenizer download.
 /tokenize gives exactly the ids /v1/completions feeds the model for that prompt (the server adds no
 special tokens to prompts, so add_special_tokens is accepted and has no effect).
 """
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -54,7 +55,12 @@ def add_tokenizer_routes(app: FastAPI, info) -> None:
 
     @app.get("/tokenizer_info")
     async def tokenizer_info():
-        return {"tokenizer_class": type(tok).__name__, "eos_token": _special_token(tok, "eos_token"),
-                "bos_token": _special_token(tok, "bos_token"), "pad_token": None,
-                "chat_template": getattr(tok, "chat_template", None), "model_max_length": info.max_model_len,
-                "vocab_size": vocab}
+        return {
+            "tokenizer_class": type(tok).__name__,
+            "eos_token": _special_token(tok, "eos_token"),
+            "bos_token": _special_token(tok, "bos_token"),
+            "pad_token": None,
+            "chat_template": getattr(tok, "chat_template", None),
+            "model_max_length": info.max_model_len,
+            "vocab_size": vocab,
+        }

@@ -2,6 +2,7 @@
 400 naming it, rather than an answer that silently ignored what the client asked for. A field sent
 with its no-op value (null, empty, 0, tool_choice "none", response_format {"type": "text"}) is fine.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,10 +34,15 @@ def refuse_unsupported(body) -> None:
     sent = {**(body.model_extra or {}), **body.model_dump(exclude_unset=True)}
     for field, what in UNSUPPORTED.items():
         if field in sent and _in_use(field, sent[field]):
-            raise APIError(400, f"'{field}' ({what}) is not supported by this server", param=field,
-                           code="unsupported_parameter")
+            raise APIError(
+                400, f"'{field}' ({what}) is not supported by this server", param=field, code="unsupported_parameter"
+            )
     best_of = sent.get("best_of")
     if best_of is not None and best_of != getattr(body, "n", 1):
-        raise APIError(400, f"best_of={best_of} with n={getattr(body, 'n', 1)} (ranking candidates on the server) "
-                       "is not supported; send best_of equal to n or leave it out", param="best_of",
-                       code="unsupported_parameter")
+        raise APIError(
+            400,
+            f"best_of={best_of} with n={getattr(body, 'n', 1)} (ranking candidates on the server) "
+            "is not supported; send best_of equal to n or leave it out",
+            param="best_of",
+            code="unsupported_parameter",
+        )

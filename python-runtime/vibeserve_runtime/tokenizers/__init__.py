@@ -3,6 +3,7 @@
 Every implementation has encode(str) -> list[int], decode(list[int]) -> str, eos_token_id,
 bos_token_id, vocab_size and chat_template (a Jinja string or None).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
@@ -29,23 +30,33 @@ def load_tokenizer(spec: Any, model_meta: dict | None = None):
         return ByteTokenizer(vocab_size)
     if kind == "hf_json":
         from .hf_json import HFJsonTokenizer, from_gguf_metadata
+
         if path or meta.get("tokenizer_dir"):
             return HFJsonTokenizer.from_path(path or meta["tokenizer_dir"])
         if meta.get("gguf"):
             return from_gguf_metadata(meta["gguf"])
-        raise FileNotFoundError("tokenizer hf_json: set params.tokenizer_path to a tokenizer.json "
-                                "(or its directory), or load a model that ships one")
+        raise FileNotFoundError(
+            "tokenizer hf_json: set params.tokenizer_path to a tokenizer.json "
+            "(or its directory), or load a model that ships one"
+        )
     if kind == "tiktoken_bpe":
         from .tiktoken_bpe import TiktokenTokenizer
+
         if not path:
-            raise FileNotFoundError("tokenizer tiktoken_bpe: set params.tokenizer_path to a rank file "
-                                    "('<base64 token> <rank>' per line) or a directory holding one")
+            raise FileNotFoundError(
+                "tokenizer tiktoken_bpe: set params.tokenizer_path to a rank file "
+                "('<base64 token> <rank>' per line) or a directory holding one"
+            )
         return TiktokenTokenizer.from_path(path)
     if kind == "custom_file":
         from .custom_file import CustomBPETokenizer
+
         if not path:
-            raise FileNotFoundError("tokenizer custom_file: set params.tokenizer_path to a directory "
-                                    "with vocab.json and merges.txt (see tokenizers/train.py)")
+            raise FileNotFoundError(
+                "tokenizer custom_file: set params.tokenizer_path to a directory "
+                "with vocab.json and merges.txt (see tokenizers/train.py)"
+            )
         return CustomBPETokenizer.from_path(path)
-    raise ValueError(f"components.tokenizer: unknown tokenizer {kind!r}; "
-                     "expected hf_json, tiktoken_bpe, custom_file or byte")
+    raise ValueError(
+        f"components.tokenizer: unknown tokenizer {kind!r}; expected hf_json, tiktoken_bpe, custom_file or byte"
+    )

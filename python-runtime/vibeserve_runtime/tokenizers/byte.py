@@ -2,6 +2,7 @@
 
 Ids 0..2 are special (pad, bos, eos); byte b maps to id b + 3, so any vocab >= 259 works.
 """
+
 from __future__ import annotations
 
 OFFSET = 3

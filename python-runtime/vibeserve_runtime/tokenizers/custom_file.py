@@ -1,5 +1,6 @@
 """A custom byte-level BPE given by the scenario as vocab.json + merges.txt (GPT-2 file format,
 as written by `tokenizers`' ByteLevelBPETokenizer.save_model; see train.py)."""
+
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ class CustomBPETokenizer(HFJsonTokenizer):
     @classmethod
     def from_path(cls, path: str | Path) -> "CustomBPETokenizer":
         from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
         p = Path(path)
         d = p if p.is_dir() else p.parent
         vocab, merges = d / "vocab.json", d / "merges.txt"

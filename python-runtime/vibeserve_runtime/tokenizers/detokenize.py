@@ -4,6 +4,7 @@ Decoding token by token breaks multi-byte characters and byte-level BPE merges, 
 delta is the difference between decoding a short window with and without the new tokens (the
 prefix/read offsets technique of text-generation-inference and vLLM).
 """
+
 from __future__ import annotations
 
 
@@ -16,16 +17,16 @@ class IncrementalDetokenizer:
 
     def push(self, new_ids: list[int]) -> str:
         self.ids.extend(new_ids)
-        prefix = self.tok.decode(self.ids[self.prefix_offset:self.read_offset])
-        text = self.tok.decode(self.ids[self.prefix_offset:])
+        prefix = self.tok.decode(self.ids[self.prefix_offset : self.read_offset])
+        text = self.tok.decode(self.ids[self.prefix_offset :])
         if len(text) > len(prefix) and not text.endswith("\ufffd"):
             self.prefix_offset, self.read_offset = self.read_offset, len(self.ids)
-            return text[len(prefix):]
+            return text[len(prefix) :]
         return ""
 
     def flush(self) -> str:
         """Whatever is still held back (e.g. an incomplete character at the end of the output)."""
-        prefix = self.tok.decode(self.ids[self.prefix_offset:self.read_offset])
-        text = self.tok.decode(self.ids[self.prefix_offset:])
+        prefix = self.tok.decode(self.ids[self.prefix_offset : self.read_offset])
+        text = self.tok.decode(self.ids[self.prefix_offset :])
         self.prefix_offset = self.read_offset = len(self.ids)
-        return text[len(prefix):] if len(text) > len(prefix) else ""
+        return text[len(prefix) :] if len(text) > len(prefix) else ""

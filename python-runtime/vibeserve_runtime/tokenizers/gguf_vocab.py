@@ -1,5 +1,6 @@
 """Read a GGUF file's tokenizer.ggml.* fields into the dict that hf_json.from_gguf_metadata takes
 (the same shape as the model loader's meta["gguf"])."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 
 def read_gguf_tokenizer(path: str | Path) -> dict:
     from gguf import GGUFReader
+
     r = GGUFReader(str(path))
 
     def field(name):
@@ -23,7 +25,13 @@ def read_gguf_tokenizer(path: str | Path) -> dict:
     tokens = field("tokenizer.ggml.tokens")
     if not tokens:
         raise ValueError(f"{path}: no tokenizer.ggml.tokens in this GGUF file")
-    return {"tokenizer_model": field("tokenizer.ggml.model"), "tokenizer_pre": field("tokenizer.ggml.pre"), "tokens": tokens,
-            "merges": field("tokenizer.ggml.merges") or [], "token_types": field("tokenizer.ggml.token_type") or [],
-            "eos_token_id": field("tokenizer.ggml.eos_token_id"), "bos_token_id": field("tokenizer.ggml.bos_token_id"),
-            "chat_template": field("tokenizer.chat_template")}
+    return {
+        "tokenizer_model": field("tokenizer.ggml.model"),
+        "tokenizer_pre": field("tokenizer.ggml.pre"),
+        "tokens": tokens,
+        "merges": field("tokenizer.ggml.merges") or [],
+        "token_types": field("tokenizer.ggml.token_type") or [],
+        "eos_token_id": field("tokenizer.ggml.eos_token_id"),
+        "bos_token_id": field("tokenizer.ggml.bos_token_id"),
+        "chat_template": field("tokenizer.chat_template"),
+    }

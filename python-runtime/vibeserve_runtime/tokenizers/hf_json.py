@@ -1,4 +1,5 @@
 """Hugging Face `tokenizers` tokenizer.json, and the same built from a GGUF file's vocabulary."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,9 @@ from pathlib import Path
 
 
 class HFJsonTokenizer:
-    def __init__(self, tok, eos_token: str | None = None, bos_token: str | None = None,
-                 chat_template: str | None = None):
+    def __init__(
+        self, tok, eos_token: str | None = None, bos_token: str | None = None, chat_template: str | None = None
+    ):
         self.tok = tok
         self.vocab_size = tok.get_vocab_size(with_added_tokens=True)
         self.eos_token_id = tok.token_to_id(eos_token) if eos_token else None
@@ -18,6 +20,7 @@ class HFJsonTokenizer:
     @classmethod
     def from_path(cls, path: str | Path) -> "HFJsonTokenizer":
         from tokenizers import Tokenizer
+
         p = Path(path)
         file = p / "tokenizer.json" if p.is_dir() else p
         if not file.is_file():
@@ -57,13 +60,20 @@ def from_gguf_metadata(g: dict) -> HFJsonTokenizer:
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     # llama.cpp's "smollm" pre-tokenizer splits digits one by one before the GPT-2 regex
     pre = g.get("tokenizer_pre", g.get("pre"))
-    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
-                         if pre in ("smollm", "starcoder", "refact") else byte_level)
+    tok.pre_tokenizer = (
+        pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+        if pre in ("smollm", "starcoder", "refact")
+        else byte_level
+    )
     tok.decoder = decoders.ByteLevel()
     types = g.get("token_types", g.get("token_type")) or []
-    specials = [tokens[i] for i, t in enumerate(types) if int(t) == 3]   # 3 = control token
+    specials = [tokens[i] for i, t in enumerate(types) if int(t) == 3]  # 3 = control token
     if specials:
         tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in specials])
     eos_id, bos_id = g.get("eos_token_id"), g.get("bos_token_id")
-    return HFJsonTokenizer(tok, tokens[eos_id] if eos_id is not None else None,
-                           tokens[bos_id] if bos_id is not None else None, g.get("chat_template"))
+    return HFJsonTokenizer(
+        tok,
+        tokens[eos_id] if eos_id is not None else None,
+        tokens[bos_id] if bos_id is not None else None,
+        g.get("chat_template"),
+    )

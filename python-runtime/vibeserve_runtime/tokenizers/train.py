@@ -3,6 +3,7 @@
     python -m vibeserve_runtime.tokenizers.train --out DIR --vocab-size 512 [text files...]
 Without files it trains on a built-in English sample, enough for tests and demos.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,11 +17,13 @@ Numbers like 12345 and 2026 appear too, as do punctuation marks: commas, periods
 
 def train_custom_bpe(out_dir: str | Path, vocab_size: int = 512, texts: list[str] | None = None) -> Path:
     from tokenizers import ByteLevelBPETokenizer
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tok = ByteLevelBPETokenizer()
-    tok.train_from_iterator(texts or [SAMPLE] * 20, vocab_size=vocab_size, min_frequency=1,
-                            special_tokens=["<|endoftext|>"])
+    tok.train_from_iterator(
+        texts or [SAMPLE] * 20, vocab_size=vocab_size, min_frequency=1, special_tokens=["<|endoftext|>"]
+    )
     tok.save_model(str(out))
     return out
 

@@ -3,6 +3,7 @@
 Handles any mix of prefill chunks and decodes: queries are padded to [B, max_q], keys to the
 block-table width, and a mask keeps each query to its own causal context.
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,14 +41,18 @@ def sdpa_fresh_prefill(q, k, v, meta: AttentionMetadata, scale: float):
     """Whole prompts with nothing cached: attend over the new K/V directly with a causal kernel (flash
     on GPU). Right padding is harmless under a causal mask: real queries never see later positions."""
     B, T = meta.context_lens.shape[0], q.shape[0]
-    if B * meta.max_q == T:   # equal lengths: the flat tokens already are [B, max_q], no padding copies
+    if B * meta.max_q == T:  # equal lengths: the flat tokens already are [B, max_q], no padding copies
+
         def pad(x):
             return x.view(B, meta.max_q, *x.shape[1:]).transpose(1, 2)
     else:
+
         def pad(x):
             return _pad(x, meta)
-    out = F.scaled_dot_product_attention(pad(q), pad(k), pad(v), is_causal=True, scale=scale,
-                                         enable_gqa=k.shape[1] != q.shape[1])
+
+    out = F.scaled_dot_product_attention(
+        pad(q), pad(k), pad(v), is_causal=True, scale=scale, enable_gqa=k.shape[1] != q.shape[1]
+    )
     if B * meta.max_q == T:
         return out.transpose(1, 2).reshape(T, *q.shape[1:])
     return out.transpose(1, 2)[meta.token_batch_idx, meta.token_q_idx]
@@ -60,10 +65,15 @@ def sdpa_from_cache(q, k_cache, v_cache, meta: AttentionMetadata, scale: float):
     qp = q.new_zeros(B, meta.max_q, H, D)
     qp[meta.token_batch_idx, meta.token_q_idx] = q
     ctx = meta.context_lens[:, None]
-    qpos = ctx - meta.query_lens[:, None] + torch.arange(meta.max_q, device=q.device)   # [B, max_q]
+    qpos = ctx - meta.query_lens[:, None] + torch.arange(meta.max_q, device=q.device)  # [B, max_q]
     j = torch.arange(L, device=q.device)
     mask = (j[None, None, :] <= qpos[:, :, None]) & (j[None, None, :] < ctx[:, :, None])
-    out = F.scaled_dot_product_attention(qp.transpose(1, 2), keys.transpose(1, 2), values.transpose(1, 2),
-                                         attn_mask=mask[:, None], scale=scale,
-                                         enable_gqa=keys.shape[2] != H)
+    out = F.scaled_dot_product_attention(
+        qp.transpose(1, 2),
+        keys.transpose(1, 2),
+        values.transpose(1, 2),
+        attn_mask=mask[:, None],
+        scale=scale,
+        enable_gqa=keys.shape[2] != H,
+    )
     return out.transpose(1, 2)[meta.token_batch_idx, meta.token_q_idx]

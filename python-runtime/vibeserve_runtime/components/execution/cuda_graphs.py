@@ -6,6 +6,7 @@ sequences. Block tables are padded to max_model_len, making every shape static. 
 params.compile_decode the captured function is first compiled by torch.compile (fusing the small
 elementwise kernels between GEMMs).
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,12 +23,16 @@ class CudaGraphRunner:
         device = torch.device(device)
         self.capture = device.type == "cuda" and not emulate
         if device.type != "cuda" and not emulate:
-            raise ValueError(f"components.execution='cuda_graphs' needs a CUDA device; this stack runs on "
-                             f"{device.type}. Use 'eager' or 'torch_compile' on CPU.")
+            raise ValueError(
+                f"components.execution='cuda_graphs' needs a CUDA device; this stack runs on "
+                f"{device.type}. Use 'eager' or 'torch_compile' on CPU."
+            )
         unsafe = sorted({type(m).__name__ for m in model.modules() if getattr(m, "graph_safe", True) is False})
         if unsafe:
-            raise ValueError(f"components.execution='cuda_graphs' cannot capture {', '.join(unsafe)} (data-dependent "
-                             "shapes); use moe='fused_triton' with CUDA graphs, or execution='eager'/'torch_compile'")
+            raise ValueError(
+                f"components.execution='cuda_graphs' cannot capture {', '.join(unsafe)} (data-dependent "
+                "shapes); use moe='fused_triton' with CUDA graphs, or execution='eager'/'torch_compile'"
+            )
         self.model = model
         self.kv = kv_cache
         max_bs = params.get("max_batch_size", 16)
@@ -38,8 +43,9 @@ class CudaGraphRunner:
         self.inputs = torch.zeros(4, n, dtype=torch.long, device=device)
         self.inputs[2].fill_(scratch_slot)
         self.inputs[3].fill_(1)
-        self.block_tables = torch.full((n, kv_cache.max_blocks_per_seq), kv_cache.scratch_block, dtype=torch.long,
-                                       device=device)
+        self.block_tables = torch.full(
+            (n, kv_cache.max_blocks_per_seq), kv_cache.scratch_block, dtype=torch.long, device=device
+        )
         self.scratch_slot = scratch_slot
         self.query_lens = torch.ones(n, dtype=torch.long, device=device)
         self.arange = torch.arange(n, device=device)
@@ -57,7 +63,7 @@ class CudaGraphRunner:
         with torch.inference_mode():
             for bs in reversed(self.buckets):
                 meta = self._meta(bs)
-                for _ in range(2):   # warm-up (and compile) outside capture
+                for _ in range(2):  # warm-up (and compile) outside capture
                     fn(self.inputs[0, :bs], meta)
                 torch.cuda.synchronize(device)
                 g = torch.cuda.CUDAGraph()
@@ -72,9 +78,16 @@ class CudaGraphRunner:
 
     def _meta(self, bs: int) -> AttentionMetadata:
         x = self.inputs
-        return AttentionMetadata(positions=x[1, :bs], slot_mapping=x[2, :bs], block_tables=self.block_tables[:bs],
-                                 context_lens=x[3, :bs], query_lens=self.query_lens[:bs], token_batch_idx=self.arange[:bs],
-                                 token_q_idx=self.zeros[:bs], max_q=1)
+        return AttentionMetadata(
+            positions=x[1, :bs],
+            slot_mapping=x[2, :bs],
+            block_tables=self.block_tables[:bs],
+            context_lens=x[3, :bs],
+            query_lens=self.query_lens[:bs],
+            token_batch_idx=self.arange[:bs],
+            token_q_idx=self.zeros[:bs],
+            max_q=1,
+        )
 
     def _stage(self, input_ids, meta) -> int:
         """Copies a decode batch into the static inputs; returns the bucket it is padded to."""
@@ -86,13 +99,13 @@ class CudaGraphRunner:
         else:
             for row, t in enumerate((input_ids, meta.positions, meta.slot_mapping, meta.context_lens)):
                 x[row, :B].copy_(t)
-        if B < bs:   # padding rows: K/V to the scratch slot, attend to one scratch token
+        if B < bs:  # padding rows: K/V to the scratch slot, attend to one scratch token
             x[2, B:bs].fill_(self.scratch_slot)
             x[3, B:bs].fill_(1)
             self.block_tables[B:bs, 0].fill_(self.kv.scratch_block)
         # columns past a row's context are never read (the kernels mask by context length, and any stale
         # entry is still a valid block id), so only the live part of the table is refreshed
-        self.block_tables[:B, :meta.block_tables.shape[1]].copy_(meta.block_tables)
+        self.block_tables[:B, : meta.block_tables.shape[1]].copy_(meta.block_tables)
         return bs
 
     def _captured(self, input_ids, meta) -> bool:

@@ -1,4 +1,5 @@
 """Plain PyTorch eager execution."""
+
 from __future__ import annotations
 
 import torch

@@ -1,5 +1,6 @@
 """torch.compile of the decode step (dynamic batch size); prefill chunks stay eager so their varying
 lengths do not trigger recompiles."""
+
 from __future__ import annotations
 
 import torch
@@ -13,6 +14,7 @@ class TorchCompileRunner:
 
         def decode(input_ids, meta, sample_idx):
             return model.compute_logits(model(input_ids, meta)[sample_idx])
+
         self.decode = torch.compile(decode, dynamic=True)
 
     @torch.inference_mode()

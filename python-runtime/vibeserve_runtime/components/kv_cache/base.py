@@ -1,4 +1,5 @@
 """Shared storage and the interface the scheduler and engine use."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -12,8 +13,17 @@ class KVCacheBase(ABC):
     # then stays right by sending it only the new entries. Other caches send whole tables every step.
     stable_block_tables = False
 
-    def __init__(self, num_layers: int, num_kv_heads: int, head_dim: int, num_blocks: int, block_size: int,
-                 max_model_len: int, dtype, device):
+    def __init__(
+        self,
+        num_layers: int,
+        num_kv_heads: int,
+        head_dim: int,
+        num_blocks: int,
+        block_size: int,
+        max_model_len: int,
+        dtype,
+        device,
+    ):
         self.block_size = block_size
         self.num_blocks = num_blocks
         self.max_model_len = max_model_len
@@ -36,8 +46,7 @@ class KVCacheBase(ABC):
         ...
 
     @abstractmethod
-    def free(self, seq) -> None:
-        ...
+    def free(self, seq) -> None: ...
 
     def on_computed(self, seq) -> None:
         """Called after seq.num_computed advanced (the paged cache publishes full blocks here)."""

@@ -4,6 +4,7 @@ A full block is published under a hash chained over all tokens up to its end, so
 with the same prefix reuses the block (refcounted) instead of recomputing it. Freed blocks keep
 their hash until reallocated, so a finished request's prefix stays reusable while memory allows.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -16,8 +17,18 @@ class PagedKVCache(KVCacheBase):
     # but only speculation calls it, which never runs with async scheduling's device-side tables)
     stable_block_tables = True
 
-    def __init__(self, num_layers, num_kv_heads, head_dim, num_blocks, block_size, max_model_len, dtype, device,
-                 prefix_caching: bool = True):
+    def __init__(
+        self,
+        num_layers,
+        num_kv_heads,
+        head_dim,
+        num_blocks,
+        block_size,
+        max_model_len,
+        dtype,
+        device,
+        prefix_caching: bool = True,
+    ):
         super().__init__(num_layers, num_kv_heads, head_dim, num_blocks, block_size, max_model_len, dtype, device)
         self.prefix_caching = prefix_caching
         self.ref = [0] * num_blocks
@@ -28,13 +39,13 @@ class PagedKVCache(KVCacheBase):
         self.block_hash: list[int | None] = [None] * num_blocks
         self.block_tokens: list[tuple | None] = [None] * num_blocks
         self.hash_to_block: dict[int, int] = {}
-        self.seq_hashes: dict[str, list[int]] = {}             # request id -> hashes of its published blocks
+        self.seq_hashes: dict[str, list[int]] = {}  # request id -> hashes of its published blocks
         self.hit_tokens = 0
         self.query_tokens = 0
 
     def _take_free_block(self) -> int:
         b, _ = self.free_blocks.popitem(last=False)
-        if self.block_hash[b] is not None:                    # evict its cached content
+        if self.block_hash[b] is not None:  # evict its cached content
             if self.hash_to_block.get(self.block_hash[b]) == b:
                 del self.hash_to_block[self.block_hash[b]]
             self.block_hash[b] = self.block_tokens[b] = None
@@ -53,7 +64,7 @@ class PagedKVCache(KVCacheBase):
             # at least the last token must be computed to get next-token logits; tokens still in flight
             # (async scheduling, a sequence preempted before they were read) cannot be looked up
             for i in range(min(len(seq) - 1, len(seq.token_ids)) // bs):
-                toks = tuple(seq.token_ids[i * bs:(i + 1) * bs])
+                toks = tuple(seq.token_ids[i * bs : (i + 1) * bs])
                 h = self._hash(prev, toks)
                 b = self.hash_to_block.get(h)
                 if b is None or self.block_tokens[b] != toks:
@@ -105,7 +116,7 @@ class PagedKVCache(KVCacheBase):
         known = min(seq.num_computed, len(seq.token_ids))
         while (len(hashes) + 1) * bs <= known:
             i = len(hashes)
-            toks = tuple(seq.token_ids[i * bs:(i + 1) * bs])
+            toks = tuple(seq.token_ids[i * bs : (i + 1) * bs])
             h = self._hash(hashes[-1] if hashes else None, toks)
             b = seq.block_table[i]
             if self.block_hash[b] is None and h not in self.hash_to_block:
@@ -114,7 +125,7 @@ class PagedKVCache(KVCacheBase):
             hashes.append(h)
 
     def free(self, seq) -> None:
-        for b in reversed(seq.block_table):   # tail blocks first: they are the least likely to be shared
+        for b in reversed(seq.block_table):  # tail blocks first: they are the least likely to be shared
             self.ref[b] -= 1
             if self.ref[b] == 0:
                 self.free_blocks[b] = None
@@ -125,9 +136,14 @@ class PagedKVCache(KVCacheBase):
         # a block is in the free list exactly when nothing references it; counting refs instead would
         # walk the whole pool (a million blocks on a large GPU) on every call
         used_blocks = self.num_blocks - len(self.free_blocks)
-        return {"kv_cache": "paged", "kv_blocks_used": used_blocks, "kv_blocks_total": self.num_blocks,
-                "kv_tokens_used": self.tokens_used(seqs),
-                "kv_tokens_allocated": used_blocks * self.block_size,
-                "kv_tokens_capacity": self.num_blocks * self.block_size,
-                "prefix_cache_hit_tokens": self.hit_tokens, "prefix_cache_query_tokens": self.query_tokens,
-                "cached_blocks": len(self.hash_to_block)}
+        return {
+            "kv_cache": "paged",
+            "kv_blocks_used": used_blocks,
+            "kv_blocks_total": self.num_blocks,
+            "kv_tokens_used": self.tokens_used(seqs),
+            "kv_tokens_allocated": used_blocks * self.block_size,
+            "kv_tokens_capacity": self.num_blocks * self.block_size,
+            "prefix_cache_hit_tokens": self.hit_tokens,
+            "prefix_cache_query_tokens": self.query_tokens,
+            "cached_blocks": len(self.hash_to_block),
+        }

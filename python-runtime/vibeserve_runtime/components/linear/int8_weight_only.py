@@ -3,6 +3,7 @@
 On CUDA small-M (decode) calls go through a Triton kernel that dequantizes tiles in registers, so only
 int8 bytes cross HBM; large-M (prefill) calls dequantize once and use cuBLAS.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 KERNEL_MAX_M = 64
-INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"   # lets CPU tests run the kernel path
+INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"  # lets CPU tests run the kernel path
 
 
 def quantize_per_channel(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,6 +36,7 @@ class Int8WeightOnlyLinear(nn.Module):
         x2 = x.reshape(-1, shape[-1])
         if (x2.is_cuda or INTERPRET) and x2.shape[0] <= KERNEL_MAX_M:
             from ...kernels.int8_matmul import int8_weight_only_matmul
+
             out = int8_weight_only_matmul(x2, self.qweight, self.scale)
             if self.bias is not None:
                 out = out + self.bias

@@ -1,4 +1,5 @@
 """Weights kept in the model dtype; F.linear (cuBLAS on GPU)."""
+
 from __future__ import annotations
 
 import torch

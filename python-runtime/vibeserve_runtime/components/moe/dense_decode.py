@@ -10,6 +10,7 @@ kernel and [T, E·I] @ [E·I, H], where summing over the concatenated experts is
 combine. Above DENSE_MAX_TOKENS (prefill) the extra FLOPs would cost more than the weights: those
 batches take the grouped GEMM, over the same weight storage.
 """
+
 from __future__ import annotations
 
 import torch
@@ -51,6 +52,7 @@ class DenseDecodeMoE(nn.Module):
         T = x.shape[0]
         sorted_pairs, block_expert = align_by_expert(ids, self.num_experts)
         h = grouped_gemm(x, self.w_gate_up, sorted_pairs, block_expert, T * self.top_k, rows_per_token=self.top_k)
-        y = grouped_gemm(silu_mul(h), self.w_down_t.transpose(1, 2), sorted_pairs, block_expert, T * self.top_k,
-                         rows_per_token=1)
+        y = grouped_gemm(
+            silu_mul(h), self.w_down_t.transpose(1, 2), sorted_pairs, block_expert, T * self.top_k, rows_per_token=1
+        )
         return (y.view(T, self.top_k, -1) * weights[..., None]).sum(dim=1)

@@ -3,6 +3,7 @@
 No host sync: the padded sorted layout has a fixed upper-bound size, so the step can be captured in
 a CUDA graph.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,8 @@ class FusedTritonMoE(nn.Module):
         self.gate = nn.Parameter(gate, requires_grad=False)
         self.top_k = top_k
         self.num_experts = w1.shape[0]
-        self.register_buffer("w_gate_up", torch.cat([w1, w3], dim=1).contiguous())   # [E, 2I, H]
-        self.register_buffer("w_down", w2.contiguous())                              # [E, H, I]
+        self.register_buffer("w_gate_up", torch.cat([w1, w3], dim=1).contiguous())  # [E, 2I, H]
+        self.register_buffer("w_down", w2.contiguous())  # [E, H, I]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T = x.shape[0]

@@ -6,6 +6,7 @@ moe_align.py, moe_expert_mlp.py). moe=fused_triton runs the same sorted layout a
 launches with one fixed tile shape. Tiles come from kernels/moe_tile_tuning.py. Without Triton on
 CPU it falls back to fused_triton's torch path over the same weights.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Per-expert loop: gather the tokens routed to each expert, run its MLP, scatter-add back."""
+
 from __future__ import annotations
 
 import torch
@@ -9,7 +10,7 @@ from .routing import route
 
 
 class LoopMoE(nn.Module):
-    graph_safe = False   # token counts per expert are read on the host: not capturable in a CUDA graph
+    graph_safe = False  # token counts per expert are read on the host: not capturable in a CUDA graph
 
     def __init__(self, gate, w1, w2, w3, top_k: int, linear):
         super().__init__()

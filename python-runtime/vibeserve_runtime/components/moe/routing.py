@@ -1,4 +1,5 @@
 """Mixtral routing: softmax over all experts, keep the top-k, renormalize."""
+
 from __future__ import annotations
 
 import torch

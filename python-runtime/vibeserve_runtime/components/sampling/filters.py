@@ -1,4 +1,5 @@
 """Temperature, top-k and top-p applied to a batch of logits, each row with its own parameters."""
+
 from __future__ import annotations
 
 import torch

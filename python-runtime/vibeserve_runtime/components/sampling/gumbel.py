@@ -1,5 +1,6 @@
 """Gumbel-max sampling as an exponential race: argmax(p / E) with E ~ Exp(1) samples from p,
 without the cumulative-sum search of multinomial."""
+
 from __future__ import annotations
 
 import torch

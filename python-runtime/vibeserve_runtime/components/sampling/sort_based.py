@@ -1,4 +1,5 @@
 """Sort-based top-k/top-p, then torch.multinomial (per-request generator when a seed is given)."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Queues, admission and preemption shared by the batching policies."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -35,7 +36,7 @@ class SchedulerBase:
     def finish(self, seq) -> None:
         try:
             self.running.remove(seq)
-        except ValueError:   # async scheduling: preempted while its last token was in flight, ended by that token
+        except ValueError:  # async scheduling: preempted while its last token was in flight, ended by that token
             self.waiting.remove(seq)
         self.kv.free(seq)
 

@@ -1,5 +1,6 @@
 """Chunked prefill: every step carries one decode token per running sequence plus prompt chunks of
 at most chunk_size tokens, within max_num_batched_tokens, so long prompts never stall decodes."""
+
 from __future__ import annotations
 
 from ...engine.sequence import SeqStatus

@@ -1,5 +1,6 @@
 """Continuous batching: admit new requests whenever there is room; a step is either a prefill of
 newly admitted prompts or one decode token for every running sequence (prefill first, like vLLM v0)."""
+
 from __future__ import annotations
 
 from .base import SchedulerBase

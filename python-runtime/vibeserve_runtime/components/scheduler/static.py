@@ -1,4 +1,5 @@
 """Static batching: fill a batch, run it until every sequence in it finishes, then take the next."""
+
 from __future__ import annotations
 
 from .continuous import ContinuousScheduler

@@ -1,4 +1,5 @@
 """An index of a token list's n-grams, grown as the list grows, for the two proposers' lookups."""
+
 from __future__ import annotations
 
 
@@ -12,19 +13,19 @@ class NgramIndex:
     def __init__(self, min_n: int, max_n: int):
         self.min_n, self.max_n = min_n, max_n
         self.ends: dict[tuple, list[int]] = {}
-        self.next_end = min_n   # the first n-gram end (exclusive) not indexed yet
+        self.next_end = min_n  # the first n-gram end (exclusive) not indexed yet
 
     def update(self, tokens: list[int]) -> None:
         """Indexes the n-grams that a token of `tokens` now follows (tokens only ever grows)."""
         for end in range(self.next_end, len(tokens)):
             for n in range(self.min_n, min(self.max_n, end) + 1):
-                self.ends.setdefault(tuple(tokens[end - n:end]), []).append(end)
+                self.ends.setdefault(tuple(tokens[end - n : end]), []).append(end)
         self.next_end = max(self.next_end, len(tokens))
 
     def find(self, suffix: list[int]) -> tuple[int, list[int]] | None:
         """(n, ends) for the longest n-gram that ends `suffix` and occurs in the index, else None."""
         for n in range(min(self.max_n, len(suffix)), self.min_n - 1, -1):
-            ends = self.ends.get(tuple(suffix[len(suffix) - n:]))
+            ends = self.ends.get(tuple(suffix[len(suffix) - n :]))
             if ends:
                 return n, ends
         return None

@@ -2,6 +2,7 @@
 earlier in its prompt or output, are likely followed by what followed them there. Outputs that
 quote their input (code edits, summaries, answers over retrieved text) draft well; others draft
 little, and a step without a draft is a plain decode step."""
+
 from __future__ import annotations
 
 from .ngram_index import NgramIndex
@@ -25,4 +26,4 @@ class PromptLookupProposer:
         if hit is None:
             return []
         end = hit[1][-1]
-        return tokens[end:end + k]
+        return tokens[end : end + k]
