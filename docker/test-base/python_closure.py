@@ -4,6 +4,7 @@ needs, with their dependencies.
 Used to assemble a small local base image from packages already installed on the host, because no
 image registry is reachable where the tests run. Usage: python python_closure.py requirements.txt [extra ...]
 """
+
 import importlib.metadata as md
 import re
 import sys
