@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -33,39 +31,14 @@ from vibeserve_runtime.cli.offline_bench import AVOID  # noqa: E402
 from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))
+from bench_verb import run_bench_verb  # noqa: E402
 from compare_stacks import StackChild, timed_repetition  # noqa: E402
 
 AGREEMENT = 0.10
 
 
 def bench_verb(stack: Path, device: str, w: Workload) -> list[float]:
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vibeserve_runtime",
-            "bench",
-            "--stack",
-            str(stack),
-            "--device",
-            device,
-            "--workload",
-            json.dumps(w.to_dict()),
-            "--no-profile",
-        ],
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [str(REPO / "python-runtime"), *filter(None, [os.environ.get("PYTHONPATH")])]
-            ),
-        },
-    )
-    result = next((json.loads(ln) for ln in p.stdout.splitlines() if '"event": "result"' in ln), None)
-    if p.returncode != 0 or result is None:
-        raise RuntimeError(f"bench verb exited {p.returncode}: {(p.stdout + p.stderr)[-800:]}")
-    return [r["output_throughput"] for r in result["repetitions"]]
+    return [r["output_throughput"] for r in run_bench_verb(stack, device, w)["repetitions"]]
 
 
 def harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) -> list[float]:

@@ -31,7 +31,6 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +50,7 @@ from vibeserve_runtime.bench.workload import (  # noqa: E402
 )
 from vibeserve_runtime.cli.offline_bench import AVOID  # noqa: E402
 from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
+from bench_verb import run_bench_verb, runtime_env  # noqa: E402
 from served_engines import EngineServer, vibeserve_server  # noqa: E402
 
 TARGET = 0.9
@@ -64,14 +64,6 @@ KEY = (
     "failed",
     "duration_s",
 )
-
-
-def runtime_env() -> dict[str, str]:
-    """The runtime importable by the verbs this script starts, whatever the caller's PYTHONPATH."""
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "python-runtime"), *filter(None, [os.environ.get("PYTHONPATH")])]),
-    }
 
 
 def default_stack(args, work: Path) -> Path:
@@ -112,24 +104,7 @@ def summary(runs: list[dict]) -> dict:
 
 def offline(stack: Path, device: str, w: Workload) -> list[dict]:
     """The bench verb (each stack's own engine in a child, timed in-process), one pass per repetition."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "vibeserve_runtime",
-        "bench",
-        "--stack",
-        str(stack),
-        "--device",
-        device,
-        "--workload",
-        json.dumps(w.to_dict()),
-        "--no-profile",
-    ]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=runtime_env())
-    result = next((json.loads(ln) for ln in p.stdout.splitlines() if ln.startswith('{"event": "result"')), None)
-    if p.returncode != 0 or result is None:
-        raise RuntimeError(f"bench verb exited {p.returncode}: {(p.stdout + p.stderr)[-1500:]}")
-    return [{k: r.get(k) for k in KEY} for r in result["repetitions"]]
+    return [{k: r.get(k) for k in KEY} for r in run_bench_verb(stack, device, w)["repetitions"]]
 
 
 def process_cpu_s(pid: int) -> dict[str, float]:
