@@ -77,11 +77,15 @@ def hardware_blocker(space: dict, dim: str, choice: str, hw: dict) -> str | None
     if req.get("device") == "cuda" and hw["device"] != "cuda":
         return f"{dim}={choice} needs a CUDA GPU"
     if "min_compute_capability" in req:
-        cc = hw.get("computeCapability")
-        if hw["device"] != "cuda" or cc is None or cc < req["min_compute_capability"]:
-            return f"{dim}={choice} needs compute capability >= {req['min_compute_capability']}"
-    if "min_devices" in req and hw.get("devices", hw["gpuCount"]) < req["min_devices"]:
-        return f"{dim}={choice} needs {req['min_devices']} GPUs"
+        cc, need = hw.get("computeCapability"), req["min_compute_capability"]
+        if hw["device"] != "cuda" or cc is None:
+            return f"{dim}={choice} needs compute capability >= {_js(need)}"
+        if cc < need:
+            return f"{dim}={choice} needs compute capability >= {_js(need)}, the GPU has {_js(cc)}"
+    devices = hw.get("devices", hw["gpuCount"])
+    if "min_devices" in req and devices < req["min_devices"]:
+        unit = "GPUs" if hw["device"] == "cuda" else "devices"
+        return f"{dim}={choice} needs {req['min_devices']} {unit}, the worker has {devices}"
     return None
 
 
@@ -142,8 +146,23 @@ def _constraint_applies(c: dict, arch: str) -> bool:
     return not c.get("onlyForArch") or arch in c["onlyForArch"]
 
 
+def _js(value: Any) -> str:
+    """JSON.stringify's text of a value, as the TypeScript messages print it: no spaces, 9 for 9.0."""
+
+    def js_numbers(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, list):
+            return [js_numbers(x) for x in v]
+        if isinstance(v, dict):
+            return {k: js_numbers(x) for k, x in v.items()}
+        return v
+
+    return json.dumps(js_numbers(value), separators=(",", ":"))
+
+
 def _same(a: Any, b: Any) -> bool:
-    return json.dumps(a) == json.dumps(b)
+    return _js(a) == _js(b)
 
 
 def validate_design(space: dict, choices: dict, params: dict, ctx: dict) -> list[str]:
@@ -154,7 +173,7 @@ def validate_design(space: dict, choices: dict, params: dict, ctx: dict) -> list
             problems.append(f'missing dimension "{dim}"')
             continue
         if choice not in d["choices"]:
-            problems.append(f"unknown choice {dim}={choice}")
+            problems.append(f"unknown choice {dim}={choice} (known: {', '.join(d['choices'])})")
             continue
         blocker = hardware_blocker(space, dim, choice, ctx["hardware"])
         if blocker:
@@ -164,25 +183,25 @@ def validate_design(space: dict, choices: dict, params: dict, ctx: dict) -> list
             problems.append(unserved)
         allowed = (ctx.get("constraints") or {}).get(dim)
         if allowed is not None and d["searchable"] and _applies(d, ctx["arch"]) and choice not in allowed:
-            problems.append(f"{dim}={choice} is excluded by the search constraints")
+            problems.append(f"{dim}={choice} is excluded by the search constraints (allowed: {', '.join(allowed)})")
     problems += [f'unknown dimension "{k}"' for k in choices if k not in space["dimensions"]]
     for c in space["constraints"]:
         if not _constraint_applies(c, ctx["arch"]) or not all(choices.get(d) == v for d, v in c["if"].items()):
             continue
         for d, allowed in c["then"].items():
             if choices.get(d, "") not in allowed:
-                problems.append(f"constraint {c['id']}: {d} must be one of {', '.join(allowed)}")
+                problems.append(f"constraint {c['id']}: {d} must be one of {', '.join(allowed)} ({c['why']})")
         if c.get("requiresParam") and params.get(c["requiresParam"]) is None:
-            problems.append(f"constraint {c['id']}: parameter {c['requiresParam']} is required")
+            problems.append(f"constraint {c['id']}: parameter {c['requiresParam']} is required ({c['why']})")
         for k, allowed in (c.get("thenParams") or {}).items():
             if k in params and not any(_same(v, params[k]) for v in allowed):
-                problems.append(f"constraint {c['id']}: parameter {k} must be one of {json.dumps(allowed)}")
+                problems.append(f"constraint {c['id']}: parameter {k} must be one of {_js(allowed)} ({c['why']})")
     for name, value in params.items():
         p = space["params"].get(name)
         if p is None:
             problems.append(f'unknown parameter "{name}"')
         elif not any(_same(v, value) for v in p["values"]):
-            problems.append(f"parameter {name}={json.dumps(value)} is not one of {json.dumps(p['values'])}")
+            problems.append(f"parameter {name}={_js(value)} is not one of {_js(p['values'])}")
     return problems
 
 
