@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRng } from '../../lib/architect/rng.js';
-import type { Design, HardwareTarget } from '../../lib/architect/types.js';
+import type { Design, HardwareTarget, ParamValue } from '../../lib/architect/types.js';
 import {
   defaultDesign,
   enumerateChoiceCombos,
@@ -74,9 +74,9 @@ print(json.dumps(out))
  * knows (the hardware's, the model's and the search's limits decide), an unknown choice, dimension and
  * parameter, one missing dimension, and every parameter at a value outside its list.
  */
-function invalidDesigns(ctx: SpaceContext): { choices: Record<string, string>; params: Record<string, unknown> }[] {
+function invalidDesigns(ctx: SpaceContext): { choices: Record<string, string>; params: Record<string, ParamValue> }[] {
   const base = defaultDesign(space, ctx);
-  const out: { choices: Record<string, string>; params: Record<string, unknown> }[] = [];
+  const out: { choices: Record<string, string>; params: Record<string, ParamValue> }[] = [];
   for (const [dim, def] of Object.entries(space.dimensions)) {
     for (const choice of Object.keys(def.choices)) {
       if (choice !== base.choices[dim]) out.push({ choices: { ...base.choices, [dim]: choice }, params: base.params });
