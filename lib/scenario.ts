@@ -23,11 +23,17 @@ export type Arrival =
   | { kind: 'poisson'; rate: number }
   | { kind: 'fixed_rate'; rate: number };
 
+export const DATASETS = ['random', 'fixed', 'code_edit', 'shared_prefix'] as const;
+export type Dataset = (typeof DATASETS)[number];
+
 // A type alias (not an interface) so it fits the architect's index-signature ScenarioLike.
 export type ScenarioWorkload = {
-  /** code_edit: real text, a standard-library function to edit with the function as the request's prediction (python-runtime bench/code_edit.py). */
-  dataset: 'random' | 'fixed' | 'code_edit';
+  /** code_edit: real text, a standard-library function to edit with the function as the request's prediction (python-runtime bench/code_edit.py).
+   * shared_prefix: fixed lengths, every prompt opening with one long system prompt (python-runtime bench/workload.py). */
+  dataset: Dataset;
   prompt_len: number;
+  /** shared_prefix only: the shared system prompt's tokens, 0 < shared_prefix_len < prompt_len. */
+  shared_prefix_len?: number;
   output_len: number;
   num_requests: number;
   arrival: Arrival;
@@ -233,7 +239,7 @@ export function parseScenario(text: string, file: string): Scenario {
   const w = r.object(root, 'workload', 'workload')!;
   r.noUnknownKeys(
     w,
-    ['dataset', 'prompt_len', 'output_len', 'num_requests', 'arrival', 'streaming', 'slo'],
+    ['dataset', 'prompt_len', 'shared_prefix_len', 'output_len', 'num_requests', 'arrival', 'streaming', 'slo'],
     'workload',
   );
   const a = r.object(w, 'arrival', 'workload.arrival', true) ?? { kind: 'max_concurrency', concurrency: 8 };
@@ -255,9 +261,13 @@ export function parseScenario(text: string, file: string): Scenario {
   for (const k of ['ttft_ms', 'tpot_ms', 'itl_ms', 'e2el_ms'] as const) {
     if (sloObj[k] !== undefined) slo[k] = r.number(sloObj, k, `workload.slo.${k}`, { exclusiveMin: 0 });
   }
+  const dataset = r.oneOf(w, 'dataset', 'workload.dataset', DATASETS, 'random');
+  const promptLen = r.number(w, 'prompt_len', 'workload.prompt_len', { int: true, min: 1 });
+  const sharedPrefixLen = sharedPrefixLenOf(r, w, dataset, promptLen);
   const workload: ScenarioWorkload = {
-    dataset: r.oneOf(w, 'dataset', 'workload.dataset', ['random', 'fixed', 'code_edit'] as const, 'random'),
-    prompt_len: r.number(w, 'prompt_len', 'workload.prompt_len', { int: true, min: 1 }),
+    dataset,
+    prompt_len: promptLen,
+    ...(sharedPrefixLen !== undefined ? { shared_prefix_len: sharedPrefixLen } : {}),
     output_len: r.number(w, 'output_len', 'workload.output_len', { int: true, min: 1 }),
     num_requests: r.number(w, 'num_requests', 'workload.num_requests', { int: true, min: 1 }),
     arrival,
@@ -331,6 +341,23 @@ export function parseScenario(text: string, file: string): Scenario {
   }
 
   return { name, description, model, tokenizer, workload, objective, hardware, search, constraints };
+}
+
+/** The shared_prefix dataset's prefix length: required there, refused elsewhere, and shorter than
+ * the prompt so every request keeps tokens of its own (the runtime's Workload checks the same). */
+function sharedPrefixLenOf(r: FieldReader, w: Obj, dataset: Dataset, promptLen: number): number | undefined {
+  const where = 'workload.shared_prefix_len';
+  if (dataset !== 'shared_prefix') {
+    if (w.shared_prefix_len !== undefined && w.shared_prefix_len !== null)
+      r.fail(where, `applies to workload.dataset 'shared_prefix' only (dataset is '${dataset}'): drop it`);
+    return undefined;
+  }
+  if (w.shared_prefix_len === undefined || w.shared_prefix_len === null)
+    r.fail(where, "is required for workload.dataset 'shared_prefix': the shared system prompt's length in tokens");
+  const n = r.number(w, 'shared_prefix_len', where, { int: true, min: 1 });
+  if (n >= promptLen)
+    r.fail(where, `must be < workload.prompt_len (${promptLen}), got ${n}: each prompt needs tokens of its own`);
+  return n;
 }
 
 export function loadScenario(file: string): Scenario {

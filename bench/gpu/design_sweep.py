@@ -82,6 +82,7 @@ def normalize_scenario(raw: dict) -> dict[str, Any]:
             "arrival": arrival,
             "streaming": w.get("streaming", True),
             "slo": {k: v for k, v in (w.get("slo") or {}).items() if k in SLO_KEYS},
+            **({"shared_prefix_len": int(w["shared_prefix_len"])} if w.get("shared_prefix_len") is not None else {}),
         },
         "objective": raw.get("objective", "output_throughput"),
         "hardware": {"kind": h.get("kind", "cpu"), "gpus": int(h.get("gpus", 1))},
@@ -117,6 +118,7 @@ def bench_workload(sc: dict, num_prompts: int | None, repetitions: int) -> dict[
         "seed": sc["model"]["seed"],
         "warmups": 1,
         "repetitions": repetitions,
+        **({"shared_prefix_len": w["shared_prefix_len"]} if "shared_prefix_len" in w else {}),
     }
 
 

@@ -41,8 +41,13 @@ def cpu_variant(sc: dict) -> dict:
     m.pop("config", None)
     out["model"] = m
     w = dict(sc["workload"])
+    prompt_len = min(int(w["prompt_len"]), 32)
+    if w.get("shared_prefix_len") is not None:
+        # the same share of the shorter prompt, leaving each request at least one token of its own
+        share = int(w["shared_prefix_len"]) / int(w["prompt_len"])
+        w["shared_prefix_len"] = max(1, min(prompt_len - 1, round(share * prompt_len)))
     w.update(
-        prompt_len=min(int(w["prompt_len"]), 32),
+        prompt_len=prompt_len,
         output_len=min(int(w["output_len"]), 12),
         num_requests=min(int(w["num_requests"]), 12),
     )

@@ -40,6 +40,7 @@ def scenario_workload(sc: dict, max_prompts: int | None = None) -> Workload:
         warmups=1,
         repetitions=1,
         seed=int(sc["model"].get("seed", 0)),
+        shared_prefix_len=int(w["shared_prefix_len"]) if w.get("shared_prefix_len") is not None else None,
     )
 
 

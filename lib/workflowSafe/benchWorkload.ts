@@ -1,11 +1,13 @@
 // The scenario's workload in the bench verb's terms (python-runtime bench/workload.py). Pure, so
 // the candidate workflow may call it.
-import type { Scenario } from '../scenario.js';
+import type { Dataset, Scenario } from '../scenario.js';
 
 export interface BenchWorkload {
-  dataset: 'random' | 'fixed' | 'code_edit';
+  dataset: Dataset;
   num_prompts: number;
   input_len: number;
+  /** shared_prefix only: tokens every prompt of a request set shares. */
+  shared_prefix_len?: number;
   output_len: number;
   /** vLLM's random dataset defaults to exact lengths (range ratio 0); stacks size their context to them. */
   range_ratio: number;
@@ -24,6 +26,7 @@ export function benchWorkloadFor(scenario: Pick<Scenario, 'workload' | 'model'>)
     dataset: w.dataset,
     num_prompts: w.num_requests,
     input_len: w.prompt_len,
+    ...(w.shared_prefix_len !== undefined ? { shared_prefix_len: w.shared_prefix_len } : {}),
     output_len: w.output_len,
     range_ratio: 0,
     request_rate: a.kind === 'max_concurrency' ? null : a.rate,

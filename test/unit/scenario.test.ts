@@ -1,8 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadScenario, parseScenario, ScenarioError, withRepositoryPaths } from '../../lib/scenario.js';
-import { projectRoot } from '../../lib/paths.js';
+import { benchWorkloadFor } from '../../lib/workflowSafe/benchWorkload.js';
+import { projectRoot, pythonExecutable } from '../../lib/paths.js';
 
 const demo = readFileSync(path.join(projectRoot, 'scenarios', 'cpu-demo.yaml'), 'utf8');
 
@@ -82,5 +85,46 @@ describe('scenario files', () => {
       "/nonexistent/scenario.yaml: field '(file)' cannot be read: ENOENT",
     );
     expect(errorOf('name: [unclosed').message).toContain('is not valid YAML');
+  });
+});
+
+describe('the shared_prefix dataset', () => {
+  const file = path.join(projectRoot, 'scenarios', 'shared-prefix-chat.yaml');
+  const shipped = readFileSync(file, 'utf8');
+
+  it('carries shared_prefix_len into the bench workload, and only for that dataset', () => {
+    const s = loadScenario(file);
+    expect(s.workload).toMatchObject({ dataset: 'shared_prefix', prompt_len: 2176, shared_prefix_len: 2048 });
+    expect(benchWorkloadFor(s)).toMatchObject({ dataset: 'shared_prefix', input_len: 2176, shared_prefix_len: 2048 });
+    expect(benchWorkloadFor(parseScenario(demo, 'cpu-demo.yaml'))).not.toHaveProperty('shared_prefix_len');
+  });
+
+  it('requires shared_prefix_len below prompt_len, and refuses it on other datasets', () => {
+    const missing = errorOf(shipped.replace('  shared_prefix_len: 2048\n', ''));
+    expect(missing.field).toBe('workload.shared_prefix_len');
+    expect(missing.message).toContain("is required for workload.dataset 'shared_prefix'");
+    const tooLong = errorOf(shipped.replace('shared_prefix_len: 2048', 'shared_prefix_len: 2176'));
+    expect(tooLong.message).toContain(
+      "field 'workload.shared_prefix_len' must be < workload.prompt_len (2176), got 2176",
+    );
+    expect(errorOf(shipped.replace('shared_prefix_len: 2048', 'shared_prefix_len: 0')).field).toBe(
+      'workload.shared_prefix_len',
+    );
+    const elsewhere = errorOf(shipped.replace('dataset: shared_prefix', 'dataset: fixed'));
+    expect(elsewhere.message).toContain("applies to workload.dataset 'shared_prefix' only");
+  });
+
+  it('loads the CPU variant that prepare_scenario.py writes', () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'vibeserve-shared-prefix-'));
+    try {
+      const out = path.join(tmp, 'cpu.yaml');
+      const script = path.join(projectRoot, 'bench', 'scenarios', 'prepare_scenario.py');
+      execFileSync(pythonExecutable(), [script, file, out, '--cpu'], { cwd: projectRoot });
+      const s = loadScenario(out);
+      expect(s.hardware.kind).toBe('cpu');
+      expect(s.workload).toMatchObject({ dataset: 'shared_prefix', prompt_len: 32, shared_prefix_len: 30 });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -1,14 +1,19 @@
 """Workloads: seeded datasets of token prompts and request arrival times.
 
 A workload JSON (all optional):
-  {"dataset": "random"|"fixed"|"code_edit", "num_prompts": 32, "input_len": 128, "output_len": 64,
-   "range_ratio": 0.5, "request_rate": null|float, "arrival": "poisson"|"fixed",
-   "max_concurrency": null|int, "warmups": 1, "repetitions": 3, "min_duration_s": 1.0, "seed": 0}
+  {"dataset": "random"|"fixed"|"code_edit"|"shared_prefix", "num_prompts": 32, "input_len": 128,
+   "output_len": 64, "range_ratio": 0.5, "request_rate": null|float, "arrival": "poisson"|"fixed",
+   "max_concurrency": null|int, "warmups": 1, "repetitions": 3, "min_duration_s": 1.0, "seed": 0,
+   "shared_prefix_len": null|int}
 random: lengths drawn uniformly in [len*(1-range_ratio), len*(1+range_ratio)] (vLLM's random
 dataset); fixed: every prompt exactly input_len tokens and every output exactly output_len;
 code_edit: real text, a chat asking for an edit of a standard-library function with that function
 as the request's prediction (bench/code_edit.py; prompts within input_len, outputs within
 output_len). code_edit needs the stack's tokenizer: the functions below take it as `tokenizer`.
+shared_prefix: fixed lengths like `fixed`, every prompt of a request set opening with the same
+`shared_prefix_len` tokens (a long system prompt) and ending in input_len - shared_prefix_len
+tokens of its own; each set (a timed pass, the warm-up, the profile pass) has a prefix of its own
+(see _shared_prefix_requests).
 
 A benchmark runs `warmups` untimed passes of the warm-up set (repetition 0's lengths, other tokens:
 every batch and prefill shape the timed passes hit, without handing them cached prefixes), then
@@ -26,7 +31,7 @@ from typing import Any
 from .. import events
 
 
-DATASETS = ("random", "fixed", "code_edit")
+DATASETS = ("random", "fixed", "code_edit", "shared_prefix")
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Workload:
     repetitions: int = 3  # timed repetitions: the result is their median, with the spread
     min_duration_s: float = 1.0  # a repetition repeats fresh request sets until it lasts this long
     seed: int = 0
+    shared_prefix_len: int | None = None  # shared_prefix: tokens every prompt of a request set opens with
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Workload":
@@ -62,12 +68,37 @@ class Workload:
             raise events.UsageError("bad_workload", "workload field 'warmups' must be an integer >= 0")
         if not isinstance(w.min_duration_s, (int, float)) or not 0 <= w.min_duration_s < math.inf:
             raise events.UsageError("bad_workload", "workload field 'min_duration_s' must be a number of seconds >= 0")
+        _check_shared_prefix(w)
         if w.request_rate is not None and (w.request_rate <= 0 or math.isinf(w.request_rate)):
             w.request_rate = None
         return w
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _check_shared_prefix(w: Workload) -> None:
+    n = w.shared_prefix_len
+    if w.dataset != "shared_prefix":
+        if n is not None:
+            raise events.UsageError(
+                "bad_workload",
+                f"workload field 'shared_prefix_len' applies to dataset 'shared_prefix' only (dataset is "
+                f"'{w.dataset}'): drop it or set dataset to 'shared_prefix'",
+            )
+        return
+    if n is None:
+        raise events.UsageError(
+            "bad_workload",
+            "workload field 'shared_prefix_len' is required for dataset 'shared_prefix': "
+            "set it to the shared system prompt's length in tokens",
+        )
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < w.input_len:
+        raise events.UsageError(
+            "bad_workload",
+            f"workload field 'shared_prefix_len' must be an integer with 0 < shared_prefix_len < input_len "
+            f"({w.input_len}), got {n!r}: lower it or raise input_len so each prompt keeps tokens of its own",
+        )
 
 
 @dataclass
@@ -94,6 +125,8 @@ def make_requests(
         return [
             BenchRequest(*code_edit_request(tokenizer, rng, w.input_len, w.output_len)) for _ in range(w.num_prompts)
         ]
+    if w.dataset == "shared_prefix":
+        return _shared_prefix_requests(w, rng, vocab_size, avoid)
     reqs = []
     for _ in range(w.num_prompts):
         if w.dataset == "fixed":
@@ -104,6 +137,20 @@ def make_requests(
             n_in, n_out = rng.randint(lo(w.input_len), hi(w.input_len)), rng.randint(lo(w.output_len), hi(w.output_len))
         reqs.append(BenchRequest(_token_ids(rng, n_in, vocab_size, avoid), n_out))
     return reqs
+
+
+def _shared_prefix_requests(w: Workload, rng: random.Random, vocab_size: int, avoid: set[int]) -> list[BenchRequest]:
+    """One request set: a prefix drawn from the set's own seed, then each request's own tokens.
+    Seeding the prefix per set, not per run, is deliberate: a set sharing an earlier set's prefix
+    would find it in the prefix cache, so the warm-up would hand the timed passes a warm cache and
+    pass k would hand pass k+1 one. With a prefix of its own, every pass measures what a server
+    sees after a restart: the first requests compute the prefix, the later ones can reuse it."""
+    assert w.shared_prefix_len is not None  # Workload.from_dict requires it for this dataset
+    prefix = _token_ids(rng, w.shared_prefix_len, vocab_size, avoid)
+    return [
+        BenchRequest(prefix + _token_ids(rng, w.input_len - w.shared_prefix_len, vocab_size, avoid), w.output_len)
+        for _ in range(w.num_prompts)
+    ]
 
 
 def _token_ids(rng: random.Random, n: int, vocab_size: int, avoid: set[int]) -> list[int]:
@@ -145,7 +192,8 @@ WARMUP_IN_FLIGHT = 32
 def warmup_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None, tokenizer=None) -> list[BenchRequest]:
     """The warm-up set, the one rule of the bench verb and of the comparison harnesses: repetition
     0's lengths (the shapes the timed passes hit) with other token ids, so no timed pass finds its
-    prompts cached (code_edit: other functions). Not all of them: sent at the workload's
+    prompts cached (code_edit: other functions; shared_prefix: another shared prefix, so the
+    timed passes' first requests still compute theirs). Not all of them: sent at the workload's
     concurrency c, 2c requests take the batch through every size up to c and back, and the pass's
     last partial wave (n mod c requests) comes after them, as it ends a timed pass."""
     reqs = _shaped_like_rep0(w, vocab_size, _WARMUP_SEED, avoid, tokenizer)
@@ -166,6 +214,8 @@ def _shaped_like_rep0(
 ) -> list[BenchRequest]:
     if w.dataset == "code_edit":  # real text has no "same lengths, other tokens": other functions
         return make_requests(w, vocab_size, seed_offset, avoid, tokenizer)
+    if w.dataset == "shared_prefix":  # the same fixed lengths; drawn whole, its requests share a prefix of their own
+        return make_requests(w, vocab_size, seed_offset, avoid)
     rng = random.Random(w.seed * 1_000_003 + seed_offset)
     return [
         BenchRequest(_token_ids(rng, len(q.prompt_token_ids), vocab_size, avoid or set()), q.max_tokens)

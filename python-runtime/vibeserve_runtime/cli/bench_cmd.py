@@ -30,6 +30,7 @@ _OVERRIDES = (
     "repetitions",
     "min_duration_s",
     "seed",
+    "shared_prefix_len",
 )
 
 
