@@ -51,6 +51,11 @@ class KVCacheBase(ABC):
     def on_computed(self, seq) -> None:
         """Called after seq.num_computed advanced (the paged cache publishes full blocks here)."""
 
+    def on_scheduled(self, seq, num_tokens: int) -> None:
+        """Called once a step's batch is final, for each sequence in it: its first num_tokens will be
+        computed by that step. The paged cache publishes their full prompt blocks here already, so a
+        request admitted later in the same step reuses them (see PagedKVCache.on_scheduled)."""
+
     def truncate(self, seq, num_tokens: int) -> None:
         """The sequence keeps only its first num_tokens (speculation drops rejected draft tokens):
         room past them may go back. Their K/V needs no clearing: attention reads a sequence's

@@ -107,13 +107,25 @@ class PagedKVCache(KVCacheBase):
         del seq.block_table[keep:]
 
     def on_computed(self, seq) -> None:
+        # async scheduling computes a token's K/V before the host has read the token: a block is
+        # published once its tokens are known too (the engine calls again when they are read)
+        self._publish(seq, min(seq.num_computed, len(seq.token_ids)))
+
+    def on_scheduled(self, seq, num_tokens: int) -> None:
+        """Publishes the blocks this step computes before it runs, as vLLM v1 caches blocks when it
+        allocates them: requests that arrive together with one long system prompt then compute it
+        once, not once each. A request admitted later in the step hits them, and its attention reads
+        their K/V in the same forward: every attention component stores the step's K/V for the whole
+        batch before it attends, layer by layer. Only a final batch is published (the schedulers call
+        this after the step's preemptions), so every block published here is computed by the step."""
+        self._publish(seq, min(num_tokens, len(seq.token_ids)))
+
+    def _publish(self, seq, known: int) -> None:
+        """Publishes the sequence's full blocks among its first `known` tokens under their chain hashes."""
         if not self.prefix_caching:
             return
         hashes = self.seq_hashes.setdefault(seq.request_id, [])
         bs = self.block_size
-        # async scheduling computes a token's K/V before the host has read the token: a block is
-        # published once its tokens are known too (the engine calls again when they are read)
-        known = min(seq.num_computed, len(seq.token_ids))
         while (len(hashes) + 1) * bs <= known:
             i = len(hashes)
             toks = tuple(seq.token_ids[i * bs : (i + 1) * bs])

@@ -66,6 +66,7 @@ class SchedulerBase:
             self.running.append(seq)
             batch.append((seq, n))
             budget -= n
+            self.kv.on_scheduled(seq, seq.num_computed + n)  # admission never preempts: this chunk runs
         return batch
 
     def reserve_or_preempt(self, seq, total_tokens: int) -> bool:

@@ -22,4 +22,6 @@ class ChunkedPrefillScheduler(SchedulerBase):
                 batch.append((seq, n))
                 budget -= n
         batch = [(s, n) for s, n in batch if s.status is SeqStatus.RUNNING]
+        for s, n in batch:  # final now (preemptions are done): the prompts admitted below may reuse these chunks
+            self.kv.on_scheduled(s, s.num_computed + n)
         return batch + self.admit_prefills(budget, chunk=self.chunk_size)
