@@ -19,7 +19,8 @@ export interface PinnedRequirements {
 
 /** The `dependencies = [...]` array of a pyproject.toml (no TOML parser needed for this one key). */
 export function runtimeDependencies(pyproject = path.join(projectRoot, 'python-runtime', 'pyproject.toml')): string[] {
-  const text = readFileSync(pyproject, 'utf8');
+  // comments first: one that names an extra (`pkg[extra]`) would end the list early
+  const text = readFileSync(pyproject, 'utf8').replace(/#.*$/gm, '');
   const block = /^dependencies\s*=\s*\[([\s\S]*?)\]/m.exec(text);
   if (!block) throw new Error(`${pyproject}: no [project] dependencies list`);
   return [...block[1].matchAll(/"([^"]+)"/g)].map((m) => m[1]);
