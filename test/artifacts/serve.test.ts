@@ -88,8 +88,9 @@ describe.skipIf(!ready)('vibeserve serve', () => {
       stream_options: { include_usage: true },
       ignore_eos: true,
     } as OpenAI.ChatCompletionCreateParamsStreaming);
-    // One chunk per engine step. Its content may be empty: random weights pick byte tokens whose
-    // UTF-8 only decodes together with later ones, and the server holds them back till then.
+    // A chunk per engine step the reader keeps up with; steps that arrive while it is behind come
+    // merged into one chunk, as vLLM's server does. A chunk's content may be empty: random weights
+    // pick byte tokens whose UTF-8 only decodes together with later ones, held back till then.
     let deltaChunks = 0;
     let content = '';
     let usage: { completion_tokens: number } | null = null;
@@ -99,7 +100,7 @@ describe.skipIf(!ready)('vibeserve serve', () => {
       content += delta?.content ?? '';
       if (chunk.usage) usage = chunk.usage;
     }
-    expect(deltaChunks).toBeGreaterThan(8); // the role chunk, then one per token
+    expect(deltaChunks).toBeGreaterThan(2); // the role chunk, the first token before the rest, then the rest
     expect(content.length).toBeGreaterThan(0);
     expect(usage?.completion_tokens).toBe(8);
 
