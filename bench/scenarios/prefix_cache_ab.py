@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from statistics import median
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_verb import bench_verb_command, run_bench_verb  # noqa: E402
 from prepare_scenario import cpu_variant, resolve_paths  # noqa: E402
 from scenario_stacks import REPO, device_of, generic_spec, materialize, scenario_workload  # noqa: E402
 
@@ -57,17 +59,16 @@ def stacks_for(sc: dict, work_dir: Path) -> dict[str, Path]:
 
 
 def bench(sc: dict, dirs: dict[str, Path], repetitions: int) -> dict:
-    w = scenario_workload(sc).to_dict() | {"repetitions": repetitions, "min_duration_s": 0}
-    stacks = list(dirs.values())
-    cmd = [sys.executable, "-m", "vibeserve_runtime", "bench", "--stack", str(stacks[0])]
-    cmd += [a for d in stacks[1:] for a in ("--with", str(d))]
-    cmd += ["--device", device_of(sc), "--workload", json.dumps(w), "--no-profile"]
-    p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800)
-    results = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
-    result = next((e for e in results if e.get("event") == "result"), None)
-    if p.returncode != 0 or result is None:
-        raise SystemExit(f"bench failed (exit {p.returncode}): {(p.stdout + p.stderr)[-1500:]}")
-    return {"command": " ".join(cmd), "workload": w, "stacks": dict(zip(dirs, result["stacks"]))}
+    """Every stack by one bench verb run, interleaved; each repetition lasts the workload's
+    min_duration_s at least (fresh request sets, each with a prefix of its own)."""
+    w = replace(scenario_workload(sc), repetitions=repetitions)
+    first, *others = dirs.values()
+    result = run_bench_verb(first, device_of(sc), w, tuple(others))
+    return {
+        "command": shlex.join(bench_verb_command(first, device_of(sc), w, tuple(others))),
+        "workload": w.to_dict(),
+        "stacks": dict(zip(dirs, result["stacks"])),
+    }
 
 
 def summary(stack: dict) -> dict:

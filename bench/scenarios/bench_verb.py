@@ -1,6 +1,6 @@
 """The `bench` verb on a stack directory, run in a child process as a search runs it (what candidates are
-ranked by): its result event. The GPU scripts that set it beside another path (bench_vs_harness.py,
-served_vs_offline.py) start it here."""
+ranked by): its result event. The scripts that set it beside another path (bench/gpu/bench_vs_harness.py,
+bench/gpu/served_vs_offline.py) or stacks beside each other (prefix_cache_ab.py) start it here."""
 
 from __future__ import annotations
 
@@ -21,11 +21,17 @@ def runtime_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
-def run_bench_verb(stack: Path, device: str, w: Workload) -> dict:
-    """The verb's result event for the workload (its `repetitions` hold one entry per repetition);
-    no decode profile, so nothing but the timed repetitions runs after the warm-up."""
+def bench_verb_command(stack: Path, device: str, w: Workload, with_stacks: tuple[Path, ...] = ()) -> list[str]:
     cmd = [sys.executable, "-m", "vibeserve_runtime", "bench", "--stack", str(stack), "--device", device]
-    cmd += ["--workload", json.dumps(w.to_dict()), "--no-profile"]
+    cmd += [a for d in with_stacks for a in ("--with", str(d))]
+    return cmd + ["--workload", json.dumps(w.to_dict()), "--no-profile"]
+
+
+def run_bench_verb(stack: Path, device: str, w: Workload, with_stacks: tuple[Path, ...] = ()) -> dict:
+    """The verb's result event for the workload (its `repetitions` hold one entry per repetition; with
+    `with_stacks`, its `stacks` one entry per stack, measured interleaved); no decode profile, so
+    nothing but the timed repetitions runs after the warm-up."""
+    cmd = bench_verb_command(stack, device, w, with_stacks)
     p = subprocess.run(cmd, capture_output=True, text=True, env=runtime_env())
     result = next((json.loads(ln) for ln in p.stdout.splitlines() if ln.startswith('{"event": "result"')), None)
     if p.returncode != 0 or result is None:
