@@ -23,5 +23,6 @@ class ChunkedPrefillScheduler(SchedulerBase):
                 budget -= n
         batch = [(s, n) for s, n in batch if s.status is SeqStatus.RUNNING]
         for s, n in batch:  # final now (preemptions are done): the prompts admitted below may reuse these chunks
-            self.kv.on_scheduled(s, s.num_computed + n)
+            if n > 1:  # prompt chunks; a decode token's block is published when it is read, as before
+                self.kv.on_scheduled(s, s.num_computed + n)
         return batch + self.admit_prefills(budget, chunk=self.chunk_size)
