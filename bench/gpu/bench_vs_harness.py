@@ -2,14 +2,16 @@
 search ranks candidates by) and the side-by-side harness's stack process (bench/scenarios/
 stack_child.py, what the results table reports). The two must agree within 10%.
 
-  python bench/gpu/bench_vs_harness.py --stack <stack dir> --device cuda \
+  python bench/gpu/bench_vs_harness.py [--stack <stack dir> | --scenario scenarios/gpt2-chat.yaml] --device cuda \
       --workload '{"num_prompts": 512, "input_len": 128, "output_len": 128, "range_ratio": 0, "max_concurrency": 256}' \
       [--kv-cache-tokens N] [--reps 3] [--out OUT.json]
 
 Both run the same requests at the same concurrency and time a repetition alike: passes over fresh
 seeded request sets (repetition r, pass k: seed offset bench.workload.pass_seed(r, k), token ids 0-2
 left out) until they add up to the workload's min_duration_s (compare_stacks.timed_repetition), and
-take the median of `--reps` repetitions. Both warm up by the one rule
+take the median of `--reps` repetitions, interleaved: round r runs the verb (a fresh process, as the search
+runs it) and then one harness repetition (its process stays up), both on the request sets of seed
+workload.seed + r, the order alternating by round. Both warm up by the one rule
 (vibeserve_runtime.bench.workload.warmup_requests); each keeps its own KV pool: the verb sizes its
 pool as the stack does (on a GPU, from free memory), the harness, with --kv-cache-tokens, takes the pool
 compare_stacks.py gives every stack of a comparison. Per-repetition figures are printed, so a slow
@@ -22,6 +24,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,23 +40,50 @@ from compare_stacks import StackChild, timed_repetition  # noqa: E402
 AGREEMENT = 0.10
 
 
-def bench_verb(stack: Path, device: str, w: Workload) -> list[float]:
-    return [r["output_throughput"] for r in run_bench_verb(stack, device, w)["repetitions"]]
+def verb_repetition(stack: Path, device: str, w: Workload) -> float:
+    """One repetition of the bench verb, in its own process as a search runs it."""
+    one = Workload.from_dict({**w.to_dict(), "repetitions": 1})
+    return run_bench_verb(stack, device, one)["repetitions"][0]["output_throughput"]
 
 
-def harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) -> list[float]:
+def start_harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) -> tuple[StackChild, int]:
     _, spec = load_stack_dir(stack)
     vocab = spec["model"]["config"].get("vocab_size") or _preset_vocab(spec["model"])
     warm = [[q.prompt_token_ids, q.max_tokens] for q in warmup_requests(w, vocab, AVOID)]
     child = StackChild(stack, device, warm, kv_cache_tokens)
+    child.wait_ready(timeout=900)
+    return child, vocab
+
+
+def interleaved(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) -> tuple[list, list]:
+    """`w.repetitions` rounds; round r measures both paths on the request sets of seed w.seed + r."""
+    child, vocab = start_harness(stack, device, w, kv_cache_tokens)
+    verb, harness = [], []
     try:
-        child.wait_ready(timeout=900)
-        out = []
         for r in range(w.repetitions):
-            out.append(timed_repetition(child, w, vocab, r, timeout_s=900)["output_throughput"])
-        return out
+            wr = Workload.from_dict({**w.to_dict(), "seed": w.seed + r})
+            steps = [
+                lambda: verb.append(verb_repetition(stack, device, wr)),
+                lambda: harness.append(timed_repetition(child, wr, vocab, 0, timeout_s=900)["output_throughput"]),
+            ]
+            for step in steps if r % 2 == 0 else steps[::-1]:
+                step()
+            print(json.dumps({"round": r, "bench_verb": verb[-1], "harness": harness[-1]}), flush=True)
     finally:
         child.close()
+    return verb, harness
+
+
+def scenario_generic_stack(scenario: Path, device: str, w: Workload, work: Path) -> Path:
+    """The scenario's generic stack, sized for the workload's shape and holding all its clients."""
+    import yaml
+    from scenario_stacks import generic_spec, materialize
+
+    sc = yaml.safe_load(scenario.read_text())
+    sc["workload"] = {**sc["workload"], "prompt_len": w.input_len, "output_len": w.output_len}
+    spec = generic_spec(sc, device)
+    spec["params"]["max_batch_size"] = max(int(spec["params"].get("max_batch_size") or 0), w.max_concurrency or 0)
+    return materialize(spec, work / "stack")
 
 
 def _preset_vocab(model: dict) -> int:
@@ -64,7 +94,9 @@ def _preset_vocab(model: dict) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--stack", required=True, type=Path)
+    which = ap.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", type=Path)
+    which.add_argument("--scenario", type=Path, help="measure this scenario's generic stack, materialized here")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--workload", default="{}", help="bench workload JSON (bench/workload.py)")
     ap.add_argument(
@@ -74,11 +106,12 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     w = Workload.from_dict({**json.loads(args.workload), "repetitions": args.reps})
-    verb = bench_verb(args.stack.resolve(), args.device, w)
-    child = harness(args.stack.resolve(), args.device, w, args.kv_cache_tokens)
+    with tempfile.TemporaryDirectory(prefix="bench-vs-harness-") as work:
+        stack = (args.stack or scenario_generic_stack(args.scenario, args.device, w, Path(work))).resolve()
+        verb, child = interleaved(stack, args.device, w, args.kv_cache_tokens)
     ratio = statistics.median(verb) / statistics.median(child)
     result = {
-        "stack": str(args.stack),
+        "stack": str(args.stack) if args.stack else f"{args.scenario}: generic stack",
         "device": args.device,
         "workload": w.to_dict(),
         "kv_cache_tokens": args.kv_cache_tokens,
