@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,10 @@ import yaml
 import design_rules as rules
 
 REPO = rules.REPO
+sys.path.insert(0, str(REPO / "python-runtime"))  # the runtime the verbs run (verb_env), for its Workload
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))
 from prepare_scenario import resolve_paths  # noqa: E402
+from scenario_stacks import scenario_workload  # noqa: E402
 
 SLO_KEYS = ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms")
 EXIT_INFRASTRUCTURE = 1  # vibeserve_runtime/events.py
@@ -100,25 +103,6 @@ def normalize_scenario(raw: dict) -> dict[str, Any]:
         "constraints": {
             d: [str(c) for c in (v if isinstance(v, list) else [v])] for d, v in (raw.get("constraints") or {}).items()
         },
-    }
-
-
-def bench_workload(sc: dict, num_prompts: int | None, repetitions: int) -> dict[str, Any]:
-    """lib/benchWorkload.ts benchWorkloadFor, with fewer prompts when asked."""
-    w, a = sc["workload"], sc["workload"]["arrival"]
-    return {
-        "dataset": w["dataset"],
-        "num_prompts": min(num_prompts, w["num_requests"]) if num_prompts else w["num_requests"],
-        "input_len": w["prompt_len"],
-        "output_len": w["output_len"],
-        "range_ratio": 0,
-        "request_rate": None if a["kind"] == "max_concurrency" else a["rate"],
-        "arrival": "fixed" if a["kind"] == "fixed_rate" else "poisson",
-        "max_concurrency": a["concurrency"] if a["kind"] == "max_concurrency" else None,
-        "seed": sc["model"]["seed"],
-        "warmups": 1,
-        "repetitions": repetitions,
-        **({"shared_prefix_len": w["shared_prefix_len"]} if "shared_prefix_len" in w else {}),
     }
 
 
@@ -445,7 +429,7 @@ def main() -> int:
         if args.vary
         else plan_designs(space, ctx, args.max_designs, args.seed, args.local_share)
     )
-    workload = bench_workload(sc, args.num_prompts, args.repetitions)
+    workload = replace(scenario_workload(sc, args.num_prompts), repetitions=args.repetitions).to_dict()
     work = Path(args.work_dir or REPO / ".vibeserve" / "design-sweep" / sc["name"])
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)

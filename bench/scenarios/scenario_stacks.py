@@ -25,8 +25,10 @@ from write_checkpoint import checkpoint_model_spec  # noqa: E402
 
 
 def scenario_workload(sc: dict, max_prompts: int | None = None) -> Workload:
-    """The scenario's workload in the bench verb's terms (as lib/workflowSafe/benchWorkload.ts builds it for a search)."""
-    w, a = sc["workload"], sc["workload"].get("arrival", {"kind": "max_concurrency", "concurrency": 1})
+    """The scenario's workload in the bench verb's terms, as lib/workflowSafe/benchWorkload.ts builds it for a
+    search (test/search/benchWorkloadParity.test.ts holds the two equal)."""
+    w = sc["workload"]
+    a = w.get("arrival") or {"kind": "max_concurrency", "concurrency": 8}  # lib/scenario.ts's default
     n = int(w["num_requests"])
     return Workload(
         dataset=w.get("dataset", "random"),

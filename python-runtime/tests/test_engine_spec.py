@@ -28,20 +28,40 @@ def test_defaults_filled_and_file_loading(tmp_path):
     [
         (with_({"attention": "flash9"}), "components.attention"),
         (with_({"warp_drive": "on"}), "components.warp_drive"),
-        (with_({"execution": "cuda_graphs"}), "components.execution='cuda_graphs' needs device cuda"),
-        (with_({"linear": "fp8"}), "components.linear='fp8' needs device cuda"),
+        (with_({"execution": "cuda_graphs"}), "components.execution': 'cuda_graphs' needs device cuda"),
+        (with_({"linear": "fp8"}), "components.linear': 'fp8' needs device cuda"),
         (with_({"scheduler": "chunked_prefill", "kv_cache": "contiguous"}), "chunked-prefill-needs-paged"),
         (with_(params={"block_size": "big"}), "params.block_size"),
         (with_(params={"blocksize": 16}), "params.blocksize"),
         (with_(device="tpu"), "device"),
         ({**with_(), "model": {"arch": "gpt2", "preset": "tiny-llama"}}, "model.arch"),
         ({**with_(), "model": {"arch": "llama", "preset": "nope"}}, "model.preset"),
-        ({"name": "t", "components": {}}, "missing field 'model'"),
+        ({"name": "t", "components": {}}, "field 'model': missing"),
     ],
 )
 def test_bad_specs_name_the_field(spec, field):
     with pytest.raises(ValueError, match=field.replace("(", r"\(").replace("[", r"\[")):
         Engine.from_spec(spec)
+
+
+def test_engine_spec_is_the_stack_spec_plus_what_the_process_knows():
+    """stack_spec.normalize_spec validates both; the engine adds a device index, the rope dimension and
+    the params it derives (None), and reads a Hugging Face model type as its architecture family."""
+    s = load_stack_spec(
+        with_(params={"max_model_len": None}, device="cuda:1", model={"arch": "qwen2", "preset": "tiny-qwen2"})
+    )
+    assert s.device == "cuda:1" and s.model.arch == "llama" and s.components["rope"] == "standard"
+    assert s.params["max_model_len"] is None and s.params["gpu_memory_utilization"] == 0.85
+    assert load_stack_spec(s) == s
+
+
+def test_a_registered_choice_outside_the_library_needs_the_custom_prefix():
+    register_component("linear", "mine", lambda w, b: None)
+    try:
+        with pytest.raises(ValueError, match="components.linear': unknown choice 'mine'"):
+            load_stack_spec(with_({"linear": "mine"}))
+    finally:
+        unregister_component("linear", "mine")
 
 
 def test_triton_paged_needs_paged_cache(monkeypatch):

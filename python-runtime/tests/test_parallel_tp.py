@@ -47,7 +47,7 @@ class TransposedLinear(nn.Module):
         return y if self.bias is None else y + self.bias
 
 
-register_component("linear", "transposed_from_stack", TransposedLinear)
+register_component("linear", "custom_transposed_from_stack", TransposedLinear)
 """
 
 
@@ -60,8 +60,8 @@ def stack_linear(tmp_path):
     path.write_text(CUSTOM_LINEAR)
     s = importlib.util.spec_from_file_location("vibeserve_custom_transposed_linear", path)
     s.loader.exec_module(importlib.util.module_from_spec(s))
-    yield "transposed_from_stack"
-    unregister_component("linear", "transposed_from_stack")
+    yield "custom_transposed_from_stack"
+    unregister_component("linear", "custom_transposed_from_stack")
 
 
 # qwen2 is the llama code path plus q/k/v biases (GQA 4 query / 2 KV heads); gpt2 has its own layout
@@ -128,7 +128,7 @@ def test_tp_refuses_what_it_cannot_split():
     cfg, _, _ = load_model_weights({"arch": "mixtral", "preset": "tiny-mixtral"})
     with pytest.raises(ValueError, match="model_type 'mixtral'"):
         check_tp_compatible(cfg, 2)
-    with pytest.raises(ValueError, match="components.tp='3': unknown choice"):
+    with pytest.raises(ValueError, match="components.tp': unknown choice '3'"):
         load_stack_spec(spec({"arch": "llama", "preset": "tiny-llama"}, "3"))
     model = {"arch": "llama", "preset": "tiny-llama"}
     assert load_stack_spec(spec(model, 2)).components["tp"] == "2"
@@ -144,9 +144,10 @@ def test_tp2_on_cuda_needs_two_gpus():
         load_stack_spec(s)
 
 
-def test_startup_failure_is_reported_and_workers_are_reaped():
-    with pytest.raises(RuntimeError, match="tensor parallel start-up failed.*model_type 'mixtral'"):
-        Engine.from_spec(spec({"arch": "mixtral", "preset": "tiny-mixtral"}, "2"))
+def test_startup_failure_is_reported_and_workers_are_reaped(tmp_path):
+    # a valid spec whose weights the ranks cannot load: a model directory without config.json
+    with pytest.raises(RuntimeError, match="tensor parallel start-up failed.*has no config.json"):
+        Engine.from_spec(spec({"arch": "llama", "weights": "path", "path": str(tmp_path)}, "2"))
     import torch.distributed as dist
 
     assert not dist.is_initialized()

@@ -7,7 +7,17 @@ from pathlib import Path
 from ..materialize import PACKAGE_DIR, file_hashes
 
 # Code only: the design space and schema are data the trusted process reads from its own copy.
-PROTECTED = ("reference", "checker", "bench", "cli", "events.py", "__main__.py", "materialize.py", "model_shape.py")
+PROTECTED = (
+    "reference",
+    "checker",
+    "bench",
+    "cli",
+    "events.py",
+    "__main__.py",
+    "materialize.py",
+    "stack_spec.py",
+    "model_shape.py",
+)
 
 
 def _protected(hashes: dict[str, str]) -> dict[str, str]:

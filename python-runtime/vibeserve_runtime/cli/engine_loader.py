@@ -44,28 +44,10 @@ def build_engine(spec: dict[str, Any], device: str | None = None, stack_dir: Pat
     from ..engine import Engine
     from ..engine.spec import load_stack_spec
 
-    from ..engine import spec as engine_spec
-
     import_custom_components(spec, stack_dir)
-    full = spec
     spec = {k: v for k, v in spec.items() if k != "custom_components"}
     if device:
         spec["device"] = device
-    tok_path = spec["params"].get("tokenizer_path")
-    if tok_path and "tokenizer_path" not in getattr(engine_spec, "ENGINE_PARAMS", {}):
-        # This engine does not take tokenizer files: build it on the byte tokenizer, then attach ours.
-        spec = {
-            **spec,
-            "params": {k: v for k, v in spec["params"].items() if k != "tokenizer_path"},
-            "components": {**spec["components"], "tokenizer": "byte"},
-        }
-        engine = Engine.from_spec(load_stack_spec(spec))
-        from ..tokenizers import load_tokenizer
-
-        engine.tokenizer = load_tokenizer(full, engine.meta)
-        if engine.tokenizer.eos_token_id is not None:
-            engine.eos_token_id = engine.tokenizer.eos_token_id
-        return engine
     return Engine.from_spec(load_stack_spec(spec))
 
 

@@ -12,16 +12,30 @@ a deliberately wrong one). What a factory receives depends on its dimension:
     sampling    factory() -> sampler(logits, seqs) -> list[int]
     rope        factory(head_dim, max_positions, theta, scaling) -> nn.Module like models.rope.RotaryEmbedding
     speculation factory(params: dict) -> proposer with .propose(seq, k) -> list[int], or None (no drafts)
+    structured_output factory(tokenizer, vocab_size, eos_token_id) -> backend (components/structured_output)
 
-A choice registered here is accepted by spec validation even if design_space.json does not list it,
-which is how a new implementation (or a broken one in a test) enters a stack.
+A choice outside design_space.json enters a stack under a name starting with `custom_` (the stack
+schema's rule) and is built from what is registered here under that name: that is how a new
+implementation (or a broken one in a test) enters a stack. `rope` is not searched, so any name
+registered for it may be chosen.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-DIMENSIONS = ("attention", "kv_cache", "scheduler", "execution", "linear", "moe", "sampling", "rope", "speculation")
+DIMENSIONS = (
+    "attention",
+    "kv_cache",
+    "scheduler",
+    "execution",
+    "linear",
+    "moe",
+    "sampling",
+    "rope",
+    "speculation",
+    "structured_output",
+)
 
 _REGISTRY: dict[str, dict[str, Callable]] = {d: {} for d in DIMENSIONS}
 
