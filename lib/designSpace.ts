@@ -30,6 +30,14 @@ export interface ServesDef {
   shape?: Record<string, ShapeBound>;
 }
 
+export interface ChoiceDef {
+  description: string;
+  requires: ChoiceRequirements;
+  serves?: ServesDef;
+  /** The workload (a scenario's workload.dataset) the choice's gain comes from, e.g. shared_prefix. */
+  gainsFrom?: string;
+}
+
 export interface DimensionDef {
   description: string;
   searchable: boolean;
@@ -38,7 +46,7 @@ export interface DimensionDef {
   profiledAs?: string;
   /** The bench figures <profiledBy>_<choice> predicting each choice on the measured workload (speculation_tokens_per_step). */
   profiledBy?: string;
-  choices: Record<string, { description: string; requires: ChoiceRequirements; serves?: ServesDef }>;
+  choices: Record<string, ChoiceDef>;
   default: string;
 }
 

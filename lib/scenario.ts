@@ -23,13 +23,14 @@ export type Arrival =
   | { kind: 'poisson'; rate: number }
   | { kind: 'fixed_rate'; rate: number };
 
-export const DATASETS = ['random', 'fixed', 'code_edit', 'shared_prefix'] as const;
+export const DATASETS = ['random', 'fixed', 'code_edit', 'shared_prefix', 'json_schema'] as const;
 export type Dataset = (typeof DATASETS)[number];
 
 // A type alias (not an interface) so it fits the architect's index-signature ScenarioLike.
 export type ScenarioWorkload = {
   /** code_edit: real text, a standard-library function to edit with the function as the request's prediction (python-runtime bench/code_edit.py).
-   * shared_prefix: fixed lengths, every prompt opening with one long system prompt (python-runtime bench/workload.py). */
+   * shared_prefix: fixed lengths, every prompt opening with one long system prompt (python-runtime bench/workload.py).
+   * json_schema: real text, a record to extract as JSON under a per-request JSON schema with its sentinel id (python-runtime bench/json_extraction.py). */
   dataset: Dataset;
   prompt_len: number;
   /** shared_prefix only: the shared system prompt's tokens, 0 < shared_prefix_len < prompt_len. */

@@ -130,10 +130,11 @@ function roundPrompt(input: PlanInput, space: DesignSpace, ctx: SpaceContext): s
     ...params,
     'Constraints:',
     ...constraints,
-    // the profile signal of the speculation dimension (python-runtime bench/speculation.py)
-    'speculation_tokens_per_step={choice: t} on a measured design: the output tokens per decode step each speculation choice ' +
-      "would have given on that design's own greedy outputs (replayed exactly, speculation never changes them). t well above 1 " +
-      '(drafts accepted) points at that speculation choice for decode-bound objectives; a verify step costs about one decode step.',
+    // the profile signal of the dimensions marked profiledBy (python-runtime bench/speculation.py, bench/structured_output.py)
+    'profiled_tokens_per_step={choice: t} on a measured design: the output tokens per decode step each choice of speculation ' +
+      "and of structured_output would have given on that design's own greedy outputs (replayed exactly, neither changes them; " +
+      'structured_output only where requests carry a JSON schema, whose forced keys and punctuation jump_forward drafts). ' +
+      't well above 1 points at that choice for decode-bound objectives; a verify step costs about one decode step.',
     'What the search knows so far:',
     memoryDigest(input.memory, s, 5000),
     ...(input.hints.length ? ['Hints from the user (follow them):', ...input.hints.map((h) => `- ${h}`)] : []),

@@ -233,7 +233,7 @@ export function memoryDigest(memory: SearchMemory, scenario: ScenarioLike, budge
       `Best accepted designs (${scenario.objective}${scenario.workload.slo ? ', slo = worst latency / SLO' : ''}):`,
     );
     for (const o of best.slice(0, 12)) {
-      const spec = o.spec ? ` speculation_tokens_per_step=${JSON.stringify(o.spec)}` : '';
+      const spec = o.spec ? ` profiled_tokens_per_step=${JSON.stringify(o.spec)}` : '';
       lines.push(
         `- ${o.id} ${scenario.objective}=${o.obj}${o.slo !== undefined ? ` slo=${o.slo}` : ''} ${compactDesign(o)}${spec}`,
       );

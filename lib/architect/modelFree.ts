@@ -30,6 +30,7 @@ import { spaceContextFor } from './context.js';
 import { hintAssignments } from './hintTokens.js';
 import { comboKey, inFailedRegion, orientedScore } from './memory.js';
 import { profileMoves, PROFILE_WEIGHT } from './profileMoves.js';
+import { sharedContextShare } from './sharedPrefix.js';
 import { mixSeed, seededRng, shuffle, type Rng } from './rng.js';
 import type { Choices, Design, OutcomeSummary, PlanInput, SearchMemory } from './types.js';
 
@@ -44,6 +45,7 @@ export interface ModelFreeProposal {
 export function proposeModelFree(input: PlanInput): ModelFreeProposal {
   const space = loadDesignSpace();
   const ctx = spaceContextFor(input);
+  const blind = (parent?: Choices) => blindContext(space, ctx, input.scenario, parent);
   const rng = seededRng(mixSeed(input.seed, input.round, 0xf4ee));
   const memory = input.memory;
   const taken = new Set(memory.explored);
@@ -79,7 +81,7 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
         ].join('; '),
       };
     }
-    for (const d of diverseSamples(space, blindContext(space, ctx), rng, memory, input.count * 40, input.count * 2))
+    for (const d of diverseSamples(space, blind(), rng, memory, input.count * 40, input.count * 2))
       accept(d, 'model-free:explore');
     return {
       designs: out,
@@ -104,16 +106,14 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
     const moves = profileMoves(
       space,
       parent,
-      { host: s.host, dev: s.dev, queue: s.queue, spec: s.spec },
+      { host: s.host, dev: s.dev, queue: s.queue, spec: s.spec, sharedContext: sharedContextShare(input.scenario) },
       input.scenario.objective,
       ctx,
     );
     if (moves.length && i === 0) notes.push(moves[0]!.why);
     const predicted = new Map(moves.map((m) => [m.design.id, m.speedup]));
     const candidates = new Map(
-      [...neighbors(space, parent, blindContext(space, ctx, parent.choices)), ...moves.map((m) => m.design)].map(
-        (d) => [d.id, d],
-      ),
+      [...neighbors(space, parent, blind(parent.choices)), ...moves.map((m) => m.design)].map((d) => [d.id, d]),
     );
     const pool = [...candidates.values()]
       .filter((d) => !taken.has(d.id) && !inFailedRegion(memory, d.choices))
@@ -126,7 +126,7 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
     }
   }
   // Whatever the survivors could not use (exhausted neighborhoods) goes to exploration.
-  for (const d of diverseSamples(space, blindContext(space, ctx), rng, memory, input.count * 40, input.count * 2))
+  for (const d of diverseSamples(space, blind(), rng, memory, input.count * 40, input.count * 2))
     accept(d, 'model-free:explore');
   notes.push(
     `round ${input.round}: ${measured.length} measured, ${survivors.length} survivors (best ${ranked[0]!.id} ` +
@@ -140,13 +140,29 @@ export function proposeModelFree(input: PlanInput): ModelFreeProposal {
  * (speculation) keeps its default, or the parent's choice, there. The benchmark replays what each
  * of its choices would do on every measured design's own outputs, and profile moves propose a choice
  * where that pays (profileMoves.ts); tried blind it would spend the budget on workloads with nothing
- * to draft. A scenario that constrains the dimension keeps its own list.
+ * to draft. A scenario that constrains the dimension keeps its own list. Likewise a choice that
+ * gains from another workload than the scenario's (`gainsFrom`: cascade attention without a shared
+ * prefix) is left out, unless the parent has it.
  */
-function blindContext(space: DesignSpace, ctx: SpaceContext, parent?: Choices): SpaceContext {
+function blindContext(
+  space: DesignSpace,
+  ctx: SpaceContext,
+  scenario: PlanInput['scenario'],
+  parent?: Choices,
+): SpaceContext {
   const constraints = { ...ctx.constraints };
   for (const [dim, def] of Object.entries(space.dimensions)) {
     if (!def.profiledBy || (constraints[dim] && !constraints[dim]!.includes(def.default))) continue;
     constraints[dim] = [...new Set([def.default, ...(parent?.[dim] ? [parent[dim]!] : [])])];
+  }
+  for (const [dim, def] of Object.entries(space.dimensions)) {
+    const elsewhere = Object.keys(def.choices).filter(
+      (c) => def.choices[c]!.gainsFrom !== undefined && def.choices[c]!.gainsFrom !== scenario.workload.dataset,
+    );
+    if (!elsewhere.length || ctx.constraints?.[dim]) continue;
+    constraints[dim] = (constraints[dim] ?? Object.keys(def.choices)).filter(
+      (c) => !elsewhere.includes(c) || c === parent?.[dim],
+    );
   }
   return { ...ctx, constraints };
 }

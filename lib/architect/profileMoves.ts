@@ -29,6 +29,12 @@
 // `profiledBy` reads those figures: a choice at t tokens per step is a move predicted at t / c, c
 // the assumed cost of a verify step in decode steps (the drafts ride along in the same forward).
 //
+// A choice marked `gainsFrom: shared_prefix` (cascade attention) gains only where the prompts open with
+// one shared system prompt, so it is no generic device move. There the workload gives c, the share of a
+// decoding sequence's context that is the shared prefix; such a choice reads that part once per group of
+// sequences instead of once per sequence, so with its component at f of the step it is a move predicted
+// at 1 / (1 − f·c): that the shared reads vanish is an assumption, not a measurement.
+//
 // Moves on different parts of the step combine: the best move of each parameter or dimension is
 // also combined with the best of every other, in pairs, triples and so on, predicted from the time
 // they save together, 1 / (1 − saved₁ − saved₂ − …). Host work and the device components do not
@@ -75,6 +81,9 @@ export interface DecodeProfile {
   queue?: { share: number; full: number; peak?: number };
   /** Speculation choice → tokens per decode step it would have given on the measured outputs. */
   spec?: Record<string, number>;
+  /** From the workload, not the bench: the share of a decoding sequence's context its prompt shares
+   * with the others' (sharedPrefix.ts); absent where prompts share nothing. */
+  sharedContext?: number;
 }
 
 /** Objectives a shorter decode step improves; time to first token is not one (a waiting prompt may wait k steps). */
@@ -99,6 +108,7 @@ export function profileMoves(
   const single = [
     ...hostMoves(space, parent, profile.host, objective, ctx),
     ...deviceMoves(space, parent, profile, ctx),
+    ...sharedPrefixMoves(space, parent, profile, ctx),
     ...admissionMoves(space, parent, profile.queue, objective, ctx),
     ...speculationMoves(space, parent, profile.spec, objective, ctx),
   ];
@@ -250,31 +260,101 @@ function withGraphBucketsFor(space: DesignSpace, params: Design['params'], batch
  * forward also shortens the steps a waiting prompt sits behind.
  */
 function deviceMoves(space: DesignSpace, parent: Design, profile: DecodeProfile, ctx: SpaceContext): ProfileMove[] {
-  if (!profile.dev) return [];
-  const h = profile.host !== undefined && Number.isFinite(profile.host) ? clampShare(profile.host) : 0;
   const out: ProfileMove[] = [];
-  for (const dim of searchedDimensions(space, ctx)) {
-    const component = space.dimensions[dim]!.profiledAs;
-    const s = component === undefined ? undefined : profile.dev[component];
-    if (typeof s !== 'number' || !Number.isFinite(s) || !(s > 0)) continue;
-    const share = clampShare(s);
-    const f = (1 - h) * share;
+  for (const { dim, component, share, f } of profiledComponents(space, profile, ctx)) {
     const speedup = 1 / (1 - f + f * ASSUMED_DEVICE_FACTOR);
     if (speedup < MIN_SPEEDUP) continue;
     for (const choice of offeredChoices(space, dim, ctx)) {
-      if (choice === parent.choices[dim]) continue;
-      const choices = repairChoices(space, { ...parent.choices, [dim]: choice }, ctx);
-      // A repair that moves this dimension itself would propose something else than the move.
-      if (!choices || choices[dim] !== choice) continue;
-      const alsoMoved = Object.keys(choices).filter((d) => d !== dim && choices[d] !== parent.choices[d]);
-      const also = alsoMoved.length ? ` (with ${alsoMoved.map((d) => `${d}=${choices[d]}`).join(', ')})` : '';
+      // a choice that gains from one workload only is proposed by its own move
+      if (choice === parent.choices[dim] || space.dimensions[dim]!.choices[choice]!.gainsFrom) continue;
+      const choices = movedTo(space, parent, dim, choice, ctx);
+      if (!choices) continue;
       const why =
         `${component} takes ${pct(share)} of ${parent.id}'s decode forward on the device (${pct(f)} of the step); ` +
-        `${dim}=${choice}${also} predicted ${speedup.toFixed(2)}× if it halves that time (assumed)`;
+        `${dim}=${choice}${alsoMoved(parent, choices, dim)} predicted ${speedup.toFixed(2)}× if it halves that time (assumed)`;
       const move = validMove(space, ctx, parent, choices, parent.params, {
         speedup,
         why,
         saved: f * (1 - ASSUMED_DEVICE_FACTOR),
+        target: dim,
+        change: `${dim}=${choice}`,
+      });
+      if (move) out.push(move);
+    }
+  }
+  return out;
+}
+
+/** Dimensions whose component takes a measured share of the decode forward's device time: that share,
+ * and f, the part of the whole step it is (the host's share of the step excluded). */
+function profiledComponents(
+  space: DesignSpace,
+  profile: DecodeProfile,
+  ctx: SpaceContext,
+): { dim: string; component: string; share: number; f: number }[] {
+  if (!profile.dev) return [];
+  const h = profile.host !== undefined && Number.isFinite(profile.host) ? clampShare(profile.host) : 0;
+  const out: { dim: string; component: string; share: number; f: number }[] = [];
+  for (const dim of searchedDimensions(space, ctx)) {
+    const component = space.dimensions[dim]!.profiledAs;
+    const s = component === undefined ? undefined : profile.dev[component];
+    if (component === undefined || typeof s !== 'number' || !Number.isFinite(s) || !(s > 0)) continue;
+    out.push({ dim, component, share: clampShare(s), f: (1 - h) * clampShare(s) });
+  }
+  return out;
+}
+
+/** The parent's choices with dim moved to choice and the constraints repaired, unless the repair moves dim itself. */
+function movedTo(
+  space: DesignSpace,
+  parent: Design,
+  dim: string,
+  choice: string,
+  ctx: SpaceContext,
+): Design['choices'] | undefined {
+  const choices = repairChoices(space, { ...parent.choices, [dim]: choice }, ctx);
+  return choices && choices[dim] === choice ? choices : undefined;
+}
+
+/** " (with kv_cache=paged)": the other dimensions a repair moved. */
+function alsoMoved(parent: Design, choices: Design['choices'], dim: string): string {
+  const moved = Object.keys(choices).filter((d) => d !== dim && choices[d] !== parent.choices[d]);
+  return moved.length ? ` (with ${moved.map((d) => `${d}=${choices[d]}`).join(', ')})` : '';
+}
+
+/**
+ * Choices marked `gainsFrom: shared_prefix` where the workload's prompts share a prefix: the component's
+ * part f of the step, of which the shared prefix's reads are the share c of each decoding sequence's
+ * context, predicted at 1 / (1 − f·c) (the shared reads assumed to vanish).
+ */
+function sharedPrefixMoves(
+  space: DesignSpace,
+  parent: Design,
+  profile: DecodeProfile,
+  ctx: SpaceContext,
+): ProfileMove[] {
+  const c = profile.sharedContext;
+  if (c === undefined || !Number.isFinite(c) || !(c > 0)) return [];
+  const shared = clampShare(c);
+  const out: ProfileMove[] = [];
+  for (const { dim, component, share, f } of profiledComponents(space, profile, ctx)) {
+    const saved = f * shared;
+    const speedup = 1 / (1 - saved);
+    if (!(saved < 1) || speedup < MIN_SPEEDUP) continue;
+    for (const choice of offeredChoices(space, dim, ctx)) {
+      if (choice === parent.choices[dim] || space.dimensions[dim]!.choices[choice]!.gainsFrom !== 'shared_prefix')
+        continue;
+      const choices = movedTo(space, parent, dim, choice, ctx);
+      if (!choices) continue;
+      const why =
+        `${component} takes ${pct(share)} of ${parent.id}'s decode forward on the device (${pct(f)} of the step), and ` +
+        `the prompts' shared prefix is ${pct(shared)} of a decoding sequence's context; ${dim}=${choice}` +
+        `${alsoMoved(parent, choices, dim)} reads it once per group of sequences: predicted ${speedup.toFixed(2)}× ` +
+        `if those reads vanish (assumed)`;
+      const move = validMove(space, ctx, parent, choices, parent.params, {
+        speedup,
+        why,
+        saved,
         target: dim,
         change: `${dim}=${choice}`,
       });

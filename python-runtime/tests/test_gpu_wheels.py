@@ -131,15 +131,19 @@ import sys, json
 from fastapi.testclient import TestClient
 from vibeserve_runtime.engine import Engine
 from vibeserve_runtime.server.app import create_app
-import fastapi, pydantic, pydantic_core, starlette, uvicorn, jsonschema, gguf, prometheus_client, openai
+import fastapi, pydantic, pydantic_core, starlette, uvicorn, jsonschema, gguf, prometheus_client, openai, llguidance
 outside = [m.__name__ for m in (fastapi, pydantic, pydantic_core, starlette, uvicorn, jsonschema, gguf,
-                                prometheus_client, openai) if not m.__file__.startswith(sys.argv[1])]
+                                prometheus_client, openai, llguidance) if not m.__file__.startswith(sys.argv[1])]
 assert not outside, f"imported from outside the target: {outside}"
 engine = Engine.from_spec({"name": "w", "model": {"arch": "llama", "preset": "tiny-llama"}, "components": {},
                            "params": {"max_model_len": 64, "max_batch_size": 2}, "device": "cpu"})
 with TestClient(create_app(engine, "w")) as client:
     r = client.post("/v1/completions", json={"prompt": "hi", "max_tokens": 3, "temperature": 0, "ignore_eos": True})
     assert r.status_code == 200, r.text
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    j = client.post("/v1/completions", json={"prompt": "hi", "max_tokens": 16, "temperature": 0,
+                    "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": schema}}})
+    assert j.status_code == 200 and j.json()["choices"][0]["text"].startswith('{"ok": '), j.text
     print(json.dumps(r.json()["usage"]))
 """
     # the target comes first, so its pinned versions win over the test environment's own

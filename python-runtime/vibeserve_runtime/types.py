@@ -61,6 +61,9 @@ class SamplingParams:
     # the expected output's token ids (OpenAI's `prediction`, e.g. the file being edited): drafts for
     # speculation=predicted_outputs; never changes the output, only how fast it comes
     prediction: list[int] | None = None
+    # structured output (OpenAI's response_format): the JSON schema every output must satisfy
+    # (components.structured_output decides how the grammar is enforced, never what comes out)
+    json_schema: dict[str, Any] | None = None
 
 
 @dataclass

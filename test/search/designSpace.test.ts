@@ -180,8 +180,8 @@ describe('enumeration and sampling', () => {
     const onCpu = enumerateChoiceCombos(space, ctx(cpu));
     const onH100x2 = enumerateChoiceCombos(space, ctx(h100x2));
     // CPU: kv 2 x scheduler 3 x execution 2 x linear 2 x sampling 2, minus chunked prefill on contiguous,
-    // times speculation 3.
-    expect(onCpu.length).toBe((2 * 3 * 2 * 2 * 2 - 1 * 2 * 2 * 2) * 3);
+    // times speculation 3, times structured_output 2.
+    expect(onCpu.length).toBe((2 * 3 * 2 * 2 * 2 - 1 * 2 * 2 * 2) * 3 * 2);
     expect(onH100x2.length).toBeGreaterThan(onCpu.length * 4);
     for (const c of onH100x2) {
       const d = makeDesign(space, c, {});

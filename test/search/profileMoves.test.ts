@@ -467,4 +467,24 @@ describe('speculation proposals (what drafts would have accepted)', () => {
     );
     expect(blind.designs.every((x) => x.choices.speculation === 'none')).toBe(true);
   });
+
+  it('proposes jump_forward where the grammar forced several tokens per step of JSON-schema requests', async () => {
+    const parent = defaultDesign(space, ctx);
+    expect(parent.choices.structured_output).toBe('token_mask');
+    const moves = profileMoves(space, parent, { spec: { token_mask: 1, jump_forward: 2.5 } }, 'output_throughput', ctx);
+    expect(moves.map((m) => [m.change, Number(m.speedup.toFixed(2))])).toEqual([['structured_output=jump_forward', 2]]);
+    expect(validateDesign(space, moves[0]!.design.choices, moves[0]!.design.params, ctx)).toEqual([]);
+    // the bench figures (python-runtime bench/structured_output.py) reach the summary with the speculation ones
+    const first = await planRound(input({ scenario: code }));
+    const d = first.designs[0]!;
+    const metrics = {
+      output_throughput: 900,
+      structured_tokens_per_step_token_mask: 1,
+      structured_tokens_per_step_jump_forward: 2.5,
+    };
+    const outcome: CandidateOutcome = { designId: d.id, design: d, status: 'accepted', objective: 900, metrics };
+    expect(summarizeOutcome(outcome, code).spec).toEqual({ token_mask: 1, jump_forward: 2.5 });
+    // blind moves keep the default: JSON-schema requests are the workload's, not every scenario's
+    expect(first.designs.every((x) => x.choices.structured_output === 'token_mask')).toBe(true);
+  });
 });

@@ -1,7 +1,7 @@
 """Workloads: seeded datasets of token prompts and request arrival times.
 
 A workload JSON (all optional):
-  {"dataset": "random"|"fixed"|"code_edit"|"shared_prefix", "num_prompts": 32, "input_len": 128,
+  {"dataset": "random"|"fixed"|"code_edit"|"shared_prefix"|"json_schema", "num_prompts": 32, "input_len": 128,
    "output_len": 64, "range_ratio": 0.5, "request_rate": null|float, "arrival": "poisson"|"fixed",
    "max_concurrency": null|int, "warmups": 1, "repetitions": 3, "min_duration_s": 1.0, "seed": 0,
    "shared_prefix_len": null|int}
@@ -9,7 +9,10 @@ random: lengths drawn uniformly in [len*(1-range_ratio), len*(1+range_ratio)] (v
 dataset); fixed: every prompt exactly input_len tokens and every output exactly output_len;
 code_edit: real text, a chat asking for an edit of a standard-library function with that function
 as the request's prediction (bench/code_edit.py; prompts within input_len, outputs within
-output_len). code_edit needs the stack's tokenizer: the functions below take it as `tokenizer`.
+output_len). json_schema: real text, a chat asking to extract a record as JSON, with the request's
+JSON schema (response_format) requiring the record's fields and sentinel id (bench/json_extraction.py;
+prompts within input_len, max tokens output_len). The real-text datasets (REAL_TEXT_DATASETS) need
+the stack's tokenizer: the functions below take it as `tokenizer`.
 shared_prefix: fixed lengths like `fixed`, every prompt of a request set opening with the same
 `shared_prefix_len` tokens (a long system prompt) and ending in input_len - shared_prefix_len
 tokens of its own; each set (a timed pass, the warm-up, the profile pass) has a prefix of its own
@@ -31,7 +34,9 @@ from typing import Any
 from .. import events
 
 
-DATASETS = ("random", "fixed", "code_edit", "shared_prefix")
+DATASETS = ("random", "fixed", "code_edit", "shared_prefix", "json_schema")
+# built from the stack's tokenizer, and ended where the model ends them (not at max tokens)
+REAL_TEXT_DATASETS = ("code_edit", "json_schema")
 
 
 @dataclass
@@ -106,6 +111,7 @@ class BenchRequest:
     prompt_token_ids: list[int]
     max_tokens: int
     prediction: list[int] | None = None  # the expected output's token ids (code_edit)
+    json_schema: dict | None = None  # the schema its output must satisfy (json_schema)
 
 
 def make_requests(
@@ -113,13 +119,17 @@ def make_requests(
 ) -> list[BenchRequest]:
     rng = random.Random(w.seed * 1_000_003 + seed_offset)
     avoid = avoid or set()
+    if w.dataset in REAL_TEXT_DATASETS and tokenizer is None:
+        raise events.UsageError(
+            "bad_workload",
+            f"workload dataset '{w.dataset}' needs the stack's tokenizer (it is real text): run it offline, `bench --stack`",
+        )
+    if w.dataset == "json_schema":
+        from .json_extraction import json_extraction_request
+
+        reqs = [json_extraction_request(tokenizer, rng, w.input_len, w.output_len) for _ in range(w.num_prompts)]
+        return [BenchRequest(prompt, max_tokens, json_schema=schema) for prompt, max_tokens, schema in reqs]
     if w.dataset == "code_edit":
-        if tokenizer is None:
-            raise events.UsageError(
-                "bad_workload",
-                "workload dataset 'code_edit' needs the stack's tokenizer "
-                "(it is real text): run it offline, `bench --stack`",
-            )
         from .code_edit import code_edit_request
 
         return [
@@ -212,7 +222,7 @@ def profile_requests(w: Workload, vocab_size: int, avoid: set[int] | None = None
 def _shaped_like_rep0(
     w: Workload, vocab_size: int, seed_offset: int, avoid: set[int] | None, tokenizer=None
 ) -> list[BenchRequest]:
-    if w.dataset == "code_edit":  # real text has no "same lengths, other tokens": other functions
+    if w.dataset in REAL_TEXT_DATASETS:  # real text has no "same lengths, other tokens": other texts
         return make_requests(w, vocab_size, seed_offset, avoid, tokenizer)
     if w.dataset == "shared_prefix":  # the same fixed lengths; drawn whole, its requests share a prefix of their own
         return make_requests(w, vocab_size, seed_offset, avoid)
@@ -232,13 +242,21 @@ def timed_pass(
 
 def pass_payload(w: Workload, reqs: list[BenchRequest], seed_offset: int) -> dict[str, Any]:
     """A pass as the timing loop takes it (cli/timed_pass.py): requests (prompt ids, max tokens and,
-    with one, the prediction's ids) and their arrival times. Token-id datasets run every request to
-    its max tokens (vLLM's benchmarks ignore EOS); real text (code_edit) ends where the model ends it,
-    as a client's edit would, rather than on text generated past the end of the answer."""
+    with one, the prediction's ids (else None) and, with one, the JSON schema) and their arrival times.
+    Token-id datasets run every request to its max tokens (vLLM's benchmarks ignore EOS); real text
+    ends where the model ends it, as a client's edit would, rather than on text generated past the
+    end of the answer."""
     return {
-        "stop_at_eos": w.dataset == "code_edit",
-        "requests": [
-            [q.prompt_token_ids, q.max_tokens] + ([q.prediction] if q.prediction is not None else []) for q in reqs
-        ],
+        "stop_at_eos": w.dataset in REAL_TEXT_DATASETS,
+        "requests": [_row(q) for q in reqs],
         "arrivals": arrival_offsets(w, len(reqs), seed_offset),
     }
+
+
+def _row(q: BenchRequest) -> list:
+    row: list = [q.prompt_token_ids, q.max_tokens]
+    if q.prediction is not None or q.json_schema is not None:
+        row.append(q.prediction)
+    if q.json_schema is not None:
+        row.append(q.json_schema)
+    return row

@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import events
 from ..bench.metrics import median_of_runs
 from ..bench.repetition import repeat_until
-from ..bench.workload import Workload, arrival_offsets, pass_seed, timed_pass, warmup_requests
+from ..bench.workload import REAL_TEXT_DATASETS, Workload, arrival_offsets, pass_seed, timed_pass, warmup_requests
 from ..materialize import load_stack_dir
 from .engine_loader import require_device
 from .materialize_cmd import read_json_arg
@@ -56,8 +56,8 @@ def run(args) -> int:
     if args.url:
         from ..bench.online import first_model, run_online
 
-        if w.dataset == "code_edit":  # the server takes no `prediction` yet, and real text needs the model's tokenizer
-            raise events.UsageError("bad_workload", "workload dataset 'code_edit' runs offline only (bench --stack)")
+        if w.dataset in REAL_TEXT_DATASETS:  # real text needs the model's tokenizer
+            raise events.UsageError("bad_workload", f"workload dataset '{w.dataset}' runs offline only (bench --stack)")
         out["mode"], out["url"] = "online", args.url
         try:
             model = args.model or asyncio.run(first_model(args.url, args.api_key))
@@ -108,10 +108,10 @@ def run(args) -> int:
             from ..bench.hf_baseline import build_baseline_model, run_hf_generate
 
             out["mode"] = "baseline:hf-generate"
-            if w.dataset == "code_edit":
+            if w.dataset in REAL_TEXT_DATASETS:
                 raise events.UsageError(
                     "bad_workload",
-                    "workload dataset 'code_edit' is measured on stacks (bench --stack); "
+                    f"workload dataset '{w.dataset}' is measured on stacks (bench --stack); "
                     "the hf-generate baseline takes token-id workloads",
                 )
             events.progress("bench", 0, w.repetitions, "loading the transformers model")

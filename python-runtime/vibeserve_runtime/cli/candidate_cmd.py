@@ -12,7 +12,15 @@ from pathlib import Path
 
 from .. import events
 from ..bench.repetition import repeat_until
-from ..bench.workload import Workload, pass_payload, pass_seed, profile_requests, timed_pass, warmup_requests
+from ..bench.workload import (
+    REAL_TEXT_DATASETS,
+    Workload,
+    pass_payload,
+    pass_seed,
+    profile_requests,
+    timed_pass,
+    warmup_requests,
+)
 from ..materialize import load_stack_dir
 from ..types import Request, SamplingParams
 from .engine_loader import assert_runs_stack_code, build_engine
@@ -63,6 +71,8 @@ def check_probe(engine, inp: dict) -> dict:
     out["stats"] = engine.stats()
     if inp.get("speculation"):
         out["speculation"] = speculation_probe(engine, inp["speculation"])
+    if inp.get("structured_output"):
+        out["structured_output"] = structured_output_probe(engine, inp["structured_output"])
     events.progress("candidate", total, total, "mixed batch")
     return out
 
@@ -85,6 +95,20 @@ def speculation_probe(engine, cases: list[dict]) -> dict:
     return {"alone": alone, "batch": batch, "stats": stats}
 
 
+def structured_output_probe(engine, cases: list[dict]) -> dict:
+    """The checker's JSON-schema requests (checker/structured_output.py): greedy alone, greedy in one
+    batch, sampled with a seed in one batch."""
+    prompts = [list(c["prompt"]) for c in cases]
+
+    def params(**kw) -> list[SamplingParams]:
+        return [SamplingParams(max_tokens=c["max_tokens"], json_schema=c["json_schema"], **kw) for c in cases]
+
+    alone = [list(engine.generate([p], sp)[0]) for p, sp in zip(prompts, params())]
+    batch = [list(t) for t in engine.generate(prompts, params())]
+    sampled = [list(t) for t in engine.generate(prompts, params(temperature=1.0, seed=7))]
+    return {"alone": alone, "batch": batch, "sampled": sampled}
+
+
 def bench_offline(engine, inp: dict) -> dict:
     """inp: {"workload": Workload fields, "vocab": int, "avoid": [token ids], "profile": bool,
     "turns": bool}. Each pass's requests are rebuilt here from their seeds; the trusted parent
@@ -92,7 +116,9 @@ def bench_offline(engine, inp: dict) -> dict:
     starts only when the parent sends a line on stdin (cli/side_by_side.py interleaves stacks)."""
     w = Workload.from_dict(inp["workload"])
     vocab, avoid = int(inp["vocab"]), set(inp.get("avoid") or ())
-    tok = engine.tokenizer if w.dataset == "code_edit" else None  # real text (bench/code_edit.py)
+    tok = (
+        engine.tokenizer if w.dataset in REAL_TEXT_DATASETS else None
+    )  # real text (bench/code_edit.py, json_extraction.py)
     warm = pass_payload(w, warmup_requests(w, vocab, avoid, tok), pass_seed(0, 0))
     for _ in range(w.warmups):  # untimed: compiles, captures and allocations for every shape happen here
         _run_rep(engine, warm, w.max_concurrency)

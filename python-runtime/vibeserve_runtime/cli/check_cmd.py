@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from .. import events
-from ..checker import checks, reference_cache, speculation
+from ..bench.code_edit import tokenizer_of
+from ..checker import checks, reference_cache, speculation, structured_output
 from ..checker.integrity import integrity_report
 from ..checker.tolerances import MARGIN_FACTOR, logit_tolerance
 from ..materialize import load_stack_dir
@@ -104,6 +105,16 @@ def run(args) -> int:
     probe = {"prompts": prompts, "forced": [list(t) for t in ref_tokens], "new_tokens": n, "fillers": fillers}
     if spec_cases:
         probe["speculation"] = speculation.requests(spec_cases)
+    # JSON-schema requests, built here from the trusted tokenizer (checker/structured_output.py)
+    json_cases, json_tokenizer, json_skipped = None, None, None
+    if structured_output.applies(spec):
+        json_tokenizer = tokenizer_of(spec)
+        json_cases = structured_output.build_cases(json_tokenizer, args.seed)
+        json_skipped = structured_output.context_too_short(json_cases, spec)
+        if json_skipped:
+            json_cases = None
+        else:
+            probe["structured_output"] = structured_output.requests(json_cases)
     obs = run_candidate(stack_dir, "check_probe", probe, device=args.device)
     lap("stack")
     if ref is not None:
@@ -128,6 +139,10 @@ def run(args) -> int:
             spec_cases,
             out.get("router_ties"),
         )
+        if json_cases:
+            results.insert(-1, structured_output.valid_json(json_cases, obs["structured_output"], json_tokenizer))
+        elif json_skipped:
+            results.insert(-1, structured_output.not_run(json_skipped))
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
         raise events.CandidateError("wrong_output", f"the stack's observations are malformed: {type(e).__name__}: {e}")
     lap("compare")

@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import events
 from ..bench.metrics import RequestRecord, compute_metrics, median_of_runs
 from ..bench.code_edit import tokenizer_of
-from ..bench.workload import Workload, timed_pass
+from ..bench.workload import REAL_TEXT_DATASETS, Workload, timed_pass
 from .candidate_process import CandidateRun
 
 AVOID = frozenset(range(3))  # token ids offline prompts leave out (special tokens of small vocabularies)
@@ -32,8 +32,8 @@ def measure(
     """Per stack, in the order given: its metrics (medians, `spread`, `repetitions`, profile
     figures, engine_stats), or {"error": ...} when it failed (a single stack's failure raises)."""
     n = len(stacks)
-    # real-text workloads (code_edit) are rebuilt here with each stack's own tokenizer
-    tokenizers = [tokenizer_of(spec) if w.dataset == "code_edit" else None for _, spec in stacks]
+    # real-text workloads are rebuilt here with each stack's own tokenizer
+    tokenizers = [tokenizer_of(spec) if w.dataset in REAL_TEXT_DATASETS else None for _, spec in stacks]
     runs: list[CandidateRun | None] = []
     walls = [0.0] * n
     failed: dict[int, str] = {}
@@ -97,7 +97,7 @@ def _memory_share(spec: dict, i: int, n: int) -> float | None:
     """The share of free GPU memory the i-th of n engines sizes its KV pool from (None: its own)."""
     if n == 1:
         return None
-    from ..engine.spec import ENGINE_PARAMS
+    from ..stack_spec import ENGINE_PARAMS
 
     util = float(spec["params"].get("gpu_memory_utilization") or ENGINE_PARAMS["gpu_memory_utilization"][1])
     # the i before it took util/n of the free memory F each: util/n * F = share * (1 - i * util/n) * F
@@ -185,6 +185,7 @@ def profile_figures(prof) -> dict:
         **_numbers(prof.get("admission")),
         **_numbers(prof.get("decode_components")),
         **_numbers(prof.get("speculation")),
+        **_numbers(prof.get("structured_output")),
     }
 
 

@@ -3,8 +3,8 @@
 It runs a set shaped like repetition 0 (bench/workload.py) with the engine's decode profile on
 (engine/step_profile.py), samples KV-cache occupancy every few steps and accounts for the time
 requests waited to be admitted, then profiles one decode forward by component
-(engine/component_profile.py), and replays the speculation proposers over the pass's outputs
-(bench/speculation.py). None of this may run inside a timed repetition: the profile records
+(engine/component_profile.py), and replays the speculation proposers and jump-forward over the
+pass's outputs (bench/speculation.py, bench/structured_output.py). None of this may run inside a timed repetition: the profile records
 events and reads clocks on every step and the occupancy samples walk the running sequences, which
 would slow the very steps being timed.
 """
@@ -12,6 +12,7 @@ would slow the very steps being timed.
 from __future__ import annotations
 
 from ..bench.speculation import measured_figures, speculation_figures
+from ..bench.structured_output import structured_output_figures
 from ..engine.step_profile import host_share_between
 from .timed_pass import greedy, run_pass
 
@@ -23,6 +24,8 @@ def profile_pass(engine, rep: dict, max_conc: int | None) -> dict:
     profile = enable() if enable else None
     before = profile.snapshot() if profile else None
     spec_before = engine.stats()
+    structured = getattr(engine, "structured", None)
+    mask_before = structured.mask_seconds if structured is not None else 0.0
     observer = StepObserver(engine)
     try:
         timed = run_pass(engine, rep, max_conc, observer)
@@ -38,6 +41,13 @@ def profile_pass(engine, rep: dict, max_conc: int | None) -> dict:
             **speculation_figures(rep["requests"], observer.outputs, engine.spec.params),
             **measured_figures(spec_before, engine.stats()),
         },
+        "structured_output": structured_output_figures(
+            structured,
+            rep["requests"],
+            observer.outputs,
+            (structured.mask_seconds - mask_before) if structured is not None else 0.0,
+            timed["duration_s"],
+        ),
         "decode_components": component_probe(engine, rep, max_conc),
     }
 

@@ -14,12 +14,16 @@ import time
 from ..types import Request, SamplingParams
 
 
-def greedy(n: int, prediction: list[int] | None = None, stop_at_eos: bool = False) -> SamplingParams:
-    return SamplingParams(max_tokens=n, temperature=0.0, ignore_eos=not stop_at_eos, prediction=prediction)
+def greedy(
+    n: int, prediction: list[int] | None = None, stop_at_eos: bool = False, json_schema: dict | None = None
+) -> SamplingParams:
+    return SamplingParams(
+        max_tokens=n, temperature=0.0, ignore_eos=not stop_at_eos, prediction=prediction, json_schema=json_schema
+    )
 
 
 def run_pass(engine, rep: dict, max_conc: int | None, observer=None) -> dict:
-    """rep: {"requests": [[prompt ids, max tokens(, prediction ids)], ...], "arrivals": [seconds after the start, ...],
+    """rep: {"requests": [[prompt ids, max tokens(, prediction ids or None(, JSON schema))], ...], "arrivals": [seconds after the start, ...],
     "stop_at_eos": whether a request ends at the end-of-sequence token (real text) or runs to max tokens}.
     observer (untimed passes only): .after_step(seconds the step took, requests it finished) and
     .after_output(request index, its new tokens)."""
@@ -36,12 +40,10 @@ def run_pass(engine, rep: dict, max_conc: int | None, observer=None) -> dict:
         while pending and pending[-1][0] <= now and (not max_conc or running < max_conc):
             _, i = pending.pop()
             rec[i]["start"] = time.perf_counter()
-            prediction = list(reqs[i][2]) if len(reqs[i]) > 2 else None
-            engine.add_request(
-                Request(
-                    f"b{i}", list(reqs[i][0]), greedy(reqs[i][1], prediction, stop_eos), arrival_time=rec[i]["start"]
-                )
-            )
+            prediction = list(reqs[i][2]) if len(reqs[i]) > 2 and reqs[i][2] is not None else None
+            schema = reqs[i][3] if len(reqs[i]) > 3 else None
+            sampling = greedy(reqs[i][1], prediction, stop_eos, schema)
+            engine.add_request(Request(f"b{i}", list(reqs[i][0]), sampling, arrival_time=rec[i]["start"]))
             running += 1
         if not engine.has_unfinished_requests():
             if pending:

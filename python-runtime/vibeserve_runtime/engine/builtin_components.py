@@ -17,6 +17,8 @@ from ..components.scheduler.continuous import ContinuousScheduler
 from ..components.scheduler.static import StaticScheduler
 from ..components.speculation.predicted_outputs import PredictedOutputsProposer
 from ..components.speculation.prompt_lookup import PromptLookupProposer
+from ..components.structured_output.jump_forward import JumpForwardDecoding
+from ..components.structured_output.token_mask import TokenMaskDecoding
 from ..models.rope import RotaryEmbedding
 from .registry import register_component
 
@@ -25,6 +27,12 @@ def _triton_paged():
     from ..components.attention.triton_paged import TritonPagedAttention
 
     return TritonPagedAttention()
+
+
+def _triton_cascade():
+    from ..components.attention.triton_cascade import TritonCascadeAttention
+
+    return TritonCascadeAttention()
 
 
 def _cuda_graphs(model, kv, params, device):
@@ -95,6 +103,7 @@ def _scheduler(cls):
 for dim, name, factory in [
     ("attention", "sdpa", SDPAAttention),
     ("attention", "triton_paged", _triton_paged),
+    ("attention", "triton_cascade", _triton_cascade),
     ("kv_cache", "contiguous", _contiguous),
     ("kv_cache", "paged", _paged),
     ("scheduler", "static", _scheduler(StaticScheduler)),
@@ -116,5 +125,7 @@ for dim, name, factory in [
     ("speculation", "none", lambda p: None),
     ("speculation", "prompt_lookup", _proposer(PromptLookupProposer)),
     ("speculation", "predicted_outputs", _proposer(PredictedOutputsProposer)),
+    ("structured_output", "token_mask", TokenMaskDecoding),
+    ("structured_output", "jump_forward", JumpForwardDecoding),
 ]:
     register_component(dim, name, factory, replace=False)

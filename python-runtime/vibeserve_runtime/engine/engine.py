@@ -7,7 +7,9 @@ async scheduling) it resolves the step launched by the call before, after launch
 host schedules and builds step N+1 while the device runs step N, and step N's tokens reach step
 N+1 on the device (engine/launched_step.py). With a speculation proposer (components/speculation)
 a step may carry draft tokens that the forward verifies (engine/verify_step.py); such a step is
-read as soon as it ran.
+read as soon as it ran. A request with a JSON schema (components/structured_output) has its
+logits masked to what its grammar allows; a step carrying one is built once the step before it
+was read, and runs one decode step.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..models.loading import torch_dtype
 from ..types import Request, SamplingParams, StackSpec, StepOutput
 from .batch import build_batch
 from .component_profile import component_shares, tag
+from .forced_drafts import ForcedTokenDrafts
 from .device_block_tables import DeviceBlockTables
 from .launched_step import LaunchedStep
 from .logprobs import PromptRows, SampledLogprobs
@@ -99,7 +102,18 @@ def load_tokenizer_for(spec: StackSpec, meta: dict):
 
 class Engine:
     def __init__(
-        self, spec: StackSpec, model, kv_cache, scheduler, runner, sampler, tokenizer, hf_config, meta, proposer=None
+        self,
+        spec: StackSpec,
+        model,
+        kv_cache,
+        scheduler,
+        runner,
+        sampler,
+        tokenizer,
+        hf_config,
+        meta,
+        proposer=None,
+        structured=None,
     ):
         self.spec, self.model, self.kv, self.scheduler = spec, model, kv_cache, scheduler
         self.runner, self.sampler, self.tokenizer = runner, sampler, tokenizer
@@ -138,6 +152,16 @@ class Engine:
         self.proposer = proposer
         self.num_speculative_tokens = int(spec.params.get("num_speculative_tokens") or 0)
         self.spec_counts = {"draft_tokens": 0, "accepted_tokens": 0, "verified_rows": 0}
+        # structured output (components/structured_output): the grammar backend, and the live requests
+        # that have a grammar (a step with any of them runs synchronously, one decode step)
+        self.structured = structured
+        self._grammar_requests: set[str] = set()
+        # what drafts come from: the proposer, or jump-forward's forced tokens first
+        self.drafter = proposer
+        self.draft_limit = self.num_speculative_tokens
+        if getattr(structured, "drafts_forced_tokens", False):
+            self.drafter = ForcedTokenDrafts(structured, proposer, self.num_speculative_tokens)
+            self.draft_limit = self.drafter.max_draft
         self.profile: DecodeStepProfile | None = None  # off unless a benchmark asks (enable_profile)
         self.component_profile: dict | None = None  # filled by the next decode step once asked for
         self._profile_components = False
@@ -201,9 +225,12 @@ class Engine:
         runner = get_component("execution", c["execution"])(model, kv, p, device)
         sampler = get_component("sampling", c["sampling"])()
         proposer = get_component("speculation", c["speculation"])(p)
-        return cls(
-            spec, model, kv, scheduler, runner, sampler, load_tokenizer_for(spec, meta), hf_config, meta, proposer
+        tokenizer = load_tokenizer_for(spec, meta)
+        eos = getattr(tokenizer, "eos_token_id", None)
+        structured = get_component("structured_output", c["structured_output"])(
+            tokenizer, meta["vocab_size"], meta.get("eos_token_id") if eos is None else eos
         )
+        return cls(spec, model, kv, scheduler, runner, sampler, tokenizer, hf_config, meta, proposer, structured)
 
     # --- requests --------------------------------------------------------------------------
     def add_request(self, request: Request) -> None:
@@ -221,6 +248,11 @@ class Engine:
         if any(not 0 <= t < vocab for t in request.prompt_token_ids):
             raise ValueError(f"prompt token ids must lie in [0, {vocab})")
         seq = Sequence(request, self.device)
+        if request.params.json_schema is not None:
+            if self.structured is None:
+                raise ValueError("response_format: this engine was built without a structured_output component")
+            seq.grammar = self.structured.start(request.params.json_schema)
+            self._grammar_requests.add(seq.request_id)
         self.seqs[seq.request_id] = seq
         if request.params.logprobs is not None:
             self._logprob_requests.add(seq.request_id)
@@ -235,6 +267,7 @@ class Engine:
         self.scheduler.remove(request_id)
         seq.status = SeqStatus.FINISHED
         self._forget_logprobs(request_id)
+        self._grammar_requests.discard(request_id)
         # a step in flight may still hold a token of it: that row is dropped when the step is read
         self._queued.append(StepOutput(request_id, [], True, "abort", seq.num_prompt_tokens, seq.num_output_tokens))
         return True
@@ -260,13 +293,15 @@ class Engine:
         if prof:
             prof.begin_step()
         outputs, self._queued = self._queued, []
-        if self._profile_components:  # the component profile times one step on its own
+        # the component profile times one step on its own; a grammar masks with every token read
+        synchronous = self._profile_components or bool(self._grammar_requests)
+        if synchronous:
             outputs += self._drain()
         batch = self.scheduler.schedule()
         components = self._profile_components and self._pure_decode(batch)
         drafts = None
         if (
-            self.proposer is not None
+            self.drafter is not None
             and batch
             and not components
             and not self._logprob_requests
@@ -274,9 +309,9 @@ class Engine:
         ):  # logprobs would need a row per token: plain steps
             batch, drafts = plan_drafts(
                 batch,
-                self.proposer,
+                self.drafter,
                 self.kv,
-                self.num_speculative_tokens,
+                self.draft_limit,
                 self.spec.params["max_num_batched_tokens"],
                 self.max_model_len,
             )
@@ -284,7 +319,7 @@ class Engine:
             launched = self._verify(batch, drafts)
         else:
             launched = self._launch(batch, components) if batch else None
-        overlap = self.async_scheduling and not components
+        overlap = self.async_scheduling and not synchronous
         if overlap:  # read the step the last call launched; this call's step is read by the next one
             launched, self._in_flight = self._in_flight, launched
         if launched is None:
@@ -314,7 +349,12 @@ class Engine:
         prof = self.profile
         # only a profile reads it: serving does not pay a pass over the batch per step
         span = prof.forward_span() if prof is not None and self._pure_decode(batch) else None
-        k = 1 if components else decode_steps_for(batch, self.decode_steps, self.max_model_len, self.kv)
+        # a grammar masks each token on the host: one decode step per run while one is live
+        k = (
+            1
+            if components or self._grammar_requests
+            else decode_steps_for(batch, self.decode_steps, self.max_model_len, self.kv)
+        )
         if k > 1:
             sampled = [seq for seq, _ in batch]
             tokens = run_decode_steps(
@@ -347,6 +387,8 @@ class Engine:
         input_ids, meta, sample_idx, sampled = build_batch(batch, self.kv, self.device, drafts=drafts)
         logits = self.runner.run(input_ids, meta, sample_idx)
         rows = [seq for seq in sampled for _ in range(len(drafts.get(seq, ())) + 1)]
+        if self._grammar_requests:
+            logits = self.structured.mask(logits, sampled, drafts)
         kept = accept(self._sample(logits, rows).view(-1).tolist(), sampled, drafts)
         self.num_steps += 1
         self.num_forward_tokens += sum(n for _, n in batch)
@@ -391,7 +433,8 @@ class Engine:
             logits = prompt_rows.record(logits)  # reads prompt logprobs back now: this step waits for its forward
         if not sampled:
             return sampled, None, None
-        tokens = self._sample(logits, sampled)
+        masked = self.structured.mask(logits, sampled) if self._grammar_requests else logits
+        tokens = self._sample(masked, sampled)
         logprobs = SampledLogprobs(logits, sampled, tokens) if self._logprob_requests else None
         return sampled, tokens, logprobs
 
@@ -451,12 +494,15 @@ class Engine:
             reason = "stop"
         elif seq.num_output_tokens >= p.max_tokens or len(seq.token_ids) >= self.max_model_len:
             reason = "length"
+        if seq.grammar is not None and not self.structured.advance(seq, tok) and reason is None:
+            reason = "stop"  # the grammar is complete: nothing but EOS could follow
         if reason:
             seq.status, seq.finish_reason = SeqStatus.FINISHED, reason
             self.scheduler.finish(seq)
             self.seqs.pop(seq.request_id, None)
             if self._logprob_requests or self._prompt_logprob_requests:
                 self._forget_logprobs(seq.request_id)
+            self._grammar_requests.discard(seq.request_id)
         return reason is not None
 
     def _forget_logprobs(self, request_id: str) -> None:

@@ -37,6 +37,7 @@ class Sequence:
         self.finish_reason: str | None = None
         self.generator = None
         self.draft_state = None  # the speculation proposer's own record of this request (its index)
+        self.grammar = None  # structured output: the llguidance matcher its output must follow
         self.num_draft_tokens = 0  # draft tokens verified for it, and of them accepted (engine/verify_step.py)
         self.num_accepted_draft_tokens = 0
         # filled while the prompt is computed (engine/logprobs.py), handed out with the first token

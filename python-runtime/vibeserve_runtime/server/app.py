@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
+from ..components.structured_output.json_schema_grammar import compile_json_schema
 from ..types import SamplingParams
 from .async_engine import AsyncEngine
 from .auth import ApiKeyMiddleware
@@ -135,6 +136,12 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
                 param=param,
                 code="context_length_exceeded",
             )
+        json_schema = body.response_format.schema_to_follow() if body.response_format else None
+        if json_schema is not None:
+            try:
+                compile_json_schema(json_schema)
+            except ValueError as e:
+                raise APIError(400, str(e), param="response_format") from None
         return SamplingParams(
             max_tokens=max_tokens,
             temperature=body.temperature,
@@ -147,6 +154,7 @@ def create_app(engine, model_name: str, api_key: str | None = None, max_queue: i
             logprobs=logprobs,
             prompt_logprobs=prompt_logprobs,
             prediction=tok.encode(body.prediction.text()) if body.prediction else None,
+            json_schema=json_schema,
         )
 
     def _prompts(prompt: Any) -> list[tuple[list[int], str]]:

@@ -49,6 +49,36 @@ class Prediction(BaseModel):
         return "".join(p.get("text", "") for p in self.content if isinstance(p, dict) and p.get("type") == "text")
 
 
+class JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    name: str = "response"
+    # `schema` as the API names it (a plain `schema` field would shadow pydantic's own)
+    json_schema: dict[str, Any] | None = Field(None, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's response_format: free text, any JSON object, or JSON valid against a schema."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    def schema_to_follow(self) -> dict[str, Any] | None:
+        """The JSON schema the output must satisfy (None: free text)."""
+        if self.type == "text":
+            return None
+        if self.type == "json_object":
+            return {"type": "object"}
+        if self.json_schema is None or self.json_schema.json_schema is None:
+            raise APIError(
+                400,
+                "response_format of type json_schema needs json_schema.schema: "
+                '{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}',
+                param="response_format",
+            )
+        return self.json_schema.json_schema
+
+
 class _Sampling(BaseModel):
     model_config = ConfigDict(extra="allow")  # clients send fields we do not use (user, metadata, …)
     model: str | None = None
@@ -64,6 +94,7 @@ class _Sampling(BaseModel):
     ignore_eos: bool = False
     n: int = Field(1, ge=1, le=128)
     prediction: Prediction | None = None
+    response_format: ResponseFormat | None = None
 
     def stop_list(self) -> list[str]:
         if self.stop is None:

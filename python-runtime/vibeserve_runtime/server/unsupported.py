@@ -1,6 +1,6 @@
 """Request fields of the OpenAI API this server does not implement: a request that uses one gets a
 400 naming it, rather than an answer that silently ignored what the client asked for. A field sent
-with its no-op value (null, empty, 0, tool_choice "none", response_format {"type": "text"}) is fine.
+with its no-op value (null, empty, 0, tool_choice "none") is fine. (response_format is served: protocol.py.)
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ UNSUPPORTED = {
     "tool_choice": "tool calling",
     "functions": "function calling",
     "function_call": "function calling",
-    "response_format": "structured output",
     "suffix": "insertion (suffix)",
     "logit_bias": "logit bias",
     "presence_penalty": "presence penalty",
     "frequency_penalty": "frequency penalty",
 }
-NO_OP = {"tool_choice": ("none",), "function_call": ("none",), "response_format": ({"type": "text"},)}
+NO_OP = {"tool_choice": ("none",), "function_call": ("none",)}
 
 
 def _in_use(field: str, value: Any) -> bool:
