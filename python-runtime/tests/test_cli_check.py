@@ -38,7 +38,15 @@ def test_correct_stack_passes(tmp_path, spec):
     res = result_of(evs)
     assert rc == 0, (res, err[-2000:])
     names = {c["name"]: c for c in res["checks"]}
-    assert set(names) == {"logits", "greedy_tokens", "batch_invariance", "max_tokens", "streaming", "integrity"}
+    assert set(names) == {
+        "logits",
+        "greedy_tokens",
+        "batch_invariance",
+        "max_tokens",
+        "streaming",
+        "structured_output",
+        "integrity",
+    }
     assert all(c["passed"] for c in res["checks"]) and res["passed"]
     assert names["logits"]["value"] <= names["logits"]["threshold"] == 2e-3  # fp32 tolerance
     assert "transformers" in res["reference"]

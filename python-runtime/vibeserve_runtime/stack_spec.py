@@ -70,15 +70,16 @@ def bad_spec(field: str, message: str) -> Exception:
 
 
 def normalize_spec(
-    raw: dict[str, Any], base_dir: Path | None = None, triton_interpreted: bool = False, shared_schema: bool = True
+    raw: dict[str, Any], base_dir: Path | None = None, triton_interpreted: bool = False, written_stack: bool = True
 ) -> dict[str, Any]:
     """Validate a stack spec against design_space.json and fill in every default.
 
     base_dir resolves a relative model.path. triton_interpreted: the caller runs Triton under
     TRITON_INTERPRET=1, so the INTERPRETABLE choices may run on CPU (a stack written to disk never
-    depends on the writer's environment, so materialize leaves it off). shared_schema: also hold the
-    spec to stack_schema.json, the contract of a stack written for the search (its params' offered
-    values); the in-process engine takes any well-typed value (tests use 4-token blocks).
+    depends on the writer's environment, so materialize leaves it off). written_stack: the spec is a
+    stack written for the search, so it is held to stack_schema.json (its params' offered values) and
+    must name its weight files; the in-process engine takes any well-typed value (tests use 4-token
+    blocks) and may be handed its weights directly.
     """
     if not isinstance(raw, dict):
         raise bad_spec("<root>", "must be a JSON object")
@@ -88,7 +89,7 @@ def normalize_spec(
     name = raw.get("name", "stack")
     if not isinstance(name, str) or not name:
         raise bad_spec("name", "must be a non-empty string")
-    model = _normalize_model(raw.get("model"), base_dir)
+    model = _normalize_model(raw.get("model"), base_dir, written_stack)
     device = raw.get("device", "cpu")
     if device not in DEVICES:
         raise bad_spec("device", f"got {device!r}; expected one of {list(DEVICES)}")
@@ -102,12 +103,12 @@ def normalize_spec(
     out = {"name": name, "model": model, "components": components, "params": params, "device": device}
     if raw.get("custom_components"):
         out["custom_components"] = raw["custom_components"]
-    if shared_schema:
+    if written_stack:
         _validate_schema(out)
     return out
 
 
-def _normalize_model(m: Any, base_dir: Path | None) -> dict[str, Any]:
+def _normalize_model(m: Any, base_dir: Path | None, written_stack: bool = True) -> dict[str, Any]:
     if not isinstance(m, dict):
         raise bad_spec("model", 'missing or not an object; e.g. {"arch": "llama", "preset": "tiny-llama"}')
     for key in m:
@@ -120,7 +121,7 @@ def _normalize_model(m: Any, base_dir: Path | None) -> dict[str, Any]:
     if weights not in WEIGHTS:
         raise bad_spec("model.weights", f"got {weights!r}; expected one of {list(WEIGHTS)}")
     path = m.get("path")
-    if weights != "random":
+    if weights != "random" and (path or written_stack):
         if not path:
             raise bad_spec("model.path", f"required when weights is {weights!r}")
         p = Path(path).expanduser()

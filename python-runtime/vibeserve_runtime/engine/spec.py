@@ -34,7 +34,7 @@ def load_stack_spec(path_or_dict) -> StackSpec:
         spec = normalize_spec(
             {**data, "device": base_device, "components": components},
             triton_interpreted=os.environ.get("TRITON_INTERPRET") == "1",
-            shared_schema=False,
+            written_stack=False,
         )
     except VibeError as e:
         raise ValueError(e.message) from None
