@@ -59,3 +59,15 @@ def test_an_output_without_its_sentinel_or_off_schema_is_named():
     assert any("fails its schema" in v for v in structured_output.violations(case, good.replace("low", "max")))
     other = {"sentinel": "R00043", "schema": structured_output.schema_for("R00043")}
     assert any("lacks its sentinel R00043" in v for v in structured_output.violations(other, good))
+
+
+def test_a_context_too_short_for_a_json_request_is_recorded_not_run_and_a_long_one_runs_the_rule():
+    from vibeserve_runtime.tokenizers import ByteTokenizer
+
+    cases = structured_output.build_cases(ByteTokenizer(), seed=0)
+    need = max(len(c["prompt"]) for c in cases) + structured_output.MAX_TOKENS
+    short = structured_output.context_too_short(cases, {"params": {"max_model_len": need - 1}})
+    assert short and "not run" in short and str(need) in short
+    assert structured_output.context_too_short(cases, {"params": {"max_model_len": need}}) is None
+    assert structured_output.context_too_short(cases, {"params": {"max_model_len": None}}) is None
+    assert structured_output.not_run(short)["passed"] is True
