@@ -116,9 +116,8 @@ def bench_offline(engine, inp: dict) -> dict:
     starts only when the parent sends a line on stdin (cli/side_by_side.py interleaves stacks)."""
     w = Workload.from_dict(inp["workload"])
     vocab, avoid = int(inp["vocab"]), set(inp.get("avoid") or ())
-    tok = (
-        engine.tokenizer if w.dataset in REAL_TEXT_DATASETS else None
-    )  # real text (bench/code_edit.py, json_extraction.py)
+    # real text (bench/code_edit.py, json_extraction.py) is built from the stack's tokenizer
+    tok = engine.tokenizer if w.dataset in REAL_TEXT_DATASETS else None
     warm = pass_payload(w, warmup_requests(w, vocab, avoid, tok), pass_seed(0, 0))
     for _ in range(w.warmups):  # untimed: compiles, captures and allocations for every shape happen here
         _run_rep(engine, warm, w.max_concurrency)

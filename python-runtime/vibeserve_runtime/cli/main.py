@@ -9,6 +9,7 @@ import threading
 import traceback
 
 from .. import events
+from ..bench.workload import DATASETS
 
 CANDIDATE_ENV = "VIBESERVE_CANDIDATE"  # set in processes that run a candidate stack's own code
 
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--num-prompts", type=int)
     b.add_argument("--input-len", type=int)
     b.add_argument("--output-len", type=int)
-    b.add_argument("--dataset", choices=["random", "fixed", "code_edit", "shared_prefix", "json_schema"])
+    b.add_argument("--dataset", choices=DATASETS)
     b.add_argument("--shared-prefix-len", type=int, help="shared_prefix: tokens every prompt of a request set shares")
     b.add_argument("--request-rate", type=float, help="requests/s; omit or inf for all at once")
     b.add_argument("--arrival", choices=["poisson", "fixed"])
