@@ -24,7 +24,7 @@ import triton
 import triton.language as tl
 
 from .dot import dot_into, full_precision
-from .paged_attention import context_tile
+from .paged_attention import context_tile, fold_step_token, online_softmax_step, store_step_kv, walk_context
 
 
 @dataclass
@@ -62,19 +62,6 @@ def plan_shared_prefix(block_tables: torch.Tensor, n_cached: torch.Tensor, block
     sorted_lens = torch.where(starts, torch.minimum(group_shared[group_id], cached), shared)
     prefix_lens = torch.empty_like(sorted_lens).scatter_(0, order, sorted_lens)
     return SharedPrefixPlan(order, group_start, group_end, prefix_lens)
-
-
-@triton.jit
-def _online_softmax_step(m_i, l_i, acc, s, v, IEEE: tl.constexpr):
-    """Folds one tile of scores s [rows, tokens] (masked entries -inf) and values v into the running
-    max, sum and output; rows with nothing attended yet keep m = -inf without producing NaNs."""
-    m_new = tl.maximum(m_i, tl.max(s, 1))
-    m_ref = tl.where(m_new == float("-inf"), 0.0, m_new)
-    p = tl.exp(s - m_ref[:, None])
-    alpha = tl.exp(m_i - m_ref)
-    l_i = l_i * alpha + tl.sum(p, 1)
-    acc = dot_into(acc * alpha[:, None], p.to(v.dtype), v, IEEE)
-    return m_new, l_i, acc
 
 
 @triton.jit
@@ -151,7 +138,7 @@ def _shared_prefix_kernel(
         v = tl.load(v_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
         s = dot_into(tl.zeros([MEMBERS * GROUP_PAD, BLOCK_N], tl.float32), q, tl.trans(k), IEEE)
         s = tl.where(tok[None, :] < plen[:, None], s * scale, float("-inf"))
-        m_i, l_i, acc = _online_softmax_step(m_i, l_i, acc, s, v, IEEE)
+        m_i, l_i, acc = online_softmax_step(m_i, l_i, acc, s, v, IEEE)
     some = l_i > 0
     out = acc / tl.where(some, l_i, 1.0)[:, None]
     lse = tl.where(some, m_i + tl.log(tl.where(some, l_i, 1.0)), float("-inf"))
@@ -213,7 +200,6 @@ def _suffix_kernel(
     g_ok = g < GROUP
     d = tl.arange(0, BLOCK_D)
     d_ok = d < HEAD_DIM
-    n = tl.arange(0, BLOCK_N)
     heads = kvh * GROUP + g
     q = tl.load(q_ptr + b * s_qb + heads[:, None] * s_qh + d[None, :], mask=g_ok[:, None] & d_ok[None, :], other=0.0)
     m_i = tl.full([GROUP_PAD], float("-inf"), tl.float32)
@@ -234,33 +220,55 @@ def _suffix_kernel(
         l_i = l_i * alpha + beta
         acc = acc * alpha[:, None] + o * beta[:, None]
         m_i = m_new
+    if NEW_KV:
+        kn, vn = store_step_kv(
+            k_ptr,
+            v_ptr,
+            kn_ptr,
+            vn_ptr,
+            slot_ptr,
+            b,
+            kvh,
+            d,
+            d_ok,
+            s_kb,
+            s_kt,
+            s_kh,
+            s_knb,
+            s_knh,
+            s_vnb,
+            s_vnh,
+            BLOCK_SIZE,
+        )
     n_cached = ctx - 1 if NEW_KV else ctx  # the new token (position ctx - 1) is not read back from the cache
+    m_i, l_i, acc = walk_context(
+        q,
+        m_i,
+        l_i,
+        acc,
+        k_ptr,
+        v_ptr,
+        bt_ptr,
+        b,
+        kvh,
+        start,
+        n_cached,
+        scale,
+        s_kb,
+        s_kt,
+        s_kh,
+        s_btb,
+        d,
+        d_ok,
+        GROUP_PAD,
+        BLOCK_SIZE,
+        BLOCK_N,
+        IEEE,
+    )
     if NEW_KV:
-        kn = tl.load(kn_ptr + b * s_knb + kvh * s_knh + d, mask=d_ok, other=0.0)
-        vn = tl.load(vn_ptr + b * s_vnb + kvh * s_vnh + d, mask=d_ok, other=0.0)
-        slot = tl.load(slot_ptr + b)
-        dst = (slot // BLOCK_SIZE) * s_kb + (slot % BLOCK_SIZE) * s_kt + kvh * s_kh + d
-        tl.store(k_ptr + dst, kn, mask=d_ok)
-        tl.store(v_ptr + dst, vn, mask=d_ok)
-    for i in range(0, tl.cdiv(n_cached - start, BLOCK_N)):
-        tok = start + i * BLOCK_N + n
-        valid = tok < n_cached
-        blk = tl.load(bt_ptr + b * s_btb + tok // BLOCK_SIZE, mask=valid, other=0)
-        off = blk * s_kb + (tok % BLOCK_SIZE) * s_kt + kvh * s_kh
-        k = tl.load(k_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
-        v = tl.load(v_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
-        s = dot_into(tl.zeros([GROUP_PAD, BLOCK_N], tl.float32), q, tl.trans(k), IEEE)
-        s = tl.where(valid[None, :], s * scale, float("-inf"))
-        m_i, l_i, acc = _online_softmax_step(m_i, l_i, acc, s, v, IEEE)
-    if NEW_KV:
-        s_n = tl.sum(q.to(tl.float32) * kn.to(tl.float32)[None, :], 1) * scale  # [GROUP_PAD]
-        m_new = tl.maximum(m_i, s_n)
-        p_n = tl.exp(s_n - m_new)
-        alpha = tl.exp(m_i - m_new)
-        l_i = l_i * alpha + p_n
-        # p is rounded to the cache dtype like the tiles' p above
-        acc = acc * alpha[:, None] + p_n.to(vn.dtype).to(tl.float32)[:, None] * vn.to(tl.float32)[None, :]
-    out = acc / l_i[:, None]
+        out = fold_step_token(q, kn, vn, m_i, l_i, acc, scale)
+    else:
+        out = acc / l_i[:, None]
     tl.store(
         o_ptr + b * s_ob + heads[:, None] * s_oh + d[None, :],
         out.to(o_ptr.dtype.element_ty),

@@ -20,6 +20,104 @@ from .dot import dot_into, full_precision
 
 
 @triton.jit
+def online_softmax_step(m_i, l_i, acc, s, v, IEEE: tl.constexpr):
+    """Folds one tile of scores s [rows, tokens] (masked entries -inf) and values v into the running
+    max, sum and output; rows with nothing attended yet keep m = -inf without producing NaNs."""
+    m_new = tl.maximum(m_i, tl.max(s, 1))
+    m_ref = tl.where(m_new == float("-inf"), 0.0, m_new)
+    p = tl.exp(s - m_ref[:, None])
+    alpha = tl.exp(m_i - m_ref)
+    l_i = l_i * alpha + tl.sum(p, 1)
+    acc = dot_into(acc * alpha[:, None], p.to(v.dtype), v, IEEE)
+    return m_new, l_i, acc
+
+
+@triton.jit
+def store_step_kv(
+    k_ptr,
+    v_ptr,
+    kn_ptr,
+    vn_ptr,
+    slot_ptr,
+    b,
+    kvh,
+    d,
+    d_ok,
+    s_kb,
+    s_kt,
+    s_kh,
+    s_knb,
+    s_knh,
+    s_vnb,
+    s_vnh,
+    BLOCK_SIZE: tl.constexpr,
+):
+    """Writes the step's own K/V of (sequence b, kv head kvh) to its cache slot; returns them."""
+    kn = tl.load(kn_ptr + b * s_knb + kvh * s_knh + d, mask=d_ok, other=0.0)
+    vn = tl.load(vn_ptr + b * s_vnb + kvh * s_vnh + d, mask=d_ok, other=0.0)
+    slot = tl.load(slot_ptr + b)
+    dst = (slot // BLOCK_SIZE) * s_kb + (slot % BLOCK_SIZE) * s_kt + kvh * s_kh + d
+    tl.store(k_ptr + dst, kn, mask=d_ok)
+    tl.store(v_ptr + dst, vn, mask=d_ok)
+    return kn, vn
+
+
+@triton.jit
+def walk_context(
+    q,
+    m_i,
+    l_i,
+    acc,
+    k_ptr,
+    v_ptr,
+    bt_ptr,
+    b,
+    kvh,
+    start,
+    end,
+    scale,
+    s_kb,
+    s_kt,
+    s_kh,
+    s_btb,
+    d,
+    d_ok,
+    GROUP_PAD: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    IEEE: tl.constexpr,
+):
+    """Attends q (one sequence's query heads of one kv head) over its cached tokens [start, end),
+    read through its block table BLOCK_N at a time, folded into the running softmax state."""
+    n = tl.arange(0, BLOCK_N)
+    for i in range(0, tl.cdiv(end - start, BLOCK_N)):
+        tok = start + i * BLOCK_N + n
+        valid = tok < end
+        blk = tl.load(bt_ptr + b * s_btb + tok // BLOCK_SIZE, mask=valid, other=0)
+        off = blk * s_kb + (tok % BLOCK_SIZE) * s_kt + kvh * s_kh
+        k = tl.load(k_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
+        v = tl.load(v_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
+        s = dot_into(tl.zeros([GROUP_PAD, BLOCK_N], tl.float32), q, tl.trans(k), IEEE)
+        s = tl.where(valid[None, :], s * scale, float("-inf"))
+        m_i, l_i, acc = online_softmax_step(m_i, l_i, acc, s, v, IEEE)
+    return m_i, l_i, acc
+
+
+@triton.jit
+def fold_step_token(q, kn, vn, m_i, l_i, acc, scale):
+    """Adds the step's own token (kept in registers, not read back from the cache) to the softmax
+    state; returns the normalized output."""
+    s_n = tl.sum(q.to(tl.float32) * kn.to(tl.float32)[None, :], 1) * scale  # [GROUP_PAD]
+    m_new = tl.maximum(m_i, s_n)
+    p_n = tl.exp(s_n - m_new)
+    alpha = tl.exp(m_i - m_new)
+    l_i = l_i * alpha + p_n
+    # p is rounded to the cache dtype like the tiles' p in walk_context
+    acc = acc * alpha[:, None] + p_n.to(vn.dtype).to(tl.float32)[:, None] * vn.to(tl.float32)[None, :]
+    return acc / l_i[:, None]
+
+
+@triton.jit
 def _paged_decode_kernel(
     q_ptr,
     k_ptr,
@@ -58,7 +156,6 @@ def _paged_decode_kernel(
     g = tl.arange(0, GROUP_PAD)
     d = tl.arange(0, BLOCK_D)
     d_ok = d < HEAD_DIM
-    n = tl.arange(0, BLOCK_N)
     heads = kvh * GROUP + g
     q = tl.load(
         q_ptr + b * s_qb + heads[:, None] * s_qh + d[None, :], mask=(g < GROUP)[:, None] & d_ok[None, :], other=0.0
@@ -66,38 +163,55 @@ def _paged_decode_kernel(
     m_i = tl.full([GROUP_PAD], float("-inf"), tl.float32)
     l_i = tl.zeros([GROUP_PAD], tl.float32)
     acc = tl.zeros([GROUP_PAD, BLOCK_D], tl.float32)
+    if NEW_KV:
+        kn, vn = store_step_kv(
+            k_ptr,
+            v_ptr,
+            kn_ptr,
+            vn_ptr,
+            slot_ptr,
+            b,
+            kvh,
+            d,
+            d_ok,
+            s_kb,
+            s_kt,
+            s_kh,
+            s_knb,
+            s_knh,
+            s_vnb,
+            s_vnh,
+            BLOCK_SIZE,
+        )
     n_cached = ctx - 1 if NEW_KV else ctx  # the new token (position ctx - 1) is not read back from the cache
+    m_i, l_i, acc = walk_context(
+        q,
+        m_i,
+        l_i,
+        acc,
+        k_ptr,
+        v_ptr,
+        bt_ptr,
+        b,
+        kvh,
+        0,
+        n_cached,
+        scale,
+        s_kb,
+        s_kt,
+        s_kh,
+        s_btb,
+        d,
+        d_ok,
+        GROUP_PAD,
+        BLOCK_SIZE,
+        BLOCK_N,
+        IEEE,
+    )
     if NEW_KV:
-        kn = tl.load(kn_ptr + b * s_knb + kvh * s_knh + d, mask=d_ok, other=0.0)
-        vn = tl.load(vn_ptr + b * s_vnb + kvh * s_vnh + d, mask=d_ok, other=0.0)
-        slot = tl.load(slot_ptr + b)
-        dst = (slot // BLOCK_SIZE) * s_kb + (slot % BLOCK_SIZE) * s_kt + kvh * s_kh + d
-        tl.store(k_ptr + dst, kn, mask=d_ok)
-        tl.store(v_ptr + dst, vn, mask=d_ok)
-    for i in range(0, tl.cdiv(n_cached, BLOCK_N)):
-        tok = i * BLOCK_N + n
-        valid = tok < n_cached
-        blk = tl.load(bt_ptr + b * s_btb + tok // BLOCK_SIZE, mask=valid, other=0)
-        off = blk * s_kb + (tok % BLOCK_SIZE) * s_kt + kvh * s_kh
-        k = tl.load(k_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
-        v = tl.load(v_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
-        s = dot_into(tl.zeros([GROUP_PAD, BLOCK_N], tl.float32), q, tl.trans(k), IEEE)
-        s = tl.where(valid[None, :], s * scale, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(s, 1))
-        p = tl.exp(s - m_new[:, None])
-        alpha = tl.exp(m_i - m_new)
-        l_i = l_i * alpha + tl.sum(p, 1)
-        acc = dot_into(acc * alpha[:, None], p.to(v.dtype), v, IEEE)
-        m_i = m_new
-    if NEW_KV:
-        s_n = tl.sum(q.to(tl.float32) * kn.to(tl.float32)[None, :], 1) * scale  # [GROUP_PAD]
-        m_new = tl.maximum(m_i, s_n)
-        p_n = tl.exp(s_n - m_new)
-        alpha = tl.exp(m_i - m_new)
-        l_i = l_i * alpha + p_n
-        # p is rounded to the cache dtype like the tiles' p above
-        acc = acc * alpha[:, None] + p_n.to(vn.dtype).to(tl.float32)[:, None] * vn.to(tl.float32)[None, :]
-    out = acc / l_i[:, None]
+        out = fold_step_token(q, kn, vn, m_i, l_i, acc, scale)
+    else:
+        out = acc / l_i[:, None]
     tl.store(
         o_ptr + b * s_ob + heads[:, None] * s_oh + d[None, :],
         out.to(o_ptr.dtype.element_ty),
