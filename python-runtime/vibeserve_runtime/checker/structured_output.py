@@ -4,8 +4,10 @@
 Each case's schema requires a fresh sentinel id (a `const`) that also stands in its prompt, so an
 output is tied to its own request. The stack runs the cases greedily alone, greedily in one batch,
 and sampled with a seed in one batch. Every output, decoded by the trusted tokenizer, must parse
-as JSON, validate against its request's schema and carry its sentinel; greedy outputs must be the
-same alone and batched (a request's grammar is its own)."""
+as JSON, validate against its request's schema and carry its sentinel: a grammar applied to another
+request of the batch shows as a wrong sentinel. Whether greedy tokens stay the same alone and batched
+is the batch_invariance rule's question, which excuses flips at near ties (quantized kernels that
+pick tiles by batch size flip them): here a difference is noted, not counted."""
 
 from __future__ import annotations
 
@@ -92,13 +94,15 @@ def valid_json(cases: list[dict], obs: dict, tokenizer) -> dict:
             problems += [f"{run} #{i}: {v}" for v in violations(case, tokenizer.decode([int(t) for t in tokens]))]
         if len(obs[run]) != len(cases):
             problems.append(f"{run}: {len(obs[run])} outputs for {len(cases)} requests")
-    for i, (a, b) in enumerate(zip(obs["alone"], obs["batch"])):
-        if list(map(int, a)) != list(map(int, b)):
-            problems.append(f"greedy #{i}: batched output differs from alone")
+    notes = [
+        f"greedy #{i}: batched differs from alone at token {checks._first_mismatch(list(map(int, a)), list(map(int, b)))}"
+        for i, (a, b) in enumerate(zip(obs["alone"], obs["batch"]))
+        if list(map(int, a)) != list(map(int, b))
+    ]
     detail = (
         f"{len(cases)} JSON-schema requests (sentinel const in prompt and schema) greedy alone, batched, "
-        "and sampled: each output parses, validates and carries its sentinel; greedy batched equals alone"
+        "and sampled: each output parses, validates and carries its sentinel"
     )
-    if problems:
-        detail += "; " + "; ".join(problems[:6])
+    if problems or notes:
+        detail += "; " + "; ".join((problems + notes)[:6])
     return checks._check("structured_output", len(problems), 0, not problems, detail)

@@ -166,9 +166,15 @@ def run(args) -> int:
     events.progress("check", total, total, "passed" if passed else "failed")
     events.result(**report)
     if not passed:
-        failed = [c["name"] for c in results if not c["passed"]]
-        raise events.CandidateError("wrong_output", f"failed checks: {', '.join(failed)}")
+        failed = [c for c in results if not c["passed"]]
+        # the first words of each failed rule's detail, so a search's rejection says why without the report
+        why = "; ".join(f"{c['name']}: {_shorten(c['detail'], 240)}" for c in failed)
+        raise events.CandidateError("wrong_output", f"failed checks: {', '.join(c['name'] for c in failed)} ({why})")
     return events.EXIT_OK
+
+
+def _shorten(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _compute_reference(spec, device, n, seed, num_prompts, calibrated, speculative, lap, total):
