@@ -13,8 +13,8 @@ take the median of `--reps` repetitions, interleaved: round r runs the verb (a f
 runs it) and then one harness repetition (its process stays up), both on the request sets of seed
 workload.seed + r, the order alternating by round. Both warm up by the one rule
 (vibeserve_runtime.bench.workload.warmup_requests); each keeps its own KV pool: the verb sizes its
-pool as the stack does (on a GPU, from free memory), the harness, with --kv-cache-tokens, takes the pool
-compare_stacks.py gives every stack of a comparison. Per-repetition figures are printed, so a slow
+pool as the stack does (on a GPU, from free memory), the harness takes the pool compare_stacks.py gives
+every stack of a comparison (or --kv-cache-tokens): bounded, so the verb's process finds memory beside it. Per-repetition figures are printed, so a slow
 first repetition (a cold path) shows up as such.
 """
 
@@ -35,7 +35,7 @@ from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))
 from bench_verb import run_bench_verb  # noqa: E402
-from compare_stacks import StackChild, timed_repetition  # noqa: E402
+from compare_stacks import StackChild, equal_kv_cache_tokens, timed_repetition  # noqa: E402
 
 AGREEMENT = 0.10
 
@@ -108,13 +108,16 @@ def main() -> int:
     w = Workload.from_dict({**json.loads(args.workload), "repetitions": args.reps})
     with tempfile.TemporaryDirectory(prefix="bench-vs-harness-") as work:
         stack = (args.stack or scenario_generic_stack(args.scenario, args.device, w, Path(work))).resolve()
-        verb, child = interleaved(stack, args.device, w, args.kv_cache_tokens)
+        # The harness's process stays up while the verb's runs: on a GPU it must not size its pool from
+        # free memory, or the verb finds none left (it ran out of memory capturing its CUDA graphs).
+        kv_tokens = args.kv_cache_tokens or (equal_kv_cache_tokens([stack], w) if args.device == "cuda" else None)
+        verb, child = interleaved(stack, args.device, w, kv_tokens)
     ratio = statistics.median(verb) / statistics.median(child)
     result = {
         "stack": str(args.stack) if args.stack else f"{args.scenario}: generic stack",
         "device": args.device,
         "workload": w.to_dict(),
-        "kv_cache_tokens": args.kv_cache_tokens,
+        "kv_cache_tokens": kv_tokens,
         "bench_verb_output_throughput": verb,
         "harness_output_throughput": child,
         "ratio_bench_over_harness": ratio,

@@ -7,8 +7,9 @@ them), and `unshared` (the same lengths, every block a sequence's own: the casca
 it finds nothing to share). Per case: the paged kernel, the cascade kernel with its per-step plan
 computed inside the timed call (what one layer pays when it plans), and the cascade kernel with the
 plan made beforehand (what every further layer of the step pays). Each figure is the time per call,
-averaged over --iters back-to-back calls, repeated --reps times after warm-up: median, min, max in ms.
-Prints one JSON object (and writes it to --out).
+averaged over --iters back-to-back calls, repeated --reps times after warm-up: median, min, max in ms,
+timed as CUDA-graph replays (the GPU's time, as the engine's cuda_graphs execution pays it) and under
+`eager` as calls launched one by one (at this size mostly the host's launch cost). Prints one JSON object (and writes it to --out).
 
 Usage: python bench/gpu/cascade_attention.py [--out bench/results/cascade_attention_h100.json]
 """
@@ -34,17 +35,31 @@ from vibeserve_runtime.kernels.cascade_attention import (  # noqa: E402
 from vibeserve_runtime.kernels.paged_attention import paged_attention_decode  # noqa: E402
 
 
-def timed(fn, reps: int, iters: int, warmup: int = 5) -> dict:
-    """ms per call: each repetition averages iters back-to-back calls between two CUDA events."""
+def timed(fn, reps: int, iters: int, graph: bool, warmup: int = 5) -> dict:
+    """ms per call: each repetition averages iters back-to-back calls between two CUDA events. With
+    graph, the iters calls are captured once in a CUDA graph and each repetition replays it: the GPU's
+    time alone, as an engine that runs decode in CUDA graphs pays it (eager calls of a small kernel
+    measure the host's launch cost instead)."""
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
+    run = lambda: [fn() for _ in range(iters)]  # noqa: E731
+    if graph:
+        g = torch.cuda.CUDAGraph()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            fn()
+        torch.cuda.current_stream().wait_stream(side)
+        with torch.cuda.graph(g):
+            run()
+        run = g.replay
+        run()
     per_call = []
     for _ in range(reps):
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()
-        for _ in range(iters):
-            fn()
+        run()
         b.record()
         torch.cuda.synchronize()
         per_call.append(a.elapsed_time(b) / iters)
@@ -55,6 +70,20 @@ def timed(fn, reps: int, iters: int, warmup: int = 5) -> dict:
         "reps": reps,
         "iters": iters,
     }
+
+
+def graph_timed(fn, args) -> dict:
+    """timed in a CUDA graph, or why it could not be captured (the call then has no GPU-only figure)."""
+    try:
+        return timed(fn, args.reps, args.iters, graph=True)
+    except RuntimeError as e:
+        return {"error": f"CUDA graph capture failed: {e}"[:500]}
+
+
+def speedup(base: dict, other: dict) -> float | None:
+    if "median_ms" not in base or "median_ms" not in other:
+        return None
+    return base["median_ms"] / other["median_ms"]
 
 
 def block_tables(batch: int, shared_blocks: int, own_blocks: int, share: bool, device) -> torch.Tensor:
@@ -81,22 +110,18 @@ def case(args, share: bool, dev: str = "cuda") -> dict:
     splits = args.splits or prefix_splits(tables.shape[1] * bs)
     paged = paged_attention_decode(q, k, v, tables, lens, scale)
     cascade = cascade_attention_decode(q, k, v, tables, lens, scale, plan=plan, splits=splits, tile_rows=args.tile_rows)
-    figures = {
-        "paged": timed(lambda: paged_attention_decode(q, k, v, tables, lens, scale), args.reps, args.iters),
-        "cascade_with_plan": timed(
-            lambda: cascade_attention_decode(q, k, v, tables, lens, scale, splits=splits, tile_rows=args.tile_rows),
-            args.reps,
-            args.iters,
+    calls = {
+        "paged": lambda: paged_attention_decode(q, k, v, tables, lens, scale),
+        "cascade_with_plan": lambda: cascade_attention_decode(
+            q, k, v, tables, lens, scale, splits=splits, tile_rows=args.tile_rows
         ),
-        "cascade_planned": timed(
-            lambda: cascade_attention_decode(
-                q, k, v, tables, lens, scale, plan=plan, splits=splits, tile_rows=args.tile_rows
-            ),
-            args.reps,
-            args.iters,
+        "cascade_planned": lambda: cascade_attention_decode(
+            q, k, v, tables, lens, scale, plan=plan, splits=splits, tile_rows=args.tile_rows
         ),
-        "plan_only": timed(lambda: plan_shared_prefix(tables, lens, bs), args.reps, args.iters),
+        "plan_only": lambda: plan_shared_prefix(tables, lens, bs),
     }
+    eager = {name: timed(fn, args.reps, args.iters, graph=False) for name, fn in calls.items()}
+    figures = {name: graph_timed(fn, args) for name, fn in calls.items()}
     kv_token_bytes = 2 * args.kv_heads * D * 2  # K and V, bf16
     paged_bytes = args.batch * (args.shared + args.own) * kv_token_bytes
     return {
@@ -106,10 +131,13 @@ def case(args, share: bool, dev: str = "cuda") -> dict:
         "prefix_lens_distinct": sorted(set(plan.prefix_lens.tolist())),
         "max_abs_diff_vs_paged": (cascade.float() - paged.float()).abs().max().item(),
         "paged_kv_bytes": paged_bytes,
-        "paged_kv_GBps": paged_bytes / (figures["paged"]["median_ms"] * 1e-3) / 1e9,
-        "speedup_planned_vs_paged": figures["paged"]["median_ms"] / figures["cascade_planned"]["median_ms"],
-        "speedup_with_plan_vs_paged": figures["paged"]["median_ms"] / figures["cascade_with_plan"]["median_ms"],
+        "paged_kv_GBps": paged_bytes / (figures["paged"].get("median_ms", eager["paged"]["median_ms"]) * 1e-3) / 1e9,
+        "speedup_planned_vs_paged": speedup(figures["paged"], figures["cascade_planned"]),
+        "speedup_with_plan_vs_paged": speedup(figures["paged"], figures["cascade_with_plan"]),
+        "eager_speedup_planned_vs_paged": speedup(eager["paged"], eager["cascade_planned"]),
+        "timing": "CUDA graph replays (GPU time); eager: the same calls launched one by one from Python",
         **figures,
+        "eager": eager,
     }
 
 

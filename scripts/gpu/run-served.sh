@@ -5,7 +5,7 @@
 #   scripts/gpu/run-served.sh <results-dir> <scenario.yaml>[=<design-source.json>]...
 # A scenario may name where its `searched` design comes from: a search.json (its leaderboard's best)
 # or an earlier results file (its recorded best design, re-measured). Writes
-# <results-dir>/served_<scenario>.json per scenario and run.log; a failing scenario is recorded and
+# <results-dir>/served_<scenario>.json and logs_<scenario>.tar.xz (each engine's log) per scenario and run.log; a failing scenario is recorded and
 # the next one runs.
 # Environment:
 #   VIBESERVE_RUN_BUDGET_S   seconds the whole run may take (default 560), shared by the scenarios
@@ -66,5 +66,11 @@ for arg in "$@"; do
     --run-command "${VIBESERVE_SERVED_ARGS:+VIBESERVE_SERVED_ARGS='$VIBESERVE_SERVED_ARGS' }scripts/gpu/run-served.sh $(basename "$results") $arg" \
     "${extra[@]}" ${VIBESERVE_SERVED_ARGS:-} \
     || echo "run-served: $name: compare_served.py exited $?"
+  # every engine's own log (a peer's settings and warnings explain its figures), the last 2 MB of each
+  logs="$repo/.vibeserve/compare-served/$name/logs"
+  if [ -d "$logs" ]; then
+    mkdir -p "$results/logs_$name" && for f in "$logs"/*; do tail -c 2000000 "$f" > "$results/logs_$name/$(basename "$f")"; done
+    tar -C "$results" -cJf "$results/logs_$name.tar.xz" "logs_$name" && rm -rf "${results:?}/logs_$name"
+  fi
 done
 echo "run-served: done in $(( $(date +%s) - t_start ))s"
