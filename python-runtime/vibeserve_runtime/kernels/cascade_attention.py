@@ -220,50 +220,14 @@ def _suffix_kernel(
         l_i = l_i * alpha + beta
         acc = acc * alpha[:, None] + o * beta[:, None]
         m_i = m_new
+    # the caches and block table seen from this program's kv head and sequence
+    k_head, v_head, table = k_ptr + kvh * s_kh, v_ptr + kvh * s_kh, bt_ptr + b * s_btb
     if NEW_KV:
-        kn, vn = store_step_kv(
-            k_ptr,
-            v_ptr,
-            kn_ptr,
-            vn_ptr,
-            slot_ptr,
-            b,
-            kvh,
-            d,
-            d_ok,
-            s_kb,
-            s_kt,
-            s_kh,
-            s_knb,
-            s_knh,
-            s_vnb,
-            s_vnh,
-            BLOCK_SIZE,
-        )
+        kn_at, vn_at = kn_ptr + b * s_knb + kvh * s_knh, vn_ptr + b * s_vnb + kvh * s_vnh
+        kn, vn = store_step_kv(k_head, v_head, kn_at, vn_at, tl.load(slot_ptr + b), d, d_ok, s_kb, s_kt, BLOCK_SIZE)
     n_cached = ctx - 1 if NEW_KV else ctx  # the new token (position ctx - 1) is not read back from the cache
     m_i, l_i, acc = walk_context(
-        q,
-        m_i,
-        l_i,
-        acc,
-        k_ptr,
-        v_ptr,
-        bt_ptr,
-        b,
-        kvh,
-        start,
-        n_cached,
-        scale,
-        s_kb,
-        s_kt,
-        s_kh,
-        s_btb,
-        d,
-        d_ok,
-        GROUP_PAD,
-        BLOCK_SIZE,
-        BLOCK_N,
-        IEEE,
+        q, m_i, l_i, acc, k_head, v_head, table, start, n_cached, scale, s_kb, s_kt, d, d_ok, BLOCK_SIZE, BLOCK_N, IEEE
     )
     if NEW_KV:
         out = fold_step_token(q, kn, vn, m_i, l_i, acc, scale)

@@ -33,32 +33,14 @@ def online_softmax_step(m_i, l_i, acc, s, v, IEEE: tl.constexpr):
 
 
 @triton.jit
-def store_step_kv(
-    k_ptr,
-    v_ptr,
-    kn_ptr,
-    vn_ptr,
-    slot_ptr,
-    b,
-    kvh,
-    d,
-    d_ok,
-    s_kb,
-    s_kt,
-    s_kh,
-    s_knb,
-    s_knh,
-    s_vnb,
-    s_vnh,
-    BLOCK_SIZE: tl.constexpr,
-):
-    """Writes the step's own K/V of (sequence b, kv head kvh) to its cache slot; returns them."""
-    kn = tl.load(kn_ptr + b * s_knb + kvh * s_knh + d, mask=d_ok, other=0.0)
-    vn = tl.load(vn_ptr + b * s_vnb + kvh * s_vnh + d, mask=d_ok, other=0.0)
-    slot = tl.load(slot_ptr + b)
-    dst = (slot // BLOCK_SIZE) * s_kb + (slot % BLOCK_SIZE) * s_kt + kvh * s_kh + d
-    tl.store(k_ptr + dst, kn, mask=d_ok)
-    tl.store(v_ptr + dst, vn, mask=d_ok)
+def store_step_kv(k_head, v_head, kn_at, vn_at, slot, d, d_ok, s_kb, s_kt, BLOCK_SIZE: tl.constexpr):
+    """Writes the step's own K/V (read at kn_at/vn_at) to cache slot `slot` of one kv head (k_head/v_head:
+    the caches offset to that head); returns them."""
+    kn = tl.load(kn_at + d, mask=d_ok, other=0.0)
+    vn = tl.load(vn_at + d, mask=d_ok, other=0.0)
+    dst = (slot // BLOCK_SIZE) * s_kb + (slot % BLOCK_SIZE) * s_kt + d
+    tl.store(k_head + dst, kn, mask=d_ok)
+    tl.store(v_head + dst, vn, mask=d_ok)
     return kn, vn
 
 
@@ -68,36 +50,32 @@ def walk_context(
     m_i,
     l_i,
     acc,
-    k_ptr,
-    v_ptr,
-    bt_ptr,
-    b,
-    kvh,
+    k_head,
+    v_head,
+    table,
     start,
     end,
     scale,
     s_kb,
     s_kt,
-    s_kh,
-    s_btb,
     d,
     d_ok,
-    GROUP_PAD: tl.constexpr,
     BLOCK_SIZE: tl.constexpr,
     BLOCK_N: tl.constexpr,
     IEEE: tl.constexpr,
 ):
-    """Attends q (one sequence's query heads of one kv head) over its cached tokens [start, end),
-    read through its block table BLOCK_N at a time, folded into the running softmax state."""
+    """Attends q (one sequence's query heads of one kv head, padded rows included) over its cached tokens
+    [start, end), read through its block table `table` BLOCK_N at a time from the caches offset to that kv
+    head (k_head/v_head), folded into the running softmax state."""
     n = tl.arange(0, BLOCK_N)
     for i in range(0, tl.cdiv(end - start, BLOCK_N)):
         tok = start + i * BLOCK_N + n
         valid = tok < end
-        blk = tl.load(bt_ptr + b * s_btb + tok // BLOCK_SIZE, mask=valid, other=0)
-        off = blk * s_kb + (tok % BLOCK_SIZE) * s_kt + kvh * s_kh
-        k = tl.load(k_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
-        v = tl.load(v_ptr + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
-        s = dot_into(tl.zeros([GROUP_PAD, BLOCK_N], tl.float32), q, tl.trans(k), IEEE)
+        blk = tl.load(table + tok // BLOCK_SIZE, mask=valid, other=0)
+        off = blk * s_kb + (tok % BLOCK_SIZE) * s_kt
+        k = tl.load(k_head + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
+        v = tl.load(v_head + off[:, None] + d[None, :], mask=valid[:, None] & d_ok[None, :], other=0.0)
+        s = dot_into(tl.zeros([q.shape[0], BLOCK_N], tl.float32), q, tl.trans(k), IEEE)
         s = tl.where(valid[None, :], s * scale, float("-inf"))
         m_i, l_i, acc = online_softmax_step(m_i, l_i, acc, s, v, IEEE)
     return m_i, l_i, acc
@@ -163,50 +141,14 @@ def _paged_decode_kernel(
     m_i = tl.full([GROUP_PAD], float("-inf"), tl.float32)
     l_i = tl.zeros([GROUP_PAD], tl.float32)
     acc = tl.zeros([GROUP_PAD, BLOCK_D], tl.float32)
+    # the caches and block table seen from this program's kv head and sequence
+    k_head, v_head, table = k_ptr + kvh * s_kh, v_ptr + kvh * s_kh, bt_ptr + b * s_btb
     if NEW_KV:
-        kn, vn = store_step_kv(
-            k_ptr,
-            v_ptr,
-            kn_ptr,
-            vn_ptr,
-            slot_ptr,
-            b,
-            kvh,
-            d,
-            d_ok,
-            s_kb,
-            s_kt,
-            s_kh,
-            s_knb,
-            s_knh,
-            s_vnb,
-            s_vnh,
-            BLOCK_SIZE,
-        )
+        kn_at, vn_at = kn_ptr + b * s_knb + kvh * s_knh, vn_ptr + b * s_vnb + kvh * s_vnh
+        kn, vn = store_step_kv(k_head, v_head, kn_at, vn_at, tl.load(slot_ptr + b), d, d_ok, s_kb, s_kt, BLOCK_SIZE)
     n_cached = ctx - 1 if NEW_KV else ctx  # the new token (position ctx - 1) is not read back from the cache
     m_i, l_i, acc = walk_context(
-        q,
-        m_i,
-        l_i,
-        acc,
-        k_ptr,
-        v_ptr,
-        bt_ptr,
-        b,
-        kvh,
-        0,
-        n_cached,
-        scale,
-        s_kb,
-        s_kt,
-        s_kh,
-        s_btb,
-        d,
-        d_ok,
-        GROUP_PAD,
-        BLOCK_SIZE,
-        BLOCK_N,
-        IEEE,
+        q, m_i, l_i, acc, k_head, v_head, table, 0, n_cached, scale, s_kb, s_kt, d, d_ok, BLOCK_SIZE, BLOCK_N, IEEE
     )
     if NEW_KV:
         out = fold_step_token(q, kn, vn, m_i, l_i, acc, scale)
