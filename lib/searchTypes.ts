@@ -41,6 +41,8 @@ export interface CandidateResult {
   untrusted?: UntrustedStack;
   /** Wall time of the candidate pipeline, from the child workflow's clock. */
   durationMs?: number;
+  /** The same clock's wall time per stage it reached (build, verify, benchmark). */
+  stageMs?: Record<string, number>;
 }
 
 /** One of the leading candidates, re-measured side by side in the final round. */

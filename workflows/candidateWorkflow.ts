@@ -66,9 +66,21 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
   const base = { candidateId: input.candidateId, round: input.round, design: input.design };
   const device = input.hardware.device;
   let stage = 'build';
-  const enter = (s: string) => {
-    stage = s;
+  const show = (s: string) =>
     setCurrentDetails(`**${input.candidateId}** (round ${input.round}) — ${s}\n\n${describeDesign(input)}`);
+  // Wall time per stage from this workflow's clock (activity queueing and retries included): what a
+  // search's candidates per hour are made of.
+  const stageMs: Record<string, number> = {};
+  let stageStarted = started;
+  const endStage = () => {
+    const now = Date.now();
+    stageMs[stage] = now - stageStarted;
+    stageStarted = now;
+  };
+  const enter = (s: string) => {
+    if (s !== stage) endStage();
+    stage = s;
+    show(s);
   };
   let result: CandidateResult;
   try {
@@ -132,8 +144,10 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
     result = { ...base, status: 'rejected', ...rejectionOf(err, stage) };
     log.info('candidate rejected', { candidateId: input.candidateId, reason: result.reason, stage });
   }
+  endStage();
+  result.stageMs = stageMs;
   result.durationMs = Date.now() - started;
-  enter(
+  show(
     result.status === 'accepted'
       ? `accepted: ${input.scenario.objective} = ${formatMetric(input.scenario.objective, result.objective)}`
       : `rejected (${result.reason})`,

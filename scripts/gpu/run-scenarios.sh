@@ -5,8 +5,8 @@
 # runtime worker for this host's GPU), watched to the end, then one comparison process
 # (bench/scenarios/compare_stacks.py): transformers `generate` vs the generic stack vs the searched
 # best stack, interleaved, 3 repetitions. Writes <results-dir>/<scenario>.json per scenario,
-# <results-dir>/summary.json, run.log and logs.tar.xz. A failing scenario is recorded and the next
-# one runs; the stack is always taken down at the end.
+# <results-dir>/summary.json, search_throughput.json (candidates per hour), run.log and logs.tar.xz.
+# A failing scenario is recorded and the next one runs; the stack is always taken down at the end.
 # Environment:
 #   VIBESERVE_RUN_BUDGET_S   seconds the whole run may take (default 570; one scenario per 10-minute slot)
 #   VIBESERVE_CPU_DRY_RUN=1  run each scenario's CPU variant (bench/scenarios/prepare_scenario.py); also
@@ -116,6 +116,10 @@ for file in "$@"; do
       timeout "$wait_s" node "$repo/cli/bin/vibeserve.mjs" watch "$id" --interval 5
     fi
     echo "run-scenarios: $name: search took $(( $(date +%s) - t0 ))s"
+    # candidates per hour and the time per stage, one entry per scenario
+    "$py" "$repo/bench/scenarios/search_throughput.py" "$VIBESERVE_HOME/artifacts/$id/search.json" \
+      --out "$results/search_throughput.json" --device-name "$gpu" --run-command "$run_cmd" >/dev/null \
+      || echo "run-scenarios: $name: no search throughput (no finished search.json)"
   fi
   if [ -n "$do_served" ]; then
     served_budget=$(( $(left) / (n - i + 1) - 30 ))

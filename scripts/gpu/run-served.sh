@@ -5,8 +5,8 @@
 #   scripts/gpu/run-served.sh <results-dir> <scenario.yaml>[=<design-source.json>]...
 # A scenario may name where its `searched` design comes from: a search.json (its leaderboard's best)
 # or an earlier results file (its recorded best design, re-measured). Writes
-# <results-dir>/served_<scenario>.json and logs_<scenario>.tar.xz (each engine's log) per scenario and run.log; a failing scenario is recorded and
-# the next one runs.
+# <results-dir>/served_<scenario>.json and logs_<scenario>.tar.xz (each engine's log) per scenario, and
+# run.log; a failing scenario is recorded and the next one runs.
 # Environment:
 #   VIBESERVE_RUN_BUDGET_S   seconds the whole run may take (default 560), shared by the scenarios
 #   VIBESERVE_PEER_ENGINES   peer engines (default vllm,transformers-cb; vllm only once

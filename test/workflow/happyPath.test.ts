@@ -51,6 +51,10 @@ describe('happy path', () => {
     const ids = [...results.leaderboard, ...results.rejected].map((c) => c.candidateId).sort();
     expect(ids).toEqual(['r1-c0', 'r1-c1']);
     for (const c of results.leaderboard) {
+      // every stage's wall time, as search-throughput summaries read it
+      expect(Object.keys(c.stageMs ?? {})).toEqual(['build', 'verify', 'benchmark']);
+      expect(Object.values(c.stageMs!).every((ms) => ms >= 0)).toBe(true);
+      expect(Object.values(c.stageMs!).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(c.durationMs!);
       expect(c.objective).toBeGreaterThan(0);
       // the median of three repetitions, with their range
       expect(c.spread?.output_throughput).toMatchObject({ median: c.objective, n: 3 });
