@@ -8,7 +8,8 @@ OpenAI-compatible HTTP server, on one GPU, driven over HTTP/SSE by the runtime's
 
 Engines: `generic` (the design space's generic stack: vLLM's defaults in the library's terms,
 docs/generic-stack.md), `searched` (the search's best design, or a recorded design), and the peers:
-vLLM (`vllm serve` at its defaults; needs bench/peers/install_vllm.sh and `source bench/peers/env.sh`),
+vLLM (`vllm serve` at its defaults, with its own n-gram speculation on a code-edit workload; needs
+bench/peers/install_vllm.sh and `source bench/peers/env.sh`),
 transformers' own continuous batching (bench/peers/transformers_cb_server.py) and, asked for by name,
 llama.cpp (`llama-server`; needs bench/peers/build_llama_server.sh). The model's weights are written
 once as a safetensors checkpoint (bench/peers/write_checkpoint.py) and every engine serves that
@@ -19,6 +20,10 @@ quantized as it is, and our stacks its weights dequantized.
 Engines share the GPU, so each is given the same KV pool (vLLM through --kv-cache-memory-bytes;
 transformers sizes its own from what is left, started last) with room for a quarter more than every
 sequence in flight at full length.
+
+A real-text workload (code_edit, json_schema) is made with the model's tokenizer, and each request
+carries what the workload gives it: its prediction as OpenAI's `prediction`, its schema as
+`response_format`; it ends where the model ends it, where random prompts run to their max_tokens.
 
 Two workloads: the scenario's own, and a saturating run (1024-token prompts, 128 output tokens,
 256 in flight, as `vllm bench serve` is commonly run; shorter prompts where the model's context is
@@ -67,7 +72,14 @@ from served_engines import (  # noqa: E402
 
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
 from vibeserve_runtime.bench.online import run_online  # noqa: E402
-from vibeserve_runtime.bench.workload import Workload, arrival_offsets, make_requests, warmup_requests  # noqa: E402
+from vibeserve_runtime.bench.code_edit import tokenizer_of  # noqa: E402
+from vibeserve_runtime.bench.workload import (  # noqa: E402
+    REAL_TEXT_DATASETS,
+    Workload,
+    arrival_offsets,
+    make_requests,
+    warmup_requests,
+)
 
 PEERS = ("vllm", "transformers-cb", "llama.cpp")
 DEFAULT_PEERS = ("vllm", "transformers-cb")
@@ -211,7 +223,12 @@ class Comparison:
             per_token = _kv_bytes_per_token(json.loads((checkpoint / "config.json").read_text()))
             linear = specs["generic"]["components"].get("linear", "native")
             self.servers["vllm"] = vllm_server(
-                checkpoint, log_dir, max_len, kv_tokens * per_token if kv_tokens else None, linear
+                checkpoint,
+                log_dir,
+                max_len,
+                kv_tokens * per_token if kv_tokens else None,
+                linear,
+                dataset=workloads["scenario"].dataset,
             )
             self.result["peers"]["vllm"] = {"command": " ".join(shlex.quote(a) for a in self.servers["vllm"].command)}
         for name, spec in specs.items():
@@ -323,10 +340,11 @@ class Comparison:
             srv.stop()
 
     # --- measurement -----------------------------------------------------------------------
-    def measure(self, wname: str, w: Workload, vocab: int, more_to_come: bool) -> None:
+    def measure(self, wname: str, w: Workload, vocab: int, more_to_come: bool, tokenizer=None) -> None:
+        """tokenizer: the model's, for a real-text workload (code_edit, json_schema: its requests are text)."""
         section = {"workload": w.to_dict(), "stacks": {}, "skipped": {}}
         self.result["workloads"][wname] = section
-        warm = warmup_requests(w, vocab, avoid=set(range(3)))
+        warm = warmup_requests(w, vocab, avoid=set(range(3)), tokenizer=tokenizer)
         warm_n = len(warm)
         projected: dict[str, float] = {}
         for name, srv in list(self.servers.items()):
@@ -364,7 +382,7 @@ class Comparison:
             section["stacks"][name] = {"runs": []}
         order = list(active)
         for r in range(self.args.reps):
-            reqs = make_requests(w, vocab, r, avoid=set(range(3)))
+            reqs = make_requests(w, vocab, r, avoid=set(range(3)), tokenizer=tokenizer)
             arrivals = arrival_offsets(w, len(reqs), r)
             for name in order[r % len(order) :] + order[: r % len(order)] if order else []:
                 srv = self.servers[name]
@@ -483,8 +501,11 @@ def main() -> int:
     sc = yaml.safe_load(Path(args.scenario).read_text())
     cmp = Comparison(args, sc)
     workloads = {"scenario": scenario_workload(sc, args.max_prompts)}
-    model = generic_spec(sc, cmp.device)["model"]
+    spec = generic_spec(sc, cmp.device)
+    model = spec["model"]
     vocab = preset_vocab_size(model)
+    # real-text requests (a code edit and its prediction, a record and its JSON schema) are the model's text
+    tokenizer = tokenizer_of(spec) if workloads["scenario"].dataset in REAL_TEXT_DATASETS else None
     if not args.no_saturating:
         from vibeserve_runtime.models.presets import get_preset
 
@@ -503,7 +524,7 @@ def main() -> int:
         names = list(workloads)
         for i, name in enumerate(names):
             if cmp.servers:
-                cmp.measure(name, workloads[name], vocab, more_to_come=i + 1 < len(names))
+                cmp.measure(name, workloads[name], vocab, more_to_come=i + 1 < len(names), tokenizer=tokenizer)
     finally:
         cmp.stop_engines()
         cmp.result["elapsed_s"] = time.monotonic() - cmp.t0

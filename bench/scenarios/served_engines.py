@@ -134,10 +134,28 @@ def vibeserve_server(name: str, stack_dir: Path, log_dir: Path, max_queue: int, 
 VLLM_QUANTIZATION = {"native": None, "int8_weight_only": "fp8", "fp8": "fp8"}
 
 
+# vLLM's own feature for what a workload's requests make possible, as its documentation turns it on: prompt-lookup
+# (n-gram) speculation where each request's prompt holds most of its output (vLLM does not take OpenAI's
+# `prediction`). Structured outputs (a request's response_format) and prefix caching need no flag: both are on by
+# default.
+VLLM_WORKLOAD_FEATURES = {
+    "code_edit": [
+        "--speculative-config",
+        json.dumps({"method": "ngram", "num_speculative_tokens": 5, "prompt_lookup_max": 4}),
+    ],
+}
+
+
 def vllm_server(
-    checkpoint: Path, log_dir: Path, max_model_len: int, kv_cache_bytes: int | None, linear: str = "native"
+    checkpoint: Path,
+    log_dir: Path,
+    max_model_len: int,
+    kv_cache_bytes: int | None,
+    linear: str = "native",
+    dataset: str = "random",
 ) -> EngineServer:
-    """`vllm serve` at its defaults (needs `source bench/peers/env.sh` after install_vllm.sh)."""
+    """`vllm serve` at its defaults (needs `source bench/peers/env.sh` after install_vllm.sh), with its own
+    feature for the workload turned on (VLLM_WORKLOAD_FEATURES)."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -158,6 +176,7 @@ def vllm_server(
         cmd += ["--kv-cache-memory-bytes", str(kv_cache_bytes)]
     if VLLM_QUANTIZATION.get(linear):
         cmd += ["--quantization", VLLM_QUANTIZATION[linear]]
+    cmd += VLLM_WORKLOAD_FEATURES.get(dataset, [])
     return EngineServer("vllm", "vllm", cmd, log_dir / "vllm.log", port, version=_version("vllm"))
 
 

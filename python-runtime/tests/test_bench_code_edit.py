@@ -112,3 +112,40 @@ def test_the_timing_loop_hands_each_request_its_prediction():
     out = run_pass(engine, rep, None)
     assert [r["output_tokens"] for r in out["records"]] == [12, 12]
     assert engine.stats()["spec_acceptance_rate"] == 1.0 and out["steps"] < 12
+
+
+def test_served_requests_carry_their_prediction_or_schema_and_end_where_real_text_ends():
+    """The online load generator sends what the offline pass hands the engine: a code edit's prediction as
+    OpenAI's `prediction` text, a record's JSON schema as `response_format`; random prompts run to max_tokens."""
+    from vibeserve_runtime.bench.online import request_body
+
+    tok = ByteTokenizer(512)
+    edit = make_requests(Workload.from_dict(CODE_EDIT), 512, 0, tokenizer=tok)[0]
+    _, body = request_body("m", edit, "completions")
+    assert body["prediction"] == {"type": "content", "content": tok.decode(edit.prediction)}
+    assert body["prompt"] == edit.prompt_token_ids and body["ignore_eos"] is False
+    record = make_requests(
+        Workload.from_dict({"dataset": "json_schema", "num_prompts": 1, "input_len": 384, "output_len": 96}),
+        512,
+        0,
+        tokenizer=tok,
+    )[0]
+    _, body = request_body("m", record, "completions")
+    assert body["response_format"]["type"] == "json_schema" and body["ignore_eos"] is False
+    assert body["response_format"]["json_schema"]["schema"] == record.json_schema and "prediction" not in body
+    plain = make_requests(Workload.from_dict({"num_prompts": 1, "input_len": 8, "output_len": 4}), 512, 0)[0]
+    _, body = request_body("m", plain, "completions")
+    assert body["ignore_eos"] is True and "prediction" not in body and "response_format" not in body
+
+
+def test_vllm_gets_its_own_prompt_lookup_speculation_on_a_code_edit_workload(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "scenarios"))
+    from served_engines import vllm_server
+
+    edit = vllm_server(tmp_path, tmp_path, 1024, None, dataset="code_edit").command
+    spec = json.loads(edit[edit.index("--speculative-config") + 1])
+    assert spec["method"] == "ngram" and spec["num_speculative_tokens"] > 0
+    assert "--speculative-config" not in vllm_server(tmp_path, tmp_path, 1024, None).command

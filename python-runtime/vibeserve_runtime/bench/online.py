@@ -19,15 +19,24 @@ from .workload import BenchRequest
 
 
 def request_body(model: str, req: BenchRequest, endpoint: str) -> tuple[str, dict]:
-    """The path and JSON body of one benchmark request (greedy, every output token forced)."""
-    body = {
+    """The path and JSON body of one benchmark request: greedy; a random prompt's every output token
+    forced (`ignore_eos`), a real-text request ending where it ends, with its prediction (OpenAI's
+    `prediction`) or its JSON schema (`response_format`) as the workload gives them."""
+    body: dict = {
         "model": model,
         "max_tokens": req.max_tokens,
         "temperature": 0.0,
         "stream": True,
         "stream_options": {"include_usage": True},
-        "ignore_eos": True,
+        "ignore_eos": not req.stop_at_eos,
     }
+    if req.prediction_text is not None:
+        body["prediction"] = {"type": "content", "content": req.prediction_text}
+    if req.json_schema is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "record", "schema": req.json_schema, "strict": True},
+        }
     if endpoint == "chat":
         body["messages"] = [{"role": "user", "content": " ".join(f"w{t}" for t in req.prompt_token_ids)}]
         return "/v1/chat/completions", body

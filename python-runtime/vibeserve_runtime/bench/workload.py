@@ -112,6 +112,8 @@ class BenchRequest:
     max_tokens: int
     prediction: list[int] | None = None  # the expected output's token ids (code_edit)
     json_schema: dict | None = None  # the schema its output must satisfy (json_schema)
+    prediction_text: str | None = None  # the prediction as the text a client sends (OpenAI's `prediction`)
+    stop_at_eos: bool = False  # real text ends at its end-of-sequence token; random prompts run to max_tokens
 
 
 def make_requests(
@@ -128,13 +130,19 @@ def make_requests(
         from .json_extraction import json_extraction_request
 
         reqs = [json_extraction_request(tokenizer, rng, w.input_len, w.output_len) for _ in range(w.num_prompts)]
-        return [BenchRequest(prompt, max_tokens, json_schema=schema) for prompt, max_tokens, schema in reqs]
+        return [
+            BenchRequest(prompt, max_tokens, json_schema=schema, stop_at_eos=True)
+            for prompt, max_tokens, schema in reqs
+        ]
     if w.dataset == "code_edit":
         from .code_edit import code_edit_request
 
-        return [
-            BenchRequest(*code_edit_request(tokenizer, rng, w.input_len, w.output_len)) for _ in range(w.num_prompts)
-        ]
+        out = []
+        for _ in range(w.num_prompts):
+            prompt, max_tokens, prediction = code_edit_request(tokenizer, rng, w.input_len, w.output_len)
+            text = tokenizer.decode(prediction)
+            out.append(BenchRequest(prompt, max_tokens, prediction, prediction_text=text, stop_at_eos=True))
+        return out
     if w.dataset == "shared_prefix":
         return _shared_prefix_requests(w, rng, vocab_size, avoid)
     reqs = []
