@@ -160,6 +160,10 @@ def parse_completion_request(body: dict, model: ContinuousBatchingModel) -> dict
         )
     if (body.get("n") or 1) != 1:
         raise CompletionError(400, "n: only one completion per request")
+    # a constraint it cannot enforce is refused, not ignored (that would time other work than asked);
+    # `prediction` is only a hint (the answer is the same without it), so it is accepted and not used
+    if (body.get("response_format") or {}).get("type", "text") != "text":
+        raise CompletionError(400, "response_format: transformers' continuous batching has no constrained decoding")
     stream = bool(body.get("stream", False))
     return {
         "ids": ids,

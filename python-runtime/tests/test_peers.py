@@ -264,3 +264,17 @@ def test_cb_server_greedy_matches_generate_under_concurrency(cb_checkpoint, cb_s
         client.completions.create(model="model", prompt=PROMPT, max_tokens=3, temperature=0.8)
     with pytest.raises(openai.BadRequestError, match="positions"):
         client.completions.create(model="model", prompt=PROMPT, max_tokens=100_000)
+    # a constraint it cannot enforce is refused; a prediction (a hint only) is accepted
+    schema = {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}}}
+    with pytest.raises(openai.BadRequestError, match="response_format"):
+        client.completions.create(
+            model="model", prompt=PROMPT, max_tokens=3, temperature=0, extra_body={"response_format": schema}
+        )
+    hinted = client.completions.create(
+        model="model",
+        prompt=PROMPT,
+        max_tokens=3,
+        temperature=0,
+        extra_body={"ignore_eos": True, "return_token_ids": True, "prediction": {"type": "content", "content": "x"}},
+    )
+    assert hinted.choices[0].token_ids == want[0][:3]
