@@ -93,6 +93,7 @@ def main() -> int:
     args = ap.parse_args()
     result = json.loads(args.out.read_text()) if args.out.exists() else {}
     result.setdefault("scenarios", {})
+    result.setdefault("repetitions", {"count": 1, "why": "one search per scenario: a count over its wall time"})
     for path in args.search_json:
         if not path.is_file():
             print(f"search_throughput: no search.json at {path}", file=sys.stderr)
