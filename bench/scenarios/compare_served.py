@@ -72,7 +72,6 @@ from served_engines import (  # noqa: E402
 
 from vibeserve_runtime.bench.metrics import compute_metrics  # noqa: E402
 from vibeserve_runtime.bench.online import run_online  # noqa: E402
-from vibeserve_runtime.bench.code_edit import tokenizer_of  # noqa: E402
 from vibeserve_runtime.bench.workload import (  # noqa: E402
     REAL_TEXT_DATASETS,
     Workload,
@@ -80,6 +79,7 @@ from vibeserve_runtime.bench.workload import (  # noqa: E402
     make_requests,
     warmup_requests,
 )
+from vibeserve_runtime.tokenizers import tokenizer_of  # noqa: E402
 
 PEERS = ("vllm", "transformers-cb", "llama.cpp")
 DEFAULT_PEERS = ("vllm", "transformers-cb")

@@ -10,11 +10,11 @@ import pytest
 
 from runtime_stacks import TINY_LLAMA, error_of, materialize, result_of, run_verb
 from vibeserve_runtime import events
-from vibeserve_runtime.bench.code_edit import code_edit_request, tokenizer_of
+from vibeserve_runtime.bench.code_edit import code_edit_request
 from vibeserve_runtime.bench.speculation import replay, speculation_figures
 from vibeserve_runtime.bench.workload import Workload, make_requests, pass_payload, timed_pass, warmup_requests
 from vibeserve_runtime.components.speculation.predicted_outputs import PredictedOutputsProposer
-from vibeserve_runtime.tokenizers import ByteTokenizer
+from vibeserve_runtime.tokenizers import ByteTokenizer, tokenizer_of
 
 CODE_EDIT = {"dataset": "code_edit", "num_prompts": 3, "input_len": 384, "output_len": 96}
 

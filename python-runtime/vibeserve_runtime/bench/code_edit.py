@@ -130,30 +130,3 @@ def code_edit_request(tokenizer, rng: random.Random, input_len: int, output_len:
         )
     prompt, prediction = best
     return prompt, min(output_len, len(prediction) + EXTRA_TOKENS), prediction
-
-
-def tokenizer_of(spec: dict):
-    """A stack's tokenizer without its weights (the benchmark's parent rebuilds the requests it
-    checks the candidate's records against)."""
-    from ..tokenizers import load_tokenizer
-
-    model = spec["model"]
-    meta: dict = {"vocab_size": _vocab_size(model)}
-    if model.get("weights") == "gguf":
-        from ..models.gguf_loading import read_gguf_tokenizer
-        from ..models.loading import find_packaged_gguf
-
-        meta["gguf"] = read_gguf_tokenizer(model.get("path") or find_packaged_gguf())
-    elif model.get("weights") == "path" and (Path(model["path"]) / "tokenizer.json").is_file():
-        meta["tokenizer_dir"] = model["path"]
-    return load_tokenizer(spec, meta)
-
-
-def _vocab_size(model: dict) -> int:
-    if model.get("config", {}).get("vocab_size"):
-        return model["config"]["vocab_size"]
-    if model.get("preset"):
-        from ..models.presets import get_preset
-
-        return get_preset(model["preset"])["vocab_size"]
-    return 259

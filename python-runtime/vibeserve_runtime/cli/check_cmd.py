@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 from .. import events
-from ..bench.code_edit import tokenizer_of
 from ..checker import checks, reference_cache, speculation, structured_output
 from ..checker.integrity import integrity_report
 from ..checker.tolerances import MARGIN_FACTOR, logit_tolerance
 from ..materialize import load_stack_dir
+from ..tokenizers import tokenizer_of
 from .candidate_process import run_candidate
 from .engine_loader import require_device
 

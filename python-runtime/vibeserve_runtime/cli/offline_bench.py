@@ -19,8 +19,8 @@ from pathlib import Path
 
 from .. import events
 from ..bench.metrics import RequestRecord, compute_metrics, median_of_runs
-from ..bench.code_edit import tokenizer_of
 from ..bench.workload import REAL_TEXT_DATASETS, Workload, timed_pass
+from ..tokenizers import tokenizer_of
 from .candidate_process import CandidateRun
 
 AVOID = frozenset(range(3))  # token ids offline prompts leave out (special tokens of small vocabularies)

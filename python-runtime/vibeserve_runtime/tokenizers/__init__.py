@@ -7,12 +7,13 @@ bos_token_id, vocab_size and chat_template (a Jinja string or None).
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
+from pathlib import Path
 from typing import Any
 
 from .byte import ByteTokenizer
 from .detokenize import IncrementalDetokenizer
 
-__all__ = ["load_tokenizer", "ByteTokenizer", "IncrementalDetokenizer"]
+__all__ = ["load_tokenizer", "tokenizer_of", "ByteTokenizer", "IncrementalDetokenizer"]
 
 
 def _fields(spec: Any) -> tuple[str, dict]:
@@ -60,3 +61,28 @@ def load_tokenizer(spec: Any, model_meta: dict | None = None):
     raise ValueError(
         f"components.tokenizer: unknown tokenizer {kind!r}; expected hf_json, tiktoken_bpe, custom_file or byte"
     )
+
+
+def tokenizer_of(spec: dict):
+    """A stack's tokenizer without its weights: where a trusted process needs the stack's text (the
+    checker's JSON-schema requests, a benchmark's real-text requests) but not its model."""
+    model = spec["model"]
+    meta: dict = {"vocab_size": _vocab_size(model)}
+    if model.get("weights") == "gguf":
+        from ..models.gguf_loading import read_gguf_tokenizer
+        from ..models.loading import find_packaged_gguf
+
+        meta["gguf"] = read_gguf_tokenizer(model.get("path") or find_packaged_gguf())
+    elif model.get("weights") == "path" and (Path(model["path"]) / "tokenizer.json").is_file():
+        meta["tokenizer_dir"] = model["path"]
+    return load_tokenizer(spec, meta)
+
+
+def _vocab_size(model: dict) -> int:
+    if model.get("config", {}).get("vocab_size"):
+        return model["config"]["vocab_size"]
+    if model.get("preset"):
+        from ..models.presets import get_preset
+
+        return get_preset(model["preset"])["vocab_size"]
+    return 259
