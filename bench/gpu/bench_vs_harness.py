@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO / "python-runtime"))
 from vibeserve_runtime.bench.workload import Workload, warmup_requests  # noqa: E402
 from vibeserve_runtime.cli.offline_bench import AVOID  # noqa: E402
 from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
+from vibeserve_runtime.models.presets import vocab_size_of  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))
 from bench_verb import run_bench_verb  # noqa: E402
@@ -48,7 +49,7 @@ def verb_repetition(stack: Path, device: str, w: Workload) -> float:
 
 def start_harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) -> tuple[StackChild, int]:
     _, spec = load_stack_dir(stack)
-    vocab = spec["model"]["config"].get("vocab_size") or _preset_vocab(spec["model"])
+    vocab = vocab_size_of(spec["model"])
     warm = [[q.prompt_token_ids, q.max_tokens] for q in warmup_requests(w, vocab, AVOID)]
     child = StackChild(stack, device, warm, kv_cache_tokens)
     child.wait_ready(timeout=900)
@@ -84,12 +85,6 @@ def scenario_generic_stack(scenario: Path, device: str, w: Workload, work: Path)
     spec = generic_spec(sc, device)
     spec["params"]["max_batch_size"] = max(int(spec["params"].get("max_batch_size") or 0), w.max_concurrency or 0)
     return materialize(spec, work / "stack")
-
-
-def _preset_vocab(model: dict) -> int:
-    from vibeserve_runtime.models.presets import get_preset
-
-    return get_preset(model["preset"])["vocab_size"] if model.get("preset") else 256
 
 
 def main() -> int:

@@ -194,9 +194,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="served-vs-offline-"))
     stack = Path(args.stack) if args.stack else default_stack(args, work)
     _, spec = load_stack_dir(stack)
-    from scenario_stacks import device_name, preset_vocab_size
+    from scenario_stacks import device_name
+    from vibeserve_runtime.models.presets import vocab_size_of
 
-    vocab = preset_vocab_size(spec["model"])
+    vocab = vocab_size_of(spec["model"])
     max_model_len = int(spec["params"].get("max_model_len") or args.input_len + args.output_len)
 
     out: dict = {

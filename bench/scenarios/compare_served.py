@@ -56,7 +56,6 @@ from scenario_stacks import (  # noqa: E402
     generic_spec,
     kv_cache_tokens_for,
     materialize,
-    preset_vocab_size,
     scenario_workload,
 )
 from compare_stacks import search_summary, summarize  # noqa: E402
@@ -79,6 +78,7 @@ from vibeserve_runtime.bench.workload import (  # noqa: E402
     make_requests,
     warmup_requests,
 )
+from vibeserve_runtime.models.presets import vocab_size_of  # noqa: E402
 from vibeserve_runtime.tokenizers import tokenizer_of  # noqa: E402
 
 PEERS = ("vllm", "transformers-cb", "llama.cpp")
@@ -498,7 +498,7 @@ def main() -> int:
     workloads = {"scenario": scenario_workload(sc, args.max_prompts)}
     spec = generic_spec(sc, cmp.device)
     model = spec["model"]
-    vocab = preset_vocab_size(model)
+    vocab = vocab_size_of(model)
     # real-text requests (a code edit and its prediction, a record and its JSON schema) are the model's text
     tokenizer = tokenizer_of(spec) if workloads["scenario"].dataset in REAL_TEXT_DATASETS else None
     if not args.no_saturating:

@@ -46,6 +46,7 @@ from vibeserve_runtime.checker.integrity import integrity_report
 from vibeserve_runtime.cli.offline_bench import AVOID, metrics_of_passes, records_of_pass
 from vibeserve_runtime.cli.candidate_process import candidate_env
 from vibeserve_runtime.materialize import load_stack_dir
+from vibeserve_runtime.models.presets import vocab_size_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/scenarios is not a package
 from scenario_stacks import (  # noqa: E402
@@ -53,7 +54,6 @@ from scenario_stacks import (  # noqa: E402
     generic_spec,
     kv_cache_tokens_for,
     materialize,
-    preset_vocab_size,
     scenario_workload,
 )
 
@@ -295,7 +295,7 @@ def main() -> int:
 
     _, spec0 = load_stack_dir(next(iter(stack_dirs.values()))) if stack_dirs else (None, None)
     model_spec = spec0["model"] if spec0 else generic_spec(sc, device)["model"]
-    vocab = model_spec["config"].get("vocab_size") or preset_vocab_size(model_spec)
+    vocab = vocab_size_of(model_spec)
     # the child builds its engine and compiles on two requests; the workload's own shapes come after
     warm = [
         [q.prompt_token_ids, q.max_tokens]

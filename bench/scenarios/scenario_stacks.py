@@ -125,15 +125,6 @@ def materialize(spec: dict, out_dir: Path) -> Path:
     return out_dir
 
 
-def preset_vocab_size(model: dict) -> int:
-    """The vocabulary of a model spec (its config, else its preset's)."""
-    if model.get("config", {}).get("vocab_size"):
-        return int(model["config"]["vocab_size"])
-    from vibeserve_runtime.models.presets import get_preset
-
-    return get_preset(model["preset"])["vocab_size"] if model.get("preset") else 256
-
-
 def device_name(device: str) -> str:
     """The GPU's name as PyTorch reports it, or the CPU's."""
     import torch

@@ -185,3 +185,17 @@ def get_preset(name: str) -> dict:
     if name not in PRESETS:
         raise ValueError(f"model.preset: unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
     return copy.deepcopy(PRESETS[name])
+
+
+# Token ids below 256 exist in every vocabulary served here (byte-level BPEs and the byte tokenizer):
+# random prompts for a model of unknown vocabulary draw from them.
+SHARED_VOCAB = 256
+
+
+def vocab_size_of(model: dict, default: int = SHARED_VOCAB) -> int:
+    """A model spec's vocabulary: its config's, else its preset's, else `default`."""
+    if (model.get("config") or {}).get("vocab_size"):
+        return int(model["config"]["vocab_size"])
+    if model.get("preset"):
+        return int(get_preset(model["preset"])["vocab_size"])
+    return default

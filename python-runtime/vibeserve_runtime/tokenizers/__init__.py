@@ -10,7 +10,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from .byte import ByteTokenizer
+from .byte import BYTE_VOCAB, ByteTokenizer
 from .detokenize import IncrementalDetokenizer
 
 __all__ = ["load_tokenizer", "tokenizer_of", "ByteTokenizer", "IncrementalDetokenizer"]
@@ -26,7 +26,7 @@ def load_tokenizer(spec: Any, model_meta: dict | None = None):
     kind, params = _fields(spec)
     meta = model_meta or {}
     path = params.get("tokenizer_path")
-    vocab_size = meta.get("vocab_size", 259)
+    vocab_size = meta.get("vocab_size", BYTE_VOCAB)
     if kind == "byte":
         return ByteTokenizer(vocab_size)
     if kind == "hf_json":
@@ -67,7 +67,9 @@ def tokenizer_of(spec: dict):
     """A stack's tokenizer without its weights: where a trusted process needs the stack's text (the
     checker's JSON-schema requests, a benchmark's real-text requests) but not its model."""
     model = spec["model"]
-    meta: dict = {"vocab_size": _vocab_size(model)}
+    from ..models.presets import vocab_size_of
+
+    meta: dict = {"vocab_size": vocab_size_of(model, default=BYTE_VOCAB)}
     if model.get("weights") == "gguf":
         from ..models.gguf_loading import read_gguf_tokenizer
         from ..models.loading import find_packaged_gguf
@@ -76,13 +78,3 @@ def tokenizer_of(spec: dict):
     elif model.get("weights") == "path" and (Path(model["path"]) / "tokenizer.json").is_file():
         meta["tokenizer_dir"] = model["path"]
     return load_tokenizer(spec, meta)
-
-
-def _vocab_size(model: dict) -> int:
-    if model.get("config", {}).get("vocab_size"):
-        return model["config"]["vocab_size"]
-    if model.get("preset"):
-        from ..models.presets import get_preset
-
-        return get_preset(model["preset"])["vocab_size"]
-    return 259

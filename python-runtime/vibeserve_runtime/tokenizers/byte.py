@@ -6,6 +6,7 @@ Ids 0..2 are special (pad, bos, eos); byte b maps to id b + 3, so any vocab >= 2
 from __future__ import annotations
 
 OFFSET = 3
+BYTE_VOCAB = 256 + OFFSET  # the smallest vocabulary the byte tokenizer fits
 
 
 class ByteTokenizer:
@@ -14,9 +15,9 @@ class ByteTokenizer:
     eos_token_id = 2
     chat_template = None
 
-    def __init__(self, vocab_size: int = 259):
-        if vocab_size < 256 + OFFSET:
-            raise ValueError(f"byte tokenizer needs vocab_size >= {256 + OFFSET}, model has {vocab_size}")
+    def __init__(self, vocab_size: int = BYTE_VOCAB):
+        if vocab_size < BYTE_VOCAB:
+            raise ValueError(f"byte tokenizer needs vocab_size >= {BYTE_VOCAB}, model has {vocab_size}")
         self.vocab_size = vocab_size
 
     def encode(self, text: str) -> list[int]:
