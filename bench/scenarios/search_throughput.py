@@ -9,6 +9,10 @@ Per search (an entry of the output's `scenarios`, keyed by scenario name; other 
 - `stage_s`: each stage's wall time per candidate (build, verify, benchmark; median, min, max, n), from
   the candidate workflow's clock, so activity queueing and retries count in the stage they delay;
 - `candidate_s`: each candidate's whole pipeline;
+- `phase_s`: inside the verify and benchmark stages, each phase of the `check` and `bench` processes
+  (import, load, graph_capture, reference, each check rule as `rules.<name>`, warmup, timed, ...; see
+  docs/boundary.md) per candidate, from the `phase_s` of the check.json and bench.json beside the
+  search.json (`candidates/<id>/`); null where no candidate's files record phases;
 - `outside_candidates_s`: the search's wall time that no candidate covers, with `concurrency` candidates
   at a time: the architect, starting children, the final round's side-by-side re-measure and Temporal's
   own scheduling;
@@ -27,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 STAGES = ("build", "verify", "benchmark")
+PHASE_FILES = {"verify": "check.json", "benchmark": "bench.json"}
 TARGET_PER_HOUR = {"mixtral": 40.0}
 DEFAULT_TARGET_PER_HOUR = 100.0
 
@@ -44,8 +49,37 @@ def wall_s(search: dict) -> float:
     return (at(search["finishedAt"]) - at(search["startedAt"])).total_seconds()
 
 
-def summarize(search: dict) -> dict:
-    """One search's throughput entry (see the module docstring)."""
+def flat_phases(phase_s: dict) -> dict[str, float]:
+    """A verb's phase_s with its nested rules as `rules.<name>`."""
+    flat: dict[str, float] = {}
+    for k, v in phase_s.items():
+        if isinstance(v, dict):
+            flat.update({f"{k}.{r}": float(s) for r, s in v.items() if isinstance(s, (int, float))})
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            flat[k] = float(v)
+    return flat
+
+
+def phases_of(candidates: list[dict], artifacts: Path) -> dict | None:
+    """Per stage, each phase's spread over the candidates whose verb files record it."""
+    out: dict[str, dict] = {}
+    for stage, name in PHASE_FILES.items():
+        seen: dict[str, list[float]] = {}
+        for c in candidates:
+            f = artifacts / "candidates" / str(c.get("candidateId")) / name
+            try:
+                phase_s = json.loads(f.read_text()).get("phase_s")
+            except (OSError, ValueError):
+                continue
+            for k, v in flat_phases(phase_s if isinstance(phase_s, dict) else {}).items():
+                seen.setdefault(k, []).append(v)
+        if seen:
+            out[stage] = {k: spread(v) for k, v in seen.items()}
+    return out or None
+
+
+def summarize(search: dict, artifacts: Path | None = None) -> dict:
+    """One search's throughput entry (see the module docstring); `artifacts`: the search's directory."""
     if not search.get("startedAt") or not search.get("finishedAt"):
         raise ValueError("the search.json has no startedAt/finishedAt: the search has not finished writing it")
     candidates = list(search.get("leaderboard") or []) + list(search.get("rejected") or [])
@@ -80,6 +114,7 @@ def summarize(search: dict) -> dict:
         "met": per_hour is not None and per_hour >= target,
         "candidate_s": spread(durations),
         "stage_s": stage_s,
+        "phase_s": phases_of(candidates, artifacts) if artifacts else None,
         "outside_candidates_s": wall - sum(durations) / concurrency if durations else None,
     }
 
@@ -100,7 +135,7 @@ def main() -> int:
             return 2
         search = json.loads(path.read_text())
         name = (search.get("scenario") or {}).get("name") or path.parent.name
-        result["scenarios"][name] = summarize(search)
+        result["scenarios"][name] = summarize(search, path.parent)
     if args.device_name:
         result["device"] = args.device_name
     if args.run_command:

@@ -73,3 +73,21 @@ def test_an_older_search_without_stage_times_still_counts_and_a_missing_file_is_
         [sys.executable, str(SCRIPT), str(tmp_path / "nope.json"), "--out", str(out)], capture_output=True, text=True
     )
     assert p.returncode == 2 and "no search.json at" in p.stderr
+
+
+def test_splits_the_verify_and_benchmark_stages_into_the_verbs_phases(tmp_path):
+    s = search("hopper-kernels", "llama")
+    root = tmp_path / "hopper-kernels"
+    for cid, load, capture in (("r1-c0", 4.0, 10.0), ("r1-c1", 6.0, 2.0)):
+        d = root / "candidates" / cid
+        d.mkdir(parents=True)
+        check = {"phase_s": {"import": 3.0, "load": load, "rules": {"logits": 1.5, "batch_invariance": 2.5}}}
+        (d / "check.json").write_text(json.dumps(check))
+        (d / "bench.json").write_text(json.dumps({"phase_s": {"load": load, "graph_capture": capture, "total": 30}}))
+    (root / "candidates" / "r2-c0").mkdir(parents=True)  # rejected before writing anything
+    out = tmp_path / "t.json"
+    assert run(tmp_path, s, out=out).returncode == 0
+    phases = json.loads(out.read_text())["scenarios"]["hopper-kernels"]["phase_s"]
+    assert phases["verify"]["load"] == {"median": 5.0, "min": 4.0, "max": 6.0, "n": 2}
+    assert phases["verify"]["rules.batch_invariance"]["median"] == 2.5
+    assert phases["benchmark"]["graph_capture"] == {"median": 6.0, "min": 2.0, "max": 10.0, "n": 2}

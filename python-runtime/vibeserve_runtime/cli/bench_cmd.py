@@ -17,6 +17,7 @@ from ..materialize import load_stack_dir
 from .engine_loader import require_device
 from .materialize_cmd import read_json_arg
 from .offline_bench import AVOID, metrics_of_passes, records_of_pass
+from .phases import Phases
 
 _OVERRIDES = (
     "num_prompts",
@@ -48,6 +49,7 @@ _records_from_offline = records_of_pass
 
 
 def run(args) -> int:
+    phases = Phases()  # bench.json's phase_s (docs/boundary.md)
     w = workload_from_args(args)
     command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "vibeserve_runtime", *sys.argv[1:]])
     out: dict = {"command": command, "workload": w.to_dict()}
@@ -64,7 +66,11 @@ def run(args) -> int:
         except Exception as e:  # the server is the thing under test; not reaching it is a usage problem
             raise events.UsageError("unreachable_server", f"cannot list models at {args.url}/v1/models: {e}")
         out["model"], out["device"] = model, "remote"
-        vocab = 256 if args.endpoint == "chat" else _vocab_hint(args)
+        from ..models.presets import SHARED_VOCAB  # (models/ imports torch: only where needed)
+
+        # token-id prompts must be valid for the remote model, whatever its vocabulary
+        vocab = SHARED_VOCAB
+        phases.lap("setup")
 
         def online_pass(reqs: list, seed_offset: int) -> dict:
             recs, dur = asyncio.run(
@@ -82,6 +88,7 @@ def run(args) -> int:
 
         for _ in range(w.warmups):
             online_pass(warmup_requests(w, vocab), pass_seed(0, 0))
+        phases.lap("warmup")
         for r in range(w.repetitions):
             runs.append(
                 metrics_of_passes(
@@ -95,6 +102,7 @@ def run(args) -> int:
                 f"repetition {r + 1}: {runs[-1]['output_throughput']:.1f} output tok/s",
                 **_brief(runs[-1]),
             )
+        phases.lap("timed")
     else:
         if not args.stack:
             raise events.UsageError("bad_arguments", "bench needs --stack <dir> (offline/baseline) or --url <server>")
@@ -103,7 +111,10 @@ def run(args) -> int:
         device = args.device or spec["device"]
         require_device(device)
         out["stack"], out["device"] = spec["name"], device
-        vocabs = [_vocab_of(s) for _, s in stacks]
+        from ..models.presets import vocab_size_of
+
+        vocabs = [vocab_size_of(s["model"]) for _, s in stacks]
+        phases.lap("setup")
         if args.baseline == "hf-generate":
             from ..bench.hf_baseline import build_baseline_model, run_hf_generate
 
@@ -116,6 +127,7 @@ def run(args) -> int:
                 )
             events.progress("bench", 0, w.repetitions, "loading the transformers model")
             model = build_baseline_model(spec["model"], device)
+            phases.lap("load")
 
             def hf_pass(reqs: list) -> dict:
                 recs, dur = run_hf_generate(model, reqs, device)
@@ -123,6 +135,7 @@ def run(args) -> int:
 
             for _ in range(w.warmups):
                 hf_pass(warmup_requests(w, vocabs[0], AVOID))
+            phases.lap("warmup")
             for r in range(w.repetitions):
                 runs.append(
                     metrics_of_passes(
@@ -130,6 +143,7 @@ def run(args) -> int:
                     )
                 )
                 events.progress("bench", r + 1, w.repetitions, f"repetition {r + 1}", **_brief(runs[-1]))
+            phases.lap("timed")
         else:
             from ..checker.integrity import integrity_report
             from . import offline_bench
@@ -141,6 +155,7 @@ def run(args) -> int:
             }
             if broken and len(stacks) == 1:
                 raise events.CandidateError("integrity_violation", broken[0])
+            phases.lap("integrity")
             sound = [i for i in range(len(stacks)) if i not in broken]
             measured = (
                 dict(
@@ -158,6 +173,7 @@ def run(args) -> int:
                 if sound
                 else {}
             )
+            phases.skip()  # the children's own phases: each stack's phase_s
             if len(stacks) > 1:
                 out["mode"] = "offline:side-by-side"
                 out["stacks"] = [
@@ -169,15 +185,21 @@ def run(args) -> int:
                     for i, (d, s) in enumerate(stacks)
                 ]
                 return _finish(
-                    args, out, any(m.get("completed") for m in measured.values()), "no stack completed a request"
+                    args,
+                    out,
+                    any(m.get("completed") for m in measured.values()),
+                    "no stack completed a request",
+                    phases,
                 )
             out["mode"] = "offline"
             out.update(measured[0])
+            phases.s.update(out.get("phase_s") or {})
             return _finish(
                 args,
                 out,
                 any(r.get("completed") for r in out["repetitions"]),
                 f"no request completed: {out['repetitions'][-1].get('errors')}",
+                phases,
             )
 
     out.update(median_of_runs(runs))
@@ -187,10 +209,12 @@ def run(args) -> int:
         out,
         any(r.get("completed") for r in runs),
         f"no request completed: {runs[-1].get('errors') if runs else ''}",
+        phases,
     )
 
 
-def _finish(args, out: dict, completed: bool, why_not: str) -> int:
+def _finish(args, out: dict, completed: bool, why_not: str, phases: Phases) -> int:
+    out["phase_s"] = {**phases.s, "total": phases.total()}
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(out, indent=2, default=str))
@@ -201,19 +225,5 @@ def _finish(args, out: dict, completed: bool, why_not: str) -> int:
     return events.EXIT_OK
 
 
-def _vocab_of(spec: dict) -> int:
-    from ..models.presets import get_preset
-
-    return spec["model"]["config"].get("vocab_size") or (
-        get_preset(spec["model"]["preset"])["vocab_size"] if spec["model"]["preset"] else 256
-    )
-
-
 def _brief(m: dict) -> dict:
     return {k: m.get(k) for k in ("output_throughput", "median_ttft_ms", "median_tpot_ms", "completed")}
-
-
-def _vocab_hint(args) -> int:
-    # Token-id prompts must be valid for the remote model; ids below 256 exist in every vocabulary
-    # we serve (byte-level BPEs and the byte tokenizer), so random ids are drawn from there.
-    return 256

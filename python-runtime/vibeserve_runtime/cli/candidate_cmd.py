@@ -24,6 +24,7 @@ from ..bench.workload import (
 from ..materialize import load_stack_dir
 from ..types import Request, SamplingParams
 from .engine_loader import assert_runs_stack_code, build_engine
+from .phases import Phases, buckets_of
 from .profile_pass import profile_pass
 
 # the side-by-side harness (bench/scenarios/stack_child.py) takes the same loop from here
@@ -31,15 +32,19 @@ from .timed_pass import greedy as _greedy, run_pass as _run_rep
 
 
 def check_probe(engine, inp: dict) -> dict:
+    """The stack's side of every check rule; probe_s holds each probe's wall seconds."""
     prompts, forced, n = inp["prompts"], inp["forced"], inp["new_tokens"]
     total = 2 * len(prompts) + 1
     out: dict = {"tf_logits": [], "alone": []}
+    phases = Phases(with_import=False)
     for i, (p, f) in enumerate(zip(prompts, forced)):
         out["tf_logits"].append(engine.teacher_forced_logits(p, f).float().cpu())
         events.progress("candidate", i + 1, total, "teacher-forced logits")
+    phases.lap("teacher_forced")
     for i, p in enumerate(prompts):
         out["alone"].append(list(engine.generate([p], _greedy(n))[0]))
         events.progress("candidate", len(prompts) + i + 1, total, "greedy alone")
+    phases.lap("alone")
 
     # The same prompts inside a mixed-length batch with staggered arrivals (prefills meet decodes);
     # the step at which each token arrives shows whether tokens stream incrementally.
@@ -69,10 +74,14 @@ def check_probe(engine, inp: dict) -> dict:
     out["stream_steps"] = steps
     out["finished"] = sorted(finished)
     out["stats"] = engine.stats()
+    phases.lap("batch")
     if inp.get("speculation"):
         out["speculation"] = speculation_probe(engine, inp["speculation"])
+        phases.lap("speculation")
     if inp.get("structured_output"):
         out["structured_output"] = structured_output_probe(engine, inp["structured_output"])
+        phases.lap("structured_output")
+    out["probe_s"] = phases.s
     events.progress("candidate", total, total, "mixed batch")
     return out
 
@@ -118,9 +127,11 @@ def bench_offline(engine, inp: dict) -> dict:
     vocab, avoid = int(inp["vocab"]), set(inp.get("avoid") or ())
     # real text (bench/code_edit.py, json_extraction.py) is built from the stack's tokenizer
     tok = engine.tokenizer if w.dataset in REAL_TEXT_DATASETS else None
+    phases = Phases(with_import=False)  # phase_s: warmup, timed (turns' waits left out), profile
     warm = pass_payload(w, warmup_requests(w, vocab, avoid, tok), pass_seed(0, 0))
     for _ in range(w.warmups):  # untimed: compiles, captures and allocations for every shape happen here
         _run_rep(engine, warm, w.max_concurrency)
+    phases.lap("warmup")
     events.progress("bench", 0, w.repetitions, "warmed up")
 
     def timed(rep: int, k: int) -> dict:
@@ -129,31 +140,45 @@ def bench_offline(engine, inp: dict) -> dict:
         )
 
     reps = []
+    phases.s["timed"] = 0.0
     for r in range(w.repetitions):
         if inp.get("turns") and not sys.stdin.readline():
             break  # the parent stopped giving turns
+        phases.skip()
         reps.append({"passes": repeat_until(w.min_duration_s, lambda k: timed(r, k))})
+        phases.lap("timed")
         events.progress("bench", r + 1, w.repetitions, f"repetition {r + 1}: {len(reps[-1]['passes'])} pass(es)")
     out = {"reps": reps, "stats": engine.stats()}
+    phases.skip()
     if inp.get("profile", True):
         out["profile"] = profile_pass(
             engine, pass_payload(w, profile_requests(w, vocab, avoid, tok), pass_seed(0, 0)), w.max_concurrency
         )
+    phases.lap("profile")
+    out["phase_s"] = phases.s
     return out
 
 
 def run(args) -> int:
     import torch
 
+    phases = Phases()
     stack_dir, spec = load_stack_dir(args.stack)
     assert_runs_stack_code(stack_dir)
     inp = json.loads(Path(args.input).read_text())
     if inp.get("gpu_memory_utilization"):  # engines loaded side by side share the GPU (cli/side_by_side.py)
         spec["params"]["gpu_memory_utilization"] = float(inp["gpu_memory_utilization"])
     events.progress("candidate", 0, 1, "building engine")
-    engine = build_engine(spec, args.device, stack_dir)
+    # capture_cap: the largest decode batch the parent's task sends (cli/offline_bench.py, cli/check_cmd.py)
+    engine = build_engine(spec, args.device, stack_dir, capture_cap=inp.get("capture_cap"))
+    built = phases.lap("load")
+    capture = getattr(engine.runner, "capture_s", 0.0)
+    capture = min(max(float(capture), 0.0), built) if isinstance(capture, (int, float)) else 0.0
+    phases.s.update(load=round(built - capture, 3), graph_capture=round(capture, 3))
     with torch.inference_mode():
         out = check_probe(engine, inp) if args.task == "check_probe" else bench_offline(engine, inp)
+    out["phase_s"] = {**phases.s, **out.get("phase_s", {})}
+    out["captured_buckets"] = buckets_of(getattr(engine.runner, "captured_buckets", None))
     torch.save(out, args.output)
     events.result(output=args.output)
     return events.EXIT_OK

@@ -20,6 +20,17 @@ from ..materialize import load_stack_dir
 from ..tokenizers import tokenizer_of
 from .candidate_process import run_candidate
 from .engine_loader import require_device
+from .phases import Phases, buckets_of, of_child
+
+# the rule each of the stack's probes (cli/candidate_cmd.check_probe) feeds; the mixed batch feeds
+# max_tokens and streaming too, and is counted once, under batch_invariance
+_PROBE_RULE = {
+    "teacher_forced": "logits",
+    "alone": "greedy_tokens",
+    "batch": "batch_invariance",
+    "speculation": "speculation_lossless",
+    "structured_output": "structured_output",
+}
 
 
 def _prompts(n: int, new_tokens: int, vocab: int, max_len: int, seed: int) -> tuple[list, list]:
@@ -39,15 +50,19 @@ def write_report(report: dict, path: str | None) -> None:
 
 
 def run(args) -> int:
+    phases, rules = Phases(), {}  # check.json's phase_s (docs/boundary.md)
     stack_dir, spec = load_stack_dir(args.stack)
     device = args.device or spec["device"]
     require_device(device)
+    phases.lap("setup")
     total = 5
     events.progress("check", 0, total, "integrity of protected code")
     integ = integrity_report(stack_dir)
     integrity = checks._check("integrity", len(integ["changed"]), 0, integ["passed"], integ["detail"])
+    phases.lap("integrity", into=rules)
     if not integ["passed"]:
         report = {"passed": False, "checks": [integrity], "reference": None, "report_path": args.report}
+        report["phase_s"] = {**phases.s, "rules": rules, "total": phases.total()}
         write_report(report, args.report)
         events.result(**report)
         raise events.CandidateError("integrity_violation", integ["detail"])
@@ -101,6 +116,7 @@ def run(args) -> int:
     events.progress("check", 3, total, "running the stack")
     if ref is not None:
         ref.offload()
+    phases.lap("reference")
     # the candidate gets the prompts and the tokens to teacher-force, never where the cache is
     probe = {"prompts": prompts, "forced": [list(t) for t in ref_tokens], "new_tokens": n, "fillers": fillers}
     if spec_cases:
@@ -115,11 +131,17 @@ def run(args) -> int:
             json_cases = None
         else:
             probe["structured_output"] = structured_output.requests(json_cases)
+    if json_tokenizer is not None:
+        phases.lap("structured_output", into=rules)
+    probe["capture_cap"] = _largest_batch(probe)
+    phases.skip()
     obs = run_candidate(stack_dir, "check_probe", probe, device=args.device)
     lap("stack")
+    phases.skip()  # the child's own phases are reported below
     if ref is not None:
         ref.reload()
     along = _Along(spec, device, ref)
+    phases.lap("reference")
 
     events.progress("check", 4, total, "comparing")
     try:
@@ -138,14 +160,24 @@ def run(args) -> int:
             out["same_precision"],
             spec_cases,
             out.get("router_ties"),
+            rules,
         )
+        phases.skip()
         if json_cases:
             results.insert(-1, structured_output.valid_json(json_cases, obs["structured_output"], json_tokenizer))
         elif json_skipped:
             results.insert(-1, structured_output.not_run(json_skipped))
+        phases.lap("structured_output", into=rules)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
         raise events.CandidateError("wrong_output", f"the stack's observations are malformed: {type(e).__name__}: {e}")
     lap("compare")
+    if along.build_s:  # rebuilding a cached reference is the reference's time, not the rule's
+        rules["batch_invariance"] = round(max(0.0, rules.get("batch_invariance", 0.0) - along.build_s), 3)
+        phases.s["reference"] = round(phases.s.get("reference", 0.0) + along.build_s, 3)
+    child = of_child(obs.get("phase_s"))
+    for probe_name, secs in of_child(obs.get("probe_s")).items():
+        if probe_name in _PROBE_RULE:
+            rules[_PROBE_RULE[probe_name]] = round(rules.get(_PROBE_RULE[probe_name], 0.0) + secs, 3)
     passed = all(c["passed"] for c in results)
     report = {
         "passed": passed,
@@ -161,7 +193,9 @@ def run(args) -> int:
         "engine_stats": obs.get("stats"),
         "timings_s": timings,
         "reference_cache": {**cache_note, "model_built_for_compare": along.built_here},
+        "captured_buckets": buckets_of(obs.get("captured_buckets")),
     }
+    report["phase_s"] = {**phases.s, **child, "rules": _in_check_order(rules, results), "total": phases.total()}
     write_report(report, args.report)
     events.progress("check", total, total, "passed" if passed else "failed")
     events.result(**report)
@@ -171,6 +205,22 @@ def run(args) -> int:
         why = "; ".join(f"{c['name']}: {_shorten(c['detail'], 240)}" for c in failed)
         raise events.CandidateError("wrong_output", f"failed checks: {', '.join(c['name'] for c in failed)} ({why})")
     return events.EXIT_OK
+
+
+def _largest_batch(probe: dict) -> int:
+    """The largest decode batch check_probe (cli/candidate_cmd.py) runs: the mixed batch of the
+    prompts and fillers, or every speculation or JSON-schema case at once. The stack captures CUDA
+    graphs up to it (components/execution/cuda_graphs.py)."""
+    return max(
+        len(probe["prompts"]) + len(probe["fillers"]),
+        len(probe.get("speculation") or ()),
+        len(probe.get("structured_output") or ()),
+    )
+
+
+def _in_check_order(rules: dict[str, float], results: list[dict]) -> dict[str, float]:
+    """Each rule's seconds (the stack's probe and the judging here), in the order of `checks`."""
+    return {c["name"]: rules.get(c["name"], 0.0) for c in results}
 
 
 def _shorten(text: str, most: int) -> str:
@@ -224,6 +274,7 @@ class _Along:
 
     def __init__(self, spec, device, ref):
         self.spec, self.device, self.ref, self.built_here = spec, device, ref, False
+        self.build_s = 0.0
 
     def __call__(self, prompt, tokens, want, rows):
         if list(tokens) == list(want):
@@ -231,10 +282,12 @@ class _Along:
         if self.ref is None:
             from ..reference import HFReference
 
+            t0 = time.perf_counter()
             try:
                 self.ref, self.built_here = HFReference(self.spec["model"], self.device, None), True
             except Exception as e:  # noqa: BLE001 - it built when the entry was made: not the candidate's fault
                 raise events.InfraError("reference", f"rebuilding the cached reference failed: {type(e).__name__}: {e}")
+            self.build_s = time.perf_counter() - t0
         return self.ref.logits_along(prompt, tokens)
 
 
@@ -253,10 +306,15 @@ def _compare(
     same_precision=None,
     spec_cases=None,
     router_ties=None,
+    rule_s=None,
 ):
+    """The rules' results; rule_s (where given) gains each rule's seconds of judging."""
+    clock = _RuleClock({} if rule_s is None else rule_s)
     scale = checks.logit_scale(list(ref_rows))
     floor = tolerance or logit_tolerance(spec["model"]["dtype"], spec["components"]["linear"])
-    logits = checks.logits_close(obs["tf_logits"], list(ref_rows), floor, scale, same_precision, router_ties)
+    logits = clock(
+        lambda: checks.logits_close(obs["tf_logits"], list(ref_rows), floor, scale, same_precision, router_ties)
+    )
     # A near tie is judged at the floor: beyond it a flipped token must be explained by the stack's
     # own error at that row (tolerated below), not by the bound's worst case elsewhere.
     margin_thr = MARGIN_FACTOR * floor * scale
@@ -264,7 +322,6 @@ def _compare(
     for seq in alone + [list(v) for v in obs["batch"].values()]:
         if any(not 0 <= int(t) < vocab_size for t in seq):
             raise ValueError(f"the stack produced a token id outside the vocabulary [0, {vocab_size})")
-    rows_along_alone = [along(p, g, t, r) for p, g, t, r in zip(prompts, alone, ref_tokens, ref_rows)]
     batch_main = [obs["batch"][f"p{i}"] for i in range(len(prompts))]
     wanted = {f"p{i}": n for i in range(len(prompts))} | {f"x{j}": m for j, (_, m) in enumerate(fillers)}
     # Within calibrated bounds a flipped expert route or a quantized weight may flip a token too:
@@ -274,30 +331,48 @@ def _compare(
     )
     results = [
         logits,
-        checks.tokens_agree(
-            "greedy_tokens",
-            alone,
-            [list(t) for t in ref_tokens],
-            list(ref_rows),
-            margin_thr,
-            f"stack greedy vs reference greedy, {n} tokens each, margin threshold {margin_thr:.3g}",
-            tolerated,
+        clock(
+            lambda: checks.tokens_agree(
+                "greedy_tokens",
+                alone,
+                [list(t) for t in ref_tokens],
+                list(ref_rows),
+                margin_thr,
+                f"stack greedy vs reference greedy, {n} tokens each, margin threshold {margin_thr:.3g}",
+                tolerated,
+            )
         ),
         # The same rounding can differ between a prompt alone and inside a batch (kernels may pick
         # tiles per batch size), so a flip there is excused by the same row error, where it applies.
-        checks.tokens_agree(
-            "batch_invariance",
-            batch_main,
-            alone,
-            rows_along_alone,
-            margin_thr,
-            "alone vs inside a staggered mixed-length batch",
-            checks.errors_along(tolerated, alone, [list(t) for t in ref_tokens]) if tolerated else None,
+        clock(
+            lambda: checks.tokens_agree(
+                "batch_invariance",
+                batch_main,
+                alone,
+                [along(p, g, t, r) for p, g, t, r in zip(prompts, alone, ref_tokens, ref_rows)],
+                margin_thr,
+                "alone vs inside a staggered mixed-length batch",
+                checks.errors_along(tolerated, alone, [list(t) for t in ref_tokens]) if tolerated else None,
+            )
         ),
-        checks.max_tokens_respected(obs["batch"], wanted, obs["finished"]),
-        checks.streams_incrementally(obs["stream_steps"]),
+        clock(lambda: checks.max_tokens_respected(obs["batch"], wanted, obs["finished"])),
+        clock(lambda: checks.streams_incrementally(obs["stream_steps"])),
         integrity,
     ]
     if spec_cases:
-        results.insert(-1, speculation.lossless(spec_cases, obs["speculation"], margin_thr, tolerated))
+        results.insert(-1, clock(lambda: speculation.lossless(spec_cases, obs["speculation"], margin_thr, tolerated)))
     return results, logits["threshold"], scale
+
+
+class _RuleClock:
+    """Runs one rule's judging and adds its seconds under the rule's name."""
+
+    def __init__(self, seconds: dict[str, float]):
+        self.seconds = seconds
+
+    def __call__(self, rule):
+        t0 = time.perf_counter()
+        result = rule()
+        name = result["name"]
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 3)
+        return result

@@ -40,7 +40,10 @@ def require_device(device: str) -> None:
             )
 
 
-def build_engine(spec: dict[str, Any], device: str | None = None, stack_dir: Path | None = None):
+def build_engine(
+    spec: dict[str, Any], device: str | None = None, stack_dir: Path | None = None, capture_cap: int | None = None
+):
+    """capture_cap: the largest decode batch the caller will send (Engine.from_spec)."""
     from ..engine import Engine
     from ..engine.spec import load_stack_spec
 
@@ -48,7 +51,7 @@ def build_engine(spec: dict[str, Any], device: str | None = None, stack_dir: Pat
     spec = {k: v for k, v in spec.items() if k != "custom_components"}
     if device:
         spec["device"] = device
-    return Engine.from_spec(load_stack_spec(spec))
+    return Engine.from_spec(load_stack_spec(spec), capture_cap=capture_cap)
 
 
 def assert_runs_stack_code(stack_dir: Path) -> None:

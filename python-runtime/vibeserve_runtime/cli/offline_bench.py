@@ -22,8 +22,16 @@ from ..bench.metrics import RequestRecord, compute_metrics, median_of_runs
 from ..bench.workload import REAL_TEXT_DATASETS, Workload, timed_pass
 from ..tokenizers import tokenizer_of
 from .candidate_process import CandidateRun
+from .phases import buckets_of, of_child
 
 AVOID = frozenset(range(3))  # token ids offline prompts leave out (special tokens of small vocabularies)
+
+
+def capture_cap_for(w: Workload) -> int:
+    """The largest decode batch a bench of w can form: every pass (warm-up, timed, profile) sends at
+    most num_prompts requests, at most max_concurrency of them in flight. The engine caps its CUDA
+    graphs there (components/execution/cuda_graphs.py), and at the stack's max_batch_size as always."""
+    return min(w.max_concurrency or w.num_prompts, w.num_prompts)
 
 
 def measure(
@@ -45,6 +53,7 @@ def measure(
                 "avoid": sorted(AVOID),
                 "profile": profile,
                 "gpu_memory_utilization": _memory_share(spec, i, n),
+                "capture_cap": capture_cap_for(w),
             }
             run = CandidateRun(
                 stack_dir,
@@ -122,6 +131,8 @@ def _stack_result(obs: dict, w: Workload, vocab: int, wall: float, tokenizer=Non
         "repetitions": runs,
         "engine_stats": obs.get("stats"),
         **profile_figures(obs.get("profile")),
+        "phase_s": of_child(obs.get("phase_s")),
+        "captured_buckets": buckets_of(obs.get("captured_buckets")),
     }
 
 

@@ -38,7 +38,7 @@ def _triton_cascade():
 def _cuda_graphs(model, kv, params, device):
     from ..components.execution.cuda_graphs import CudaGraphRunner
 
-    return CudaGraphRunner(model, kv, params, device)
+    return CudaGraphRunner(model, kv, params, device, capture_cap=params.get("capture_cap"))
 
 
 def _fp8(weight, bias=None):

@@ -168,7 +168,10 @@ class Engine:
 
     # --- construction ----------------------------------------------------------------------
     @classmethod
-    def from_spec(cls, spec) -> "Engine":
+    def from_spec(cls, spec, capture_cap: int | None = None) -> "Engine":
+        """capture_cap: the largest decode batch this engine will be sent, where the caller knows it
+        (check, bench); CUDA graphs are captured only up to it (components/execution/cuda_graphs.py).
+        Not part of the spec: the design and what `serve` builds are unchanged by it."""
         spec = load_stack_spec(spec)
         device = torch.device(spec.device)
         if device.type == "cuda" and not torch.cuda.is_available():
@@ -178,10 +181,12 @@ class Engine:
 
             return launch_tensor_parallel_engine(spec)
         hf_config, sd, meta = load_model_weights(spec.model, device=device)
-        return cls.from_weights(spec, hf_config, sd, meta)
+        return cls.from_weights(spec, hf_config, sd, meta, capture_cap)
 
     @classmethod
-    def from_weights(cls, spec, hf_config: dict, state_dict: dict, meta: dict) -> "Engine":
+    def from_weights(
+        cls, spec, hf_config: dict, state_dict: dict, meta: dict, capture_cap: int | None = None
+    ) -> "Engine":
         """Build from already loaded weights (HF naming); the caller's dict is left intact."""
         spec = load_stack_spec(spec)
         if spec.components.get("tp", "1") != "1":
@@ -190,10 +195,10 @@ class Engine:
                 "(each loads the weights named by spec.model)"
             )
         model = build_model(hf_config, dict(state_dict), model_parts(spec)).to(torch.device(spec.device))
-        return cls.from_model(spec, model, hf_config, meta)
+        return cls.from_model(spec, model, hf_config, meta, capture_cap)
 
     @classmethod
-    def from_model(cls, spec, model, hf_config: dict, meta: dict) -> "Engine":
+    def from_model(cls, spec, model, hf_config: dict, meta: dict, capture_cap: int | None = None) -> "Engine":
         """Wrap a built model (see model_parts) with a fresh KV cache, scheduler, runner and sampler.
         The model's attention layers are re-pointed at the new cache, so one model can serve
         several engines in turn (benchmarks reuse big weights this way)."""
@@ -222,7 +227,9 @@ class Engine:
         for module in model.modules():
             if hasattr(module, "prepare_for_tokens"):
                 module.prepare_for_tokens(max(p["max_num_batched_tokens"], p["max_batch_size"]))
-        runner = get_component("execution", c["execution"])(model, kv, p, device)
+        # the cap rides in the runner's copy of the params only; other runners ignore it
+        runner_params = p if capture_cap is None else {**p, "capture_cap": capture_cap}
+        runner = get_component("execution", c["execution"])(model, kv, runner_params, device)
         sampler = get_component("sampling", c["sampling"])()
         proposer = get_component("speculation", c["speculation"])(p)
         tokenizer = load_tokenizer_for(spec, meta)

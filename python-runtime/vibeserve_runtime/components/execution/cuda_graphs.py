@@ -5,9 +5,16 @@ their K/V into the cache's scratch block and attend to one scratch token, so the
 sequences. Block tables are padded to max_model_len, making every shape static. With
 params.compile_decode the captured function is first compiled by torch.compile (fusing the small
 elementwise kernels between GEMMs).
+
+capture_cap (an engine-construction option, not a design param): the largest decode batch the
+process will run. check and bench know their load, so they capture only the buckets up to the
+smallest one >= it; a larger decode batch runs eagerly, as one above the largest bucket always
+does. None (serve, which cannot know its load) captures every bucket.
 """
 
 from __future__ import annotations
+
+import time
 
 import torch
 
@@ -17,9 +24,11 @@ from ..attention.metadata import AttentionMetadata
 class CudaGraphRunner:
     name = "cuda_graphs"
 
-    def __init__(self, model, kv_cache, params: dict, device, emulate: bool = False):
+    def __init__(self, model, kv_cache, params: dict, device, emulate: bool = False, capture_cap: int | None = None):
         """emulate=True (tests only) runs the padded static-shape path eagerly instead of capturing,
-        so the bucket padding and scratch-block logic can be checked on CPU."""
+        so the bucket padding and scratch-block logic can be checked on CPU. After construction,
+        captured_buckets lists the buckets replayed (emulated: run padded) and capture_s the wall
+        seconds their capture took (0 when nothing was captured)."""
         device = torch.device(device)
         self.capture = device.type == "cuda" and not emulate
         if device.type != "cuda" and not emulate:
@@ -37,6 +46,11 @@ class CudaGraphRunner:
         self.kv = kv_cache
         max_bs = params.get("max_batch_size", 16)
         self.buckets = sorted({b for b in params.get("graph_batch_sizes", [1, 2, 4, 8, 16, 32]) if b <= max_bs} | {1})
+        if capture_cap is not None:
+            top = next((b for b in self.buckets if b >= capture_cap), self.buckets[-1])
+            self.buckets = [b for b in self.buckets if b <= top]
+        self.captured_buckets = list(self.buckets)
+        self.capture_s = 0.0
         n = self.buckets[-1]
         scratch_slot = kv_cache.scratch_block * kv_cache.block_size
         # rows: input ids, positions, slot mapping, context lens (the layout of meta.decode_inputs)
@@ -60,6 +74,7 @@ class CudaGraphRunner:
         pool = None
         if not self.capture:
             return
+        t0 = time.perf_counter()
         with torch.inference_mode():
             for bs in reversed(self.buckets):
                 meta = self._meta(bs)
@@ -72,6 +87,7 @@ class CudaGraphRunner:
                 pool = g.pool()
                 self.graphs[bs] = g
         torch.cuda.synchronize(device)
+        self.capture_s = time.perf_counter() - t0
 
     def _forward(self, input_ids, meta):
         return self.model.compute_logits(self.model(input_ids, meta))
