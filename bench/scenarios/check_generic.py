@@ -59,6 +59,8 @@ def check(scenario_file: str, work: Path, timeout_s: float) -> dict:
             passed=bool(r.get("passed")),
             checks={c["name"]: c.get("passed") for c in r.get("checks", [])},
             timings_s=r.get("timings_s"),
+            phase_s=r.get("phase_s"),
+            captured_buckets=r.get("captured_buckets"),
             failed=[c for c in r.get("checks", []) if not c.get("passed")],
         )
     else:
