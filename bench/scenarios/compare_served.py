@@ -64,6 +64,7 @@ from served_engines import (  # noqa: E402
     EngineServer,
     llama_cpp_outtype,
     llama_cpp_server,
+    llama_cpp_slots,
     transformers_cb_server,
     vibeserve_server,
     vllm_server,
@@ -153,6 +154,7 @@ class Comparison:
         self.out_path = Path(args.out)
         self.work = Path(args.work_dir) / sc["name"]
         self.servers: dict[str, EngineServer] = {}
+        self._llama_cpp: tuple[Path, Path, int] | None = None  # its GGUF, log directory, context per slot
         self.result: dict[str, Any] = {
             "scenario": sc["name"],
             "scenario_file": args.scenario,
@@ -190,6 +192,7 @@ class Comparison:
         sc, device = self.sc, self.device
         max_len = max(w.input_len + w.output_len for w in workloads.values())
         peak = max(w.max_concurrency or w.num_prompts for w in workloads.values())
+        first = next(iter(workloads.values()))
         # four engines share the GPU here: a quarter more than every sequence in flight at full length
         kv_tokens = kv_cache_tokens_for(peak, max_len, headroom=1.25) if device == "cuda" else None
         self.result["kv_cache_tokens"] = kv_tokens
@@ -241,7 +244,7 @@ class Comparison:
                 specs["generic"]["components"].get("linear", "native"),
                 log_dir,
                 max_len,
-                peak,
+                first.max_concurrency or first.num_prompts,
             )
         # transformers sizes its cache from the memory left: it starts last.
         if "transformers-cb" in peers:
@@ -277,7 +280,7 @@ class Comparison:
                 print(f"compare-served: {name} ready in {srv.load_s:.1f}s at {srv.url}", file=sys.stderr)
         self.save()
 
-    def _add_llama_cpp(self, checkpoint: Path | None, linear: str, log_dir: Path, max_len: int, peak: int) -> None:
+    def _add_llama_cpp(self, checkpoint: Path | None, linear: str, log_dir: Path, max_len: int, slots: int) -> None:
         """llama-server on a GGUF: the comparison's checkpoint written as one by llama.cpp's converter, or the
         scenario's own file for a GGUF-weights scenario. What cannot be served is recorded, not raised."""
         from write_gguf import ConversionError, gguf_path, write_gguf
@@ -293,7 +296,9 @@ class Comparison:
             else:
                 outtype, why = llama_cpp_outtype(checkpoint, linear)
                 gguf = gguf_path(checkpoint, outtype)
-            srv = llama_cpp_server(gguf, log_dir, max_len, peak, self.device)  # no llama-server: nothing to convert for
+            srv = llama_cpp_server(
+                gguf, log_dir, max_len, slots, self.device
+            )  # no llama-server: nothing to convert for
             if checkpoint is not None:
                 written = write_gguf(checkpoint, outtype)
                 entry.update(
@@ -317,7 +322,32 @@ class Comparison:
             self.error("llama.cpp", why)
             return
         self.servers["llama.cpp"] = srv
+        self._llama_cpp = (gguf, log_dir, max_len)
         entry.update(command=" ".join(shlex.quote(a) for a in srv.command))
+
+    def _fit_llama_cpp(self, wname: str, w: Workload) -> None:
+        """llama-server gives each of its `-np` slots a fixed slice of its context and serves that many
+        clients at once: a user sizes both to the load, so each workload gets a server started for its
+        own clients (it loads in about a second; its log is the workload's)."""
+        srv = self.servers.get("llama.cpp")
+        clients = w.max_concurrency or w.num_prompts
+        if srv is None or self._llama_cpp is None:
+            return
+        entry = self._entry("llama.cpp")
+        entry.setdefault("slots_by_workload", {})[wname] = clients
+        if llama_cpp_slots(srv) == clients:
+            return
+        srv.stop()
+        gguf, log_dir, max_len = self._llama_cpp
+        srv = llama_cpp_server(gguf, log_dir, max_len, clients, self.device, log_name=f"llama.cpp.{wname}.log")
+        self.servers["llama.cpp"] = srv
+        srv.start()
+        try:
+            srv.wait_healthy(self.args.start_timeout_s)
+        except Exception as e:
+            self._drop("llama.cpp", f"did not start for {wname}: {e}")
+            return
+        entry.setdefault("commands_by_workload", {})[wname] = " ".join(shlex.quote(a) for a in srv.command)
 
     def _entry(self, name: str) -> dict:
         table = self.result["peers"] if name in PEERS else self.result["stacks"]
@@ -339,6 +369,7 @@ class Comparison:
         """tokenizer: the model's, for a real-text workload (code_edit, json_schema: its requests are text)."""
         section = {"workload": w.to_dict(), "stacks": {}, "skipped": {}}
         self.result["workloads"][wname] = section
+        self._fit_llama_cpp(wname, w)
         warm = warmup_requests(w, vocab, avoid=set(range(3)), tokenizer=tokenizer)
         warm_n = len(warm)
         projected: dict[str, float] = {}

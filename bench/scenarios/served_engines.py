@@ -210,7 +210,9 @@ def llama_cpp_outtype(checkpoint: Path, linear: str = "native") -> tuple[str, st
     )
 
 
-def llama_cpp_server(gguf: Path, log_dir: Path, max_model_len: int, max_concurrency: int, device: str) -> EngineServer:
+def llama_cpp_server(
+    gguf: Path, log_dir: Path, max_model_len: int, max_concurrency: int, device: str, log_name: str = "llama.cpp.log"
+) -> EngineServer:
     """`llama-server` on the model's GGUF file, at its defaults but for three settings a user serving
     this load must give it: one slot per client in flight (`-np`, else clients queue for its default
     slots), a context holding every slot's longest request (`-c`, which llama.cpp divides among the
@@ -237,7 +239,12 @@ def llama_cpp_server(gguf: Path, log_dir: Path, max_model_len: int, max_concurre
     ]
     if device == "cuda":
         cmd += ["-ngl", "999"]
-    return EngineServer("llama.cpp", "llama.cpp", cmd, log_dir / "llama.cpp.log", port, version=_llama_cpp_version())
+    return EngineServer("llama.cpp", "llama.cpp", cmd, log_dir / log_name, port, version=_llama_cpp_version())
+
+
+def llama_cpp_slots(srv: EngineServer) -> int:
+    """The clients a llama-server serves at once (its `-np`)."""
+    return int(srv.command[srv.command.index("-np") + 1])
 
 
 def _llama_cpp_version() -> str | None:

@@ -51,6 +51,71 @@ def test_the_command_gives_a_slot_per_client_and_their_context(tmp_path, monkeyp
     assert "-ngl" not in served_engines.llama_cpp_server(tmp_path / "m.gguf", tmp_path, 256, 8, "cpu").command
 
 
+FAKE_SERVER = """#!{python}
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+if "--version" in sys.argv:
+    print("version: 1 (fake)")
+    raise SystemExit(0)
+
+
+class Health(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+HTTPServer(("127.0.0.1", int(sys.argv[sys.argv.index("--port") + 1])), Health).serve_forever()
+"""
+
+
+def test_each_workload_gets_a_llama_server_sized_to_its_own_clients(tmp_path, monkeypatch):
+    """A user serving 16 clients runs llama-server with 16 slots, not the 256 a later workload needs:
+    the comparison restarts it per workload (only when the count changes), each with its own log."""
+    import compare_served
+    from types import SimpleNamespace
+
+    from vibeserve_runtime.bench.workload import Workload
+
+    fake = tmp_path / "llama-server"
+    fake.write_text(FAKE_SERVER.format(python=sys.executable))
+    fake.chmod(0o755)
+    monkeypatch.setattr(served_engines, "LLAMA_SERVER", fake)
+    monkeypatch.setattr(compare_served, "llama_cpp_server", served_engines.llama_cpp_server)
+    args = SimpleNamespace(
+        device="cpu",
+        time_budget_s=60,
+        out=str(tmp_path / "r.json"),
+        work_dir=str(tmp_path),
+        scenario="s.yaml",
+        device_name="cpu",
+        run_command="test",
+        reps=1,
+        start_timeout_s=30,
+    )
+    cmp = compare_served.Comparison(args, {"name": "s", "model": {}})
+    first = served_engines.llama_cpp_server(tmp_path / "m.gguf", tmp_path, 640, 16, "cpu")
+    cmp.servers["llama.cpp"], cmp._llama_cpp = first, (tmp_path / "m.gguf", tmp_path, 640)
+    first.start()
+    try:
+        first.wait_healthy(30)
+        cmp._fit_llama_cpp("scenario", Workload(num_prompts=512, max_concurrency=16))
+        assert cmp.servers["llama.cpp"] is first  # already sized for 16 clients: no restart
+        cmp._fit_llama_cpp("saturating", Workload(num_prompts=512, max_concurrency=256))
+        second = cmp.servers["llama.cpp"]
+        cmd = second.command
+        assert cmd[cmd.index("-np") + 1] == "256" and cmd[cmd.index("-c") + 1] == str(256 * 640)
+        assert first.proc.poll() is not None and second.proc.poll() is None
+        assert second.log_path.name == "llama.cpp.saturating.log"
+        entry = cmp.result["peers"]["llama.cpp"]
+        assert entry["slots_by_workload"] == {"scenario": 16, "saturating": 256}
+        assert "-np 256" in entry["commands_by_workload"]["saturating"]
+    finally:
+        cmp.stop_engines()
+
+
 def test_the_gguf_type_is_the_checkpoints_dtype_or_q8_0_for_8_bit_stacks(tmp_path):
     for dtype, outtype in (("bfloat16", "bf16"), ("float32", "f32")):
         (tmp_path / "config.json").write_text(json.dumps({"torch_dtype": dtype}))
