@@ -36,6 +36,8 @@ export interface ChoiceDef {
   serves?: ServesDef;
   /** The workload (a scenario's workload.dataset) the choice's gain comes from, e.g. shared_prefix. */
   gainsFrom?: string;
+  /** Bytes read per weight; a choice of the same dimension without it reads the model dtype's. */
+  weightBytes?: number;
 }
 
 export interface DimensionDef {
@@ -99,6 +101,8 @@ export interface SpaceContext {
   model?: Record<string, number>;
   /** The tokenizer is fixed by the model/scenario, never searched. */
   tokenizer: string;
+  /** Bytes per weight of the model's dtype (bf16: 2), what a weight-format choice is compared with. */
+  dtypeBytes?: number;
   /** dimension → allowed choices, from the scenario and from steering. */
   constraints?: Record<string, string[]>;
 }

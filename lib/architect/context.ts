@@ -8,6 +8,14 @@ export function spaceContextFor(input: Pick<PlanInput, 'scenario' | 'hardware' |
     arch: input.scenario.model.arch,
     model: modelShapeOf(input.scenario.model),
     tokenizer: tokenizerFor(input.scenario),
+    dtypeBytes: dtypeBytes(input.scenario.model.dtype),
     constraints: input.constraints,
   };
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, bfloat16: 2, float16: 2 };
+
+/** Bytes per weight of a scenario's model dtype (float32, the scenario's default, where it names none). */
+export function dtypeBytes(dtype: string | undefined): number {
+  return DTYPE_BYTES[dtype ?? 'float32'] ?? 4;
 }

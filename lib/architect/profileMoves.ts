@@ -10,9 +10,12 @@
 // It also reports decode_device_share_<component>, the share of the decode forward's device (GPU
 // kernel) time spent in each component. A dimension marked `profiledAs: <component>` chooses that
 // component's implementation, so with device share s the component takes f = (1 − h)·s of the step,
-// and every other valid choice of the dimension is a move predicted at 1 / ((1 − f) + f/2): that it
-// halves the component's time is an assumption, not a measurement. The remaining components
-// ("other": norms, rope, embeddings, lm head) have no dimension and lead to no move.
+// and every other valid choice of the dimension is a move predicted at 1 / ((1 − f) + f·r). For a
+// weight format (choices that state weightBytes) r is the ratio of bytes read per weight, since a decode
+// step streams every weight once: int8 or fp8 from bf16 is r = 1/2, fp8 from int8 r = 1 (no move). For
+// any other dimension r = 1/2: that it halves the component's time is an assumption, not a
+// measurement. The remaining components ("other": norms, rope, embeddings, lm head) have no dimension
+// and lead to no move.
 //
 // For time-to-first-token objectives it reports ttft_queue_share, the share of that time requests
 // spent waiting to be admitted to the batch, and queue_wait_batch_full_share, the part of the wait
@@ -262,20 +265,21 @@ function withGraphBucketsFor(space: DesignSpace, params: Design['params'], batch
 function deviceMoves(space: DesignSpace, parent: Design, profile: DecodeProfile, ctx: SpaceContext): ProfileMove[] {
   const out: ProfileMove[] = [];
   for (const { dim, component, share, f } of profiledComponents(space, profile, ctx)) {
-    const speedup = 1 / (1 - f + f * ASSUMED_DEVICE_FACTOR);
-    if (speedup < MIN_SPEEDUP) continue;
     for (const choice of offeredChoices(space, dim, ctx)) {
       // a choice that gains from one workload only is proposed by its own move
       if (choice === parent.choices[dim] || space.dimensions[dim]!.choices[choice]!.gainsFrom) continue;
+      const { factor, basis } = deviceFactor(space, dim, parent.choices[dim]!, choice, ctx);
+      const speedup = 1 / (1 - f + f * factor);
+      if (speedup < MIN_SPEEDUP) continue;
       const choices = movedTo(space, parent, dim, choice, ctx);
       if (!choices) continue;
       const why =
         `${component} takes ${pct(share)} of ${parent.id}'s decode forward on the device (${pct(f)} of the step); ` +
-        `${dim}=${choice}${alsoMoved(parent, choices, dim)} predicted ${speedup.toFixed(2)}× if it halves that time (assumed)`;
+        `${dim}=${choice}${alsoMoved(parent, choices, dim)} predicted ${speedup.toFixed(2)}× ${basis}`;
       const move = validMove(space, ctx, parent, choices, parent.params, {
         speedup,
         why,
-        saved: f * (1 - ASSUMED_DEVICE_FACTOR),
+        saved: f * (1 - factor),
         target: dim,
         change: `${dim}=${choice}`,
       });
@@ -283,6 +287,30 @@ function deviceMoves(space: DesignSpace, parent: Design, profile: DecodeProfile,
     }
   }
   return out;
+}
+
+/**
+ * What moving a dimension from one choice to another is predicted to do to its component's time. A weight
+ * format (a dimension whose choices state weightBytes) is predicted from the bytes each reads per weight:
+ * a decode step streams every weight once, so int8 and fp8 halve bf16's time and gain nothing over each
+ * other. Any other choice is assumed to halve it.
+ */
+function deviceFactor(
+  space: DesignSpace,
+  dim: string,
+  from: string,
+  to: string,
+  ctx: SpaceContext,
+): { factor: number; basis: string } {
+  const choices = space.dimensions[dim]!.choices;
+  if (!Object.values(choices).some((c) => c.weightBytes !== undefined)) {
+    return { factor: ASSUMED_DEVICE_FACTOR, basis: 'if it halves that time (assumed)' };
+  }
+  const bytes = (c: string) => choices[c]?.weightBytes ?? ctx.dtypeBytes ?? 2;
+  return {
+    factor: bytes(to) / bytes(from),
+    basis: `from the bytes it reads per weight (${bytes(from)} → ${bytes(to)})`,
+  };
 }
 
 /** Dimensions whose component takes a measured share of the decode forward's device time: that share,

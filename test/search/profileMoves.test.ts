@@ -207,6 +207,34 @@ describe('device-profile proposals', () => {
     );
   });
 
+  it('predicts a weight format from the bytes it reads per weight: nothing from int8 to fp8, half from bf16 or fp32', () => {
+    const int8 = makeDesign(
+      space,
+      { ...sdpaDesign(space, llamaCtx).choices, linear: 'int8_weight_only' },
+      sdpaDesign(space, llamaCtx).params,
+    );
+    const profile = { host: 0, dev: { attention: 0.1, linear: 0.8, other: 0.1 } };
+    const fromInt8 = profileMoves(space, int8, profile, 'output_throughput', llamaCtx).map((m) =>
+      moved(int8, m.design),
+    );
+    // the same bytes per weight (fp8) and twice as many (native bf16) predict no gain: no linear move
+    expect(fromInt8.filter((m) => m.includes('linear='))).toEqual([]);
+    const bf16 = sdpaDesign(space, llamaCtx);
+    const fromBf16 = profileMoves(space, bf16, profile, 'output_throughput', llamaCtx);
+    const fp8 = fromBf16.find((m) => moved(bf16, m.design) === 'linear=fp8')!;
+    expect(fp8.speedup).toBeCloseTo(1 / (1 - 0.8 + 0.8 / 2), 9);
+    expect(fp8.why).toMatch(/linear=fp8 predicted 1\.67× from the bytes it reads per weight \(2 → 1\)/);
+    // an fp32 model's weights are 4 bytes: an 8-bit format reads a quarter of them
+    const fp32Ctx = spaceContextFor({
+      scenario: { ...llama, model: { ...llama.model, dtype: 'float32' } },
+      hardware: h100,
+      constraints: {},
+    });
+    const fromFp32 = profileMoves(space, bf16, profile, 'output_throughput', fp32Ctx);
+    const int8Move = fromFp32.find((m) => moved(bf16, m.design) === 'linear=int8_weight_only')!;
+    expect(int8Move.speedup).toBeCloseTo(1 / (1 - 0.8 + 0.8 / 4), 9);
+  });
+
   it('proposes only the expert kernels that CUDA graphs can capture', () => {
     const parent = defaultDesign(space, mixtralCtx);
     expect([parent.choices.moe, parent.choices.execution]).toEqual(['fused_triton', 'cuda_graphs']);
