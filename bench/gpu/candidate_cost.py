@@ -23,14 +23,16 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))  # bench/scenarios is not a package
 from bench_verb import runtime_env  # noqa: E402
-from scenario_stacks import device_name, device_of, generic_spec, materialize, scenario_workload  # noqa: E402
+from check_generic import check  # noqa: E402
+from scenario_stacks import device_name, device_of, scenario_workload  # noqa: E402
 
 
-def verb(args: list[str], out: Path, timeout_s: float) -> dict:
-    """One verb in its own process: its wall seconds, exit code and the phases its JSON records."""
+def bench(stack: Path, workload: Path, out: Path, timeout_s: float) -> dict:
+    """The bench verb in its own process: its wall seconds, exit code, figure and phases."""
     t0 = time.perf_counter()
     p = subprocess.run(
-        [sys.executable, "-m", "vibeserve_runtime", *args],
+        [sys.executable, "-m", "vibeserve_runtime", "bench", "--stack", str(stack), "--workload", str(workload)]
+        + ["--out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -38,33 +40,24 @@ def verb(args: list[str], out: Path, timeout_s: float) -> dict:
         env=runtime_env(),
     )
     row: dict = {"wall_s": round(time.perf_counter() - t0, 3), "exit_code": p.returncode}
-    if out.is_file():
-        r = json.loads(out.read_text())
-        row.update(phase_s=r.get("phase_s"), captured_buckets=r.get("captured_buckets"))
-        if "passed" in r:
-            row["passed"] = r["passed"]
-        if "output_throughput" in r:
-            row["output_throughput"] = r["output_throughput"]
-    else:
-        row["error"] = " | ".join((p.stdout + p.stderr).strip().splitlines()[-4:])
-    return row
+    if not out.is_file():
+        return {**row, "error": " | ".join((p.stdout + p.stderr).strip().splitlines()[-4:])}
+    r = json.loads(out.read_text())
+    return {**row, **{k: r.get(k) for k in ("output_throughput", "phase_s", "captured_buckets")}}
 
 
 def cost(scenario_file: str, work: Path, timeout_s: float) -> dict:
+    """check_generic.py's check of the scenario's generic stack (materialized at work/<name>; its wall
+    time includes that materialization, a search's build stage), then its bench."""
     sc = yaml.safe_load(Path(scenario_file).read_text())
-    spec = generic_spec(sc, device_of(sc))
-    stack = materialize(spec, work / sc["name"])
+    row = {"scenario": sc["name"], "check": check(scenario_file, work, timeout_s)}
     w = scenario_workload(sc)
     workload = work / f"{sc['name']}.workload.json"
     workload.write_text(json.dumps(w.to_dict()))
-    check_out, bench_out = work / f"{sc['name']}.check.json", work / f"{sc['name']}.bench.json"
-    row = {"scenario": sc["name"], "components": spec["components"], "workload": w.to_dict()}
-    row["check"] = verb(["check", "--stack", str(stack), "--report", str(check_out)], check_out, timeout_s)
-    row["bench"] = verb(
-        ["bench", "--stack", str(stack), "--workload", str(workload), "--out", str(bench_out)], bench_out, timeout_s
-    )
-    row["candidate_s"] = round(row["check"]["wall_s"] + row["bench"]["wall_s"], 3)
-    print(json.dumps({k: row[k] for k in ("scenario", "candidate_s", "check", "bench")}), flush=True)
+    row["workload"] = w.to_dict()
+    row["bench"] = bench(work / sc["name"], workload, work / f"{sc['name']}.bench.json", timeout_s)
+    row["candidate_s"] = round(row["check"].get("wall_s", 0.0) + row["bench"]["wall_s"], 3)
+    print(json.dumps({k: row[k] for k in ("scenario", "candidate_s", "bench")}), flush=True)
     return row
 
 

@@ -296,9 +296,8 @@ class Comparison:
             else:
                 outtype, why = llama_cpp_outtype(checkpoint, linear)
                 gguf = gguf_path(checkpoint, outtype)
-            srv = llama_cpp_server(
-                gguf, log_dir, max_len, slots, self.device
-            )  # no llama-server: nothing to convert for
+            # first, so that without llama-server there is nothing to convert for
+            srv = llama_cpp_server(gguf, log_dir, max_len, slots, self.device)
             if checkpoint is not None:
                 written = write_gguf(checkpoint, outtype)
                 entry.update(

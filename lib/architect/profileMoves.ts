@@ -53,6 +53,7 @@ import {
   type DesignSpace,
   type SpaceContext,
 } from '../designSpace.js';
+import { dtypeBytes } from './context.js';
 import type { Design } from './types.js';
 
 /** A predicted speedup s adds PROFILE_WEIGHT·ln(s) to a design's surrogate estimate (in standard
@@ -306,7 +307,7 @@ function deviceFactor(
   if (!Object.values(choices).some((c) => c.weightBytes !== undefined)) {
     return { factor: ASSUMED_DEVICE_FACTOR, basis: 'if it halves that time (assumed)' };
   }
-  const bytes = (c: string) => choices[c]?.weightBytes ?? ctx.dtypeBytes ?? 2;
+  const bytes = (c: string) => choices[c]?.weightBytes ?? ctx.dtypeBytes ?? dtypeBytes(undefined);
   return {
     factor: bytes(to) / bytes(from),
     basis: `from the bytes it reads per weight (${bytes(from)} → ${bytes(to)})`,
