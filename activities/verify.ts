@@ -22,6 +22,8 @@ interface CheckRun {
   input: VerifyInput;
   checkPath: string;
   env: NodeJS.ProcessEnv;
+  /** Checks that may share the device with this one (its GPU memory is split that many ways). */
+  memoryShare: number;
   heartbeatBase: Record<string, unknown>;
 }
 
@@ -46,25 +48,38 @@ export function createVerify(slots: DeviceSlots) {
         ...(previous.sandbox ? { sandbox: previous.sandbox.protections } : {}),
       };
     }
-    return withActivitySlots(slots, input.devices, 'verify', async (env, slot) => {
-      const run: CheckRun = { input, checkPath, env, heartbeatBase: { candidateId: input.candidateId, slot } };
-      const result = input.untrusted ? await checkInSandbox(run, input.untrusted) : await checkDirectly(run);
-      if (!result.passed) {
-        const failed = result.checks.filter((c) => !c.passed).map((c) => c.name);
-        throw candidateRejection(
-          'wrong_output',
-          `correctness check failed: ${failed.join(', ') || 'see check.json'}`,
-          'verify',
-        );
-      }
-      return {
-        passed: true,
-        checkPath,
-        checks: result.checks.length,
-        resumed: false,
-        ...(result.sandbox ? { sandbox: result.sandbox.protections } : {}),
-      };
-    });
+    const share = slots.shareFor(input.checksPerDevice);
+    return withActivitySlots(
+      slots,
+      input.devices,
+      'verify',
+      async (env, slot) => {
+        const run: CheckRun = {
+          input,
+          checkPath,
+          env,
+          memoryShare: share,
+          heartbeatBase: { candidateId: input.candidateId, slot },
+        };
+        const result = input.untrusted ? await checkInSandbox(run, input.untrusted) : await checkDirectly(run);
+        if (!result.passed) {
+          const failed = result.checks.filter((c) => !c.passed).map((c) => c.name);
+          throw candidateRejection(
+            'wrong_output',
+            `correctness check failed: ${failed.join(', ') || 'see check.json'}`,
+            'verify',
+          );
+        }
+        return {
+          passed: true,
+          checkPath,
+          checks: result.checks.length,
+          resumed: false,
+          ...(result.sandbox ? { sandbox: result.sandbox.protections } : {}),
+        };
+      },
+      share,
+    );
   };
 }
 
@@ -74,15 +89,16 @@ export function createVerify(slots: DeviceSlots) {
  * checker and the candidate run as one user, so whatever the checker could read or write the
  * candidate could too (read the answers, or plant an entry).
  */
-export function checkArgs(input: VerifyInput, report?: string): string[] {
+export function checkArgs(input: VerifyInput, report?: string, memoryShare = 1): string[] {
   const args = ['--stack', input.stackDir, '--device', input.device];
   if (report) args.push('--report', report);
+  if (memoryShare > 1) args.push('--memory-share', String(memoryShare));
   if (!input.untrusted) args.push('--reference-cache', referenceCacheDir(input.searchId));
   return args;
 }
 
 /** The trusted checker on a template-built stack: it writes its report straight into the artifacts. */
-async function checkDirectly({ input, checkPath, env, heartbeatBase }: CheckRun): Promise<CheckResult> {
+async function checkDirectly({ input, checkPath, env, memoryShare, heartbeatBase }: CheckRun): Promise<CheckResult> {
   const partial = path.join(path.dirname(checkPath), `check.attempt-${Context.current().info.attempt}.json`);
   const keepReport = (result: CheckResult | null) => {
     if (existsSync(partial)) renameSync(partial, checkPath);
@@ -90,7 +106,7 @@ async function checkDirectly({ input, checkPath, env, heartbeatBase }: CheckRun)
   };
   let result: CheckResult;
   try {
-    result = await runVerbInActivity<CheckResult>('check', checkArgs(input, partial), {
+    result = await runVerbInActivity<CheckResult>('check', checkArgs(input, partial, memoryShare), {
       stage: 'verify',
       timeoutMs: input.timeoutS * 1000,
       env: runtimeEnv(env),
@@ -111,12 +127,12 @@ async function checkDirectly({ input, checkPath, env, heartbeatBase }: CheckRun)
  * files changed is recorded as failed, and rejected with `integrity_violation`.
  */
 async function checkInSandbox(
-  { input, checkPath, env, heartbeatBase }: CheckRun,
+  { input, checkPath, env, memoryShare, heartbeatBase }: CheckRun,
   untrusted: UntrustedStack,
 ): Promise<CheckResult> {
   const { result, note } = await runUntrustedVerbInActivity<CheckResult>(
     'check',
-    checkArgs(input),
+    checkArgs(input, undefined, memoryShare),
     { ...untrusted, stackDir: input.stackDir },
     {
       stage: 'verify',

@@ -52,6 +52,8 @@ export interface ScenarioSearch {
   builder: 'template' | 'llm';
   check_timeout_s: number;
   bench_timeout_s: number;
+  /** Checks that may share one device at once (benchmarks always run alone). */
+  checks_per_device: number;
 }
 
 export interface Scenario {
@@ -139,7 +141,7 @@ class FieldReader {
     parent: Obj,
     key: string,
     where: string,
-    opts: { default?: number; int?: boolean; min?: number; exclusiveMin?: number } = {},
+    opts: { default?: number; int?: boolean; min?: number; max?: number; exclusiveMin?: number } = {},
   ): number {
     const v = parent[key];
     if (v === undefined || v === null) {
@@ -149,6 +151,7 @@ class FieldReader {
     if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(where, `must be a number, got ${describe(v)}`);
     if (opts.int && !Number.isInteger(v)) this.fail(where, `must be an integer, got ${v}`);
     if (opts.min !== undefined && v < opts.min) this.fail(where, `must be ≥ ${opts.min}, got ${v}`);
+    if (opts.max !== undefined && v > opts.max) this.fail(where, `must be ≤ ${opts.max}, got ${v}`);
     if (opts.exclusiveMin !== undefined && v <= opts.exclusiveMin)
       this.fail(where, `must be > ${opts.exclusiveMin}, got ${v}`);
     return v;
@@ -298,6 +301,7 @@ export function parseScenario(text: string, file: string): Scenario {
       'builder',
       'check_timeout_s',
       'bench_timeout_s',
+      'checks_per_device',
     ],
     'search',
   );
@@ -321,6 +325,12 @@ export function parseScenario(text: string, file: string): Scenario {
     builder: r.oneOf(s, 'builder', 'search.builder', ['template', 'llm'] as const, 'template'),
     check_timeout_s: r.number(s, 'check_timeout_s', 'search.check_timeout_s', { default: 600, exclusiveMin: 0 }),
     bench_timeout_s: r.number(s, 'bench_timeout_s', 'search.bench_timeout_s', { default: 900, exclusiveMin: 0 }),
+    checks_per_device: r.number(s, 'checks_per_device', 'search.checks_per_device', {
+      default: 1,
+      int: true,
+      min: 1,
+      max: 8,
+    }),
   };
 
   const c = r.object(root, 'constraints', 'constraints', true) ?? {};

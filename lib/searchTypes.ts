@@ -265,6 +265,8 @@ export interface VerifyInput {
   /** Devices of one host the candidate spans (tensor parallel); 1 when absent. */
   devices?: number;
   timeoutS: number;
+  /** Checks that may share one device with this one (scenario search.checks_per_device; 1 when absent). */
+  checksPerDevice?: number;
   /** Present for LLM-built stacks: check them in the sandbox. Template stacks run directly. */
   untrusted?: UntrustedStack;
 }

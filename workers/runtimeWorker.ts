@@ -1,6 +1,6 @@
 // The runtime worker: verify and benchmark activities on the queue of this host's hardware
 // (vibeserve-runtime-h100, ..., or vibeserve-runtime-cpu), one activity slot per GPU, each pinned
-// with CUDA_VISIBLE_DEVICES. A host with N devices of a kind also serves `<queue>-x2` ... `-xN`,
+// with CUDA_VISIBLE_DEVICES (checks may share a slot: activities/gpuSlots.ts). A host with N devices of a kind also serves `<queue>-x2` ... `-xN`,
 // where tensor-parallel candidates wait for that many of its devices (lib/workflowSafe/deviceQueues.ts).
 // Run: `npx tsx workers/runtimeWorker.ts`.
 import { pathToFileURL } from 'node:url';
@@ -27,6 +27,7 @@ export interface RuntimeQueuePlan {
 export function planRuntimeQueues(report: HardwareReport, env: NodeJS.ProcessEnv = process.env): RuntimeQueuePlan[] {
   const hosts: Array<{ queue: string; slots: DeviceSlots; description: string }> = [];
   const useGpus = report.device === 'cuda' && env.VIBESERVE_FORCE_CPU !== '1';
+  const maxShare = checksPerDevice(env, useGpus);
   if (useGpus) {
     for (const [kind, gpus] of gpusByKind(report)) {
       hosts.push({
@@ -34,6 +35,7 @@ export function planRuntimeQueues(report: HardwareReport, env: NodeJS.ProcessEnv
         slots: new DeviceSlots(
           gpus.map((g) => String(g.index)),
           true,
+          maxShare,
         ),
         description: `${gpus.length}× ${gpus[0].name} (${gpus[0].memoryMiB} MiB, sm ${gpus[0].computeCapability ?? '?'})`,
       });
@@ -45,6 +47,7 @@ export function planRuntimeQueues(report: HardwareReport, env: NodeJS.ProcessEnv
       slots: new DeviceSlots(
         Array.from({ length: n }, (_, i) => `cpu${i}`),
         false,
+        maxShare,
       ),
       description: `CPU, ${n} slot(s)`,
     });
@@ -63,6 +66,19 @@ export function planRuntimeQueues(report: HardwareReport, env: NodeJS.ProcessEnv
   );
 }
 
+/** How many checks may share one device on this worker (VIBESERVE_CHECKS_PER_DEVICE): 2 on a GPU,
+ * where a check is mostly host work on a 16-core host; 1 on CPU, where the checks' own compute is
+ * what the few cores would split. A scenario asks for sharing with search.checks_per_device. */
+export function checksPerDevice(env: NodeJS.ProcessEnv, gpu: boolean): number {
+  const raw = env.VIBESERVE_CHECKS_PER_DEVICE;
+  if (raw === undefined || raw === '') return gpu ? 2 : 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 8) {
+    throw new Error(`VIBESERVE_CHECKS_PER_DEVICE must be an integer from 1 to 8, got '${raw}'`);
+  }
+  return n;
+}
+
 export async function createRuntimeWorkers(
   report: HardwareReport = detectHardware(),
 ): Promise<Array<{ plan: RuntimeQueuePlan; worker: Worker }>> {
@@ -77,7 +93,8 @@ export async function createRuntimeWorkers(
         namespace: target.namespace,
         taskQueue: plan.queue,
         activities: createRuntimeActivities(plan.slots),
-        maxConcurrentActivityTaskExecutions: Math.floor(plan.slots.size / plan.devicesPerActivity),
+        // room for every check that may share a device; the slots decide who runs
+        maxConcurrentActivityTaskExecutions: Math.floor(plan.slots.capacity / plan.devicesPerActivity),
         // In-flight benchmarks get this long to finish on SIGTERM before they are cancelled
         // (which kills their process group); the server then retries them elsewhere.
         shutdownGraceTime: process.env.VIBESERVE_SHUTDOWN_GRACE || '60s',
@@ -99,6 +116,7 @@ async function main(): Promise<void> {
         worker: 'runtime',
         queue: plan.queue,
         slots: plan.slots.size,
+        checksPerDevice: plan.slots.maxShare,
         devicesPerActivity: plan.devicesPerActivity,
         devices: plan.description,
         pid: process.pid,

@@ -105,6 +105,7 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
       device,
       devices: devicesOf(input.design),
       timeoutS: input.scenario.search.check_timeout_s,
+      checksPerDevice: input.scenario.search.checks_per_device,
       ...(untrusted ? { untrusted } : {}),
     });
 

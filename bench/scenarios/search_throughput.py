@@ -86,6 +86,7 @@ def summarize(search: dict, artifacts: Path | None = None) -> dict:
     wall = wall_s(search)
     scenario = search.get("scenario") or {}
     concurrency = int((scenario.get("search") or {}).get("concurrency") or 1)
+    checks_per_device = int((scenario.get("search") or {}).get("checks_per_device") or 1)
     durations = [c["durationMs"] / 1000 for c in candidates if c.get("durationMs") is not None]
     with_stages = [c["stageMs"] for c in candidates if c.get("stageMs")]
     stage_s = (
@@ -109,6 +110,7 @@ def summarize(search: dict, artifacts: Path | None = None) -> dict:
         "accepted": len(search.get("leaderboard") or []),
         "rejected": len(search.get("rejected") or []),
         "concurrency": concurrency,
+        "checks_per_device": checks_per_device,
         "candidates_per_hour": per_hour,
         "target_per_hour": target,
         "met": per_hour is not None and per_hour >= target,

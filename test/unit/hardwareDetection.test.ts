@@ -88,5 +88,13 @@ describe('hardware detection from nvidia-smi', () => {
     expect(cpu.map((p) => p.queue)).toEqual(['q-test', 'q-test-x2']);
     expect(cpu[0].slots.size).toBe(2);
     expect(cpu[0].slots.envFor(['cpu0'])).toEqual({});
+    // checks may share a GPU two at a time by default; on CPU each check has its slot alone
+    expect(plan.slots.maxShare).toBe(2);
+    expect(plan.slots.capacity).toBe(4);
+    expect(cpu[0].slots.maxShare).toBe(1);
+    expect(planRuntimeQueues(report, { VIBESERVE_CHECKS_PER_DEVICE: '1' })[0].slots.capacity).toBe(2);
+    expect(() => planRuntimeQueues(report, { VIBESERVE_CHECKS_PER_DEVICE: 'two' })).toThrow(
+      /VIBESERVE_CHECKS_PER_DEVICE must be an integer from 1 to 8, got 'two'/,
+    );
   });
 });

@@ -17,6 +17,7 @@ from ..checker import checks, reference_cache, speculation, structured_output
 from ..checker.integrity import integrity_report
 from ..checker.tolerances import MARGIN_FACTOR, logit_tolerance
 from ..materialize import load_stack_dir
+from ..stack_spec import ENGINE_PARAMS
 from ..tokenizers import tokenizer_of
 from .candidate_process import run_candidate
 from .engine_loader import require_device
@@ -51,6 +52,10 @@ def write_report(report: dict, path: str | None) -> None:
 
 def run(args) -> int:
     phases, rules = Phases(), {}  # check.json's phase_s (docs/boundary.md)
+    if args.memory_share < 1:
+        raise events.UsageError(
+            "bad_arguments", f"--memory-share must be ≥ 1 (checks sharing the GPU), got {args.memory_share}"
+        )
     stack_dir, spec = load_stack_dir(args.stack)
     device = args.device or spec["device"]
     require_device(device)
@@ -134,6 +139,9 @@ def run(args) -> int:
     if json_tokenizer is not None:
         phases.lap("structured_output", into=rules)
     probe["capture_cap"] = _largest_batch(probe)
+    if args.memory_share > 1:  # checks sharing the GPU each size their KV pool from 1/N of the free memory
+        util = float(spec["params"].get("gpu_memory_utilization") or ENGINE_PARAMS["gpu_memory_utilization"][1])
+        probe["gpu_memory_utilization"] = util / args.memory_share
     phases.skip()
     obs = run_candidate(stack_dir, "check_probe", probe, device=args.device)
     lap("stack")

@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference-cache",
         help="directory of reference outputs reused across checks of one search (checker/reference_cache.py)",
     )
+    c.add_argument(
+        "--memory-share",
+        type=int,
+        default=1,
+        help="checks sharing the GPU at once: the stack sizes its KV pool from 1/N of its usual share",
+    )
 
     b = sub.add_parser("bench", help="offline (in-process), online (--url) or baseline benchmark")
     stack_opts(b, required=False)
