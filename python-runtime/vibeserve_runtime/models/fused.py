@@ -9,10 +9,17 @@ import torch.nn.functional as F
 
 
 def on_cuda_compiled(fn):
-    compiled = torch.compile(fn, dynamic=True)  # compiles lazily, on the first CUDA call
+    # Wrapped on the first CUDA call, not at import: torch.compile imports dynamo and inductor (about
+    # 3 s), which a CPU process never needs.
+    compiled = None
 
     def call(x, *args):
-        return compiled(x, *args) if x.is_cuda else fn(x, *args)
+        nonlocal compiled
+        if not x.is_cuda:
+            return fn(x, *args)
+        if compiled is None:
+            compiled = torch.compile(fn, dynamic=True)
+        return compiled(x, *args)
 
     call.__wrapped__ = fn
     return call

@@ -31,12 +31,29 @@ class AttentionMetadata:
         return self.max_q == 1
 
 
-# A custom op that declares its mutation: under torch.compile an in-place index_copy_ into the cache
-# (a graph input) is functionalized into a copy of the whole cache per layer; this op is re-inplaced.
-@torch.library.custom_op("vibeserve::store_kv", mutates_args=("k_cache", "v_cache"))
-def store_kv(
+def _store(
     k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, slot_mapping: torch.Tensor
 ) -> None:
     kvh, hd = k.shape[-2:]
     k_cache.view(-1, kvh, hd).index_copy_(0, slot_mapping, k.reshape(-1, kvh, hd))
     v_cache.view(-1, kvh, hd).index_copy_(0, slot_mapping, v.reshape(-1, kvh, hd))
+
+
+# A custom op that declares its mutation: under torch.compile an in-place index_copy_ into the cache
+# (a graph input) is functionalized into a copy of the whole cache per layer; this op is re-inplaced.
+@torch.library.custom_op("vibeserve::store_kv", mutates_args=("k_cache", "v_cache"))
+def _store_kv_op(
+    k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, slot_mapping: torch.Tensor
+) -> None:
+    _store(k, v, k_cache, v_cache, slot_mapping)
+
+
+def store_kv(
+    k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, slot_mapping: torch.Tensor
+) -> None:
+    """Writes the step's K/V rows into the caches at slot_mapping. Eager code skips the custom op: its
+    dispatch costs time per layer, and its first call imports dynamo (seconds, on CPU for nothing)."""
+    if torch.compiler.is_compiling():
+        _store_kv_op(k, v, k_cache, v_cache, slot_mapping)
+    else:
+        _store(k, v, k_cache, v_cache, slot_mapping)
