@@ -43,6 +43,8 @@ export interface CandidateResult {
   durationMs?: number;
   /** The same clock's wall time per stage it reached (build, verify, benchmark). */
   stageMs?: Record<string, number>;
+  /** ISO time at which the candidate pipeline ended, from the same clock (absent in older search.json files). */
+  finishedAt?: string;
 }
 
 /** One of the leading candidates, re-measured side by side in the final round. */

@@ -146,8 +146,12 @@ export async function candidateWorkflow(input: CandidateInput): Promise<Candidat
     log.info('candidate rejected', { candidateId: input.candidateId, reason: result.reason, stage });
   }
   endStage();
+  // Same clock as durationMs (Temporal's workflow time, so replay yields the same values): the
+  // report's timeline places each candidate at the moment its pipeline ended.
+  const finished = Date.now();
   result.stageMs = stageMs;
-  result.durationMs = Date.now() - started;
+  result.durationMs = finished - started;
+  result.finishedAt = new Date(finished).toISOString();
   show(
     result.status === 'accepted'
       ? `accepted: ${input.scenario.objective} = ${formatMetric(input.scenario.objective, result.objective)}`

@@ -43,6 +43,9 @@ export interface CandidateView {
   /** The scenario's objective metric, read from bench.json. */
   objective: number | null;
   isBaseline: boolean;
+  /** When its pipeline ended (search.json's `finishedAt`, the candidate workflow's clock), in seconds
+   * since the search started; null in search.json files written before candidates recorded it. */
+  finishedS: number | null;
 }
 
 /** The final round: the leading candidates re-measured side by side (search.json's `finalRound`),
@@ -77,6 +80,9 @@ export interface SearchResults {
   latencyMetric: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The search's wall time in seconds: startedAt → finishedAt, or, while it runs, → the last
+   * candidate's end; null when neither is recorded. */
+  wallS: number | null;
   /** Accepted candidates, best first. */
   leaderboard: CandidateView[];
   rejected: CandidateView[];
@@ -148,7 +154,20 @@ export function isHigherBetter(metric: string): boolean {
   return !metric.endsWith('_ms');
 }
 
-function toView(searchDir: string, raw: any, objectiveMetric: string, isBaseline: boolean): CandidateView {
+/** Seconds from the ISO time `from` to the ISO time `to`; null when either is missing or unreadable. */
+function secondsBetween(from: unknown, to: unknown): number | null {
+  if (typeof from !== 'string' || typeof to !== 'string') return null;
+  const [a, b] = [Date.parse(from), Date.parse(to)];
+  return Number.isFinite(a) && Number.isFinite(b) ? (b - a) / 1000 : null;
+}
+
+function toView(
+  searchDir: string,
+  raw: any,
+  objectiveMetric: string,
+  isBaseline: boolean,
+  startedAt: string | null,
+): CandidateView {
   const id = String(raw.candidateId);
   const base = path.join('candidates', id);
   const designFile = locate(searchDir, path.join(base, 'design.json'), undefined);
@@ -173,6 +192,7 @@ function toView(searchDir: string, raw: any, objectiveMetric: string, isBaseline
     spread,
     objective: metricValue(bench, objectiveMetric),
     isBaseline,
+    finishedS: secondsBetween(startedAt, raw.finishedAt),
   };
 }
 
@@ -192,9 +212,11 @@ export function loadSearchResults(searchIdOrDir: string, root?: string): SearchR
   const higherIsBetter = isHigherBetter(objectiveMetric);
   const better = (a: number, b: number) => (higherIsBetter ? a > b : a < b);
 
-  const accepted = (search.leaderboard ?? []).map((r: any) => toView(searchDir, r, objectiveMetric, false));
-  const rejected = (search.rejected ?? []).map((r: any) => toView(searchDir, r, objectiveMetric, false));
-  const baseline = search.baseline ? toView(searchDir, search.baseline, objectiveMetric, true) : null;
+  const startedAt: string | null = typeof search.startedAt === 'string' ? search.startedAt : null;
+  const view = (raw: any, isBaseline: boolean) => toView(searchDir, raw, objectiveMetric, isBaseline, startedAt);
+  const accepted: CandidateView[] = (search.leaderboard ?? []).map((r: any) => view(r, false));
+  const rejected: CandidateView[] = (search.rejected ?? []).map((r: any) => view(r, false));
+  const baseline = search.baseline ? view(search.baseline, true) : null;
   const finalRound = readFinalRound(searchDir, search.finalRound, objectiveMetric);
   // The final round's order comes first (its figures were measured side by side); the rest follow by their own figures.
   const finalPlace = new Map((finalRound?.error ? [] : (finalRound?.order ?? [])).map((id, i) => [id, i]));
@@ -233,8 +255,9 @@ export function loadSearchResults(searchIdOrDir: string, root?: string): SearchR
     objectiveMetric,
     higherIsBetter,
     latencyMetric: pickLatencyMetric(scenario),
-    startedAt: search.startedAt ?? null,
+    startedAt,
     finishedAt: search.finishedAt ?? null,
+    wallS: wallSeconds(startedAt, search.finishedAt, [...accepted, ...rejected, ...(baseline ? [baseline] : [])]),
     leaderboard,
     rejected,
     baseline,
@@ -242,6 +265,14 @@ export function loadSearchResults(searchIdOrDir: string, root?: string): SearchR
     llmUsage: search.llmUsage ?? {},
     finalRound,
   };
+}
+
+/** startedAt → finishedAt; for a search still running, up to the last candidate that ended. */
+function wallSeconds(startedAt: string | null, finishedAt: unknown, candidates: CandidateView[]): number | null {
+  const whole = secondsBetween(startedAt, finishedAt);
+  if (whole !== null) return whole;
+  const ends = candidates.map((c) => c.finishedS).filter((s): s is number => s !== null);
+  return ends.length ? Math.max(...ends) : null;
 }
 
 /** search.json's finalRound, each candidate's spread recomputed from the objective in its pass files. */
@@ -272,6 +303,21 @@ function readFinalRound(searchDir: string, raw: any, objectiveMetric: string): F
 export function measuredCandidates(r: SearchResults): CandidateView[] {
   const separate = r.baseline && !r.leaderboard.some((c) => c.candidateId === r.baseline!.candidateId);
   return [...r.leaderboard, ...(separate ? [r.baseline!] : [])];
+}
+
+/** Every candidate search.json names: the leaderboard, the rejected ones, and the baseline when it
+ * is not among them. */
+export function listedCandidates(r: SearchResults): CandidateView[] {
+  const listed = [...r.leaderboard, ...r.rejected];
+  if (r.baseline && !listed.some((c) => c.candidateId === r.baseline!.candidateId)) listed.push(r.baseline);
+  return listed;
+}
+
+/** The listed candidates that recorded when they ended, earliest first: the search's timeline. */
+export function timelineCandidates(r: SearchResults): Array<CandidateView & { finishedS: number }> {
+  return listedCandidates(r)
+    .filter((c): c is CandidateView & { finishedS: number } => c.finishedS !== null)
+    .sort((a, b) => a.finishedS - b.finishedS);
 }
 
 export function isBaselineCandidate(r: SearchResults, c: CandidateView): boolean {

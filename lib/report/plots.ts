@@ -1,8 +1,14 @@
-// The report's four figures, as standalone SVG documents. Every data mark carries class="mark"
+// The report's five figures, as standalone SVG documents. Every data mark carries class="mark"
 // and data-* attributes with the plotted value, so tests (and curious users) can check a figure
 // against the bench.json it came from.
 import type { CandidateView, SearchResults } from './loadSearchResults.js';
-import { isBaselineCandidate, measuredCandidates, metricValue } from './loadSearchResults.js';
+import {
+  isBaselineCandidate,
+  listedCandidates,
+  measuredCandidates,
+  metricValue,
+  timelineCandidates,
+} from './loadSearchResults.js';
 import { emptyPlot, esc, fmt, frame, linearScale, palette, svgOpen, xAxis, yAxis } from './svg.js';
 
 export interface Plot {
@@ -227,6 +233,89 @@ export function baselineComparisonPlot(r: SearchResults): Plot {
   return { name: 'baseline-comparison', title, svg: `${svgOpen(f, title, 'baseline-comparison')}${body}</svg>` };
 }
 
+/** Candidates over the search's wall time: each accepted one as a dot at its objective, each rejected
+ * one as a cross along the bottom, the best objective so far as a step line, and the pace as a caption. */
+export function timelinePlot(r: SearchResults): Plot {
+  const name = 'search-timeline';
+  const title = `Search timeline: ${label(r.objectiveMetric)}`;
+  const f = frame(640, 380, { left: 64, right: 20, top: 76, bottom: 52 });
+  const listed = listedCandidates(r);
+  const cands = timelineCandidates(r);
+  if (cands.length === 0)
+    return {
+      name,
+      title,
+      svg: emptyPlot(
+        f,
+        title,
+        name,
+        listed.length
+          ? 'no candidate finish times in search.json (written before they were recorded)'
+          : 'no candidate finished yet',
+      ),
+    };
+  const minutes = (s: number) => s / 60;
+  const wallMin = minutes(Math.max(r.wallS ?? 0, ...cands.map((c) => c.finishedS)));
+  const x = linearScale([0, wallMin], f.left, f.right, { zero: true });
+  const scored = cands.filter((c) => c.status === 'accepted' && c.objective !== null);
+  const values = scored.map((c) => c.objective!);
+  if (r.baseline?.objective != null) values.push(r.baseline.objective);
+  const y = linearScale(values.length ? values : [0], f.bottom, f.top, { zero: true });
+  let body = yAxis(f, y, label(r.objectiveMetric)) + xAxis(f, x, 'minutes since the search started');
+
+  // The pace: what the search managed per hour, and when its best was found.
+  const better = (a: number, b: number) => (r.higherIsBetter ? a > b : a < b);
+  const steps: Array<{ c: (typeof cands)[number]; value: number }> = [];
+  for (const c of scored)
+    if (!steps.length || better(c.objective!, steps.at(-1)!.value)) steps.push({ c, value: c.objective! });
+  const perHour = wallMin > 0 ? cands.length / (wallMin / 60) : null;
+  const last = steps.at(-1);
+  const unplaced = listed.length - cands.length;
+  const caption =
+    `${cands.length} candidate${cands.length === 1 ? '' : 's'} in ${fmt(wallMin)} min` +
+    (perHour === null ? '' : ` (${fmt(perHour)} per hour)`) +
+    (last ? `; best ${fmt(last.value)} at ${fmt(minutes(last.c.finishedS))} min` : '; none accepted') +
+    (unplaced ? `; ${unplaced} without a finish time not shown` : '');
+  body += `<text class="caption" data-candidates="${cands.length}" data-minutes="${wallMin}" data-per-hour="${perHour ?? ''}" x="${f.left}" y="42" fill="${palette.ink}">${esc(caption)}</text>`;
+  const ly = 62;
+  body += `<circle cx="${f.left + 4}" cy="${ly - 4}" r="4" fill="${palette.muted}" fill-opacity="0.7"/><text x="${f.left + 12}" y="${ly}" fill="${palette.ink}" font-size="11">accepted</text>`;
+  body += `<line x1="${f.left + 76}" x2="${f.left + 96}" y1="${ly - 4}" y2="${ly - 4}" stroke="${palette.primary}" stroke-width="2.5"/><text x="${f.left + 102}" y="${ly}" fill="${palette.ink}" font-size="11">best so far (${r.higherIsBetter ? 'higher' : 'lower'} is better)</text>`;
+  body += `<path d="${cross(f.left + 286, ly - 4)}" stroke="${palette.accent}" stroke-width="1.5"/><text x="${f.left + 294}" y="${ly}" fill="${palette.ink}" font-size="11">rejected</text>`;
+
+  if (r.baseline?.objective != null) {
+    const by = y(r.baseline.objective).toFixed(1);
+    body += `<line class="baseline" x1="${f.left}" x2="${f.right}" y1="${by}" y2="${by}" stroke="${palette.muted}" stroke-dasharray="6 4"/>`;
+    body += `<text x="${f.right - 4}" y="${Number(by) - 5}" text-anchor="end" fill="${palette.muted}">baseline ${esc(r.baseline.candidateId)}</text>`;
+  }
+  for (const c of scored) {
+    const m = minutes(c.finishedS);
+    body += `<circle class="mark accepted" data-candidate="${esc(c.candidateId)}" data-minutes="${m}" data-value="${c.objective}" cx="${x(m).toFixed(1)}" cy="${y(c.objective!).toFixed(1)}" r="4" fill="${palette.muted}" fill-opacity="0.7"><title>${esc(c.candidateId)} at ${esc(fmt(m))} min: ${esc(fmt(c.objective))}</title></circle>`;
+  }
+  for (const c of cands.filter((k) => k.status === 'rejected')) {
+    const m = minutes(c.finishedS);
+    const why = c.reason ?? 'no reason recorded';
+    body += `<path class="mark rejected" data-candidate="${esc(c.candidateId)}" data-minutes="${m}" data-reason="${esc(why)}" d="${cross(x(m), f.bottom - 7)}" stroke="${palette.accent}" stroke-width="1.5"><title>${esc(c.candidateId)} at ${esc(fmt(m))} min: rejected (${esc(why)})</title></path>`;
+  }
+  if (steps.length) {
+    // Flat until the next improvement, then straight to it; the last best holds to the end of the search.
+    let d = `M${x(minutes(steps[0].c.finishedS)).toFixed(1)},${y(steps[0].value).toFixed(1)}`;
+    for (const s of steps.slice(1)) d += ` H${x(minutes(s.c.finishedS)).toFixed(1)} V${y(s.value).toFixed(1)}`;
+    d += ` H${x(wallMin).toFixed(1)}`;
+    body += `<path class="best-so-far" d="${d}" fill="none" stroke="${palette.primary}" stroke-width="2.5"/>`;
+    for (const s of steps) {
+      const m = minutes(s.c.finishedS);
+      body += `<circle class="mark best" data-candidate="${esc(s.c.candidateId)}" data-minutes="${m}" data-value="${s.value}" cx="${x(m).toFixed(1)}" cy="${y(s.value).toFixed(1)}" r="5.5" fill="${palette.primary}"><title>${esc(s.c.candidateId)} at ${esc(fmt(m))} min: new best ${esc(fmt(s.value))}</title></circle>`;
+    }
+  }
+  return { name, title, svg: `${svgOpen(f, title, name)}${body}</svg>` };
+}
+
+/** A small × centred on (cx, cy). */
+function cross(cx: number, cy: number, r = 4): string {
+  const [a, b, c, d] = [cx - r, cx + r, cy - r, cy + r].map((v) => v.toFixed(1));
+  return `M${a},${c} L${b},${d} M${a},${d} L${b},${c}`;
+}
+
 export function allPlots(r: SearchResults): Plot[] {
-  return [bestPerRoundPlot(r), paretoPlot(r), latencyPercentilesPlot(r), baselineComparisonPlot(r)];
+  return [bestPerRoundPlot(r), timelinePlot(r), paretoPlot(r), latencyPercentilesPlot(r), baselineComparisonPlot(r)];
 }

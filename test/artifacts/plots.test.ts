@@ -57,7 +57,7 @@ describe('plots', () => {
       );
       const r = loadSearchResults('cpu-demo-synthetic', root);
       const plots = allPlots(r);
-      expect(plots).toHaveLength(4);
+      expect(plots).toHaveLength(5);
       for (const p of plots) {
         expect(p.svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
         expect(p.svg).not.toContain('class="mark');

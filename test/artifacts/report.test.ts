@@ -32,6 +32,14 @@ describe.skipIf(!hasChromium)('vibeserve report', () => {
   beforeAll(async () => {
     root = mkdtempSync(path.join(os.tmpdir(), 'vibeserve-report-'));
     cpSync(FIXTURE, root, { recursive: true });
+    // The fixture predates candidates' finish times; this copy gets one a minute apart, so the timeline is drawn.
+    const searchJson = path.join(root, SEARCH, 'search.json');
+    const search = JSON.parse(readFileSync(searchJson, 'utf8'));
+    const start = Date.parse(search.startedAt);
+    [search.baseline, ...search.leaderboard, ...search.rejected].forEach((c, i) => {
+      c.finishedAt = new Date(start + (i + 1) * 60_000).toISOString();
+    });
+    writeFileSync(searchJson, JSON.stringify(search));
     out = path.join(root, 'out');
     written = await writeReport(SEARCH, { artifactsRoot: root, outDir: out });
     chromium = await launchChromium();
@@ -49,8 +57,9 @@ describe.skipIf(!hasChromium)('vibeserve report', () => {
       'best-per-round.svg',
       'latency-percentiles.svg',
       'pareto.svg',
+      'search-timeline.svg',
     ]);
-    expect(written.pngs).toHaveLength(4);
+    expect(written.pngs).toHaveLength(5);
     for (const file of written.pngs) {
       const img = decodePng(readFileSync(file));
       expect(img.width).toBeGreaterThan(600);
@@ -79,6 +88,8 @@ describe.skipIf(!hasChromium)('vibeserve report', () => {
     expect(await page.locator('#best-per-round .mark.best').count()).toBe(3);
     expect(await page.locator('#latency-percentiles .mark').count()).toBe(measured * 4 * 3);
     expect(await page.locator('#baseline-comparison .mark').count()).toBe(measured);
+    expect(await page.locator('#search-timeline .mark.accepted').count()).toBe(measured);
+    expect(await page.locator('#search-timeline .mark.rejected').count()).toBe(3);
 
     // The Pareto front, recomputed here straight from the bench files.
     const ids = results.leaderboard.map((c) => c.candidateId);
@@ -162,7 +173,13 @@ describe.skipIf(!hasChromium).each(listSearchIds(FIXTURE))('report of fixture se
         fmt(raw.output_throughput ?? raw.metrics?.output_throughput),
       );
     }
+    const timed = [...r.leaderboard, ...r.rejected].some((c) => c.finishedS !== null);
     for (const png of written.pngs) {
+      if (!timed && path.basename(png) === 'search-timeline.png') {
+        // A search.json from before candidates recorded their finish times: the timeline says so instead.
+        expect(await page.locator('#search-timeline').textContent()).toContain('no candidate finish times');
+        continue;
+      }
       const img = decodePng(readFileSync(png));
       expect(countNonWhite(img) / (img.width * img.height), path.basename(png)).toBeGreaterThan(0.02);
     }
