@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -81,8 +82,9 @@ def check_pair(stacks: list[Path], cache: Path, work: Path, together: bool, time
     return {"wall_s": round(wall, 3), "exit_codes": codes, "passed": passed, "phase_s": phases}
 
 
-def shared_checks(stack: Path, work: Path, reps: int, timeout_s: float) -> dict:
-    """Pairs of checks serial vs shared, alternating, after one check that fills the reference cache."""
+def shared_checks(stack: Path, work: Path, reps: int, timeout_s: float, out: dict) -> dict:
+    """Pairs of checks serial vs shared, alternating, after one check that fills the reference cache
+    (filled into `out` as they finish, so a run cut short keeps its pairs)."""
     twin = work / f"{stack.name}-twin"
     shutil.rmtree(twin, ignore_errors=True)
     shutil.copytree(stack, twin, symlinks=True)
@@ -95,7 +97,7 @@ def shared_checks(stack: Path, work: Path, reps: int, timeout_s: float) -> dict:
         capture_output=True,
         timeout=timeout_s,
     )
-    out: dict = {"warm_exit_code": warm.returncode, "serial": [], "shared": []}
+    out.update(warm_exit_code=warm.returncode, serial=[], shared=[])
     for _ in range(reps):
         for mode in ("serial", "shared"):
             out[mode].append(check_pair([stack, twin], cache, work, mode == "shared", timeout_s))
@@ -108,11 +110,13 @@ def shared_checks(stack: Path, work: Path, reps: int, timeout_s: float) -> dict:
     return out
 
 
-def cost(scenario_file: str, work: Path, timeout_s: float, shared_reps: int = 0) -> dict:
+def cost(scenario_file: str, work: Path, timeout_s: float, rows: list, shared_reps: int = 0) -> None:
     """check_generic.py's check of the scenario's generic stack (materialized at work/<name>; its wall
     time includes that materialization, a search's build stage), then its bench."""
     sc = yaml.safe_load(Path(scenario_file).read_text())
-    row = {"scenario": sc["name"], "check": check(scenario_file, work, timeout_s)}
+    row = {"scenario": sc["name"]}
+    rows.append(row)  # filled as it goes: a run cut short keeps what it measured
+    row["check"] = check(scenario_file, work, timeout_s)
     w = scenario_workload(sc)
     workload = work / f"{sc['name']}.workload.json"
     workload.write_text(json.dumps(w.to_dict()))
@@ -121,8 +125,8 @@ def cost(scenario_file: str, work: Path, timeout_s: float, shared_reps: int = 0)
     row["candidate_s"] = round(row["check"].get("wall_s", 0.0) + row["bench"]["wall_s"], 3)
     print(json.dumps({k: row[k] for k in ("scenario", "candidate_s", "bench")}), flush=True)
     if shared_reps > 0:
-        row["shared_checks"] = shared_checks(work / sc["name"], work, shared_reps, timeout_s)
-    return row
+        row["shared_checks"] = {}
+        shared_checks(work / sc["name"], work, shared_reps, timeout_s, row["shared_checks"])
 
 
 def main() -> int:
@@ -140,10 +144,15 @@ def main() -> int:
     result = {
         "command": " ".join(["python", "bench/gpu/candidate_cost.py", *sys.argv[1:]]),
         "device": device_name(device_of(yaml.safe_load(Path(args.scenarios[0]).read_text()))),
-        "rows": [cost(s, work, args.timeout_s, args.shared_checks) for s in args.scenarios],
+        "rows": [],
     }
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a time limit still writes what was measured
+    try:
+        for s in args.scenarios:
+            cost(s, work, args.timeout_s, result["rows"], args.shared_checks)
+    finally:
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
