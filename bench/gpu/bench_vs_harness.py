@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python-runtime"))
 from vibeserve_runtime.bench.workload import Workload, warmup_requests  # noqa: E402
-from vibeserve_runtime.cli.offline_bench import AVOID  # noqa: E402
+from vibeserve_runtime.cli.offline_bench import AVOID, capture_cap_for  # noqa: E402
 from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
 from vibeserve_runtime.models.presets import vocab_size_of  # noqa: E402
 
@@ -51,7 +51,7 @@ def start_harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | 
     _, spec = load_stack_dir(stack)
     vocab = vocab_size_of(spec["model"])
     warm = [[q.prompt_token_ids, q.max_tokens] for q in warmup_requests(w, vocab, AVOID)]
-    child = StackChild(stack, device, warm, kv_cache_tokens)
+    child = StackChild(stack, device, warm, kv_cache_tokens, capture_cap_for(w))
     child.wait_ready(timeout=900)
     return child, vocab
 

@@ -43,7 +43,7 @@ from vibeserve_runtime.bench.workload import (
     warmup_requests,
 )
 from vibeserve_runtime.checker.integrity import integrity_report
-from vibeserve_runtime.cli.offline_bench import AVOID, metrics_of_passes, records_of_pass
+from vibeserve_runtime.cli.offline_bench import AVOID, capture_cap_for, metrics_of_passes, records_of_pass
 from vibeserve_runtime.cli.candidate_process import candidate_env
 from vibeserve_runtime.materialize import load_stack_dir
 from vibeserve_runtime.models.presets import vocab_size_of
@@ -81,11 +81,20 @@ def equal_kv_cache_tokens(stack_dirs, w: Workload) -> int | None:
 class StackChild:
     """A stack's engine in its own process (the stack's code), answering one repetition at a time."""
 
-    def __init__(self, stack_dir: Path, device: str, warmup: list, kv_cache_tokens: int | None = None):
+    def __init__(
+        self,
+        stack_dir: Path,
+        device: str,
+        warmup: list,
+        kv_cache_tokens: int | None = None,
+        capture_cap: int | None = None,
+    ):
         self.stack_dir = stack_dir
         cmd = [sys.executable, str(CHILD), "--stack", str(stack_dir), "--device", device]
         if kv_cache_tokens:
             cmd += ["--kv-cache-tokens", str(kv_cache_tokens)]
+        if capture_cap:  # the workload's largest decode batch: graphs up to it, as the bench verb captures
+            cmd += ["--capture-cap", str(capture_cap)]
         self.proc = subprocess.Popen(
             cmd,
             cwd=stack_dir,
@@ -313,7 +322,8 @@ def main() -> int:
             if not integ["passed"]:
                 result["errors"].append({"stack": name, "error": f"integrity: {integ['detail']}"})
                 continue
-            children[name] = StackChild(stack_dirs[name], device, warm, kv_tokens)  # both load while hf loads
+            # both load while hf loads
+            children[name] = StackChild(stack_dirs[name], device, warm, kv_tokens, harness_capture_cap(w, args.sweep))
     hf_model = None
     try:
         t0 = time.perf_counter()
@@ -399,12 +409,21 @@ def main() -> int:
     return 0
 
 
+def harness_capture_cap(w: Workload, sweep_spec: str) -> int:
+    """The largest decode batch the comparison sends a stack: its repetitions' or its sweep's."""
+    return max([capture_cap_for(w), *sweep_levels(w, sweep_spec)])
+
+
+def sweep_levels(w: Workload, spec: str) -> list[int]:
+    """The sweep's concurrencies; levels above the workload's request count would repeat the largest one."""
+    return sorted({min(int(c), w.num_prompts) for c in spec.split(",") if c.strip()})
+
+
 def sweep(children: dict, w: Workload, vocab: int, spec: str, deadline: float, save, result: dict) -> list[dict]:
     """Output throughput of each engine at several concurrencies (same requests, arrivals at t=0)."""
     points: list[dict] = []
     result["concurrency_sweep"] = points
-    # Levels above the workload's request count would repeat the largest one.
-    levels = sorted({min(int(c), w.num_prompts) for c in spec.split(",") if c.strip()})
+    levels = sweep_levels(w, spec)
     all_reqs = make_requests(w, vocab, 99, avoid=set(range(3)))
     last = 0.0
     for c in levels:

@@ -63,7 +63,7 @@ def test_a_harness_repetition_is_timed_as_the_bench_verb_times_one(tmp_path):
     cs = _compare_stacks()
     # long enough for several passes of this tiny stack even on a busy CPU
     w = cs.Workload(num_prompts=4, input_len=8, output_len=4, max_concurrency=4, min_duration_s=2.0)
-    child = cs.StackChild(stack, "cpu", [], 1024)
+    child = cs.StackChild(stack, "cpu", [], 1024, capture_cap=4)
     seen = []
     run = child.run
     child.run = lambda rep, timeout: seen.append([r[0] for r in rep["requests"]]) or run(rep, timeout)
@@ -73,6 +73,16 @@ def test_a_harness_repetition_is_timed_as_the_bench_verb_times_one(tmp_path):
     finally:
         child.close()
     assert m["passes"] == len(seen) >= 2 and m["duration_s"] >= w.min_duration_s
+    # graphs only up to the workload's largest decode batch, as the bench verb captures them (none on CPU)
+    assert child.proc.args[-2:] == ["--capture-cap", "4"] and child.ready["captured_buckets"] is None
     assert m["completed"] == 4 * m["passes"] and m["failed"] == 0
     # pass k of repetition 1 is the verb's pass k of repetition 1
     assert seen == [[q.prompt_token_ids for q in cs.timed_pass(w, 256, 1, k, cs.AVOID)] for k in range(len(seen))]
+
+
+def test_the_harness_captures_up_to_the_largest_batch_of_the_workload_or_its_sweep():
+    cs = _compare_stacks()
+    w = cs.Workload(num_prompts=32, max_concurrency=8)
+    assert cs.sweep_levels(w, "1,4,16,64") == [1, 4, 16, 32]  # a level above the requests repeats them
+    assert cs.harness_capture_cap(w, "1,4") == 8  # the repetitions' 8 in flight
+    assert cs.harness_capture_cap(w, "1,4,16,64") == 32
