@@ -42,6 +42,9 @@ export type ScenarioWorkload = {
   slo: { ttft_ms?: number; tpot_ms?: number; itl_ms?: number; e2el_ms?: number };
 };
 
+/** The most checks one device may hold at once (search.checks_per_device, VIBESERVE_CHECKS_PER_DEVICE). */
+export const MAX_CHECKS_PER_DEVICE = 8;
+
 export interface ScenarioSearch {
   rounds: number;
   candidates_per_round: number;
@@ -329,7 +332,7 @@ export function parseScenario(text: string, file: string): Scenario {
       default: 1,
       int: true,
       min: 1,
-      max: 8,
+      max: MAX_CHECKS_PER_DEVICE,
     }),
   };
 

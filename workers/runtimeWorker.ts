@@ -9,7 +9,7 @@ import { DeviceSlots } from '../activities/gpuSlots.js';
 import { createRuntimeActivities } from '../activities/index.js';
 import { queuesForHost } from '../lib/workflowSafe/deviceQueues.js';
 import { reapOrphanedGroups } from '../lib/orphanReaper.js';
-import { runtimeQueueFor } from '../lib/scenario.js';
+import { MAX_CHECKS_PER_DEVICE, runtimeQueueFor } from '../lib/scenario.js';
 import { connectWorker, temporalTarget } from '../lib/temporalConnection.js';
 import { detectHardware, gpusByKind, type HardwareReport } from './hardwareDetection.js';
 
@@ -73,8 +73,8 @@ export function checksPerDevice(env: NodeJS.ProcessEnv, gpu: boolean): number {
   const raw = env.VIBESERVE_CHECKS_PER_DEVICE;
   if (raw === undefined || raw === '') return gpu ? 2 : 1;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 8) {
-    throw new Error(`VIBESERVE_CHECKS_PER_DEVICE must be an integer from 1 to 8, got '${raw}'`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_CHECKS_PER_DEVICE) {
+    throw new Error(`VIBESERVE_CHECKS_PER_DEVICE must be an integer from 1 to ${MAX_CHECKS_PER_DEVICE}, got '${raw}'`);
   }
   return n;
 }

@@ -99,6 +99,7 @@ def normalize_scenario(raw: dict) -> dict[str, Any]:
             "builder": s.get("builder", "template"),
             "check_timeout_s": s.get("check_timeout_s", 600),
             "bench_timeout_s": s.get("bench_timeout_s", 900),
+            "checks_per_device": s.get("checks_per_device", 1),
         },
         "constraints": {
             d: [str(c) for c in (v if isinstance(v, list) else [v])] for d, v in (raw.get("constraints") or {}).items()

@@ -53,6 +53,11 @@ _PARAM_CHECKS = {
 }
 
 
+def gpu_memory_utilization_of(spec: dict) -> float:
+    """The share of free GPU memory the stack sizes its KV pool from (its param, else the default)."""
+    return float(spec["params"].get("gpu_memory_utilization") or ENGINE_PARAMS["gpu_memory_utilization"][1])
+
+
 @lru_cache(maxsize=1)
 def design_space() -> dict[str, Any]:
     return json.loads(DESIGN_SPACE_PATH.read_text())

@@ -17,7 +17,7 @@ from ..checker import checks, reference_cache, speculation, structured_output
 from ..checker.integrity import integrity_report
 from ..checker.tolerances import MARGIN_FACTOR, logit_tolerance
 from ..materialize import load_stack_dir
-from ..stack_spec import ENGINE_PARAMS
+from ..stack_spec import gpu_memory_utilization_of
 from ..tokenizers import tokenizer_of
 from .candidate_process import run_candidate
 from .engine_loader import require_device
@@ -140,8 +140,7 @@ def run(args) -> int:
         phases.lap("structured_output", into=rules)
     probe["capture_cap"] = _largest_batch(probe)
     if args.memory_share > 1:  # checks sharing the GPU each size their KV pool from 1/N of the free memory
-        util = float(spec["params"].get("gpu_memory_utilization") or ENGINE_PARAMS["gpu_memory_utilization"][1])
-        probe["gpu_memory_utilization"] = util / args.memory_share
+        probe["gpu_memory_utilization"] = gpu_memory_utilization_of(spec) / args.memory_share
     phases.skip()
     obs = run_candidate(stack_dir, "check_probe", probe, device=args.device)
     lap("stack")

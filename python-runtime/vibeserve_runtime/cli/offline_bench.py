@@ -106,9 +106,9 @@ def _memory_share(spec: dict, i: int, n: int) -> float | None:
     """The share of free GPU memory the i-th of n engines sizes its KV pool from (None: its own)."""
     if n == 1:
         return None
-    from ..stack_spec import ENGINE_PARAMS
+    from ..stack_spec import gpu_memory_utilization_of
 
-    util = float(spec["params"].get("gpu_memory_utilization") or ENGINE_PARAMS["gpu_memory_utilization"][1])
+    util = gpu_memory_utilization_of(spec)
     # the i before it took util/n of the free memory F each: util/n * F = share * (1 - i * util/n) * F
     return util / (n - i * util)
 
