@@ -272,3 +272,38 @@ def test_killed_server_leaves_no_engine_and_a_dead_engine_answers_503(stack):
     s.proc.kill()  # no chance to clean up: the kernel ends the engine (PR_SET_PDEATHSIG)
     s.proc.wait()
     assert _gone(engine_pid, 15)
+
+
+class _ShortReads:
+    """A socket whose reads return a few bytes at a time, as reads of a burst larger than the
+    socket's buffer do."""
+
+    def __init__(self, sock, most: int):
+        self.sock, self.most = sock, most
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def recv(self, n: int) -> bytes:
+        return self.sock.recv(min(n, self.most))
+
+
+def test_the_engine_side_of_the_socket_takes_a_whole_burst_of_ops_in_one_poll():
+    """Clients that arrive together join the same step: poll() reads on past its first read."""
+    import socket
+    import threading
+
+    from vibeserve_runtime.server.core_protocol import pack
+    from vibeserve_runtime.server.engine_process import SocketTransport
+
+    server_end, engine_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    transport = SocketTransport(_ShortReads(engine_end, 64), os.getppid())
+    server_end.sendall(b"".join(pack(("abort", f"r{i}")) for i in range(300)))
+    ops = transport.poll(block=False)
+    assert [op[1] for op in ops] == [f"r{i}" for i in range(300)]
+    frame = pack(("abort", "last"))
+    server_end.sendall(frame[:3])  # half a frame: a blocking poll waits for its rest
+    threading.Timer(0.1, lambda: server_end.sendall(frame[3:])).start()
+    assert transport.poll(block=True) == [("abort", "last")]
+    server_end.close()
+    engine_end.close()

@@ -38,7 +38,7 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 class SocketTransport:
-    """The core's side of the socket: poll() reads whatever ops have arrived, emit() writes a message."""
+    """The core's side of the socket: poll() reads every op that has arrived, emit() writes a message."""
 
     IDLE_WAIT_S = 1.0
 
@@ -54,9 +54,9 @@ class SocketTransport:
             if not data:
                 raise ParentGone("the API server closed its end of the socket")
             ops += self.frames.feed(data)
-            if ops:
-                break
-            timeout = self.IDLE_WAIT_S if block else 0.0  # half a frame: wait for its rest
+            # with ops in hand take only what has already arrived (a burst of clients joins one
+            # step); with half a frame, wait for its rest
+            timeout = 0.0 if ops else (self.IDLE_WAIT_S if block else 0.0)
         if not ops and os.getppid() != self.parent_pid:
             raise ParentGone("the API server is gone")
         return ops
