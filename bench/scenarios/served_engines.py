@@ -9,12 +9,14 @@ size of its KV-cache pool, so that engines sharing one GPU hold equal pools.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -22,6 +24,31 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PEERS = REPO / "bench" / "peers"
+
+
+# servers started and not yet stopped: each runs in its own process group, so a comparison killed
+# mid-run (`timeout`, a job's end) would leave it holding the GPU for whatever runs next
+_live: dict[int, "EngineServer"] = {}
+
+
+def _stop_live_servers() -> None:
+    for server in list(_live.values()):
+        server.stop()
+
+
+def _exit_on_sigterm(signum, _frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the callers' finally blocks, then atexit
+
+
+def _stop_servers_at_exit() -> None:
+    """Stops every live server when the process exits, a SIGTERM included (where the program has
+    not claimed that signal itself)."""
+    if getattr(_stop_servers_at_exit, "installed", False):
+        return
+    atexit.register(_stop_live_servers)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    _stop_servers_at_exit.installed = True
 
 
 def free_port() -> int:
@@ -50,6 +77,7 @@ class EngineServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        _stop_servers_at_exit()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "w")
         self._t0 = time.perf_counter()
@@ -62,6 +90,7 @@ class EngineServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        _live[id(self)] = self
 
     def wait_healthy(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -91,6 +120,7 @@ class EngineServer:
             return "(no log)"
 
     def stop(self) -> None:
+        _live.pop(id(self), None)
         if self.proc is None or self.proc.poll() is not None:
             return
         for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
