@@ -278,19 +278,29 @@ def decode_b1(bundle, dev, dtype, bw, smoke, compile_fn):
             }
         except Exception as e:  # noqa: BLE001
             res[label] = {"error": f"{type(e).__name__}: {e}"}
-    for label, comp in (("engine_step_loop", False), ("engine_step_loop_compiled", True)):
-        if comp and not (compile_fn and use_graph):
+    # the engine's own step loop: as the generic stack runs it, with the compiled step inside its graphs
+    # (compile_decode), and as a batch-1 stack would: 8 decode steps per host step (decode_steps),
+    # prepared while the device runs the previous ones (async_scheduling)
+    engine_variants = {
+        "engine_step_loop": {},
+        "engine_step_loop_compiled": {"compile_decode": True},
+        "engine_multi_step_async": {"decode_steps": 8, "async_scheduling": True},
+        "engine_multi_step_async_compiled": {"decode_steps": 8, "async_scheduling": True, "compile_decode": True},
+    }
+    for label, extra in engine_variants.items():
+        if extra.get("compile_decode") and not (compile_fn and use_graph):
             continue
         try:
-            if comp:  # the engine's own runner with params.compile_decode (compiled step inside the graphs)
+            if extra:
                 engine = Engine.from_model(
-                    load_stack_spec({**_as_dict(spec), "params": {**spec.params, "compile_decode": True}}),
-                    model,
-                    cfg,
-                    meta,
+                    load_stack_spec({**_as_dict(spec), "params": {**spec.params, **extra}}), model, cfg, meta
                 )
             tps = engine_decode(engine, 16, n_tok)
-            res[label] = {"tokens_per_s": tps, "fraction_of_roofline": tps / res["roofline_tokens_per_s"]}
+            res[label] = {
+                "tokens_per_s": tps,
+                "fraction_of_roofline": tps / res["roofline_tokens_per_s"],
+                "params": extra,
+            }
         except Exception as e:  # noqa: BLE001
             res[label] = {"error": f"{type(e).__name__}: {e}"}
     best = max((v["tokens_per_s"] for v in res.values() if isinstance(v, dict) and "tokens_per_s" in v), default=None)
@@ -666,7 +676,14 @@ def print_table(r, bw, peak):
     ]
     for name, label in (("llama8b_decode_b1", "8B decode b=1"), ("gpt2_decode_b1", "GPT-2 decode b=1")):
         roof = g(name, "roofline_tokens_per_s")
-        for k in ("device_loop_graph", "device_loop_graph_compiled", "engine_step_loop", "engine_step_loop_compiled"):
+        for k in (
+            "device_loop_graph",
+            "device_loop_graph_compiled",
+            "engine_step_loop",
+            "engine_step_loop_compiled",
+            "engine_multi_step_async",
+            "engine_multi_step_async_compiled",
+        ):
             rows.append(
                 (
                     f"{label} {k}",
