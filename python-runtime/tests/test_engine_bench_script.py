@@ -33,5 +33,7 @@ def test_decode_roofline_smoke(tmp_path):
     g = r["figures"]["gpt2_decode_b1"]
     assert g["device_loop_graph"]["tokens_equal_to_engine_before_first_difference"] == g["tokens"]
     assert g["engine_step_loop"]["tokens_per_s"] > 0 and g["non_embedding_weight_bytes"] > 0
+    assert g["engine_multi_step_async"]["tokens_per_s"] > 0
+    assert g["engine_multi_step_async"]["params"] == {"decode_steps": 8, "async_scheduling": True}
     b = r["figures"]["llama8b_batch256"]
     assert b["decode_steps_at_full_batch"] > 0 and 0 < b["kv_memory"]["used_over_allocated"] <= 1
