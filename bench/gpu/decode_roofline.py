@@ -462,12 +462,22 @@ def release_kv_cache(model, dev):
         torch.cuda.empty_cache()
 
 
-def decode_overlap(dev, dtype, smoke, model_bundle, shape):
+# the engine's execution modes decode_overlap compares: the generic stack's before and with async
+# scheduling, and a stack that also runs 8 decode steps per host step
+OVERLAP_MODES = {
+    "sync": {"async_scheduling": False},
+    "async": {"async_scheduling": True},
+    "async_multi_step": {"async_scheduling": True, "decode_steps": 8},
+}
+
+
+def decode_overlap(dev, dtype, smoke, model_bundle, shape, modes=("sync", "async")):
     """One wave of n_req requests (plen prompt / olen output tokens, all decoding together) through the
-    engine, once without and once with async scheduling, on the same weights. Per mode: the median
-    step() wall time over the decode steps at full batch, the decode profile (engine/step_profile.py:
-    mean step, forward time, host share = the part of a step the device has no forward to run), the
-    output throughput; then the speedup and whether the two modes gave the same tokens."""
+    engine in each mode (OVERLAP_MODES), on the same weights. Per mode: the median step() wall time
+    over the decode steps at full batch, divided by the tokens each sequence got from the step (1, or
+    up to decode_steps), the decode profile (engine/step_profile.py: mean step, forward time, host
+    share = the part of a step the device has no forward to run), the output throughput; then the
+    speedup of async over sync and whether every mode gave the same tokens."""
     model, cfg, meta, preset = model_bundle
     n_req, plen, olen = (8, 48, 16) if smoke else shape
     buckets = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -482,7 +492,7 @@ def decode_overlap(dev, dtype, smoke, model_bundle, shape):
         "components": overlap_components(dev),
     }
     tokens = {}
-    for label, overlap in (("sync", False), ("async", True)):
+    for label in modes:
         spec = make_spec(
             preset,
             meta["arch"],
@@ -497,7 +507,7 @@ def decode_overlap(dev, dtype, smoke, model_bundle, shape):
                 "max_model_len": max_len,
                 "kv_cache_tokens": n_req * max_len + 1024,
                 "block_size": 16,
-                "async_scheduling": overlap,
+                **OVERLAP_MODES[label],
             },
         )
         release_kv_cache(model, dev)
@@ -516,10 +526,12 @@ def decode_overlap(dev, dtype, smoke, model_bundle, shape):
                 not engine.scheduler.waiting and len(running) == n_req and all(s.num_sampled > 0 for s in running)
             )
             ts = time.perf_counter()
+            per_seq = 1
             for o in engine.step():
                 out[o.request_id] += o.new_token_ids
+                per_seq = max(per_seq, len(o.new_token_ids))
             if decoding:
-                full.append(time.perf_counter() - ts)
+                full.append((time.perf_counter() - ts) / per_seq)
         total = time.perf_counter() - t0
         prof = host_share_between(before, engine.profile.snapshot())
         snap = engine.profile.snapshot()
@@ -534,6 +546,7 @@ def decode_overlap(dev, dtype, smoke, model_bundle, shape):
             "output_throughput": n_req * olen / total,
             "duration_s": total,
             "engine_async_scheduling": engine.async_scheduling,
+            "params": OVERLAP_MODES[label],
         }
         tokens[label] = out
         del engine
@@ -542,7 +555,7 @@ def decode_overlap(dev, dtype, smoke, model_bundle, shape):
     res["step_speedup"] = s_ms / a_ms if s_ms and a_ms else None
     share = res["sync"]["decode_host_share"]
     res["host_ms_per_step_sync"] = s_ms * share if s_ms and share is not None else None
-    res["tokens_equal"] = tokens["sync"] == tokens["async"]
+    res["tokens_equal"] = all(t == tokens[modes[0]] for t in tokens.values())
     return res
 
 
@@ -624,6 +637,13 @@ def main():
 
     if not only or "gpt2_decode_b1" in only:
         run("gpt2_decode_b1", lambda: decode_b1(bundle_of(small, "gpt2"), dev, dtype, bw, args.smoke, compile_fn))
+    if not only or "gpt2_decode_256" in only:  # the chat shape: 256 in flight, 128/128 (target 2.5 ms a step)
+        run(
+            "gpt2_decode_256",
+            lambda: decode_overlap(
+                dev, dtype, args.smoke, bundle_of(small, "gpt2"), (256, 128, 128), modes=tuple(OVERLAP_MODES)
+            ),
+        )
     if not only or "gpt2_async_overlap" in only:  # GPT-2's 1024 positions: 896-token prompts
         run(
             "gpt2_async_overlap",
@@ -714,9 +734,11 @@ def print_table(r, bw, peak):
         )
     )
     rows.append(("HF generate GPT-2 b=1", fmt(g("hf_generate_gpt2", "tokens_per_s"), 1, " tok/s"), ""))
-    for name, label in (("gpt2_async_overlap", "GPT-2"), ("llama8b_async_overlap", "8B")):
+    for name, label in (("gpt2_decode_256", "GPT-2"), ("gpt2_async_overlap", "GPT-2"), ("llama8b_async_overlap", "8B")):
         shape = f"{g(name, 'requests')}x({g(name, 'prompt_len')}/{g(name, 'output_len')})"
-        for mode in ("sync", "async"):
+        for mode in OVERLAP_MODES:
+            if g(name, mode) is None:
+                continue
             rows.append(
                 (
                     f"{label} {shape} decode step, {mode}",

@@ -20,7 +20,7 @@ def test_decode_roofline_smoke(tmp_path):
             "cpu",
             "--no-compile",
             "--only",
-            "bandwidth,gpt2_decode_b1,llama8b_batch256",
+            "bandwidth,gpt2_decode_b1,gpt2_decode_256,llama8b_batch256",
             "--out",
             str(out),
         ],
@@ -35,5 +35,7 @@ def test_decode_roofline_smoke(tmp_path):
     assert g["engine_step_loop"]["tokens_per_s"] > 0 and g["non_embedding_weight_bytes"] > 0
     assert g["engine_multi_step_async"]["tokens_per_s"] > 0
     assert g["engine_multi_step_async"]["params"] == {"decode_steps": 8, "async_scheduling": True}
+    d = r["figures"]["gpt2_decode_256"]
+    assert d["tokens_equal"] and all(d[m]["median_decode_step_ms"] > 0 for m in ("sync", "async", "async_multi_step"))
     b = r["figures"]["llama8b_batch256"]
     assert b["decode_steps_at_full_batch"] > 0 and 0 < b["kv_memory"]["used_over_allocated"] <= 1
