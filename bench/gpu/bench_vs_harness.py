@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,6 +41,10 @@ from bench_verb import run_bench_verb  # noqa: E402
 from compare_stacks import StackChild, equal_kv_cache_tokens, timed_repetition  # noqa: E402
 
 AGREEMENT = 0.10
+
+
+def spread(xs: list[float]) -> dict:
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
 
 def verb_repetition(stack: Path, device: str, w: Workload) -> float:
@@ -76,12 +82,17 @@ def interleaved(stack: Path, device: str, w: Workload, kv_cache_tokens: int | No
 
 
 def scenario_generic_stack(scenario: Path, device: str, w: Workload, work: Path) -> Path:
-    """The scenario's generic stack, sized for the workload's shape and holding all its clients."""
+    """The scenario's generic stack, sized for the workload's longest request and holding all its clients."""
     import yaml
     from scenario_stacks import generic_spec, materialize
 
     sc = yaml.safe_load(scenario.read_text())
-    sc["workload"] = {**sc["workload"], "prompt_len": w.input_len, "output_len": w.output_len}
+    longest_prompt = w.length_range(w.input_len)[1]
+    sc["workload"] = {
+        **sc["workload"],
+        "prompt_len": longest_prompt,
+        "output_len": w.longest_sequence() - longest_prompt,
+    }
     spec = generic_spec(sc, device)
     spec["params"]["max_batch_size"] = max(int(spec["params"].get("max_batch_size") or 0), w.max_concurrency or 0)
     return materialize(spec, work / "stack")
@@ -101,6 +112,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     w = Workload.from_dict({**json.loads(args.workload), "repetitions": args.reps})
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with tempfile.TemporaryDirectory(prefix="bench-vs-harness-") as work:
         stack = (args.stack or scenario_generic_stack(args.scenario, args.device, w, Path(work))).resolve()
         # The harness's process stays up while the verb's runs: on a GPU it must not size its pool from
@@ -108,15 +120,21 @@ def main() -> int:
         kv_tokens = args.kv_cache_tokens or (equal_kv_cache_tokens([stack], w) if args.device == "cuda" else None)
         verb, child = interleaved(stack, args.device, w, kv_tokens)
     ratio = statistics.median(verb) / statistics.median(child)
+    from scenario_stacks import device_name
+
     result = {
+        "command": shlex.join(["python3", *sys.argv]),
+        "started": started,
         "stack": str(args.stack) if args.stack else f"{args.scenario}: generic stack",
-        "device": args.device,
+        "device": device_name(args.device),
         "workload": w.to_dict(),
         "kv_cache_tokens": kv_tokens,
         "bench_verb_output_throughput": verb,
         "harness_output_throughput": child,
         "ratio_bench_over_harness": ratio,
         "agree": abs(ratio - 1) <= AGREEMENT,
+        "bench_verb": spread(verb),
+        "harness": spread(child),
     }
     print(json.dumps(result))
     if args.out:

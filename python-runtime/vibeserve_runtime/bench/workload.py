@@ -78,6 +78,17 @@ class Workload:
             w.request_rate = None
         return w
 
+    def length_range(self, n: int) -> tuple[int, int]:
+        """The lengths a random request's prompt (n = input_len) or output (n = output_len) is drawn from."""
+        if self.dataset != "random":
+            return n, n
+        return max(1, int(n * (1 - self.range_ratio))), max(1, int(n * (1 + self.range_ratio)))
+
+    def longest_sequence(self) -> int:
+        """Prompt plus output tokens of the longest request the workload can make: the context a stack
+        serving it needs."""
+        return self.length_range(self.input_len)[1] + self.length_range(self.output_len)[1]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -150,9 +161,7 @@ def make_requests(
         if w.dataset == "fixed":
             n_in, n_out = w.input_len, w.output_len
         else:
-            lo = lambda n: max(1, int(n * (1 - w.range_ratio)))
-            hi = lambda n: max(1, int(n * (1 + w.range_ratio)))
-            n_in, n_out = rng.randint(lo(w.input_len), hi(w.input_len)), rng.randint(lo(w.output_len), hi(w.output_len))
+            n_in, n_out = rng.randint(*w.length_range(w.input_len)), rng.randint(*w.length_range(w.output_len))
         reqs.append(BenchRequest(_token_ids(rng, n_in, vocab_size, avoid), n_out))
     return reqs
 
