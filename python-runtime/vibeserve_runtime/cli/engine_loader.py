@@ -46,12 +46,15 @@ def build_engine(
     """capture_cap: the largest decode batch the caller will send (Engine.from_spec)."""
     from ..engine import Engine
     from ..engine.spec import load_stack_spec
+    from ..gc_heap import freeze_startup_heap
 
     import_custom_components(spec, stack_dir)
     spec = {k: v for k, v in spec.items() if k != "custom_components"}
     if device:
         spec["device"] = device
-    return Engine.from_spec(load_stack_spec(spec), capture_cap=capture_cap)
+    engine = Engine.from_spec(load_stack_spec(spec), capture_cap=capture_cap)
+    freeze_startup_heap()  # the model, its graphs and the imports: never rescanned while it serves
+    return engine
 
 
 def assert_runs_stack_code(stack_dir: Path) -> None:

@@ -67,6 +67,7 @@ def run(args) -> int:
         os.execve(sys.executable, argv, env)
 
     import uvicorn
+    from ..gc_heap import freeze_startup_heap
     from ..server.app import create_app
     from ..server.process_core import ProcessCore
     from ..server.served_context import served_spec
@@ -89,6 +90,7 @@ def run(args) -> int:
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:
+            freeze_startup_heap()  # the server's own imports and app: never rescanned while it streams
             port = server.servers[0].sockets[0].getsockname()[1]
             host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
             events.emit("ready", url=f"http://{host}:{port}", model=name, pid=os.getpid())
