@@ -124,6 +124,22 @@ def process_cpu_s(pid: int) -> dict[str, float]:
         return {}
 
 
+def server_ttft(url: str) -> tuple[float, float]:
+    """The server's own time-to-first-token histogram (sum of seconds, count), from /metrics: measured
+    from the request's parsed body to its first token, so the client's TTFT minus it is what the
+    HTTP path (connection, request parsing, SSE delivery) and the load generator add."""
+    import urllib.request
+
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    found = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("vibeserve:time_to_first_token_seconds_sum", "vibeserve:time_to_first_token_seconds_count"):
+            found[name.rsplit("_", 1)[1]] = float(value)
+    return found.get("sum", 0.0), found.get("count", 0.0)
+
+
 def served(
     stack: Path, device: str, w: Workload, vocab: int, max_model_len: int, serve_args: list[str], log_dir: Path
 ) -> tuple[list[dict], dict]:
@@ -138,23 +154,31 @@ def served(
         srv.wait_healthy(timeout_s=900)
 
         def one_pass(reqs, seed_offset: int) -> dict:
-            before = process_cpu_s(srv.proc.pid)
+            before, ttft_before = process_cpu_s(srv.proc.pid), server_ttft(srv.url)
             recs, dur = asyncio.run(
                 run_online(srv.url, "served", reqs, arrival_offsets(w, len(reqs), seed_offset), w.max_concurrency)
             )
-            after = process_cpu_s(srv.proc.pid)
+            after, ttft_after = process_cpu_s(srv.proc.pid), server_ttft(srv.url)
             cpu = {k: round(after[k] - before[k], 3) for k in after if k in before}
-            return compute_metrics(recs, dur) | ({"cpu_s": cpu} if cpu else {})
+            m = compute_metrics(recs, dur) | ({"cpu_s": cpu} if cpu else {})
+            ttfts = [r.ttft_s for r in recs if r.success]
+            m["mean_ttft_ms"] = 1e3 * statistics.mean(ttfts) if ttfts else None
+            served_n = ttft_after[1] - ttft_before[1]
+            m["server_mean_ttft_ms"] = 1e3 * (ttft_after[0] - ttft_before[0]) / served_n if served_n else None
+            return m
 
         for _ in range(max(1, w.warmups)):
             one_pass(warmup_requests(w, vocab, AVOID), pass_seed(0, 0))
         runs = []
         for r in range(w.repetitions):
             m = one_pass(timed_pass(w, vocab, r, 0, AVOID), pass_seed(r, 0))
-            runs.append({k: m.get(k) for k in (*KEY, "cpu_s", "errors") if k in m})
+            runs.append(
+                {k: m.get(k) for k in (*KEY, "mean_ttft_ms", "server_mean_ttft_ms", "cpu_s", "errors") if k in m}
+            )
             print(
                 f"served repetition {r + 1}: {m['output_throughput']:.1f} output tok/s, "
-                f"median TPOT {m['median_tpot_ms']:.2f} ms, CPU s {m.get('cpu_s')}",
+                f"median TPOT {m['median_tpot_ms']:.2f} ms, mean TTFT {m['mean_ttft_ms']:.1f} ms "
+                f"(in the server {m['server_mean_ttft_ms'] or 0:.1f} ms), CPU s {m.get('cpu_s')}",
                 file=sys.stderr,
             )
         return runs, {"command": shlex.join(srv.command), "load_s": srv.load_s}
