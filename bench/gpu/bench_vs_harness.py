@@ -11,8 +11,8 @@ seeded request sets (repetition r, pass k: seed offset bench.workload.pass_seed(
 left out) until they add up to the workload's min_duration_s (compare_stacks.timed_repetition), and
 take the median of `--reps` repetitions, interleaved: round r runs the verb (a fresh process, as the search
 runs it) and then one harness repetition (its process stays up), both on the request sets of seed
-workload.seed + r, the order alternating by round. Both warm up by the one rule
-(vibeserve_runtime.bench.workload.warmup_requests); each keeps its own KV pool: the verb sizes its
+workload.seed + r, the order alternating by round. Both warm up alike: the verb's warm-up pass
+(compare_stacks.warm_up runs the same one in the harness's process); each keeps its own KV pool: the verb sizes its
 pool as the stack does (on a GPU, from free memory), the harness takes the pool compare_stacks.py gives
 every stack of a comparison (or --kv-cache-tokens): bounded, so the verb's process finds memory beside it. Per-repetition figures are printed, so a slow
 first repetition (a cold path) shows up as such.
@@ -38,7 +38,7 @@ from vibeserve_runtime.models.presets import vocab_size_of  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench" / "scenarios"))
 from bench_verb import run_bench_verb  # noqa: E402
-from compare_stacks import StackChild, equal_kv_cache_tokens, timed_repetition  # noqa: E402
+from compare_stacks import StackChild, equal_kv_cache_tokens, timed_repetition, warm_up  # noqa: E402
 
 AGREEMENT = 0.10
 
@@ -54,11 +54,13 @@ def verb_repetition(stack: Path, device: str, w: Workload) -> float:
 
 
 def start_harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) -> tuple[StackChild, int]:
+    """The harness's stack process, loaded and warmed up as compare_stacks.py warms every stack."""
     _, spec = load_stack_dir(stack)
     vocab = vocab_size_of(spec["model"])
     warm = [[q.prompt_token_ids, q.max_tokens] for q in warmup_requests(w, vocab, AVOID)]
     child = StackChild(stack, device, warm, kv_cache_tokens, capture_cap_for(w))
     child.wait_ready(timeout=900)
+    warm_up(child, w, vocab, timeout_s=900)
     return child, vocab
 
 

@@ -38,6 +38,7 @@ from vibeserve_runtime.bench.workload import (
     Workload,
     arrival_offsets,
     make_requests,
+    pass_payload,
     pass_seed,
     timed_pass,
     warmup_requests,
@@ -142,6 +143,15 @@ class StackChild:
                 self.proc.wait(timeout=30)
             except Exception:
                 self.proc.kill()
+
+
+def warm_up(child: StackChild, w: Workload, vocab: int, timeout_s: float) -> None:
+    """Untimed: the bench verb's own warm-up pass (cli/candidate_cmd.py bench_offline), the same
+    requests at the same concurrency, so every batch size and prompt length the repetitions hit has
+    run in both paths before either is timed."""
+    payload = pass_payload(w, warmup_requests(w, vocab, AVOID), pass_seed(0, 0))
+    for _ in range(w.warmups):
+        child.run({**payload, "max_concurrency": w.max_concurrency}, timeout_s)
 
 
 def timed_repetition(child: StackChild, w: Workload, vocab: int, r: int, timeout_s: float) -> dict:
@@ -348,17 +358,7 @@ def main() -> int:
                 "load_s": ready.get("load_s"),
                 "runs": [],
             }
-            reqs = warmup_requests(
-                w, vocab, avoid=set(range(3))
-            )  # untimed: every batch size and prompt length the repetitions hit
-            ch.run(
-                {
-                    "requests": [[q.prompt_token_ids, q.max_tokens] for q in reqs],
-                    "arrivals": [0.0] * len(reqs),
-                    "max_concurrency": w.max_concurrency,
-                },
-                max(120.0, deadline - time.monotonic() + 120),
-            )
+            warm_up(ch, w, vocab, max(120.0, deadline - time.monotonic() + 120))
         except Exception as e:
             result["errors"].append({"stack": name, "error": f"{type(e).__name__}: {e}"})
             ch.close()
