@@ -45,4 +45,5 @@ def test_served_vs_offline_reports_both_sides_and_the_servers_share_of_ttft(tmp_
         assert 0 < rep["server_mean_ttft_ms"] <= rep["mean_ttft_ms"]
     off, srv = res["offline"]["output_throughput"], res["served"]["output_throughput"]
     assert res["ratio"]["median"] == srv["median"] / off["median"]
+    assert res["figures"]["served_over_offline_ratio"] == res["ratio"]["median"]
     assert "served_vs_offline.py" in res["command"]
