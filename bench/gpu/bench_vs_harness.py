@@ -31,8 +31,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python-runtime"))
-from vibeserve_runtime.bench.workload import Workload, warmup_requests  # noqa: E402
-from vibeserve_runtime.cli.offline_bench import AVOID, capture_cap_for  # noqa: E402
+from vibeserve_runtime.bench.workload import Workload  # noqa: E402
+from vibeserve_runtime.cli.offline_bench import capture_cap_for  # noqa: E402
 from vibeserve_runtime.materialize import load_stack_dir  # noqa: E402
 from vibeserve_runtime.models.presets import vocab_size_of  # noqa: E402
 
@@ -54,11 +54,11 @@ def verb_repetition(stack: Path, device: str, w: Workload) -> float:
 
 
 def start_harness(stack: Path, device: str, w: Workload, kv_cache_tokens: int | None) -> tuple[StackChild, int]:
-    """The harness's stack process, loaded and warmed up as compare_stacks.py warms every stack."""
+    """The harness's stack process, loaded and then warmed up by the verb's own warm-up pass only, as
+    the verb's process is (no warm-up generate() in the child before it)."""
     _, spec = load_stack_dir(stack)
     vocab = vocab_size_of(spec["model"])
-    warm = [[q.prompt_token_ids, q.max_tokens] for q in warmup_requests(w, vocab, AVOID)]
-    child = StackChild(stack, device, warm, kv_cache_tokens, capture_cap_for(w))
+    child = StackChild(stack, device, [], kv_cache_tokens, capture_cap_for(w))
     child.wait_ready(timeout=900)
     warm_up(child, w, vocab, timeout_s=900)
     return child, vocab
