@@ -18,7 +18,9 @@ stacks side by side in one `bench --with` (repetitions interleaved). Checks stop
 `--check-share` of the time budget is spent, benchmarks once the next would pass the budget; what
 did not run is recorded with that reason. Every row records each stack's verdict with the failed
 checks, the logit error against its calibrated bound, the verbs' wall times and exact commands; the
-JSON is rewritten after every step, so a run cut short (SIGTERM) keeps what it measured.
+JSON is rewritten after every step, so a run cut short (SIGTERM) keeps what it measured, and
+`--resume` goes on from it in a later run: every verdict and benchmark already in `--out` for the same
+designs and workload is kept, and only what is missing (skipped for time, or never started) runs.
 """
 
 from __future__ import annotations
@@ -333,12 +335,53 @@ class Matrix:
             "elapsed_s": 0.0,
         }
 
+        self.table["runs"] = [self.run_record()]
+
+    def run_record(self) -> dict[str, Any]:
+        return {k: self.table[k] for k in ("command", "started_at")} | {"elapsed_s": 0.0}
+
+    def resume_from(self, previous: dict) -> int:
+        """Keeps `previous`'s results for the same designs on the same workload and device; returns how
+        many checks it kept. A row's benchmark is kept only with both of its checks, and a check only
+        where its stack is still on disk for the benchmark to time."""
+        if previous.get("workload") != self.table["workload"] or previous.get("device") != self.table["device"]:
+            sys.exit(
+                f"shape_matrix: --resume: {self.out_path} was measured on another device or workload; "
+                "choose another --out or drop --resume"
+            )
+        done = {r["name"]: r for r in previous.get("rows", [])}
+        kept = 0
+        for row in self.table["rows"]:
+            before = done.get(row["name"])
+            if not before:
+                continue
+            all_kept = True
+            for name, entry in row["designs"].items():
+                old = before["designs"].get(name, {})
+                check = old.get("check")
+                same = (old.get("design") or {}).get("id") == (entry.get("design") or {}).get("id")
+                usable = check and check.get("status") != "skipped" and same
+                if usable and benchable(old) and not Path(entry["stack_dir"]).is_dir():
+                    usable = False
+                if usable:
+                    entry["check"], kept = check, kept + 1
+                else:
+                    all_kept = False
+            if all_kept and before.get("bench", {}).get("status") not in (None, "skipped"):
+                row["bench"], row["passed"] = before["bench"], before["passed"]
+        self.table["runs"] = [*previous.get("runs", [self.run_record_of(previous)]), *self.table["runs"]]
+        return kept
+
+    @staticmethod
+    def run_record_of(table: dict) -> dict[str, Any]:
+        return {k: table.get(k) for k in ("command", "started_at", "elapsed_s")}
+
     def elapsed(self) -> float:
         return time.monotonic() - self.t_start
 
     def save(self) -> None:
         with self.lock:
-            self.table["elapsed_s"] = round(self.elapsed(), 1)
+            self.table["elapsed_s"] = self.table["runs"][-1]["elapsed_s"] = round(self.elapsed(), 1)
             self.out_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.out_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.table, indent=1, default=str))
@@ -386,6 +429,8 @@ class Matrix:
         a = self.args
         durations: list[float] = []
         for row in self.table["rows"]:
+            if "bench" in row:  # kept by --resume
+                continue
             stacks = {n: Path(row["designs"][n]["stack_dir"]) for n in DESIGNS if benchable(row["designs"][n])}
             typical = statistics.median(durations) if durations else 0.0
             if not stacks:
@@ -439,6 +484,11 @@ def main() -> int:
     ap.add_argument("--prompt-len", type=int, default=128)
     ap.add_argument("--output-len", type=int, default=32)
     ap.add_argument("--work-dir", default=str(REPO / ".vibeserve" / "shape-matrix"))
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the results already in --out (same designs, workload and device) and run only the rest",
+    )
     args = ap.parse_args()
     if args.tiny:  # CPU-size shapes and a workload that a CPU serves in seconds
         args.num_prompts, args.concurrency = min(args.num_prompts, 8), min(args.concurrency, 4)
@@ -464,6 +514,9 @@ def main() -> int:
     workload = {**scenario_workload(scenario_of(rows[0], args)).to_dict(), "min_duration_s": 0.5}
     jobs = args.jobs or (6 if args.device == "cuda" else 1)
     m = Matrix(args, rows, out_path, workload, jobs)
+    if args.resume and out_path.is_file():
+        kept = m.resume_from(json.loads(out_path.read_text()))
+        print(f"shape_matrix: --resume kept {kept} checks from {out_path}", file=sys.stderr)
     signal.signal(signal.SIGTERM, m.stop)
     print(
         f"shape_matrix: {len(rows)} configs on {m.table['device']}, budget {args.time_budget_s:.0f}s, "

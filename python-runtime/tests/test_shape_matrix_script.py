@@ -31,11 +31,8 @@ def test_configs_span_the_shapes_the_matrix_is_about():
         assert small["hidden_size"] <= 64 and small["vocab_size"] == 512
 
 
-def test_tiny_rows_run_on_cpu(tmp_path):
-    """Under the Triton interpreter, as in the whole suite (other modules set it at import), so the
-    MoE row runs the GPU's fused kernels and the result does not depend on which tests ran first."""
-    out = tmp_path / "m.json"
-    p = subprocess.run(
+def run_matrix(tmp_path: Path, out: Path, only: str, *more: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [
             sys.executable,
             str(SCRIPT),
@@ -43,19 +40,27 @@ def test_tiny_rows_run_on_cpu(tmp_path):
             "cpu",
             "--tiny",
             "--only",
-            "qwen2.5-0.5b,olmoe-1b-7b",
+            only,
             "--work-dir",
             str(tmp_path / "work"),
             "--out",
             str(out),
             "--time-budget-s",
             "900",
+            *more,
         ],
         capture_output=True,
         text=True,
         timeout=1200,
         env={**os.environ, "TRITON_INTERPRET": "1"},
     )
+
+
+def test_tiny_rows_run_on_cpu(tmp_path):
+    """Under the Triton interpreter, as in the whole suite (other modules set it at import), so the
+    MoE row runs the GPU's fused kernels and the result does not depend on which tests ran first."""
+    out = tmp_path / "m.json"
+    p = run_matrix(tmp_path, out, "qwen2.5-0.5b,olmoe-1b-7b")
     assert p.returncode == 0, p.stderr[-3000:]
     r = json.loads(out.read_text())
     assert (
@@ -80,3 +85,26 @@ def test_tiny_rows_run_on_cpu(tmp_path):
     assert moe["designs"]["fastest"]["design"]["choices"]["moe"] == "fused_tuned"
     assert moe["designs"]["fastest"]["design"]["params"]["decode_steps"] == 8
     assert moe["shape"]["experts"] == 8 and moe["shape"]["top_k"] == 4
+
+    # --resume keeps every verdict and benchmark of the same designs, runs only what is missing (a row
+    # whose check was cut for time) and lists both runs
+    first = json.loads(out.read_text())
+    cut = json.loads(out.read_text())
+    cut["rows"][0]["designs"]["fastest"]["check"] = {"status": "skipped", "passed": False, "reason": "time budget"}
+    cut["rows"][0]["bench"] = {"status": "skipped", "reason": "time budget"}
+    out.write_text(json.dumps(cut))
+    p = run_matrix(tmp_path, out, "qwen2.5-0.5b,olmoe-1b-7b", "--resume")
+    assert p.returncode == 0 and "--resume kept 3 checks" in p.stderr, p.stderr[-3000:]
+    again = json.loads(out.read_text())
+    assert again["complete"] and len(again["runs"]) == 2 and "--resume" in again["runs"][1]["command"]
+    assert again["rows"][1] == first["rows"][1]  # kept as measured
+    assert again["rows"][0]["designs"]["generic"]["check"] == first["rows"][0]["designs"]["generic"]["check"]
+    assert again["rows"][0]["designs"]["fastest"]["check"]["status"] == "passed"  # run again
+    assert again["rows"][0]["bench"]["status"] == "measured"
+
+
+def test_resume_refuses_another_workload(tmp_path):
+    out = tmp_path / "m.json"
+    out.write_text(json.dumps({"workload": {"num_prompts": 1}, "device": "cpu", "rows": []}))
+    p = run_matrix(tmp_path, out, "qwen2.5-0.5b", "--resume")
+    assert p.returncode != 0 and "another device or workload" in p.stderr
