@@ -41,8 +41,6 @@ class TokenMaskDecoding:
         verification stops at that token anyway. Returns the logits unchanged when no row is constrained."""
         if all(seq.grammar is None for seq in sampled):
             return logits
-        from llguidance.torch import fill_next_token_bitmask
-
         t0 = time.perf_counter()
         width = -(-logits.shape[-1] // 32)
         bitmask = torch.full((logits.shape[0], width), -1, dtype=torch.int32)
@@ -53,7 +51,7 @@ class TokenMaskDecoding:
             if matcher is not None:
                 consumed = 0
                 for j in range(len(draft) + 1):
-                    fill_next_token_bitmask(matcher, bitmask, row + j)
+                    self._fill_row(matcher, bitmask, row + j)
                     if j == len(draft) or matcher.try_consume_tokens([draft[j]]) != 1:
                         break
                     consumed += 1
@@ -63,6 +61,14 @@ class TokenMaskDecoding:
         allowed = ((bitmask.unsqueeze(-1) >> _BITS) & 1).view(bitmask.shape[0], -1)[:, : logits.shape[-1]]
         self.mask_seconds += time.perf_counter() - t0
         return logits.masked_fill(allowed.to(logits.device, non_blocking=True) == 0, float("-inf"))
+
+    @staticmethod
+    def _fill_row(matcher, bitmask: torch.Tensor, row: int) -> None:
+        """The matcher's allowed-token bits written straight into `bitmask[row]` (what
+        llguidance.torch.fill_next_token_bitmask does; importing that module costs ~3 s, as it
+        torch.compiles a helper at import)."""
+        v = bitmask[row]
+        matcher.unsafe_compute_mask_ptr(v.data_ptr(), v.numel() * v.element_size())
 
     def advance(self, seq, token: int) -> bool:
         """Feeds an appended token to the sequence's grammar; False when the grammar refuses it or
