@@ -57,6 +57,7 @@ def test_bench_json_has_the_phases_of_both_processes(tmp_path):
         "integrity",
         "child_import",
         "load",
+        "first_forward",
         "graph_capture",
         "warmup",
         "timed",
@@ -66,7 +67,7 @@ def test_bench_json_has_the_phases_of_both_processes(tmp_path):
     assert all(isinstance(v, float) and v >= 0 for v in phases.values()), phases
     assert phases["import"] > 0 and phases["child_import"] > 0 and phases["load"] > 0
     assert phases["timed"] > 0 and phases["warmup"] > 0 and phases["profile"] > 0
-    assert phases["graph_capture"] == 0.0  # an eager stack captures nothing
+    assert phases["graph_capture"] == phases["first_forward"] == 0.0  # an eager stack captures nothing
     assert _sum(phases) <= phases["total"] + EPS, phases
     # the timed phase holds the repetitions and little else
     res = result_of(evs)
@@ -90,6 +91,7 @@ def test_check_json_has_the_phases_and_each_rules_seconds(tmp_path):
         "reference",
         "child_import",
         "load",
+        "first_forward",
         "graph_capture",
         "rules",
         "total",

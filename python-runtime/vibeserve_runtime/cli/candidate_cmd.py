@@ -31,6 +31,11 @@ from .profile_pass import profile_pass
 from .timed_pass import greedy as _greedy, run_pass as _run_rep
 
 
+def _seconds(value, most: float) -> float:
+    """A duration the stack's own code reported, kept within [0, most]."""
+    return min(max(float(value), 0.0), most) if isinstance(value, (int, float)) else 0.0
+
+
 def check_probe(engine, inp: dict) -> dict:
     """The stack's side of every check rule; probe_s holds each probe's wall seconds."""
     prompts, forced, n = inp["prompts"], inp["forced"], inp["new_tokens"]
@@ -172,9 +177,11 @@ def run(args) -> int:
     # capture_cap: the largest decode batch the parent's task sends (cli/offline_bench.py, cli/check_cmd.py)
     engine = build_engine(spec, args.device, stack_dir, capture_cap=inp.get("capture_cap"))
     built = phases.lap("load")
-    capture = getattr(engine.runner, "capture_s", 0.0)
-    capture = min(max(float(capture), 0.0), built) if isinstance(capture, (int, float)) else 0.0
-    phases.s.update(load=round(built - capture, 3), graph_capture=round(capture, 3))
+    capture = _seconds(getattr(engine.runner, "capture_s", 0.0), built)
+    first = _seconds(getattr(engine.runner, "first_forward_s", 0.0), capture)  # kernels and libraries warming
+    phases.s.update(
+        load=round(built - capture, 3), first_forward=round(first, 3), graph_capture=round(capture - first, 3)
+    )
     with torch.inference_mode():
         out = check_probe(engine, inp) if args.task == "check_probe" else bench_offline(engine, inp)
     out["phase_s"] = {**phases.s, **out.get("phase_s", {})}

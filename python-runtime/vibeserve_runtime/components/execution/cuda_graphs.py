@@ -27,8 +27,9 @@ class CudaGraphRunner:
     def __init__(self, model, kv_cache, params: dict, device, emulate: bool = False, capture_cap: int | None = None):
         """emulate=True (tests only) runs the padded static-shape path eagerly instead of capturing,
         so the bucket padding and scratch-block logic can be checked on CPU. After construction,
-        captured_buckets lists the buckets replayed (emulated: run padded) and capture_s the wall
-        seconds their capture took (0 when nothing was captured)."""
+        captured_buckets lists the buckets replayed (emulated: run padded), capture_s the wall
+        seconds their capture took (0 when nothing was captured) and first_forward_s the part of it
+        that the very first forward took."""
         device = torch.device(device)
         self.capture = device.type == "cuda" and not emulate
         if device.type != "cuda" and not emulate:
@@ -51,6 +52,7 @@ class CudaGraphRunner:
             self.buckets = [b for b in self.buckets if b <= top]
         self.captured_buckets = list(self.buckets)
         self.capture_s = 0.0
+        self.first_forward_s = 0.0  # the part of capture_s that the first forward took
         n = self.buckets[-1]
         scratch_slot = kv_cache.scratch_block * kv_cache.block_size
         # rows: input ids, positions, slot mapping, context lens (the layout of meta.decode_inputs)
@@ -80,6 +82,9 @@ class CudaGraphRunner:
                 meta = self._meta(bs)
                 for _ in range(2):  # warm-up (and compile) outside capture
                     fn(self.inputs[0, :bs], meta)
+                    if not self.first_forward_s:  # kernels loaded or compiled, libraries initialised
+                        torch.cuda.synchronize(device)
+                        self.first_forward_s = time.perf_counter() - t0
                 torch.cuda.synchronize(device)
                 g = torch.cuda.CUDAGraph()
                 with torch.cuda.graph(g, pool=pool):
