@@ -21,6 +21,8 @@ def test_device_check_does_not_import_torch():
     out = run_py(
         "import sys\n"
         "from vibeserve_runtime.cli import bench_cmd  # noqa: F401 (check_cmd needs torch for its reference)\n"
+        "from vibeserve_runtime.models.presets import vocab_size_of  # what bench's setup reads\n"
+        "assert vocab_size_of({'arch': 'llama', 'preset': 'tiny-llama'}) > 0\n"
         "from vibeserve_runtime.cli.engine_loader import cuda_device_count, require_device\n"
         "require_device('cpu')\n"
         "n = cuda_device_count()\n"

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from .loading import find_packaged_gguf, load_model_weights
+from typing import Any
+
 from .parts import ModelParts
 from .presets import ARCH_OF_MODEL_TYPE, PRESETS, get_preset
+
+_LOADING = ("find_packaged_gguf", "load_model_weights")
+
+
+def __getattr__(name: str) -> Any:
+    """The weight loaders import torch: a process that only reads presets (a benchmark's parent,
+    before its child starts) does not pay for that import."""
+    if name in _LOADING:
+        from . import loading
+
+        return getattr(loading, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_model(hf_config: dict, hf_state_dict: dict, parts: ModelParts):
@@ -27,4 +40,4 @@ def build_model(hf_config: dict, hf_state_dict: dict, parts: ModelParts):
     return model.eval()
 
 
-__all__ = ["build_model", "load_model_weights", "find_packaged_gguf", "ModelParts", "PRESETS", "get_preset"]
+__all__ = ["build_model", "ModelParts", "PRESETS", "get_preset"]  # and, imported on first use, _LOADING
