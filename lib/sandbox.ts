@@ -13,6 +13,8 @@ import { supervise } from './processSupervisor.js';
 
 export const SANDBOX_UID = 65534; // nobody
 export const SANDBOX_GID = 65534;
+/** Where, inside a workspace, the sandboxed process's Triton kernels are cached (lib/kernelCache.ts). */
+export const WORKSPACE_TRITON_CACHE = path.join('.home', '.triton');
 
 /** Directories any user may write to; inside the sandbox they are remounted read-only. */
 const WORLD_WRITABLE = ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', '/dev/mqueue'];
@@ -212,7 +214,7 @@ export async function runSandboxed(opts: SandboxOptions): Promise<SandboxResult>
     HOME: path.join(workspace, '.home'),
     TMPDIR: path.join(workspace, '.tmp'),
     XDG_CACHE_HOME: path.join(workspace, '.home', '.cache'),
-    TRITON_CACHE_DIR: path.join(workspace, '.home', '.triton'),
+    TRITON_CACHE_DIR: path.join(workspace, WORKSPACE_TRITON_CACHE),
     TORCHINDUCTOR_CACHE_DIR: path.join(workspace, '.home', '.inductor'),
     PYTHONDONTWRITEBYTECODE: '1',
     PYTHONUNBUFFERED: '1',

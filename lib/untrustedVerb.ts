@@ -6,6 +6,7 @@
 // benchmark activities all run untrusted code through here.
 import path from 'node:path';
 import { INSTALLED_RUNTIME, integrityDiff, protectedHashes, readOnlyMounts } from './builder/workspace.js';
+import { promoteTritonCache, seedTritonCache } from './kernelCache.js';
 import { pythonExecutable } from './paths.js';
 import {
   candidateRejection,
@@ -42,6 +43,7 @@ export async function runUntrustedVerb(
   opts: UntrustedVerbOptions,
 ): Promise<UntrustedVerbOutcome> {
   const readOnly = readOnlyMounts(stack.protectedEntries);
+  seedTritonCache(stack.workspace); // before prepareWorkspace hands the copies to the sandbox user
   prepareWorkspace(stack.workspace, readOnly);
   const out = await runVerbSandboxed(verb, args, {
     workspace: stack.workspace,
@@ -55,10 +57,9 @@ export async function runUntrustedVerb(
     onEvent: opts.onEvent,
     onGroup: opts.onGroup,
   });
-  return {
-    ...out,
-    integrity: integrityDiff(stack.expectedHashes, protectedHashes(stack.stackDir, stack.protectedEntries)),
-  };
+  const integrity = integrityDiff(stack.expectedHashes, protectedHashes(stack.stackDir, stack.protectedEntries));
+  if (out.exitCode === 0 && integrity.length === 0) promoteTritonCache(stack.workspace, stack.stackDir);
+  return { ...out, integrity };
 }
 
 /** What the sandbox did for a run, recorded next to its report. */
