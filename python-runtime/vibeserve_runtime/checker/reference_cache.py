@@ -59,8 +59,9 @@ def key_inputs(
 ) -> dict:
     """Everything the reference's outputs depend on. `settings`: the check's own (seed, prompt
     count, new tokens); `extra_sources`: source of the caller's prompt builder."""
+    from importlib.metadata import version
+
     import torch
-    import transformers
 
     comps = spec["components"]
     return {
@@ -75,7 +76,8 @@ def key_inputs(
         if calibrated
         else None,
         "speculative": speculative,
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+        # transformers' version from its metadata: a check whose reference is cached never imports it
+        "versions": {"torch": torch.__version__, "transformers": version("transformers")},
         "code": _code_hash(extra_sources),
     }
 
