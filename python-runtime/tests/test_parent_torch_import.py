@@ -58,3 +58,18 @@ def test_torch_is_imported_while_the_child_runs():
         "print(before, started is not None, torch.zeros(2).sum().item())\n"
     )
     assert out == "False True 0.0"
+
+
+def test_check_imports_torch_only_once_the_stack_is_started():
+    """check keys its reference cache without torch (versions read from the installed files), so a
+    cached check starts the stack before it imports torch."""
+    out = run_py(
+        "import sys\n"
+        "from vibeserve_runtime.cli import check_cmd  # noqa: F401\n"
+        "from vibeserve_runtime.checker import reference_cache\n"
+        "v = reference_cache._torch_version()\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+        "import torch\n"
+        "print(v == torch.__version__)\n"
+    )
+    assert out.split() == ["False", "False", "True"]

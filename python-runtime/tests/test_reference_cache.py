@@ -119,9 +119,33 @@ def test_tampered_or_mismatched_entry_is_recomputed(tmp_path):
     assert reference_cache.load(cache, key)[1] == "hit"  # rewritten whole
     # a well-formed entry of other inputs, put under this key, is not trusted either
     os.chmod(entry, 0o600)
-    other = reference_cache.store(tmp_path / "other", "0" * 64, {}, {"rows": []})
+    other = reference_cache.store(tmp_path / "other", "0" * 64, {}, {"prompts": [], "tokens": [], "fillers": []})
     entry.write_bytes(other.read_bytes())
     assert reference_cache.load(cache, key) == (None, "mismatched key or format")
+    assert reference_cache.load_probe_inputs(cache, key) is None
+
+
+def test_stack_starts_from_the_header_and_rows_must_match_it(tmp_path):
+    """A cached check starts the stack from the entry's header before it reads the rows; a header
+    whose prompts are not the rows' own is caught once the rows are read, and the entry recomputed."""
+    stack, cache = materialize(tmp_path), tmp_path / "cache"
+    assert _check(stack, cache)[0] == 0
+    [entry] = list(cache.glob("*.ref"))
+    key = entry.stem
+    sent = reference_cache.load_probe_inputs(cache, key)
+    payload, _ = reference_cache.load(cache, key)
+    assert sent == reference_cache.probe_inputs(payload) and sent["prompts"] and sent["forced"]
+    rc, evs, err = _check(stack, cache)
+    assert rc == 0 and result_of(evs)["reference_cache"]["outcome"] == "reused", err[-1500:]
+    head, body = entry.read_bytes().split(b"\n", 1)
+    header = json.loads(head)
+    header["probe"]["prompts"][0] = [5] + header["probe"]["prompts"][0][1:]
+    os.chmod(entry, 0o600)
+    entry.write_bytes(json.dumps(header).encode() + b"\n" + body)
+    rc, evs, err = _check(stack, cache)
+    note = result_of(evs)["reference_cache"]
+    assert rc == 0 and note["outcome"] == "computed" and note["miss"] == "header and rows differ", err[-1500:]
+    assert reference_cache.load_probe_inputs(cache, key) == sent  # rewritten whole
 
 
 @pytest.mark.parametrize(

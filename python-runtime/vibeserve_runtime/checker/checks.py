@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .tolerances import MARGIN_FACTOR, calibrated_bounds
+
+if TYPE_CHECKING:  # torch is imported where a check computes, so that check_cmd can start the stack first
+    import torch
 
 
 def _check(name: str, value, threshold, passed: bool, detail: str) -> dict:
@@ -12,6 +15,8 @@ def _check(name: str, value, threshold, passed: bool, detail: str) -> dict:
 
 
 def logit_scale(ref_rows: list[torch.Tensor]) -> float:
+    import torch
+
     return float(torch.cat([r.flatten() for r in ref_rows]).std()) or 1.0
 
 
@@ -25,6 +30,8 @@ def error_stats(
 ) -> tuple[float, float, str]:
     """(worst |rows - reference| / scale over the rows not `excused`, worst per-prompt mean of it over
     every row, where the worst is)."""
+    import torch
+
     worst, mean_err, where = 0.0, 0.0, ""
     for i, (s, r) in enumerate(zip(rows, ref_rows)):
         err = (s.float() - r).abs() / scale
@@ -52,6 +59,8 @@ def logits_close(
     being their floor (tolerances.calibrated_bounds); without it (a stated `check --tolerance`) the
     worst error must be within `tol`. Rows at a router near tie (`router_ties`, per prompt) are left
     out of the worst error, never out of the mean (tolerances.py)."""
+    import torch
+
     for i, (s, r) in enumerate(zip(stack_rows, ref_rows)):
         if tuple(s.shape) != tuple(r.shape):
             return _check(

@@ -9,6 +9,10 @@ answer (seed, prompt count, dtype, quantizer, weights, the reference's own code,
 Trust: the file is written atomically (temp file + rename) and owner-only, and on read its key and a
 content hash must match or it is ignored and recomputed. Only the trusted `check` process touches it;
 the candidate's process is never told where it is (cli/check_cmd.py passes it the prompts only).
+
+Its JSON header also carries what the stack is sent (`probe_inputs`: prompts, tokens to force,
+fillers, speculation requests), so `check` can start the stack before it imports torch to read the
+rows; the rows' own copy of those inputs must then equal the header's.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import os
 import tempfile
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2
 _RUNTIME = Path(__file__).resolve().parents[1]
 # The code whose output an entry holds: the reference, the weights it loads, the speculation cases.
 _CODE = [
@@ -61,8 +65,6 @@ def key_inputs(
     count, new tokens); `extra_sources`: source of the caller's prompt builder."""
     from importlib.metadata import version
 
-    import torch
-
     comps = spec["components"]
     return {
         "format": FORMAT,
@@ -76,10 +78,50 @@ def key_inputs(
         if calibrated
         else None,
         "speculative": speculative,
-        # transformers' version from its metadata: a check whose reference is cached never imports it
-        "versions": {"torch": torch.__version__, "transformers": version("transformers")},
+        # read without importing either: a check whose reference is cached starts the stack first
+        "versions": {"torch": _torch_version(), "transformers": version("transformers")},
         "code": _code_hash(extra_sources),
     }
+
+
+def _torch_version() -> str:
+    """torch.__version__ (its local build tag, e.g. +cu130, included) from torch/version.py, unimported."""
+    import importlib.util
+    import re
+
+    found = importlib.util.find_spec("torch")
+    for where in (found.submodule_search_locations or []) if found else []:
+        m = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)", (Path(where) / "version.py").read_text(), re.M)
+        if m:
+            return m.group(1)
+    from importlib.metadata import version
+
+    return version("torch")
+
+
+def probe_inputs(payload: dict) -> dict:
+    """What the stack is sent from an entry (plain ints, JSON as much as the payload)."""
+    from . import speculation
+
+    ints = lambda xs: [int(x) for x in xs]  # noqa: E731
+    cases = payload.get("spec_cases")
+    return {
+        "prompts": [ints(p) for p in payload["prompts"]],
+        "forced": [ints(t) for t in payload["tokens"]],
+        "fillers": [[ints(q), int(m)] for q, m in payload["fillers"]],
+        "speculation": json.loads(json.dumps(speculation.requests(cases), default=int)) if cases else None,
+    }
+
+
+def load_probe_inputs(cache_dir: str | Path, key: str) -> dict | None:
+    """The header's probe inputs, without reading the rows (None when the entry is absent or another key's)."""
+    try:
+        with open(_entry(Path(cache_dir), key), "rb") as fh:
+            header = json.loads(fh.readline())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(header, dict) and header.get("format") == FORMAT and header.get("key") == key
+    return header.get("probe") if ok and isinstance(header.get("probe"), dict) else None
 
 
 def cache_key(inputs: dict) -> str:
@@ -127,7 +169,13 @@ def store(cache_dir: str | Path, key: str, inputs: dict, payload: dict) -> Path:
     torch.save(payload, buf)
     body = buf.getvalue()
     header = json.dumps(
-        {"format": FORMAT, "key": key, "sha256": hashlib.sha256(body).hexdigest(), "inputs": inputs},
+        {
+            "format": FORMAT,
+            "key": key,
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "inputs": inputs,
+            "probe": probe_inputs(payload),
+        },
         sort_keys=True,
         default=str,
     ).encode()
