@@ -103,7 +103,9 @@ def probe_inputs(payload: dict) -> dict:
     """What the stack is sent from an entry (plain ints, JSON as much as the payload)."""
     from . import speculation
 
-    ints = lambda xs: [int(x) for x in xs]  # noqa: E731
+    def ints(xs) -> list[int]:
+        return [int(x) for x in xs]
+
     cases = payload.get("spec_cases")
     return {
         "prompts": [ints(p) for p in payload["prompts"]],
