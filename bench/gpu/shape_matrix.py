@@ -334,8 +334,7 @@ class Matrix:
             "complete": False,
             "elapsed_s": 0.0,
         }
-
-        self.table["runs"] = [self.run_record()]
+        self.table["runs"] = [self.run_record()]  # this run's; --resume puts the earlier ones before it
 
     def run_record(self) -> dict[str, Any]:
         return {k: self.table[k] for k in ("command", "started_at")} | {"elapsed_s": 0.0}
