@@ -5,7 +5,6 @@
 // cache before it runs. Only a sandboxed candidate that ran the installed runtime's code unchanged
 // adds the kernels it compiled afterwards: a stack with code of its own could plant a wrong binary
 // under the key of a kernel that other candidates load.
-import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -20,7 +19,7 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { INSTALLED_RUNTIME } from './builder/workspace.js';
+import { INSTALLED_RUNTIME, integrityDiff, treeHashes } from './builder/workspace.js';
 import { WORKSPACE_TRITON_CACHE } from './sandbox.js';
 
 /** The worker's own cache, where directly run verbs compile (Triton's default unless
@@ -114,7 +113,7 @@ const CODE_SUFFIXES = ['.py', '.so', '.pth', '.pyc'];
 
 /**
  * Whether the stack runs the installed runtime's code and nothing else: its vibeserve_runtime/ has
- * the same files with the same bytes (caches aside, as materialize copies it), its stack.json loads
+ * the same files with the same bytes (caches aside), its stack.json loads
  * no custom components, and nothing else in the directory is code.
  */
 export function runsInstalledRuntime(stackDir: string): boolean {
@@ -129,41 +128,12 @@ export function runsInstalledRuntime(stackDir: string): boolean {
     }
     const spec = JSON.parse(readFileSync(path.join(stackDir, 'stack.json'), 'utf8')) as Record<string, unknown>;
     if (spec.custom_components && Object.keys(spec.custom_components).length > 0) return false;
-    const mine = treeHashes(path.join(stackDir, 'vibeserve_runtime'));
-    const installed = treeHashes(INSTALLED_RUNTIME);
-    return mine !== null && installed !== null && sameHashes(mine, installed);
+    return (
+      integrityDiff(treeHashes(INSTALLED_RUNTIME), treeHashes(path.join(stackDir, 'vibeserve_runtime'))).length === 0
+    );
   } catch {
     return false;
   }
-}
-
-function sameHashes(a: Map<string, string>, b: Map<string, string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) if (b.get(k) !== v) return false;
-  return true;
-}
-
-const MATERIALIZE_SKIPS = new Set(['__pycache__', 'tests', '.pytest_cache', '.mypy_cache']);
-
-/** sha256 of every file under `root` (what materialize copies: caches, tests, *.pyc, *.pyo and
- * egg-info left out); null when anything there is neither a plain file nor a directory. */
-function treeHashes(root: string, rel = '', out = new Map<string, string>()): Map<string, string> | null {
-  for (const e of readdirSync(path.join(root, rel), { withFileTypes: true })) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (MATERIALIZE_SKIPS.has(e.name) || e.name.endsWith('.egg-info')) continue;
-    if (e.isDirectory()) {
-      if (treeHashes(root, r, out) === null) return null;
-    } else if (e.isFile()) {
-      if (e.name.endsWith('.pyc') || e.name.endsWith('.pyo')) continue;
-      out.set(
-        r,
-        createHash('sha256')
-          .update(readFileSync(path.join(root, r)))
-          .digest('hex'),
-      );
-    } else return null;
-  }
-  return out;
 }
 
 function codeFiles(dir: string): boolean {

@@ -95,6 +95,12 @@ export function protectedHashes(stackDir: string, entries: string[]): Record<str
   return out;
 }
 
+/** sha256 of every file under `root` by relative path (caches aside; a link or other special file
+ * gets a marker that matches no hash). */
+export function treeHashes(root: string): Record<string, string> {
+  return Object.fromEntries(walkFiles(root).map((f) => [f, sha(path.join(root, f))]));
+}
+
 /** The installed runtime's hashes of the same entries (what an honest stack copy must equal). */
 export function trustedRuntimeHashes(entries: string[]): Record<string, string> {
   const out: Record<string, string> = {};
